@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* One persistent tmux control-mode connection (`tmux [-S socket] -C`) with an
+ * asynchronous command queue. Replies are framed by %begin/%end/%error.
+ * When the server or the connection dies, queued and in-flight commands fail
+ * with CF_TMUX_ERROR_DISCONNECTED and the client reconnects with backoff
+ * (starting a server if none runs). Nothing here blocks the main loop.
+ * Every target is exact ("=NAME:"), so "w-1" never resolves to "w-10". */
+
+#define CF_TMUX_ERROR (cf_tmux_error_quark ())
+GQuark cf_tmux_error_quark (void);
+
+typedef enum {
+  CF_TMUX_ERROR_DISCONNECTED,  /* no connection, or it died before the reply */
+  CF_TMUX_ERROR_COMMAND,       /* tmux answered %error; message = its output */
+  CF_TMUX_ERROR_INVALID,       /* bad argument (e.g. an invalid session name) */
+} CfTmuxError;
+
+#define CF_TYPE_TMUX (cf_tmux_get_type ())
+G_DECLARE_FINAL_TYPE (CfTmux, cf_tmux, CF, TMUX, GObject)
+
+/* SOCKET_PATH: tmux -S path, or NULL/"" for the user's default server.
+ * CONTROL_SESSION: name of the hidden session the control client attaches to. 
+ * Signals: "connected" (), "disconnected" (), "sessions-changed" (). */
+CfTmux *cf_tmux_new (const char *socket_path, const char *control_session);
+void cf_tmux_start (CfTmux *self);
+void cf_tmux_stop (CfTmux *self);
+gboolean cf_tmux_is_connected (CfTmux *self);
+const char *cf_tmux_get_control_session (CfTmux *self);
+/* Number of commands sent since start (for metrics / benchmarks). */
+guint64 cf_tmux_get_commands_sent (CfTmux *self);
+
+/* Raw command (one line, already quoted). Result: GStrv of output lines. */
+void cf_tmux_command_async (CfTmux *self, const char *command, GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data);
+GStrv cf_tmux_command_finish (CfTmux *self, GAsyncResult *result, GError **error);
+
+/* Operations. Unless stated, finish with cf_tmux_finish_boolean(). */
+void cf_tmux_has_session_async (CfTmux *self, const char *name, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
+/* TRUE/FALSE for exists/absent; FALSE + error only on transport failure. */
+gboolean cf_tmux_has_session_finish (CfTmux *self, GAsyncResult *result, GError **error);
+
+/* Detached session in CWD (may be NULL), with ENV ("K=V" strings, may be NULL)
+ * set for the session, running COMMAND (NULL = default shell). */
+void cf_tmux_new_session_async (CfTmux *self, const char *name, const char *cwd,
+                                const char *const *env, const char *command,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data);
+void cf_tmux_kill_session_async (CfTmux *self, const char *name, GCancellable *cancellable,
+                                 GAsyncReadyCallback callback, gpointer user_data);
+/* send-keys -l: TEXT typed literally (no newline allowed; use paste). */
+void cf_tmux_send_text_async (CfTmux *self, const char *name, const char *text,
+                              GCancellable *cancellable, GAsyncReadyCallback callback,
+                              gpointer user_data);
+void cf_tmux_send_enter_async (CfTmux *self, const char *name, GCancellable *cancellable,
+                               GAsyncReadyCallback callback, gpointer user_data);
+/* Bracketed paste (paste-buffer -p) of multi-line TEXT through a private buffer. */
+void cf_tmux_paste_async (CfTmux *self, const char *name, const char *text,
+                          GCancellable *cancellable, GAsyncReadyCallback callback,
+                          gpointer user_data);
+gboolean cf_tmux_finish_boolean (CfTmux *self, GAsyncResult *result, GError **error);
+
+/* capture-pane -p -J: the visible screen plus HISTORY_LINES of history
+ * (0 = visible screen only). Result: the text, lines joined with '\n'. */
+void cf_tmux_capture_async (CfTmux *self, const char *name, guint history_lines,
+                            GCancellable *cancellable, GAsyncReadyCallback callback,
+                            gpointer user_data);
+char *cf_tmux_capture_finish (CfTmux *self, GAsyncResult *result, GError **error);
+
+typedef struct {
+  char *name;
+  char *pane_id;               /* "%12" ($TMUX_PANE) */
+  gint64 pane_pid;
+  char *current_command;       /* pane_current_command */
+  gboolean pane_dead;
+} CfTmuxSessionInfo;
+void cf_tmux_session_info_free (CfTmuxSessionInfo *info);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CfTmuxSessionInfo, cf_tmux_session_info_free)
+
+/* Every session except the control session. Result: GPtrArray of CfTmuxSessionInfo*
+ * (first pane of each session), element free function set. */
+void cf_tmux_list_sessions_async (CfTmux *self, GCancellable *cancellable,
+                                  GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *cf_tmux_list_sessions_finish (CfTmux *self, GAsyncResult *result, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Configuration (ARCHITECTURE.md 4.1): parsed from YAML into an immutable,
+ * reference-counted struct. A reload builds a new one; holders keep theirs. */
+
+#define CF_CONFIG_ERROR (cf_config_error_quark ())
+GQuark cf_config_error_quark (void);
+
+typedef enum {
+  CF_CONFIG_ERROR_IO,          /* file cannot be read */
+  CF_CONFIG_ERROR_SYNTAX,      /* not YAML */
+  CF_CONFIG_ERROR_UNKNOWN_KEY,
+  CF_CONFIG_ERROR_TYPE,        /* e.g. a list where a mapping is expected */
+  CF_CONFIG_ERROR_VALUE,       /* well-typed but invalid */
+  CF_CONFIG_ERROR_MISSING,     /* required key absent */
+} CfConfigError;
+
+typedef struct {
+  char *name;
+  char *home;                  /* absolute, ~ expanded */
+} CfAccountConfig;
+
+typedef struct {
+  char *name;
+  char *project;               /* absolute, ~ expanded; may be NULL */
+} CfDedicatedConfig;
+
+typedef enum {
+  CF_PRIORITY_CRITICAL,
+  CF_PRIORITY_HIGH,
+  CF_PRIORITY_DEFAULT,
+  CF_PRIORITY_LOW,
+  CF_PRIORITY_COUNT,
+} CfPriority;
+
+typedef struct {
+  char *source;                /* file name used in messages */
+
+  char *state_file;
+  char *runtime_dir;
+
+  char *tmux_socket;           /* "" = default server */
+  char *claude_command;
+
+  GPtrArray *accounts;         /* CfAccountConfig*, >= 1, first = primary */
+  char *claude_link;
+
+  char *shared_root;
+  GStrv shared_entries;
+
+  char *pool_prefix;
+  guint pool_start_index;
+  guint pool_min;
+  guint pool_max;
+  GPtrArray *dedicated;        /* CfDedicatedConfig* */
+
+  char *projects_dir;          /* may be NULL when not configured */
+  GStrv projects_extra;
+
+  gint64 idle_timeout_usec;
+  gint64 prompt_timeout_usec;
+  guint max_dispatch_per_task;
+  GArray *cooldown_schedule;   /* guint seconds, one per attempt */
+  char *models[CF_PRIORITY_COUNT];
+  char *message_template;
+
+  gint64 watcher_interval_usec;
+  char *done_signal_dir;
+
+  gint64 lifecycle_interval_usec;
+
+  gint64 quota_interval_usec;
+  guint quota_tail_lines;
+  guint quota_pool_threshold;
+  guint quota_dedicated_threshold;
+  gint64 quota_reactivate_cooldown_usec;
+  gint64 quota_return_margin_usec;
+
+  gint64 janitor_interval_usec;
+  gint64 janitor_stale_signal_age_usec;
+
+  char *telegram_token_env;
+  char *telegram_chat_id_env;
+  char *resend_api_key_env;
+  char *notify_email_env;
+  char *email_from;
+  char *telegram_url;
+  char *resend_url;
+
+  char *delegation_url;
+  char *delegation_api_key_env;
+  gint64 delegation_reap_interval_usec;
+
+  char *http_listen;           /* "" = disabled */
+
+  GStrv warnings;              /* deprecations etc., "FILE:LINE:COL: text" */
+} CfConfig;
+
+/* HOME is what "~" expands to (the service user's home). DISPLAY_NAME names
+ * the source in error messages. Errors read "FILE:LINE:COL: KEY: message". */
+CfConfig *cf_config_load_data (const char *data,
+                               gssize length,
+                               const char *display_name,
+                               const char *home,
+                               GError **error);
+CfConfig *cf_config_load_file (const char *path,
+                               const char *home,
+                               GError **error);
+
+CfConfig *cf_config_ref (CfConfig *config);
+void cf_config_unref (CfConfig *config);
+
+const CfAccountConfig *cf_config_find_account (const CfConfig *config, const char *name);
+/* Pool session name for index I (prefix + I). Newly allocated. */
+char *cf_config_pool_session_name (const CfConfig *config, guint index);
+/* TRUE when NAME is one of the autonomous pool names [start, start+max). */
+gboolean cf_config_is_pool_session (const CfConfig *config, const char *name);
+const CfDedicatedConfig *cf_config_find_dedicated (const CfConfig *config, const char *name);
+
+const char *cf_priority_to_string (CfPriority priority);
+gboolean cf_priority_from_string (const char *text, CfPriority *out);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CfConfig, cf_config_unref)
+
+G_END_DECLS

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Pure classification of a Claude Code pane capture (ARCHITECTURE.md 5).
+ * No I/O; "now" and the local zone are arguments. */
+
+/* Bumped whenever the pattern table changes (logged with every decision). */
+#define CF_PANE_PATTERNS_VERSION 1
+
+typedef struct {
+  gint64 now_unix;             /* seconds since the epoch */
+  GTimeZone *local_zone;       /* zone for reset times that name none; NULL = UTC */
+  guint tail_lines;            /* output lines above the input area examined for limits; 0 = 3 */
+} CfPaneContext;
+
+typedef struct {
+  gboolean prompt;             /* the ❯ input line (or a shell-less Claude prompt) is visible */
+  gboolean busy;               /* spinner / "esc to interrupt" / "(12s ·" above the input area */
+  gboolean limit_match;        /* a limit pattern matched, before the 5xx veto */
+  gboolean limit;              /* verdict: limit_match && !server_error */
+  gboolean server_error;       /* a 5xx / overloaded / api_error payload is in the tail */
+  gboolean warning;            /* an "approaching"/"used 98%" warning (not exhaustion) */
+  const char *pattern;         /* static id of the matched limit pattern, or NULL */
+  GDateTime *reset_at;         /* owned; in the zone the message named (else local); or NULL */
+  char *resume_uuid;           /* owned; last "claude --resume <uuid>" seen, validated; or NULL */
+  char *snippet;               /* owned; <= 120 chars of the line that decided, or NULL */
+} CfPaneVerdict;
+
+void cf_pane_classify (const char *text,
+                       gsize length,
+                       const CfPaneContext *context,
+                       CfPaneVerdict *out);
+void cf_pane_verdict_clear (CfPaneVerdict *verdict);
+
+/* TRUE when TEXT is a canonical UUID (36 chars, 8-4-4-4-12 hex). */
+gboolean cf_uuid_is_valid (const char *text);
+
+/* One row of the versioned pattern table, for documentation and tests. */
+typedef struct {
+  const char *id;
+  const char *example;
+} CfPanePatternInfo;
+const CfPanePatternInfo *cf_pane_patterns (guint *n_patterns);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CfPaneVerdict, cf_pane_verdict_clear)
+
+G_END_DECLS

@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT */
+/* PLACEHOLDER: replaced by the real test */
+int main (void) { return 77; }
