@@ -1,1 +1,286 @@
 /* SPDX-License-Identifier: MIT */
+#include "cf-daemon.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <systemd/sd-daemon.h>
+
+#include "cf-bus.h"
+#include "cf-event-source.h"
+#include "cf-lifecycle.h"
+#include "cf-state.h"
+#include "cf-tmux.h"
+
+#define CF_TMUX_CONTROL_SESSION "claude-failover-control"
+#define CF_STATE_DEBOUNCE_MS 200
+#define CF_STATE_PERIOD_MS 10000
+
+struct _CfDaemon {
+  GObject parent_instance;
+
+  CfConfig *config;
+  char *config_path;
+  sd_event *event;
+  GSource *event_source;
+  CfState *state;
+  CfTmux *tmux;
+  CfLifecycle *lifecycle;
+  CfBus *bus;
+  gboolean ready;
+};
+
+enum {
+  SIGNAL_QUIT,
+  N_SIGNALS,
+};
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (CfDaemon, cf_daemon, G_TYPE_OBJECT)
+
+static void
+update_status (CfDaemon *self)
+{
+  g_autoptr(GPtrArray) sessions = NULL;
+  guint alive = 0;
+
+  if (!self->ready)
+    return;
+  sessions = cf_state_list_sessions (self->state);
+  for (guint i = 0; i < sessions->len; i++)
+    if (((CfSession *) g_ptr_array_index (sessions, i))->state != CF_SESSION_DEAD)
+      alive++;
+  sd_notifyf (0, "STATUS=%u of %u sessions alive, account %s%s", alive, sessions->len,
+              cf_state_get_active_account (self->state),
+              cf_tmux_is_connected (self->tmux) ? "" : ", tmux disconnected");
+}
+
+static void
+on_state_changed (CfState *state, guint what, CfDaemon *self)
+{
+  if (what & (CF_STATE_CHANGE_SESSIONS | CF_STATE_CHANGE_ACTIVE_ACCOUNT))
+    update_status (self);
+}
+
+static void
+on_name_acquired (CfBus *bus, CfDaemon *self)
+{
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                    "CF_ACCOUNT", cf_state_get_active_account (self->state),
+                    "MESSAGE", "Ready: own the bus name, active account %s",
+                    cf_state_get_active_account (self->state));
+  self->ready = TRUE;
+  sd_notify (0, "READY=1");
+  update_status (self);
+}
+
+static void
+on_name_lost (CfBus *bus, const char *reason, CfDaemon *self)
+{
+  /* Without the name nobody can reach us; systemd restarts the unit. */
+  g_signal_emit (self, signals[SIGNAL_QUIT], 0, self->ready ? 0 : 1, reason);
+}
+
+static void
+on_tmux_connection (CfTmux *tmux, CfDaemon *self)
+{
+  g_log_structured (G_LOG_DOMAIN, cf_tmux_is_connected (tmux) ? G_LOG_LEVEL_INFO : G_LOG_LEVEL_WARNING,
+                    "MESSAGE", cf_tmux_is_connected (tmux) ? "tmux control connection up"
+                                                           : "tmux control connection lost; reconnecting");
+  update_status (self);
+}
+
+static gboolean
+ensure_private_dir (const char *path, GError **error)
+{
+  GStatBuf st;
+
+  if (g_mkdir_with_parents (path, 0700) < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "cannot create %s: %s", path, g_strerror (saved_errno));
+      return FALSE;
+    }
+  if (g_lstat (path, &st) < 0 || !S_ISDIR (st.st_mode))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY, "%s is not a directory", path);
+      return FALSE;
+    }
+  if (st.st_uid != getuid ())
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                   "%s belongs to another user (uid %u)", path, (guint) st.st_uid);
+      return FALSE;
+    }
+  if ((st.st_mode & 077) != 0 && g_chmod (path, 0700) < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "cannot make %s private: %s", path, g_strerror (saved_errno));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+sync_accounts (CfDaemon *self)
+{
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+
+  for (guint i = 0; i < self->config->accounts->len; i++)
+    g_ptr_array_add (names, ((CfAccountConfig *) g_ptr_array_index (self->config->accounts, i))->name);
+  g_ptr_array_add (names, NULL);
+  cf_state_sync_accounts (self->state, (const char *const *) names->pdata);
+}
+
+gboolean
+cf_daemon_start (CfDaemon *self, GError **error)
+{
+  g_autofree char *quarantined = NULL;
+  int r;
+
+  if (!ensure_private_dir (self->config->runtime_dir, error))
+    return FALSE;
+  if (g_strcmp0 (self->config->done_signal_dir, self->config->runtime_dir) != 0 &&
+      !ensure_private_dir (self->config->done_signal_dir, error))
+    return FALSE;
+
+  self->state = cf_state_new (self->config->state_file);
+  if (!cf_state_load (self->state, &quarantined, error))
+    return FALSE;
+  if (quarantined != NULL)
+    g_printerr ("claude-failoverd: state file %s was corrupt; moved to %s, starting clean\n",
+                self->config->state_file, quarantined);
+  sync_accounts (self);
+  g_signal_connect (self->state, "changed", G_CALLBACK (on_state_changed), self);
+
+  r = sd_event_new (&self->event);
+  if (r < 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r),
+                   "cannot create the event loop: %s", g_strerror (-r));
+      return FALSE;
+    }
+  /* Answers WATCHDOG_USEC pings from the loop itself: a stuck loop gets killed. */
+  (void) sd_event_set_watchdog (self->event, TRUE);
+  self->event_source = cf_event_source_new (self->event);
+  g_source_attach (self->event_source, NULL);
+
+  self->bus = cf_bus_new (self->state, self->config);
+  g_signal_connect (self->bus, "name-acquired", G_CALLBACK (on_name_acquired), self);
+  g_signal_connect (self->bus, "name-lost", G_CALLBACK (on_name_lost), self);
+  if (!cf_bus_start (self->bus, self->event, error))
+    return FALSE;
+
+  self->tmux = cf_tmux_new (self->config->tmux_socket, CF_TMUX_CONTROL_SESSION);
+  g_signal_connect (self->tmux, "connected", G_CALLBACK (on_tmux_connection), self);
+  g_signal_connect (self->tmux, "disconnected", G_CALLBACK (on_tmux_connection), self);
+  self->lifecycle = cf_lifecycle_new (self->config, self->state, self->tmux);
+  cf_lifecycle_start (self->lifecycle);
+  cf_tmux_start (self->tmux);
+
+  cf_state_enable_autosave (self->state, CF_STATE_DEBOUNCE_MS, CF_STATE_PERIOD_MS);
+  return TRUE;
+}
+
+gboolean
+cf_daemon_reload (CfDaemon *self, GError **error)
+{
+  g_autoptr(CfConfig) config = NULL;
+
+  sd_notifyf (0, "RELOADING=1\nMONOTONIC_USEC=%" G_GUINT64_FORMAT,
+              (guint64) g_get_monotonic_time ());
+  config = cf_config_load_file (self->config_path, g_get_home_dir (), error);
+  if (config == NULL)
+    {
+      sd_notify (0, "READY=1");
+      return FALSE;
+    }
+  for (guint i = 0; config->warnings != NULL && config->warnings[i] != NULL; i++)
+    g_warning ("%s", config->warnings[i]);
+  if (g_strcmp0 (config->tmux_socket, self->config->tmux_socket) != 0)
+    g_warning ("tmux.socket changed in %s: takes effect at the next restart", self->config_path);
+  if (g_strcmp0 (config->state_file, self->config->state_file) != 0)
+    g_warning ("state_file changed in %s: takes effect at the next restart", self->config_path);
+
+  g_clear_pointer (&self->config, cf_config_unref);
+  self->config = cf_config_ref (config);
+  sync_accounts (self);
+  cf_bus_set_config (self->bus, config);
+  cf_lifecycle_set_config (self->lifecycle, config);
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                    "MESSAGE", "Configuration reloaded from %s", self->config_path);
+  sd_notify (0, "READY=1");
+  return TRUE;
+}
+
+void
+cf_daemon_shutdown (CfDaemon *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  sd_notify (0, "STOPPING=1");
+  if (self->lifecycle != NULL)
+    cf_lifecycle_stop (self->lifecycle);
+  if (self->tmux != NULL)
+    cf_tmux_stop (self->tmux);
+  if (self->bus != NULL)
+    cf_bus_stop (self->bus);
+  if (self->state != NULL && !cf_state_save_sync (self->state, &error))
+    g_warning ("Cannot write the state file at exit: %s", error->message);
+}
+
+static void
+cf_daemon_dispose (GObject *object)
+{
+  CfDaemon *self = CF_DAEMON (object);
+
+  g_clear_object (&self->lifecycle);
+  g_clear_object (&self->tmux);
+  g_clear_object (&self->bus);
+  g_clear_object (&self->state);
+  if (self->event_source != NULL)
+    {
+      g_source_destroy (self->event_source);
+      g_clear_pointer (&self->event_source, g_source_unref);
+    }
+  self->event = sd_event_unref (self->event);
+  G_OBJECT_CLASS (cf_daemon_parent_class)->dispose (object);
+}
+
+static void
+cf_daemon_finalize (GObject *object)
+{
+  CfDaemon *self = CF_DAEMON (object);
+
+  g_clear_pointer (&self->config, cf_config_unref);
+  g_free (self->config_path);
+  G_OBJECT_CLASS (cf_daemon_parent_class)->finalize (object);
+}
+
+static void
+cf_daemon_class_init (CfDaemonClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = cf_daemon_dispose;
+  object_class->finalize = cf_daemon_finalize;
+  signals[SIGNAL_QUIT] =
+    g_signal_new ("quit", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_STRING);
+}
+
+static void
+cf_daemon_init (CfDaemon *self)
+{
+}
+
+CfDaemon *
+cf_daemon_new (CfConfig *config, const char *config_path)
+{
+  CfDaemon *self = g_object_new (CF_TYPE_DAEMON, NULL);
+
+  self->config = cf_config_ref (config);
+  self->config_path = g_strdup (config_path);
+  return self;
+}

@@ -1,2 +1,137 @@
 /* SPDX-License-Identifier: MIT */
-int main (void) { return 1; }
+#include <glib-unix.h>
+#include <glib/gi18n.h>
+#include <locale.h>
+#include <stdio.h>
+
+#include "cf-build-config.h"
+#include "cf-config.h"
+#include "cf-daemon.h"
+
+typedef struct {
+  GMainLoop *loop;
+  CfDaemon *daemon;
+  int exit_status;
+} Context;
+
+static gboolean
+on_terminate (gpointer user_data)
+{
+  Context *context = user_data;
+
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "MESSAGE", "Terminating on signal");
+  g_main_loop_quit (context->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_reload (gpointer user_data)
+{
+  Context *context = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!cf_daemon_reload (context->daemon, &error))
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                      "MESSAGE", "Reload refused, keeping the running configuration: %s",
+                      error->message);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_quit (CfDaemon *daemon, int status, const char *reason, Context *context)
+{
+  g_log_structured (G_LOG_DOMAIN, status == 0 ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_WARNING,
+                    "MESSAGE", "Exiting: %s", reason);
+  if (status != 0)
+    g_printerr ("claude-failoverd: %s\n", reason);
+  context->exit_status = status;
+  g_main_loop_quit (context->loop);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree char *config_path = NULL;
+  gboolean check_config = FALSE;
+  gboolean show_version = FALSE;
+  g_autoptr(GOptionContext) options = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CfConfig) config = NULL;
+  g_autoptr(CfDaemon) daemon = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  Context context = { 0 };
+  GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
+      N_("Configuration file (default " DEFAULT_CONFIG_PATH ")"), N_("PATH") },
+    { "check-config", 0, 0, G_OPTION_ARG_NONE, &check_config,
+      N_("Validate the configuration and exit (0 valid, 1 invalid)"), NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, N_("Print the version and exit"), NULL },
+    { NULL },
+  };
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+
+  options = g_option_context_new (NULL);
+  g_option_context_set_summary (options, _("Keeps a pool of Claude Code sessions busy and fails over between accounts."));
+  g_option_context_add_main_entries (options, entries, GETTEXT_PACKAGE);
+  if (!g_option_context_parse (options, &argc, &argv, &error))
+    {
+      g_printerr ("claude-failoverd: %s\n", error->message);
+      return 2;
+    }
+  if (argc > 1)
+    {
+      g_printerr (_("claude-failoverd: unexpected argument '%s' (see --help)\n"), argv[1]);
+      return 2;
+    }
+  if (show_version)
+    {
+      g_print ("claude-failoverd %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+  if (config_path == NULL)
+    config_path = g_strdup (DEFAULT_CONFIG_PATH);
+
+  config = cf_config_load_file (config_path, g_get_home_dir (), &error);
+  if (config != NULL)
+    for (guint i = 0; config->warnings != NULL && config->warnings[i] != NULL; i++)
+      g_printerr ("%s\n", config->warnings[i]);
+  if (check_config)
+    {
+      if (config == NULL)
+        {
+          g_printerr ("%s\n", error->message);
+          return 1;
+        }
+      g_print (_("%s: configuration is valid\n"), config_path);
+      return 0;
+    }
+  if (config == NULL)
+    {
+      g_printerr ("claude-failoverd: %s\n", error->message);
+      return 1;
+    }
+
+  loop = g_main_loop_new (NULL, FALSE);
+  daemon = cf_daemon_new (config, config_path);
+  context.loop = loop;
+  context.daemon = daemon;
+  g_signal_connect (daemon, "quit", G_CALLBACK (on_quit), &context);
+  g_unix_signal_add (SIGTERM, on_terminate, &context);
+  g_unix_signal_add (SIGINT, on_terminate, &context);
+  g_unix_signal_add (SIGHUP, on_reload, &context);
+
+  if (!cf_daemon_start (daemon, &error))
+    {
+      g_printerr ("claude-failoverd: %s\n", error->message);
+      cf_daemon_shutdown (daemon);
+      return 1;
+    }
+
+  g_main_loop_run (loop);
+  cf_daemon_shutdown (daemon);
+  return context.exit_status;
+}

@@ -1,3 +1,302 @@
 /* SPDX-License-Identifier: MIT */
-/* PLACEHOLDER: replaced by the real test */
-int main (void) { return 77; }
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "cf-state.h"
+
+/* Warnings are part of the contract here (a quarantine is loud): record
+ * them instead of letting GTest abort on them. */
+static GPtrArray *warnings;
+
+static GLogWriterOutput
+record_warnings (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
+{
+  if (level & G_LOG_LEVEL_WARNING)
+    {
+      for (gsize i = 0; i < n_fields; i++)
+        if (g_str_equal (fields[i].key, "MESSAGE"))
+          g_ptr_array_add (warnings, g_strdup (fields[i].value));
+      return G_LOG_WRITER_HANDLED;
+    }
+  return g_log_writer_default (level, fields, n_fields, data);
+}
+
+typedef struct {
+  char *dir;
+  char *path;
+} Fixture;
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->dir = g_dir_make_tmp ("cf-state-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->path = g_build_filename (f->dir, "sub", "state.json", NULL);
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+      if (g_file_test (child, G_FILE_TEST_IS_DIR))
+        remove_tree (child);
+      else
+        g_unlink (child);
+    }
+  g_rmdir (path);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  remove_tree (f->dir);
+  g_free (f->dir);
+  g_free (f->path);
+}
+
+static void
+populate (CfState *state)
+{
+  const char *accounts[] = { "main", "backup", NULL };
+
+  cf_state_sync_accounts (state, accounts);
+  cf_state_ensure_session (state, "ccl-auto-0", CF_SESSION_POOL);
+  cf_state_set_session_state (state, "ccl-auto-0", CF_SESSION_WORKING);
+  cf_state_set_session_work (state, "ccl-auto-0", "/home/x/projects/web", "fix-login");
+  cf_state_set_session_account (state, "ccl-auto-0", "main");
+  cf_state_set_session_resume_uuid (state, "ccl-auto-0", "0b9f7a3e-1c2d-4e5f-8a9b-0c1d2e3f4a5b");
+  cf_state_mark_session_failed (state, "ccl-auto-0", 1700000000000000);
+  cf_state_ensure_session (state, "ccl-1-web", CF_SESSION_DEDICATED);
+  cf_state_set_active_account (state, "backup");
+  cf_state_set_account_exhausted_until (state, "main", 1800000000000000);
+  cf_state_set_swap_journal (state, CF_SWAP_SWITCHING, "main", "backup");
+  cf_state_set_partial_swap (state, TRUE);
+  cf_state_set_last_swap (state, 1750000000000000, "main", "backup");
+  cf_state_set_return_at (state, 1800000300000000);
+  cf_state_set_dispatch_paused (state, TRUE);
+  cf_state_increment_counter (state, CF_COUNTER_DISPATCHED);
+  cf_state_increment_counter (state, CF_COUNTER_DISPATCHED);
+  cf_state_increment_counter (state, CF_COUNTER_FAILED);
+}
+
+static void
+test_round_trip (Fixture *f, gconstpointer data)
+{
+  g_autoptr(CfState) a = cf_state_new (f->path);
+  g_autoptr(CfState) b = cf_state_new (f->path);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *json_a = NULL;
+  g_autofree char *json_b = NULL;
+  g_autofree char *quarantined = NULL;
+  CfSession *s;
+  gint64 when;
+  const char *from, *to;
+  GStatBuf st;
+
+  populate (a);
+  g_assert_true (cf_state_save_sync (a, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_stat (f->path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+
+  g_assert_true (cf_state_load (b, &quarantined, &error));
+  g_assert_no_error (error);
+  g_assert_null (quarantined);
+
+  json_a = cf_state_to_json (a);
+  json_b = cf_state_to_json (b);
+  g_assert_cmpstr (json_a, ==, json_b);
+
+  s = cf_state_lookup_session (b, "ccl-auto-0");
+  g_assert_nonnull (s);
+  g_assert_cmpint (s->kind, ==, CF_SESSION_POOL);
+  g_assert_cmpint (s->state, ==, CF_SESSION_WORKING);
+  g_assert_cmpstr (s->project, ==, "/home/x/projects/web");
+  g_assert_cmpstr (s->task, ==, "fix-login");
+  g_assert_cmpstr (s->resume_uuid, ==, "0b9f7a3e-1c2d-4e5f-8a9b-0c1d2e3f4a5b");
+  g_assert_cmpint (s->last_fail, ==, 1700000000000000);
+  g_assert_cmpint (cf_state_lookup_session (b, "ccl-1-web")->kind, ==, CF_SESSION_DEDICATED);
+  g_assert_cmpstr (cf_state_get_active_account (b), ==, "backup");
+  g_assert_cmpint (cf_state_get_swap_state (b), ==, CF_SWAP_SWITCHING);
+  g_assert_cmpstr (cf_state_get_swap_from (b), ==, "main");
+  g_assert_cmpstr (cf_state_get_swap_to (b), ==, "backup");
+  g_assert_true (cf_state_get_partial_swap (b));
+  cf_state_get_last_swap (b, &when, &from, &to);
+  g_assert_cmpint (when, ==, 1750000000000000);
+  g_assert_cmpstr (from, ==, "main");
+  g_assert_cmpint (cf_state_get_return_at (b), ==, 1800000300000000);
+  g_assert_true (cf_state_get_dispatch_paused (b));
+  /* Counters on D-Bus count since start: a fresh load starts at zero. */
+  g_assert_cmpuint (cf_state_get_counter (a, CF_COUNTER_DISPATCHED), ==, 2);
+  g_assert_cmpuint (cf_state_get_counter (b, CF_COUNTER_DISPATCHED), ==, 0);
+  cf_state_increment_counter (b, CF_COUNTER_DISPATCHED);
+  g_assert_cmpuint (cf_state_get_counter (b, CF_COUNTER_DISPATCHED), ==, 1);
+  g_free (json_b);
+  json_b = cf_state_to_json (b);
+  g_assert_nonnull (strstr (json_b, "\"tasks_dispatched\" : 3"));
+}
+
+static void
+test_missing_file (Fixture *f, gconstpointer data)
+{
+  g_autoptr(CfState) state = cf_state_new (f->path);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (cf_state_load (state, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (cf_state_get_active_account (state), ==, "");
+}
+
+/* Each of these must be quarantined, not crash, and leave a clean state. */
+static const char *corrupt_inputs[] = {
+  "",
+  "{",
+  "garbage \x01\x02",
+  "[]",
+  "{\"version\": 99}",
+  "{\"version\": \"1\"}",
+  "{\"version\": 1, \"sessions\": {}}",
+  "{\"version\": 1, \"sessions\": [{\"name\": \"x\", \"kind\": \"alien\", \"state\": \"idle\"}]}",
+  "{\"version\": 1, \"sessions\": [{\"name\": \"x\", \"kind\": \"pool\", \"state\": \"zombie\"}]}",
+  "{\"version\": 1, \"sessions\": [{\"kind\": \"pool\", \"state\": \"idle\"}]}",
+  "{\"version\": 1, \"sessions\": [42]}",
+  "{\"version\": 1, \"accounts\": [{\"exhausted_until\": 3}]}",
+  "{\"version\": 1, \"swap\": {\"step\": \"flying\"}}",
+  "{\"version\": 1, \"return_at\": \"soon\"}",
+  "{\"version\": 1, \"counters\": {\"tasks_failed\": true}}",
+};
+
+static void
+test_corrupt_quarantined (Fixture *f, gconstpointer data)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (corrupt_inputs); i++)
+    {
+      g_autoptr(CfState) state = cf_state_new (f->path);
+      g_autoptr(GError) error = NULL;
+      g_autofree char *quarantined = NULL;
+      g_autofree char *moved = NULL;
+      g_autofree char *dir = g_path_get_dirname (f->path);
+
+      g_mkdir_with_parents (dir, 0700);
+      g_assert_true (g_file_set_contents (f->path, corrupt_inputs[i], -1, NULL));
+      populate (state);
+      g_assert_true (cf_state_load (state, &quarantined, &error));
+      g_assert_no_error (error);
+      g_assert_nonnull (quarantined);
+      g_assert_true (g_str_has_prefix (quarantined, f->path));
+      g_assert_nonnull (strstr (quarantined, ".corrupt-"));
+      g_assert_false (g_file_test (f->path, G_FILE_TEST_EXISTS));
+      g_assert_true (g_file_get_contents (quarantined, &moved, NULL, NULL));
+      g_assert_cmpstr (moved, ==, corrupt_inputs[i]);
+      g_unlink (quarantined);
+      g_assert_cmpuint (warnings->len, ==, 1);
+      g_assert_nonnull (strstr (g_ptr_array_index (warnings, 0), "is corrupt"));
+      g_ptr_array_set_size (warnings, 0);
+      /* Started clean, whatever was in memory before. */
+      g_assert_cmpstr (cf_state_get_active_account (state), ==, "");
+      g_assert_null (cf_state_lookup_session (state, "ccl-auto-0"));
+      g_assert_false (cf_state_get_partial_swap (state));
+    }
+}
+
+static void
+count_changes (CfState *state, guint what, guint *flags)
+{
+  *flags |= what;
+}
+
+static void
+test_change_signals (Fixture *f, gconstpointer data)
+{
+  g_autoptr(CfState) state = cf_state_new (NULL);
+  const char *accounts[] = { "main", NULL };
+  guint flags = 0;
+
+  g_signal_connect (state, "changed", G_CALLBACK (count_changes), &flags);
+  cf_state_sync_accounts (state, accounts);
+  g_assert_cmpuint (flags, ==, CF_STATE_CHANGE_ACCOUNTS | CF_STATE_CHANGE_ACTIVE_ACCOUNT);
+  flags = 0;
+  cf_state_sync_accounts (state, accounts);
+  g_assert_cmpuint (flags, ==, 0);
+  cf_state_set_dispatch_paused (state, FALSE);
+  g_assert_cmpuint (flags, ==, 0);
+  cf_state_set_dispatch_paused (state, TRUE);
+  g_assert_cmpuint (flags, ==, CF_STATE_CHANGE_DISPATCH_PAUSED);
+  flags = 0;
+  cf_state_ensure_session (state, "w-1", CF_SESSION_POOL);
+  g_assert_cmpuint (flags, ==, CF_STATE_CHANGE_SESSIONS);
+  flags = 0;
+  cf_state_set_session_state (state, "w-1", CF_SESSION_DEAD);
+  g_assert_cmpuint (flags, ==, 0);
+}
+
+static void
+test_accounts_sync (Fixture *f, gconstpointer data)
+{
+  g_autoptr(CfState) state = cf_state_new (NULL);
+  const char *first[] = { "main", "backup", NULL };
+  const char *second[] = { "other", "main", NULL };
+  g_autoptr(GPtrArray) list = NULL;
+
+  cf_state_sync_accounts (state, first);
+  cf_state_set_active_account (state, "backup");
+  cf_state_set_account_exhausted_until (state, "main", 42);
+  cf_state_sync_accounts (state, second);
+  list = cf_state_list_accounts (state);
+  g_assert_cmpuint (list->len, ==, 2);
+  g_assert_cmpstr (((CfAccountState *) list->pdata[0])->name, ==, "other");
+  g_assert_cmpint (((CfAccountState *) list->pdata[1])->exhausted_until, ==, 42);
+  /* The active account disappeared from the config: fall back to the primary. */
+  g_assert_cmpstr (cf_state_get_active_account (state), ==, "other");
+}
+
+static void
+test_autosave_debounced (Fixture *f, gconstpointer data)
+{
+  g_autoptr(CfState) state = cf_state_new (f->path);
+  g_autoptr(CfState) reread = cf_state_new (f->path);
+  g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
+  g_autofree char *json = NULL;
+  gint64 deadline;
+
+  cf_state_enable_autosave (state, 50, 10000);
+  /* A burst of 100 changes... */
+  for (guint i = 0; i < 100; i++)
+    cf_state_increment_counter (state, CF_COUNTER_COMPLETED);
+  g_assert_false (g_file_test (f->path, G_FILE_TEST_EXISTS));
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (cf_state_is_dirty (state) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (context, TRUE);
+  /* ...is written once, within the debounce delay. */
+  g_assert_false (cf_state_is_dirty (state));
+  g_assert_cmpuint (cf_state_get_write_count (state), ==, 1);
+  g_assert_true (cf_state_load (reread, NULL, NULL));
+  json = cf_state_to_json (reread);
+  g_assert_nonnull (strstr (json, "\"tasks_completed\" : 100"));
+}
+
+int
+main (int argc, char **argv)
+{
+  warnings = g_ptr_array_new_with_free_func (g_free);
+  g_log_set_writer_func (record_warnings, NULL, NULL);
+  g_test_init (&argc, &argv, NULL);
+  g_test_add ("/state/round-trip", Fixture, NULL, fixture_setup, test_round_trip, fixture_teardown);
+  g_test_add ("/state/missing-file", Fixture, NULL, fixture_setup, test_missing_file, fixture_teardown);
+  g_test_add ("/state/corrupt-quarantined", Fixture, NULL, fixture_setup, test_corrupt_quarantined,
+              fixture_teardown);
+  g_test_add ("/state/change-signals", Fixture, NULL, fixture_setup, test_change_signals,
+              fixture_teardown);
+  g_test_add ("/state/accounts-sync", Fixture, NULL, fixture_setup, test_accounts_sync,
+              fixture_teardown);
+  g_test_add ("/state/autosave-debounced", Fixture, NULL, fixture_setup, test_autosave_debounced,
+              fixture_teardown);
+  return g_test_run ();
+}

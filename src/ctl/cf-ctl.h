@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Each command takes its own argv (argv[0] = the command word), with the
+ * global --json already parsed, and returns the process exit status:
+ * 0 ok, 1 failure, 2 usage. */
+
+int cf_ctl_explain_pane (int argc, char **argv, gboolean json);
+int cf_ctl_status (int argc, char **argv, gboolean json);
+int cf_ctl_sessions (int argc, char **argv, gboolean json);
+
+G_END_DECLS

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <gio/gio.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "cf-config.h"
+#include "cf-state.h"
+
+G_BEGIN_DECLS
+
+/* org.claudefailover.Manager on the system bus: renders CfState as properties
+ * and signals. All PropertiesChanged leave through one idle flush that
+ * coalesces the changes of a main-loop iteration. */
+
+#define CF_TYPE_BUS (cf_bus_get_type ())
+G_DECLARE_FINAL_TYPE (CfBus, cf_bus, CF, BUS, GObject)
+
+CfBus *cf_bus_new (CfState *state, CfConfig *config);
+void cf_bus_set_config (CfBus *self, CfConfig *config);
+
+/* Connects to the system bus (DBUS_SYSTEM_BUS_ADDRESS honoured), attaches to
+ * EVENT, exports the object and requests the name asynchronously.
+ * Signals: "name-acquired" (), "name-lost" (gchararray reason) — the latter
+ * also when the bus connection drops. */
+gboolean cf_bus_start (CfBus *self, sd_event *event, GError **error);
+void cf_bus_stop (CfBus *self);
+sd_bus *cf_bus_get_connection (CfBus *self);
+
+G_END_DECLS

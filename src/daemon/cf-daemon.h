@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "cf-config.h"
+
+G_BEGIN_DECLS
+
+/* Owns and wires the components. Signal "quit" (gint exit_status, gchararray
+ * reason) asks main() to leave the loop. */
+
+#define CF_TYPE_DAEMON (cf_daemon_get_type ())
+G_DECLARE_FINAL_TYPE (CfDaemon, cf_daemon, CF, DAEMON, GObject)
+
+CfDaemon *cf_daemon_new (CfConfig *config, const char *config_path);
+gboolean cf_daemon_start (CfDaemon *self, GError **error);
+/* Re-reads the config file; keeps the running config when it is invalid. */
+gboolean cf_daemon_reload (CfDaemon *self, GError **error);
+/* Stops components and writes the state one last time. */
+void cf_daemon_shutdown (CfDaemon *self);
+
+G_END_DECLS

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* The daemon's state (ARCHITECTURE.md 4.3): sessions, accounts, the swap
+ * journal, counters. Components change it through the setters here; every
+ * change marks the store dirty (persisted, debounced) and emits "changed"
+ * with the CfStateChange flags, plus "session-changed" for a session. */
+
+#define CF_STATE_VERSION 1
+
+typedef enum {
+  CF_SESSION_POOL,
+  CF_SESSION_DEDICATED,
+} CfSessionKind;
+
+typedef enum {
+  CF_SESSION_IDLE,
+  CF_SESSION_LAUNCHING,
+  CF_SESSION_WORKING,
+  CF_SESSION_STALLED,
+  CF_SESSION_FAILED,
+  CF_SESSION_DEAD,
+} CfSessionState;
+
+typedef enum {
+  CF_SWAP_NORMAL,
+  CF_SWAP_SAVING,
+  CF_SWAP_SWITCHING,
+  CF_SWAP_RESUMING,
+  CF_SWAP_FALLBACK,
+} CfSwapState;
+
+typedef enum {
+  CF_STATE_CHANGE_SESSIONS = 1 << 0,
+  CF_STATE_CHANGE_ACTIVE_ACCOUNT = 1 << 1,
+  CF_STATE_CHANGE_ACCOUNTS = 1 << 2,
+  CF_STATE_CHANGE_SWAP_STATE = 1 << 3,
+  CF_STATE_CHANGE_PARTIAL_SWAP = 1 << 4,
+  CF_STATE_CHANGE_LAST_SWAP = 1 << 5,
+  CF_STATE_CHANGE_RETURN_AT = 1 << 6,
+  CF_STATE_CHANGE_DISPATCH_PAUSED = 1 << 7,
+  CF_STATE_CHANGE_PENDING_TASKS = 1 << 8,
+  CF_STATE_CHANGE_COUNTERS = 1 << 9,
+} CfStateChange;
+
+typedef struct {
+  char *name;
+  CfSessionKind kind;
+  CfSessionState state;
+  char *project;               /* "" when none */
+  char *task;                  /* "" when none */
+  char *account;               /* account the running Claude was launched with, "" */
+  gint64 since;                /* µs since epoch of the last state change */
+  gint64 last_fail;            /* µs since epoch, 0 = never */
+  char *resume_uuid;           /* "" when unknown */
+} CfSession;
+
+typedef struct {
+  char *name;
+  gint64 exhausted_until;      /* µs since epoch, 0 = available */
+} CfAccountState;
+
+typedef enum {
+  CF_COUNTER_DISPATCHED,
+  CF_COUNTER_COMPLETED,
+  CF_COUNTER_FAILED,
+  CF_COUNTER_DELEGATED,
+  CF_COUNTER_COUNT,
+} CfCounter;
+
+const char *cf_session_kind_to_string (CfSessionKind kind);
+const char *cf_session_state_to_string (CfSessionState state);
+gboolean cf_session_state_from_string (const char *text, CfSessionState *out);
+const char *cf_swap_state_to_string (CfSwapState state);
+gboolean cf_swap_state_from_string (const char *text, CfSwapState *out);
+
+#define CF_TYPE_STATE (cf_state_get_type ())
+G_DECLARE_FINAL_TYPE (CfState, cf_state, CF, STATE, GObject)
+
+/* An empty, unsaved store bound to PATH (NULL = in memory only). */
+CfState *cf_state_new (const char *path);
+
+/* Reads PATH if it exists. A file that cannot be parsed is renamed to
+ * PATH.corrupt-<unix time>, reported in *quarantined_to (newly allocated),
+ * and the store starts clean; only I/O failures other than "absent" and a
+ * failed quarantine return FALSE. */
+gboolean cf_state_load (CfState *self, char **quarantined_to, GError **error);
+
+/* Writes now, synchronously (start-up and shutdown only). */
+gboolean cf_state_save_sync (CfState *self, GError **error);
+/* Persistence on change: debounced (DEBOUNCE_MS after the first change) and a
+ * periodic flush every PERIOD_MS when dirty; writes run in a worker thread. */
+void cf_state_enable_autosave (CfState *self, guint debounce_ms, guint period_ms);
+gboolean cf_state_is_dirty (CfState *self);
+guint64 cf_state_get_write_count (CfState *self);
+/* Serialises to JSON (what would be written). */
+char *cf_state_to_json (CfState *self);
+/* Parses JSON produced by cf_state_to_json into SELF (replacing its content). */
+gboolean cf_state_from_json (CfState *self, const char *json, gssize length, GError **error);
+
+/* Sessions, sorted by name. */
+GPtrArray *cf_state_list_sessions (CfState *self);   /* borrowed CfSession*, container owned */
+CfSession *cf_state_lookup_session (CfState *self, const char *name);
+/* Adds NAME if unknown (state dead, since now) and returns it. */
+CfSession *cf_state_ensure_session (CfState *self, const char *name, CfSessionKind kind);
+void cf_state_remove_session (CfState *self, const char *name);
+/* Each setter emits only when something changed. NULL strings mean "". */
+void cf_state_set_session_state (CfState *self, const char *name, CfSessionState state);
+void cf_state_set_session_work (CfState *self, const char *name, const char *project,
+                                const char *task);
+void cf_state_set_session_account (CfState *self, const char *name, const char *account);
+void cf_state_set_session_resume_uuid (CfState *self, const char *name, const char *uuid);
+void cf_state_mark_session_failed (CfState *self, const char *name, gint64 when);
+
+/* Accounts: the configured list is authoritative; SYNC keeps known exhaustion
+ * for accounts still configured, drops the others, and fixes the active one. */
+void cf_state_sync_accounts (CfState *self, const char *const *names);
+GPtrArray *cf_state_list_accounts (CfState *self);   /* borrowed CfAccountState* */
+const char *cf_state_get_active_account (CfState *self);
+void cf_state_set_active_account (CfState *self, const char *name);
+void cf_state_set_account_exhausted_until (CfState *self, const char *name, gint64 until);
+
+CfSwapState cf_state_get_swap_state (CfState *self);
+void cf_state_set_swap_journal (CfState *self, CfSwapState step, const char *from,
+                                const char *to);
+const char *cf_state_get_swap_from (CfState *self);
+const char *cf_state_get_swap_to (CfState *self);
+gboolean cf_state_get_partial_swap (CfState *self);
+void cf_state_set_partial_swap (CfState *self, gboolean partial);
+void cf_state_get_last_swap (CfState *self, gint64 *when, const char **from, const char **to);
+void cf_state_set_last_swap (CfState *self, gint64 when, const char *from, const char *to);
+gint64 cf_state_get_return_at (CfState *self);
+void cf_state_set_return_at (CfState *self, gint64 when);
+gboolean cf_state_get_dispatch_paused (CfState *self);
+void cf_state_set_dispatch_paused (CfState *self, gboolean paused);
+guint cf_state_get_pending_tasks (CfState *self);
+void cf_state_set_pending_tasks (CfState *self, guint count);
+guint64 cf_state_get_counter (CfState *self, CfCounter counter);
+void cf_state_increment_counter (CfState *self, CfCounter counter);
+
+G_END_DECLS
