@@ -1,0 +1,84 @@
+# SPDX-License-Identifier: MIT
+"""The README's first command: claude-failoverd live, in a throwaway sandbox."""
+
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                "tests", "integration"))
+from harness import Sandbox  # noqa: E402
+
+START = time.monotonic()
+
+
+def say(text):
+    print(f"[{time.monotonic() - START:6.2f}s] {text}", flush=True)
+
+
+def show(title, result):
+    print(f"\n$ {title}", flush=True)
+    out = (result.stdout or "") + (result.stderr or "")
+    print(out.rstrip() + "\n", flush=True)
+
+
+def main():
+    keep = "--keep" in sys.argv[1:]
+    with Sandbox("demo") as sb:
+        say(f"sandbox in {sb.root}")
+        sb.start_bus()
+        say(f"private system bus at {sb.bus_address}")
+        sb.start_tmux()
+        say(f"private tmux server at {sb.tmux_socket}")
+        config = sb.write_config({"pool": {"autonomous": {"min": 3, "max": 5}},
+                                  "lifecycle": {"interval": "500ms"}})
+        say(f"config {config}: accounts main and backup, pool ccl-auto-0..2, fake Claude")
+        show(f"claude-failoverd --check-config --config {config}",
+             sb.run([sb.daemon_path, "--config", config, "--check-config"]))
+
+        sb.start_daemon()
+        say("claude-failoverd owns org.claudefailover on the private bus")
+        sb.wait_for(lambda: sum(1 for s in sb.get_property("Sessions")
+                                if s[2] == "idle") >= 3,
+                    timeout=15, what="three idle pool sessions")
+        say("pool sessions created")
+
+        show("busctl --system introspect org.claudefailover /org/claudefailover/Manager",
+             sb.busctl("introspect", "org.claudefailover", "/org/claudefailover/Manager",
+                       "org.claudefailover.Manager", check=False))
+        show("busctl --system get-property … ActiveAccount",
+             sb.busctl("get-property", "org.claudefailover", "/org/claudefailover/Manager",
+                       "org.claudefailover.Manager", "ActiveAccount", check=False))
+        show("claude-failoverctl status", sb.ctl("status"))
+        show("tmux ls", sb.tmux("ls", check=False))
+
+        say("killing the tmux server under the daemon's feet")
+        sb.tmux("kill-server", check=False)
+        t0 = time.monotonic()
+        sb.start_tmux()
+        sb.wait_for(lambda: sum(1 for s in sb.get_property("Sessions")
+                                if s[2] == "idle") >= 3
+                    and len([n for n in sb.sessions() if n.startswith("ccl-auto-")]) >= 3,
+                    timeout=20, what="pool recreated after the tmux server died")
+        say(f"pool recreated {time.monotonic() - t0:.2f}s later; D-Bus answered throughout")
+        show("claude-failoverctl sessions", sb.ctl("sessions"))
+
+        if keep and sys.stdin.isatty():
+            print(f"Sandbox kept running. In another shell:\n"
+                  f"  export DBUS_SYSTEM_BUS_ADDRESS={sb.bus_address}\n"
+                  f"  {sb.ctl_path} status\n  tmux -S {sb.tmux_socket} ls\n"
+                  f"Press Enter to stop.", flush=True)
+            input()
+        code = sb.stop_daemon()
+        say(f"daemon stopped cleanly (exit {code}); state written to "
+            f"{sb.config['state_file']}")
+    say("sandbox removed")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except subprocess.CalledProcessError as e:
+        print(f"demo: {e}", file=sys.stderr)
+        sys.exit(1)
