@@ -1,0 +1,477 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""tests/fake-claude in a private tmux server: screen, keys, hooks, directives,
+control files, exit and resume."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import unittest
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+harness.require_programs("tmux")
+
+SPINNER_RE = re.compile(r"^[·✢✳✶✻✽] \S+… \(\d+s · ↑ [\d.]+k? tokens · esc to interrupt\)$", re.M)
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+STATUS_BYPASS = "⏵⏵ bypass permissions on (shift+tab to cycle)"
+
+
+def input_area(screen):
+    """The last four non-blank lines: rule, prompt, rule, status."""
+    lines = [line for line in screen.splitlines() if line.strip()]
+    return lines[-4:]
+
+
+class FakeClaudeTest(unittest.TestCase):
+    def setUp(self):
+        self.sb = harness.Sandbox("fake")
+        self.addCleanup(self.sb.close)
+        self.sb.fake_work_ms = 700
+        self.sb.start_tmux()
+        self.config_dir = os.path.join(self.sb.home, ".claude-main")
+        os.makedirs(self.config_dir)
+        self.hook_out = os.path.join(self.sb.root, "hooks.jsonl")
+
+    def _callTestMethod(self, method):
+        try:
+            super()._callTestMethod(method)
+        except BaseException:
+            self.sb.dump_logs()
+            raise
+
+    # --- helpers -------------------------------------------------------------
+
+    def install_hooks(self, events=("SessionStart", "UserPromptSubmit", "Stop",
+                                    "StopFailure", "SessionEnd"), extra=None):
+        # Each hook appends {"event", "pane", "stdin"} as one JSON line.
+        script = os.path.join(self.sb.root, "hook.sh")
+        with open(script, "w") as f:
+            f.write("#!/bin/sh\n"
+                    "input=$(cat)\n"
+                    f"/usr/bin/python3 -c 'import json,sys; print(json.dumps({{\"event\": sys.argv[1], "
+                    f"\"pane\": sys.argv[2], \"stdin\": json.loads(sys.argv[3])}}))' "
+                    f"\"$1\" \"$TMUX_PANE\" \"$input\" >> {self.hook_out}\n")
+        os.chmod(script, 0o755)
+        hooks = {e: [{"hooks": [{"type": "command", "command": f"{script} {e}"}]}]
+                 for e in events}
+        hooks.update(extra or {})
+        with open(os.path.join(self.config_dir, "settings.json"), "w") as f:
+            json.dump({"model": "sonnet", "hooks": hooks}, f)
+
+    def hook_calls(self, event=None):
+        try:
+            with open(self.hook_out) as f:
+                calls = [json.loads(line) for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+        return [c for c in calls if event is None or c["event"] == event]
+
+    def start(self, name="s1", *args, **kw):
+        kw.setdefault("config_dir", self.config_dir)
+        pane = self.sb.start_fake(name, "--dangerously-skip-permissions", *args, **kw)
+        self.wait_screen(name, lambda s: "❯" in s and STATUS_BYPASS in s, "prompt drawn")
+        return pane
+
+    def wait_screen(self, name, predicate, what, timeout=10):
+        return self.sb.wait_for(lambda: predicate(self.sb.capture(name)) and self.sb.capture(name),
+                                timeout=timeout, what=f"{what} in pane {name}")
+
+    def wait_event(self, event, timeout=10, **match):
+        return self.sb.wait_for(lambda: self.sb.fake_events(event, **match), timeout=timeout,
+                                what=f"fake-claude event {event} {match}")
+
+    def wait_hook(self, event, count=1, timeout=10):
+        return self.sb.wait_for(lambda: len(self.hook_calls(event)) >= count
+                                and self.hook_calls(event), timeout=timeout,
+                                what=f"{count} {event} hook call(s)")
+
+    def start_in_shell(self, name, *args):
+        """fake-claude under sh, which prints EXIT=<status> and stays; tmux's
+        own pane_dead_status is racy when a pane dies fast."""
+        script = " ".join([self.sb.fake_claude_path, "--dangerously-skip-permissions", *args])
+        self.sb.new_session(name, ["sh", "-c", script + "; echo EXIT=$?; sleep 60"],
+                            cwd=self.sb.home, env={"CLAUDE_CONFIG_DIR": self.config_dir})
+        self.wait_screen(name, lambda s: "❯" in s and STATUS_BYPASS in s, "prompt drawn")
+
+    def exit_status(self, name):
+        m = re.search(r"^EXIT=(\d+)$", self.sb.capture(name), re.M)
+        return int(m.group(1)) if m else None
+
+    # --- tests ---------------------------------------------------------------
+
+    def test_start_logs_argv_environment_and_session(self):
+        os.makedirs(self.sb.project_dir)
+        pane = self.start("s1", "--model", "opus", cwd=self.sb.project_dir)
+        start = self.wait_event("start")[0]
+        self.assertEqual(start["argv"], ["--dangerously-skip-permissions", "--model", "opus"])
+        self.assertEqual(start["cwd"], self.sb.project_dir)
+        self.assertEqual(start["CLAUDE_CONFIG_DIR"], self.config_dir)
+        self.assertEqual(start["TMUX_PANE"], pane)
+        self.assertEqual(start["model"], "opus")
+        self.assertEqual(start["permission_mode"], "bypassPermissions")
+        self.assertIsNone(start["resume"])
+        self.assertEqual(str(uuid.UUID(start["session_id"])), start["session_id"])
+        self.assertIsInstance(start["pid"], int)
+
+    def test_idle_screen_has_claude_code_input_area(self):
+        self.start("s1", width=100, height=40)
+        screen = self.sb.capture("s1")
+        self.assertIn("Welcome to Claude Code", screen)
+        rule, prompt, rule2, status = input_area(screen)
+        self.assertEqual(rule, "─" * 100)
+        self.assertEqual(rule2, "─" * 100)
+        self.assertEqual(prompt.rstrip(), "❯")
+        self.assertEqual(status.strip(), STATUS_BYPASS)
+        # A tall pane keeps blank rows below the input area, like Claude Code.
+        self.assertEqual(screen.splitlines()[-1].strip(), STATUS_BYPASS)
+        self.assertLess(len(screen.splitlines()), 40)
+        self.assertIsNone(SPINNER_RE.search(screen))
+
+    def test_default_mode_status_line_without_bypass_flag(self):
+        self.sb.start_fake("s1", config_dir=self.config_dir)
+        screen = self.wait_screen("s1", lambda s: "❯" in s, "prompt")
+        self.assertEqual(input_area(screen)[3].strip(), "? for shortcuts")
+        self.sb.tmux("send-keys", "-t", "=s1:", "BTab")
+        self.wait_screen("s1", lambda s: "accept edits on" in s, "mode cycled by shift+tab")
+
+    def test_typed_prompt_shows_spinner_then_reply(self):
+        self.start("s1")
+        self.sb.send_text("s1", "Fix the login redirect FAKE:work=2500")
+        busy = self.wait_screen("s1", lambda s: SPINNER_RE.search(s), "spinner")
+        # The prompt box stays on screen while working, spinner above it.
+        area = input_area(busy)
+        self.assertEqual(area[1].rstrip(), "❯")
+        lines = [line for line in busy.splitlines() if line.strip()]
+        self.assertRegex(lines[-5], SPINNER_RE)
+        self.assertIn("> Fix the login redirect FAKE:work=2500", busy)
+        prompt = self.wait_event("prompt")[0]
+        self.assertEqual(prompt["text"], "Fix the login redirect FAKE:work=2500")
+        self.assertEqual(prompt["directives"], {"work_ms": 2500})
+        # The spinner animates (glyph, seconds or tokens change).
+        first = SPINNER_RE.search(busy).group(0)
+        self.wait_screen("s1", lambda s: SPINNER_RE.search(s) and
+                         SPINNER_RE.search(s).group(0) != first, "spinner update", timeout=3)
+        done = self.wait_screen("s1", lambda s: "● Done: Fix the login redirect FAKE:work=2500" in s,
+                                "reply")
+        self.assertIsNone(SPINNER_RE.search(done))
+        self.assertEqual(input_area(done)[1].rstrip(), "❯")
+        self.wait_event("reply", text="Done: Fix the login redirect FAKE:work=2500")
+
+    def test_bracketed_paste_needs_separate_enter(self):
+        self.start("s1")
+        body = "[task-1] first line\nsecond line\nthird line FAKE:work=300"
+        self.sb.paste("s1", body, enter=False)
+        screen = self.wait_screen("s1", lambda s: "[Pasted text #1 +3 lines]" in s, "paste placeholder")
+        self.assertIn("❯ [Pasted text #1 +3 lines]", screen)
+        self.assertEqual(self.sb.fake_events("prompt"), [])
+
+        # An Enter that arrives together with the paste is swallowed.
+        self.sb.tmux("send-keys", "-t", "=s1:", "C-u")
+        subprocess.run(["tmux", "-S", self.sb.tmux_socket, "load-buffer", "-b", "p2", "-"],
+                       input=body.encode(), check=True)
+        self.sb.tmux("paste-buffer", "-p", "-d", "-b", "p2", "-t", "=s1:", ";",
+                     "send-keys", "-t", "=s1:", "Enter")
+        self.wait_screen("s1", lambda s: "[Pasted text #2 +3 lines]" in s, "second paste")
+        time.sleep(0.5)
+        self.assertEqual(self.sb.fake_events("prompt"), [])
+
+        # A separate Enter submits the whole pasted text.
+        self.sb.tmux("send-keys", "-t", "=s1:", "Enter")
+        prompt = self.wait_event("prompt")[0]
+        self.assertEqual(prompt["text"], body)
+        self.wait_screen("s1", lambda s: "● Done: [task-1] first line second line third" in s,
+                         "reply to paste")
+
+    def test_single_line_paste_is_inline(self):
+        self.start("s1")
+        self.sb.paste("s1", "just one line", enter=True)
+        self.wait_event("prompt", text="just one line")
+
+    def test_hooks_receive_claude_code_json(self):
+        self.install_hooks()
+        pane = self.start("s1", cwd=self.sb.home)
+        start = self.wait_hook("SessionStart")[0]
+        session = self.wait_event("start")[0]["session_id"]
+        self.assertEqual(start["pane"], pane)
+        stdin = start["stdin"]
+        self.assertEqual(stdin["hook_event_name"], "SessionStart")
+        self.assertEqual(stdin["source"], "startup")
+        self.assertEqual(stdin["session_id"], session)
+        self.assertEqual(stdin["cwd"], self.sb.home)
+        self.assertTrue(stdin["transcript_path"].startswith(
+            os.path.join(self.config_dir, "projects") + "/"))
+        self.assertTrue(stdin["transcript_path"].endswith(f"/{session}.jsonl"))
+
+        self.sb.send_text("s1", "say hello")
+        submit = self.wait_hook("UserPromptSubmit")[0]["stdin"]
+        self.assertEqual(submit["prompt"], "say hello")
+        self.assertEqual(submit["session_id"], session)
+        stop = self.wait_hook("Stop")[0]
+        self.assertEqual(stop["pane"], pane)
+        self.assertEqual(stop["stdin"]["hook_event_name"], "Stop")
+        self.assertEqual(stop["stdin"]["session_id"], session)
+        # The transcript the hooks point at exists (conversations are resumable).
+        self.assertTrue(os.path.exists(stop["stdin"]["transcript_path"]))
+        hooks = self.wait_event("hook", name="Stop")
+        self.assertEqual(hooks[0]["exit_code"], 0)
+        self.assertEqual(self.hook_calls("StopFailure"), [])
+
+    def test_hook_matcher_selects_session_start_source(self):
+        self.install_hooks(events=("Stop",), extra={
+            "SessionStart": [{"matcher": "resume", "hooks": [
+                {"type": "command", "command": f"echo resume >> {self.hook_out}.m"}]},
+                {"matcher": "startup|clear", "hooks": [
+                    {"type": "command", "command": f"echo startup >> {self.hook_out}.m"}]}]})
+        self.start("s1")
+        self.wait_event("hook", name="SessionStart")
+        with open(self.hook_out + ".m") as f:
+            self.assertEqual(f.read().split(), ["startup"])
+
+    def test_slow_hook_times_out_without_freezing_the_screen(self):
+        with open(os.path.join(self.config_dir, "settings.json"), "w") as f:
+            json.dump({"hooks": {"UserPromptSubmit": [{"hooks": [
+                {"type": "command", "command": "sleep 30"}]}]}}, f)
+        self.start("s1", env={"FAKE_CLAUDE_HOOK_TIMEOUT_MS": "600"})
+        self.sb.send_text("s1", "slow hook FAKE:work=3000")
+        busy = self.wait_screen("s1", lambda s: SPINNER_RE.search(s), "spinner")
+        first = SPINNER_RE.search(busy).group(0)
+        self.wait_screen("s1", lambda s: SPINNER_RE.search(s) and
+                         SPINNER_RE.search(s).group(0) != first,
+                         "spinner moving while the hook runs", timeout=2)
+        hook = self.wait_event("hook", name="UserPromptSubmit")[0]
+        self.assertTrue(hook["timed_out"])
+        self.assertIsNone(hook["exit_code"])
+        self.assertLess(hook["time"] - self.sb.fake_events("prompt")[0]["time"], 2.0)
+
+    def test_exit_prints_resume_command(self):
+        self.install_hooks(events=("SessionEnd",))
+        self.start_in_shell("s1")
+        session = self.wait_event("start")[0]["session_id"]
+        self.sb.send_text("s1", "/exit")
+        screen = self.wait_screen("s1", lambda s: "claude --resume" in s, "resume line")
+        self.assertIn(f"Resume this session with:\nclaude --resume {session}", screen)
+        self.sb.wait_for(lambda: self.exit_status("s1") == 0, what="exit status 0")
+        self.assertEqual(self.wait_event("exit")[0]["reason"], "slash-exit")
+        self.assertEqual(self.wait_hook("SessionEnd")[0]["stdin"]["reason"], "prompt_input_exit")
+
+    def test_terminal_restored_after_exit(self):
+        script = (f"{self.sb.fake_claude_path} --dangerously-skip-permissions; "
+                  "echo EXIT=$?; stty -a; sleep 60")
+        self.sb.new_session("s1", ["sh", "-c", script], cwd=self.sb.home,
+                            env={"CLAUDE_CONFIG_DIR": self.config_dir})
+        self.wait_screen("s1", lambda s: "❯" in s, "prompt")
+        self.sb.send_text("s1", "/exit")
+        screen = self.wait_screen("s1", lambda s: "EXIT=0" in s, "shell after exit")
+        self.assertRegex(screen, r"(^|\s)icanon(\s|$)")
+        self.assertRegex(screen, r"(^|\s)echo(\s|$)")
+        self.assertNotIn("❯", screen.split("EXIT=0")[1])
+
+    def test_clear_starts_new_session(self):
+        self.install_hooks(events=("SessionStart", "SessionEnd"))
+        self.start("s1")
+        first = self.wait_event("start")[0]["session_id"]
+        self.wait_hook("SessionStart")
+        self.sb.send_text("s1", "/clear")
+        clear = self.wait_event("clear")[0]
+        self.assertEqual(clear["old_session_id"], first)
+        self.assertNotEqual(clear["session_id"], first)
+        starts = self.wait_hook("SessionStart", count=2)
+        self.assertEqual(starts[1]["stdin"]["source"], "clear")
+        self.assertEqual(starts[1]["stdin"]["session_id"], clear["session_id"])
+        self.assertEqual(self.wait_hook("SessionEnd")[0]["stdin"]["reason"], "clear")
+        self.sb.send_text("s1", "after clear")
+        self.assertEqual(self.wait_event("prompt")[0]["session_id"], clear["session_id"])
+
+    def test_resume_continues_the_conversation(self):
+        self.install_hooks(events=("SessionStart",))
+        self.start("s1")
+        self.sb.send_text("s1", "remember the number 42 FAKE:work=100")
+        self.wait_event("reply")
+        session = self.wait_event("start")[0]["session_id"]
+        self.sb.send_text("s1", "/exit")
+        self.wait_event("exit")
+
+        self.start("s2", "--resume", session)
+        starts = self.sb.wait_for(lambda: len(self.sb.fake_events("start")) == 2
+                                  and self.sb.fake_events("start"), what="second start")
+        self.assertEqual(starts[1]["resume"], session)
+        self.assertEqual(starts[1]["session_id"], session)
+        self.assertTrue(starts[1]["transcript_found"])
+        self.wait_screen("s2", lambda s: "> remember the number 42" in s, "replayed conversation")
+        calls = self.wait_hook("SessionStart", count=2)
+        self.assertEqual(calls[1]["stdin"]["source"], "resume")
+        self.assertEqual(calls[1]["stdin"]["session_id"], session)
+
+    def test_strict_resume_of_unknown_conversation_fails(self):
+        missing = str(uuid.uuid4())
+        env = self.sb.env(CLAUDE_CONFIG_DIR=self.config_dir, FAKE_CLAUDE_STRICT_RESUME="1")
+        r = subprocess.run([self.sb.fake_claude_path, "--resume", missing], env=env,
+                           capture_output=True, text=True, timeout=30, cwd=self.sb.home,
+                           stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(f"No conversation found with session ID: {missing}", r.stderr)
+
+    def test_limit_directive(self):
+        self.install_hooks(events=("Stop", "StopFailure"))
+        self.start("s1")
+        self.sb.send_text("s1", "work then FAKE:limit")
+        screen = self.wait_screen(
+            "s1", lambda s: "You've hit your limit · resets 11:30pm (Europe/Berlin)" in s,
+            "default limit text")
+        self.assertIsNone(SPINNER_RE.search(screen))
+        self.assertEqual(input_area(screen)[1].rstrip(), "❯")
+        failure = self.wait_hook("StopFailure")[0]["stdin"]
+        self.assertEqual(failure["error"], "rate_limit")
+        self.assertEqual(failure["hook_event_name"], "StopFailure")
+        self.assertEqual(self.hook_calls("Stop"), [])
+        self.assertEqual(self.sb.fake_events("reply"), [])
+
+        # Still limited: the next prompt fails at once.
+        self.sb.send_text("s1", "another one")
+        self.wait_hook("StopFailure", count=2)
+        self.assertEqual(self.sb.fake_events("reply"), [])
+
+    def test_limit_directive_with_text_and_env_default(self):
+        self.start("s1", env={"FAKE_CLAUDE_LIMIT_TEXT": "Weekly limit reached · resets 10am (Asia/Seoul)"})
+        self.sb.send_text("s1", "x FAKE:limit=5-hour limit reached ∙ resets 9pm")
+        self.wait_screen("s1", lambda s: "⎿  5-hour limit reached ∙ resets 9pm" in s, "custom limit")
+        self.assertEqual(self.wait_event("limit")[0]["text"], "5-hour limit reached ∙ resets 9pm")
+        self.sb.fake_control("s1", "clear")
+        self.wait_event("control", command="clear")
+        self.sb.send_text("s1", "y FAKE:limit")
+        self.wait_screen("s1", lambda s: "⎿  Weekly limit reached · resets 10am (Asia/Seoul)" in s,
+                         "limit text from FAKE_CLAUDE_LIMIT_TEXT")
+
+    def test_server_error_directive(self):
+        self.install_hooks(events=("Stop", "StopFailure"))
+        self.start("s1")
+        self.sb.send_text("s1", "boom FAKE:5xx")
+        self.wait_screen("s1", lambda s: 'API Error: 500 {"type":"error","error":{"type":"api_error"'
+                         in s, "API error text")
+        self.assertEqual(self.wait_hook("StopFailure")[0]["stdin"]["error"], "server_error")
+        # Not limited afterwards.
+        self.sb.send_text("s1", "retry FAKE:work=100")
+        self.wait_event("reply")
+        self.wait_hook("Stop")
+
+    def test_control_file_limit_hits_running_session(self):
+        self.install_hooks(events=("StopFailure",))
+        pane = self.start("ccl-auto-0")
+        self.sb.send_text("ccl-auto-0", "long task FAKE:hang")
+        self.wait_screen("ccl-auto-0", lambda s: SPINNER_RE.search(s), "spinner")
+        text = "Claude usage limit reached. Your limit will reset at 9am (America/Chicago)."
+        self.sb.fake_control("ccl-auto-0", f"limit {text}")
+        screen = self.wait_screen("ccl-auto-0", lambda s: text in s, "limit from control file")
+        self.assertIsNone(SPINNER_RE.search(screen))
+        self.assertEqual(self.wait_hook("StopFailure")[0]["stdin"]["error"], "rate_limit")
+        self.assertFalse(os.path.exists(os.path.join(self.sb.fake_control_dir, "ccl-auto-0")))
+        limit = self.wait_event("limit")[0]
+        self.assertTrue(limit["during_work"])
+
+        # By pane id: print, clear, then work normally again.
+        self.sb.fake_control(pane, "print Approaching usage limit · resets at 3pm", "clear")
+        self.wait_screen("ccl-auto-0", lambda s: "Approaching usage limit · resets at 3pm" in s,
+                         "printed line")
+        self.sb.send_text("ccl-auto-0", "after clear FAKE:work=100")
+        self.wait_event("reply")
+
+    def test_control_file_5xx_and_done(self):
+        self.install_hooks(events=("Stop", "StopFailure"))
+        self.start("s1")
+        self.sb.send_text("s1", "first FAKE:hang")
+        self.wait_screen("s1", lambda s: SPINNER_RE.search(s), "spinner")
+        self.sb.fake_control("s1", "5xx")
+        self.assertEqual(self.wait_hook("StopFailure")[0]["stdin"]["error"], "server_error")
+        self.sb.send_text("s1", "second FAKE:hang")
+        self.wait_event("prompt", text="second FAKE:hang")
+        self.sb.fake_control("s1", "done")
+        self.wait_hook("Stop")
+        self.wait_screen("s1", lambda s: "● Done: second FAKE:hang" in s, "reply after done")
+
+    def test_account_limit_file_applies_to_all_sessions_of_the_account(self):
+        backup = os.path.join(self.sb.home, ".claude-backup")
+        os.makedirs(backup)
+        self.start("a1")
+        self.start("b1", config_dir=backup)
+        self.sb.fake_account_limit(self.config_dir, "You've hit your session limit · resets 8pm (America/New_York)")
+        self.sb.send_text("a1", "on main")
+        self.wait_screen("a1", lambda s: "You've hit your session limit" in s, "account limit")
+        self.sb.send_text("b1", "on backup FAKE:work=100")
+        self.wait_screen("b1", lambda s: "● Done: on backup" in s, "backup unaffected")
+        self.sb.fake_account_limit(self.config_dir, False)
+        self.sb.fake_control("a1", "clear")
+        self.wait_event("control", command="clear")
+        self.sb.send_text("a1", "main again FAKE:work=100")
+        self.wait_screen("a1", lambda s: "● Done: main again" in s, "limit lifted")
+
+    def test_escape_interrupts_hang(self):
+        self.install_hooks(events=("Stop",))
+        self.start("s1")
+        self.sb.send_text("s1", "forever FAKE:hang")
+        self.wait_screen("s1", lambda s: SPINNER_RE.search(s), "spinner")
+        self.sb.tmux("send-keys", "-t", "=s1:", "Escape")
+        screen = self.wait_screen("s1", lambda s: "Interrupted" in s, "interrupt")
+        self.assertIsNone(SPINNER_RE.search(screen))
+        self.wait_event("interrupt")
+        self.assertEqual(self.hook_calls("Stop"), [])
+
+    def test_crash_directive_exits_1(self):
+        self.start_in_shell("s1")
+        self.sb.send_text("s1", "FAKE:crash")
+        self.sb.wait_for(lambda: self.exit_status("s1") == 1, what="exit status 1")
+        self.wait_event("crash")
+
+    def test_message_sent_while_busy_is_queued(self):
+        self.start("s1")
+        self.sb.send_text("s1", "first FAKE:work=1500")
+        self.wait_screen("s1", lambda s: SPINNER_RE.search(s), "spinner")
+        self.sb.send_text("s1", "second FAKE:work=100")
+        self.wait_event("queued", text="second FAKE:work=100")
+        replies = self.sb.wait_for(lambda: len(self.sb.fake_events("reply")) == 2
+                                   and self.sb.fake_events("reply"), what="both replies")
+        self.assertEqual([r["text"] for r in replies],
+                         ["Done: first FAKE:work=1500", "Done: second FAKE:work=100"])
+
+    def test_garbage_input_does_not_break_it(self):
+        self.start("s1")
+        # Invalid UTF-8, control bytes, unknown and truncated escape sequences,
+        # a paste that never ends until much later, wide characters.
+        for hexbytes in ("ff fe 80 c3", "01 02 07 0b 0c", "1b 5b 39 39 39 7e", "1b 4f",
+                         "1b 5b 31 3b 35 44", "1b 1b 1b", "e6 97 a5 e6 9c ac"):
+            self.sb.tmux("send-keys", "-t", "=s1:", "-H", *hexbytes.split())
+        self.sb.tmux("send-keys", "-t", "=s1:", "C-u")
+        self.sb.send_text("s1", "漢字 and émoji 🎉 " + "x" * 400 + " FAKE:work=100")
+        prompt = self.wait_event("prompt")[0]
+        self.assertTrue(prompt["text"].startswith("漢字 and émoji 🎉 "))
+        screen = self.wait_screen("s1", lambda s: "● Done: 漢字 and émoji" in s, "reply")
+        self.assertEqual(input_area(screen)[1].rstrip(), "❯")
+        self.sb.tmux("resize-window", "-t", "=s1:", "-x", "70", "-y", "20")
+        self.wait_screen("s1", lambda s: input_area(s)[0] == "─" * 70, "redraw at new width")
+
+    def test_command_line_modes(self):
+        fake = self.sb.fake_claude_path
+        env = self.sb.env(CLAUDE_CONFIG_DIR=self.config_dir)
+        r = subprocess.run([fake, "--version"], capture_output=True, text=True, env=env)
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r"^\d+\.\d+\.\d+ \(Claude Code\)$")
+        r = subprocess.run([fake, "--bogus"], capture_output=True, text=True, env=env)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("unknown option '--bogus'", r.stderr)
+        r = subprocess.run([fake, "-p", "summarise FAKE:work=10"], capture_output=True,
+                           text=True, env=env, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0)
+        self.assertEqual(r.stdout.strip(), "Done: summarise FAKE:work=10")
+        r = subprocess.run([fake, "-p", "x FAKE:work=10 FAKE:limit"], capture_output=True,
+                           text=True, env=env, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("You've hit your limit", r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
