@@ -348,6 +348,26 @@ class FakeClaudeTest(unittest.TestCase):
         self.wait_screen("s1", lambda s: "⎿  Weekly limit reached · resets 10am (Asia/Seoul)" in s,
                          "limit text from FAKE_CLAUDE_LIMIT_TEXT")
 
+    def test_limit_menu_replaces_the_input_area_until_answered(self):
+        self.install_hooks(events=("StopFailure",))
+        self.start("s1")
+        self.sb.send_text("s1", "go FAKE:limit-menu=5-hour limit reached · resets 2pm "
+                          "(Pacific/Auckland) · /upgrade to keep using Claude Code")
+        screen = self.wait_screen("s1", lambda s: "❯ 1. Stop and wait for limit to reset" in s,
+                                  "limit menu")
+        self.assertIn("⎿  5-hour limit reached · resets 2pm (Pacific/Auckland)", screen)
+        self.assertNotIn(STATUS_BYPASS, screen)
+        self.assertEqual(self.wait_hook("StopFailure")[0]["stdin"]["error"], "rate_limit")
+        # Typed text goes nowhere while the menu is open; Enter picks the entry.
+        self.sb.send_text("s1", "/exit", enter=False)
+        self.sb.tmux("send-keys", "-t", "=s1:", "Down")
+        self.wait_screen("s1", lambda s: "❯ 2. Upgrade your plan" in s, "second entry selected")
+        self.sb.tmux("send-keys", "-t", "=s1:", "1", "Enter")
+        self.assertEqual(self.wait_event("menu")[0]["choice"], 1)
+        screen = self.wait_screen("s1", lambda s: STATUS_BYPASS in s, "input area back")
+        self.assertEqual(input_area(screen)[1].rstrip(), "❯")
+        self.assertEqual(self.sb.fake_events("exit"), [])
+
     def test_server_error_directive(self):
         self.install_hooks(events=("Stop", "StopFailure"))
         self.start("s1")
