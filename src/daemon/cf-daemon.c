@@ -76,8 +76,9 @@ on_name_acquired (CfBus *bus, CfDaemon *self)
 static void
 on_name_lost (CfBus *bus, const char *reason, CfDaemon *self)
 {
-  /* Without the name nobody can reach us; systemd restarts the unit. */
-  g_signal_emit (self, signals[SIGNAL_QUIT], 0, self->ready ? 0 : 1, reason);
+  /* Without the name nobody can reach us. Exit non-zero after the usual
+   * clean shutdown, so Restart=on-failure brings us back once the bus is. */
+  g_signal_emit (self, signals[SIGNAL_QUIT], 0, 1, reason);
 }
 
 static void
