@@ -17,6 +17,16 @@ typedef struct {
   guint tail_lines;            /* output lines above the input area examined for limits; 0 = 3 */
 } CfPaneContext;
 
+#define CF_PANE_DEFAULT_TAIL_LINES 3
+/* Snippets are cut on a UTF-8 boundary to at most this many bytes. */
+#define CF_PANE_SNIPPET_MAX 120
+
+typedef enum {
+  CF_PANE_PATTERN_LIMIT,        /* usage exhausted: counts toward a switch */
+  CF_PANE_PATTERN_WARNING,      /* close to the limit: reported, never a switch */
+  CF_PANE_PATTERN_SERVER_ERROR, /* 5xx / overloaded: vetoes any limit match */
+} CfPanePatternKind;
+
 typedef struct {
   gboolean prompt;             /* the ❯ input line (or a shell-less Claude prompt) is visible */
   gboolean busy;               /* spinner / "esc to interrupt" / "(12s ·" above the input area */
@@ -24,12 +34,18 @@ typedef struct {
   gboolean limit;              /* verdict: limit_match && !server_error */
   gboolean server_error;       /* a 5xx / overloaded / api_error payload is in the tail */
   gboolean warning;            /* an "approaching"/"used 98%" warning (not exhaustion) */
-  const char *pattern;         /* static id of the matched limit pattern, or NULL */
+  const char *pattern;         /* static id of the matched limit pattern (vetoed or not), or NULL */
   GDateTime *reset_at;         /* owned; in the zone the message named (else local); or NULL */
   char *resume_uuid;           /* owned; last "claude --resume <uuid>" seen, validated; or NULL */
-  char *snippet;               /* owned; <= 120 chars of the line that decided, or NULL */
+  char *snippet;               /* owned; <= CF_PANE_SNIPPET_MAX bytes of the deciding line, or NULL */
+  const char *warning_pattern; /* static id of the warning pattern seen in the tail, or NULL */
+  const char *server_error_pattern; /* static id of the server-error pattern, or NULL */
 } CfPaneVerdict;
 
+/* OUT is overwritten without being freed: clear it before reusing it.
+ * TEXT need not be NUL-terminated (LENGTH (gsize) -1 = it is), valid UTF-8
+ * or free of escape sequences. The deciding line is, in order: the server
+ * error that vetoed a limit, the limit, the warning, the busy indicator. */
 void cf_pane_classify (const char *text,
                        gsize length,
                        const CfPaneContext *context,
@@ -39,12 +55,17 @@ void cf_pane_verdict_clear (CfPaneVerdict *verdict);
 /* TRUE when TEXT is a canonical UUID (36 chars, 8-4-4-4-12 hex). */
 gboolean cf_uuid_is_valid (const char *text);
 
-/* One row of the versioned pattern table, for documentation and tests. */
+/* One row of the versioned pattern table, for documentation and tests.
+ * Rows are tried in table order; within a kind the first match wins. */
 typedef struct {
   const char *id;
-  const char *example;
+  const char *example;             /* == examples[0] */
+  CfPanePatternKind kind;
+  const char *regex;               /* GRegex, caseless, matched against one line */
+  const char *const *examples;     /* NULL-terminated; each must match this row */
 } CfPanePatternInfo;
 const CfPanePatternInfo *cf_pane_patterns (guint *n_patterns);
+const char *cf_pane_pattern_kind_to_string (CfPanePatternKind kind);
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CfPaneVerdict, cf_pane_verdict_clear)
 

@@ -11,7 +11,13 @@ G_BEGIN_DECLS
  *   "9am", "8pm", "11:30pm", "at 11:30pm", "2pm (Pacific/Auckland)",
  *   "9am (America/Chicago)", "Jul 31, 2am (UTC)", "Jul 31 at 2am",
  *   "in 45 minutes", "in 2 hours", "in 1h 30m", and "|1760004000" epochs.
- * Returns NULL when TEXT holds no reset time. Pure. */
+ * The first time expression in TEXT wins, so a whole message line works too.
+ * Epochs and dates with an explicit year are absolute and returned as they
+ * are, even when past. A wall time skipped by DST resolves to the instant the
+ * clock jumps; a repeated one to its next occurrence. An unknown or malformed
+ * zone name falls back to LOCAL_ZONE. Returns NULL when TEXT holds no reset
+ * time (or names an impossible date, or NOW_UNIX is outside years 1..9999).
+ * Pure. */
 GDateTime *cf_reset_time_parse (const char *text,
                                 gint64 now_unix,
                                 GTimeZone *local_zone);

@@ -1,0 +1,299 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""claude-failoverctl explain-pane: every pane fixture through the real
+binary (JSON and text), standard input, option handling, exit statuses, and
+live captures of tests/fake-claude in a private tmux server."""
+
+import configparser
+import datetime
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+CTL = os.path.join(harness.build_dir(), "src", "ctl", "claude-failoverctl")
+FIXTURES = os.environ.get("CF_FIXTURES") or os.path.join(harness.source_dir(), "tests", "fixtures")
+PANES = os.path.join(FIXTURES, "panes")
+
+REQUIRED_KEYS = {"prompt": bool, "busy": bool, "limit": bool, "pattern": (str, type(None)),
+                 "reset_at": (str, type(None)), "server_error": bool,
+                 "resume_uuid": (str, type(None))}
+ISO_WITH_OFFSET = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d\Z")
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+
+
+def run_ctl(*args, input=None, env_extra=None):
+    env = dict(os.environ, LANG="C.UTF-8", LC_ALL="C.UTF-8", LANGUAGE="")
+    env.update(env_extra or {})
+    return subprocess.run([CTL, *args], input=input, capture_output=True, env=env, timeout=30)
+
+
+def load_expectations():
+    parser = configparser.ConfigParser(interpolation=None, delimiters=("=",),
+                                       comment_prefixes=("#",), empty_lines_in_values=False)
+    parser.optionxform = str
+    with open(os.path.join(PANES, "expected.ini"), encoding="utf-8") as f:
+        parser.read_file(f)
+    defaults = parser["defaults"]
+    cases = []
+    for name in parser.sections():
+        if name == "defaults":
+            continue
+        section = parser[name]
+        case = {"name": name,
+                "file": section.get("file") or name + ".txt",
+                "now": section.get("now") or defaults["now"],
+                "zone": section.get("zone") or defaults["zone"],
+                "tail_lines": section.get("tail_lines") or defaults["tail_lines"]}
+        for key in ("prompt", "busy", "limit", "limit_match", "server_error", "warning"):
+            case[key] = section.getboolean(key)
+        for key in ("pattern", "reset_at", "resume_uuid", "snippet_prefix"):
+            case[key] = section.get(key) or None
+        cases.append(case)
+    return cases
+
+
+def parse_one_object(test, stdout):
+    text = stdout.decode("utf-8")
+    test.assertTrue(text.endswith("\n"), text)
+    test.assertEqual(text.count("\n"), 1, f"more than one line: {text!r}")
+    obj = json.loads(text)
+    test.assertIsInstance(obj, dict)
+    return obj
+
+
+class ExplainPaneTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not os.access(CTL, os.X_OK):
+            raise AssertionError(f"{CTL} is not built")
+        cls.cases = load_expectations()
+
+    def explain_json(self, *args, input=None):
+        r = run_ctl("--json", "explain-pane", *args, input=input)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(r.stderr, b"")
+        return parse_one_object(self, r.stdout)
+
+    def check_schema(self, obj):
+        for key, types in REQUIRED_KEYS.items():
+            self.assertIn(key, obj)
+            self.assertIsInstance(obj[key], types, key)
+        if obj["reset_at"] is not None:
+            self.assertRegex(obj["reset_at"], ISO_WITH_OFFSET)
+            parsed = datetime.datetime.fromisoformat(obj["reset_at"])
+            self.assertEqual(int(parsed.timestamp()), obj["reset_at_unix"])
+        if obj["resume_uuid"] is not None:
+            self.assertRegex(obj["resume_uuid"], UUID_RE)
+        if obj["snippet"] is not None:
+            self.assertLessEqual(len(obj["snippet"].encode("utf-8")), 120)
+        self.assertEqual(obj["limit"], obj["limit_match"] and not obj["server_error"])
+        self.assertIsInstance(obj["patterns_version"], int)
+
+    # --- the fixture table ---------------------------------------------------
+
+    def test_fixtures_json(self):
+        self.assertGreaterEqual(len(self.cases), 45)
+        for case in self.cases:
+            with self.subTest(case=case["name"]):
+                obj = self.explain_json(os.path.join(PANES, case["file"]), "--now", case["now"],
+                                        "--tz", case["zone"], "--tail-lines", case["tail_lines"])
+                self.check_schema(obj)
+                for key in ("prompt", "busy", "limit", "limit_match", "server_error", "warning",
+                            "pattern", "reset_at", "resume_uuid"):
+                    self.assertEqual(obj[key], case[key], key)
+                if case["snippet_prefix"]:
+                    self.assertTrue(obj["snippet"].startswith(case["snippet_prefix"]), obj["snippet"])
+                self.assertEqual(obj["zone"], case["zone"])
+                self.assertEqual(obj["tail_lines"], int(case["tail_lines"]))
+
+    def test_every_fixture_has_a_case(self):
+        listed = {case["file"] for case in self.cases}
+        on_disk = {name for name in os.listdir(PANES) if name.endswith(".txt")}
+        self.assertEqual(on_disk - listed, set())
+
+    def test_fixtures_text(self):
+        for case in self.cases:
+            with self.subTest(case=case["name"]):
+                r = run_ctl("explain-pane", os.path.join(PANES, case["file"]), "--now", case["now"],
+                            "--tz", case["zone"], "--tail-lines", case["tail_lines"])
+                self.assertEqual(r.returncode, 0, r.stderr.decode())
+                out = r.stdout.decode("utf-8")
+                self.assertIn("Verdict:", out)
+                self.assertIn("Prompt visible:", out)
+                if case["pattern"]:
+                    self.assertIn(case["pattern"], out)
+                if case["reset_at"]:
+                    self.assertIn(case["reset_at"], out)
+                if case["resume_uuid"]:
+                    self.assertIn(case["resume_uuid"], out)
+                if case["limit"]:
+                    self.assertIn("usage limit reached", out)
+                elif case["limit_match"]:
+                    self.assertIn("vetoed", out)
+
+    # --- input and options ------------------------------------------------------
+
+    def fixture_bytes(self, name):
+        with open(os.path.join(PANES, name), "rb") as f:
+            return f.read()
+
+    def test_stdin(self):
+        data = self.fixture_bytes("limit-hit-your-limit.txt")
+        by_file = self.explain_json(os.path.join(PANES, "limit-hit-your-limit.txt"),
+                                    "--now", "2026-07-15T12:00:00Z", "--tz", "UTC")
+        by_dash = self.explain_json("-", "--now", "2026-07-15T12:00:00Z", "--tz", "UTC", input=data)
+        by_default = self.explain_json("--now", "2026-07-15T12:00:00Z", "--tz", "UTC", input=data)
+        self.assertEqual(by_file, by_dash)
+        self.assertEqual(by_file, by_default)
+        self.assertTrue(by_file["limit"])
+        self.assertEqual(by_file["reset_at"], "2026-07-15T23:30:00+02:00")
+
+        r = run_ctl("explain-pane", "--now", "2026-07-15T12:00:00Z", input=data)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("standard input", r.stdout.decode())
+
+    def test_empty_stdin(self):
+        obj = self.explain_json("--now", "2026-07-15T12:00:00Z", input=b"")
+        self.check_schema(obj)
+        self.assertFalse(obj["prompt"] or obj["busy"] or obj["limit"] or obj["server_error"])
+
+    def test_json_option_after_command(self):
+        path = os.path.join(PANES, "limit-weekly.txt")
+        r = run_ctl("explain-pane", path, "--json", "--now", "2026-07-15T12:00:00Z")
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(parse_one_object(self, r.stdout)["pattern"], "weekly-limit")
+
+    def test_binary_garbage(self):
+        data = bytes(range(256)) * 64 + b"\n\xff\xfe\x1b[31m\nYou've hit your limit \xc3 resets 9pm\x1b[0m\n\x00"
+        obj = self.explain_json("--now", "2026-07-15T12:00:00Z", "--tz", "UTC", input=data)
+        self.check_schema(obj)
+        self.assertTrue(obj["limit"])
+        self.assertEqual(obj["reset_at"], "2026-07-15T21:00:00+00:00")
+
+    def test_now_forms(self):
+        path = os.path.join(PANES, "limit-five-hour-bullet.txt")
+        expected = "2026-07-15T21:00:00-06:00"
+        for now in ("2026-07-15T12:00:00Z", "2026-07-15T14:00:00+02:00",
+                    "2026-07-15T06:00:00", "@1784116800"):
+            with self.subTest(now=now):
+                obj = self.explain_json(path, "--now", now, "--tz", "America/Denver")
+                self.assertEqual(obj["reset_at"], expected)
+
+    def test_default_now_and_zone(self):
+        # Without --now/--tz: the current time and the local zone (TZ=…).
+        r = run_ctl("--json", "explain-pane", os.path.join(PANES, "limit-five-hour-bullet.txt"),
+                    env_extra={"TZ": "Asia/Kolkata"})
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        obj = parse_one_object(self, r.stdout)
+        self.assertTrue(obj["reset_at"].endswith("+05:30"), obj["reset_at"])
+        delta = obj["reset_at_unix"] - time.time()
+        self.assertGreater(delta, -120)
+        self.assertLess(delta, 25 * 3600)
+
+    def test_help(self):
+        for args in (("explain-pane", "--help"), ("explain-pane", "-h")):
+            r = run_ctl(*args)
+            self.assertEqual(r.returncode, 0)
+            out = r.stdout.decode()
+            for word in ("explain-pane", "--now", "--tz", "--json"):
+                self.assertIn(word, out)
+
+    # --- failures ------------------------------------------------------------------
+
+    def assert_one_line_error(self, r, status, *fragments):
+        self.assertEqual(r.returncode, status, r)
+        self.assertEqual(r.stdout, b"")
+        err = r.stderr.decode()
+        self.assertEqual(err.count("\n"), 1, err)
+        self.assertTrue(err.startswith("claude-failoverctl: "), err)
+        for fragment in fragments:
+            self.assertIn(fragment, err)
+
+    def test_unreadable_file(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            missing = os.path.join(tmp, "x")
+            r = run_ctl("--json", "explain-pane", missing)
+            self.assert_one_line_error(r, 1, f"cannot read '{missing}': No such file or directory")
+            r = run_ctl("explain-pane", tmp)
+            self.assert_one_line_error(r, 1, f"cannot read '{tmp}'", "Is a directory")
+
+    def test_usage_errors(self):
+        path = os.path.join(PANES, "idle-prompt.txt")
+        cases = [
+            (("explain-pane", path, "--now", "yesterday"), "--now"),
+            (("explain-pane", path, "--now", "2026-13-45T99:00:00Z"), "--now"),
+            (("explain-pane", path, "--now"), "--now"),
+            (("explain-pane", path, "--tz", "Mars/Olympus_Mons"), "Mars/Olympus_Mons"),
+            (("explain-pane", path, "--bogus"), "--bogus"),
+            (("explain-pane", path, path), "unexpected argument"),
+            (("explain-pane", path, "--tail-lines", "0"), "--tail-lines"),
+            (("explain-pane", path, "--tail-lines", "many"), "--tail-lines"),
+            (("--json", "explain-pane", path, "--now", "bogus"), "--now"),
+        ]
+        for args, fragment in cases:
+            with self.subTest(args=args):
+                self.assert_one_line_error(run_ctl(*args), 2, fragment)
+
+
+@unittest.skipUnless(shutil.which("tmux"), "tmux is not installed")
+class ExplainLiveFakeClaudeTest(unittest.TestCase):
+    """What the daemon will see: captures of the fake Claude Code in tmux."""
+
+    def setUp(self):
+        self.sb = harness.Sandbox("explain")
+        self.addCleanup(self.sb.close)
+        self.sb.start_tmux()
+        self.config_dir = os.path.join(self.sb.home, ".claude-main")
+        os.makedirs(self.config_dir)
+
+    def explain_capture(self):
+        text = self.sb.capture("live")
+        r = run_ctl("--json", "explain-pane", "--tz", "UTC", input=text.encode("utf-8"))
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        return parse_one_object(self, r.stdout)
+
+    def wait_explained(self, predicate, what):
+        return self.sb.wait_for(lambda: (lambda o: o if predicate(o) else None)(self.explain_capture()),
+                                timeout=15, what=what)
+
+    def test_idle_busy_limit_veto_exit(self):
+        # A shell stays in the pane after /exit, as in a pool session.
+        self.sb.fake_work_ms = 60000
+        self.sb.new_session("live", ["/bin/sh", "-c", '"$0" --dangerously-skip-permissions; exec sleep 600',
+                                     self.sb.fake_claude_path],
+                            cwd=self.sb.home, width=120, height=40,
+                            env={"CLAUDE_CONFIG_DIR": self.config_dir, "FAKE_CLAUDE_WORK_MS": "60000"})
+        self.wait_explained(lambda o: o["prompt"] and not o["busy"], "idle prompt")
+
+        self.sb.send_text("live", "hello")
+        busy = self.wait_explained(lambda o: o["busy"], "busy spinner")
+        self.assertTrue(busy["prompt"])
+        self.assertFalse(busy["limit"])
+
+        self.sb.fake_control("live", "limit You've hit your session limit · resets 8pm (America/New_York)")
+        limited = self.wait_explained(lambda o: o["limit"], "limit")
+        self.assertEqual(limited["pattern"], "hit-session-limit")
+        self.assertTrue(limited["reset_at"].endswith("-04:00") or limited["reset_at"].endswith("-05:00"))
+        self.assertFalse(limited["busy"])
+
+        self.sb.fake_control("live", "5xx")
+        vetoed = self.wait_explained(lambda o: o["server_error"], "5xx veto")
+        self.assertTrue(vetoed["limit_match"])
+        self.assertFalse(vetoed["limit"])
+
+        self.sb.fake_control("live", "exit")
+        exited = self.wait_explained(lambda o: o["resume_uuid"], "resume UUID after exit")
+        self.assertRegex(exited["resume_uuid"], UUID_RE)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
