@@ -13,7 +13,8 @@ GQuark cf_config_error_quark (void);
 
 typedef enum {
   CF_CONFIG_ERROR_IO,          /* file cannot be read */
-  CF_CONFIG_ERROR_SYNTAX,      /* not YAML */
+  CF_CONFIG_ERROR_SYNTAX,      /* not YAML, or YAML refused: bad UTF-8, duplicate keys,
+                                  anchors/aliases, several documents, deep nesting */
   CF_CONFIG_ERROR_UNKNOWN_KEY,
   CF_CONFIG_ERROR_TYPE,        /* e.g. a list where a mapping is expected */
   CF_CONFIG_ERROR_VALUE,       /* well-typed but invalid */
@@ -59,8 +60,8 @@ typedef struct {
   guint pool_max;
   GPtrArray *dedicated;        /* CfDedicatedConfig* */
 
-  char *projects_dir;          /* may be NULL when not configured */
-  GStrv projects_extra;
+  char *projects_dir;          /* NULL when set to "" (only extra is watched) */
+  GStrv projects_extra;        /* never NULL */
 
   gint64 idle_timeout_usec;
   gint64 prompt_timeout_usec;
@@ -98,11 +99,14 @@ typedef struct {
 
   char *http_listen;           /* "" = disabled */
 
-  GStrv warnings;              /* deprecations etc., "FILE:LINE:COL: text" */
+  GStrv warnings;              /* deprecations etc., "FILE:LINE:COL: text"; never NULL */
 } CfConfig;
 
-/* HOME is what "~" expands to (the service user's home). DISPLAY_NAME names
- * the source in error messages. Errors read "FILE:LINE:COL: KEY: message". */
+/* HOME is what "~" expands to (the service user's home; NULL = g_get_home_dir ()).
+ * DISPLAY_NAME names the source in error messages. Errors are one line,
+ * "FILE:LINE:COL: KEY.PATH: message" (KEY.PATH like "pool.autonomous.min" or
+ * "accounts[1].home"; omitted for YAML-level errors), LINE and COL 1-based;
+ * only CF_CONFIG_ERROR_IO reads "FILE: message". */
 CfConfig *cf_config_load_data (const char *data,
                                gssize length,
                                const char *display_name,

@@ -14,7 +14,9 @@ char *cf_shell_quote (const char *text);
  * command line stays on one line and nothing is expanded. Newly allocated. */
 char *cf_tmux_quote (const char *text);
 
-/* TRUE when NAME is a non-empty session name made only of [A-Za-z0-9._-]. */
+/* TRUE when NAME is a non-empty session name made only of [A-Za-z0-9_-].
+ * '.' and ':' are refused: tmux 3.3 replaces them with '_' in session names
+ * ("a.b" becomes "a_b"), so "=a.b:" would never match the session. */
 gboolean cf_session_name_is_valid (const char *name);
 
 G_END_DECLS
