@@ -53,15 +53,14 @@ def main():
         show("claude-failoverctl status", sb.ctl("status"))
         show("tmux ls", sb.tmux("ls", check=False))
 
-        say("killing the tmux server under the daemon's feet")
+        say("killing the tmux server under the daemon's feet; it reconnects and starts one")
         sb.tmux("kill-server", check=False)
         t0 = time.monotonic()
-        sb.start_tmux()
         sb.wait_for(lambda: sum(1 for s in sb.get_property("Sessions")
                                 if s[2] == "idle") >= 3
                     and len([n for n in sb.sessions() if n.startswith("ccl-auto-")]) >= 3,
                     timeout=20, what="pool recreated after the tmux server died")
-        say(f"pool recreated {time.monotonic() - t0:.2f}s later; D-Bus answered throughout")
+        say(f"pool recreated {time.monotonic() - t0:.2f}s later")
         show("claude-failoverctl sessions", sb.ctl("sessions"))
 
         if keep and sys.stdin.isatty():
