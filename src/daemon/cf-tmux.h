@@ -25,8 +25,12 @@ typedef enum {
 G_DECLARE_FINAL_TYPE (CfTmux, cf_tmux, CF, TMUX, GObject)
 
 /* SOCKET_PATH: tmux -S path, or NULL/"" for the user's default server.
- * CONTROL_SESSION: name of the hidden session the control client attaches to. 
- * Signals: "connected" (), "disconnected" (), "sessions-changed" (). */
+ * CONTROL_SESSION: name of the hidden session the control client attaches to
+ * (created if absent, never listed; NULL = "claude-failover-control").
+ * Signals: "connected" (), "disconnected" (), "sessions-changed" ().
+ * Commands issued while the client is starting wait for it; commands issued
+ * while it is down (between "disconnected" and the next "connected") fail at
+ * once with CF_TMUX_ERROR_DISCONNECTED. */
 CfTmux *cf_tmux_new (const char *socket_path, const char *control_session);
 void cf_tmux_start (CfTmux *self);
 void cf_tmux_stop (CfTmux *self);
@@ -35,7 +39,10 @@ const char *cf_tmux_get_control_session (CfTmux *self);
 /* Number of commands sent since start (for metrics / benchmarks). */
 guint64 cf_tmux_get_commands_sent (CfTmux *self);
 
-/* Raw command (one line, already quoted). Result: GStrv of output lines. */
+/* Raw command: exactly one tmux command on one line, arguments already quoted
+ * (cf_tmux_quote); a ';', brace, comment or line break outside quotes is
+ * CF_TMUX_ERROR_INVALID, since it would shift every later reply.
+ * Result: GStrv of output lines (raw bytes, no '\n'). */
 void cf_tmux_command_async (CfTmux *self, const char *command, GCancellable *cancellable,
                             GAsyncReadyCallback callback, gpointer user_data);
 GStrv cf_tmux_command_finish (CfTmux *self, GAsyncResult *result, GError **error);
@@ -46,8 +53,10 @@ void cf_tmux_has_session_async (CfTmux *self, const char *name, GCancellable *ca
 /* TRUE/FALSE for exists/absent; FALSE + error only on transport failure. */
 gboolean cf_tmux_has_session_finish (CfTmux *self, GAsyncResult *result, GError **error);
 
-/* Detached session in CWD (may be NULL), with ENV ("K=V" strings, may be NULL)
- * set for the session, running COMMAND (NULL = default shell). */
+/* Detached 200x50 session in CWD (may be NULL; taken literally, '#' included),
+ * with ENV ("K=V" strings, may be NULL) set for the session, running COMMAND
+ * (NULL = default shell). COMMAND is a shell command line (tmux runs it with
+ * default-shell -c): quote every part of it with cf_shell_quote(). */
 void cf_tmux_new_session_async (CfTmux *self, const char *name, const char *cwd,
                                 const char *const *env, const char *command,
                                 GCancellable *cancellable, GAsyncReadyCallback callback,
@@ -67,7 +76,8 @@ void cf_tmux_paste_async (CfTmux *self, const char *name, const char *text,
 gboolean cf_tmux_finish_boolean (CfTmux *self, GAsyncResult *result, GError **error);
 
 /* capture-pane -p -J: the visible screen plus HISTORY_LINES of history
- * (0 = visible screen only). Result: the text, lines joined with '\n'. */
+ * (0 = visible screen only). Result: the text, lines joined with '\n' (no
+ * trailing one; blank rows included), made valid UTF-8. */
 void cf_tmux_capture_async (CfTmux *self, const char *name, guint history_lines,
                             GCancellable *cancellable, GAsyncReadyCallback callback,
                             gpointer user_data);
@@ -82,6 +92,13 @@ typedef struct {
 } CfTmuxSessionInfo;
 void cf_tmux_session_info_free (CfTmuxSessionInfo *info);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CfTmuxSessionInfo, cf_tmux_session_info_free)
+
+/* The first pane of session NAME (pid, current command, …).
+ * Result: a CfTmuxSessionInfo*, free with cf_tmux_session_info_free(). */
+void cf_tmux_session_info_async (CfTmux *self, const char *name, GCancellable *cancellable,
+                                 GAsyncReadyCallback callback, gpointer user_data);
+CfTmuxSessionInfo *cf_tmux_session_info_finish (CfTmux *self, GAsyncResult *result,
+                                                GError **error);
 
 /* Every session except the control session. Result: GPtrArray of CfTmuxSessionInfo*
  * (first pane of each session), element free function set. */
