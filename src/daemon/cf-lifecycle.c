@@ -83,10 +83,12 @@ on_session_created (GObject *source, GAsyncResult *result, gpointer user_data)
 
 /* A session known to tmux: alive. One that tmux does not list: dead. */
 static void
-mark_presence (CfLifecycle *self, const char *name, CfSessionKind kind, gboolean present)
+mark_presence (CfLifecycle *self, const char *name, CfSessionKind kind, CfTmuxSessionInfo *info)
 {
   CfSession *session = cf_state_ensure_session (self->state, name, kind);
+  gboolean present = info != NULL;
 
+  cf_state_set_session_pane (self->state, name, info ? info->pane_id : NULL);
   if (present && session->state == CF_SESSION_DEAD)
     cf_state_set_session_state (self->state, name, CF_SESSION_IDLE);
   else if (!present && session->state != CF_SESSION_DEAD)
@@ -123,19 +125,19 @@ on_sessions_listed (GObject *source, GAsyncResult *result, gpointer user_data)
   for (guint i = 0; i < listed->len; i++)
     {
       CfTmuxSessionInfo *info = g_ptr_array_index (listed, i);
-      g_hash_table_add (present, info->name);
+      g_hash_table_insert (present, info->name, info);
     }
 
   for (guint i = 0; i < config->pool_max; i++)
     {
       g_autofree char *name = cf_config_pool_session_name (config, config->pool_start_index + i);
-      gboolean is_present = g_hash_table_contains (present, name);
+      CfTmuxSessionInfo *info = g_hash_table_lookup (present, name);
 
       /* Only names we created or adopted are tracked: an absent name beyond
        * min is not a session of ours yet. */
-      if (is_present || cf_state_lookup_session (self->state, name) != NULL)
-        mark_presence (self, name, CF_SESSION_POOL, is_present);
-      if (is_present)
+      if (info != NULL || cf_state_lookup_session (self->state, name) != NULL)
+        mark_presence (self, name, CF_SESSION_POOL, info);
+      if (info != NULL)
         alive++;
       g_hash_table_add (configured, g_steal_pointer (&name));
     }
@@ -144,7 +146,7 @@ on_sessions_listed (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       CfDedicatedConfig *dedicated = g_ptr_array_index (config->dedicated, i);
       mark_presence (self, dedicated->name, CF_SESSION_DEDICATED,
-                     g_hash_table_contains (present, dedicated->name));
+                     g_hash_table_lookup (present, dedicated->name));
       g_hash_table_add (configured, g_strdup (dedicated->name));
     }
 

@@ -38,6 +38,8 @@ struct _CfState {
 enum {
   SIGNAL_CHANGED,
   SIGNAL_SESSION_CHANGED,
+  SIGNAL_TASK_DISPATCHED,
+  SIGNAL_TASK_FINISHED,
   N_SIGNALS,
 };
 static guint signals[N_SIGNALS];
@@ -118,6 +120,7 @@ session_free (CfSession *session)
   g_free (session->task);
   g_free (session->account);
   g_free (session->resume_uuid);
+  g_free (session->pane_id);
   g_free (session);
 }
 
@@ -133,6 +136,7 @@ session_new (const char *name, CfSessionKind kind)
   session->task = g_strdup ("");
   session->account = g_strdup ("");
   session->resume_uuid = g_strdup ("");
+  session->pane_id = g_strdup ("");
   session->since = g_get_real_time ();
   return session;
 }
@@ -897,6 +901,68 @@ cf_state_mark_session_failed (CfState *self, const char *name, gint64 when)
   schedule_save (self);
 }
 
+void
+cf_state_set_session_pane (CfState *self, const char *name, const char *pane_id)
+{
+  CfSession *session = g_hash_table_lookup (self->sessions, name);
+
+  g_return_if_fail (session != NULL);
+  replace_string (&session->pane_id, pane_id);
+}
+
+CfSession *
+cf_state_find_session_by_pane (CfState *self, const char *pane_id)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  if (pane_id == NULL || *pane_id == '\0')
+    return NULL;
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (g_str_equal (((CfSession *) value)->pane_id, pane_id))
+      return value;
+  return NULL;
+}
+
+CfSession *
+cf_state_find_session_by_task (CfState *self, const char *project, const char *task)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      CfSession *s = value;
+      if ((s->state == CF_SESSION_LAUNCHING || s->state == CF_SESSION_WORKING) &&
+          g_str_equal (s->project, project) && g_str_equal (s->task, task))
+        return s;
+    }
+  return NULL;
+}
+
+void
+cf_state_task_dispatched (CfState *self, const char *project, const char *task,
+                          const char *session, const char *model, const char *account)
+{
+  self->counters[CF_COUNTER_DISPATCHED]++;
+  g_signal_emit (self, signals[SIGNAL_TASK_DISPATCHED], 0, project, task, session, model, account);
+  emit_changed (self, CF_STATE_CHANGE_COUNTERS);
+}
+
+void
+cf_state_task_finished (CfState *self, const char *project, const char *task,
+                        const char *session, const char *outcome)
+{
+  if (g_str_equal (outcome, "done") || g_str_equal (outcome, "delegated-done"))
+    self->counters[CF_COUNTER_COMPLETED]++;
+  else if (g_str_equal (outcome, "failed") || g_str_equal (outcome, "delegated-failed"))
+    self->counters[CF_COUNTER_FAILED]++;
+  g_signal_emit (self, signals[SIGNAL_TASK_FINISHED], 0, project, task, session, outcome);
+  emit_changed (self, CF_STATE_CHANGE_COUNTERS);
+}
+
 /* ---- accounts and swap --------------------------------------------------- */
 
 void
@@ -1130,6 +1196,14 @@ cf_state_class_init (CfStateClass *klass)
   signals[SIGNAL_SESSION_CHANGED] =
     g_signal_new ("session-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
+  signals[SIGNAL_TASK_DISPATCHED] =
+    g_signal_new ("task-dispatched", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 5, G_TYPE_STRING, G_TYPE_STRING,
+                  G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+  signals[SIGNAL_TASK_FINISHED] =
+    g_signal_new ("task-finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRING,
+                  G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void

@@ -57,6 +57,7 @@ typedef struct {
   gint64 since;                /* µs since epoch of the last state change */
   gint64 last_fail;            /* µs since epoch, 0 = never */
   char *resume_uuid;           /* "" when unknown */
+  char *pane_id;               /* tmux pane ("%12") while alive, "" otherwise; not persisted */
 } CfSession;
 
 typedef struct {
@@ -115,6 +116,20 @@ void cf_state_set_session_work (CfState *self, const char *name, const char *pro
 void cf_state_set_session_account (CfState *self, const char *name, const char *account);
 void cf_state_set_session_resume_uuid (CfState *self, const char *name, const char *uuid);
 void cf_state_mark_session_failed (CfState *self, const char *name, gint64 when);
+void cf_state_set_session_pane (CfState *self, const char *name, const char *pane_id);
+/* The session whose pane is PANE_ID ("%12"), or NULL. */
+CfSession *cf_state_find_session_by_pane (CfState *self, const char *pane_id);
+/* The session working on PROJECT/TASK (launching or working), or NULL. */
+CfSession *cf_state_find_session_by_task (CfState *self, const char *project, const char *task);
+
+/* Task events: counted here and re-emitted as "task-dispatched" (project,
+ * task, session, model, account) and "task-finished" (project, task,
+ * session, outcome) for the bus. OUTCOME is one of done, failed, requeued,
+ * timeout, cancelled, delegated-done, delegated-failed. */
+void cf_state_task_dispatched (CfState *self, const char *project, const char *task,
+                               const char *session, const char *model, const char *account);
+void cf_state_task_finished (CfState *self, const char *project, const char *task,
+                             const char *session, const char *outcome);
 
 /* Accounts: the configured list is authoritative; SYNC keeps known exhaustion
  * for accounts still configured, drops the others, and fixes the active one. */

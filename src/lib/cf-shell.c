@@ -83,3 +83,21 @@ cf_session_name_is_valid (const char *name)
     }
   return TRUE;
 }
+
+gboolean
+cf_shell_is_shell_command (const char *command)
+{
+  static const char *const shells[] = {
+    "sh", "bash", "dash", "zsh", "fish", "ksh", "mksh", "tcsh", "csh", "ash", "busybox",
+  };
+
+  if (command == NULL)
+    return FALSE;
+  /* Login shells show as "-bash". */
+  if (command[0] == '-')
+    command++;
+  for (guint i = 0; i < G_N_ELEMENTS (shells); i++)
+    if (g_str_equal (command, shells[i]))
+      return TRUE;
+  return FALSE;
+}

@@ -19,4 +19,8 @@ char *cf_tmux_quote (const char *text);
  * ("a.b" becomes "a_b"), so "=a.b:" would never match the session. */
 gboolean cf_session_name_is_valid (const char *name);
 
+/* TRUE when COMMAND (tmux's pane_current_command) names an interactive
+ * shell: the pane is back at its prompt, nothing runs in the foreground. */
+gboolean cf_shell_is_shell_command (const char *command);
+
 G_END_DECLS

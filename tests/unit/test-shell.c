@@ -328,11 +328,25 @@ test_session_names (void)
     g_assert_cmpint (cf_session_name_is_valid (cases[i].name), ==, cases[i].valid);
 }
 
+static void
+test_shell_commands (void)
+{
+  static const struct { const char *command; gboolean shell; } rows[] = {
+    { "bash", TRUE }, { "-bash", TRUE }, { "sh", TRUE }, { "zsh", TRUE }, { "fish", TRUE },
+    { "claude", FALSE }, { "node", FALSE }, { "fake-claude", FALSE }, { "python3", FALSE },
+    { "", FALSE }, { "-", FALSE }, { "bash2", FALSE }, { NULL, FALSE },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
+    g_assert_cmpint (cf_shell_is_shell_command (rows[i].command), ==, rows[i].shell);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/shell/quote/table", test_shell_quote_table);
+  g_test_add_func ("/shell/shell-commands", test_shell_commands);
   g_test_add_func ("/shell/quote/round-trip", test_shell_quote_round_trip);
   g_test_add_func ("/shell/tmux-quote/table", test_tmux_quote_table);
   g_test_add_func ("/shell/tmux-quote/one-line", test_tmux_quote_one_line);
