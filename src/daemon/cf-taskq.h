@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <glib.h>
+
+#include "cf-task.h"
+
+G_BEGIN_DECLS
+
+/* The on-disk task queue of one project (ARCHITECTURE.md 4.2):
+ *
+ *   <project>/.agent-queue/{inbox,active,done,failed}/<id>.md
+ *   <project>/.agent-queue/status.json
+ *   <project>/.agent-queue/meta/<id>.json       attempts, claim, outcome, history
+ *   <project>/.agent-queue/failed/<id>.reason.txt   why it failed, for the operator
+ *   <project>/.agent-queue/.lock                 serialises the moves (flock)
+ *
+ * The directory holding <id>.md is the task's state. Every move is one
+ * rename(2), made after the metadata it depends on is durable, followed by
+ * an fsync of both directories, so a crash at any point leaves each task in
+ * exactly one directory and never lowers an attempt count.
+ *
+ * All functions are synchronous and meant for a worker thread. They share
+ * no state: calls on different projects run in parallel, and the ones that
+ * write hold an exclusive flock on the project's .lock for their duration,
+ * so calls on the same project (from threads or processes) are serialised.
+ *
+ * PROJECT must be an absolute path; ids must pass cf_task_id_is_valid.
+ * Anything else fails with CF_TASKQ_ERROR_INVALID_ARGUMENT before any file
+ * is touched. Messages are one translated line naming the path involved. */
+
+#define CF_TASKQ_QUEUE_DIR ".agent-queue"
+#define CF_TASKQ_META_DIR "meta"
+
+/* History entries kept per task in its meta file (oldest dropped first). */
+#define CF_TASKQ_HISTORY_MAX 50
+
+#define CF_TASKQ_ERROR (cf_taskq_error_quark ())
+GQuark cf_taskq_error_quark (void);
+
+typedef enum {
+  CF_TASKQ_ERROR_FAILED,           /* an I/O error */
+  CF_TASKQ_ERROR_INVALID_ARGUMENT, /* relative project, invalid id, unsafe file name */
+  CF_TASKQ_ERROR_NOT_FOUND,        /* the task is not where the operation needs it */
+  CF_TASKQ_ERROR_EXISTS,           /* the destination already holds a task with this id */
+  CF_TASKQ_ERROR_NOT_REGULAR,      /* a symlink, FIFO, directory or device */
+  CF_TASKQ_ERROR_TOO_LARGE,        /* over CF_TASK_MAX_SIZE */
+  CF_TASKQ_ERROR_CORRUPT_META,     /* meta/<id>.json is not a meta file of this format */
+} CfTaskqError;
+
+typedef enum {
+  CF_TASK_PLACE_ABSENT,
+  CF_TASK_PLACE_INBOX,
+  CF_TASK_PLACE_ACTIVE,
+  CF_TASK_PLACE_DONE,
+  CF_TASK_PLACE_FAILED,
+} CfTaskPlace;
+
+typedef enum {
+  CF_TASK_OUTCOME_DONE,
+  CF_TASK_OUTCOME_FAILED,
+} CfTaskOutcome;
+
+/* "inbox", "active", "done", "failed"; "absent" for ABSENT. */
+const char *cf_task_place_to_string (CfTaskPlace place);
+
+typedef struct {
+  char *id;
+  char *path;
+  gint64 mtime_usec;           /* µs since the epoch */
+  goffset size;
+  gboolean delegated;          /* inbox/<id>.md.delegated exists: a remote job has it */
+} CfTaskqEntry;
+
+typedef struct {
+  char *name;                  /* the file name in inbox/, as on disk (maybe not UTF-8) */
+  char *path;
+  char *reason;                /* one translated, UTF-8 line */
+} CfTaskqRejected;
+
+/* What meta/<id>.json records. Strings are NULL when never set. */
+typedef struct {
+  guint attempts;              /* claims so far, minus the ones given back */
+  CfTaskPlace place;           /* where the last recorded move put the task */
+  char *session;               /* last claim */
+  char *account;
+  char *model;
+  gint64 claimed_at_usec;      /* 0 = never claimed */
+  gint64 finished_at_usec;     /* 0 = never finished */
+  char *last_outcome;          /* claimed, requeued, returned, done, failed, rejected, recovered */
+  char *last_reason;
+  gint64 updated_at_usec;
+} CfTaskMeta;
+
+typedef struct {
+  guint inbox;
+  guint active;
+  guint done;
+  guint failed;
+} CfTaskqCounts;
+
+typedef struct {
+  GPtrArray *active;           /* char* ids in active/: the caller requeues or keeps them */
+  GPtrArray *duplicates;       /* char* ids present in more than one directory */
+  GPtrArray *orphan_meta;      /* char* ids with a meta file and no task file */
+  guint meta_created;          /* active tasks that had no meta file (given attempts = 1) */
+  guint temp_files_removed;    /* leftovers of writes a crash interrupted */
+} CfTaskqRecovery;
+
+void cf_taskq_entry_free (CfTaskqEntry *entry);
+void cf_taskq_rejected_free (CfTaskqRejected *rejected);
+void cf_task_meta_free (CfTaskMeta *meta);
+void cf_taskq_recovery_free (CfTaskqRecovery *recovery);
+
+/* Creates .agent-queue and its inbox, active, done, failed and meta
+ * directories (0755) when missing. PROJECT itself must exist. */
+gboolean cf_taskq_ensure_dirs (const char *project, GError **error);
+
+/* Path of <id>.md in PLACE (not ABSENT), or NULL for an invalid id or a
+ * relative project. Newly allocated; does not touch the disk. */
+char *cf_taskq_task_path (const char *project, CfTaskPlace place, const char *id);
+
+/* The inbox's candidate tasks. Dotfiles (editor locks ".#x.md", swap files
+ * ".x.md.swp") and names not ending in ".md" (x.md~, x.tmp, x.part,
+ * x.md.delegated) are ignored. Symlinks (never followed), non-regular files,
+ * files over CF_TASK_MAX_SIZE and names that are not "<valid id>.md" go to
+ * *out_rejected (CfTaskqRejected*) with a reason: the caller moves them
+ * with cf_taskq_reject. *out_entries (CfTaskqEntry*) is sorted by mtime,
+ * then id. Either out argument may be NULL. */
+gboolean cf_taskq_scan_inbox (const char *project,
+                              GPtrArray **out_entries,
+                              GPtrArray **out_rejected,
+                              GError **error);
+
+/* Reads and parses inbox/<id>.md (cf_taskq_read_task_in: any place but
+ * ABSENT) without following a symlink or blocking on a FIFO. Parse errors
+ * come back in CF_TASK_ERROR; file problems in CF_TASKQ_ERROR. */
+gboolean cf_taskq_read_task (const char *project,
+                             const char *id,
+                             CfTask **out,
+                             GError **error);
+gboolean cf_taskq_read_task_in (const char *project,
+                                CfTaskPlace place,
+                                const char *id,
+                                CfTask **out,
+                                GError **error);
+
+/* inbox → active. Counts the attempt (*out_attempt, 1 for the first) and
+ * records SESSION, ACCOUNT and MODEL (each may be NULL) in the meta file
+ * before the move. CF_TASKQ_ERROR_NOT_FOUND when the task is no longer in
+ * the inbox, EXISTS when active/ already holds the id: nothing changes.
+ * A crash after the meta write and before the move leaves the task in the
+ * inbox with the attempt counted; counts err upward, never downward. */
+gboolean cf_taskq_claim (const char *project,
+                         const char *id,
+                         const char *session,
+                         const char *account,
+                         const char *model,
+                         gint64 now_usec,
+                         guint *out_attempt,
+                         GError **error);
+
+/* active → done/ or failed/ (or inbox → there, for a delegated task that was
+ * never claimed: its inbox/<id>.md.delegated marker is removed). REASON
+ * (may be NULL) goes into the meta file and, for FAILED, into
+ * failed/<id>.reason.txt. FOOTER (may be NULL) is appended to the task file
+ * first, once: finishing again after a crash does not repeat it. An older
+ * file with the same id in the destination is replaced. */
+gboolean cf_taskq_finish (const char *project,
+                          const char *id,
+                          CfTaskOutcome outcome,
+                          const char *reason,
+                          const char *footer,
+                          gint64 now_usec,
+                          GError **error);
+
+/* Moves an entry out of the inbox into failed/ whatever it is (symlink,
+ * FIFO, directory, unreadable or broken task) and writes REASON to the meta
+ * file (when the name holds a valid id) and to a .reason.txt file next to
+ * it. NAME is a file name in the inbox when it ends in ".md", else a task
+ * id ("x" and "x.md" both mean inbox/x.md). A corrupt meta file is moved
+ * aside (meta/<id>.json.corrupt-<µs>) rather than blocking the rejection. */
+gboolean cf_taskq_reject (const char *project,
+                          const char *name,
+                          const char *reason,
+                          gint64 now_usec,
+                          GError **error);
+
+/* active (or done/failed: an operator's retry) → inbox. From active, the
+ * attempt counted at the claim stays counted unless COUNT_ATTEMPT is FALSE
+ * (the account ran out: not the task's fault); giving it back is done once
+ * even if the requeue is repeated after a crash. EXISTS when the inbox
+ * already holds a new file with this id. A failed task's reason file is
+ * removed. */
+gboolean cf_taskq_requeue (const char *project,
+                           const char *id,
+                           gboolean count_attempt,
+                           gint64 now_usec,
+                           GError **error);
+
+/* Attempts recorded for ID; 0 when there is no (readable) meta file. */
+guint cf_taskq_attempts (const char *project, const char *id);
+
+/* *out is NULL when ID has no meta file. */
+gboolean cf_taskq_read_meta (const char *project,
+                             const char *id,
+                             CfTaskMeta **out,
+                             GError **error);
+
+/* Where <id>.md is (lstat only). If it is in several directories, which
+ * only happens when someone copies files by hand, the first of inbox,
+ * active, done, failed; cf_taskq_recover reports those. */
+CfTaskPlace cf_taskq_locate (const char *project, const char *id);
+
+/* Ids (char*, sorted) of the regular "<valid id>.md" files in PLACE. */
+gboolean cf_taskq_list (const char *project,
+                        CfTaskPlace place,
+                        GPtrArray **out_ids,
+                        GError **error);
+
+gboolean cf_taskq_count (const char *project, CfTaskqCounts *out, GError **error);
+
+/* Counts the directories and writes status.json atomically: inbox_count,
+ * active_count, done_count, failed_count, delegated_count, updated_at
+ * (ISO 8601 UTC). */
+gboolean cf_taskq_write_status (const char *project,
+                                guint delegated_count,
+                                gint64 now_usec,
+                                GError **error);
+
+/* Start-up reconciliation after a crash: removes the temporary files of
+ * interrupted writes, gives active tasks without a meta file one (attempts
+ * = 1: they were running), and reports what the caller must decide. */
+gboolean cf_taskq_recover (const char *project,
+                           gint64 now_usec,
+                           CfTaskqRecovery **out,
+                           GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CfTaskqEntry, cf_taskq_entry_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CfTaskqRejected, cf_taskq_rejected_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CfTaskMeta, cf_task_meta_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CfTaskqRecovery, cf_taskq_recovery_free)
+
+G_END_DECLS
