@@ -12,5 +12,7 @@ G_BEGIN_DECLS
 int cf_ctl_explain_pane (int argc, char **argv, gboolean json);
 int cf_ctl_status (int argc, char **argv, gboolean json);
 int cf_ctl_sessions (int argc, char **argv, gboolean json);
+int cf_ctl_hook (int argc, char **argv, gboolean json);
+int cf_ctl_install_hooks (int argc, char **argv, gboolean json);
 
 G_END_DECLS

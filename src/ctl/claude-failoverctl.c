@@ -18,6 +18,9 @@ static const Command commands[] = {
   { "sessions", cf_ctl_sessions, N_("List the sessions") },
   { "explain-pane", cf_ctl_explain_pane,
     N_("Classify a pane capture offline: [FILE|-] [--now ISO8601] [--tz ZONE]") },
+  { "hook", cf_ctl_hook, N_("Report a Claude Code hook event (run by Claude Code): EVENT") },
+  { "install-hooks", cf_ctl_install_hooks,
+    N_("Add the claude-failover hooks to an account's settings.json: ACCOUNT_HOME") },
 };
 
 static void
