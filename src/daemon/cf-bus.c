@@ -6,12 +6,22 @@
 #include "cf-build-config.h"
 #include "cf-event-source.h"
 #include "cf-names.h"
+#include "cf-submit.h"
+#include "cf-task.h"
+#include "cf-taskq-async.h"
+
+#include <glib/gi18n.h>
+#include <string.h>
+#include <unistd.h>
 
 struct _CfBus {
   GObject parent_instance;
 
   CfState *state;
   CfConfig *config;
+  CfInbox *inbox;
+  CfHooks *hooks;
+  CfWatcher *watcher;
   sd_bus *bus;
   sd_bus_slot *vtable_slot;
   sd_bus_slot *name_slot;
@@ -22,6 +32,8 @@ struct _CfBus {
   guint flush_id;
   gulong changed_handler;
   gulong session_handler;
+  gulong dispatched_handler;
+  gulong finished_handler;
 };
 
 enum {
@@ -267,6 +279,406 @@ method_get_status (sd_bus_message *message, void *userdata, sd_bus_error *error)
   return sd_bus_send (NULL, reply, NULL);
 }
 
+
+/* ---- method helpers ------------------------------------------------------ */
+
+/* Until polkit guards them, mutating methods are for root and the daemon's
+ * own user only. */
+static int
+check_privileged (sd_bus_message *message, sd_bus_error *error)
+{
+  g_autoptr(sd_bus_creds) creds = NULL;
+  uid_t euid;
+  int r;
+
+  r = sd_bus_query_sender_creds (message, SD_BUS_CREDS_EUID | SD_BUS_CREDS_AUGMENT, &creds);
+  if (r < 0)
+    return sd_bus_error_set_errnof (error, r, "Cannot identify the caller: %m");
+  r = sd_bus_creds_get_euid (creds, &euid);
+  if (r < 0)
+    return sd_bus_error_set_errnof (error, r, "Cannot identify the caller: %m");
+  if (euid != 0 && euid != getuid ())
+    return sd_bus_error_setf (error, SD_BUS_ERROR_ACCESS_DENIED,
+                              "Only root or uid %u may call %s", (guint) getuid (),
+                              sd_bus_message_get_member (message));
+  return 0;
+}
+
+/* PROJECT is a known project directory, or the name of one. */
+static char *
+resolve_project (CfBus *self, const char *project, sd_bus_error *error)
+{
+  g_autoptr(GPtrArray) projects = NULL;
+
+  if (self->inbox == NULL)
+    return NULL;
+  if (g_path_is_absolute (project))
+    {
+      g_autofree char *canonical = g_canonicalize_filename (project, NULL);
+      if (cf_inbox_has_project (self->inbox, canonical))
+        return g_steal_pointer (&canonical);
+    }
+  else if (*project != '\0' && strchr (project, '/') == NULL)
+    {
+      projects = cf_inbox_list_projects (self->inbox);
+      for (guint i = 0; i < projects->len; i++)
+        {
+          g_autofree char *name = g_path_get_basename (g_ptr_array_index (projects, i));
+          if (g_str_equal (name, project))
+            return g_strdup (g_ptr_array_index (projects, i));
+        }
+    }
+  sd_bus_error_setf (error, CF_ERROR_NO_SUCH_PROJECT,
+                     "No project '%s' (a project directory with .agent-queue/inbox under "
+                     "projects.dir or projects.extra)", project);
+  return NULL;
+}
+
+static int
+check_task_id (const char *task_id, sd_bus_error *error)
+{
+  if (!cf_task_id_is_valid (task_id))
+    return sd_bus_error_setf (error, CF_ERROR_INVALID_ARGUMENT,
+                              "'%s' is not a task id (letters, digits, '.', '_', '-')", task_id);
+  return 0;
+}
+
+/* A pending reply: the message is kept and answered from a callback. */
+typedef struct {
+  CfBus *self;
+  sd_bus_message *message;
+  char *project;
+  char *task_id;
+} Pending;
+
+static Pending *
+pending_new (CfBus *self, sd_bus_message *message, const char *project, const char *task_id)
+{
+  Pending *p = g_new0 (Pending, 1);
+
+  p->self = g_object_ref (self);
+  p->message = sd_bus_message_ref (message);
+  p->project = g_strdup (project);
+  p->task_id = g_strdup (task_id);
+  return p;
+}
+
+static void
+pending_free (Pending *p)
+{
+  g_object_unref (p->self);
+  sd_bus_message_unref (p->message);
+  g_free (p->project);
+  g_free (p->task_id);
+  g_free (p);
+}
+
+static void
+reply_error (sd_bus_message *message, const char *name, const char *text)
+{
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+
+  sd_bus_error_set (&error, name, text);
+  (void) sd_bus_reply_method_error (message, &error);
+  sd_bus_error_free (&error);
+}
+
+static const char *
+taskq_error_name (const GError *error)
+{
+  if (g_error_matches (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_FOUND))
+    return CF_ERROR_NO_SUCH_TASK;
+  if (g_error_matches (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_INVALID_ARGUMENT) ||
+      g_error_matches (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_EXISTS))
+    return CF_ERROR_INVALID_ARGUMENT;
+  return SD_BUS_ERROR_FAILED;
+}
+
+/* ---- ListTasks ---------------------------------------------------------- */
+
+static void
+on_tasks_listed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Pending *p = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) listings = cf_taskq_list_all_finish (result, &error);
+  g_autoptr(sd_bus_message) reply = NULL;
+  int r;
+
+  if (listings == NULL)
+    {
+      reply_error (p->message, SD_BUS_ERROR_FAILED, error->message);
+      pending_free (p);
+      return;
+    }
+  r = sd_bus_message_new_method_return (p->message, &reply);
+  if (r >= 0)
+    r = sd_bus_message_open_container (reply, 'a', "(ssssst)");
+  for (guint i = 0; r >= 0 && i < listings->len; i++)
+    {
+      CfTaskListing *l = g_ptr_array_index (listings, i);
+      CfSession *session = cf_state_find_session_by_task (p->self->state, l->project, l->id);
+
+      r = sd_bus_message_append (reply, "(ssssst)", l->project, l->id,
+                                 cf_task_place_to_string (l->place),
+                                 session && l->place == CF_TASK_PLACE_ACTIVE ? session->name : "",
+                                 l->title, (uint64_t) MAX (l->mtime_usec, 0));
+    }
+  if (r >= 0)
+    r = sd_bus_message_close_container (reply);
+  if (r >= 0)
+    r = sd_bus_send (NULL, reply, NULL);
+  if (r < 0)
+    g_warning ("Cannot reply to ListTasks: %s", g_strerror (-r));
+  pending_free (p);
+}
+
+static int
+method_list_tasks (sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+  CfBus *self = userdata;
+  g_autoptr(GPtrArray) projects = cf_inbox_list_projects (self->inbox);
+
+  cf_taskq_list_all_async (projects, on_tasks_listed, pending_new (self, message, NULL, NULL));
+  return 1;
+}
+
+/* ---- SubmitTask ------------------------------------------------------- */
+
+static int
+read_submit_options (sd_bus_message *message, CfSubmitOptions *options, sd_bus_error *error)
+{
+  int r;
+
+  r = sd_bus_message_enter_container (message, 'a', "{sv}");
+  if (r < 0)
+    return r;
+  while ((r = sd_bus_message_enter_container (message, 'e', "sv")) > 0)
+    {
+      g_autoptr(GError) local_error = NULL;
+      const char *name = NULL, *contents = NULL;
+      gboolean ok = FALSE;
+
+      r = sd_bus_message_read (message, "s", &name);
+      if (r < 0)
+        return r;
+      r = sd_bus_message_peek_type (message, NULL, &contents);
+      if (r < 0)
+        return r;
+      r = sd_bus_message_enter_container (message, 'v', contents);
+      if (r < 0)
+        return r;
+      if (g_str_equal (contents, "s"))
+        {
+          const char *value = NULL;
+          r = sd_bus_message_read (message, "s", &value);
+          ok = r >= 0 && cf_submit_options_set_string (options, name, value, &local_error);
+        }
+      else if (g_str_equal (contents, "b"))
+        {
+          int value = 0;
+          r = sd_bus_message_read (message, "b", &value);
+          ok = r >= 0 && cf_submit_options_set_boolean (options, name, value, &local_error);
+        }
+      else if (g_str_equal (contents, "as"))
+        {
+          g_auto(GStrv) value = NULL;
+          r = sd_bus_message_read_strv (message, &value);
+          ok = r >= 0 && cf_submit_options_set_strv (options, name, (const char *const *) value,
+                                                     &local_error);
+        }
+      else
+        {
+          r = sd_bus_message_skip (message, contents);
+          g_set_error (&local_error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       "option '%s' has an unsupported type '%s'", name, contents);
+        }
+      if (r < 0)
+        return r;
+      if (!ok)
+        return sd_bus_error_set (error, CF_ERROR_INVALID_ARGUMENT, local_error->message);
+      r = sd_bus_message_exit_container (message);
+      if (r < 0)
+        return r;
+      r = sd_bus_message_exit_container (message);
+      if (r < 0)
+        return r;
+    }
+  if (r < 0)
+    return r;
+  return sd_bus_message_exit_container (message);
+}
+
+static void
+on_task_submitted (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Pending *p = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!cf_taskq_submit_finish (result, &error))
+    reply_error (p->message, taskq_error_name (error), error->message);
+  else
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                        "CF_TASK", p->task_id, "CF_PROJECT", p->project,
+                        "MESSAGE", "Task %s submitted to %s over D-Bus", p->task_id, p->project);
+      (void) sd_bus_reply_method_return (p->message, "s", p->task_id);
+    }
+  pending_free (p);
+}
+
+static int
+method_submit_task (sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+  CfBus *self = userdata;
+  g_auto(CfSubmitOptions) options = { .priority = CF_PRIORITY_DEFAULT };
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *project = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *task_id = NULL;
+  const char *project_arg, *title, *body;
+  int r;
+
+  r = sd_bus_message_read (message, "sss", &project_arg, &title, &body);
+  if (r < 0)
+    return r;
+  r = read_submit_options (message, &options, error);
+  if (r < 0 || sd_bus_error_is_set (error))
+    return r < 0 ? r : -EINVAL;
+  project = resolve_project (self, project_arg, error);
+  if (project == NULL)
+    return -ENOENT;
+  text = cf_submit_compose (title, body, &options, &local_error);
+  if (text == NULL)
+    return sd_bus_error_set (error, CF_ERROR_INVALID_ARGUMENT, local_error->message);
+  r = check_privileged (message, error);
+  if (r < 0)
+    return r;
+  task_id = cf_submit_task_id (title, g_get_real_time (), g_random_int ());
+  cf_taskq_submit_async (project, task_id, text, on_task_submitted,
+                         pending_new (self, message, project, task_id));
+  return 1;
+}
+
+/* ---- RequeueTask / CancelTask ------------------------------------------ */
+
+static void
+on_operator_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Pending *p = user_data;
+  g_autoptr(GError) error = NULL;
+  CfTaskPlace place = CF_TASK_PLACE_ABSENT;
+  gboolean cancel = g_str_equal (sd_bus_message_get_member (p->message), "CancelTask");
+
+  if (!cf_taskq_operator_finish (result, &place, &error))
+    {
+      if (place == CF_TASK_PLACE_ABSENT)
+        reply_error (p->message, CF_ERROR_NO_SUCH_TASK, error->message);
+      else if (g_error_matches (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_FOUND))
+        reply_error (p->message, CF_ERROR_INVALID_ARGUMENT, error->message);
+      else
+        reply_error (p->message, taskq_error_name (error), error->message);
+      pending_free (p);
+      return;
+    }
+  if (cancel)
+    cf_state_task_finished (p->self->state, p->project, p->task_id, "", "cancelled");
+  (void) sd_bus_reply_method_return (p->message, "");
+  pending_free (p);
+}
+
+static int
+method_requeue_or_cancel (sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+  CfBus *self = userdata;
+  gboolean cancel = g_str_equal (sd_bus_message_get_member (message), "CancelTask");
+  g_autofree char *project = NULL;
+  const char *project_arg, *task_id;
+  int r;
+
+  r = sd_bus_message_read (message, "ss", &project_arg, &task_id);
+  if (r < 0)
+    return r;
+  r = check_task_id (task_id, error);
+  if (r < 0)
+    return r;
+  project = resolve_project (self, project_arg, error);
+  if (project == NULL)
+    return -ENOENT;
+  r = check_privileged (message, error);
+  if (r < 0)
+    return r;
+  /* A running task is ended through its session; the watcher moves it. */
+  if (cf_watcher_end_task (self->watcher, project, task_id, cancel))
+    return sd_bus_reply_method_return (message, "");
+  cf_taskq_operator_async (project, task_id, cancel, on_operator_done,
+                           pending_new (self, message, project, task_id));
+  return 1;
+}
+
+/* ---- dispatch control and sessions ------------------------------------ */
+
+static int
+method_pause_resume (sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+  CfBus *self = userdata;
+  gboolean pause = g_str_equal (sd_bus_message_get_member (message), "PauseDispatch");
+  int r;
+
+  r = check_privileged (message, error);
+  if (r < 0)
+    return r;
+  if (cf_state_get_dispatch_paused (self->state) != pause)
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                      "MESSAGE", pause ? "Dispatch paused over D-Bus" : "Dispatch resumed over D-Bus");
+  cf_state_set_dispatch_paused (self->state, pause);
+  return sd_bus_reply_method_return (message, "");
+}
+
+static int
+method_recycle_session (sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+  CfBus *self = userdata;
+  g_autoptr(GError) local_error = NULL;
+  const char *name;
+  int r;
+
+  r = sd_bus_message_read (message, "s", &name);
+  if (r < 0)
+    return r;
+  if (cf_state_lookup_session (self->state, name) == NULL)
+    return sd_bus_error_setf (error, CF_ERROR_NO_SUCH_SESSION, "No session named '%s'", name);
+  r = check_privileged (message, error);
+  if (r < 0)
+    return r;
+  if (!cf_watcher_recycle (self->watcher, name, &local_error))
+    return sd_bus_error_set (error, CF_ERROR_INVALID_ARGUMENT, local_error->message);
+  return sd_bus_reply_method_return (message, "");
+}
+
+static int
+method_report_hook_event (sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+  CfBus *self = userdata;
+  g_autoptr(GError) local_error = NULL;
+  const char *event, *pane, *payload;
+  int r;
+
+  r = sd_bus_message_read (message, "sss", &event, &pane, &payload);
+  if (r < 0)
+    return r;
+  /* Hooks run as the daemon's user: nobody else may forge completions. */
+  r = check_privileged (message, error);
+  if (r < 0)
+    return r;
+  if (!cf_hooks_report (self->hooks, event, pane, payload, &local_error))
+    return sd_bus_error_set (error, CF_ERROR_INVALID_ARGUMENT, local_error->message);
+  return sd_bus_reply_method_return (message, "");
+}
+
+/* Every method is SD_BUS_VTABLE_UNPRIVILEGED: sd-bus would otherwise refuse
+ * any caller without CAP_SYS_ADMIN. Reads are open; the mutating methods
+ * check their caller themselves (check_privileged). */
 static const sd_bus_vtable manager_vtable[] = {
   SD_BUS_VTABLE_START (0),
   SD_BUS_PROPERTY ("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -299,9 +711,42 @@ static const sd_bus_vtable manager_vtable[] = {
   SD_BUS_METHOD_WITH_ARGS ("GetStatus",
                            SD_BUS_NO_ARGS,
                            SD_BUS_RESULT ("a{sv}", status),
-                           method_get_status, 0),
+                           method_get_status, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("ListTasks",
+                           SD_BUS_NO_ARGS,
+                           SD_BUS_RESULT ("a(ssssst)", tasks),
+                           method_list_tasks, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("SubmitTask",
+                           SD_BUS_ARGS ("s", project, "s", title, "s", body, "a{sv}", options),
+                           SD_BUS_RESULT ("s", task_id),
+                           method_submit_task, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("RequeueTask",
+                           SD_BUS_ARGS ("s", project, "s", task_id),
+                           SD_BUS_NO_RESULT,
+                           method_requeue_or_cancel, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("CancelTask",
+                           SD_BUS_ARGS ("s", project, "s", task_id),
+                           SD_BUS_NO_RESULT,
+                           method_requeue_or_cancel, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD ("PauseDispatch", "", "", method_pause_resume, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD ("ResumeDispatch", "", "", method_pause_resume, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("RecycleSession",
+                           SD_BUS_ARGS ("s", name),
+                           SD_BUS_NO_RESULT,
+                           method_recycle_session, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("ReportHookEvent",
+                           SD_BUS_ARGS ("s", event, "s", tmux_pane, "s", payload_json),
+                           SD_BUS_NO_RESULT,
+                           method_report_hook_event, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_SIGNAL_WITH_ARGS ("SessionChanged",
                            SD_BUS_ARGS ("s", name, "s", state, "s", project, "s", task),
+                           0),
+  SD_BUS_SIGNAL_WITH_ARGS ("TaskDispatched",
+                           SD_BUS_ARGS ("s", project, "s", task_id, "s", session, "s", model,
+                                        "s", account),
+                           0),
+  SD_BUS_SIGNAL_WITH_ARGS ("TaskFinished",
+                           SD_BUS_ARGS ("s", project, "s", task_id, "s", session, "s", outcome),
                            0),
   SD_BUS_VTABLE_END,
 };
@@ -350,6 +795,34 @@ on_session_changed (CfState *state, CfSession *session, CfBus *self)
                           session->project, session->task);
   if (r < 0)
     g_warning ("Cannot emit SessionChanged: %s", g_strerror (-r));
+}
+
+static void
+on_task_dispatched (CfState *state, const char *project, const char *task, const char *session,
+                    const char *model, const char *account, CfBus *self)
+{
+  int r;
+
+  if (self->bus == NULL || !self->name_acquired)
+    return;
+  r = sd_bus_emit_signal (self->bus, CF_OBJECT_PATH, CF_INTERFACE, "TaskDispatched", "sssss",
+                          project, task, session, model, account);
+  if (r < 0)
+    g_warning ("Cannot emit TaskDispatched: %s", g_strerror (-r));
+}
+
+static void
+on_task_finished (CfState *state, const char *project, const char *task, const char *session,
+                  const char *outcome, CfBus *self)
+{
+  int r;
+
+  if (self->bus == NULL || !self->name_acquired)
+    return;
+  r = sd_bus_emit_signal (self->bus, CF_OBJECT_PATH, CF_INTERFACE, "TaskFinished", "ssss",
+                          project, task, session, outcome);
+  if (r < 0)
+    g_warning ("Cannot emit TaskFinished: %s", g_strerror (-r));
 }
 
 /* ---- connection --------------------------------------------------------- */
@@ -495,7 +968,12 @@ cf_bus_dispose (GObject *object)
     {
       g_clear_signal_handler (&self->changed_handler, self->state);
       g_clear_signal_handler (&self->session_handler, self->state);
+      g_clear_signal_handler (&self->dispatched_handler, self->state);
+      g_clear_signal_handler (&self->finished_handler, self->state);
     }
+  g_clear_object (&self->inbox);
+  g_clear_object (&self->hooks);
+  g_clear_object (&self->watcher);
   g_clear_object (&self->state);
   g_clear_pointer (&self->config, cf_config_unref);
   G_OBJECT_CLASS (cf_bus_parent_class)->dispose (object);
@@ -529,5 +1007,17 @@ cf_bus_new (CfState *state, CfConfig *config)
   self->changed_handler = g_signal_connect (state, "changed", G_CALLBACK (on_state_changed), self);
   self->session_handler = g_signal_connect (state, "session-changed",
                                             G_CALLBACK (on_session_changed), self);
+  self->dispatched_handler = g_signal_connect (state, "task-dispatched",
+                                               G_CALLBACK (on_task_dispatched), self);
+  self->finished_handler = g_signal_connect (state, "task-finished",
+                                             G_CALLBACK (on_task_finished), self);
   return self;
+}
+
+void
+cf_bus_set_components (CfBus *self, CfInbox *inbox, CfHooks *hooks, CfWatcher *watcher)
+{
+  g_set_object (&self->inbox, inbox);
+  g_set_object (&self->hooks, hooks);
+  g_set_object (&self->watcher, watcher);
 }

@@ -6,7 +6,10 @@
 #include <systemd/sd-event.h>
 
 #include "cf-config.h"
+#include "cf-hooks.h"
+#include "cf-inbox.h"
 #include "cf-state.h"
+#include "cf-watcher.h"
 
 G_BEGIN_DECLS
 
@@ -19,6 +22,8 @@ G_DECLARE_FINAL_TYPE (CfBus, cf_bus, CF, BUS, GObject)
 
 CfBus *cf_bus_new (CfState *state, CfConfig *config);
 void cf_bus_set_config (CfBus *self, CfConfig *config);
+/* The components method calls are forwarded to. */
+void cf_bus_set_components (CfBus *self, CfInbox *inbox, CfHooks *hooks, CfWatcher *watcher);
 
 /* Connects to the system bus (DBUS_SYSTEM_BUS_ADDRESS honoured), attaches to
  * EVENT, exports the object and requests the name asynchronously.

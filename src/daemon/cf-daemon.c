@@ -6,8 +6,13 @@
 #include <systemd/sd-daemon.h>
 
 #include "cf-bus.h"
+#include "cf-dispatcher.h"
 #include "cf-event-source.h"
+#include "cf-hooks.h"
+#include "cf-inbox.h"
+#include "cf-janitor.h"
 #include "cf-lifecycle.h"
+#include "cf-watcher.h"
 #include "cf-state.h"
 #include "cf-tmux.h"
 
@@ -25,6 +30,11 @@ struct _CfDaemon {
   CfState *state;
   CfTmux *tmux;
   CfLifecycle *lifecycle;
+  CfHooks *hooks;
+  CfInbox *inbox;
+  CfDispatcher *dispatcher;
+  CfWatcher *watcher;
+  CfJanitor *janitor;
   CfBus *bus;
   gboolean ready;
 };
@@ -167,17 +177,29 @@ cf_daemon_start (CfDaemon *self, GError **error)
   self->event_source = cf_event_source_new (self->event);
   g_source_attach (self->event_source, NULL);
 
+  self->tmux = cf_tmux_new (self->config->tmux_socket, CF_TMUX_CONTROL_SESSION);
+  self->hooks = cf_hooks_new (self->state, self->tmux);
+  self->inbox = cf_inbox_new (self->config, self->state);
+  self->watcher = cf_watcher_new (self->config, self->state, self->tmux, self->hooks);
+  self->dispatcher = cf_dispatcher_new (self->config, self->state, self->tmux, self->inbox,
+                                        self->hooks);
+  self->janitor = cf_janitor_new (self->config, self->state, self->inbox);
+
   self->bus = cf_bus_new (self->state, self->config);
+  cf_bus_set_components (self->bus, self->inbox, self->hooks, self->watcher);
   g_signal_connect (self->bus, "name-acquired", G_CALLBACK (on_name_acquired), self);
   g_signal_connect (self->bus, "name-lost", G_CALLBACK (on_name_lost), self);
   if (!cf_bus_start (self->bus, self->event, error))
     return FALSE;
 
-  self->tmux = cf_tmux_new (self->config->tmux_socket, CF_TMUX_CONTROL_SESSION);
   g_signal_connect (self->tmux, "connected", G_CALLBACK (on_tmux_connection), self);
   g_signal_connect (self->tmux, "disconnected", G_CALLBACK (on_tmux_connection), self);
   self->lifecycle = cf_lifecycle_new (self->config, self->state, self->tmux);
   cf_lifecycle_start (self->lifecycle);
+  cf_watcher_start (self->watcher);
+  cf_inbox_start (self->inbox);
+  cf_dispatcher_start (self->dispatcher);
+  cf_janitor_start (self->janitor);
   cf_tmux_start (self->tmux);
 
   cf_state_enable_autosave (self->state, CF_STATE_DEBOUNCE_MS, CF_STATE_PERIOD_MS);
@@ -209,6 +231,10 @@ cf_daemon_reload (CfDaemon *self, GError **error)
   sync_accounts (self);
   cf_bus_set_config (self->bus, config);
   cf_lifecycle_set_config (self->lifecycle, config);
+  cf_inbox_set_config (self->inbox, config);
+  cf_watcher_set_config (self->watcher, config);
+  cf_dispatcher_set_config (self->dispatcher, config);
+  cf_janitor_set_config (self->janitor, config);
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                     "MESSAGE", "Configuration reloaded from %s", self->config_path);
   sd_notify (0, "READY=1");
@@ -221,6 +247,14 @@ cf_daemon_shutdown (CfDaemon *self)
   g_autoptr(GError) error = NULL;
 
   sd_notify (0, "STOPPING=1");
+  if (self->dispatcher != NULL)
+    cf_dispatcher_stop (self->dispatcher);
+  if (self->janitor != NULL)
+    cf_janitor_stop (self->janitor);
+  if (self->inbox != NULL)
+    cf_inbox_stop (self->inbox);
+  if (self->watcher != NULL)
+    cf_watcher_stop (self->watcher);
   if (self->lifecycle != NULL)
     cf_lifecycle_stop (self->lifecycle);
   if (self->tmux != NULL)
@@ -236,6 +270,11 @@ cf_daemon_dispose (GObject *object)
 {
   CfDaemon *self = CF_DAEMON (object);
 
+  g_clear_object (&self->dispatcher);
+  g_clear_object (&self->janitor);
+  g_clear_object (&self->watcher);
+  g_clear_object (&self->inbox);
+  g_clear_object (&self->hooks);
   g_clear_object (&self->lifecycle);
   g_clear_object (&self->tmux);
   g_clear_object (&self->bus);

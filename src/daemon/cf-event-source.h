@@ -11,6 +11,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_event, sd_event_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus, sd_bus_flush_close_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus_message, sd_bus_message_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus_slot, sd_bus_slot_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus_creds, sd_bus_creds_unref)
 
 /* A GSource that drives an sd_event loop from a GMainContext, so sd-bus (and
  * the sd-event watchdog) run on the one GLib main loop:

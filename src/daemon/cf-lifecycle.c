@@ -68,7 +68,7 @@ on_session_created (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   else if (cf_state_lookup_session (self->state, data->name) != NULL)
     {
-      log_session (G_LOG_LEVEL_INFO, data->name, "pool session created");
+      log_session (G_LOG_LEVEL_MESSAGE, data->name, "pool session created");
       cf_state_set_session_work (self->state, data->name, NULL, NULL);
       cf_state_set_session_account (self->state, data->name, NULL);
       cf_state_set_session_state (self->state, data->name, CF_SESSION_IDLE);

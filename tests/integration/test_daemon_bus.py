@@ -106,6 +106,15 @@ class DaemonBusTest(unittest.TestCase):
             self.assertEqual(s[1:3], ["pool", "idle"])
             self.assertGreater(s[6], (time.time() - 60) * 1e6)
 
+        # Reads are open to any user.
+        if os.getuid() == 0:
+            r = sb.gdbus("call", "--dest", BUS_NAME, "--object-path", OBJECT_PATH, "--method",
+                         f"{INTERFACE}.GetStatus", user="nobody", check=False)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("'ActiveAccount': <'main'>", r.stdout)
+            r = sb.ctl("status", user="nobody")
+            self.assertEqual(r.returncode, 0, r.stderr)
+
         # The CLI renders the same snapshot.
         r = sb.ctl("--json", "status")
         self.assertEqual(r.returncode, 0, r.stderr)

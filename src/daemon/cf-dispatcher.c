@@ -1,0 +1,860 @@
+/* SPDX-License-Identifier: MIT */
+#include "cf-dispatcher.h"
+
+#include <glib/gi18n.h>
+#include <string.h>
+
+#include "cf-pane.h"
+#include "cf-schedule.h"
+#include "cf-shell.h"
+#include "cf-task.h"
+#include "cf-taskq-async.h"
+
+#define READY_POLL_MS 250
+#define PASTE_POLL_MS 50
+#define PASTE_SHOW_TIMEOUT_MS 3000
+#define CONFIRM_POLL_MS 100
+#define CONFIRM_RETRY_MS 1500
+#define CONFIRM_TIMEOUT_MS 4000
+
+struct _CfDispatcher {
+  GObject parent_instance;
+
+  CfConfig *config;
+  CfState *state;
+  CfTmux *tmux;
+  CfInbox *inbox;
+  CfHooks *hooks;
+  GCancellable *cancellable;
+
+  GHashTable *launches;        /* session name → Launch* */
+  GHashTable *last_served;     /* project → GSIZE sequence of its last dispatch */
+  gsize served_seq;
+  guint kick_id;
+  gulong handlers[4];
+};
+
+G_DEFINE_FINAL_TYPE (CfDispatcher, cf_dispatcher, G_TYPE_OBJECT)
+
+typedef enum {
+  STAGE_CHECK_SHELL,
+  STAGE_CLAIM,
+  STAGE_TYPE_LAUNCH,
+  STAGE_WAIT_READY,
+  STAGE_PASTE,
+  STAGE_WAIT_PASTE,
+  STAGE_CONFIRM,
+  STAGE_DONE,
+} Stage;
+
+typedef struct {
+  CfDispatcher *self;          /* strong while the launch lives */
+  char *session;
+  char *project;
+  char *task_id;
+  char *account;
+  char *home;
+  char *model;
+  char *message;
+  char *before_paste;          /* pane text just before the paste */
+  guint attempt;
+  gboolean claimed;
+  gboolean confirmed;          /* UserPromptSubmit hook seen */
+  gboolean enter_retried;
+  gboolean session_died;       /* cancelled because the session disappeared */
+  Stage stage;
+  gint64 deadline;             /* monotonic µs for the current wait */
+  gint64 confirm_started;
+  guint timer_id;
+  GCancellable *cancellable;
+} Launch;
+
+static void launch_step (Launch *launch);
+static void launch_fail (Launch *launch, const char *reason, gboolean count_attempt);
+
+static void
+log_launch (GLogLevelFlags level, Launch *launch, const char *format, ...) G_GNUC_PRINTF (3, 4);
+
+static void
+log_launch (GLogLevelFlags level, Launch *launch, const char *format, ...)
+{
+  g_autofree char *text = NULL;
+  va_list args;
+
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_log_structured (G_LOG_DOMAIN, level,
+                    "CF_SESSION", launch->session,
+                    "CF_TASK", launch->task_id ? launch->task_id : "",
+                    "CF_PROJECT", launch->project ? launch->project : "",
+                    "CF_ACCOUNT", launch->account ? launch->account : "",
+                    "MESSAGE", "%s: %s", launch->session, text);
+}
+
+static void
+launch_free (Launch *launch)
+{
+  g_clear_handle_id (&launch->timer_id, g_source_remove);
+  g_clear_object (&launch->cancellable);
+  g_free (launch->session);
+  g_free (launch->project);
+  g_free (launch->task_id);
+  g_free (launch->account);
+  g_free (launch->home);
+  g_free (launch->model);
+  g_free (launch->message);
+  g_free (launch->before_paste);
+  g_clear_object (&launch->self);
+  g_free (launch);
+}
+
+/* Ends LAUNCH (success or not) and looks for more work. */
+static void
+launch_finish (Launch *launch)
+{
+  CfDispatcher *self = g_object_ref (launch->self);
+
+  g_hash_table_remove (self->launches, launch->session);   /* frees LAUNCH */
+  cf_dispatcher_kick (self);
+  g_object_unref (self);
+}
+
+/* TRUE when ERROR is a cancellation, after ending LAUNCH: a session that
+ * died fails the launch (the task goes back); a daemon that stops leaves
+ * the task where it is, for the restart's recovery. */
+static gboolean
+launch_cancelled (Launch *launch, const GError *error)
+{
+  if (error == NULL || !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return FALSE;
+  if (launch->session_died && launch->self->cancellable != NULL)
+    launch_fail (launch, "the session died during the launch", TRUE);
+  else
+    launch_finish (launch);
+  return TRUE;
+}
+
+static gboolean
+on_launch_timer (gpointer user_data)
+{
+  Launch *launch = user_data;
+
+  launch->timer_id = 0;
+  launch_step (launch);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+launch_later (Launch *launch, guint ms)
+{
+  g_clear_handle_id (&launch->timer_id, g_source_remove);
+  launch->timer_id = g_timeout_add (ms, on_launch_timer, launch);
+}
+
+/* ---- worker-thread jobs --------------------------------------------------- */
+
+typedef struct {
+  char *project;
+  char *task_id;
+  char *session;
+  char *account;
+  char *model_override;
+  CfConfig *config;
+  /* results */
+  char *model;
+  char *message;
+  guint attempt;
+  gboolean exhausted;          /* attempts used up: moved to failed/ */
+  gboolean rejected;           /* unreadable task: moved to failed/ */
+} ClaimJob;
+
+static void
+claim_job_free (ClaimJob *job)
+{
+  g_free (job->project);
+  g_free (job->task_id);
+  g_free (job->session);
+  g_free (job->account);
+  g_free (job->model_override);
+  g_free (job->model);
+  g_free (job->message);
+  cf_config_unref (job->config);
+  g_free (job);
+}
+
+static void
+claim_in_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  ClaimJob *job = data;
+  g_autoptr(CfTask) parsed = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *project_name = g_path_get_basename (job->project);
+  gint64 now = g_get_real_time ();
+
+  if (!cf_taskq_read_task (job->project, job->task_id, &parsed, &error))
+    {
+      if (error->domain == CF_TASK_ERROR ||
+          g_error_matches (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_REGULAR) ||
+          g_error_matches (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_TOO_LARGE))
+        {
+          g_autoptr(GError) reject_error = NULL;
+          if (!cf_taskq_reject (job->project, job->task_id, error->message, now, &reject_error))
+            g_warning ("Cannot move %s to failed/: %s", job->task_id, reject_error->message);
+          job->rejected = TRUE;
+        }
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  job->model = g_strdup (cf_task_model (parsed, job->config));
+  job->message = cf_task_render_message (parsed, project_name, job->config->message_template);
+  if (!cf_taskq_claim (job->project, job->task_id, job->session, job->account, job->model, now,
+                       &job->attempt, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (job->attempt > job->config->max_dispatch_per_task)
+    {
+      g_autofree char *reason =
+        g_strdup_printf (_("gave up after %u attempts (dispatcher.max_dispatch_per_task)"),
+                         job->config->max_dispatch_per_task);
+      if (!cf_taskq_finish (job->project, job->task_id, CF_TASK_OUTCOME_FAILED, reason, NULL,
+                            now, &error))
+        {
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+      job->exhausted = TRUE;
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+/* ---- the launch sequence -------------------------------------------------- */
+
+typedef struct {
+  CfDispatcher *self;
+  char *project;
+  char *task_id;
+  char *session;
+} Returning;
+
+static void
+on_returned (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Returning *r = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean failed = FALSE;
+
+  if (!cf_taskq_return_finish (result, &failed, &error))
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                      "CF_TASK", r->task_id,
+                      "MESSAGE", "Cannot return task %s to the queue: %s", r->task_id,
+                      error->message);
+  else
+    cf_state_task_finished (r->self->state, r->project, r->task_id, r->session,
+                            failed ? "failed" : "requeued");
+  cf_dispatcher_kick (r->self);
+  g_object_unref (r->self);
+  g_free (r->project);
+  g_free (r->task_id);
+  g_free (r->session);
+  g_free (r);
+}
+
+static void
+return_task (CfDispatcher *self, const char *project, const char *task_id, const char *session,
+             const char *reason, gboolean count_attempt)
+{
+  Returning *r = g_new0 (Returning, 1);
+
+  r->self = g_object_ref (self);
+  r->project = g_strdup (project);
+  r->task_id = g_strdup (task_id);
+  r->session = g_strdup (session);
+  cf_taskq_return_async (project, task_id, count_attempt, self->config->max_dispatch_per_task,
+                         reason, on_returned, r);
+}
+
+static void
+on_session_killed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!cf_tmux_finish_boolean (CF_TMUX (source), result, &error))
+    g_debug ("kill-session after a failed launch: %s", error->message);
+}
+
+static void
+launch_fail (Launch *launch, const char *reason, gboolean count_attempt)
+{
+  CfDispatcher *self = launch->self;
+
+  log_launch (G_LOG_LEVEL_WARNING, launch, "launch of %s failed: %s",
+              launch->task_id ? launch->task_id : "(no task)", reason);
+  if (launch->claimed)
+    return_task (self, launch->project, launch->task_id, launch->session, reason, count_attempt);
+  if (cf_state_lookup_session (self->state, launch->session) != NULL)
+    {
+      cf_state_mark_session_failed (self->state, launch->session, g_get_real_time ());
+      cf_state_set_session_work (self->state, launch->session, NULL, NULL);
+      cf_state_set_session_state (self->state, launch->session, CF_SESSION_FAILED);
+    }
+  /* Whatever runs in the pane is suspect: start from a fresh session. */
+  cf_tmux_kill_session_async (self->tmux, launch->session, NULL, on_session_killed, NULL);
+  launch_finish (launch);
+}
+
+static void
+on_claimed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Launch *launch = user_data;
+  CfDispatcher *self = launch->self;
+  ClaimJob *job = g_task_get_task_data (G_TASK (result));
+  g_autoptr(GError) error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      if (launch_cancelled (launch, error))
+        return;
+      if (job->rejected)
+        {
+          log_launch (G_LOG_LEVEL_WARNING, launch, "task %s moved to failed/: %s",
+                      launch->task_id, error->message);
+          cf_state_task_finished (self->state, launch->project, launch->task_id, "", "failed");
+        }
+      else
+        log_launch (G_LOG_LEVEL_INFO, launch, "task %s not claimed: %s", launch->task_id,
+                    error->message);
+      cf_state_set_session_work (self->state, launch->session, NULL, NULL);
+      cf_state_set_session_state (self->state, launch->session, CF_SESSION_IDLE);
+      launch_finish (launch);
+      return;
+    }
+  if (job->exhausted)
+    {
+      log_launch (G_LOG_LEVEL_WARNING, launch, "task %s used all its attempts: moved to failed/",
+                  launch->task_id);
+      cf_state_task_finished (self->state, launch->project, launch->task_id, "", "failed");
+      cf_state_set_session_work (self->state, launch->session, NULL, NULL);
+      cf_state_set_session_state (self->state, launch->session, CF_SESSION_IDLE);
+      launch_finish (launch);
+      return;
+    }
+  launch->claimed = TRUE;
+  launch->attempt = job->attempt;
+  launch->model = g_strdup (job->model);
+  launch->message = g_strdup (job->message);
+  launch->stage = STAGE_TYPE_LAUNCH;
+  launch_step (launch);
+}
+
+static void
+on_shell_checked (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Launch *launch = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CfTmuxSessionInfo) info = cf_tmux_session_info_finish (CF_TMUX (source), result, &error);
+
+  if (launch_cancelled (launch, error))
+    return;
+  if (info == NULL || !cf_shell_is_shell_command (info->current_command))
+    {
+      /* Something other than the shell runs there: never type into it. */
+      launch_fail (launch, info ? "the session is not at its shell prompt"
+                                : (error ? error->message : "session gone"), TRUE);
+      return;
+    }
+  launch->stage = STAGE_CLAIM;
+  launch_step (launch);
+}
+
+static void
+on_keys_sent (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Launch *launch = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!cf_tmux_finish_boolean (CF_TMUX (source), result, &error))
+    {
+      if (!launch_cancelled (launch, error))
+        launch_fail (launch, error->message, TRUE);
+      return;
+    }
+  launch_step (launch);
+}
+
+static void
+on_launch_typed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Launch *launch = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!cf_tmux_finish_boolean (CF_TMUX (source), result, &error))
+    {
+      if (!launch_cancelled (launch, error))
+        launch_fail (launch, error->message, TRUE);
+      return;
+    }
+  log_launch (G_LOG_LEVEL_MESSAGE, launch, "launching Claude (model %s, account %s, attempt %u)",
+              launch->model, launch->account, launch->attempt);
+  cf_tmux_send_enter_async (launch->self->tmux, launch->session, launch->cancellable,
+                            on_keys_sent, launch);
+  launch->stage = STAGE_WAIT_READY;
+  launch->deadline = g_get_monotonic_time () + launch->self->config->prompt_timeout_usec;
+}
+
+static void
+classify (const char *text, CfPaneVerdict *verdict)
+{
+  CfPaneContext context = { .now_unix = g_get_real_time () / G_USEC_PER_SEC, .tail_lines = 0 };
+
+  cf_pane_classify (text, strlen (text), &context, verdict);
+}
+
+static void
+on_ready_capture (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Launch *launch = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = cf_tmux_capture_finish (CF_TMUX (source), result, &error);
+  g_auto(CfPaneVerdict) verdict = { 0 };
+
+  if (text == NULL)
+    {
+      if (!launch_cancelled (launch, error))
+        launch_fail (launch, error->message, TRUE);
+      return;
+    }
+  classify (text, &verdict);
+  if (verdict.limit)
+    {
+      /* The account is out: not the task's fault. */
+      launch_fail (launch, "Claude shows a usage limit", FALSE);
+      return;
+    }
+  if (verdict.prompt && !verdict.busy)
+    {
+      launch->before_paste = g_steal_pointer (&text);
+      launch->stage = STAGE_PASTE;
+      launch_step (launch);
+      return;
+    }
+  if (g_get_monotonic_time () > launch->deadline)
+    {
+      g_autofree char *reason = g_strdup_printf ("Claude was not ready within %" G_GINT64_FORMAT
+                                                 " ms (dispatcher.prompt_timeout)",
+                                                 launch->self->config->prompt_timeout_usec / 1000);
+      launch_fail (launch, reason, TRUE);
+      return;
+    }
+  launch_later (launch, READY_POLL_MS);
+}
+
+static void
+on_pasted (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Launch *launch = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!cf_tmux_finish_boolean (CF_TMUX (source), result, &error))
+    {
+      if (!launch_cancelled (launch, error))
+        launch_fail (launch, error->message, TRUE);
+      return;
+    }
+  launch->stage = STAGE_WAIT_PASTE;
+  launch->deadline = g_get_monotonic_time () + PASTE_SHOW_TIMEOUT_MS * 1000;
+  launch_later (launch, PASTE_POLL_MS);
+}
+
+static void
+on_paste_capture (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Launch *launch = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = cf_tmux_capture_finish (CF_TMUX (source), result, &error);
+
+  if (text == NULL)
+    {
+      if (!launch_cancelled (launch, error))
+        launch_fail (launch, error->message, TRUE);
+      return;
+    }
+  /* The paste registered once the screen changed (the input line shows the
+   * text or "[Pasted text #1 +N lines]"); an Enter before that is swallowed. */
+  if (g_strcmp0 (text, launch->before_paste) != 0 || g_get_monotonic_time () > launch->deadline)
+    {
+      launch->stage = STAGE_CONFIRM;
+      launch->confirm_started = g_get_monotonic_time ();
+      cf_tmux_send_enter_async (launch->self->tmux, launch->session, launch->cancellable,
+                                on_keys_sent, launch);
+      return;
+    }
+  launch_later (launch, PASTE_POLL_MS);
+}
+
+static void
+launch_succeeded (Launch *launch)
+{
+  CfDispatcher *self = launch->self;
+
+  log_launch (G_LOG_LEVEL_MESSAGE, launch, "task %s dispatched", launch->task_id);
+  cf_state_set_session_state (self->state, launch->session, CF_SESSION_WORKING);
+  g_hash_table_replace (self->last_served, g_strdup (launch->project),
+                        GSIZE_TO_POINTER (++self->served_seq));
+  cf_state_task_dispatched (self->state, launch->project, launch->task_id, launch->session,
+                            launch->model, launch->account);
+  launch->stage = STAGE_DONE;
+  launch_finish (launch);
+}
+
+static void
+on_confirm_capture (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Launch *launch = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = cf_tmux_capture_finish (CF_TMUX (source), result, &error);
+  g_auto(CfPaneVerdict) verdict = { 0 };
+  gint64 waited;
+
+  if (text == NULL)
+    {
+      if (!launch_cancelled (launch, error))
+        launch_fail (launch, error->message, TRUE);
+      return;
+    }
+  classify (text, &verdict);
+  if (launch->confirmed || verdict.busy)
+    {
+      launch_succeeded (launch);
+      return;
+    }
+  if (verdict.limit)
+    {
+      launch_fail (launch, "Claude shows a usage limit", FALSE);
+      return;
+    }
+  waited = (g_get_monotonic_time () - launch->confirm_started) / 1000;
+  if (!launch->enter_retried && waited >= CONFIRM_RETRY_MS)
+    {
+      log_launch (G_LOG_LEVEL_INFO, launch, "submission not confirmed: pressing Enter again");
+      launch->enter_retried = TRUE;
+      cf_tmux_send_enter_async (launch->self->tmux, launch->session, launch->cancellable,
+                                on_keys_sent, launch);
+      return;
+    }
+  if (waited >= CONFIRM_TIMEOUT_MS)
+    {
+      launch_fail (launch, "the prompt was not submitted (no spinner, no UserPromptSubmit)", TRUE);
+      return;
+    }
+  launch_later (launch, CONFIRM_POLL_MS);
+}
+
+static void
+launch_step (Launch *launch)
+{
+  CfDispatcher *self = launch->self;
+
+  switch (launch->stage)
+    {
+    case STAGE_CHECK_SHELL:
+      cf_tmux_session_info_async (self->tmux, launch->session, launch->cancellable,
+                                  on_shell_checked, launch);
+      break;
+
+    case STAGE_CLAIM:
+      {
+        g_autoptr(GTask) task = g_task_new (self, launch->cancellable, on_claimed, launch);
+        ClaimJob *job = g_new0 (ClaimJob, 1);
+
+        job->project = g_strdup (launch->project);
+        job->task_id = g_strdup (launch->task_id);
+        job->session = g_strdup (launch->session);
+        job->account = g_strdup (launch->account);
+        job->config = cf_config_ref (self->config);
+        g_task_set_task_data (task, job, (GDestroyNotify) claim_job_free);
+        g_task_set_return_on_cancel (task, FALSE);
+        g_task_run_in_thread (task, claim_in_thread);
+      }
+      break;
+
+    case STAGE_TYPE_LAUNCH:
+      {
+        g_autofree char *project = cf_shell_quote (launch->project);
+        g_autofree char *home = cf_shell_quote (launch->home);
+        g_autofree char *claude = cf_shell_quote (self->config->claude_command);
+        g_autofree char *model = cf_shell_quote (launch->model);
+        g_autofree char *line =
+          g_strdup_printf ("cd %s && CLAUDE_CONFIG_DIR=%s %s --model %s --dangerously-skip-permissions",
+                           project, home, claude, model);
+
+        cf_tmux_send_text_async (self->tmux, launch->session, line, launch->cancellable,
+                                 on_launch_typed, launch);
+      }
+      break;
+
+    case STAGE_WAIT_READY:
+      cf_tmux_capture_async (self->tmux, launch->session, 0, launch->cancellable,
+                             on_ready_capture, launch);
+      break;
+
+    case STAGE_PASTE:
+      cf_tmux_paste_async (self->tmux, launch->session, launch->message, launch->cancellable,
+                           on_pasted, launch);
+      break;
+
+    case STAGE_WAIT_PASTE:
+      cf_tmux_capture_async (self->tmux, launch->session, 0, launch->cancellable,
+                             on_paste_capture, launch);
+      break;
+
+    case STAGE_CONFIRM:
+      cf_tmux_capture_async (self->tmux, launch->session, 0, launch->cancellable,
+                             on_confirm_capture, launch);
+      break;
+
+    case STAGE_DONE:
+      break;
+    }
+}
+
+/* ---- choosing work ---------------------------------------------------- */
+
+static gboolean
+session_is_free (CfDispatcher *self, CfSession *session)
+{
+  return session->kind == CF_SESSION_POOL &&
+         session->state == CF_SESSION_IDLE &&
+         cf_config_is_pool_session (self->config, session->name) &&
+         !g_hash_table_contains (self->launches, session->name);
+}
+
+static gboolean
+task_in_flight (CfDispatcher *self, const char *project, const char *task_id)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->launches);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Launch *launch = value;
+      if (g_str_equal (launch->project, project) && g_str_equal (launch->task_id, task_id))
+        return TRUE;
+    }
+  return cf_state_find_session_by_task (self->state, project, task_id) != NULL;
+}
+
+static void
+start_launch (CfDispatcher *self, CfSession *session, CfInboxTask *task)
+{
+  const char *account = cf_state_get_active_account (self->state);
+  const CfAccountConfig *configured = cf_config_find_account (self->config, account);
+  Launch *launch;
+
+  if (configured == NULL)
+    return;
+  launch = g_new0 (Launch, 1);
+  launch->self = g_object_ref (self);
+  launch->session = g_strdup (session->name);
+  launch->project = g_strdup (task->project);
+  launch->task_id = g_strdup (task->id);
+  launch->account = g_strdup (account);
+  launch->home = g_strdup (configured->home);
+  launch->cancellable = g_cancellable_new ();
+  g_signal_connect_object (self->cancellable, "cancelled",
+                           G_CALLBACK (g_cancellable_cancel), launch->cancellable,
+                           G_CONNECT_SWAPPED);
+  launch->stage = STAGE_CHECK_SHELL;
+  g_hash_table_replace (self->launches, launch->session, launch);
+
+  cf_inbox_forget (self->inbox, task->project, task->id);
+  cf_state_set_session_work (self->state, session->name, task->project, task->id);
+  cf_state_set_session_account (self->state, session->name, account);
+  cf_state_set_session_state (self->state, session->name, CF_SESSION_LAUNCHING);
+  launch_step (launch);
+}
+
+static gboolean
+dispatch_now (gpointer user_data)
+{
+  CfDispatcher *self = user_data;
+  g_autoptr(GPtrArray) sessions = NULL;
+  g_autoptr(GPtrArray) pending = NULL;
+  g_autoptr(GArray) items = NULL;
+  gint64 now = g_get_real_time ();
+
+  self->kick_id = 0;
+  if (self->cancellable == NULL || cf_state_get_dispatch_paused (self->state) ||
+      cf_state_get_swap_state (self->state) != CF_SWAP_NORMAL || !cf_tmux_is_connected (self->tmux))
+    return G_SOURCE_REMOVE;
+
+  pending = cf_inbox_list_pending (self->inbox);
+  items = g_array_new (FALSE, FALSE, sizeof (CfScheduleItem));
+  for (guint i = 0; i < pending->len; i++)
+    {
+      CfInboxTask *task = g_ptr_array_index (pending, i);
+      CfScheduleItem item = {
+        .project = task->project, .task_id = task->id, .priority = task->priority,
+        .queued_at = task->queued_at, .attempts = task->attempts,
+        .last_attempt_end = task->last_attempt_end,
+      };
+      if (!task_in_flight (self, task->project, task->id))
+        g_array_append_val (items, item);
+    }
+
+  sessions = cf_state_list_sessions (self->state);
+  for (guint i = 0; i < sessions->len && items->len > 0; i++)
+    {
+      CfSession *session = g_ptr_array_index (sessions, i);
+      gint pick;
+
+      if (!session_is_free (self, session))
+        continue;
+      pick = cf_schedule_pick ((CfScheduleItem *) items->data, items->len, self->last_served,
+                               self->config->cooldown_schedule, now);
+      if (pick < 0)
+        break;
+      for (guint j = 0; j < pending->len; j++)
+        {
+          CfInboxTask *task = g_ptr_array_index (pending, j);
+          CfScheduleItem *item = &g_array_index (items, CfScheduleItem, pick);
+          if (task->project == item->project && task->id == item->task_id)
+            {
+              start_launch (self, session, task);
+              break;
+            }
+        }
+      g_array_remove_index_fast (items, pick);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+void
+cf_dispatcher_kick (CfDispatcher *self)
+{
+  if (self->kick_id == 0 && self->cancellable != NULL)
+    self->kick_id = g_idle_add (dispatch_now, self);
+}
+
+gboolean
+cf_dispatcher_is_launching (CfDispatcher *self, const char *session)
+{
+  return g_hash_table_contains (self->launches, session);
+}
+
+static void
+on_session_changed (CfState *state, CfSession *session, CfDispatcher *self)
+{
+  Launch *launch = g_hash_table_lookup (self->launches, session->name);
+
+  if (launch != NULL && session->state == CF_SESSION_DEAD)
+    {
+      launch->session_died = TRUE;
+      g_cancellable_cancel (launch->cancellable);
+      return;
+    }
+  /* A freed session takes the next task at once, not at the next poll. */
+  if (session->state == CF_SESSION_IDLE)
+    cf_dispatcher_kick (self);
+}
+
+static void
+on_state_changed (CfState *state, guint what, CfDispatcher *self)
+{
+  if (what & (CF_STATE_CHANGE_DISPATCH_PAUSED | CF_STATE_CHANGE_SWAP_STATE))
+    cf_dispatcher_kick (self);
+}
+
+static void
+on_hook (CfHooks *hooks, const char *session, CfHookPayload *payload, CfDispatcher *self)
+{
+  Launch *launch = g_hash_table_lookup (self->launches, session);
+
+  if (launch != NULL && payload->event == CF_HOOK_EVENT_USER_PROMPT_SUBMIT &&
+      launch->stage == STAGE_CONFIRM)
+    launch->confirmed = TRUE;
+}
+
+void
+cf_dispatcher_start (CfDispatcher *self)
+{
+  g_return_if_fail (self->cancellable == NULL);
+  self->cancellable = g_cancellable_new ();
+  self->handlers[0] = g_signal_connect_swapped (self->inbox, "tasks-available",
+                                                G_CALLBACK (cf_dispatcher_kick), self);
+  self->handlers[1] = g_signal_connect (self->state, "session-changed",
+                                        G_CALLBACK (on_session_changed), self);
+  self->handlers[2] = g_signal_connect (self->state, "changed", G_CALLBACK (on_state_changed), self);
+  self->handlers[3] = g_signal_connect (self->hooks, "hook", G_CALLBACK (on_hook), self);
+  cf_dispatcher_kick (self);
+}
+
+void
+cf_dispatcher_stop (CfDispatcher *self)
+{
+  if (self->cancellable == NULL)
+    return;
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  g_clear_handle_id (&self->kick_id, g_source_remove);
+  g_clear_signal_handler (&self->handlers[0], self->inbox);
+  g_clear_signal_handler (&self->handlers[1], self->state);
+  g_clear_signal_handler (&self->handlers[2], self->state);
+  g_clear_signal_handler (&self->handlers[3], self->hooks);
+}
+
+void
+cf_dispatcher_set_config (CfDispatcher *self, CfConfig *config)
+{
+  g_clear_pointer (&self->config, cf_config_unref);
+  self->config = cf_config_ref (config);
+  cf_dispatcher_kick (self);
+}
+
+static void
+cf_dispatcher_dispose (GObject *object)
+{
+  CfDispatcher *self = CF_DISPATCHER (object);
+
+  cf_dispatcher_stop (self);
+  g_clear_pointer (&self->launches, g_hash_table_unref);
+  g_clear_pointer (&self->last_served, g_hash_table_unref);
+  g_clear_object (&self->inbox);
+  g_clear_object (&self->hooks);
+  g_clear_object (&self->tmux);
+  g_clear_object (&self->state);
+  g_clear_pointer (&self->config, cf_config_unref);
+  G_OBJECT_CLASS (cf_dispatcher_parent_class)->dispose (object);
+}
+
+static void
+cf_dispatcher_class_init (CfDispatcherClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = cf_dispatcher_dispose;
+}
+
+static void
+cf_dispatcher_init (CfDispatcher *self)
+{
+  self->launches = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                          (GDestroyNotify) launch_free);
+  self->last_served = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+}
+
+CfDispatcher *
+cf_dispatcher_new (CfConfig *config, CfState *state, CfTmux *tmux, CfInbox *inbox,
+                   CfHooks *hooks)
+{
+  CfDispatcher *self = g_object_new (CF_TYPE_DISPATCHER, NULL);
+
+  self->config = cf_config_ref (config);
+  self->state = g_object_ref (state);
+  self->tmux = g_object_ref (tmux);
+  self->inbox = g_object_ref (inbox);
+  self->hooks = g_object_ref (hooks);
+  return self;
+}

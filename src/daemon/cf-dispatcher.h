@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "cf-config.h"
+#include "cf-hooks.h"
+#include "cf-inbox.h"
+#include "cf-state.h"
+#include "cf-tmux.h"
+
+G_BEGIN_DECLS
+
+/* Gives each idle autonomous pool session one queued task (priority, then
+ * fairness between projects, then age: cf-schedule.h) and runs the launch
+ * sequence without blocking: claim (inbox → active) → type
+ * `cd '<project>' && CLAUDE_CONFIG_DIR='<home>' <claude> --model M
+ * --dangerously-skip-permissions` → wait for Claude's prompt → bracketed
+ * paste of the message → Enter once the paste shows → confirm (spinner or
+ * UserPromptSubmit hook), one more Enter if not. A failed launch puts the
+ * task back in the inbox (attempt counted; failed/ after
+ * dispatcher.max_dispatch_per_task) and recycles the session. */
+
+#define CF_TYPE_DISPATCHER (cf_dispatcher_get_type ())
+G_DECLARE_FINAL_TYPE (CfDispatcher, cf_dispatcher, CF, DISPATCHER, GObject)
+
+CfDispatcher *cf_dispatcher_new (CfConfig *config, CfState *state, CfTmux *tmux,
+                                 CfInbox *inbox, CfHooks *hooks);
+void cf_dispatcher_set_config (CfDispatcher *self, CfConfig *config);
+void cf_dispatcher_start (CfDispatcher *self);
+void cf_dispatcher_stop (CfDispatcher *self);
+/* Looks for work now (coalesced into one idle callback). */
+void cf_dispatcher_kick (CfDispatcher *self);
+/* TRUE while a launch runs in SESSION. */
+gboolean cf_dispatcher_is_launching (CfDispatcher *self, const char *session);
+
+G_END_DECLS

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "cf-hook.h"
+#include "cf-state.h"
+#include "cf-tmux.h"
+
+G_BEGIN_DECLS
+
+/* Routes Claude Code hook events (ReportHookEvent) to the session they came
+ * from: the payload is validated here, the tmux pane ("%12") is mapped to
+ * one of our sessions (from state, else asked of tmux), and "hook"
+ * (gchararray session, gpointer CfHookPayload*) is emitted. Events from
+ * panes that are not ours are dropped. SessionStart records the session's
+ * Claude UUID in state (it changes on /clear). */
+
+#define CF_TYPE_HOOKS (cf_hooks_get_type ())
+G_DECLARE_FINAL_TYPE (CfHooks, cf_hooks, CF, HOOKS, GObject)
+
+CfHooks *cf_hooks_new (CfState *state, CfTmux *tmux);
+
+/* FALSE with a CF_HOOK_ERROR for a bad event name, pane or payload. */
+gboolean cf_hooks_report (CfHooks *self, const char *event, const char *pane,
+                          const char *payload_json, GError **error);
+
+/* TRUE when PANE looks like a tmux pane id: '%' then digits. */
+gboolean cf_hooks_pane_is_valid (const char *pane);
+
+guint64 cf_hooks_get_routed (CfHooks *self);
+
+G_END_DECLS

@@ -1,0 +1,557 @@
+/* SPDX-License-Identifier: MIT */
+#include "cf-watcher.h"
+
+#include <errno.h>
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cf-pane.h"
+#include "cf-shell.h"
+#include "cf-taskq-async.h"
+
+#define EXIT_POLL_MS 200
+#define EXIT_TIMEOUT_MS 10000
+#define RESUME_HISTORY_LINES 200
+
+struct _CfWatcher {
+  GObject parent_instance;
+
+  CfConfig *config;
+  CfState *state;
+  CfTmux *tmux;
+  CfHooks *hooks;
+  GCancellable *cancellable;
+
+  GHashTable *watches;         /* session name → Watch* */
+  guint timer_id;
+  gulong handlers[3];
+};
+
+G_DEFINE_FINAL_TYPE (CfWatcher, cf_watcher, G_TYPE_OBJECT)
+
+typedef struct {
+  CfWatcher *self;             /* weak: watches die with the watcher */
+  char *session;
+  char *project;
+  char *task;
+  char *last_text;             /* pane at the previous poll */
+  gboolean capturing;
+  gboolean finishing;          /* outcome decided, recycling the session */
+  const char *outcome;         /* static: done, timeout, requeued */
+  gint64 exit_deadline;
+  guint timer_id;
+} Watch;
+
+static void
+watch_free (Watch *watch)
+{
+  g_clear_handle_id (&watch->timer_id, g_source_remove);
+  g_free (watch->session);
+  g_free (watch->project);
+  g_free (watch->task);
+  g_free (watch->last_text);
+  g_free (watch);
+}
+
+static void
+log_watch (GLogLevelFlags level, Watch *watch, const char *format, ...) G_GNUC_PRINTF (3, 4);
+
+static void
+log_watch (GLogLevelFlags level, Watch *watch, const char *format, ...)
+{
+  g_autofree char *text = NULL;
+  va_list args;
+
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_log_structured (G_LOG_DOMAIN, level,
+                    "CF_SESSION", watch->session,
+                    "CF_TASK", watch->task ? watch->task : "",
+                    "CF_PROJECT", watch->project ? watch->project : "",
+                    "MESSAGE", "%s: %s", watch->session, text);
+}
+
+char *
+cf_watcher_signal_path (CfConfig *config, const char *session)
+{
+  g_autofree char *name = g_strdup_printf ("agent-done-%s", session);
+
+  return g_build_filename (config->done_signal_dir, name, NULL);
+}
+
+/* A done-signal counts only as a regular file owned by us: anyone able to
+ * plant a symlink or a file of theirs there must not complete tasks. */
+static gboolean
+signal_file_present (CfWatcher *self, const char *session)
+{
+  g_autofree char *path = cf_watcher_signal_path (self->config, session);
+  GStatBuf st;
+
+  if (g_lstat (path, &st) < 0)
+    return FALSE;
+  if (!S_ISREG (st.st_mode) || st.st_uid != getuid ())
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                        "CF_SESSION", session,
+                        "MESSAGE", "Ignoring done-signal %s: not a regular file owned by uid %u",
+                        path, (guint) getuid ());
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+remove_signal_file (CfWatcher *self, const char *session)
+{
+  g_autofree char *path = cf_watcher_signal_path (self->config, session);
+
+  if (g_unlink (path) < 0 && errno != ENOENT)
+    g_warning ("Cannot remove %s: %s", path, g_strerror (errno));
+}
+
+/* ---- recycling the session after its task ----------------------------- */
+
+static gboolean exit_poll (gpointer user_data);
+
+static void
+watch_end (Watch *watch)
+{
+  g_hash_table_remove (watch->self->watches, watch->session);
+}
+
+static void
+on_killed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!cf_tmux_finish_boolean (CF_TMUX (source), result, &error))
+    g_debug ("kill-session: %s", error->message);
+}
+
+static void
+mark_idle (Watch *watch, const char *resume_uuid)
+{
+  CfWatcher *self = watch->self;
+
+  if (cf_state_lookup_session (self->state, watch->session) != NULL)
+    {
+      if (resume_uuid != NULL)
+        cf_state_set_session_resume_uuid (self->state, watch->session, resume_uuid);
+      cf_state_set_session_work (self->state, watch->session, NULL, NULL);
+      cf_state_set_session_state (self->state, watch->session, CF_SESSION_IDLE);
+    }
+  watch_end (watch);
+}
+
+static void
+on_exit_capture (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Watch *watch = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = cf_tmux_capture_finish (CF_TMUX (source), result, &error);
+  g_auto(CfPaneVerdict) verdict = { 0 };
+  CfPaneContext context = { .now_unix = g_get_real_time () / G_USEC_PER_SEC };
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (text != NULL)
+    cf_pane_classify (text, strlen (text), &context, &verdict);
+  mark_idle (watch, verdict.resume_uuid);
+}
+
+static void
+on_exit_info (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Watch *watch = user_data;
+  CfWatcher *self = watch->self;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CfTmuxSessionInfo) info = cf_tmux_session_info_finish (CF_TMUX (source), result, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (info != NULL && cf_shell_is_shell_command (info->current_command))
+    {
+      /* Back at the shell: read the "claude --resume <uuid>" line. */
+      cf_tmux_capture_async (self->tmux, watch->session, RESUME_HISTORY_LINES,
+                             self->cancellable, on_exit_capture, watch);
+      return;
+    }
+  if (info == NULL || g_get_monotonic_time () > watch->exit_deadline)
+    {
+      log_watch (G_LOG_LEVEL_WARNING, watch, "Claude did not exit after /exit: recreating the session");
+      cf_tmux_kill_session_async (self->tmux, watch->session, NULL, on_killed, NULL);
+      watch_end (watch);
+      return;
+    }
+  watch->timer_id = g_timeout_add (EXIT_POLL_MS, exit_poll, watch);
+}
+
+static gboolean
+exit_poll (gpointer user_data)
+{
+  Watch *watch = user_data;
+
+  watch->timer_id = 0;
+  cf_tmux_session_info_async (watch->self->tmux, watch->session, watch->self->cancellable,
+                              on_exit_info, watch);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_exit_sent (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Watch *watch = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!cf_tmux_finish_boolean (CF_TMUX (source), result, &error))
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      log_watch (G_LOG_LEVEL_WARNING, watch, "cannot send /exit: %s", error->message);
+      cf_tmux_kill_session_async (watch->self->tmux, watch->session, NULL, on_killed, NULL);
+      watch_end (watch);
+      return;
+    }
+  exit_poll (watch);
+}
+
+static void
+on_exit_typed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Watch *watch = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!cf_tmux_finish_boolean (CF_TMUX (source), result, &error))
+    {
+      on_exit_sent (source, result, user_data);
+      return;
+    }
+  cf_tmux_send_enter_async (watch->self->tmux, watch->session, watch->self->cancellable,
+                            on_exit_sent, watch);
+}
+
+static void
+recycle_session (Watch *watch)
+{
+  CfWatcher *self = watch->self;
+
+  cf_state_set_session_work (self->state, watch->session, NULL, NULL);
+  watch->exit_deadline = g_get_monotonic_time () + EXIT_TIMEOUT_MS * 1000;
+  cf_tmux_send_text_async (self->tmux, watch->session, "/exit", self->cancellable,
+                           on_exit_typed, watch);
+}
+
+/* ---- outcomes ----------------------------------------------------------- */
+
+static void
+on_task_moved (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Watch *watch = user_data;
+  CfWatcher *self = watch->self;
+  g_autoptr(GError) error = NULL;
+  CfSession *session;
+  gboolean failed = FALSE;
+  gboolean ok;
+
+  if (g_task_get_source_tag (G_TASK (result)) == cf_taskq_return_async)
+    ok = cf_taskq_return_finish (result, &failed, &error);
+  else
+    ok = cf_taskq_finish_finish (result, &error);
+  if (!ok)
+    log_watch (G_LOG_LEVEL_WARNING, watch, "cannot move task %s: %s", watch->task, error->message);
+  else
+    cf_state_task_finished (self->state, watch->project, watch->task, watch->session,
+                            failed ? "failed" : watch->outcome);
+  if (watch->self->cancellable == NULL)
+    return;
+  session = cf_state_lookup_session (self->state, watch->session);
+  if (session == NULL || session->state == CF_SESSION_DEAD)
+    {
+      if (session != NULL)
+        cf_state_set_session_work (self->state, watch->session, NULL, NULL);
+      watch_end (watch);
+      return;
+    }
+  recycle_session (watch);
+}
+
+/* OUTCOME: "done" moves the task to done/, "cancelled" to failed/;
+ * "timeout" and "requeued" give it back to the queue, attempt counted. */
+static void
+finish_watch (Watch *watch, const char *outcome, const char *why)
+{
+  CfWatcher *self = watch->self;
+
+  if (watch->finishing)
+    return;
+  watch->finishing = TRUE;
+  watch->outcome = outcome;
+  g_clear_handle_id (&watch->timer_id, g_source_remove);
+  log_watch (G_LOG_LEVEL_MESSAGE, watch, "task %s: %s (%s)", watch->task, outcome, why);
+  remove_signal_file (self, watch->session);
+  if (g_str_equal (outcome, "done"))
+    cf_taskq_finish_async (watch->project, watch->task, CF_TASK_OUTCOME_DONE, NULL, NULL,
+                           on_task_moved, watch);
+  else if (g_str_equal (outcome, "cancelled"))
+    cf_taskq_finish_async (watch->project, watch->task, CF_TASK_OUTCOME_FAILED, why, NULL,
+                           on_task_moved, watch);
+  else
+    cf_taskq_return_async (watch->project, watch->task, TRUE,
+                           self->config->max_dispatch_per_task, why, on_task_moved, watch);
+}
+
+/* ---- polling ------------------------------------------------------------ */
+
+static void
+on_capture (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Watch *watch = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = cf_tmux_capture_finish (CF_TMUX (source), result, &error);
+  g_auto(CfPaneVerdict) verdict = { 0 };
+  CfPaneContext context = { .now_unix = g_get_real_time () / G_USEC_PER_SEC,
+                            .tail_lines = watch->self->config->quota_tail_lines };
+  gboolean stable;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  watch->capturing = FALSE;
+  if (text == NULL || watch->finishing)
+    return;
+  cf_pane_classify (text, strlen (text), &context, &verdict);
+  stable = watch->last_text != NULL && g_str_equal (watch->last_text, text);
+  g_free (watch->last_text);
+  watch->last_text = g_steal_pointer (&text);
+  /* A usage limit leaves a stable pane with no spinner: blocked, not done. */
+  if (verdict.limit)
+    return;
+  if (stable && verdict.prompt && !verdict.busy)
+    finish_watch (watch, "done", "pane idle over two polls");
+}
+
+static Watch *
+ensure_watch (CfWatcher *self, CfSession *session)
+{
+  Watch *watch = g_hash_table_lookup (self->watches, session->name);
+
+  if (watch != NULL && (!g_str_equal (watch->project, session->project) ||
+                        !g_str_equal (watch->task, session->task)))
+    {
+      if (watch->finishing)
+        return NULL;
+      g_hash_table_remove (self->watches, session->name);
+      watch = NULL;
+    }
+  if (watch == NULL)
+    {
+      watch = g_new0 (Watch, 1);
+      watch->self = self;
+      watch->session = g_strdup (session->name);
+      watch->project = g_strdup (session->project);
+      watch->task = g_strdup (session->task);
+      g_hash_table_replace (self->watches, watch->session, watch);
+    }
+  return watch;
+}
+
+static gboolean
+is_watched_session (CfSession *session)
+{
+  return session->kind == CF_SESSION_POOL && session->state == CF_SESSION_WORKING &&
+         session->task[0] != '\0' && session->project[0] != '\0';
+}
+
+static gboolean
+on_tick (gpointer user_data)
+{
+  CfWatcher *self = user_data;
+  g_autoptr(GPtrArray) sessions = cf_state_list_sessions (self->state);
+  gint64 now = g_get_real_time ();
+
+  for (guint i = 0; i < sessions->len; i++)
+    {
+      CfSession *session = g_ptr_array_index (sessions, i);
+      Watch *watch;
+
+      if (!is_watched_session (session) || (watch = ensure_watch (self, session)) == NULL ||
+          watch->finishing)
+        continue;
+      if (signal_file_present (self, session->name))
+        finish_watch (watch, "done", "done-signal file");
+      else if (now - session->since > self->config->idle_timeout_usec)
+        finish_watch (watch, "timeout", "dispatcher.idle_timeout reached");
+      else if (!watch->capturing)
+        {
+          watch->capturing = TRUE;
+          cf_tmux_capture_async (self->tmux, session->name, 0, self->cancellable, on_capture,
+                                 watch);
+        }
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+static void
+on_hook (CfHooks *hooks, const char *name, CfHookPayload *payload, CfWatcher *self)
+{
+  CfSession *session = cf_state_lookup_session (self->state, name);
+  Watch *watch;
+
+  if (session == NULL)
+    return;
+  if (session->kind == CF_SESSION_DEDICATED)
+    {
+      /* The operator's own session: follow it, never act on it. */
+      if (payload->event == CF_HOOK_EVENT_USER_PROMPT_SUBMIT)
+        cf_state_set_session_state (self->state, name, CF_SESSION_WORKING);
+      else if (payload->event == CF_HOOK_EVENT_STOP)
+        cf_state_set_session_state (self->state, name, CF_SESSION_IDLE);
+      return;
+    }
+  if (payload->event == CF_HOOK_EVENT_STOP && is_watched_session (session) &&
+      (watch = ensure_watch (self, session)) != NULL)
+    finish_watch (watch, "done", "Stop hook");
+}
+
+static void
+on_session_changed (CfState *state, CfSession *session, CfWatcher *self)
+{
+  Watch *watch;
+
+  if (session->state != CF_SESSION_DEAD || session->kind != CF_SESSION_POOL)
+    return;
+  watch = g_hash_table_lookup (self->watches, session->name);
+  if (watch != NULL && watch->finishing)
+    {
+      /* The task has its outcome; waiting for /exit in a dead pane is moot.
+       * A queue move still in flight ends the watch itself (on_task_moved). */
+      if (watch->timer_id != 0)
+        watch_end (watch);
+      return;
+    }
+  if (session->task[0] == '\0')
+    return;
+  /* Died while working: the task goes back to the queue, attempt counted. */
+  watch = ensure_watch (self, session);
+  if (watch != NULL)
+    finish_watch (watch, "requeued", "the session died while working");
+}
+
+gboolean
+cf_watcher_end_task (CfWatcher *self, const char *project, const char *task, gboolean cancel)
+{
+  CfSession *session = cf_state_find_session_by_task (self->state, project, task);
+  Watch *watch;
+
+  if (session == NULL || !is_watched_session (session) ||
+      (watch = ensure_watch (self, session)) == NULL)
+    return FALSE;
+  finish_watch (watch, cancel ? "cancelled" : "requeued",
+                cancel ? _("cancelled by the operator") : _("requeued by the operator"));
+  return TRUE;
+}
+
+gboolean
+cf_watcher_recycle (CfWatcher *self, const char *name, GError **error)
+{
+  CfSession *session = cf_state_lookup_session (self->state, name);
+  Watch *watch;
+
+  if (session == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, _("no session named '%s'"), name);
+      return FALSE;
+    }
+  if (is_watched_session (session) && (watch = ensure_watch (self, session)) != NULL)
+    {
+      finish_watch (watch, "requeued", "recycled by the operator");
+      return TRUE;
+    }
+  if (session->kind == CF_SESSION_POOL)
+    {
+      cf_tmux_kill_session_async (self->tmux, name, NULL, on_killed, NULL);
+      return TRUE;
+    }
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+               _("'%s' is a dedicated session: the daemon never recycles it"), name);
+  return FALSE;
+}
+
+void
+cf_watcher_start (CfWatcher *self)
+{
+  guint interval_ms = MAX (self->config->watcher_interval_usec / 1000, 10);
+
+  g_return_if_fail (self->cancellable == NULL);
+  self->cancellable = g_cancellable_new ();
+  self->handlers[0] = g_signal_connect (self->hooks, "hook", G_CALLBACK (on_hook), self);
+  self->handlers[1] = g_signal_connect (self->state, "session-changed",
+                                        G_CALLBACK (on_session_changed), self);
+  self->timer_id = g_timeout_add (interval_ms, on_tick, self);
+}
+
+void
+cf_watcher_stop (CfWatcher *self)
+{
+  if (self->cancellable == NULL)
+    return;
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  g_clear_handle_id (&self->timer_id, g_source_remove);
+  g_clear_signal_handler (&self->handlers[0], self->hooks);
+  g_clear_signal_handler (&self->handlers[1], self->state);
+}
+
+void
+cf_watcher_set_config (CfWatcher *self, CfConfig *config)
+{
+  g_clear_pointer (&self->config, cf_config_unref);
+  self->config = cf_config_ref (config);
+  if (self->cancellable != NULL)
+    {
+      g_clear_handle_id (&self->timer_id, g_source_remove);
+      self->timer_id = g_timeout_add (MAX (config->watcher_interval_usec / 1000, 10), on_tick, self);
+    }
+}
+
+static void
+cf_watcher_dispose (GObject *object)
+{
+  CfWatcher *self = CF_WATCHER (object);
+
+  cf_watcher_stop (self);
+  g_clear_pointer (&self->watches, g_hash_table_unref);
+  g_clear_object (&self->hooks);
+  g_clear_object (&self->tmux);
+  g_clear_object (&self->state);
+  g_clear_pointer (&self->config, cf_config_unref);
+  G_OBJECT_CLASS (cf_watcher_parent_class)->dispose (object);
+}
+
+static void
+cf_watcher_class_init (CfWatcherClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = cf_watcher_dispose;
+}
+
+static void
+cf_watcher_init (CfWatcher *self)
+{
+  self->watches = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) watch_free);
+}
+
+CfWatcher *
+cf_watcher_new (CfConfig *config, CfState *state, CfTmux *tmux, CfHooks *hooks)
+{
+  CfWatcher *self = g_object_new (CF_TYPE_WATCHER, NULL);
+
+  self->config = cf_config_ref (config);
+  self->state = g_object_ref (state);
+  self->tmux = g_object_ref (tmux);
+  self->hooks = g_object_ref (hooks);
+  return self;
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "cf-config.h"
+#include "cf-hooks.h"
+#include "cf-state.h"
+#include "cf-tmux.h"
+
+G_BEGIN_DECLS
+
+/* Notices when a working pool session has finished its task, strongest
+ * signal first: the Stop hook; the done-signal file
+ * <watcher.done_signal_dir>/agent-done-<session> (a regular file of ours,
+ * never a symlink); the pane (no spinner, prompt visible, unchanged over two
+ * consecutive polls, no usage limit on screen); watcher… idle_timeout
+ * (outcome "timeout": the task goes back to the queue). Then the task moves
+ * to done/, TaskFinished is emitted, and the session gets /exit and is
+ * marked idle once back at its shell — so the dispatcher gives it the next
+ * task at once. A session that dies while working has its task requeued.
+ * Dedicated sessions are only marked working/idle from their hooks. */
+
+#define CF_TYPE_WATCHER (cf_watcher_get_type ())
+G_DECLARE_FINAL_TYPE (CfWatcher, cf_watcher, CF, WATCHER, GObject)
+
+CfWatcher *cf_watcher_new (CfConfig *config, CfState *state, CfTmux *tmux, CfHooks *hooks);
+void cf_watcher_set_config (CfWatcher *self, CfConfig *config);
+void cf_watcher_start (CfWatcher *self);
+void cf_watcher_stop (CfWatcher *self);
+/* Ends SESSION's task now (RecycleSession): requeued, session recycled. */
+gboolean cf_watcher_recycle (CfWatcher *self, const char *session, GError **error);
+
+/* Ends the task PROJECT/TASK that a working session runs: CANCEL moves it
+ * to failed/ ("cancelled"), else back to the inbox ("requeued"); the
+ * session is recycled. FALSE when no session is working on it. */
+gboolean cf_watcher_end_task (CfWatcher *self, const char *project, const char *task,
+                              gboolean cancel);
+
+/* Path of the done-signal file for SESSION. Newly allocated. */
+char *cf_watcher_signal_path (CfConfig *config, const char *session);
+
+G_END_DECLS
