@@ -195,12 +195,13 @@ cf_daemon_start (CfDaemon *self, GError **error)
   g_signal_connect (self->tmux, "connected", G_CALLBACK (on_tmux_connection), self);
   g_signal_connect (self->tmux, "disconnected", G_CALLBACK (on_tmux_connection), self);
   self->lifecycle = cf_lifecycle_new (self->config, self->state, self->tmux);
+  /* tmux first: commands issued while it connects wait for the connection. */
+  cf_tmux_start (self->tmux);
   cf_lifecycle_start (self->lifecycle);
   cf_watcher_start (self->watcher);
   cf_inbox_start (self->inbox);
   cf_dispatcher_start (self->dispatcher);
   cf_janitor_start (self->janitor);
-  cf_tmux_start (self->tmux);
 
   cf_state_enable_autosave (self->state, CF_STATE_DEBOUNCE_MS, CF_STATE_PERIOD_MS);
   return TRUE;

@@ -169,7 +169,7 @@ release_task (Pass *pass, const char *project, const char *id)
                                   meta->attempts);
         }
     }
-  else if (cf_taskq_requeue (project, id, TRUE, now, &error))
+  else if (cf_taskq_requeue_active (project, id, TRUE, now, &error))
     {
       pass->requeued++;
       text = g_strdup ("active without a session, requeued (attempt counted)");

@@ -66,12 +66,20 @@ on_session_created (GObject *source, GAsyncResult *result, gpointer user_data)
           log_session (G_LOG_LEVEL_WARNING, data->name, text);
         }
     }
-  else if (cf_state_lookup_session (self->state, data->name) != NULL)
+  else
     {
+      CfSession *session = cf_state_lookup_session (self->state, data->name);
+
       log_session (G_LOG_LEVEL_MESSAGE, data->name, "pool session created");
-      cf_state_set_session_work (self->state, data->name, NULL, NULL);
-      cf_state_set_session_account (self->state, data->name, NULL);
-      cf_state_set_session_state (self->state, data->name, CF_SESSION_IDLE);
+      /* A listing may have seen the new session first and the dispatcher
+       * may already be launching in it: only a session still dead is ours
+       * to mark idle. */
+      if (session != NULL && session->state == CF_SESSION_DEAD)
+        {
+          cf_state_set_session_work (self->state, data->name, NULL, NULL);
+          cf_state_set_session_account (self->state, data->name, NULL);
+          cf_state_set_session_state (self->state, data->name, CF_SESSION_IDLE);
+        }
     }
 
   self->creations_in_flight--;
@@ -79,6 +87,15 @@ on_session_created (GObject *source, GAsyncResult *result, gpointer user_data)
   g_free (data->name);
   g_free (data);
   g_object_unref (self);
+}
+
+static void
+on_failed_killed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!cf_tmux_finish_boolean (CF_TMUX (source), result, &error))
+    g_debug ("lifecycle: kill of a failed session: %s", error->message);
 }
 
 /* A session known to tmux: alive. One that tmux does not list: dead. */
@@ -91,6 +108,12 @@ mark_presence (CfLifecycle *self, const char *name, CfSessionKind kind, CfTmuxSe
   cf_state_set_session_pane (self->state, name, info ? info->pane_id : NULL);
   if (present && session->state == CF_SESSION_DEAD)
     cf_state_set_session_state (self->state, name, CF_SESSION_IDLE);
+  else if (present && session->state == CF_SESSION_FAILED && kind == CF_SESSION_POOL)
+    {
+      /* A failed pool session is never reused as it is: replaced by a fresh one. */
+      log_session (G_LOG_LEVEL_MESSAGE, name, "replacing the failed session");
+      cf_tmux_kill_session_async (self->tmux, name, self->cancellable, on_failed_killed, NULL);
+    }
   else if (!present && session->state != CF_SESSION_DEAD)
     {
       log_session (G_LOG_LEVEL_WARNING, name, "session disappeared");

@@ -86,6 +86,14 @@ return_in_thread (GTask *task, gpointer source, gpointer data, GCancellable *can
   gint64 now = g_get_real_time ();
   gboolean ok;
 
+  /* Only a task still running may go back: one already in done/ or failed/
+   * (settled before a crash, say) stays there. */
+  if (cf_taskq_locate (job->project, job->id) != CF_TASK_PLACE_ACTIVE)
+    {
+      g_task_return_new_error (task, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_FOUND,
+                               _("task %s is not active"), job->id);
+      return;
+    }
   if (job->count_attempt && cf_taskq_attempts (job->project, job->id) >= job->max_attempts)
     {
       g_autofree char *reason = g_strdup_printf (_("%s; gave up after %u attempts"),
@@ -95,7 +103,7 @@ return_in_thread (GTask *task, gpointer source, gpointer data, GCancellable *can
                             &error);
     }
   else
-    ok = cf_taskq_requeue (job->project, job->id, job->count_attempt, now, &error);
+    ok = cf_taskq_requeue_active (job->project, job->id, job->count_attempt, now, &error);
   if (ok)
     g_task_return_boolean (task, TRUE);
   else

@@ -1367,16 +1367,16 @@ cf_taskq_reject (const char *project,
   return fsync_parents (source, dest, error);
 }
 
-gboolean
-cf_taskq_requeue (const char *project,
-                  const char *id,
-                  gboolean count_attempt,
-                  gint64 now_usec,
-                  GError **error)
+static gboolean
+requeue_from (const char *project,
+              const char *id,
+              const CfTaskPlace *sources,
+              guint n_sources,
+              const char *source_names,
+              gboolean count_attempt,
+              gint64 now_usec,
+              GError **error)
 {
-  static const CfTaskPlace sources[] = {
-    CF_TASK_PLACE_ACTIVE, CF_TASK_PLACE_FAILED, CF_TASK_PLACE_DONE,
-  };
   g_auto(QueueLock) lock = -1;
   g_autofree char *source = NULL;
   g_autofree char *dest = NULL;
@@ -1393,7 +1393,7 @@ cf_taskq_requeue (const char *project,
     return FALSE;
 
   dest = cf_taskq_task_path (project, CF_TASK_PLACE_INBOX, id);
-  for (guint i = 0; i < G_N_ELEMENTS (sources) && from == CF_TASK_PLACE_ABSENT; i++)
+  for (guint i = 0; i < n_sources && from == CF_TASK_PLACE_ABSENT; i++)
     {
       g_autofree char *path = cf_taskq_task_path (project, sources[i], id);
 
@@ -1404,7 +1404,7 @@ cf_taskq_requeue (const char *project,
         }
     }
   if (from == CF_TASK_PLACE_ABSENT)
-    return not_in_place (error, id, project, "active/, failed/ or done/");
+    return not_in_place (error, id, project, source_names);
   if (!require_regular (source, error))
     return FALSE;
   if (exists_no_follow (dest, NULL))
@@ -1445,6 +1445,34 @@ cf_taskq_requeue (const char *project,
       remove_quietly (reason, id);
     }
   return TRUE;
+}
+
+gboolean
+cf_taskq_requeue (const char *project,
+                  const char *id,
+                  gboolean count_attempt,
+                  gint64 now_usec,
+                  GError **error)
+{
+  static const CfTaskPlace sources[] = {
+    CF_TASK_PLACE_ACTIVE, CF_TASK_PLACE_FAILED, CF_TASK_PLACE_DONE,
+  };
+
+  return requeue_from (project, id, sources, G_N_ELEMENTS (sources), "active/, failed/ or done/",
+                       count_attempt, now_usec, error);
+}
+
+gboolean
+cf_taskq_requeue_active (const char *project,
+                         const char *id,
+                         gboolean count_attempt,
+                         gint64 now_usec,
+                         GError **error)
+{
+  static const CfTaskPlace sources[] = { CF_TASK_PLACE_ACTIVE };
+
+  return requeue_from (project, id, sources, G_N_ELEMENTS (sources), "active/", count_attempt,
+                       now_usec, error);
 }
 
 /* --- Status and recovery ------------------------------------------------------------ */

@@ -198,6 +198,16 @@ gboolean cf_taskq_requeue (const char *project,
                            gint64 now_usec,
                            GError **error);
 
+/* The same, from active/ only (checked under the queue lock): what the
+ * daemon uses when a running task ends early, so that a task another path
+ * already moved to done/ or failed/ is never queued again. NOT_FOUND when
+ * it is not in active/. */
+gboolean cf_taskq_requeue_active (const char *project,
+                                  const char *id,
+                                  gboolean count_attempt,
+                                  gint64 now_usec,
+                                  GError **error);
+
 /* Attempts recorded for ID; 0 when there is no (readable) meta file. */
 guint cf_taskq_attempts (const char *project, const char *id);
 

@@ -39,6 +39,7 @@ typedef struct {
   char *last_text;             /* pane at the previous poll */
   gboolean capturing;
   gboolean finishing;          /* outcome decided, recycling the session */
+  gboolean session_died;       /* the tmux session disappeared meanwhile */
   const char *outcome;         /* static: done, timeout, requeued */
   gint64 exit_deadline;
   guint timer_id;
@@ -275,6 +276,14 @@ on_task_moved (GObject *source, GAsyncResult *result, gpointer user_data)
       watch_end (watch);
       return;
     }
+  /* The session died and was already recreated and given new work while
+   * the queue move ran: it is not this watch's to recycle any more. */
+  if (watch->session_died || session->state != CF_SESSION_WORKING ||
+      !g_str_equal (session->task, watch->task) || !g_str_equal (session->project, watch->project))
+    {
+      watch_end (watch);
+      return;
+    }
   recycle_session (watch);
 }
 
@@ -305,6 +314,8 @@ finish_watch (Watch *watch, const char *outcome, const char *why)
 
 /* ---- polling ------------------------------------------------------------ */
 
+static void on_claude_check (GObject *source, GAsyncResult *result, gpointer user_data);
+
 static void
 on_capture (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -330,6 +341,29 @@ on_capture (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
   if (stable && verdict.prompt && !verdict.busy)
     finish_watch (watch, "done", "pane idle over two polls");
+  else if (stable && !verdict.prompt && !verdict.busy)
+    {
+      /* No Claude prompt at all: is Claude still running there? */
+      cf_tmux_session_info_async (watch->self->tmux, watch->session, watch->self->cancellable,
+                                  on_claude_check, watch);
+    }
+}
+
+static void
+on_claude_check (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Watch *watch = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CfTmuxSessionInfo) info = cf_tmux_session_info_finish (CF_TMUX (source), result, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || info == NULL ||
+      watch->finishing)
+    return;
+  /* Back at the shell with the task unfinished: Claude exited or crashed
+   * (or a restart found the session after its /exit). A task already
+   * settled stays where it is; a running one goes back to the queue. */
+  if (cf_shell_is_shell_command (info->current_command))
+    finish_watch (watch, "requeued", "Claude is no longer running in the session");
 }
 
 static Watch *
@@ -425,6 +459,8 @@ on_session_changed (CfState *state, CfSession *session, CfWatcher *self)
   if (session->state != CF_SESSION_DEAD || session->kind != CF_SESSION_POOL)
     return;
   watch = g_hash_table_lookup (self->watches, session->name);
+  if (watch != NULL)
+    watch->session_died = TRUE;
   if (watch != NULL && watch->finishing)
     {
       /* The task has its outcome; waiting for /exit in a dead pane is moot.
@@ -438,7 +474,10 @@ on_session_changed (CfState *state, CfSession *session, CfWatcher *self)
   /* Died while working: the task goes back to the queue, attempt counted. */
   watch = ensure_watch (self, session);
   if (watch != NULL)
-    finish_watch (watch, "requeued", "the session died while working");
+    {
+      watch->session_died = TRUE;
+      finish_watch (watch, "requeued", "the session died while working");
+    }
 }
 
 gboolean
@@ -481,6 +520,66 @@ cf_watcher_recycle (CfWatcher *self, const char *name, GError **error)
   return FALSE;
 }
 
+typedef struct {
+  CfWatcher *self;
+  char *session;
+} Orphan;
+
+static void
+on_orphan_returned (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Orphan *orphan = user_data;
+  g_autoptr(GError) error = NULL;
+
+  /* NOT_FOUND: the crash came before the claim; the task is still queued. */
+  if (!cf_taskq_return_finish (result, NULL, &error) &&
+      !g_error_matches (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_FOUND))
+    g_warning ("%s: cannot return its task after a restart: %s", orphan->session, error->message);
+  g_object_unref (orphan->self);
+  g_free (orphan->session);
+  g_free (orphan);
+}
+
+/* After a crash, state may hold sessions caught half-way: a launch that
+ * never finished, or a recycle after the task was settled. Nothing can tell
+ * what their pane is doing, so they start over: the task (if it was
+ * claimed) goes back to the queue with the attempt counted, and the session
+ * is killed for the lifecycle to recreate. Working sessions with a task are
+ * simply watched again. */
+static void
+recover_after_restart (CfWatcher *self)
+{
+  g_autoptr(GPtrArray) sessions = cf_state_list_sessions (self->state);
+
+  for (guint i = 0; i < sessions->len; i++)
+    {
+      CfSession *session = g_ptr_array_index (sessions, i);
+      gboolean half_launched = session->state == CF_SESSION_LAUNCHING;
+      gboolean half_recycled = (session->state == CF_SESSION_WORKING ||
+                                session->state == CF_SESSION_STALLED) && session->task[0] == '\0';
+
+      if (session->kind != CF_SESSION_POOL || (!half_launched && !half_recycled))
+        continue;
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                        "CF_SESSION", session->name, "CF_TASK", session->task,
+                        "MESSAGE", "%s: was %s when the daemon stopped; starting it over",
+                        session->name, cf_session_state_to_string (session->state));
+      if (half_launched && session->task[0] != '\0' && session->project[0] != '\0')
+        {
+          Orphan *orphan = g_new0 (Orphan, 1);
+          orphan->self = g_object_ref (self);
+          orphan->session = g_strdup (session->name);
+          cf_taskq_return_async (session->project, session->task, TRUE,
+                                 self->config->max_dispatch_per_task,
+                                 _("the daemon stopped during the launch"),
+                                 on_orphan_returned, orphan);
+        }
+      cf_state_set_session_work (self->state, session->name, NULL, NULL);
+      cf_state_set_session_state (self->state, session->name, CF_SESSION_FAILED);
+      cf_tmux_kill_session_async (self->tmux, session->name, NULL, on_killed, NULL);
+    }
+}
+
 void
 cf_watcher_start (CfWatcher *self)
 {
@@ -488,6 +587,7 @@ cf_watcher_start (CfWatcher *self)
 
   g_return_if_fail (self->cancellable == NULL);
   self->cancellable = g_cancellable_new ();
+  recover_after_restart (self);
   self->handlers[0] = g_signal_connect (self->hooks, "hook", G_CALLBACK (on_hook), self);
   self->handlers[1] = g_signal_connect (self->state, "session-changed",
                                         G_CALLBACK (on_session_changed), self);

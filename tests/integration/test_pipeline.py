@@ -354,6 +354,49 @@ class PipelineTest(unittest.TestCase):
         sb.call("ResumeDispatch")
         self.wait_done(sb.project_dir, [tid, other], timeout=30)
 
+    def test_session_dying_while_working_requeues(self):
+        sb = self.sb
+        self.start({"pool": {"autonomous": {"min": 1, "max": 1}},
+                    "dispatcher": {"cooldown_schedule": [0]}})
+        sb.add_task("fragile", "FAKE:work=3000")
+        sb.wait_for(lambda: self.monitor.signals("TaskDispatched"), timeout=20, what="dispatched")
+        session = self.monitor.signals("TaskDispatched")[0][2]
+        sb.tmux("kill-session", "-t", f"={session}")
+        sb.wait_for(lambda: ["demo", "fragile"] and
+                    any(f[1] == "fragile" and f[3] == "requeued"
+                        for f in self.monitor.signals("TaskFinished")),
+                    timeout=20, what="TaskFinished requeued")
+        self.wait_done(sb.project_dir, ["fragile"], timeout=40)
+        with open(os.path.join(sb.project_dir, ".agent-queue", "meta", "fragile.json")) as f:
+            self.assertEqual(json.load(f)["attempts"], 2)
+        self.assertEqual(len(self.monitor.signals("TaskDispatched")), 2)
+        sb.stop_daemon()
+        with open(sb.config["state_file"]) as f:
+            state = json.load(f)
+        failed = [s for s in state["sessions"] if s["name"] == session][0]
+        self.assertGreater(failed["last_fail"], 0)
+
+    def test_launch_failure_counts_attempts_then_fails(self):
+        sb = self.sb
+        # A "claude" that exits at once: the prompt never shows.
+        self.start({"pool": {"autonomous": {"min": 1, "max": 1}},
+                    "tmux": {"claude_command": "/bin/false"},
+                    "dispatcher": {"prompt_timeout": "1s", "max_dispatch_per_task": 2,
+                                   "cooldown_schedule": [0]}})
+        sb.add_task("doomed", "never runs")
+        sb.wait_for(lambda: task_ids(sb.project_dir, "failed") == ["doomed"], timeout=40,
+                    what="task in failed/ after 2 launch failures")
+        with open(os.path.join(queue_dir(sb.project_dir, "failed"), "doomed.reason.txt")) as f:
+            reason = f.read()
+        self.assertIn("not ready within 1000 ms", reason)
+        self.assertIn("2 attempts", reason)
+        outcomes = [f[3] for f in self.monitor.signals("TaskFinished") if f[1] == "doomed"]
+        self.assertEqual(outcomes, ["requeued", "failed"])
+        self.assertIsNone(sb.daemon.poll())
+        # The pool comes back after each failed launch.
+        sb.wait_for(lambda: any(s[2] == "idle" for s in sb.get_property("Sessions")),
+                    timeout=20, what="pool session idle again")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -496,6 +496,33 @@ test_requeue_attempts (Fixture *f, gconstpointer data)
 
 /* A requeue interrupted after its meta write leaves the task in active with
  * the meta saying "inbox"; repeating it must not give the attempt back twice. */
+/* The daemon's requeue takes only running tasks: one that reached done/
+ * (e.g. just before a crash) must never run again. */
+static void
+test_requeue_active_only (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  guint attempt = 0;
+
+  add_task (f, "inbox", "t", "work");
+  g_assert_true (cf_taskq_claim (f->project, "t", "s1", "main", "opus", NOW, &attempt, &error));
+  g_assert_true (cf_taskq_finish (f->project, "t", CF_TASK_OUTCOME_DONE, NULL, NULL, NOW, &error));
+  g_assert_false (cf_taskq_requeue_active (f->project, "t", TRUE, NOW, &error));
+  g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_FOUND);
+  g_assert_cmpint (cf_taskq_locate (f->project, "t"), ==, CF_TASK_PLACE_DONE);
+  g_clear_error (&error);
+
+  add_task (f, "inbox", "u", "work");
+  g_assert_false (cf_taskq_requeue_active (f->project, "u", TRUE, NOW, &error));
+  g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_true (cf_taskq_claim (f->project, "u", "s1", "main", "opus", NOW, &attempt, &error));
+  g_assert_true (cf_taskq_requeue_active (f->project, "u", TRUE, NOW, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (cf_taskq_locate (f->project, "u"), ==, CF_TASK_PLACE_INBOX);
+  g_assert_cmpuint (cf_taskq_attempts (f->project, "u"), ==, 1);
+}
+
 static void
 test_requeue_give_back_once (Fixture *f, gconstpointer data)
 {
@@ -1253,6 +1280,7 @@ main (int argc, char **argv)
   ADD ("/taskq/finish-failed-reason", test_finish_failed_reason);
   ADD ("/taskq/requeue-attempts", test_requeue_attempts);
   ADD ("/taskq/requeue-give-back-once", test_requeue_give_back_once);
+  ADD ("/taskq/requeue-active-only", test_requeue_active_only);
   ADD ("/taskq/requeue-refusals", test_requeue_refusals);
   ADD ("/taskq/claim-vanished", test_claim_vanished);
   ADD ("/taskq/attempts-survive-restart", test_attempts_survive_restart);
