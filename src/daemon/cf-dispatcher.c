@@ -370,33 +370,48 @@ on_shell_checked (GObject *source, GAsyncResult *result, gpointer user_data)
   launch_step (launch);
 }
 
+/* TRUE when the tmux operation behind RESULT succeeded; otherwise LAUNCH is
+ * ended (failed, or cancelled) and must not be touched again. */
+static gboolean
+launch_tmux_ok (Launch *launch, GObject *source, GAsyncResult *result)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (cf_tmux_finish_boolean (CF_TMUX (source), result, &error))
+    return TRUE;
+  if (!launch_cancelled (launch, error))
+    launch_fail (launch, error->message, TRUE);
+  return FALSE;
+}
+
+/* The captured pane, or NULL after ending LAUNCH as launch_tmux_ok does. */
+static char *
+launch_capture (Launch *launch, GObject *source, GAsyncResult *result)
+{
+  g_autoptr(GError) error = NULL;
+  char *text = cf_tmux_capture_finish (CF_TMUX (source), result, &error);
+
+  if (text == NULL && !launch_cancelled (launch, error))
+    launch_fail (launch, error->message, TRUE);
+  return text;
+}
+
 static void
 on_keys_sent (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Launch *launch = user_data;
-  g_autoptr(GError) error = NULL;
 
-  if (!cf_tmux_finish_boolean (CF_TMUX (source), result, &error))
-    {
-      if (!launch_cancelled (launch, error))
-        launch_fail (launch, error->message, TRUE);
-      return;
-    }
-  launch_step (launch);
+  if (launch_tmux_ok (launch, source, result))
+    launch_step (launch);
 }
 
 static void
 on_launch_typed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Launch *launch = user_data;
-  g_autoptr(GError) error = NULL;
 
-  if (!cf_tmux_finish_boolean (CF_TMUX (source), result, &error))
-    {
-      if (!launch_cancelled (launch, error))
-        launch_fail (launch, error->message, TRUE);
-      return;
-    }
+  if (!launch_tmux_ok (launch, source, result))
+    return;
   log_launch (G_LOG_LEVEL_MESSAGE, launch, "launching Claude (model %s, account %s, attempt %u)",
               launch->model, launch->account, launch->attempt);
   cf_tmux_send_enter_async (launch->self->tmux, launch->session, launch->cancellable,
@@ -417,16 +432,11 @@ static void
 on_ready_capture (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Launch *launch = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *text = cf_tmux_capture_finish (CF_TMUX (source), result, &error);
+  g_autofree char *text = launch_capture (launch, source, result);
   g_auto(CfPaneVerdict) verdict = { 0 };
 
   if (text == NULL)
-    {
-      if (!launch_cancelled (launch, error))
-        launch_fail (launch, error->message, TRUE);
-      return;
-    }
+    return;
   classify (text, &verdict);
   if (verdict.limit)
     {
@@ -456,14 +466,9 @@ static void
 on_pasted (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Launch *launch = user_data;
-  g_autoptr(GError) error = NULL;
 
-  if (!cf_tmux_finish_boolean (CF_TMUX (source), result, &error))
-    {
-      if (!launch_cancelled (launch, error))
-        launch_fail (launch, error->message, TRUE);
-      return;
-    }
+  if (!launch_tmux_ok (launch, source, result))
+    return;
   launch->stage = STAGE_WAIT_PASTE;
   launch->deadline = g_get_monotonic_time () + PASTE_SHOW_TIMEOUT_MS * 1000;
   launch_later (launch, PASTE_POLL_MS);
@@ -473,15 +478,10 @@ static void
 on_paste_capture (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Launch *launch = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *text = cf_tmux_capture_finish (CF_TMUX (source), result, &error);
+  g_autofree char *text = launch_capture (launch, source, result);
 
   if (text == NULL)
-    {
-      if (!launch_cancelled (launch, error))
-        launch_fail (launch, error->message, TRUE);
-      return;
-    }
+    return;
   /* The paste registered once the screen changed (the input line shows the
    * text or "[Pasted text #1 +N lines]"); an Enter before that is swallowed. */
   if (g_strcmp0 (text, launch->before_paste) != 0 || g_get_monotonic_time () > launch->deadline)
@@ -514,17 +514,12 @@ static void
 on_confirm_capture (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Launch *launch = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *text = cf_tmux_capture_finish (CF_TMUX (source), result, &error);
+  g_autofree char *text = launch_capture (launch, source, result);
   g_auto(CfPaneVerdict) verdict = { 0 };
   gint64 waited;
 
   if (text == NULL)
-    {
-      if (!launch_cancelled (launch, error))
-        launch_fail (launch, error->message, TRUE);
-      return;
-    }
+    return;
   classify (text, &verdict);
   if (launch->confirmed || verdict.busy)
     {
