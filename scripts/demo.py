@@ -63,6 +63,28 @@ def main():
         say(f"pool recreated {time.monotonic() - t0:.2f}s later")
         show("claude-failoverctl sessions", sb.ctl("sessions"))
 
+        say("pausing dispatch, dropping 5 tasks into the demo project's inbox (one critical)")
+        sb.call("PauseDispatch")
+        for i in range(4):
+            sb.add_task(f"demo-task-{i}", f"Demo task {i}. FAKE:work=800", title=f"Demo task {i}")
+        sb.add_task("urgent-fix", "Critical fix. FAKE:work=500", priority="critical",
+                    title="Urgent fix")
+        say("resuming dispatch: the critical task goes first")
+        sb.call("ResumeDispatch")
+        done_dir = os.path.join(sb.project_dir, ".agent-queue", "done")
+        seen = set()
+        deadline = time.monotonic() + 60
+        while len(seen) < 5 and time.monotonic() < deadline:
+            for name in sorted(os.listdir(done_dir)):
+                if name.endswith(".md") and name not in seen:
+                    seen.add(name)
+                    say(f"done: {name[:-3]}")
+            time.sleep(0.1)
+        show("claude-failoverctl status", sb.ctl("status"))
+        prompts = sb.fake_events("prompt")
+        say(f"fake Claude received {len(prompts)} prompts; first: "
+            f"{prompts[0]['text'].splitlines()[0][:60] if prompts else '-'}")
+
         if keep and sys.stdin.isatty():
             print(f"Sandbox kept running. In another shell:\n"
                   f"  export DBUS_SYSTEM_BUS_ADDRESS={sb.bus_address}\n"
