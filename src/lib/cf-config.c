@@ -8,10 +8,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <yaml.h>
 
 #include "cf-duration.h"
 #include "cf-shell.h"
+#include "cf-yaml.h"
 
 G_DEFINE_QUARK (cf-config-error-quark, cf_config_error)
 
@@ -30,64 +30,6 @@ G_DEFINE_QUARK (cf-config-error-quark, cf_config_error)
 #define CF_CONFIG_DEFAULT_MESSAGE_TEMPLATE \
   "[{task}] {body}\n\nIMPORTANT: Tu dois EXECUTER les actions demandées, pas seulement les décrire."
 
-/* --- YAML tree with positions ------------------------------------------- */
-
-typedef enum {
-  NODE_SCALAR,
-  NODE_SEQUENCE,
-  NODE_MAPPING,
-} NodeKind;
-
-typedef struct _Node Node;
-struct _Node {
-  NodeKind kind;
-  guint line;                  /* 1-based */
-  guint column;                /* 1-based, in characters */
-  char *value;                 /* scalars only */
-  gboolean plain;              /* unquoted scalar: may be a YAML null */
-  GPtrArray *children;         /* sequence items; mapping keys and values alternate */
-};
-
-static void
-node_free (Node *node)
-{
-  if (node == NULL)
-    return;
-  g_free (node->value);
-  if (node->children != NULL)
-    g_ptr_array_unref (node->children);
-  g_free (node);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Node, node_free)
-
-static Node *
-node_new (NodeKind kind, const yaml_mark_t *mark)
-{
-  Node *node = g_new0 (Node, 1);
-
-  node->kind = kind;
-  node->line = (guint) MIN (mark->line, G_MAXUINT - 1) + 1;
-  node->column = (guint) MIN (mark->column, G_MAXUINT - 1) + 1;
-  if (kind != NODE_SCALAR)
-    node->children = g_ptr_array_new_with_free_func ((GDestroyNotify) node_free);
-  return node;
-}
-
-/* YAML's null spellings, for places that expect a mapping or a list. */
-static gboolean
-node_is_null (const Node *node)
-{
-  static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
-
-  if (node->kind != NODE_SCALAR || !node->plain)
-    return FALSE;
-  for (gsize i = 0; i < G_N_ELEMENTS (nulls); i++)
-    if (strcmp (node->value, nulls[i]) == 0)
-      return TRUE;
-  return FALSE;
-}
-
 /* --- Loader state and errors --------------------------------------------- */
 
 typedef struct {
@@ -96,10 +38,10 @@ typedef struct {
   CfConfig *config;
   gpointer target;             /* struct the current field table writes into */
   GPtrArray *warnings;         /* char* */
-  GHashTable *seen;            /* key path → key Node*, for checks across keys */
-  GPtrArray *dedicated_at;     /* Node* of each dedicated name, parallel to config->dedicated */
+  GHashTable *seen;            /* key path → key node, for checks across keys */
+  GPtrArray *dedicated_at;     /* node of each dedicated name, parallel to config->dedicated */
   GPtrArray *dedicated_paths;  /* char*, the key path of each of those names */
-  GPtrArray *home_at;          /* Node* of each account home, parallel to config->accounts */
+  GPtrArray *home_at;          /* node of each account home, parallel to config->accounts */
 } Loader;
 
 /* Renders user text for a one-line message: control characters escaped,
@@ -173,7 +115,7 @@ set_error_va (GError **error,
 static gboolean G_GNUC_PRINTF (6, 7)
 set_error_at (GError **error,
               const Loader *loader,
-              const Node *at,
+              const CfYamlNode *at,
               const char *path,
               CfConfigError code,
               const char *format,
@@ -229,206 +171,55 @@ position_of_offset (const char *data, gsize length, gsize offset, guint *line, g
   *column = c;
 }
 
-/* --- Building the tree from libyaml events -------------------------------- */
-
-static gboolean
-yaml_error (const Loader *loader,
-            const yaml_parser_t *parser,
-            const char *data,
-            gsize length,
-            GError **error)
-{
-  guint line, column;
-  const char *problem = parser->problem != NULL ? parser->problem : "unknown error";
-
-  if (parser->error == YAML_MEMORY_ERROR)
-    return set_error_pos (error, loader, 1, 1, NULL, CF_CONFIG_ERROR_SYNTAX,
-                          _("out of memory while parsing YAML"));
-
-  if (parser->error == YAML_READER_ERROR)
-    position_of_offset (data, length, parser->problem_offset, &line, &column);
-  else
-    {
-      line = (guint) MIN (parser->problem_mark.line, G_MAXUINT - 1) + 1;
-      column = (guint) MIN (parser->problem_mark.column, G_MAXUINT - 1) + 1;
-    }
-
-  if (parser->context != NULL && parser->error != YAML_READER_ERROR)
-    /* TRANSLATORS: the first %s is libyaml's problem, the second what it
-     * was doing, e.g. "while scanning a quoted scalar", then where that began. */
-    return set_error_pos (error, loader, line, column, NULL, CF_CONFIG_ERROR_SYNTAX,
-                          _("invalid YAML: %s (%s started at line %u, column %u)"),
-                          problem, parser->context,
-                          (guint) MIN (parser->context_mark.line, G_MAXUINT - 1) + 1,
-                          (guint) MIN (parser->context_mark.column, G_MAXUINT - 1) + 1);
-  return set_error_pos (error, loader, line, column, NULL, CF_CONFIG_ERROR_SYNTAX,
-                        _("invalid YAML: %s"), problem);
-}
-
-typedef struct {
-  const Loader *loader;
-  yaml_parser_t parser;
-  const char *data;
-  gsize length;
-} TreeBuilder;
-
-static gboolean
-next_event (TreeBuilder *builder, yaml_event_t *event, GError **error)
-{
-  if (!yaml_parser_parse (&builder->parser, event))
-    return yaml_error (builder->loader, &builder->parser, builder->data, builder->length, error);
-  return TRUE;
-}
-
-static gboolean
-reject_anchor (TreeBuilder *builder, const yaml_event_t *event, const yaml_char_t *anchor, GError **error)
-{
-  if (anchor == NULL)
-    return TRUE;
-  return set_error_pos (error, builder->loader,
-                        (guint) MIN (event->start_mark.line, G_MAXUINT - 1) + 1,
-                        (guint) MIN (event->start_mark.column, G_MAXUINT - 1) + 1,
-                        NULL, CF_CONFIG_ERROR_SYNTAX,
-                        _("YAML anchors and aliases are not supported"));
-}
-
-/* Builds the node that EVENT starts (the caller keeps and deletes EVENT). */
-static Node *
-build_node (TreeBuilder *builder, const yaml_event_t *event, guint depth, GError **error)
-{
-  g_autoptr(Node) node = NULL;
-  yaml_event_type_t end_type;
-
-  switch (event->type)
-    {
-    case YAML_SCALAR_EVENT:
-      if (!reject_anchor (builder, event, event->data.scalar.anchor, error))
-        return NULL;
-      node = node_new (NODE_SCALAR, &event->start_mark);
-      /* Scalars holding NUL are refused before parsing, so this is the text. */
-      node->value = g_strndup ((const char *) event->data.scalar.value, event->data.scalar.length);
-      node->plain = event->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-      return g_steal_pointer (&node);
-
-    case YAML_SEQUENCE_START_EVENT:
-      if (!reject_anchor (builder, event, event->data.sequence_start.anchor, error))
-        return NULL;
-      node = node_new (NODE_SEQUENCE, &event->start_mark);
-      end_type = YAML_SEQUENCE_END_EVENT;
-      break;
-
-    case YAML_MAPPING_START_EVENT:
-      if (!reject_anchor (builder, event, event->data.mapping_start.anchor, error))
-        return NULL;
-      node = node_new (NODE_MAPPING, &event->start_mark);
-      end_type = YAML_MAPPING_END_EVENT;
-      break;
-
-    case YAML_ALIAS_EVENT:
-      reject_anchor (builder, event, event->data.alias.anchor, error);
-      return NULL;
-
-    default:
-      /* libyaml only emits node events here; anything else is its bug. */
-      set_error_pos (error, builder->loader,
-                     (guint) MIN (event->start_mark.line, G_MAXUINT - 1) + 1,
-                     (guint) MIN (event->start_mark.column, G_MAXUINT - 1) + 1,
-                     NULL, CF_CONFIG_ERROR_SYNTAX, _("invalid YAML: unexpected event"));
-      return NULL;
-    }
-
-  if (depth >= CF_CONFIG_MAX_DEPTH)
-    {
-      set_error_at (error, builder->loader, node, NULL, CF_CONFIG_ERROR_SYNTAX,
-                    _("nesting is too deep"));
-      return NULL;
-    }
-
-  for (;;)
-    {
-      yaml_event_t child_event;
-      Node *child;
-
-      if (!next_event (builder, &child_event, error))
-        return NULL;
-      if (child_event.type == end_type)
-        {
-          yaml_event_delete (&child_event);
-          break;
-        }
-      child = build_node (builder, &child_event, depth + 1, error);
-      yaml_event_delete (&child_event);
-      if (child == NULL)
-        return NULL;
-      g_ptr_array_add (node->children, child);
-    }
-
-  return g_steal_pointer (&node);
-}
+/* --- Parsing the YAML ------------------------------------------------------ */
 
 /* Parses DATA into one tree. *out_root is NULL for a stream with no document. */
 static gboolean
-parse_tree (const Loader *loader, const char *data, gsize length, Node **out_root, GError **error)
+parse_tree (const Loader *loader, const char *data, gsize length, CfYamlNode **out_root,
+            GError **error)
 {
-  TreeBuilder builder = { .loader = loader, .data = data, .length = length };
-  g_autoptr(Node) root = NULL;
-  gboolean ok = FALSE;
-  gboolean in_stream = TRUE;
+  CfYamlFailure failure;
+  guint line, column;
 
-  if (!yaml_parser_initialize (&builder.parser))
-    return set_error_pos (error, loader, 1, 1, NULL, CF_CONFIG_ERROR_SYNTAX,
-                          _("out of memory while parsing YAML"));
-  yaml_parser_set_input_string (&builder.parser, (const unsigned char *) data, length);
-  yaml_parser_set_encoding (&builder.parser, YAML_UTF8_ENCODING);
+  if (cf_yaml_parse (data, length, 1, CF_CONFIG_MAX_DEPTH, out_root, &failure))
+    return TRUE;
 
-  while (in_stream)
+  switch (failure.kind)
     {
-      yaml_event_t event;
-
-      if (!next_event (&builder, &event, error))
-        goto out;
-
-      switch (event.type)
-        {
-        case YAML_STREAM_START_EVENT:
-        case YAML_DOCUMENT_END_EVENT:
-          break;
-
-        case YAML_STREAM_END_EVENT:
-          in_stream = FALSE;
-          break;
-
-        case YAML_DOCUMENT_START_EVENT:
-          if (root != NULL)
-            {
-              set_error_pos (error, loader,
-                             (guint) MIN (event.start_mark.line, G_MAXUINT - 1) + 1,
-                             (guint) MIN (event.start_mark.column, G_MAXUINT - 1) + 1,
-                             NULL, CF_CONFIG_ERROR_SYNTAX,
-                             _("only one YAML document is allowed"));
-              yaml_event_delete (&event);
-              goto out;
-            }
-          break;
-
-        default:
-          root = build_node (&builder, &event, 0, error);
-          if (root == NULL)
-            {
-              yaml_event_delete (&event);
-              goto out;
-            }
-          break;
-        }
-      yaml_event_delete (&event);
+    case CF_YAML_FAILURE_NO_MEMORY:
+      return set_error_pos (error, loader, 1, 1, NULL, CF_CONFIG_ERROR_SYNTAX,
+                            _("out of memory while parsing YAML"));
+    case CF_YAML_FAILURE_READER:
+      position_of_offset (data, length, failure.offset, &line, &column);
+      return set_error_pos (error, loader, line, column, NULL, CF_CONFIG_ERROR_SYNTAX,
+                            _("invalid YAML: %s"), failure.problem);
+    case CF_YAML_FAILURE_SYNTAX:
+      if (failure.context != NULL)
+        /* TRANSLATORS: the first %s is libyaml's problem, the second what it
+         * was doing, e.g. "while scanning a quoted scalar", then where that began. */
+        return set_error_pos (error, loader, failure.line, failure.column, NULL,
+                              CF_CONFIG_ERROR_SYNTAX,
+                              _("invalid YAML: %s (%s started at line %u, column %u)"),
+                              failure.problem, failure.context,
+                              failure.context_line, failure.context_column);
+      return set_error_pos (error, loader, failure.line, failure.column, NULL,
+                            CF_CONFIG_ERROR_SYNTAX, _("invalid YAML: %s"), failure.problem);
+    case CF_YAML_FAILURE_ANCHOR:
+      return set_error_pos (error, loader, failure.line, failure.column, NULL,
+                            CF_CONFIG_ERROR_SYNTAX,
+                            _("YAML anchors and aliases are not supported"));
+    case CF_YAML_FAILURE_UNEXPECTED_EVENT:
+      return set_error_pos (error, loader, failure.line, failure.column, NULL,
+                            CF_CONFIG_ERROR_SYNTAX, _("invalid YAML: unexpected event"));
+    case CF_YAML_FAILURE_TOO_DEEP:
+      return set_error_pos (error, loader, failure.line, failure.column, NULL,
+                            CF_CONFIG_ERROR_SYNTAX, _("nesting is too deep"));
+    case CF_YAML_FAILURE_SECOND_DOCUMENT:
+      return set_error_pos (error, loader, failure.line, failure.column, NULL,
+                            CF_CONFIG_ERROR_SYNTAX, _("only one YAML document is allowed"));
+    default:
+      g_assert_not_reached ();
     }
-
-  *out_root = g_steal_pointer (&root);
-  ok = TRUE;
-
-out:
-  yaml_parser_delete (&builder.parser);
-  return ok;
 }
 
 /* --- Schema ---------------------------------------------------------------- */
@@ -437,8 +228,8 @@ typedef struct _Field Field;
 
 /* AT locates errors about the value (its key, or the item itself). */
 typedef gboolean (*FieldParseFunc) (Loader *loader,
-                                    const Node *at,
-                                    const Node *value,
+                                    const CfYamlNode *at,
+                                    const CfYamlNode *value,
                                     const char *path,
                                     const Field *field,
                                     GError **error);
@@ -467,15 +258,15 @@ struct _Field {
 #define FIELD_SLOT(loader, field, type) \
   ((type *) (gpointer) ((guint8 *) (loader)->target + (field)->offset))
 
-static gboolean walk_mapping (Loader *loader, const Node *at, const Node *node,
+static gboolean walk_mapping (Loader *loader, const CfYamlNode *at, const CfYamlNode *node,
                               const char *path, const Field *fields, GError **error);
 
 static gboolean
-expect_mapping (Loader *loader, const Node *at, const Node *node, const char *path, GError **error)
+expect_mapping (Loader *loader, const CfYamlNode *at, const CfYamlNode *node, const char *path, GError **error)
 {
-  if (node->kind == NODE_MAPPING)
+  if (node->type == CF_YAML_NODE_MAPPING)
     return TRUE;
-  if (node->kind == NODE_SEQUENCE)
+  if (node->type == CF_YAML_NODE_SEQUENCE)
     return set_error_at (error, loader, at, path, CF_CONFIG_ERROR_TYPE,
                          _("must be a mapping, not a list"));
   return set_error_at (error, loader, at, path, CF_CONFIG_ERROR_TYPE,
@@ -483,11 +274,11 @@ expect_mapping (Loader *loader, const Node *at, const Node *node, const char *pa
 }
 
 static gboolean
-expect_sequence (Loader *loader, const Node *at, const Node *node, const char *path, GError **error)
+expect_sequence (Loader *loader, const CfYamlNode *at, const CfYamlNode *node, const char *path, GError **error)
 {
-  if (node->kind == NODE_SEQUENCE)
+  if (node->type == CF_YAML_NODE_SEQUENCE)
     return TRUE;
-  if (node->kind == NODE_MAPPING)
+  if (node->type == CF_YAML_NODE_MAPPING)
     return set_error_at (error, loader, at, path, CF_CONFIG_ERROR_TYPE,
                          _("must be a list, not a mapping"));
   return set_error_at (error, loader, at, path, CF_CONFIG_ERROR_TYPE,
@@ -497,16 +288,16 @@ expect_sequence (Loader *loader, const Node *at, const Node *node, const char *p
 /* The scalar's text, with YAML nulls as "". For paths, "~" is the home
  * directory rather than YAML's null. */
 static gboolean
-scalar_text (Loader *loader, const Node *at, const Node *node, const char *path,
+scalar_text (Loader *loader, const CfYamlNode *at, const CfYamlNode *node, const char *path,
              gboolean tilde_is_text, const char **out, GError **error)
 {
-  if (node->kind == NODE_SEQUENCE)
+  if (node->type == CF_YAML_NODE_SEQUENCE)
     return set_error_at (error, loader, at, path, CF_CONFIG_ERROR_TYPE,
                          _("must be a single value, not a list"));
-  if (node->kind == NODE_MAPPING)
+  if (node->type == CF_YAML_NODE_MAPPING)
     return set_error_at (error, loader, at, path, CF_CONFIG_ERROR_TYPE,
                          _("must be a single value, not a mapping"));
-  if (node_is_null (node) && !(tilde_is_text && strcmp (node->value, "~") == 0))
+  if (cf_yaml_node_is_null (node) && !(tilde_is_text && strcmp (node->value, "~") == 0))
     *out = "";
   else
     *out = node->value;
@@ -576,7 +367,7 @@ is_listen_address (const char *text)
 }
 
 static gboolean
-check_text (Loader *loader, const Node *at, const char *path, const char *text,
+check_text (Loader *loader, const CfYamlNode *at, const char *path, const char *text,
             guint flags, GError **error)
 {
   g_autofree char *shown = NULL;
@@ -609,11 +400,11 @@ check_text (Loader *loader, const Node *at, const char *path, const char *text,
 }
 
 static gboolean
-parse_string (Loader *loader, const Node *at, const Node *value, const char *path,
+parse_string (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
               const Field *field, GError **error)
 {
   char **slot = FIELD_SLOT (loader, field, char *);
-  const char *text;
+  const char *text = NULL;
 
   if (!scalar_text (loader, at, value, path, FALSE, &text, error) ||
       !check_text (loader, at, path, text, field->flags, error))
@@ -626,7 +417,7 @@ parse_string (Loader *loader, const Node *at, const Node *value, const char *pat
 /* Expands ~ and checks the result is absolute. *out is NULL for an empty
  * value the field allows. */
 static gboolean
-path_value (Loader *loader, const Node *at, const Node *value, const char *path,
+path_value (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
             guint flags, char **out, GError **error)
 {
   const char *text;
@@ -660,7 +451,7 @@ path_value (Loader *loader, const Node *at, const Node *value, const char *path,
 }
 
 static gboolean
-parse_path (Loader *loader, const Node *at, const Node *value, const char *path,
+parse_path (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
             const Field *field, GError **error)
 {
   char **slot = FIELD_SLOT (loader, field, char *);
@@ -676,7 +467,7 @@ parse_path (Loader *loader, const Node *at, const Node *value, const char *path,
 }
 
 static gboolean
-parse_legacy_projects_dir (Loader *loader, const Node *at, const Node *value, const char *path,
+parse_legacy_projects_dir (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
                            const Field *field, GError **error)
 {
   g_autofree char *message = NULL;
@@ -691,7 +482,7 @@ parse_legacy_projects_dir (Loader *loader, const Node *at, const Node *value, co
 }
 
 static gboolean
-parse_duration (Loader *loader, const Node *at, const Node *value, const char *path,
+parse_duration (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
                 const Field *field, GError **error)
 {
   const char *text;
@@ -723,7 +514,7 @@ parse_duration (Loader *loader, const Node *at, const Node *value, const char *p
 
 /* Decimal digits only: YAML's 0x10, 1_000, +3 and 1e3 are all refused. */
 static gboolean
-uint_value (Loader *loader, const Node *at, const Node *value, const char *path,
+uint_value (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
             guint *out, GError **error)
 {
   const char *text;
@@ -753,7 +544,7 @@ uint_value (Loader *loader, const Node *at, const Node *value, const char *path,
 }
 
 static gboolean
-parse_uint (Loader *loader, const Node *at, const Node *value, const char *path,
+parse_uint (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
             const Field *field, GError **error)
 {
   guint number = 0;
@@ -768,7 +559,7 @@ parse_uint (Loader *loader, const Node *at, const Node *value, const char *path,
 }
 
 static gboolean
-parse_section (Loader *loader, const Node *at, const Node *value, const char *path,
+parse_section (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
                const Field *field, GError **error)
 {
   return walk_mapping (loader, at, value, path, field->children, error);
@@ -776,11 +567,11 @@ parse_section (Loader *loader, const Node *at, const Node *value, const char *pa
 
 /* YAML null is an empty list: *out_items is then NULL. */
 static gboolean
-list_node (Loader *loader, const Node *at, const Node *value, const char *path,
+list_node (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
            GPtrArray **out_items, GError **error)
 {
   *out_items = NULL;
-  if (node_is_null (value))
+  if (cf_yaml_node_is_null (value))
     return TRUE;
   if (!expect_sequence (loader, at, value, path, error))
     return FALSE;
@@ -795,7 +586,7 @@ list_length (const GPtrArray *items)
 }
 
 static gboolean
-parse_entries (Loader *loader, const Node *at, const Node *value, const char *path,
+parse_entries (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
                const Field *field, GError **error)
 {
   GPtrArray *items;
@@ -807,7 +598,7 @@ parse_entries (Loader *loader, const Node *at, const Node *value, const char *pa
     return FALSE;
   for (guint i = 0; i < list_length (items); i++)
     {
-      const Node *item = g_ptr_array_index (items, i);
+      const CfYamlNode *item = g_ptr_array_index (items, i);
       g_autofree char *item_path = path_item (path, i);
       const char *text;
 
@@ -834,7 +625,7 @@ parse_entries (Loader *loader, const Node *at, const Node *value, const char *pa
 }
 
 static gboolean
-parse_path_list (Loader *loader, const Node *at, const Node *value, const char *path,
+parse_path_list (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
                  const Field *field, GError **error)
 {
   GPtrArray *items;
@@ -846,7 +637,7 @@ parse_path_list (Loader *loader, const Node *at, const Node *value, const char *
     return FALSE;
   for (guint i = 0; i < list_length (items); i++)
     {
-      const Node *item = g_ptr_array_index (items, i);
+      const CfYamlNode *item = g_ptr_array_index (items, i);
       g_autofree char *item_path = path_item (path, i);
       char *result;
 
@@ -868,7 +659,7 @@ parse_path_list (Loader *loader, const Node *at, const Node *value, const char *
 
 /* Integer seconds as in the Go predecessor, or a duration in whole seconds. */
 static gboolean
-parse_cooldown_schedule (Loader *loader, const Node *at, const Node *value, const char *path,
+parse_cooldown_schedule (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
                          const Field *field, GError **error)
 {
   GPtrArray *items;
@@ -882,7 +673,7 @@ parse_cooldown_schedule (Loader *loader, const Node *at, const Node *value, cons
                          _("must list at least one delay"));
   for (guint i = 0; i < list_length (items); i++)
     {
-      const Node *item = g_ptr_array_index (items, i);
+      const CfYamlNode *item = g_ptr_array_index (items, i);
       g_autofree char *item_path = path_item (path, i);
       g_autofree char *shown = NULL;
       const char *text;
@@ -950,7 +741,7 @@ static const Field dedicated_fields[] = {
 
 /* Runs FIELDS over one list item, writing into TARGET instead of the config. */
 static gboolean
-walk_item (Loader *loader, const Node *item, const char *item_path, const Field *fields,
+walk_item (Loader *loader, const CfYamlNode *item, const char *item_path, const Field *fields,
            gpointer target, GError **error)
 {
   gpointer saved = loader->target;
@@ -964,14 +755,14 @@ walk_item (Loader *loader, const Node *item, const char *item_path, const Field 
   return ok;
 }
 
-static const Node *
+static const CfYamlNode *
 seen_key (const Loader *loader, const char *path)
 {
   return g_hash_table_lookup (loader->seen, path);
 }
 
 static gboolean
-require_key (Loader *loader, const Node *item, const char *item_path, const char *key,
+require_key (Loader *loader, const CfYamlNode *item, const char *item_path, const char *key,
              const char *value, GError **error)
 {
   g_autofree char *path = NULL;
@@ -984,7 +775,7 @@ require_key (Loader *loader, const Node *item, const char *item_path, const char
 }
 
 static gboolean
-parse_accounts (Loader *loader, const Node *at, const Node *value, const char *path,
+parse_accounts (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
                 const Field *field, GError **error)
 {
   GPtrArray *items;
@@ -1000,7 +791,7 @@ parse_accounts (Loader *loader, const Node *at, const Node *value, const char *p
 
   for (guint i = 0; i < list_length (items); i++)
     {
-      const Node *item = g_ptr_array_index (items, i);
+      const CfYamlNode *item = g_ptr_array_index (items, i);
       g_autofree char *item_path = path_item (path, i);
       g_autofree char *name_path = path_child (item_path, "name");
       g_autofree char *home_path = path_child (item_path, "home");
@@ -1038,7 +829,7 @@ parse_accounts (Loader *loader, const Node *at, const Node *value, const char *p
 }
 
 static gboolean
-parse_dedicated (Loader *loader, const Node *at, const Node *value, const char *path,
+parse_dedicated (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
                  const Field *field, GError **error)
 {
   GPtrArray *items;
@@ -1053,13 +844,13 @@ parse_dedicated (Loader *loader, const Node *at, const Node *value, const char *
   g_ptr_array_set_size (loader->dedicated_paths, 0);
   for (guint i = 0; i < list_length (items); i++)
     {
-      const Node *item = g_ptr_array_index (items, i);
+      const CfYamlNode *item = g_ptr_array_index (items, i);
       g_autofree char *item_path = path_item (path, i);
       g_autofree char *name_path = path_child (item_path, "name");
       g_autoptr(CfDedicatedConfig) session = g_new0 (CfDedicatedConfig, 1);
-      const Node *name_at;
+      const CfYamlNode *name_at;
 
-      if (item->kind == NODE_SCALAR)
+      if (item->type == CF_YAML_NODE_SCALAR)
         {
           /* Shorthand: a bare name, no project. */
           gpointer saved = loader->target;
@@ -1251,7 +1042,7 @@ edit_distance (const char *a, const char *b)
 }
 
 static gboolean
-unknown_key_error (Loader *loader, const Node *key, const char *path, const Field *fields,
+unknown_key_error (Loader *loader, const CfYamlNode *key, const char *path, const Field *fields,
                    GError **error)
 {
   const char *best = NULL;
@@ -1288,12 +1079,12 @@ unknown_key_error (Loader *loader, const Node *key, const char *path, const Fiel
 }
 
 static gboolean
-walk_mapping (Loader *loader, const Node *at, const Node *node, const char *path,
+walk_mapping (Loader *loader, const CfYamlNode *at, const CfYamlNode *node, const char *path,
               const Field *fields, GError **error)
 {
   g_autoptr(GHashTable) keys = NULL;
 
-  if (node_is_null (node))
+  if (cf_yaml_node_is_null (node))
     return TRUE;
   if (!expect_mapping (loader, at, node, path, error))
     return FALSE;
@@ -1301,13 +1092,13 @@ walk_mapping (Loader *loader, const Node *at, const Node *node, const char *path
   keys = g_hash_table_new (g_str_hash, g_str_equal);
   for (guint i = 0; i + 1 < node->children->len; i += 2)
     {
-      const Node *key = g_ptr_array_index (node->children, i);
-      const Node *value = g_ptr_array_index (node->children, i + 1);
+      const CfYamlNode *key = g_ptr_array_index (node->children, i);
+      const CfYamlNode *value = g_ptr_array_index (node->children, i + 1);
       g_autofree char *child = NULL;
-      const Node *first;
+      const CfYamlNode *first;
       const Field *field;
 
-      if (key->kind != NODE_SCALAR)
+      if (key->type != CF_YAML_NODE_SCALAR)
         return set_error_at (error, loader, key, (path != NULL && *path != '\0') ? path : NULL,
                              CF_CONFIG_ERROR_TYPE,
                              _("keys must be single values, not lists or mappings"));
@@ -1338,9 +1129,9 @@ static gboolean
 check_pool (Loader *loader, GError **error)
 {
   const CfConfig *config = loader->config;
-  const Node *min_at = seen_key (loader, "pool.autonomous.min");
-  const Node *max_at = seen_key (loader, "pool.autonomous.max");
-  const Node *start_at = seen_key (loader, "pool.autonomous.start_index");
+  const CfYamlNode *min_at = seen_key (loader, "pool.autonomous.min");
+  const CfYamlNode *max_at = seen_key (loader, "pool.autonomous.max");
+  const CfYamlNode *start_at = seen_key (loader, "pool.autonomous.start_index");
 
   if (config->pool_min > config->pool_max)
     {
@@ -1353,7 +1144,7 @@ check_pool (Loader *loader, GError **error)
 
   if ((guint64) config->pool_start_index + config->pool_max > G_MAXUINT)
     {
-      const Node *at = start_at != NULL ? start_at : max_at;
+      const CfYamlNode *at = start_at != NULL ? start_at : max_at;
       return set_error_at (error, loader, at,
                            start_at != NULL ? "pool.autonomous.start_index" : "pool.autonomous.max",
                            CF_CONFIG_ERROR_VALUE, _("start_index + max must not exceed %u"),
@@ -1380,10 +1171,10 @@ check_pool (Loader *loader, GError **error)
 }
 
 static gboolean
-check_across_keys (Loader *loader, const Node *root, GError **error)
+check_across_keys (Loader *loader, const CfYamlNode *root, GError **error)
 {
   const CfConfig *config = loader->config;
-  const Node *legacy_at = seen_key (loader, "dispatcher.projects_dir");
+  const CfYamlNode *legacy_at = seen_key (loader, "dispatcher.projects_dir");
 
   if (seen_key (loader, "accounts") == NULL)
     return set_error_at (error, loader, root, "accounts", CF_CONFIG_ERROR_MISSING,
@@ -1514,7 +1305,7 @@ cf_config_load_data (const char *data,
                      GError **error)
 {
   g_autoptr(CfConfig) config = NULL;
-  g_autoptr(Node) root = NULL;
+  g_autoptr(CfYamlNode) root = NULL;
   g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr(GPtrArray) dedicated_at = g_ptr_array_new ();
@@ -1566,16 +1357,16 @@ cf_config_load_data (const char *data,
   if (!parse_tree (&loader, data, (gsize) length, &root, error))
     return NULL;
 
-  if (root == NULL || node_is_null (root))
+  if (root == NULL || cf_yaml_node_is_null (root))
     {
       set_error_pos (error, &loader, 1, 1, "accounts", CF_CONFIG_ERROR_MISSING,
                      _("required key is missing (the file is empty)"));
       return NULL;
     }
-  if (root->kind != NODE_MAPPING)
+  if (root->type != CF_YAML_NODE_MAPPING)
     {
       set_error_at (error, &loader, root, NULL, CF_CONFIG_ERROR_TYPE,
-                    root->kind == NODE_SEQUENCE
+                    root->type == CF_YAML_NODE_SEQUENCE
                     ? _("the configuration must be a mapping of keys, not a list")
                     : _("the configuration must be a mapping of keys, not a single value"));
       return NULL;

@@ -3,7 +3,8 @@
 
 #include <glib/gi18n.h>
 #include <string.h>
-#include <yaml.h>
+
+#include "cf-yaml.h"
 
 G_DEFINE_QUARK (cf-task-error-quark, cf_task_error)
 
@@ -138,7 +139,7 @@ typedef struct {
   gsize frontmatter_offset;    /* into data */
   guint frontmatter_line;      /* file line (1-based) where the YAML text starts */
   GPtrArray *warnings;
-  GHashTable *seen_keys;       /* key → Node* */
+  GHashTable *seen_keys;       /* key → CfYamlNode* */
 } Parser;
 
 /* Line and column (1-based, columns in characters like libyaml's marks) of
@@ -196,270 +197,61 @@ set_error_pos (GError **error,
   return FALSE;
 }
 
-/* --- YAML tree with positions ------------------------------------------- */
-
-typedef enum {
-  NODE_SCALAR,
-  NODE_SEQUENCE,
-  NODE_MAPPING,
-} NodeKind;
-
-typedef struct _Node Node;
-struct _Node {
-  NodeKind kind;
-  guint line;                  /* in the file, 1-based */
-  guint column;                /* 1-based, in characters */
-  char *value;                 /* scalars only */
-  gboolean plain;              /* unquoted scalar: may be a YAML null */
-  GPtrArray *children;         /* sequence items; mapping keys and values alternate */
-};
-
-static void
-node_free (Node *node)
-{
-  if (node == NULL)
-    return;
-  g_free (node->value);
-  if (node->children != NULL)
-    g_ptr_array_unref (node->children);
-  g_free (node);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Node, node_free)
-
-static guint
-mark_line (const Parser *parser, const yaml_mark_t *mark)
-{
-  return (guint) MIN (mark->line, (gsize) G_MAXUINT / 2) + parser->frontmatter_line;
-}
-
-static guint
-mark_column (const yaml_mark_t *mark)
-{
-  return (guint) MIN (mark->column, (gsize) G_MAXUINT - 1) + 1;
-}
-
-static Node *
-node_new (const Parser *parser, NodeKind kind, const yaml_mark_t *mark)
-{
-  Node *node = g_new0 (Node, 1);
-
-  node->kind = kind;
-  node->line = mark_line (parser, mark);
-  node->column = mark_column (mark);
-  if (kind != NODE_SCALAR)
-    node->children = g_ptr_array_new_with_free_func ((GDestroyNotify) node_free);
-  return node;
-}
-
-/* YAML's null spellings: such a value means "not set". */
-static gboolean
-node_is_null (const Node *node)
-{
-  static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
-
-  if (node->kind != NODE_SCALAR || !node->plain)
-    return FALSE;
-  for (gsize i = 0; i < G_N_ELEMENTS (nulls); i++)
-    if (strcmp (node->value, nulls[i]) == 0)
-      return TRUE;
-  return FALSE;
-}
-
-typedef struct {
-  const Parser *parser;
-  yaml_parser_t yaml;
-} TreeBuilder;
-
-static gboolean
-yaml_error (TreeBuilder *builder, GError **error)
-{
-  const Parser *parser = builder->parser;
-  const yaml_parser_t *yaml = &builder->yaml;
-  const char *problem = yaml->problem != NULL ? yaml->problem : "unknown error";
-  guint line, column;
-
-  if (yaml->error == YAML_MEMORY_ERROR)
-    return set_error_pos (error, parser, parser->frontmatter_line, 1, NULL, CF_TASK_ERROR_SYNTAX,
-                          _("out of memory while parsing the frontmatter"));
-
-  if (yaml->error == YAML_READER_ERROR)
-    position_of_offset (parser->data, parser->length,
-                        parser->frontmatter_offset + yaml->problem_offset, &line, &column);
-  else
-    {
-      line = mark_line (parser, &yaml->problem_mark);
-      column = mark_column (&yaml->problem_mark);
-    }
-
-  if (yaml->context != NULL && yaml->error != YAML_READER_ERROR)
-    /* TRANSLATORS: the first %s is libyaml's problem, the second what it
-     * was doing, e.g. "while scanning a quoted scalar", then where that began. */
-    return set_error_pos (error, parser, line, column, NULL, CF_TASK_ERROR_SYNTAX,
-                          _("invalid YAML in the frontmatter: %s (%s started at line %u, column %u)"),
-                          problem, yaml->context,
-                          mark_line (parser, &yaml->context_mark),
-                          mark_column (&yaml->context_mark));
-  return set_error_pos (error, parser, line, column, NULL, CF_TASK_ERROR_SYNTAX,
-                        _("invalid YAML in the frontmatter: %s"), problem);
-}
-
-static gboolean
-next_event (TreeBuilder *builder, yaml_event_t *event, GError **error)
-{
-  if (!yaml_parser_parse (&builder->yaml, event))
-    return yaml_error (builder, error);
-  return TRUE;
-}
-
-static gboolean
-reject_anchor (TreeBuilder *builder, const yaml_event_t *event, const yaml_char_t *anchor,
-               GError **error)
-{
-  if (anchor == NULL)
-    return TRUE;
-  return set_error_pos (error, builder->parser,
-                        mark_line (builder->parser, &event->start_mark),
-                        mark_column (&event->start_mark), NULL, CF_TASK_ERROR_SYNTAX,
-                        _("YAML anchors and aliases are not supported"));
-}
-
-/* Builds the node that EVENT starts (the caller keeps and deletes EVENT). */
-static Node *
-build_node (TreeBuilder *builder, const yaml_event_t *event, guint depth, GError **error)
-{
-  const Parser *parser = builder->parser;
-  g_autoptr(Node) node = NULL;
-  yaml_event_type_t end_type;
-
-  switch (event->type)
-    {
-    case YAML_SCALAR_EVENT:
-      if (!reject_anchor (builder, event, event->data.scalar.anchor, error))
-        return NULL;
-      node = node_new (parser, NODE_SCALAR, &event->start_mark);
-      /* NUL bytes are refused before parsing, so this is the whole text. */
-      node->value = g_strndup ((const char *) event->data.scalar.value, event->data.scalar.length);
-      node->plain = event->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-      return g_steal_pointer (&node);
-
-    case YAML_SEQUENCE_START_EVENT:
-      if (!reject_anchor (builder, event, event->data.sequence_start.anchor, error))
-        return NULL;
-      node = node_new (parser, NODE_SEQUENCE, &event->start_mark);
-      end_type = YAML_SEQUENCE_END_EVENT;
-      break;
-
-    case YAML_MAPPING_START_EVENT:
-      if (!reject_anchor (builder, event, event->data.mapping_start.anchor, error))
-        return NULL;
-      node = node_new (parser, NODE_MAPPING, &event->start_mark);
-      end_type = YAML_MAPPING_END_EVENT;
-      break;
-
-    case YAML_ALIAS_EVENT:
-      reject_anchor (builder, event, event->data.alias.anchor, error);
-      return NULL;
-
-    default:
-      /* libyaml only emits node events here; anything else is its bug. */
-      set_error_pos (error, parser, mark_line (parser, &event->start_mark),
-                     mark_column (&event->start_mark), NULL, CF_TASK_ERROR_SYNTAX,
-                     _("invalid YAML in the frontmatter: unexpected event"));
-      return NULL;
-    }
-
-  if (depth >= CF_TASK_MAX_DEPTH)
-    {
-      set_error_pos (error, parser, node->line, node->column, NULL, CF_TASK_ERROR_SYNTAX,
-                     _("the frontmatter is nested too deeply"));
-      return NULL;
-    }
-
-  for (;;)
-    {
-      yaml_event_t child_event;
-      Node *child;
-
-      if (!next_event (builder, &child_event, error))
-        return NULL;
-      if (child_event.type == end_type)
-        {
-          yaml_event_delete (&child_event);
-          break;
-        }
-      child = build_node (builder, &child_event, depth + 1, error);
-      yaml_event_delete (&child_event);
-      if (child == NULL)
-        return NULL;
-      g_ptr_array_add (node->children, child);
-    }
-
-  return g_steal_pointer (&node);
-}
+/* --- Parsing the frontmatter's YAML ------------------------------------- */
 
 /* Parses TEXT into one tree. *out_root is NULL when it holds no document
  * (empty, or only comments). */
 static gboolean
-parse_tree (const Parser *parser, const char *text, gsize length, Node **out_root, GError **error)
+parse_tree (const Parser *parser, const char *text, gsize length, CfYamlNode **out_root,
+            GError **error)
 {
-  TreeBuilder builder = { .parser = parser };
-  g_autoptr(Node) root = NULL;
-  gboolean ok = FALSE;
-  gboolean in_stream = TRUE;
+  CfYamlFailure failure;
+  guint line, column;
 
-  if (!yaml_parser_initialize (&builder.yaml))
-    return set_error_pos (error, parser, parser->frontmatter_line, 1, NULL, CF_TASK_ERROR_SYNTAX,
-                          _("out of memory while parsing the frontmatter"));
-  yaml_parser_set_input_string (&builder.yaml, (const unsigned char *) text, length);
-  yaml_parser_set_encoding (&builder.yaml, YAML_UTF8_ENCODING);
+  if (cf_yaml_parse (text, length, parser->frontmatter_line, CF_TASK_MAX_DEPTH, out_root,
+                     &failure))
+    return TRUE;
 
-  while (in_stream)
+  switch (failure.kind)
     {
-      yaml_event_t event;
-
-      if (!next_event (&builder, &event, error))
-        goto out;
-
-      switch (event.type)
-        {
-        case YAML_STREAM_START_EVENT:
-        case YAML_DOCUMENT_END_EVENT:
-          break;
-
-        case YAML_STREAM_END_EVENT:
-          in_stream = FALSE;
-          break;
-
-        case YAML_DOCUMENT_START_EVENT:
-          if (root != NULL)
-            {
-              set_error_pos (error, parser, mark_line (parser, &event.start_mark),
-                             mark_column (&event.start_mark), NULL, CF_TASK_ERROR_SYNTAX,
-                             _("the frontmatter must be one YAML document"));
-              yaml_event_delete (&event);
-              goto out;
-            }
-          break;
-
-        default:
-          root = build_node (&builder, &event, 0, error);
-          if (root == NULL)
-            {
-              yaml_event_delete (&event);
-              goto out;
-            }
-          break;
-        }
-      yaml_event_delete (&event);
+    case CF_YAML_FAILURE_NO_MEMORY:
+      return set_error_pos (error, parser, parser->frontmatter_line, 1, NULL, CF_TASK_ERROR_SYNTAX,
+                            _("out of memory while parsing the frontmatter"));
+    case CF_YAML_FAILURE_READER:
+      position_of_offset (parser->data, parser->length,
+                          parser->frontmatter_offset + failure.offset, &line, &column);
+      return set_error_pos (error, parser, line, column, NULL, CF_TASK_ERROR_SYNTAX,
+                            _("invalid YAML in the frontmatter: %s"), failure.problem);
+    case CF_YAML_FAILURE_SYNTAX:
+      if (failure.context != NULL)
+        /* TRANSLATORS: the first %s is libyaml's problem, the second what it
+         * was doing, e.g. "while scanning a quoted scalar", then where that began. */
+        return set_error_pos (error, parser, failure.line, failure.column, NULL,
+                              CF_TASK_ERROR_SYNTAX,
+                              _("invalid YAML in the frontmatter: %s (%s started at line %u, column %u)"),
+                              failure.problem, failure.context,
+                              failure.context_line, failure.context_column);
+      return set_error_pos (error, parser, failure.line, failure.column, NULL,
+                            CF_TASK_ERROR_SYNTAX,
+                            _("invalid YAML in the frontmatter: %s"), failure.problem);
+    case CF_YAML_FAILURE_ANCHOR:
+      return set_error_pos (error, parser, failure.line, failure.column, NULL,
+                            CF_TASK_ERROR_SYNTAX,
+                            _("YAML anchors and aliases are not supported"));
+    case CF_YAML_FAILURE_UNEXPECTED_EVENT:
+      return set_error_pos (error, parser, failure.line, failure.column, NULL,
+                            CF_TASK_ERROR_SYNTAX,
+                            _("invalid YAML in the frontmatter: unexpected event"));
+    case CF_YAML_FAILURE_TOO_DEEP:
+      return set_error_pos (error, parser, failure.line, failure.column, NULL,
+                            CF_TASK_ERROR_SYNTAX, _("the frontmatter is nested too deeply"));
+    case CF_YAML_FAILURE_SECOND_DOCUMENT:
+      return set_error_pos (error, parser, failure.line, failure.column, NULL,
+                            CF_TASK_ERROR_SYNTAX,
+                            _("the frontmatter must be one YAML document"));
+    default:
+      g_assert_not_reached ();
     }
-
-  *out_root = g_steal_pointer (&root);
-  ok = TRUE;
-
-out:
-  yaml_parser_delete (&builder.yaml);
-  return ok;
 }
 
 /* --- Fields ---------------------------------------------------------------- */
@@ -467,21 +259,21 @@ out:
 /* The scalar's text, NULL for a YAML null; lists and mappings are type
  * errors. KEY locates the message, as in the configuration's errors. */
 static gboolean
-scalar_text (const Parser *parser, const Node *key, const Node *value,
+scalar_text (const Parser *parser, const CfYamlNode *key, const CfYamlNode *value,
              const char **out, GError **error)
 {
-  if (value->kind == NODE_SEQUENCE)
+  if (value->type == CF_YAML_NODE_SEQUENCE)
     return set_error_pos (error, parser, key->line, key->column, key->value, CF_TASK_ERROR_TYPE,
                           _("must be a single value, not a list"));
-  if (value->kind == NODE_MAPPING)
+  if (value->type == CF_YAML_NODE_MAPPING)
     return set_error_pos (error, parser, key->line, key->column, key->value, CF_TASK_ERROR_TYPE,
                           _("must be a single value, not a mapping"));
-  *out = node_is_null (value) ? NULL : value->value;
+  *out = cf_yaml_node_is_null (value) ? NULL : value->value;
   return TRUE;
 }
 
 static gboolean
-parse_title (const Parser *parser, const Node *key, const Node *value, CfTask *task, GError **error)
+parse_title (const Parser *parser, const CfYamlNode *key, const CfYamlNode *value, CfTask *task, GError **error)
 {
   const char *text;
   g_autofree char *title = NULL;
@@ -499,7 +291,7 @@ parse_title (const Parser *parser, const Node *key, const Node *value, CfTask *t
 }
 
 static gboolean
-parse_priority (const Parser *parser, const Node *key, const Node *value, CfTask *task,
+parse_priority (const Parser *parser, const CfYamlNode *key, const CfYamlNode *value, CfTask *task,
                 GError **error)
 {
   const char *text;
@@ -520,36 +312,36 @@ parse_priority (const Parser *parser, const Node *key, const Node *value, CfTask
 }
 
 static gboolean
-parse_tags (const Parser *parser, const Node *key, const Node *value, CfTask *task, GError **error)
+parse_tags (const Parser *parser, const CfYamlNode *key, const CfYamlNode *value, CfTask *task, GError **error)
 {
   g_autoptr(GPtrArray) tags = g_ptr_array_new_with_free_func (g_free);
 
-  if (value->kind == NODE_MAPPING)
+  if (value->type == CF_YAML_NODE_MAPPING)
     return set_error_pos (error, parser, key->line, key->column, key->value, CF_TASK_ERROR_TYPE,
                           _("must be a list or a single value, not a mapping"));
 
-  if (value->kind == NODE_SCALAR)
+  if (value->type == CF_YAML_NODE_SCALAR)
     {
-      if (!node_is_null (value))
+      if (!cf_yaml_node_is_null (value))
         g_ptr_array_add (tags, collapse_text (value->value, strlen (value->value)));
     }
   else
     {
       for (guint i = 0; i < value->children->len; i++)
         {
-          const Node *item = g_ptr_array_index (value->children, i);
+          const CfYamlNode *item = g_ptr_array_index (value->children, i);
           g_autofree char *path = NULL;
 
-          if (item->kind != NODE_SCALAR)
+          if (item->type != CF_YAML_NODE_SCALAR)
             {
               path = g_strdup_printf ("%s[%u]", key->value, i);
               return set_error_pos (error, parser, item->line, item->column, path,
                                     CF_TASK_ERROR_TYPE,
-                                    item->kind == NODE_SEQUENCE
+                                    item->type == CF_YAML_NODE_SEQUENCE
                                     ? _("must be a single value, not a list")
                                     : _("must be a single value, not a mapping"));
             }
-          if (!node_is_null (item))
+          if (!cf_yaml_node_is_null (item))
             g_ptr_array_add (tags, collapse_text (item->value, strlen (item->value)));
         }
     }
@@ -565,7 +357,7 @@ parse_tags (const Parser *parser, const Node *key, const Node *value, CfTask *ta
 }
 
 static gboolean
-parse_boolean (const Parser *parser, const Node *key, const Node *value, gboolean *out,
+parse_boolean (const Parser *parser, const CfYamlNode *key, const CfYamlNode *value, gboolean *out,
                GError **error)
 {
   const char *text;
@@ -591,21 +383,21 @@ parse_boolean (const Parser *parser, const Node *key, const Node *value, gboolea
 }
 
 static gboolean
-parse_needs_claude_code (const Parser *parser, const Node *key, const Node *value, CfTask *task,
+parse_needs_claude_code (const Parser *parser, const CfYamlNode *key, const CfYamlNode *value, CfTask *task,
                          GError **error)
 {
   return parse_boolean (parser, key, value, &task->needs_claude_code, error);
 }
 
 static gboolean
-parse_allow_delegation (const Parser *parser, const Node *key, const Node *value, CfTask *task,
+parse_allow_delegation (const Parser *parser, const CfYamlNode *key, const CfYamlNode *value, CfTask *task,
                         GError **error)
 {
   return parse_boolean (parser, key, value, &task->allow_delegation, error);
 }
 
 static gboolean
-parse_preferred_ai (const Parser *parser, const Node *key, const Node *value, CfTask *task,
+parse_preferred_ai (const Parser *parser, const CfYamlNode *key, const CfYamlNode *value, CfTask *task,
                     GError **error)
 {
   const char *text;
@@ -635,7 +427,7 @@ parse_preferred_ai (const Parser *parser, const Node *key, const Node *value, Cf
 }
 
 static gboolean
-parse_complexity (const Parser *parser, const Node *key, const Node *value, CfTask *task,
+parse_complexity (const Parser *parser, const CfYamlNode *key, const CfYamlNode *value, CfTask *task,
                   GError **error)
 {
   const char *text;
@@ -673,7 +465,7 @@ model_is_valid (const char *text)
 }
 
 static gboolean
-parse_model (const Parser *parser, const Node *key, const Node *value, CfTask *task, GError **error)
+parse_model (const Parser *parser, const CfYamlNode *key, const CfYamlNode *value, CfTask *task, GError **error)
 {
   const char *text;
   g_autofree char *shown = NULL;
@@ -695,7 +487,7 @@ parse_model (const Parser *parser, const Node *key, const Node *value, CfTask *t
   return TRUE;
 }
 
-typedef gboolean (*FieldParseFunc) (const Parser *parser, const Node *key, const Node *value,
+typedef gboolean (*FieldParseFunc) (const Parser *parser, const CfYamlNode *key, const CfYamlNode *value,
                                     CfTask *task, GError **error);
 
 static const struct {
@@ -713,7 +505,7 @@ static const struct {
 };
 
 static void
-warn_unknown_key (Parser *parser, const Node *key)
+warn_unknown_key (Parser *parser, const CfYamlNode *key)
 {
   g_autofree char *shown = display_text (key->value);
   g_autofree char *message = NULL;
@@ -732,23 +524,23 @@ warn_unknown_key (Parser *parser, const Node *key)
 }
 
 static gboolean
-apply_frontmatter (Parser *parser, const Node *root, CfTask *task, GError **error)
+apply_frontmatter (Parser *parser, const CfYamlNode *root, CfTask *task, GError **error)
 {
-  if (root->kind != NODE_MAPPING)
+  if (root->type != CF_YAML_NODE_MAPPING)
     return set_error_pos (error, parser, root->line, root->column, NULL,
                           CF_TASK_ERROR_NOT_MAPPING,
-                          root->kind == NODE_SEQUENCE
+                          root->type == CF_YAML_NODE_SEQUENCE
                           ? _("the frontmatter must be a mapping of keys, not a list")
                           : _("the frontmatter must be a mapping of keys, not a single value"));
 
   for (guint i = 0; i + 1 < root->children->len; i += 2)
     {
-      const Node *key = g_ptr_array_index (root->children, i);
-      const Node *value = g_ptr_array_index (root->children, i + 1);
-      const Node *first;
+      const CfYamlNode *key = g_ptr_array_index (root->children, i);
+      const CfYamlNode *value = g_ptr_array_index (root->children, i + 1);
+      const CfYamlNode *first;
       gboolean known = FALSE;
 
-      if (key->kind != NODE_SCALAR)
+      if (key->type != CF_YAML_NODE_SCALAR)
         return set_error_pos (error, parser, key->line, key->column, NULL, CF_TASK_ERROR_TYPE,
                               _("keys must be single values, not lists or mappings"));
 
@@ -977,7 +769,7 @@ CfTask *
 cf_task_parse (const char *id, const char *data, gsize length, GError **error)
 {
   g_autoptr(CfTask) task = NULL;
-  g_autoptr(Node) root = NULL;
+  g_autoptr(CfYamlNode) root = NULL;
   g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GHashTable) seen_keys = g_hash_table_new (g_str_hash, g_str_equal);
   g_autofree char *source = NULL;
@@ -1050,7 +842,7 @@ cf_task_parse (const char *id, const char *data, gsize length, GError **error)
     {
       if (!parse_tree (&parser, parser.data + parser.frontmatter_offset, yaml_length, &root, error))
         return NULL;
-      if (root != NULL && !node_is_null (root) && !apply_frontmatter (&parser, root, task, error))
+      if (root != NULL && !cf_yaml_node_is_null (root) && !apply_frontmatter (&parser, root, task, error))
         return NULL;
     }
 
