@@ -15,6 +15,7 @@
 
 #include "cf-inbox.h"
 #include "cf-taskq.h"
+#include "cf-test-util.h"
 
 #define WAIT_SECONDS 120
 
@@ -59,29 +60,6 @@ spin_until (CfInbox *inbox, Condition cond, guint64 target)
       g_main_context_iteration (NULL, TRUE);
     }
   return TRUE;
-}
-
-static void
-remove_tree (const char *path)
-{
-  struct stat st;
-
-  if (lstat (path, &st) < 0)
-    return;
-  if (S_ISDIR (st.st_mode))
-    {
-      g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-      const char *name;
-
-      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          remove_tree (child);
-        }
-      g_rmdir (path);
-    }
-  else
-    g_unlink (path);
 }
 
 /* A backlog as a restarted daemon finds it: written an hour ago. */
@@ -241,7 +219,7 @@ main (int argc, char **argv)
   if (!make_tree (projects_dir, (guint) projects, (guint) per_project, paths))
     {
       g_printerr ("bench-inbox-rescan: cannot create the task tree in %s\n", root);
-      remove_tree (root);
+      cf_test_remove_tree (root);
       return 1;
     }
   yaml = g_strdup_printf ("accounts:\n  - {name: main, home: %s/home}\n"
@@ -260,7 +238,7 @@ main (int argc, char **argv)
   if (!spin_until (inbox, listed_at_least, total) || !spin_until (inbox, scans_at_least, 1))
     {
       g_printerr ("bench-inbox-rescan: the first scan did not list %u tasks\n", total);
-      remove_tree (root);
+      cf_test_remove_tree (root);
       return 1;
     }
   first_ms = (g_get_monotonic_time () - start) / 1000.0;
@@ -331,6 +309,6 @@ main (int argc, char **argv)
     }
 
   cf_inbox_stop (inbox);
-  remove_tree (root);
+  cf_test_remove_tree (root);
   return ok ? 0 : 1;
 }

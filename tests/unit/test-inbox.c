@@ -9,23 +9,11 @@
 
 #include "cf-inbox.h"
 #include "cf-taskq.h"
+#include "cf-test-util.h"
 
 /* Rejections and I/O trouble are logged as warnings on purpose: record them
  * instead of letting GTest abort. */
 static GPtrArray *warnings;
-
-static GLogWriterOutput
-record_warnings (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
-{
-  if (level & G_LOG_LEVEL_WARNING)
-    {
-      for (gsize i = 0; i < n_fields; i++)
-        if (g_str_equal (fields[i].key, "MESSAGE"))
-          g_ptr_array_add (warnings, g_strdup (fields[i].value));
-      return G_LOG_WRITER_HANDLED;
-    }
-  return g_log_writer_default (level, fields, n_fields, data);
-}
 
 typedef struct {
   char *root;
@@ -36,29 +24,6 @@ typedef struct {
   gint64 available_at;         /* monotonic time of the last one */
   GPtrArray *rejected;         /* "project|name|reason" */
 } Fixture;
-
-static void
-remove_tree (const char *path)
-{
-  struct stat st;
-
-  if (lstat (path, &st) < 0)
-    return;
-  if (S_ISDIR (st.st_mode))
-    {
-      g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-      const char *name;
-
-      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          remove_tree (child);
-        }
-      g_rmdir (path);
-    }
-  else
-    g_unlink (path);
-}
 
 static void
 on_available (CfInbox *inbox, Fixture *f)
@@ -76,10 +41,7 @@ on_rejected (CfInbox *inbox, const char *project, const char *name, const char *
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-
-  f->root = g_dir_make_tmp ("cf-inbox-XXXXXX", &error);
-  g_assert_no_error (error);
+  f->root = cf_test_make_tmpdir ("cf-inbox-XXXXXX");
   f->projects = g_build_filename (f->root, "projects", NULL);
   g_assert_cmpint (g_mkdir (f->projects, 0755), ==, 0);
   f->state = cf_state_new (NULL);
@@ -96,7 +58,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
       g_clear_object (&f->inbox);
     }
   g_clear_object (&f->state);
-  remove_tree (f->root);
+  cf_test_remove_tree (f->root);
   g_free (f->root);
   g_free (f->projects);
   g_ptr_array_unref (f->rejected);
@@ -134,40 +96,11 @@ start_inbox (Fixture *f, CfConfig *config)
   cf_inbox_start (f->inbox);
 }
 
-typedef gboolean (*Condition) (Fixture *f, gconstpointer data);
-
-/* Runs the main loop until COND holds or TIMEOUT_MS passed. */
 static gboolean
-run_until (Fixture *f, Condition cond, gconstpointer data, guint timeout_ms)
+scans_reached (gpointer fixture, gconstpointer data)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  Fixture *f = fixture;
 
-  while (!cond (f, data))
-    {
-      if (g_get_monotonic_time () >= deadline)
-        return FALSE;
-      g_main_context_iteration (NULL, FALSE);
-      if (!cond (f, data))
-        g_usleep (1000);
-    }
-  return TRUE;
-}
-
-static gboolean
-never (Fixture *f, gconstpointer data)
-{
-  return FALSE;
-}
-
-static void
-run_for (Fixture *f, guint ms)
-{
-  run_until (f, never, NULL, ms);
-}
-
-static gboolean
-scans_reached (Fixture *f, gconstpointer data)
-{
   return cf_inbox_get_scans (f->inbox) >= GPOINTER_TO_UINT (data);
 }
 
@@ -178,37 +111,46 @@ rescan_and_wait (Fixture *f)
   guint target = (guint) cf_inbox_get_scans (f->inbox) + 1;
 
   cf_inbox_rescan (f->inbox);
-  g_assert_true (run_until (f, scans_reached, GUINT_TO_POINTER (target), 5000));
+  g_assert_true (cf_test_run_until (f, scans_reached, GUINT_TO_POINTER (target), 5000));
 }
 
 static gboolean
-pending_is (Fixture *f, gconstpointer data)
+pending_is (gpointer fixture, gconstpointer data)
 {
+  Fixture *f = fixture;
   g_autoptr(GPtrArray) tasks = cf_inbox_list_pending (f->inbox);
   return tasks->len == GPOINTER_TO_UINT (data);
 }
 
 static gboolean
-available_above (Fixture *f, gconstpointer data)
+available_above (gpointer fixture, gconstpointer data)
 {
+  Fixture *f = fixture;
+
   return f->available > GPOINTER_TO_UINT (data);
 }
 
 static gboolean
-rejected_is (Fixture *f, gconstpointer data)
+rejected_is (gpointer fixture, gconstpointer data)
 {
+  Fixture *f = fixture;
+
   return f->rejected->len == GPOINTER_TO_UINT (data);
 }
 
 static gboolean
-is_project (Fixture *f, gconstpointer data)
+is_project (gpointer fixture, gconstpointer data)
 {
+  Fixture *f = fixture;
+
   return cf_inbox_has_project (f->inbox, data);
 }
 
 static gboolean
-state_pending_is (Fixture *f, gconstpointer data)
+state_pending_is (gpointer fixture, gconstpointer data)
 {
+  Fixture *f = fixture;
+
   return cf_state_get_pending_tasks (f->state) == GPOINTER_TO_UINT (data);
 }
 
@@ -262,7 +204,7 @@ deliver_text (const char *project, const char *id, const char *text)
   g_autofree char *temp = g_build_filename (project, "delivery.tmp", NULL);
   g_autofree char *dest = cf_taskq_task_path (project, CF_TASK_PLACE_INBOX, id);
 
-  g_assert_true (g_file_set_contents (temp, text, -1, NULL));
+  cf_test_write_file (temp, text);
   g_assert_cmpint (rename (temp, dest), ==, 0);
 }
 
@@ -281,7 +223,7 @@ write_in_inbox (const char *project, const char *name, const char *text)
 static void
 wait_first_scan (Fixture *f)
 {
-  g_assert_true (run_until (f, scans_reached, GUINT_TO_POINTER (1), 5000));
+  g_assert_true (cf_test_run_until (f, scans_reached, GUINT_TO_POINTER (1), 5000));
 }
 
 /* ---- tests -------------------------------------------------------------- */
@@ -303,11 +245,11 @@ test_renamed_in (Fixture *f, gconstpointer data)
   wait_first_scan (f);
   g_assert_true (cf_inbox_has_project (f->inbox, project));
 
-  g_assert_true (g_file_set_contents (temp, text, -1, NULL));
+  cf_test_write_file (temp, text);
   before = f->available;
   moved_at = g_get_monotonic_time ();
   g_assert_cmpint (rename (temp, dest), ==, 0);
-  g_assert_true (run_until (f, available_above, GUINT_TO_POINTER (before), 2000));
+  g_assert_true (cf_test_run_until (f, available_above, GUINT_TO_POINTER (before), 2000));
   g_assert_true (pending_is (f, GUINT_TO_POINTER (1)));
   g_test_message ("renamed in -> tasks-available: %.1f ms", (f->available_at - moved_at) / 1000.0);
   g_assert_cmpint (f->available_at - moved_at, <, 100 * 1000);
@@ -319,7 +261,7 @@ test_renamed_in (Fixture *f, gconstpointer data)
   g_assert_cmpuint (task->attempts, ==, 0);
   g_assert_cmpint (task->last_attempt_end, ==, 0);
   g_assert_cmpint (task->queued_at, >, 0);
-  g_assert_true (run_until (f, state_pending_is, GUINT_TO_POINTER (1), 1000));
+  g_assert_true (cf_test_run_until (f, state_pending_is, GUINT_TO_POINTER (1), 1000));
 }
 
 static void
@@ -339,10 +281,10 @@ test_slow_writer (Fixture *f, gconstpointer data)
   fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   g_assert_cmpint (fd, >=, 0);
   g_assert_cmpint (write (fd, first, strlen (first)), ==, (gssize) strlen (first));
-  run_for (f, 150);
+  cf_test_run_for (150);
   /* A full scan in the middle must not take it for finished either. */
   rescan_and_wait (f);
-  run_for (f, 150);
+  cf_test_run_for (150);
   g_assert_true (pending_is (f, GUINT_TO_POINTER (0)));
   g_assert_cmpuint (f->rejected->len, ==, 0);
 
@@ -350,7 +292,7 @@ test_slow_writer (Fixture *f, gconstpointer data)
   g_assert_true (pending_is (f, GUINT_TO_POINTER (0)));
   g_assert_cmpint (close (fd), ==, 0);
 
-  g_assert_true (run_until (f, pending_is, GUINT_TO_POINTER (1), 2000));
+  g_assert_true (cf_test_run_until (f, pending_is, GUINT_TO_POINTER (1), 2000));
   tasks = cf_inbox_list_pending (f->inbox);
   g_assert_cmpint (((CfInboxTask *) g_ptr_array_index (tasks, 0))->priority, ==, CF_PRIORITY_LOW);
   g_assert_cmpuint (f->rejected->len, ==, 0);
@@ -368,9 +310,9 @@ test_editor_files_ignored (Fixture *f, gconstpointer data)
   wait_first_scan (f);
   for (guint i = 0; i < G_N_ELEMENTS (names); i++)
     write_in_inbox (project, names[i], "---\ntitle: temp\n---\nbody\n");
-  run_for (f, 700);
+  cf_test_run_for (700);
   rescan_and_wait (f);
-  run_for (f, 700);
+  cf_test_run_for (700);
 
   g_assert_true (pending_is (f, GUINT_TO_POINTER (0)));
   g_assert_cmpuint (f->rejected->len, ==, 0);
@@ -402,8 +344,8 @@ test_broken_task_rejected (Fixture *f, gconstpointer data)
   deliver_text (project, "broken", "---\ntitle: [unclosed\n---\nbody\n");
   deliver (project, "good-two", "critical");
 
-  g_assert_true (run_until (f, rejected_is, GUINT_TO_POINTER (1), 2000));
-  g_assert_true (run_until (f, pending_is, GUINT_TO_POINTER (2), 2000));
+  g_assert_true (cf_test_run_until (f, rejected_is, GUINT_TO_POINTER (1), 2000));
+  g_assert_true (cf_test_run_until (f, pending_is, GUINT_TO_POINTER (2), 2000));
   expected = g_strdup_printf ("%s|broken.md|", project);
   g_assert_true (g_str_has_prefix (g_ptr_array_index (f->rejected, 0), expected));
   g_assert_nonnull (strstr (g_ptr_array_index (f->rejected, 0), "broken.md:"));
@@ -415,7 +357,7 @@ test_broken_task_rejected (Fixture *f, gconstpointer data)
   tasks = cf_inbox_list_pending (f->inbox);
   g_assert_cmpstr (((CfInboxTask *) g_ptr_array_index (tasks, 0))->id, ==, "good-two");
   g_assert_cmpstr (((CfInboxTask *) g_ptr_array_index (tasks, 1))->id, ==, "good-one");
-  g_assert_true (run_until (f, state_pending_is, GUINT_TO_POINTER (2), 1000));
+  g_assert_true (cf_test_run_until (f, state_pending_is, GUINT_TO_POINTER (2), 1000));
 }
 
 /* Written in place, closed, does not parse: maybe a writer that paused
@@ -435,13 +377,13 @@ test_in_place_refusal_waits (Fixture *f, gconstpointer data)
   write_in_inbox (project, "paused.md", "---\ntitle: Paused\n");
   written = g_get_monotonic_time ();
   write_in_inbox (project, "broken.md", "---\ntitle: [unclosed\n---\nbody\n");
-  run_for (f, 2000);
+  cf_test_run_for (2000);
   g_assert_cmpuint (f->rejected->len, ==, 0);
   g_assert_true (pending_is (f, GUINT_TO_POINTER (0)));
   write_in_inbox (project, "paused.md", "---\ntitle: Paused\n---\nFinished later.\n");
-  g_assert_true (run_until (f, pending_is, GUINT_TO_POINTER (1), 2000));
+  g_assert_true (cf_test_run_until (f, pending_is, GUINT_TO_POINTER (1), 2000));
 
-  g_assert_true (run_until (f, rejected_is, GUINT_TO_POINTER (1), 8000));
+  g_assert_true (cf_test_run_until (f, rejected_is, GUINT_TO_POINTER (1), 8000));
   g_assert_cmpint (g_get_monotonic_time () - written, >=, 5 * G_USEC_PER_SEC);
   g_assert_nonnull (strstr (g_ptr_array_index (f->rejected, 0), "|broken.md|"));
   g_assert_true (g_file_test (failed, G_FILE_TEST_IS_REGULAR));
@@ -459,12 +401,12 @@ test_symlink_rejected (Fixture *f, gconstpointer data)
   g_autofree char *content = NULL;
   struct stat st;
 
-  g_assert_true (g_file_set_contents (target, "---\ntitle: not yours\n---\nsecret\n", -1, NULL));
+  cf_test_write_file (target, "---\ntitle: not yours\n---\nsecret\n");
   start_inbox (f, config);
   wait_first_scan (f);
   g_assert_cmpint (symlink (target, link_path), ==, 0);
 
-  g_assert_true (run_until (f, rejected_is, GUINT_TO_POINTER (1), 2000));
+  g_assert_true (cf_test_run_until (f, rejected_is, GUINT_TO_POINTER (1), 2000));
   g_assert_nonnull (strstr (g_ptr_array_index (f->rejected, 0), "|link.md|"));
   g_assert_cmpint (lstat (failed, &st), ==, 0);
   g_assert_true (S_ISLNK (st.st_mode));
@@ -499,20 +441,20 @@ test_new_project_picked_up (Fixture *f, gconstpointer data)
   started = g_get_monotonic_time ();
   g_assert_cmpint (g_mkdir (project, 0755), ==, 0);
   g_assert_cmpint (g_mkdir (other, 0755), ==, 0);
-  run_for (f, 200);
+  cf_test_run_for (200);
   g_assert_cmpint (g_mkdir (queue, 0755), ==, 0);
-  run_for (f, 200);
+  cf_test_run_for (200);
   g_assert_false (cf_inbox_has_project (f->inbox, project));
   g_assert_cmpint (g_mkdir (inbox, 0755), ==, 0);
-  g_assert_true (run_until (f, is_project, project, 2000));
+  g_assert_true (cf_test_run_until (f, is_project, project, 2000));
   deliver (project, "first", "default");
-  g_assert_true (run_until (f, pending_is, GUINT_TO_POINTER (1), 2000));
+  g_assert_true (cf_test_run_until (f, pending_is, GUINT_TO_POINTER (1), 2000));
   g_assert_cmpint (g_get_monotonic_time () - started, <, 2 * G_USEC_PER_SEC);
 
   /* mkdir -p at once, task right after. */
   g_assert_cmpint (g_mkdir_with_parents (fast_inbox, 0755), ==, 0);
   deliver (fast, "second", "default");
-  g_assert_true (run_until (f, pending_is, GUINT_TO_POINTER (2), 2000));
+  g_assert_true (cf_test_run_until (f, pending_is, GUINT_TO_POINTER (2), 2000));
 
   /* A directory without a queue stays one: nothing is created in it. */
   g_assert_false (cf_inbox_has_project (f->inbox, other));
@@ -563,7 +505,7 @@ test_explicit_projects (Fixture *f, gconstpointer data)
 
   deliver (extra, "from-extra", "default");
   deliver (dedicated, "from-dedicated", "low");
-  g_assert_true (run_until (f, pending_is, GUINT_TO_POINTER (2), 2000));
+  g_assert_true (cf_test_run_until (f, pending_is, GUINT_TO_POINTER (2), 2000));
   tasks = cf_inbox_list_pending (f->inbox);
   g_assert_cmpstr (find_task (tasks, "from-extra")->project, ==, extra);
   g_assert_cmpstr (find_task (tasks, "from-dedicated")->project, ==, dedicated);
@@ -586,12 +528,12 @@ test_forget (Fixture *f, gconstpointer data)
   wait_first_scan (f);
   deliver (project, "task", "default");
   deliver (project, "other", "default");
-  g_assert_true (run_until (f, pending_is, GUINT_TO_POINTER (2), 2000));
-  g_assert_true (run_until (f, state_pending_is, GUINT_TO_POINTER (2), 1000));
+  g_assert_true (cf_test_run_until (f, pending_is, GUINT_TO_POINTER (2), 2000));
+  g_assert_true (cf_test_run_until (f, state_pending_is, GUINT_TO_POINTER (2), 1000));
 
   cf_inbox_forget (f->inbox, project, "task");
   g_assert_true (pending_is (f, GUINT_TO_POINTER (1)));
-  g_assert_true (run_until (f, state_pending_is, GUINT_TO_POINTER (1), 1000));
+  g_assert_true (cf_test_run_until (f, state_pending_is, GUINT_TO_POINTER (1), 1000));
   /* Unknown ids and projects are no-ops. */
   cf_inbox_forget (f->inbox, project, "nope");
   cf_inbox_forget (f->inbox, "/nowhere", "task");
@@ -599,9 +541,9 @@ test_forget (Fixture *f, gconstpointer data)
   /* The dispatcher did not take it after all: the next scan brings it back. */
   before = f->available;
   rescan_and_wait (f);
-  g_assert_true (run_until (f, pending_is, GUINT_TO_POINTER (2), 1000));
-  g_assert_true (run_until (f, state_pending_is, GUINT_TO_POINTER (2), 1000));
-  g_assert_true (run_until (f, available_above, GUINT_TO_POINTER (before), 1000));
+  g_assert_true (cf_test_run_until (f, pending_is, GUINT_TO_POINTER (2), 1000));
+  g_assert_true (cf_test_run_until (f, state_pending_is, GUINT_TO_POINTER (2), 1000));
+  g_assert_true (cf_test_run_until (f, available_above, GUINT_TO_POINTER (before), 1000));
 
   /* Forgotten then moved out (a claim): it stays gone. */
   cf_inbox_forget (f->inbox, project, "task");
@@ -609,7 +551,7 @@ test_forget (Fixture *f, gconstpointer data)
                                  g_get_real_time (), NULL, NULL));
   rescan_and_wait (f);
   g_assert_true (pending_is (f, GUINT_TO_POINTER (1)));
-  g_assert_true (run_until (f, state_pending_is, GUINT_TO_POINTER (1), 1000));
+  g_assert_true (cf_test_run_until (f, state_pending_is, GUINT_TO_POINTER (1), 1000));
 }
 
 static void
@@ -624,14 +566,14 @@ test_requeued_task_read_again (Fixture *f, gconstpointer data)
   start_inbox (f, config);
   wait_first_scan (f);
   deliver (project, "retry-me", "high");
-  g_assert_true (run_until (f, pending_is, GUINT_TO_POINTER (1), 2000));
+  g_assert_true (cf_test_run_until (f, pending_is, GUINT_TO_POINTER (1), 2000));
 
   g_assert_true (cf_taskq_claim (project, "retry-me", "ccl-auto-0", "main", "sonnet",
                                  g_get_real_time (), &attempt, NULL));
   g_assert_cmpuint (attempt, ==, 1);
-  g_assert_true (run_until (f, pending_is, GUINT_TO_POINTER (0), 2000));
+  g_assert_true (cf_test_run_until (f, pending_is, GUINT_TO_POINTER (0), 2000));
   g_assert_true (cf_taskq_requeue (project, "retry-me", TRUE, g_get_real_time (), NULL));
-  g_assert_true (run_until (f, pending_is, GUINT_TO_POINTER (1), 2000));
+  g_assert_true (cf_test_run_until (f, pending_is, GUINT_TO_POINTER (1), 2000));
 
   tasks = cf_inbox_list_pending (f->inbox);
   task = g_ptr_array_index (tasks, 0);
@@ -654,30 +596,30 @@ test_pending_count (Fixture *f, gconstpointer data)
   deliver (one, "b", "default");
   start_inbox (f, config);
   deliver (two, "c", "default");
-  g_assert_true (run_until (f, pending_is, GUINT_TO_POINTER (3), 3000));
-  g_assert_true (run_until (f, state_pending_is, GUINT_TO_POINTER (3), 1000));
+  g_assert_true (cf_test_run_until (f, pending_is, GUINT_TO_POINTER (3), 3000));
+  g_assert_true (cf_test_run_until (f, state_pending_is, GUINT_TO_POINTER (3), 1000));
 
   /* A file still being written is in the inbox, so it counts; not listed. */
   fd = open (writing, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   g_assert_cmpint (fd, >=, 0);
   g_assert_cmpint (write (fd, "---\n", 4), ==, 4);
-  g_assert_true (run_until (f, state_pending_is, GUINT_TO_POINTER (4), 2000));
+  g_assert_true (cf_test_run_until (f, state_pending_is, GUINT_TO_POINTER (4), 2000));
   g_assert_true (pending_is (f, GUINT_TO_POINTER (3)));
   g_assert_cmpint (write (fd, "title: done\n---\n", 16), ==, 16);
   close (fd);
-  g_assert_true (run_until (f, pending_is, GUINT_TO_POINTER (4), 2000));
+  g_assert_true (cf_test_run_until (f, pending_is, GUINT_TO_POINTER (4), 2000));
   g_assert_cmpuint (cf_state_get_pending_tasks (f->state), ==, 4);
 
   g_assert_cmpint (g_unlink (gone), ==, 0);
-  g_assert_true (run_until (f, state_pending_is, GUINT_TO_POINTER (3), 2000));
+  g_assert_true (cf_test_run_until (f, state_pending_is, GUINT_TO_POINTER (3), 2000));
   g_assert_true (pending_is (f, GUINT_TO_POINTER (3)));
 
   /* Claimed by the dispatcher: forgotten at once, then gone from disk. */
   cf_inbox_forget (f->inbox, two, "c");
-  g_assert_true (run_until (f, state_pending_is, GUINT_TO_POINTER (2), 1000));
+  g_assert_true (cf_test_run_until (f, state_pending_is, GUINT_TO_POINTER (2), 1000));
   g_assert_true (cf_taskq_claim (two, "c", "ccl-auto-0", "main", "sonnet", g_get_real_time (),
                                  NULL, NULL));
-  run_for (f, 200);
+  cf_test_run_for (200);
   g_assert_cmpuint (cf_state_get_pending_tasks (f->state), ==, 2);
   g_assert_cmpuint (f->rejected->len, ==, 0);
 }
@@ -701,29 +643,29 @@ test_rescan_uses_cache (Fixture *f, gconstpointer data)
           g_autofree char *id = g_strdup_printf ("task-%03u", t);
           g_autofree char *text = task_text (t % 2 ? "high" : "low", id);
           g_autofree char *path = cf_taskq_task_path (project, CF_TASK_PLACE_INBOX, id);
-          g_assert_true (g_file_set_contents (path, text, -1, NULL));
+          cf_test_write_file (path, text);
         }
       g_ptr_array_add (projects, project);
     }
 
   start_inbox (f, config);
-  g_assert_true (run_until (f, pending_is, GUINT_TO_POINTER (n_projects * per_project), 20000));
-  g_assert_true (run_until (f, state_pending_is, GUINT_TO_POINTER (n_projects * per_project),
+  g_assert_true (cf_test_run_until (f, pending_is, GUINT_TO_POINTER (n_projects * per_project), 20000));
+  g_assert_true (cf_test_run_until (f, state_pending_is, GUINT_TO_POINTER (n_projects * per_project),
                             1000));
-  run_for (f, 200);
+  cf_test_run_for (200);
   parses = cf_inbox_get_parses (f->inbox);
   g_assert_cmpuint (parses, >=, n_projects * per_project);
 
   rescan_and_wait (f);
   rescan_and_wait (f);
-  run_for (f, 100);
+  cf_test_run_for (100);
   g_assert_cmpuint (cf_inbox_get_parses (f->inbox), ==, parses);
   g_assert_true (pending_is (f, GUINT_TO_POINTER (n_projects * per_project)));
 
   /* One file changed: that one alone is read again. */
   deliver (g_ptr_array_index (projects, 3), "task-007", "critical");
-  g_assert_true (run_until (f, pending_is, GUINT_TO_POINTER (n_projects * per_project), 2000));
-  run_for (f, 300);
+  g_assert_true (cf_test_run_until (f, pending_is, GUINT_TO_POINTER (n_projects * per_project), 2000));
+  cf_test_run_for (300);
   g_assert_cmpuint (cf_inbox_get_parses (f->inbox), ==, parses + 1);
   {
     g_autoptr(GPtrArray) tasks = cf_inbox_list_pending (f->inbox);
@@ -748,20 +690,20 @@ test_reload_moves_projects (Fixture *f, gconstpointer data)
   deliver (old_project, "old-task", "default");
   deliver (new_project, "new-task", "default");
   start_inbox (f, config);
-  g_assert_true (run_until (f, pending_is, GUINT_TO_POINTER (1), 3000));
+  g_assert_true (cf_test_run_until (f, pending_is, GUINT_TO_POINTER (1), 3000));
 
   reloaded = make_config (f, yaml, "1h");
   cf_inbox_set_config (f->inbox, reloaded);
-  g_assert_true (run_until (f, is_project, new_project, 2000));
+  g_assert_true (cf_test_run_until (f, is_project, new_project, 2000));
   g_assert_false (cf_inbox_has_project (f->inbox, old_project));
-  g_assert_true (run_until (f, pending_is, GUINT_TO_POINTER (1), 2000));
+  g_assert_true (cf_test_run_until (f, pending_is, GUINT_TO_POINTER (1), 2000));
   {
     g_autoptr(GPtrArray) tasks = cf_inbox_list_pending (f->inbox);
     g_assert_cmpstr (((CfInboxTask *) g_ptr_array_index (tasks, 0))->id, ==, "new-task");
   }
   /* The old directory is no longer watched. */
   deliver (old_project, "ignored", "default");
-  run_for (f, 300);
+  cf_test_run_for (300);
   g_assert_true (pending_is (f, GUINT_TO_POINTER (1)));
 }
 
@@ -776,9 +718,9 @@ test_periodic_scan_without_events (Fixture *f, gconstpointer data)
   wait_first_scan (f);
   /* The period is max(lifecycle.interval, 1 s). */
   scans = cf_inbox_get_scans (f->inbox);
-  run_for (f, 600);
+  cf_test_run_for (600);
   g_assert_cmpuint (cf_inbox_get_scans (f->inbox), ==, scans);
-  g_assert_true (run_until (f, scans_reached, GUINT_TO_POINTER (scans + 1), 2000));
+  g_assert_true (cf_test_run_until (f, scans_reached, GUINT_TO_POINTER (scans + 1), 2000));
   (void) project;
 }
 
@@ -786,7 +728,7 @@ int
 main (int argc, char **argv)
 {
   warnings = g_ptr_array_new_with_free_func (g_free);
-  g_log_set_writer_func (record_warnings, NULL, NULL);
+  g_log_set_writer_func (cf_test_record_warnings, warnings, NULL);
   g_test_init (&argc, &argv, NULL);
 
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)

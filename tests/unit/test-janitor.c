@@ -9,22 +9,10 @@
 #include "cf-inbox.h"
 #include "cf-janitor.h"
 #include "cf-taskq.h"
+#include "cf-test-util.h"
 
 /* The janitor logs what it removes and refuses as warnings on purpose. */
 static GPtrArray *warnings;
-
-static GLogWriterOutput
-record_warnings (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
-{
-  if (level & G_LOG_LEVEL_WARNING)
-    {
-      for (gsize i = 0; i < n_fields; i++)
-        if (g_str_equal (fields[i].key, "MESSAGE"))
-          g_ptr_array_add (warnings, g_strdup (fields[i].value));
-      return G_LOG_WRITER_HANDLED;
-    }
-  return g_log_writer_default (level, fields, n_fields, data);
-}
 
 typedef struct {
   char *root;
@@ -35,29 +23,6 @@ typedef struct {
   CfInbox *inbox;
   CfJanitor *janitor;
 } Fixture;
-
-static void
-remove_tree (const char *path)
-{
-  struct stat st;
-
-  if (lstat (path, &st) < 0)
-    return;
-  if (S_ISDIR (st.st_mode))
-    {
-      g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-      const char *name;
-
-      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          remove_tree (child);
-        }
-      g_rmdir (path);
-    }
-  else
-    g_unlink (path);
-}
 
 static CfConfig *
 make_config (Fixture *f, const char *janitor_interval)
@@ -76,45 +41,19 @@ make_config (Fixture *f, const char *janitor_interval)
   return config;
 }
 
-typedef gboolean (*Condition) (Fixture *f, gconstpointer data);
-
 static gboolean
-run_until (Fixture *f, Condition cond, gconstpointer data, guint timeout_ms)
+inbox_scanned (gpointer fixture, gconstpointer data)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  Fixture *f = fixture;
 
-  while (!cond (f, data))
-    {
-      if (g_get_monotonic_time () >= deadline)
-        return FALSE;
-      g_main_context_iteration (NULL, FALSE);
-      if (!cond (f, data))
-        g_usleep (1000);
-    }
-  return TRUE;
-}
-
-static gboolean
-never (Fixture *f, gconstpointer data)
-{
-  return FALSE;
-}
-
-static void
-run_for (Fixture *f, guint ms)
-{
-  run_until (f, never, NULL, ms);
-}
-
-static gboolean
-inbox_scanned (Fixture *f, gconstpointer data)
-{
   return cf_inbox_get_scans (f->inbox) >= 1;
 }
 
 static gboolean
-passes_reached (Fixture *f, gconstpointer data)
+passes_reached (gpointer fixture, gconstpointer data)
 {
+  Fixture *f = fixture;
+
   return cf_janitor_get_passes (f->janitor) >= GPOINTER_TO_UINT (data);
 }
 
@@ -122,11 +61,9 @@ static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
   const char *janitor_interval = data != NULL ? data : "1h";
-  g_autoptr(GError) error = NULL;
   g_autofree char *inbox = NULL;
 
-  f->root = g_dir_make_tmp ("cf-janitor-XXXXXX", &error);
-  g_assert_no_error (error);
+  f->root = cf_test_make_tmpdir ("cf-janitor-XXXXXX");
   f->project = g_build_filename (f->root, "projects", "web", NULL);
   f->signals = g_build_filename (f->root, "run", NULL);
   inbox = g_build_filename (f->project, CF_TASKQ_QUEUE_DIR, "inbox", NULL);
@@ -138,7 +75,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->state = cf_state_new (NULL);
   f->inbox = cf_inbox_new (f->config, f->state);
   cf_inbox_start (f->inbox);
-  g_assert_true (run_until (f, inbox_scanned, NULL, 5000));
+  g_assert_true (cf_test_run_until (f, inbox_scanned, NULL, 5000));
   f->janitor = cf_janitor_new (f->config, f->state, f->inbox);
   g_ptr_array_set_size (warnings, 0);
 }
@@ -152,7 +89,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
   g_clear_object (&f->inbox);
   g_clear_object (&f->state);
   g_clear_pointer (&f->config, cf_config_unref);
-  remove_tree (f->root);
+  cf_test_remove_tree (f->root);
   g_free (f->root);
   g_free (f->project);
   g_free (f->signals);
@@ -164,7 +101,7 @@ run_pass (Fixture *f)
   guint target = (guint) cf_janitor_get_passes (f->janitor) + 1;
 
   cf_janitor_run_now (f->janitor);
-  g_assert_true (run_until (f, passes_reached, GUINT_TO_POINTER (target), 5000));
+  g_assert_true (cf_test_run_until (f, passes_reached, GUINT_TO_POINTER (target), 5000));
 }
 
 /* Two passes further apart than the grace (2 × watcher.interval = 200 ms). */
@@ -172,7 +109,7 @@ static void
 run_confirmed_passes (Fixture *f)
 {
   run_pass (f);
-  run_for (f, 250);
+  cf_test_run_for (250);
   run_pass (f);
 }
 
@@ -182,7 +119,7 @@ add_task (Fixture *f, const char *id)
   g_autofree char *path = cf_taskq_task_path (f->project, CF_TASK_PLACE_INBOX, id);
   g_autofree char *text = g_strdup_printf ("---\ntitle: %s\n---\nDo it.\n", id);
 
-  g_assert_true (g_file_set_contents (path, text, -1, NULL));
+  cf_test_write_file (path, text);
 }
 
 static void
@@ -235,7 +172,7 @@ test_requeues_unattended (Fixture *f, gconstpointer data)
   /* One look is not enough. */
   run_pass (f);
   g_assert_cmpint (cf_taskq_locate (f->project, "orphan"), ==, CF_TASK_PLACE_ACTIVE);
-  run_for (f, 250);
+  cf_test_run_for (250);
   run_pass (f);
 
   g_assert_cmpint (cf_taskq_locate (f->project, "orphan"), ==, CF_TASK_PLACE_INBOX);
@@ -286,13 +223,13 @@ test_second_look_must_agree (Fixture *f, gconstpointer data)
   /* This one went back and was claimed again in between (a new attempt). */
   g_assert_true (cf_taskq_requeue (f->project, "moved-between", TRUE, g_get_real_time (), NULL));
   claim (f, "moved-between", "ccl-auto-1");
-  run_for (f, 250);
+  cf_test_run_for (250);
   run_pass (f);
   g_assert_cmpint (cf_taskq_locate (f->project, "claimed-late"), ==, CF_TASK_PLACE_ACTIVE);
   g_assert_cmpint (cf_taskq_locate (f->project, "moved-between"), ==, CF_TASK_PLACE_ACTIVE);
 
   /* Unchanged since the second look, and nobody took it: released now. */
-  run_for (f, 250);
+  cf_test_run_for (250);
   run_pass (f);
   g_assert_cmpint (cf_taskq_locate (f->project, "moved-between"), ==, CF_TASK_PLACE_INBOX);
   g_assert_cmpuint (cf_taskq_attempts (f->project, "moved-between"), ==, 2);
@@ -308,7 +245,7 @@ test_quick_passes_wait_for_grace (Fixture *f, gconstpointer data)
   run_pass (f);
   run_pass (f);
   g_assert_cmpint (cf_taskq_locate (f->project, "orphan"), ==, CF_TASK_PLACE_ACTIVE);
-  run_for (f, 250);
+  cf_test_run_for (250);
   run_pass (f);
   g_assert_cmpint (cf_taskq_locate (f->project, "orphan"), ==, CF_TASK_PLACE_INBOX);
 }
@@ -326,9 +263,9 @@ test_orphan_meta (Fixture *f, gconstpointer data)
   g_assert_true (cf_taskq_finish (f->project, "finished", CF_TASK_OUTCOME_DONE, NULL, NULL,
                                   g_get_real_time (), NULL));
   age_file (done_meta, 7200);
-  g_assert_true (g_file_set_contents (old_orphan, "{}", -1, NULL));
+  cf_test_write_file (old_orphan, "{}");
   age_file (old_orphan, 7200);
-  g_assert_true (g_file_set_contents (new_orphan, "{}", -1, NULL));
+  cf_test_write_file (new_orphan, "{}");
   cf_janitor_start (f->janitor);
   run_pass (f);
 
@@ -372,20 +309,20 @@ test_done_signals (Fixture *f, gconstpointer data)
   gboolean as_root = geteuid () == 0;
   struct stat st;
 
-  g_assert_true (g_file_set_contents (old, "", -1, NULL));
+  cf_test_write_file (old, "");
   age_file (old, 7200);
-  g_assert_true (g_file_set_contents (fresh, "", -1, NULL));
-  g_assert_true (g_file_set_contents (victim, "keep me", -1, NULL));
+  cf_test_write_file (fresh, "");
+  cf_test_write_file (victim, "keep me");
   age_file (victim, 7200);
   g_assert_cmpint (symlink (victim, link), ==, 0);
   age_file (link, 7200);
   g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
   age_file (dir, 7200);
-  g_assert_true (g_file_set_contents (unrelated, "", -1, NULL));
+  cf_test_write_file (unrelated, "");
   age_file (unrelated, 7200);
   if (as_root)
     {
-      g_assert_true (g_file_set_contents (foreign, "", -1, NULL));
+      cf_test_write_file (foreign, "");
       g_assert_cmpint (chown (foreign, 65534, 65534), ==, 0);
       age_file (foreign, 7200);
     }
@@ -412,15 +349,15 @@ test_timer (Fixture *f, gconstpointer data)
 {
   /* Interval 200 ms: the first pass after min(200 ms, 2 × 100 ms). */
   cf_janitor_start (f->janitor);
-  g_assert_true (run_until (f, passes_reached, GUINT_TO_POINTER (1), 1000));
-  g_assert_true (run_until (f, passes_reached, GUINT_TO_POINTER (3), 2000));
+  g_assert_true (cf_test_run_until (f, passes_reached, GUINT_TO_POINTER (1), 1000));
+  g_assert_true (cf_test_run_until (f, passes_reached, GUINT_TO_POINTER (3), 2000));
   cf_janitor_stop (f->janitor);
   {
     guint64 passes = cf_janitor_get_passes (f->janitor);
-    run_for (f, 500);
+    cf_test_run_for (500);
     g_assert_cmpuint (cf_janitor_get_passes (f->janitor), <=, passes + 1);
     cf_janitor_run_now (f->janitor);
-    run_for (f, 100);
+    cf_test_run_for (100);
     g_assert_cmpuint (cf_janitor_get_passes (f->janitor), <=, passes + 1);
   }
 }
@@ -429,7 +366,7 @@ int
 main (int argc, char **argv)
 {
   warnings = g_ptr_array_new_with_free_func (g_free);
-  g_log_set_writer_func (record_warnings, NULL, NULL);
+  g_log_set_writer_func (cf_test_record_warnings, warnings, NULL);
   g_test_init (&argc, &argv, NULL);
 
 #define ADD(path, data, fn) g_test_add (path, Fixture, data, fixture_setup, fn, fixture_teardown)

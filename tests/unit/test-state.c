@@ -3,23 +3,11 @@
 #include <string.h>
 
 #include "cf-state.h"
+#include "cf-test-util.h"
 
 /* Warnings are part of the contract here (a quarantine is loud): record
  * them instead of letting GTest abort on them. */
 static GPtrArray *warnings;
-
-static GLogWriterOutput
-record_warnings (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
-{
-  if (level & G_LOG_LEVEL_WARNING)
-    {
-      for (gsize i = 0; i < n_fields; i++)
-        if (g_str_equal (fields[i].key, "MESSAGE"))
-          g_ptr_array_add (warnings, g_strdup (fields[i].value));
-      return G_LOG_WRITER_HANDLED;
-    }
-  return g_log_writer_default (level, fields, n_fields, data);
-}
 
 typedef struct {
   char *dir;
@@ -29,34 +17,14 @@ typedef struct {
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-
-  f->dir = g_dir_make_tmp ("cf-state-XXXXXX", &error);
-  g_assert_no_error (error);
+  f->dir = cf_test_make_tmpdir ("cf-state-XXXXXX");
   f->path = g_build_filename (f->dir, "sub", "state.json", NULL);
-}
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
 }
 
 static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
-  remove_tree (f->dir);
+  cf_test_remove_tree (f->dir);
   g_free (f->dir);
   g_free (f->path);
 }
@@ -185,7 +153,7 @@ test_corrupt_quarantined (Fixture *f, gconstpointer data)
       g_autofree char *dir = g_path_get_dirname (f->path);
 
       g_mkdir_with_parents (dir, 0700);
-      g_assert_true (g_file_set_contents (f->path, corrupt_inputs[i], -1, NULL));
+      cf_test_write_file (f->path, corrupt_inputs[i]);
       populate (state);
       g_assert_true (cf_state_load (state, &quarantined, &error));
       g_assert_no_error (error);
@@ -286,7 +254,7 @@ int
 main (int argc, char **argv)
 {
   warnings = g_ptr_array_new_with_free_func (g_free);
-  g_log_set_writer_func (record_warnings, NULL, NULL);
+  g_log_set_writer_func (cf_test_record_warnings, warnings, NULL);
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/state/round-trip", Fixture, NULL, fixture_setup, test_round_trip, fixture_teardown);
   g_test_add ("/state/missing-file", Fixture, NULL, fixture_setup, test_missing_file, fixture_teardown);
