@@ -11,6 +11,7 @@
 
 #include "cf-duration.h"
 #include "cf-shell.h"
+#include "cf-text.h"
 #include "cf-yaml.h"
 
 G_DEFINE_QUARK (cf-config-error-quark, cf_config_error)
@@ -44,41 +45,10 @@ typedef struct {
   GPtrArray *home_at;          /* node of each account home, parallel to config->accounts */
 } Loader;
 
-/* Renders user text for a one-line message: control characters escaped,
- * long values shortened, so the "FILE:LINE:COL:" line stays one line. */
-static char *
-display_text (const char *text)
-{
-  GString *out = g_string_new (NULL);
-  guint count = 0;
-
-  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
-    {
-      guchar c = (guchar) *p;
-
-      if (count++ == 60)
-        {
-          g_string_append (out, "…");
-          break;
-        }
-      if (c == '\n')
-        g_string_append (out, "\\n");
-      else if (c == '\t')
-        g_string_append (out, "\\t");
-      else if (c == '\r')
-        g_string_append (out, "\\r");
-      else if (c < 0x20 || c == 0x7f)
-        g_string_append_printf (out, "\\x%02x", c);
-      else
-        g_string_append_len (out, p, g_utf8_next_char (p) - p);
-    }
-  return g_string_free (out, FALSE);
-}
-
 static char *
 path_child (const char *parent, const char *key)
 {
-  g_autofree char *shown = *key != '\0' ? display_text (key) : g_strdup ("\"\"");
+  g_autofree char *shown = *key != '\0' ? cf_text_for_message (key) : g_strdup ("\"\"");
 
   if (parent == NULL || *parent == '\0')
     return g_steal_pointer (&shown);
@@ -383,7 +353,7 @@ check_text (Loader *loader, const CfYamlNode *at, const char *path, const char *
     return set_error_at (error, loader, at, path, CF_CONFIG_ERROR_VALUE,
                          _("must not contain control characters"));
 
-  shown = display_text (text);
+  shown = cf_text_for_message (text);
   if ((flags & FIELD_ENV_NAME) && !is_env_name (text))
     return set_error_at (error, loader, at, path, CF_CONFIG_ERROR_VALUE,
                          _("'%s' is not an environment variable name"), shown);
@@ -440,7 +410,7 @@ path_value (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const
 
   if (!g_path_is_absolute (expanded))
     {
-      shown = display_text (text);
+      shown = cf_text_for_message (text);
       return set_error_at (error, loader, at, path, CF_CONFIG_ERROR_VALUE,
                            _("'%s' is not an absolute path (start it with / or ~/)"), shown);
     }
@@ -493,7 +463,7 @@ parse_duration (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, c
     return FALSE;
   if (*text == '\0')
     return set_error_at (error, loader, at, path, CF_CONFIG_ERROR_VALUE, _("must not be empty"));
-  shown = display_text (text);
+  shown = cf_text_for_message (text);
   if (!cf_duration_parse (text, &usec))
     {
       if (text[0] == '-' && g_ascii_isdigit (text[1]))
@@ -530,7 +500,7 @@ uint_value (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const
     {
       if (!g_ascii_isdigit (*p))
         {
-          g_autofree char *shown = display_text (text);
+          g_autofree char *shown = cf_text_for_message (text);
           return set_error_at (error, loader, at, path, CF_CONFIG_ERROR_VALUE,
                                _("'%s' is not a whole number"), shown);
         }
@@ -607,13 +577,13 @@ parse_entries (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, co
         return FALSE;
       if (strchr (text, '/') != NULL || strcmp (text, ".") == 0 || strcmp (text, "..") == 0)
         {
-          g_autofree char *shown = display_text (text);
+          g_autofree char *shown = cf_text_for_message (text);
           return set_error_at (error, loader, item, item_path, CF_CONFIG_ERROR_VALUE,
                                _("'%s' must be a single file name"), shown);
         }
       if (!g_hash_table_add (names, (gpointer) text))
         {
-          g_autofree char *shown = display_text (text);
+          g_autofree char *shown = cf_text_for_message (text);
           return set_error_at (error, loader, item, item_path, CF_CONFIG_ERROR_VALUE,
                                _("'%s' is listed twice"), shown);
         }
@@ -646,7 +616,7 @@ parse_path_list (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, 
       g_ptr_array_add (paths, result);
       if (!g_hash_table_add (unique, result))
         {
-          g_autofree char *shown = display_text (result);
+          g_autofree char *shown = cf_text_for_message (result);
           return set_error_at (error, loader, item, item_path, CF_CONFIG_ERROR_VALUE,
                                _("'%s' is listed twice"), shown);
         }
@@ -688,7 +658,7 @@ parse_cooldown_schedule (Loader *loader, const CfYamlNode *at, const CfYamlNode 
       if (text[0] == '-' && g_ascii_isdigit (text[1]))
         return set_error_at (error, loader, item, item_path, CF_CONFIG_ERROR_VALUE,
                              _("must not be negative"));
-      shown = display_text (text);
+      shown = cf_text_for_message (text);
       if (!cf_duration_parse (text, &usec))
         return set_error_at (error, loader, item, item_path, CF_CONFIG_ERROR_VALUE,
                              _("'%s' is not a number of seconds or a duration"), shown);
@@ -806,7 +776,7 @@ parse_accounts (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, c
       other = g_hash_table_lookup (names, account->name);
       if (other != NULL)
         {
-          g_autofree char *shown = display_text (account->name);
+          g_autofree char *shown = cf_text_for_message (account->name);
           return set_error_at (error, loader, seen_key (loader, name_path), name_path,
                                CF_CONFIG_ERROR_VALUE,
                                _("account '%s' is defined twice"), shown);
@@ -814,7 +784,7 @@ parse_accounts (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, c
       other = g_hash_table_lookup (homes, account->home);
       if (other != NULL)
         {
-          g_autofree char *shown = display_text (other->name);
+          g_autofree char *shown = cf_text_for_message (other->name);
           return set_error_at (error, loader, seen_key (loader, home_path), home_path,
                                CF_CONFIG_ERROR_VALUE,
                                _("same home as account '%s'"), shown);
@@ -875,7 +845,7 @@ parse_dedicated (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, 
 
       if (!g_hash_table_add (names, session->name))
         {
-          g_autofree char *shown = display_text (session->name);
+          g_autofree char *shown = cf_text_for_message (session->name);
           return set_error_at (error, loader, name_at, name_path, CF_CONFIG_ERROR_VALUE,
                                _("dedicated session '%s' is listed twice"), shown);
         }
@@ -1158,8 +1128,8 @@ check_pool (Loader *loader, GError **error)
       if (cf_config_is_pool_session (config, session->name))
         {
           const char *path = g_ptr_array_index (loader->dedicated_paths, i);
-          g_autofree char *shown = display_text (session->name);
-          g_autofree char *prefix = display_text (config->pool_prefix);
+          g_autofree char *shown = cf_text_for_message (session->name);
+          g_autofree char *prefix = cf_text_for_message (config->pool_prefix);
           return set_error_at (error, loader, g_ptr_array_index (loader->dedicated_at, i), path,
                                CF_CONFIG_ERROR_VALUE,
                                _("'%s' is also an autonomous pool session name ('%s' %u to %u)"),
@@ -1192,7 +1162,7 @@ check_across_keys (Loader *loader, const CfYamlNode *root, GError **error)
       if (strcmp (account->home, config->claude_link) == 0)
         {
           g_autofree char *path = g_strdup_printf ("accounts[%u].home", i);
-          g_autofree char *shown = display_text (config->claude_link);
+          g_autofree char *shown = cf_text_for_message (config->claude_link);
           return set_error_at (error, loader, g_ptr_array_index (loader->home_at, i), path,
                                CF_CONFIG_ERROR_VALUE,
                                _("must differ from claude_link (%s), which the daemon replaces with a symlink"),

@@ -4,6 +4,7 @@
 #include <glib/gi18n.h>
 #include <string.h>
 
+#include "cf-text.h"
 #include "cf-yaml.h"
 
 G_DEFINE_QUARK (cf-task-error-quark, cf_task_error)
@@ -64,37 +65,6 @@ cf_preferred_ai_to_string (CfPreferredAi preferred)
 }
 
 /* --- Text helpers ------------------------------------------------------------ */
-
-/* Renders file text for a one-line message: control characters escaped,
- * long values shortened, so an error stays one readable line. */
-static char *
-display_text (const char *text)
-{
-  GString *out = g_string_new (NULL);
-  guint count = 0;
-
-  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
-    {
-      guchar c = (guchar) *p;
-
-      if (count++ == 60)
-        {
-          g_string_append (out, "…");
-          break;
-        }
-      if (c == '\n')
-        g_string_append (out, "\\n");
-      else if (c == '\t')
-        g_string_append (out, "\\t");
-      else if (c == '\r')
-        g_string_append (out, "\\r");
-      else if (c < 0x20 || c == 0x7f)
-        g_string_append_printf (out, "\\x%02x", c);
-      else
-        g_string_append_len (out, p, g_utf8_next_char (p) - p);
-    }
-  return g_string_free (out, FALSE);
-}
 
 static gboolean
 is_blank_or_control (gunichar c)
@@ -186,7 +156,7 @@ set_error_pos (GError **error,
   if (key != NULL)
     {
       /* Keys are file text too: a quoted key may hold a newline. */
-      g_autofree char *shown_key = display_text (key);
+      g_autofree char *shown_key = cf_text_for_message (key);
 
       g_set_error (error, CF_TASK_ERROR, code, "%s:%u:%u: %s: %s",
                    parser->source, line, column, shown_key, message);
@@ -303,7 +273,7 @@ parse_priority (const Parser *parser, const CfYamlNode *key, const CfYamlNode *v
     return TRUE;
   if (cf_priority_from_string (text, &task->priority))
     return TRUE;
-  shown = display_text (text);
+  shown = cf_text_for_message (text);
   /* "normal" and "medium" are refused on purpose: guessing a priority
    * would silently change which model runs the task. */
   return set_error_pos (error, parser, key->line, key->column, key->value, CF_TASK_ERROR_VALUE,
@@ -377,7 +347,7 @@ parse_boolean (const Parser *parser, const CfYamlNode *key, const CfYamlNode *va
       *out = FALSE;
       return TRUE;
     }
-  shown = display_text (text);
+  shown = cf_text_for_message (text);
   return set_error_pos (error, parser, key->line, key->column, key->value, CF_TASK_ERROR_TYPE,
                         _("'%s' is not a boolean (expected true, false, yes or no)"), shown);
 }
@@ -443,7 +413,7 @@ parse_complexity (const Parser *parser, const CfYamlNode *key, const CfYamlNode 
         task->complexity_hint = (CfComplexity) i;
         return TRUE;
       }
-  shown = display_text (text);
+  shown = cf_text_for_message (text);
   return set_error_pos (error, parser, key->line, key->column, key->value, CF_TASK_ERROR_VALUE,
                         _("'%s' is not a complexity (expected low, medium or high)"), shown);
 }
@@ -476,7 +446,7 @@ parse_model (const Parser *parser, const CfYamlNode *key, const CfYamlNode *valu
     return TRUE;
   if (!model_is_valid (text))
     {
-      shown = display_text (text);
+      shown = cf_text_for_message (text);
       return set_error_pos (error, parser, key->line, key->column, key->value, CF_TASK_ERROR_VALUE,
                             _("'%s' is not a model name (letters, digits, '.', '_' and '-', "
                               "at most %u characters, not starting with '-')"),
@@ -507,7 +477,7 @@ static const struct {
 static void
 warn_unknown_key (Parser *parser, const CfYamlNode *key)
 {
-  g_autofree char *shown = display_text (key->value);
+  g_autofree char *shown = cf_text_for_message (key->value);
   g_autofree char *message = NULL;
 
   for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
@@ -785,7 +755,7 @@ cf_task_parse (const char *id, const char *data, gsize length, GError **error)
 
   if (!cf_task_id_is_valid (id))
     {
-      shown_id = display_text (id);
+      shown_id = cf_text_for_message (id);
       g_set_error (error, CF_TASK_ERROR, CF_TASK_ERROR_INVALID_ID,
                    _("'%s' is not a task id (letters, digits, '.', '_' and '-', "
                      "not starting with '.', at most %u characters)"),
