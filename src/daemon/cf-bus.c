@@ -7,6 +7,7 @@
 #include "cf-event-source.h"
 #include "cf-names.h"
 #include "cf-submit.h"
+#include "cf-switcher.h"
 #include "cf-task.h"
 #include "cf-taskq-async.h"
 
@@ -22,6 +23,8 @@ struct _CfBus {
   CfInbox *inbox;
   CfHooks *hooks;
   CfWatcher *watcher;
+  CfSwitcher *switcher;
+  CfQuota *quota;
   sd_bus *bus;
   sd_bus_slot *vtable_slot;
   sd_bus_slot *name_slot;
@@ -34,6 +37,7 @@ struct _CfBus {
   gulong session_handler;
   gulong dispatched_handler;
   gulong finished_handler;
+  gulong failover_handlers[4];
 };
 
 enum {
@@ -628,7 +632,7 @@ method_pause_resume (sd_bus_message *message, void *userdata, sd_bus_error *erro
   r = check_privileged (message, error);
   if (r < 0)
     return r;
-  if (cf_state_get_dispatch_paused (self->state) != pause)
+  if (cf_state_get_operator_paused (self->state) != pause)
     g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                       "MESSAGE", pause ? "Dispatch paused over D-Bus" : "Dispatch resumed over D-Bus");
   cf_state_set_dispatch_paused (self->state, pause);
@@ -653,6 +657,63 @@ method_recycle_session (sd_bus_message *message, void *userdata, sd_bus_error *e
     return r;
   if (!cf_watcher_recycle (self->watcher, name, &local_error))
     return sd_bus_error_set (error, CF_ERROR_INVALID_ARGUMENT, local_error->message);
+  return sd_bus_reply_method_return (message, "");
+}
+
+/* ---- accounts ------------------------------------------------------------ */
+
+static int
+switcher_error (GError *error, sd_bus_error *bus_error)
+{
+  const char *name = CF_ERROR_INVALID_ARGUMENT;
+
+  if (g_error_matches (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_NO_SUCH_ACCOUNT))
+    name = CF_ERROR_NO_SUCH_ACCOUNT;
+  else if (g_error_matches (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_IN_PROGRESS))
+    name = CF_ERROR_SWAP_IN_PROGRESS;
+  else if (g_error_matches (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_PARTIAL_SWAP))
+    name = CF_ERROR_PARTIAL_SWAP;
+  return sd_bus_error_set (bus_error, name, error->message);
+}
+
+static int
+method_switch_account (sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+  CfBus *self = userdata;
+  g_autoptr(GError) local_error = NULL;
+  const char *account;
+  int r;
+
+  r = sd_bus_message_read (message, "s", &account);
+  if (r < 0)
+    return r;
+  if (account[0] != '\0' && cf_config_find_account (self->config, account) == NULL)
+    return sd_bus_error_setf (error, CF_ERROR_NO_SUCH_ACCOUNT, "No account named '%s'", account);
+  r = check_privileged (message, error);
+  if (r < 0)
+    return r;
+  if (self->switcher == NULL)
+    return sd_bus_error_set (error, SD_BUS_ERROR_NOT_SUPPORTED, "No account switcher");
+  /* Answers once the switch has started; its end is SwapFinished. */
+  if (!cf_switcher_switch (self->switcher, account, &local_error))
+    return switcher_error (local_error, error);
+  return sd_bus_reply_method_return (message, "");
+}
+
+static int
+method_clear_partial_swap (sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+  CfBus *self = userdata;
+  g_autoptr(GError) local_error = NULL;
+  int r;
+
+  r = check_privileged (message, error);
+  if (r < 0)
+    return r;
+  if (self->switcher == NULL)
+    return sd_bus_error_set (error, SD_BUS_ERROR_NOT_SUPPORTED, "No account switcher");
+  if (!cf_switcher_clear_partial (self->switcher, &local_error))
+    return switcher_error (local_error, error);
   return sd_bus_reply_method_return (message, "");
 }
 
@@ -728,6 +789,11 @@ static const sd_bus_vtable manager_vtable[] = {
                            SD_BUS_ARGS ("s", project, "s", task_id),
                            SD_BUS_NO_RESULT,
                            method_requeue_or_cancel, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("SwitchAccount",
+                           SD_BUS_ARGS ("s", account),
+                           SD_BUS_NO_RESULT,
+                           method_switch_account, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD ("ClearPartialSwap", "", "", method_clear_partial_swap, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD ("PauseDispatch", "", "", method_pause_resume, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD ("ResumeDispatch", "", "", method_pause_resume, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("RecycleSession",
@@ -747,6 +813,15 @@ static const sd_bus_vtable manager_vtable[] = {
                            0),
   SD_BUS_SIGNAL_WITH_ARGS ("TaskFinished",
                            SD_BUS_ARGS ("s", project, "s", task_id, "s", session, "s", outcome),
+                           0),
+  SD_BUS_SIGNAL_WITH_ARGS ("QuotaExhausted",
+                           SD_BUS_ARGS ("s", account, "as", sessions, "t", reset_at, "s", evidence),
+                           0),
+  SD_BUS_SIGNAL_WITH_ARGS ("SwapStarted",
+                           SD_BUS_ARGS ("s", from, "s", to, "s", reason),
+                           0),
+  SD_BUS_SIGNAL_WITH_ARGS ("SwapFinished",
+                           SD_BUS_ARGS ("s", from, "s", to, "b", success, "s", message),
                            0),
   SD_BUS_VTABLE_END,
 };
@@ -823,6 +898,56 @@ on_task_finished (CfState *state, const char *project, const char *task, const c
                           project, task, session, outcome);
   if (r < 0)
     g_warning ("Cannot emit TaskFinished: %s", g_strerror (-r));
+}
+
+static void
+on_quota_exhausted (CfQuota *quota, const char *account, GStrv sessions, gint64 reset_at,
+                    const char *evidence, CfBus *self)
+{
+  g_autoptr(sd_bus_message) signal = NULL;
+  int r;
+
+  if (self->bus == NULL || !self->name_acquired)
+    return;
+  r = sd_bus_message_new_signal (self->bus, &signal, CF_OBJECT_PATH, CF_INTERFACE, "QuotaExhausted");
+  if (r >= 0)
+    r = sd_bus_message_append (signal, "s", account);
+  if (r >= 0)
+    r = sd_bus_message_append_strv (signal, sessions);
+  if (r >= 0)
+    r = sd_bus_message_append (signal, "ts", (uint64_t) MAX (reset_at, 0), evidence);
+  if (r >= 0)
+    r = sd_bus_send (self->bus, signal, NULL);
+  if (r < 0)
+    g_warning ("Cannot emit QuotaExhausted: %s", g_strerror (-r));
+}
+
+static void
+on_swap_started (CfSwitcher *switcher, const char *from, const char *to, const char *reason,
+                 CfBus *self)
+{
+  int r;
+
+  if (self->bus == NULL || !self->name_acquired)
+    return;
+  r = sd_bus_emit_signal (self->bus, CF_OBJECT_PATH, CF_INTERFACE, "SwapStarted", "sss",
+                          from, to, reason);
+  if (r < 0)
+    g_warning ("Cannot emit SwapStarted: %s", g_strerror (-r));
+}
+
+static void
+on_swap_finished (CfSwitcher *switcher, const char *from, const char *to, gboolean success,
+                  const char *message, CfBus *self)
+{
+  int r;
+
+  if (self->bus == NULL || !self->name_acquired)
+    return;
+  r = sd_bus_emit_signal (self->bus, CF_OBJECT_PATH, CF_INTERFACE, "SwapFinished", "ssbs",
+                          from, to, (int) success, message);
+  if (r < 0)
+    g_warning ("Cannot emit SwapFinished: %s", g_strerror (-r));
 }
 
 /* ---- connection --------------------------------------------------------- */
@@ -974,6 +1099,15 @@ cf_bus_dispose (GObject *object)
   g_clear_object (&self->inbox);
   g_clear_object (&self->hooks);
   g_clear_object (&self->watcher);
+  if (self->quota != NULL)
+    g_clear_signal_handler (&self->failover_handlers[0], self->quota);
+  if (self->switcher != NULL)
+    {
+      g_clear_signal_handler (&self->failover_handlers[1], self->switcher);
+      g_clear_signal_handler (&self->failover_handlers[2], self->switcher);
+    }
+  g_clear_object (&self->quota);
+  g_clear_object (&self->switcher);
   g_clear_object (&self->state);
   g_clear_pointer (&self->config, cf_config_unref);
   G_OBJECT_CLASS (cf_bus_parent_class)->dispose (object);
@@ -1020,4 +1154,18 @@ cf_bus_set_components (CfBus *self, CfInbox *inbox, CfHooks *hooks, CfWatcher *w
   g_set_object (&self->inbox, inbox);
   g_set_object (&self->hooks, hooks);
   g_set_object (&self->watcher, watcher);
+}
+
+void
+cf_bus_set_failover (CfBus *self, CfSwitcher *switcher, CfQuota *quota)
+{
+  g_return_if_fail (self->switcher == NULL && self->quota == NULL);
+  self->switcher = g_object_ref (switcher);
+  self->quota = g_object_ref (quota);
+  self->failover_handlers[0] = g_signal_connect (quota, "exhausted",
+                                                 G_CALLBACK (on_quota_exhausted), self);
+  self->failover_handlers[1] = g_signal_connect (switcher, "swap-started",
+                                                 G_CALLBACK (on_swap_started), self);
+  self->failover_handlers[2] = g_signal_connect (switcher, "swap-finished",
+                                                 G_CALLBACK (on_swap_finished), self);
 }

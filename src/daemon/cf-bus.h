@@ -8,6 +8,8 @@
 #include "cf-config.h"
 #include "cf-hooks.h"
 #include "cf-inbox.h"
+#include "cf-quota.h"
+#include "cf-switcher.h"
 #include "cf-state.h"
 #include "cf-watcher.h"
 
@@ -24,6 +26,9 @@ CfBus *cf_bus_new (CfState *state, CfConfig *config);
 void cf_bus_set_config (CfBus *self, CfConfig *config);
 /* The components method calls are forwarded to. */
 void cf_bus_set_components (CfBus *self, CfInbox *inbox, CfHooks *hooks, CfWatcher *watcher);
+/* SwitchAccount / ClearPartialSwap go to SWITCHER; QuotaExhausted,
+ * SwapStarted and SwapFinished come from QUOTA and SWITCHER. */
+void cf_bus_set_failover (CfBus *self, CfSwitcher *switcher, CfQuota *quota);
 
 /* Connects to the system bus (DBUS_SYSTEM_BUS_ADDRESS honoured), attaches to
  * EVENT, exports the object and requests the name asynchronously.

@@ -12,6 +12,8 @@
 #include "cf-inbox.h"
 #include "cf-janitor.h"
 #include "cf-lifecycle.h"
+#include "cf-quota.h"
+#include "cf-switcher.h"
 #include "cf-watcher.h"
 #include "cf-state.h"
 #include "cf-tmux.h"
@@ -35,6 +37,8 @@ struct _CfDaemon {
   CfDispatcher *dispatcher;
   CfWatcher *watcher;
   CfJanitor *janitor;
+  CfQuota *quota;
+  CfSwitcher *switcher;
   CfBus *bus;
   gboolean ready;
 };
@@ -98,6 +102,13 @@ on_tmux_connection (CfTmux *tmux, CfDaemon *self)
                     "MESSAGE", cf_tmux_is_connected (tmux) ? "tmux control connection up"
                                                            : "tmux control connection lost; reconnecting");
   update_status (self);
+}
+
+static void
+on_quota_exhausted (CfQuota *quota, const char *account, GStrv sessions, gint64 reset_at,
+                    const char *evidence, CfDaemon *self)
+{
+  cf_switcher_account_exhausted (self->switcher, account, reset_at, evidence);
 }
 
 static gboolean
@@ -184,9 +195,18 @@ cf_daemon_start (CfDaemon *self, GError **error)
   self->dispatcher = cf_dispatcher_new (self->config, self->state, self->tmux, self->inbox,
                                         self->hooks);
   self->janitor = cf_janitor_new (self->config, self->state, self->inbox);
+  self->quota = cf_quota_new (self->config, self->state, self->tmux, self->hooks);
+  self->switcher = cf_switcher_new (self->config, self->state, self->tmux, self->watcher,
+                                    self->dispatcher, self->quota);
+  /* Refuses a broken account layout before anything runs; finishes or
+   * rolls back a switch the last run left half done. */
+  if (!cf_switcher_start (self->switcher, error))
+    return FALSE;
+  g_signal_connect (self->quota, "exhausted", G_CALLBACK (on_quota_exhausted), self);
 
   self->bus = cf_bus_new (self->state, self->config);
   cf_bus_set_components (self->bus, self->inbox, self->hooks, self->watcher);
+  cf_bus_set_failover (self->bus, self->switcher, self->quota);
   g_signal_connect (self->bus, "name-acquired", G_CALLBACK (on_name_acquired), self);
   g_signal_connect (self->bus, "name-lost", G_CALLBACK (on_name_lost), self);
   if (!cf_bus_start (self->bus, self->event, error))
@@ -202,6 +222,7 @@ cf_daemon_start (CfDaemon *self, GError **error)
   cf_inbox_start (self->inbox);
   cf_dispatcher_start (self->dispatcher);
   cf_janitor_start (self->janitor);
+  cf_quota_start (self->quota);
 
   cf_state_enable_autosave (self->state, CF_STATE_DEBOUNCE_MS, CF_STATE_PERIOD_MS);
   return TRUE;
@@ -236,6 +257,8 @@ cf_daemon_reload (CfDaemon *self, GError **error)
   cf_watcher_set_config (self->watcher, config);
   cf_dispatcher_set_config (self->dispatcher, config);
   cf_janitor_set_config (self->janitor, config);
+  cf_quota_set_config (self->quota, config);
+  cf_switcher_set_config (self->switcher, config);
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                     "MESSAGE", "Configuration reloaded from %s", self->config_path);
   sd_notify (0, "READY=1");
@@ -252,6 +275,10 @@ cf_daemon_shutdown (CfDaemon *self)
     cf_dispatcher_stop (self->dispatcher);
   if (self->janitor != NULL)
     cf_janitor_stop (self->janitor);
+  if (self->quota != NULL)
+    cf_quota_stop (self->quota);
+  if (self->switcher != NULL)
+    cf_switcher_stop (self->switcher);
   if (self->inbox != NULL)
     cf_inbox_stop (self->inbox);
   if (self->watcher != NULL)
@@ -271,6 +298,8 @@ cf_daemon_dispose (GObject *object)
 {
   CfDaemon *self = CF_DAEMON (object);
 
+  g_clear_object (&self->switcher);
+  g_clear_object (&self->quota);
   g_clear_object (&self->dispatcher);
   g_clear_object (&self->janitor);
   g_clear_object (&self->watcher);

@@ -62,6 +62,7 @@ typedef struct {
   gboolean confirmed;          /* UserPromptSubmit hook seen */
   gboolean enter_retried;
   gboolean session_died;       /* cancelled because the session disappeared */
+  char *abort_reason;          /* account switch: end at the next step, attempt not counted */
   Stage stage;
   gint64 deadline;             /* monotonic µs for the current wait */
   gint64 confirm_started;
@@ -105,6 +106,7 @@ launch_free (Launch *launch)
   g_free (launch->model);
   g_free (launch->message);
   g_free (launch->before_paste);
+  g_free (launch->abort_reason);
   g_clear_object (&launch->self);
   g_free (launch);
 }
@@ -553,6 +555,13 @@ launch_step (Launch *launch)
 {
   CfDispatcher *self = launch->self;
 
+  if (launch->abort_reason != NULL)
+    {
+      g_autofree char *reason = g_strdup (launch->abort_reason);
+      launch_fail (launch, reason, FALSE);
+      return;
+    }
+
   switch (launch->stage)
     {
     case STAGE_CHECK_SHELL:
@@ -684,7 +693,8 @@ dispatch_now (gpointer user_data)
 
   self->kick_id = 0;
   if (self->cancellable == NULL || cf_state_get_dispatch_paused (self->state) ||
-      cf_state_get_swap_state (self->state) != CF_SWAP_NORMAL || !cf_tmux_is_connected (self->tmux))
+      cf_swap_state_in_progress (cf_state_get_swap_state (self->state)) ||
+      !cf_tmux_is_connected (self->tmux))
     return G_SOURCE_REMOVE;
 
   pending = cf_inbox_list_pending (self->inbox);
@@ -852,4 +862,27 @@ cf_dispatcher_new (CfConfig *config, CfState *state, CfTmux *tmux, CfInbox *inbo
   self->inbox = g_object_ref (inbox);
   self->hooks = g_object_ref (hooks);
   return self;
+}
+
+void
+cf_dispatcher_abort_launches (CfDispatcher *self, const char *reason)
+{
+  g_autoptr(GList) launches = g_hash_table_get_values (self->launches);
+
+  /* A step in flight holds its launch: each ends at its next step (a
+   * claim in its worker thread first completes, so the task is returned
+   * from where it really is). One parked on a timer ends now. */
+  for (GList *l = launches; l != NULL; l = l->next)
+    {
+      Launch *launch = l->data;
+
+      if (launch->abort_reason != NULL)
+        continue;
+      launch->abort_reason = g_strdup (reason);
+      if (launch->timer_id != 0)
+        {
+          g_clear_handle_id (&launch->timer_id, g_source_remove);
+          launch_step (launch);
+        }
+    }
 }

@@ -31,6 +31,9 @@ void cf_dispatcher_start (CfDispatcher *self);
 void cf_dispatcher_stop (CfDispatcher *self);
 /* Looks for work now (coalesced into one idle callback). */
 void cf_dispatcher_kick (CfDispatcher *self);
+/* Ends every launch in progress (account switch): claimed tasks go back to
+ * the inbox without counting the attempt, the sessions are recreated. */
+void cf_dispatcher_abort_launches (CfDispatcher *self, const char *reason);
 /* TRUE while a launch runs in SESSION. */
 gboolean cf_dispatcher_is_launching (CfDispatcher *self, const char *session);
 

@@ -17,12 +17,14 @@ struct _CfState {
   CfSwapState swap_step;
   char *swap_from;
   char *swap_to;
+  char *swap_reason;
   gboolean partial_swap;
   gint64 last_swap_when;
   char *last_swap_from;
   char *last_swap_to;
   gint64 return_at;
-  gboolean dispatch_paused;
+  gboolean dispatch_paused;    /* by the operator */
+  gint64 all_exhausted_until;  /* every account out: dispatch paused until then, 0 = no */
   guint pending_tasks;
   guint64 counters[CF_COUNTER_COUNT];          /* lifetime totals, persisted */
   guint64 counters_at_start[CF_COUNTER_COUNT]; /* totals when loaded */
@@ -30,6 +32,10 @@ struct _CfState {
   gboolean dirty;
   gboolean write_in_flight;
   guint64 write_count;
+  guint64 change_serial;       /* bumped by every persisted change */
+  guint64 written_serial;      /* change_serial of the content on disk */
+  guint64 in_flight_serial;    /* change_serial of the write in flight */
+  GPtrArray *flush_waiters;    /* GTask*, each with its target serial */
   guint debounce_ms;
   guint debounce_id;
   guint periodic_id;
@@ -167,6 +173,7 @@ static void
 emit_changed (CfState *self, CfStateChange what)
 {
   self->dirty = TRUE;
+  self->change_serial++;
   schedule_save (self);
   g_signal_emit (self, signals[SIGNAL_CHANGED], 0, (guint) what);
 }
@@ -244,6 +251,8 @@ cf_state_to_json (CfState *self)
   json_builder_add_string_value (builder, self->swap_from ? self->swap_from : "");
   json_builder_set_member_name (builder, "to");
   json_builder_add_string_value (builder, self->swap_to ? self->swap_to : "");
+  json_builder_set_member_name (builder, "reason");
+  json_builder_add_string_value (builder, self->swap_reason ? self->swap_reason : "");
   json_builder_set_member_name (builder, "partial");
   json_builder_add_boolean_value (builder, self->partial_swap);
   json_builder_end_object (builder);
@@ -262,6 +271,8 @@ cf_state_to_json (CfState *self)
   json_builder_add_int_value (builder, self->return_at);
   json_builder_set_member_name (builder, "dispatch_paused");
   json_builder_add_boolean_value (builder, self->dispatch_paused);
+  json_builder_set_member_name (builder, "all_exhausted_until");
+  json_builder_add_int_value (builder, self->all_exhausted_until);
 
   json_builder_set_member_name (builder, "counters");
   json_builder_begin_object (builder);
@@ -429,12 +440,14 @@ reset_content (CfState *self)
   self->swap_step = CF_SWAP_NORMAL;
   g_clear_pointer (&self->swap_from, g_free);
   g_clear_pointer (&self->swap_to, g_free);
+  g_clear_pointer (&self->swap_reason, g_free);
   self->partial_swap = FALSE;
   self->last_swap_when = 0;
   g_clear_pointer (&self->last_swap_from, g_free);
   g_clear_pointer (&self->last_swap_to, g_free);
   self->return_at = 0;
   self->dispatch_paused = FALSE;
+  self->all_exhausted_until = 0;
   memset (self->counters, 0, sizeof self->counters);
   memset (self->counters_at_start, 0, sizeof self->counters_at_start);
 }
@@ -520,6 +533,7 @@ cf_state_from_json (CfState *self, const char *json, gssize length, GError **err
       if (!read_string (swap, "step", &step, &local_error) ||
           !read_string (swap, "from", &scratch->swap_from, &local_error) ||
           !read_string (swap, "to", &scratch->swap_to, &local_error) ||
+          !read_string (swap, "reason", &scratch->swap_reason, &local_error) ||
           !read_bool (swap, "partial", &scratch->partial_swap, &local_error))
         goto fail;
       if (step != NULL && !cf_swap_state_from_string (step, &scratch->swap_step))
@@ -540,7 +554,8 @@ cf_state_from_json (CfState *self, const char *json, gssize length, GError **err
     goto fail;
 
   if (!read_int (root, "return_at", &scratch->return_at, &local_error) ||
-      !read_bool (root, "dispatch_paused", &scratch->dispatch_paused, &local_error))
+      !read_bool (root, "dispatch_paused", &scratch->dispatch_paused, &local_error) ||
+      !read_int (root, "all_exhausted_until", &scratch->all_exhausted_until, &local_error))
     goto fail;
 
   counters = get_object (root, "counters", &local_error);
@@ -568,12 +583,14 @@ cf_state_from_json (CfState *self, const char *json, gssize length, GError **err
   self->swap_step = scratch->swap_step;
   self->swap_from = g_steal_pointer (&scratch->swap_from);
   self->swap_to = g_steal_pointer (&scratch->swap_to);
+  self->swap_reason = g_steal_pointer (&scratch->swap_reason);
   self->partial_swap = scratch->partial_swap;
   self->last_swap_when = scratch->last_swap_when;
   self->last_swap_from = g_steal_pointer (&scratch->last_swap_from);
   self->last_swap_to = g_steal_pointer (&scratch->last_swap_to);
   self->return_at = scratch->return_at;
   self->dispatch_paused = scratch->dispatch_paused;
+  self->all_exhausted_until = scratch->all_exhausted_until;
   memcpy (self->counters, scratch->counters, sizeof self->counters);
   memcpy (self->counters_at_start, scratch->counters, sizeof self->counters);
   return TRUE;
@@ -660,6 +677,7 @@ cf_state_save_sync (CfState *self, GError **error)
     return FALSE;
   self->dirty = FALSE;
   self->write_count++;
+  self->written_serial = self->change_serial;
   return TRUE;
 }
 
@@ -690,6 +708,30 @@ write_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable 
 
 static void save_now (CfState *self);
 
+/* Completes the flush waiters whose content is on disk; with ERROR, all of
+ * those still waiting fail. */
+static void
+complete_waiters (CfState *self, const GError *error)
+{
+  for (guint i = 0; i < self->flush_waiters->len; )
+    {
+      GTask *task = g_ptr_array_index (self->flush_waiters, i);
+      guint64 target = *(guint64 *) g_task_get_task_data (task);
+
+      if (error == NULL && target > self->written_serial)
+        {
+          i++;
+          continue;
+        }
+      g_ptr_array_steal_index (self->flush_waiters, i);
+      if (error != NULL)
+        g_task_return_error (task, g_error_copy (error));
+      else
+        g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+    }
+}
+
 static void
 write_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -704,10 +746,15 @@ write_done (GObject *source, GAsyncResult *result, gpointer user_data)
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
                         "CF_STATE_FILE", self->path,
                         "MESSAGE", "Cannot write state file %s: %s", self->path, error->message);
+      complete_waiters (self, error);
       return;
     }
   self->write_count++;
-  if (self->dirty)
+  self->written_serial = self->in_flight_serial;
+  complete_waiters (self, NULL);
+  if (self->dirty && self->flush_waiters->len > 0)
+    save_now (self);
+  else if (self->dirty)
     schedule_save (self);
 }
 
@@ -724,6 +771,7 @@ save_now (CfState *self)
   job->json = cf_state_to_json (self);
   self->dirty = FALSE;
   self->write_in_flight = TRUE;
+  self->in_flight_serial = self->change_serial;
   task = g_task_new (self, NULL, write_done, NULL);
   g_task_set_source_tag (task, save_now);
   g_task_set_task_data (task, job, (GDestroyNotify) write_job_free);
@@ -767,6 +815,33 @@ cf_state_enable_autosave (CfState *self, guint debounce_ms, guint period_ms)
     self->periodic_id = g_timeout_add (period_ms, periodic_fired, self);
   if (self->dirty)
     schedule_save (self);
+}
+
+void
+cf_state_flush_async (CfState *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+                      gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  guint64 *target = g_new (guint64, 1);
+
+  g_task_set_source_tag (task, cf_state_flush_async);
+  *target = self->change_serial;
+  g_task_set_task_data (task, target, g_free);
+  if (self->path == NULL || *target <= self->written_serial)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  g_ptr_array_add (self->flush_waiters, g_steal_pointer (&task));
+  /* Now, not after the debounce: the caller waits on it. */
+  g_clear_handle_id (&self->debounce_id, g_source_remove);
+  save_now (self);
+}
+
+gboolean
+cf_state_flush_finish (CfState *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 gboolean
@@ -1059,6 +1134,25 @@ cf_state_set_swap_journal (CfState *self, CfSwapState step, const char *from, co
     emit_changed (self, CF_STATE_CHANGE_SWAP_STATE);
 }
 
+gboolean
+cf_swap_state_in_progress (CfSwapState state)
+{
+  return state == CF_SWAP_SAVING || state == CF_SWAP_SWITCHING || state == CF_SWAP_RESUMING;
+}
+
+const char *
+cf_state_get_swap_reason (CfState *self)
+{
+  return self->swap_reason ? self->swap_reason : "";
+}
+
+void
+cf_state_set_swap_reason (CfState *self, const char *reason)
+{
+  if (replace_string (&self->swap_reason, reason))
+    emit_changed (self, CF_STATE_CHANGE_SWAP_STATE);
+}
+
 const char *
 cf_state_get_swap_from (CfState *self)
 {
@@ -1124,6 +1218,12 @@ cf_state_set_return_at (CfState *self, gint64 when)
 gboolean
 cf_state_get_dispatch_paused (CfState *self)
 {
+  return self->dispatch_paused || self->all_exhausted_until != 0;
+}
+
+gboolean
+cf_state_get_operator_paused (CfState *self)
+{
   return self->dispatch_paused;
 }
 
@@ -1133,6 +1233,21 @@ cf_state_set_dispatch_paused (CfState *self, gboolean paused)
   if (self->dispatch_paused == !!paused)
     return;
   self->dispatch_paused = !!paused;
+  emit_changed (self, CF_STATE_CHANGE_DISPATCH_PAUSED);
+}
+
+gint64
+cf_state_get_all_exhausted_until (CfState *self)
+{
+  return self->all_exhausted_until;
+}
+
+void
+cf_state_set_all_exhausted_until (CfState *self, gint64 until)
+{
+  if (self->all_exhausted_until == until)
+    return;
+  self->all_exhausted_until = MAX (until, 0);
   emit_changed (self, CF_STATE_CHANGE_DISPATCH_PAUSED);
 }
 
@@ -1176,6 +1291,7 @@ cf_state_finalize (GObject *object)
 
   g_clear_handle_id (&self->debounce_id, g_source_remove);
   g_clear_handle_id (&self->periodic_id, g_source_remove);
+  g_ptr_array_unref (self->flush_waiters);
   reset_content (self);
   g_hash_table_unref (self->sessions);
   g_ptr_array_unref (self->accounts);
@@ -1212,6 +1328,7 @@ cf_state_init (CfState *self)
   self->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                           (GDestroyNotify) session_free);
   self->accounts = g_ptr_array_new_with_free_func ((GDestroyNotify) account_state_free);
+  self->flush_waiters = g_ptr_array_new ();
 }
 
 CfState *

@@ -77,6 +77,9 @@ const char *cf_session_kind_to_string (CfSessionKind kind);
 const char *cf_session_state_to_string (CfSessionState state);
 gboolean cf_session_state_from_string (const char *text, CfSessionState *out);
 const char *cf_swap_state_to_string (CfSwapState state);
+/* TRUE for saving, switching, resuming: a switch is running. Fallback is a
+ * resting state (on a backup account, return scheduled). */
+gboolean cf_swap_state_in_progress (CfSwapState state);
 gboolean cf_swap_state_from_string (const char *text, CfSwapState *out);
 
 #define CF_TYPE_STATE (cf_state_get_type ())
@@ -91,6 +94,12 @@ CfState *cf_state_new (const char *path);
  * failed quarantine return FALSE. */
 gboolean cf_state_load (CfState *self, char **quarantined_to, GError **error);
 
+/* Completes once every change made before the call is on disk (written
+ * now, not after the debounce): the swap journal waits on it before each
+ * step. Fails when the write fails (the store stays dirty and retries). */
+void cf_state_flush_async (CfState *self, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data);
+gboolean cf_state_flush_finish (CfState *self, GAsyncResult *result, GError **error);
 /* Writes now, synchronously (start-up and shutdown only). */
 gboolean cf_state_save_sync (CfState *self, GError **error);
 /* Persistence on change: debounced (DEBOUNCE_MS after the first change) and a
@@ -144,14 +153,22 @@ void cf_state_set_swap_journal (CfState *self, CfSwapState step, const char *fro
                                 const char *to);
 const char *cf_state_get_swap_from (CfState *self);
 const char *cf_state_get_swap_to (CfState *self);
+/* Why the journaled switch runs: "quota", "manual", "return", "reset". */
+const char *cf_state_get_swap_reason (CfState *self);
+void cf_state_set_swap_reason (CfState *self, const char *reason);
 gboolean cf_state_get_partial_swap (CfState *self);
 void cf_state_set_partial_swap (CfState *self, gboolean partial);
 void cf_state_get_last_swap (CfState *self, gint64 *when, const char **from, const char **to);
 void cf_state_set_last_swap (CfState *self, gint64 when, const char *from, const char *to);
 gint64 cf_state_get_return_at (CfState *self);
 void cf_state_set_return_at (CfState *self, gint64 when);
+/* DispatchPaused: by the operator, or because every account is exhausted. */
 gboolean cf_state_get_dispatch_paused (CfState *self);
+gboolean cf_state_get_operator_paused (CfState *self);
 void cf_state_set_dispatch_paused (CfState *self, gboolean paused);
+/* Every account exhausted: dispatch paused until UNTIL (µs epoch), 0 = not. */
+gint64 cf_state_get_all_exhausted_until (CfState *self);
+void cf_state_set_all_exhausted_until (CfState *self, gint64 until);
 guint cf_state_get_pending_tasks (CfState *self);
 void cf_state_set_pending_tasks (CfState *self, guint count);
 guint64 cf_state_get_counter (CfState *self, CfCounter counter);

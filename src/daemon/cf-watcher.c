@@ -41,6 +41,7 @@ typedef struct {
   gboolean finishing;          /* outcome decided, recycling the session */
   gboolean session_died;       /* the tmux session disappeared meanwhile */
   const char *outcome;         /* static: done, timeout, requeued */
+  gboolean evicted;            /* account switch: attempt not counted, session killed */
   gint64 exit_deadline;
   guint timer_id;
 } Watch;
@@ -278,6 +279,13 @@ on_task_moved (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   /* The session died and was already recreated and given new work while
    * the queue move ran: it is not this watch's to recycle any more. */
+  if (watch->evicted)
+    {
+      cf_state_set_session_work (self->state, watch->session, NULL, NULL);
+      cf_tmux_kill_session_async (self->tmux, watch->session, NULL, on_killed, NULL);
+      watch_end (watch);
+      return;
+    }
   if (watch->session_died || session->state != CF_SESSION_WORKING ||
       !g_str_equal (session->task, watch->task) || !g_str_equal (session->project, watch->project))
     {
@@ -308,7 +316,7 @@ finish_watch (Watch *watch, const char *outcome, const char *why)
     cf_taskq_finish_async (watch->project, watch->task, CF_TASK_OUTCOME_FAILED, why, NULL,
                            on_task_moved, watch);
   else
-    cf_taskq_return_async (watch->project, watch->task, TRUE,
+    cf_taskq_return_async (watch->project, watch->task, !watch->evicted,
                            self->config->max_dispatch_per_task, why, on_task_moved, watch);
 }
 
@@ -492,6 +500,30 @@ cf_watcher_end_task (CfWatcher *self, const char *project, const char *task, gbo
   finish_watch (watch, cancel ? "cancelled" : "requeued",
                 cancel ? _("cancelled by the operator") : _("requeued by the operator"));
   return TRUE;
+}
+
+void
+cf_watcher_evict (CfWatcher *self, const char *name, const char *why)
+{
+  CfSession *session = cf_state_lookup_session (self->state, name);
+  Watch *watch;
+
+  if (session == NULL || session->kind != CF_SESSION_POOL)
+    return;
+  if (is_watched_session (session) && (watch = ensure_watch (self, session)) != NULL)
+    {
+      if (watch->finishing)
+        {
+          /* Its outcome is decided; only make sure the session goes. */
+          watch->evicted = TRUE;
+          return;
+        }
+      watch->evicted = TRUE;
+      finish_watch (watch, "requeued", why);
+      return;
+    }
+  if (session->state != CF_SESSION_DEAD)
+    cf_tmux_kill_session_async (self->tmux, name, NULL, on_killed, NULL);
 }
 
 gboolean

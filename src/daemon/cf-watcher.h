@@ -37,6 +37,10 @@ gboolean cf_watcher_recycle (CfWatcher *self, const char *session, GError **erro
 gboolean cf_watcher_end_task (CfWatcher *self, const char *project, const char *task,
                               gboolean cancel);
 
+/* The account ran out (account switch): the task SESSION works on goes back
+ * to the inbox with its attempt NOT counted, then the pool session is killed
+ * (the lifecycle recreates it). A session without a task is just killed. */
+void cf_watcher_evict (CfWatcher *self, const char *session, const char *why);
 /* Path of the done-signal file for SESSION. Newly allocated. */
 char *cf_watcher_signal_path (CfConfig *config, const char *session);
 

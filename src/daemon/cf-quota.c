@@ -1,0 +1,552 @@
+/* SPDX-License-Identifier: MIT */
+#include "cf-quota.h"
+
+#include <string.h>
+
+#include "cf-hook.h"
+#include "cf-pane.h"
+#include "cf-shell.h"
+
+struct _CfQuota {
+  GObject parent_instance;
+
+  CfConfig *config;
+  CfState *state;
+  CfTmux *tmux;
+  CfHooks *hooks;
+  GCancellable *cancellable;   /* NULL when stopped */
+  GTimeZone *local_zone;
+
+  GHashTable *evidence;        /* session name → Evidence* */
+  guint timer_id;
+  guint outstanding;           /* captures of the poll in progress */
+  gint64 cooldown_logged_for;  /* LastSwap time whose cooldown was logged */
+  guint64 detections;
+  gulong hook_handler;
+};
+
+enum {
+  SIGNAL_EXHAUSTED,
+  N_SIGNALS,
+};
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (CfQuota, cf_quota, G_TYPE_OBJECT)
+
+typedef struct {
+  char *session;
+  CfSessionKind kind;
+  gboolean blocked;
+  gboolean from_hook;
+  guint unconfirmed;           /* consecutive polls matching without a reset time */
+  gint64 reset_usec;           /* 0 = unknown */
+  char *pattern;
+  char *snippet;
+} Evidence;
+
+static void
+evidence_free (Evidence *evidence)
+{
+  g_free (evidence->session);
+  g_free (evidence->pattern);
+  g_free (evidence->snippet);
+  g_free (evidence);
+}
+
+static Evidence *
+ensure_evidence (CfQuota *self, CfSession *session)
+{
+  Evidence *evidence = g_hash_table_lookup (self->evidence, session->name);
+
+  if (evidence == NULL)
+    {
+      evidence = g_new0 (Evidence, 1);
+      evidence->session = g_strdup (session->name);
+      evidence->kind = session->kind;
+      g_hash_table_replace (self->evidence, evidence->session, evidence);
+    }
+  return evidence;
+}
+
+static char *
+format_reset (gint64 reset_usec)
+{
+  g_autoptr(GDateTime) when = NULL;
+
+  if (reset_usec <= 0)
+    return g_strdup ("unknown");
+  when = g_date_time_new_from_unix_utc (reset_usec / G_USEC_PER_SEC);
+  return when ? g_date_time_format_iso8601 (when) : g_strdup ("unknown");
+}
+
+static void
+log_evidence (Evidence *evidence, const char *account, const char *what)
+{
+  g_autofree char *reset = format_reset (evidence->reset_usec);
+  g_autofree char *version = g_strdup_printf ("%d", CF_PANE_PATTERNS_VERSION);
+
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                    "CF_SESSION", evidence->session,
+                    "CF_ACCOUNT", account,
+                    "CF_PATTERN", evidence->pattern ? evidence->pattern : "",
+                    "CF_PATTERNS_VERSION", version,
+                    "CF_SNIPPET", evidence->snippet ? evidence->snippet : "",
+                    "CF_RESET_AT", reset,
+                    "MESSAGE", "%s: %s (pattern %s, reset %s): %s", evidence->session, what,
+                    evidence->pattern ? evidence->pattern : "-", reset,
+                    evidence->snippet ? evidence->snippet : "");
+}
+
+/* Sessions whose panes count: Claude runs in them, launched with the
+ * active account (a dedicated session the operator started has none). */
+static gboolean
+session_is_candidate (CfQuota *self, CfSession *session)
+{
+  const char *active = cf_state_get_active_account (self->state);
+
+  if (session->account[0] != '\0' && !g_str_equal (session->account, active))
+    return FALSE;
+  if (session->kind == CF_SESSION_DEDICATED)
+    return session->state != CF_SESSION_DEAD;
+  return session->state == CF_SESSION_LAUNCHING || session->state == CF_SESSION_WORKING ||
+         session->state == CF_SESSION_STALLED;
+}
+
+static gboolean
+detection_paused (CfQuota *self)
+{
+  return self->cancellable == NULL ||
+         cf_swap_state_in_progress (cf_state_get_swap_state (self->state)) ||
+         cf_state_get_partial_swap (self->state);
+}
+
+/* ---- decision ------------------------------------------------------------ */
+
+static void
+evaluate (CfQuota *self)
+{
+  g_autoptr(GPtrArray) sessions = NULL;
+  g_autoptr(GPtrArray) blocked = NULL;
+  g_autoptr(GString) evidence_text = NULL;
+  const char *account;
+  guint running[2] = { 0, 0 }, blocked_count[2] = { 0, 0 }, need[2];
+  gint64 reset_usec = 0, last_swap, now = g_get_real_time ();
+  const char *from, *to;
+
+  if (detection_paused (self))
+    return;
+  account = cf_state_get_active_account (self->state);
+  sessions = cf_state_list_sessions (self->state);
+  blocked = g_ptr_array_new ();
+  for (guint i = 0; i < sessions->len; i++)
+    {
+      CfSession *session = g_ptr_array_index (sessions, i);
+      Evidence *evidence;
+
+      if (!session_is_candidate (self, session))
+        continue;
+      running[session->kind]++;
+      evidence = g_hash_table_lookup (self->evidence, session->name);
+      if (evidence != NULL && evidence->blocked)
+        {
+          blocked_count[session->kind]++;
+          g_ptr_array_add (blocked, evidence);
+        }
+    }
+  need[CF_SESSION_POOL] = MIN (self->config->quota_pool_threshold, running[CF_SESSION_POOL]);
+  need[CF_SESSION_DEDICATED] = MIN (self->config->quota_dedicated_threshold,
+                                    running[CF_SESSION_DEDICATED]);
+  if (!((need[CF_SESSION_POOL] > 0 && blocked_count[CF_SESSION_POOL] >= need[CF_SESSION_POOL]) ||
+        (need[CF_SESSION_DEDICATED] > 0 &&
+         blocked_count[CF_SESSION_DEDICATED] >= need[CF_SESSION_DEDICATED])))
+    return;
+
+  cf_state_get_last_swap (self->state, &last_swap, &from, &to);
+  if (last_swap > 0 && now - last_swap < self->config->quota_reactivate_cooldown_usec)
+    {
+      if (self->cooldown_logged_for != last_swap)
+        {
+          self->cooldown_logged_for = last_swap;
+          g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                            "CF_ACCOUNT", account,
+                            "MESSAGE", "Account %s looks exhausted (%u pool, %u dedicated sessions "
+                            "blocked) but the last switch was %" G_GINT64_FORMAT " s ago "
+                            "(quota.reactivate_cooldown): no switch",
+                            account, blocked_count[CF_SESSION_POOL],
+                            blocked_count[CF_SESSION_DEDICATED], (now - last_swap) / G_USEC_PER_SEC);
+        }
+      return;
+    }
+
+  evidence_text = g_string_new (NULL);
+  {
+    g_autoptr(GStrvBuilder) names = g_strv_builder_new ();
+    g_auto(GStrv) session_names = NULL;
+
+    for (guint i = 0; i < blocked->len; i++)
+      {
+        Evidence *evidence = g_ptr_array_index (blocked, i);
+
+        log_evidence (evidence, account, "counts toward the switch");
+        g_strv_builder_add (names, evidence->session);
+        /* Several phrasings (5-hour, weekly): out until the latest. */
+        reset_usec = MAX (reset_usec, evidence->reset_usec);
+        g_string_append_printf (evidence_text, "%s%s %s: %s", evidence_text->len ? "; " : "",
+                                evidence->session, evidence->pattern ? evidence->pattern : "?",
+                                evidence->snippet ? evidence->snippet : "");
+      }
+    session_names = g_strv_builder_end (names);
+    self->detections++;
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                      "CF_ACCOUNT", account,
+                      "MESSAGE", "Account %s is exhausted: %u pool and %u dedicated sessions "
+                      "blocked (thresholds %u/%u)", account, blocked_count[CF_SESSION_POOL],
+                      blocked_count[CF_SESSION_DEDICATED], need[CF_SESSION_POOL],
+                      need[CF_SESSION_DEDICATED]);
+    /* The switcher takes it from here; these sessions are about to go. */
+    g_hash_table_remove_all (self->evidence);
+    g_signal_emit (self, signals[SIGNAL_EXHAUSTED], 0, account, session_names, reset_usec,
+                   evidence_text->str);
+  }
+}
+
+/* ---- pane evidence ------------------------------------------------------- */
+
+static void
+observe_pane (CfQuota *self, CfSession *session, const CfPaneVerdict *verdict)
+{
+  Evidence *evidence = g_hash_table_lookup (self->evidence, session->name);
+  const char *account = cf_state_get_active_account (self->state);
+
+  if (!verdict->limit)
+    {
+      if (evidence == NULL || (evidence->from_hook && !verdict->busy))
+        return;
+      if (evidence->blocked || evidence->unconfirmed > 0)
+        log_evidence (evidence, account, "no limit on screen any more: suspicion cleared");
+      g_hash_table_remove (self->evidence, session->name);
+      return;
+    }
+  evidence = ensure_evidence (self, session);
+  g_free (evidence->pattern);
+  evidence->pattern = g_strdup (verdict->pattern);
+  g_free (evidence->snippet);
+  evidence->snippet = g_strdup (verdict->snippet);
+  if (verdict->reset_at != NULL)
+    {
+      gboolean was_blocked = evidence->blocked;
+
+      evidence->reset_usec = g_date_time_to_unix (verdict->reset_at) * G_USEC_PER_SEC;
+      evidence->blocked = TRUE;
+      evidence->unconfirmed = 0;
+      if (!was_blocked)
+        log_evidence (evidence, account, "usage limit on screen");
+      return;
+    }
+  if (evidence->blocked)
+    return;
+  evidence->unconfirmed++;
+  if (evidence->unconfirmed >= 2)
+    {
+      evidence->blocked = TRUE;
+      log_evidence (evidence, account, "usage limit on screen, confirmed by a second poll");
+    }
+  else
+    log_evidence (evidence, account, "usage limit on screen without a reset time: "
+                  "waiting for the next poll to confirm");
+}
+
+typedef struct {
+  CfQuota *self;
+  char *session;
+  CfPaneVerdict verdict;
+  gboolean from_hook;          /* capture asked by a hook: only the reset time matters */
+} Probe;
+
+static void
+probe_free (Probe *probe)
+{
+  g_object_unref (probe->self);
+  g_free (probe->session);
+  cf_pane_verdict_clear (&probe->verdict);
+  g_free (probe);
+}
+
+static void
+probe_done (Probe *probe)
+{
+  CfQuota *self = probe->self;
+
+  if (!probe->from_hook)
+    {
+      g_assert (self->outstanding > 0);
+      if (--self->outstanding == 0)
+        evaluate (self);
+    }
+  else
+    evaluate (self);
+  probe_free (probe);
+}
+
+static void
+on_dedicated_info (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Probe *probe = user_data;
+  CfQuota *self = probe->self;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CfTmuxSessionInfo) info = cf_tmux_session_info_finish (CF_TMUX (source), result, &error);
+  CfSession *session;
+
+  if (self->cancellable != NULL && (session = cf_state_lookup_session (self->state, probe->session)) != NULL)
+    {
+      /* At the shell, an old banner is history, not a running Claude. */
+      if (info != NULL && cf_shell_is_shell_command (info->current_command))
+        g_hash_table_remove (self->evidence, probe->session);
+      else if (info != NULL)
+        observe_pane (self, session, &probe->verdict);
+    }
+  probe_done (probe);
+}
+
+static void
+on_capture (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Probe *probe = user_data;
+  CfQuota *self = probe->self;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = cf_tmux_capture_finish (CF_TMUX (source), result, &error);
+  CfSession *session;
+  CfPaneContext context = {
+    .now_unix = g_get_real_time () / G_USEC_PER_SEC,
+    .local_zone = self->local_zone,
+    .tail_lines = self->config->quota_tail_lines,
+  };
+
+  session = self->cancellable != NULL ? cf_state_lookup_session (self->state, probe->session) : NULL;
+  if (text == NULL || session == NULL)
+    {
+      if (error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_debug ("quota: cannot capture %s: %s", probe->session, error->message);
+      probe_done (probe);
+      return;
+    }
+  cf_pane_classify (text, strlen (text), &context, &probe->verdict);
+  if (probe->from_hook)
+    {
+      Evidence *evidence = g_hash_table_lookup (self->evidence, probe->session);
+
+      if (evidence != NULL && probe->verdict.limit && probe->verdict.reset_at != NULL)
+        {
+          evidence->reset_usec = g_date_time_to_unix (probe->verdict.reset_at) * G_USEC_PER_SEC;
+          g_free (evidence->snippet);
+          evidence->snippet = g_strdup (probe->verdict.snippet);
+        }
+      probe_done (probe);
+      return;
+    }
+  if (session->kind == CF_SESSION_DEDICATED && probe->verdict.limit)
+    {
+      cf_tmux_session_info_async (self->tmux, probe->session, self->cancellable,
+                                  on_dedicated_info, probe);
+      return;
+    }
+  observe_pane (self, session, &probe->verdict);
+  probe_done (probe);
+}
+
+static void
+capture (CfQuota *self, const char *session, gboolean from_hook)
+{
+  Probe *probe = g_new0 (Probe, 1);
+
+  probe->self = g_object_ref (self);
+  probe->session = g_strdup (session);
+  probe->from_hook = from_hook;
+  if (!from_hook)
+    self->outstanding++;
+  cf_tmux_capture_async (self->tmux, session, 0, self->cancellable, on_capture, probe);
+}
+
+static gboolean
+on_tick (gpointer user_data)
+{
+  CfQuota *self = user_data;
+  g_autoptr(GPtrArray) sessions = NULL;
+
+  if (detection_paused (self) || self->outstanding > 0 || !cf_tmux_is_connected (self->tmux))
+    return G_SOURCE_CONTINUE;
+  sessions = cf_state_list_sessions (self->state);
+  for (guint i = 0; i < sessions->len; i++)
+    {
+      CfSession *session = g_ptr_array_index (sessions, i);
+
+      if (session_is_candidate (self, session))
+        capture (self, session->name, FALSE);
+      else
+        g_hash_table_remove (self->evidence, session->name);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/* ---- hook evidence ------------------------------------------------------- */
+
+static void
+on_hook (CfHooks *hooks, const char *name, CfHookPayload *payload, CfQuota *self)
+{
+  CfSession *session = cf_state_lookup_session (self->state, name);
+  Evidence *evidence;
+
+  if (session == NULL || self->cancellable == NULL)
+    return;
+  switch (payload->event)
+    {
+    case CF_HOOK_EVENT_STOP_FAILURE:
+      if (!cf_hook_payload_is_rate_limit (payload) || !session_is_candidate (self, session) ||
+          detection_paused (self))
+        return;
+      evidence = ensure_evidence (self, session);
+      evidence->blocked = TRUE;
+      evidence->from_hook = TRUE;
+      evidence->unconfirmed = 0;
+      g_free (evidence->pattern);
+      evidence->pattern = g_strdup ("hook-stop-failure");
+      g_free (evidence->snippet);
+      evidence->snippet = g_strdup_printf ("StopFailure error=%s", payload->error);
+      log_evidence (evidence, cf_state_get_active_account (self->state),
+                    "StopFailure hook reports a usage limit");
+      /* Decide now (the hook is precise); a quick capture only adds the
+       * reset time when the pane shows one. */
+      if (cf_tmux_is_connected (self->tmux))
+        capture (self, name, TRUE);
+      else
+        evaluate (self);
+      return;
+
+    case CF_HOOK_EVENT_USER_PROMPT_SUBMIT:
+    case CF_HOOK_EVENT_STOP:
+    case CF_HOOK_EVENT_SESSION_START:
+      /* Claude works again in that session. */
+      g_hash_table_remove (self->evidence, name);
+      return;
+
+    default:
+      return;
+    }
+}
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+static void
+arm_timer (CfQuota *self)
+{
+  g_clear_handle_id (&self->timer_id, g_source_remove);
+  if (self->cancellable == NULL)
+    return;
+  self->timer_id = g_timeout_add (MAX (self->config->quota_interval_usec / 1000, 1), on_tick, self);
+}
+
+void
+cf_quota_set_config (CfQuota *self, CfConfig *config)
+{
+  gboolean interval_changed = self->config->quota_interval_usec != config->quota_interval_usec;
+
+  g_clear_pointer (&self->config, cf_config_unref);
+  self->config = cf_config_ref (config);
+  if (interval_changed)
+    arm_timer (self);
+}
+
+void
+cf_quota_start (CfQuota *self)
+{
+  if (self->cancellable != NULL)
+    return;
+  self->cancellable = g_cancellable_new ();
+  self->hook_handler = g_signal_connect (self->hooks, "hook", G_CALLBACK (on_hook), self);
+  arm_timer (self);
+}
+
+void
+cf_quota_stop (CfQuota *self)
+{
+  if (self->cancellable == NULL)
+    return;
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  g_clear_signal_handler (&self->hook_handler, self->hooks);
+  g_clear_handle_id (&self->timer_id, g_source_remove);
+}
+
+void
+cf_quota_reset (CfQuota *self)
+{
+  g_hash_table_remove_all (self->evidence);
+}
+
+void
+cf_quota_poll_now (CfQuota *self)
+{
+  on_tick (self);
+}
+
+guint64
+cf_quota_get_detections (CfQuota *self)
+{
+  return self->detections;
+}
+
+static void
+cf_quota_dispose (GObject *object)
+{
+  CfQuota *self = CF_QUOTA (object);
+
+  cf_quota_stop (self);
+  G_OBJECT_CLASS (cf_quota_parent_class)->dispose (object);
+}
+
+static void
+cf_quota_finalize (GObject *object)
+{
+  CfQuota *self = CF_QUOTA (object);
+
+  g_hash_table_unref (self->evidence);
+  g_clear_pointer (&self->local_zone, g_time_zone_unref);
+  g_clear_pointer (&self->config, cf_config_unref);
+  g_clear_object (&self->state);
+  g_clear_object (&self->tmux);
+  g_clear_object (&self->hooks);
+  G_OBJECT_CLASS (cf_quota_parent_class)->finalize (object);
+}
+
+static void
+cf_quota_class_init (CfQuotaClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = cf_quota_dispose;
+  object_class->finalize = cf_quota_finalize;
+  signals[SIGNAL_EXHAUSTED] =
+    g_signal_new ("exhausted", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRV, G_TYPE_INT64,
+                  G_TYPE_STRING);
+}
+
+static void
+cf_quota_init (CfQuota *self)
+{
+  self->evidence = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                          (GDestroyNotify) evidence_free);
+  self->local_zone = g_time_zone_new_local ();
+}
+
+CfQuota *
+cf_quota_new (CfConfig *config, CfState *state, CfTmux *tmux, CfHooks *hooks)
+{
+  CfQuota *self = g_object_new (CF_TYPE_QUOTA, NULL);
+
+  self->config = cf_config_ref (config);
+  self->state = g_object_ref (state);
+  self->tmux = g_object_ref (tmux);
+  self->hooks = g_object_ref (hooks);
+  return self;
+}

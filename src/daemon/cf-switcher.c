@@ -1,0 +1,1080 @@
+/* SPDX-License-Identifier: MIT */
+#include "cf-switcher.h"
+
+#include <glib/gi18n.h>
+#include <string.h>
+
+#include "cf-fault.h"
+#include "cf-pane.h"
+#include "cf-shell.h"
+#include "cf-symlinks.h"
+
+#define RESUME_HISTORY_LINES 200
+#define SHELL_POLL_MS 200
+#define SHELL_WAIT_USEC (10 * G_USEC_PER_SEC)
+#define RETRY_SECONDS 5
+
+typedef struct _Swap Swap;
+
+struct _CfSwitcher {
+  GObject parent_instance;
+
+  CfConfig *config;
+  CfState *state;
+  CfTmux *tmux;
+  CfWatcher *watcher;
+  CfDispatcher *dispatcher;
+  CfQuota *quota;
+  GCancellable *cancellable;   /* NULL when stopped */
+
+  Swap *swap;                  /* the switch in progress, or NULL */
+  gint64 last_failure;         /* µs epoch of the last failed automatic switch */
+  guint return_timer;
+  guint reset_timer;
+};
+
+enum {
+  SIGNAL_SWAP_STARTED,
+  SIGNAL_SWAP_FINISHED,
+  SIGNAL_ALL_EXHAUSTED,
+  N_SIGNALS,
+};
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (CfSwitcher, cf_switcher, G_TYPE_OBJECT)
+G_DEFINE_QUARK (cf-switcher-error-quark, cf_switcher_error)
+
+typedef void (*SwapStep) (Swap *swap);
+
+struct _Swap {
+  CfSwitcher *self;            /* strong */
+  char *from;
+  char *to;
+  char *reason;
+  SwapStep next;               /* runs once the journal is durable / ops are done */
+  guint pending;               /* asynchronous operations of the current step */
+  guint requeued;
+  guint resumed;
+  guint left_at_shell;
+};
+
+static void arm_timers (CfSwitcher *self);
+
+static void
+swap_free (Swap *swap)
+{
+  g_object_unref (swap->self);
+  g_free (swap->from);
+  g_free (swap->to);
+  g_free (swap->reason);
+  g_free (swap);
+}
+
+static void
+log_swap (GLogLevelFlags level, Swap *swap, const char *format, ...) G_GNUC_PRINTF (3, 4);
+
+static void
+log_swap (GLogLevelFlags level, Swap *swap, const char *format, ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_log_structured (G_LOG_DOMAIN, level,
+                    "CF_SWAP_FROM", swap->from,
+                    "CF_SWAP_TO", swap->to,
+                    "CF_SWAP_REASON", swap->reason,
+                    "CF_SWAP_STEP", cf_swap_state_to_string (cf_state_get_swap_state (swap->self->state)),
+                    "MESSAGE", "Switch %s → %s (%s): %s", swap->from, swap->to, swap->reason, message);
+}
+
+static const CfAccountConfig *
+primary_account (CfSwitcher *self)
+{
+  return g_ptr_array_index (self->config->accounts, 0);
+}
+
+/* Where the switcher rests: on the primary, or on a backup (fallback). */
+static CfSwapState
+rest_state (CfSwitcher *self)
+{
+  return g_str_equal (cf_state_get_active_account (self->state), primary_account (self)->name)
+         ? CF_SWAP_NORMAL : CF_SWAP_FALLBACK;
+}
+
+static void
+set_rest_state (CfSwitcher *self)
+{
+  cf_state_set_swap_journal (self->state, rest_state (self), NULL, NULL);
+  cf_state_set_swap_reason (self->state, NULL);
+}
+
+static gint64
+account_exhausted_until (CfSwitcher *self, const char *name)
+{
+  g_autoptr(GPtrArray) accounts = cf_state_list_accounts (self->state);
+
+  for (guint i = 0; i < accounts->len; i++)
+    {
+      CfAccountState *account = g_ptr_array_index (accounts, i);
+      if (g_str_equal (account->name, name))
+        return account->exhausted_until;
+    }
+  return 0;
+}
+
+/* The account after EXCLUDE in the configured order (wrapping), available
+ * now; NULL when none. */
+static const CfAccountConfig *
+next_available (CfSwitcher *self, const char *exclude)
+{
+  GPtrArray *accounts = self->config->accounts;
+  gint64 now = g_get_real_time ();
+  guint start = 0;
+
+  for (guint i = 0; i < accounts->len; i++)
+    if (g_str_equal (((CfAccountConfig *) g_ptr_array_index (accounts, i))->name, exclude))
+      start = i + 1;
+  for (guint n = 0; n < accounts->len; n++)
+    {
+      const CfAccountConfig *account = g_ptr_array_index (accounts, (start + n) % accounts->len);
+
+      if (!g_str_equal (account->name, exclude) &&
+          account_exhausted_until (self, account->name) <= now)
+        return account;
+    }
+  return NULL;
+}
+
+static gboolean
+has_claude_link (CfSwitcher *self)
+{
+  return self->config->claude_link != NULL && self->config->claude_link[0] != '\0';
+}
+
+/* ---- journal ---------------------------------------------------------- */
+
+static void swap_rollback (Swap *swap, const char *why);
+
+static void
+on_journaled (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Swap *swap = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!cf_state_flush_finish (CF_STATE (source), result, &error))
+    {
+      if (cf_state_get_swap_state (swap->self->state) == CF_SWAP_RESUMING)
+        /* The link is flipped: going on is the safe way. */
+        log_swap (G_LOG_LEVEL_WARNING, swap, "journal not written (%s); going on",
+                  error->message);
+      else
+        {
+          g_autofree char *why = g_strdup_printf (_("cannot write the swap journal: %s"),
+                                                  error->message);
+          swap_rollback (swap, why);
+          return;
+        }
+    }
+  swap->next (swap);
+}
+
+/* Journals STEP durably, then runs NEXT. */
+static void
+journal_then (Swap *swap, CfSwapState step, SwapStep next)
+{
+  cf_state_set_swap_journal (swap->self->state, step, swap->from, swap->to);
+  cf_state_set_swap_reason (swap->self->state, swap->reason);
+  swap->next = next;
+  cf_state_flush_async (swap->self->state, NULL, on_journaled, swap);
+}
+
+static void
+pending_done (Swap *swap)
+{
+  g_assert (swap->pending > 0);
+  if (--swap->pending == 0)
+    swap->next (swap);
+}
+
+/* ---- end of a switch ---------------------------------------------------- */
+
+static void
+swap_end (Swap *swap, gboolean success, const char *message)
+{
+  CfSwitcher *self = swap->self;
+
+  set_rest_state (self);
+  cf_state_flush_async (self->state, NULL, NULL, NULL);
+  log_swap (success ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_WARNING, swap, "%s", message);
+  if (self->swap == swap)
+    self->swap = NULL;
+  g_signal_emit (self, signals[SIGNAL_SWAP_FINISHED], 0, swap->from, swap->to, success, message);
+  arm_timers (self);
+  swap_free (swap);
+}
+
+static void
+swap_rollback (Swap *swap, const char *why)
+{
+  CfSwitcher *self = swap->self;
+  const CfAccountConfig *from = cf_config_find_account (self->config, swap->from);
+  g_autofree char *message = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_str_equal (swap->reason, "manual"))
+    self->last_failure = g_get_real_time ();
+  if (has_claude_link (self) && from != NULL &&
+      cf_symlinks_link_account (self->config, self->config->claude_link) != from)
+    {
+      cf_fault_point ("swap-rollback");
+      if (!cf_symlinks_flip (self->config->claude_link, from->home, &error))
+        {
+          cf_state_set_partial_swap (self->state, TRUE);
+          message = g_strdup_printf (_("switch from %s to %s failed (%s) and could not be "
+                                       "rolled back (%s): switches are refused until "
+                                       "ClearPartialSwap"),
+                                     swap->from, swap->to, why, error->message);
+        }
+    }
+  if (from != NULL)
+    cf_state_set_active_account (self->state, swap->from);
+  if (message == NULL)
+    message = g_strdup_printf (_("switch from %s to %s failed and was rolled back: %s"),
+                               swap->from, swap->to, why);
+  swap_end (swap, FALSE, message);
+}
+
+static void
+step_complete (Swap *swap)
+{
+  CfSwitcher *self = swap->self;
+  const CfAccountConfig *primary = primary_account (self);
+  gint64 now = g_get_real_time ();
+  gint64 return_at = 0;
+  g_autofree char *message = NULL;
+
+  cf_state_set_last_swap (self->state, now, swap->from, swap->to);
+  if (!g_str_equal (swap->to, primary->name))
+    {
+      gint64 until = account_exhausted_until (self, primary->name);
+      if (until > now)
+        return_at = until + self->config->quota_return_margin_usec;
+    }
+  cf_state_set_return_at (self->state, return_at);
+  if (!g_str_equal (swap->reason, "quota"))
+    cf_state_set_all_exhausted_until (self->state, 0);
+  message = g_strdup_printf (_("switched from %s to %s: %u tasks requeued, %u dedicated "
+                               "sessions resumed, %u left at their shell"),
+                             swap->from, swap->to, swap->requeued, swap->resumed,
+                             swap->left_at_shell);
+  swap_end (swap, TRUE, message);
+}
+
+/* ---- resuming: pool sessions recreated, dedicated ones relaunched -------- */
+
+typedef struct {
+  Swap *swap;
+  char *session;
+  char *command;               /* NULL = leave it at the shell */
+  gint64 deadline;
+} Relaunch;
+
+static void
+relaunch_free (Relaunch *relaunch)
+{
+  g_free (relaunch->session);
+  g_free (relaunch->command);
+  g_free (relaunch);
+}
+
+static void
+relaunch_done (Relaunch *relaunch, gboolean ok)
+{
+  Swap *swap = relaunch->swap;
+
+  if (ok)
+    {
+      cf_state_set_session_account (swap->self->state, relaunch->session, swap->to);
+      if (relaunch->command != NULL)
+        swap->resumed++;
+      else
+        swap->left_at_shell++;
+    }
+  relaunch_free (relaunch);
+  pending_done (swap);
+}
+
+static void
+on_relaunch_enter (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Relaunch *relaunch = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean ok = cf_tmux_finish_boolean (CF_TMUX (source), result, &error);
+
+  if (!ok)
+    log_swap (G_LOG_LEVEL_WARNING, relaunch->swap, "cannot relaunch Claude in %s: %s",
+              relaunch->session, error->message);
+  else
+    log_swap (G_LOG_LEVEL_MESSAGE, relaunch->swap, "%s relaunched: %s", relaunch->session,
+              relaunch->command);
+  relaunch_done (relaunch, ok);
+}
+
+static void
+on_relaunch_typed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Relaunch *relaunch = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!cf_tmux_finish_boolean (CF_TMUX (source), result, &error))
+    {
+      log_swap (G_LOG_LEVEL_WARNING, relaunch->swap, "cannot relaunch Claude in %s: %s",
+                relaunch->session, error->message);
+      relaunch_done (relaunch, FALSE);
+      return;
+    }
+  cf_tmux_send_enter_async (relaunch->swap->self->tmux, relaunch->session, NULL,
+                            on_relaunch_enter, relaunch);
+}
+
+static gboolean relaunch_poll (gpointer user_data);
+
+static void
+on_relaunch_shell (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Relaunch *relaunch = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CfTmuxSessionInfo) info = cf_tmux_session_info_finish (CF_TMUX (source), result, &error);
+
+  if (info != NULL && cf_shell_is_shell_command (info->current_command))
+    {
+      cf_state_set_session_pane (relaunch->swap->self->state, relaunch->session, info->pane_id);
+      if (relaunch->command == NULL)
+        {
+          log_swap (G_LOG_LEVEL_MESSAGE, relaunch->swap,
+                    "%s: no conversation UUID known, left at its shell", relaunch->session);
+          relaunch_done (relaunch, TRUE);
+          return;
+        }
+      cf_tmux_send_text_async (relaunch->swap->self->tmux, relaunch->session, relaunch->command,
+                               NULL, on_relaunch_typed, relaunch);
+      return;
+    }
+  if (info == NULL || g_get_monotonic_time () > relaunch->deadline)
+    {
+      log_swap (G_LOG_LEVEL_WARNING, relaunch->swap, "%s: no shell after the restart (%s)",
+                relaunch->session, error ? error->message : "timeout");
+      relaunch_done (relaunch, FALSE);
+      return;
+    }
+  g_timeout_add (SHELL_POLL_MS, relaunch_poll, relaunch);
+}
+
+static gboolean
+relaunch_poll (gpointer user_data)
+{
+  Relaunch *relaunch = user_data;
+
+  cf_tmux_session_info_async (relaunch->swap->self->tmux, relaunch->session, NULL,
+                              on_relaunch_shell, relaunch);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_respawned (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Relaunch *relaunch = user_data;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) lines = cf_tmux_command_finish (CF_TMUX (source), result, &error);
+
+  if (lines == NULL)
+    {
+      log_swap (G_LOG_LEVEL_WARNING, relaunch->swap, "cannot restart %s: %s",
+                relaunch->session, error->message);
+      relaunch_done (relaunch, FALSE);
+      return;
+    }
+  relaunch_poll (relaunch);
+}
+
+/* Claude in a dedicated session ends (respawn-pane -k: a usage-limit menu
+ * may not take /exit), and starts again on the new account, resuming the
+ * conversation. The shell starts where Claude ran. */
+static void
+relaunch_dedicated (Swap *swap, CfSession *session)
+{
+  CfSwitcher *self = swap->self;
+  const CfAccountConfig *to = cf_config_find_account (self->config, swap->to);
+  const CfDedicatedConfig *dedicated = cf_config_find_dedicated (self->config, session->name);
+  Relaunch *relaunch = g_new0 (Relaunch, 1);
+  g_autofree char *target = g_strdup_printf ("=%s:", session->name);
+  g_autofree char *quoted_target = cf_tmux_quote (target);
+  g_autofree char *quoted_dir = NULL;
+  g_autofree char *command = NULL;
+
+  relaunch->swap = swap;
+  relaunch->session = g_strdup (session->name);
+  relaunch->deadline = g_get_monotonic_time () + SHELL_WAIT_USEC;
+  if (cf_uuid_is_valid (session->resume_uuid))
+    {
+      g_autofree char *home = cf_shell_quote (to->home);
+      g_autofree char *claude = cf_shell_quote (self->config->claude_command);
+      g_autofree char *uuid = cf_shell_quote (session->resume_uuid);
+
+      relaunch->command = g_strdup_printf ("CLAUDE_CONFIG_DIR=%s %s --dangerously-skip-permissions "
+                                           "--resume %s", home, claude, uuid);
+    }
+  quoted_dir = (dedicated != NULL && dedicated->project != NULL)
+               ? cf_tmux_quote (dedicated->project) : g_strdup ("\"#{pane_current_path}\"");
+  command = g_strdup_printf ("respawn-pane -k -t %s -c %s", quoted_target, quoted_dir);
+  swap->pending++;
+  cf_tmux_command_async (self->tmux, command, NULL, on_respawned, relaunch);
+}
+
+typedef struct {
+  Swap *swap;
+  char *session;
+} Probe;
+
+static void
+on_dedicated_checked (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Probe *probe = user_data;
+  Swap *swap = probe->swap;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CfTmuxSessionInfo) info = cf_tmux_session_info_finish (CF_TMUX (source), result, &error);
+  CfSession *session = cf_state_lookup_session (swap->self->state, probe->session);
+
+  if (info != NULL && session != NULL && !cf_shell_is_shell_command (info->current_command))
+    relaunch_dedicated (swap, session);
+  g_free (probe->session);
+  g_free (probe);
+  pending_done (swap);
+}
+
+static void
+step_resume (Swap *swap)
+{
+  CfSwitcher *self = swap->self;
+  g_autoptr(GPtrArray) sessions = cf_state_list_sessions (self->state);
+
+  cf_fault_point ("swap-resuming");
+  log_swap (G_LOG_LEVEL_MESSAGE, swap, "claude_link points to the new account; moving sessions");
+  cf_quota_reset (self->quota);
+  swap->pending = 1;           /* held until every operation is issued */
+  swap->next = step_complete;
+  for (guint i = 0; i < sessions->len; i++)
+    {
+      CfSession *session = g_ptr_array_index (sessions, i);
+
+      if (session->state == CF_SESSION_DEAD)
+        continue;
+      if (session->kind == CF_SESSION_POOL)
+        {
+          /* A launch in progress ends by itself (aborted when saving). */
+          if (cf_dispatcher_is_launching (self->dispatcher, session->name))
+            continue;
+          if (session->state == CF_SESSION_WORKING && session->task[0] != '\0')
+            swap->requeued++;
+          cf_watcher_evict (self->watcher, session->name, _("the account ran out: switching accounts"));
+          continue;
+        }
+      if (g_str_equal (session->account, swap->to))
+        continue;              /* already relaunched (a resumed, interrupted switch) */
+      Probe *probe = g_new0 (Probe, 1);
+      probe->swap = swap;
+      probe->session = g_strdup (session->name);
+      swap->pending++;
+      cf_tmux_session_info_async (self->tmux, session->name, NULL, on_dedicated_checked, probe);
+    }
+  pending_done (swap);
+}
+
+/* ---- switching: links and claude_link ------------------------------------ */
+
+static void
+step_switch (Swap *swap)
+{
+  CfSwitcher *self = swap->self;
+  const CfAccountConfig *to = cf_config_find_account (self->config, swap->to);
+  g_autoptr(GError) error = NULL;
+
+  cf_fault_point ("swap-switching");
+  if (to == NULL)
+    {
+      swap_rollback (swap, _("the target account is no longer configured"));
+      return;
+    }
+  if (!cf_symlinks_ensure (to->home, self->config->shared_root,
+                           (const char *const *) self->config->shared_entries, &error))
+    {
+      g_autofree char *why = g_strdup_printf (_("shared links of %s: %s"), to->name, error->message);
+      swap_rollback (swap, why);
+      return;
+    }
+  if (has_claude_link (self) &&
+      !cf_symlinks_flip (self->config->claude_link, to->home, &error))
+    {
+      g_autofree char *why = g_strdup_printf (_("cannot point %s at %s: %s"),
+                                              self->config->claude_link, to->home, error->message);
+      swap_rollback (swap, why);
+      return;
+    }
+  cf_state_set_active_account (self->state, swap->to);
+  journal_then (swap, CF_SWAP_RESUMING, step_resume);
+}
+
+/* ---- saving: resume UUIDs ------------------------------------------------ */
+
+static void
+after_save (Swap *swap)
+{
+  journal_then (swap, CF_SWAP_SWITCHING, step_switch);
+}
+
+typedef struct {
+  Swap *swap;
+  char *session;
+} UuidProbe;
+
+static void
+on_history (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  UuidProbe *probe = user_data;
+  Swap *swap = probe->swap;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = cf_tmux_capture_finish (CF_TMUX (source), result, &error);
+  g_auto(CfPaneVerdict) verdict = { 0 };
+  CfPaneContext context = { .now_unix = g_get_real_time () / G_USEC_PER_SEC };
+
+  if (text != NULL)
+    {
+      cf_pane_classify (text, strlen (text), &context, &verdict);
+      if (verdict.resume_uuid != NULL && cf_state_lookup_session (swap->self->state, probe->session))
+        {
+          cf_state_set_session_resume_uuid (swap->self->state, probe->session, verdict.resume_uuid);
+          log_swap (G_LOG_LEVEL_INFO, swap, "%s: conversation %s (from the pane history)",
+                    probe->session, verdict.resume_uuid);
+        }
+    }
+  g_free (probe->session);
+  g_free (probe);
+  pending_done (swap);
+}
+
+static void
+step_save (Swap *swap)
+{
+  CfSwitcher *self = swap->self;
+  g_autoptr(GPtrArray) sessions = cf_state_list_sessions (self->state);
+
+  cf_fault_point ("swap-saving");
+  swap->pending = 1;
+  swap->next = after_save;
+  for (guint i = 0; i < sessions->len; i++)
+    {
+      CfSession *session = g_ptr_array_index (sessions, i);
+      gboolean running = session->kind == CF_SESSION_DEDICATED
+                         ? session->state != CF_SESSION_DEAD
+                         : (session->state == CF_SESSION_LAUNCHING ||
+                            session->state == CF_SESSION_WORKING ||
+                            session->state == CF_SESSION_STALLED);
+      UuidProbe *probe;
+
+      if (!running)
+        continue;
+      if (cf_uuid_is_valid (session->resume_uuid))
+        {
+          log_swap (G_LOG_LEVEL_INFO, swap, "%s: conversation %s (from its SessionStart hook)",
+                    session->name, session->resume_uuid);
+          continue;
+        }
+      if (session->resume_uuid[0] != '\0')
+        cf_state_set_session_resume_uuid (self->state, session->name, NULL);
+      probe = g_new0 (UuidProbe, 1);
+      probe->swap = swap;
+      probe->session = g_strdup (session->name);
+      swap->pending++;
+      cf_tmux_capture_async (self->tmux, session->name, RESUME_HISTORY_LINES, NULL, on_history,
+                             probe);
+    }
+  pending_done (swap);
+}
+
+static void
+swap_begin (CfSwitcher *self, const char *from, const char *to, const char *reason)
+{
+  Swap *swap = g_new0 (Swap, 1);
+
+  swap->self = g_object_ref (self);
+  swap->from = g_strdup (from);
+  swap->to = g_strdup (to);
+  swap->reason = g_strdup (reason);
+  self->swap = swap;
+  g_clear_handle_id (&self->return_timer, g_source_remove);
+  log_swap (G_LOG_LEVEL_MESSAGE, swap, "starting");
+  cf_state_set_swap_journal (self->state, CF_SWAP_SAVING, from, to);
+  g_signal_emit (self, signals[SIGNAL_SWAP_STARTED], 0, from, to, reason);
+  cf_dispatcher_abort_launches (self->dispatcher, _("the account is being switched"));
+  journal_then (swap, CF_SWAP_SAVING, step_save);
+}
+
+/* ---- timers: return to the primary, end of total exhaustion -------------- */
+
+static gboolean
+on_return_timer (gpointer user_data)
+{
+  CfSwitcher *self = user_data;
+  const CfAccountConfig *primary = primary_account (self);
+  gint64 now = g_get_real_time ();
+  gint64 until;
+  g_autoptr(GPtrArray) problems = NULL;
+
+  self->return_timer = 0;
+  if (self->swap != NULL || cf_state_get_partial_swap (self->state))
+    {
+      self->return_timer = g_timeout_add_seconds (RETRY_SECONDS, on_return_timer, self);
+      return G_SOURCE_REMOVE;
+    }
+  if (g_str_equal (cf_state_get_active_account (self->state), primary->name))
+    {
+      cf_state_set_return_at (self->state, 0);
+      set_rest_state (self);
+      return G_SOURCE_REMOVE;
+    }
+  /* Check again: newer evidence may have pushed the primary's reset. */
+  until = account_exhausted_until (self, primary->name);
+  if (until > now)
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                        "CF_ACCOUNT", primary->name,
+                        "MESSAGE", "Not returning to %s yet: it is exhausted for %" G_GINT64_FORMAT
+                        " s more", primary->name, (until - now) / G_USEC_PER_SEC);
+      cf_state_set_return_at (self->state, until + self->config->quota_return_margin_usec);
+      arm_timers (self);
+      return G_SOURCE_REMOVE;
+    }
+  problems = cf_symlinks_validate_all (self->config, FALSE);
+  if (problems->len > 0)
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                        "CF_ACCOUNT", primary->name,
+                        "MESSAGE", "Not returning to %s: %s", primary->name,
+                        ((CfLinkProblem *) g_ptr_array_index (problems, 0))->message);
+      cf_state_set_return_at (self->state, now + self->config->quota_reactivate_cooldown_usec);
+      arm_timers (self);
+      return G_SOURCE_REMOVE;
+    }
+  cf_state_set_return_at (self->state, 0);
+  swap_begin (self, cf_state_get_active_account (self->state), primary->name, "return");
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_reset_timer (gpointer user_data)
+{
+  CfSwitcher *self = user_data;
+  const char *active = cf_state_get_active_account (self->state);
+  const CfAccountConfig *target;
+
+  self->reset_timer = 0;
+  if (self->swap != NULL)
+    {
+      self->reset_timer = g_timeout_add_seconds (RETRY_SECONDS, on_reset_timer, self);
+      return G_SOURCE_REMOVE;
+    }
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                    "MESSAGE", "An account's usage limit has reset: dispatch resumes");
+  cf_state_set_all_exhausted_until (self->state, 0);
+  if (account_exhausted_until (self, active) > g_get_real_time () &&
+      !cf_state_get_partial_swap (self->state) &&
+      (target = next_available (self, active)) != NULL)
+    swap_begin (self, active, target->name, "reset");
+  return G_SOURCE_REMOVE;
+}
+
+static guint
+timeout_for (gint64 when)
+{
+  gint64 delay_ms = (when - g_get_real_time ()) / 1000;
+
+  return (guint) CLAMP (delay_ms, 0, G_MAXINT32);
+}
+
+static void
+arm_timers (CfSwitcher *self)
+{
+  gint64 return_at = cf_state_get_return_at (self->state);
+  gint64 reset_at = cf_state_get_all_exhausted_until (self->state);
+
+  g_clear_handle_id (&self->return_timer, g_source_remove);
+  g_clear_handle_id (&self->reset_timer, g_source_remove);
+  if (self->cancellable == NULL)
+    return;
+  if (return_at > 0)
+    self->return_timer = g_timeout_add (timeout_for (return_at), on_return_timer, self);
+  if (reset_at > 0)
+    self->reset_timer = g_timeout_add (timeout_for (reset_at), on_reset_timer, self);
+}
+
+/* ---- entry points -------------------------------------------------------- */
+
+static gboolean
+check_can_switch (CfSwitcher *self, GError **error)
+{
+  if (cf_state_get_partial_swap (self->state))
+    {
+      g_set_error_literal (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_PARTIAL_SWAP,
+                           _("a previous switch could not be rolled back: fix claude_link and "
+                             "call ClearPartialSwap first"));
+      return FALSE;
+    }
+  if (self->swap != NULL || cf_swap_state_in_progress (cf_state_get_swap_state (self->state)))
+    {
+      g_set_error_literal (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_IN_PROGRESS,
+                           _("an account switch is already in progress"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+cf_switcher_switch (CfSwitcher *self, const char *account, GError **error)
+{
+  const char *active = cf_state_get_active_account (self->state);
+  const CfAccountConfig *target;
+
+  if (self->cancellable == NULL)
+    {
+      g_set_error_literal (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_INVALID,
+                           _("the daemon is stopping"));
+      return FALSE;
+    }
+  if (account == NULL || account[0] == '\0')
+    {
+      target = next_available (self, active);
+      if (target == NULL)
+        {
+          g_set_error_literal (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_NO_SUCH_ACCOUNT,
+                               _("no other account is available (all exhausted or none configured)"));
+          return FALSE;
+        }
+    }
+  else
+    {
+      target = cf_config_find_account (self->config, account);
+      if (target == NULL)
+        {
+          g_set_error (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_NO_SUCH_ACCOUNT,
+                       _("no account named '%s'"), account);
+          return FALSE;
+        }
+      if (g_str_equal (target->name, active))
+        {
+          g_set_error (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_INVALID,
+                       _("'%s' is already the active account"), account);
+          return FALSE;
+        }
+    }
+  if (!check_can_switch (self, error))
+    return FALSE;
+  swap_begin (self, active, target->name, "manual");
+  return TRUE;
+}
+
+gboolean
+cf_switcher_clear_partial (CfSwitcher *self, GError **error)
+{
+  g_autoptr(GPtrArray) problems = NULL;
+  const CfAccountConfig *linked = NULL;
+
+  if (!cf_state_get_partial_swap (self->state))
+    {
+      g_set_error_literal (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_INVALID,
+                           _("there is no partial swap to clear"));
+      return FALSE;
+    }
+  if (has_claude_link (self))
+    {
+      linked = cf_symlinks_link_account (self->config, self->config->claude_link);
+      if (linked == NULL)
+        {
+          g_set_error (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_LAYOUT,
+                       _("%s still points to none of the account homes: point it at one "
+                         "(ln -sfn HOME %s), then clear"),
+                       self->config->claude_link, self->config->claude_link);
+          return FALSE;
+        }
+    }
+  problems = cf_symlinks_validate_all (self->config, FALSE);
+  if (problems->len > 0)
+    {
+      g_set_error (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_LAYOUT, "%s",
+                   ((CfLinkProblem *) g_ptr_array_index (problems, 0))->message);
+      return FALSE;
+    }
+  if (linked != NULL)
+    cf_state_set_active_account (self->state, linked->name);
+  cf_state_set_partial_swap (self->state, FALSE);
+  set_rest_state (self);
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                    "CF_ACCOUNT", cf_state_get_active_account (self->state),
+                    "MESSAGE", "Partial swap cleared by the operator; active account %s",
+                    cf_state_get_active_account (self->state));
+  return TRUE;
+}
+
+void
+cf_switcher_account_exhausted (CfSwitcher *self, const char *account, gint64 reset_usec,
+                               const char *evidence)
+{
+  gint64 now = g_get_real_time ();
+  gint64 until = reset_usec > now ? reset_usec : now + CF_SWITCHER_UNKNOWN_RESET_USEC;
+  const char *active = cf_state_get_active_account (self->state);
+  const CfAccountConfig *target;
+  g_autoptr(GError) error = NULL;
+
+  if (cf_config_find_account (self->config, account) == NULL)
+    return;
+  cf_state_set_account_exhausted_until (self->state, account, until);
+  if (!g_str_equal (account, active) || self->cancellable == NULL)
+    return;
+  if (!check_can_switch (self, &error))
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "CF_ACCOUNT", account,
+                        "MESSAGE", "Account %s is exhausted but cannot be switched: %s",
+                        account, error->message);
+      return;
+    }
+  if (self->last_failure > 0 && now - self->last_failure < self->config->quota_reactivate_cooldown_usec)
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "CF_ACCOUNT", account,
+                        "MESSAGE", "Account %s is exhausted; the last switch failed %" G_GINT64_FORMAT
+                        " s ago: not retrying within quota.reactivate_cooldown",
+                        account, (now - self->last_failure) / G_USEC_PER_SEC);
+      return;
+    }
+  target = next_available (self, account);
+  if (target != NULL)
+    {
+      swap_begin (self, account, target->name, "quota");
+      return;
+    }
+  /* Every account is out: keep the sessions, stop feeding them. */
+  {
+    g_autoptr(GPtrArray) accounts = cf_state_list_accounts (self->state);
+    gint64 earliest = G_MAXINT64;
+
+    for (guint i = 0; i < accounts->len; i++)
+      {
+        CfAccountState *state = g_ptr_array_index (accounts, i);
+        if (state->exhausted_until > now)
+          earliest = MIN (earliest, state->exhausted_until);
+      }
+    if (earliest == G_MAXINT64)
+      earliest = until;
+    cf_state_set_all_exhausted_until (self->state, earliest);
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "CF_ACCOUNT", account,
+                      "MESSAGE", "Every account is exhausted: dispatch paused for %" G_GINT64_FORMAT
+                      " s, until the earliest reset", (earliest - now) / G_USEC_PER_SEC);
+    g_signal_emit (self, signals[SIGNAL_ALL_EXHAUSTED], 0, earliest);
+    arm_timers (self);
+  }
+}
+
+/* ---- start-up ------------------------------------------------------------ */
+
+static char *
+join_problems (GPtrArray *problems)
+{
+  g_autoptr(GString) text = g_string_new (NULL);
+
+  for (guint i = 0; i < problems->len; i++)
+    {
+      CfLinkProblem *problem = g_ptr_array_index (problems, i);
+      if (problem->account != NULL)
+        g_string_append_printf (text, "%s[%s] %s", i ? "; " : "", problem->account, problem->message);
+      else
+        g_string_append_printf (text, "%s%s", i ? "; " : "", problem->message);
+    }
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
+static gboolean
+resume_interrupted (gpointer user_data)
+{
+  Swap *swap = user_data;
+
+  step_resume (swap);
+  return G_SOURCE_REMOVE;
+}
+
+/* A switch journaled when the daemon died: finish it when claude_link
+ * already points to the target, roll it back otherwise. */
+static void
+recover_journal (CfSwitcher *self)
+{
+  CfSwapState step = cf_state_get_swap_state (self->state);
+  const char *from = cf_state_get_swap_from (self->state);
+  const char *to = cf_state_get_swap_to (self->state);
+  const CfAccountConfig *linked = NULL;
+  Swap *swap;
+
+  if (!cf_swap_state_in_progress (step))
+    return;
+  swap = g_new0 (Swap, 1);
+  swap->self = g_object_ref (self);
+  swap->from = g_strdup (from);
+  swap->to = g_strdup (to);
+  swap->reason = g_strdup (cf_state_get_swap_reason (self->state)[0]
+                           ? cf_state_get_swap_reason (self->state) : "quota");
+  self->swap = swap;
+  if (has_claude_link (self))
+    linked = cf_symlinks_link_account (self->config, self->config->claude_link);
+  else if (step == CF_SWAP_RESUMING)
+    linked = cf_config_find_account (self->config, to);
+
+  if (step != CF_SWAP_SAVING && linked != NULL && g_str_equal (linked->name, to))
+    {
+      log_swap (G_LOG_LEVEL_WARNING, swap, "interrupted at step %s; claude_link already points "
+                "to %s: finishing it", cf_swap_state_to_string (step), to);
+      cf_state_set_active_account (self->state, to);
+      cf_state_set_swap_journal (self->state, CF_SWAP_RESUMING, from, to);
+      g_idle_add (resume_interrupted, swap);
+      return;
+    }
+  log_swap (G_LOG_LEVEL_WARNING, swap, "interrupted at step %s: rolling back",
+            cf_swap_state_to_string (step));
+  swap_rollback (swap, _("the daemon stopped during the switch"));
+}
+
+gboolean
+cf_switcher_start (CfSwitcher *self, GError **error)
+{
+  g_autoptr(GPtrArray) problems = NULL;
+  g_autoptr(GError) local_error = NULL;
+  const CfAccountConfig *active;
+  const CfAccountConfig *linked;
+
+  if (self->cancellable != NULL)
+    return TRUE;
+  problems = cf_symlinks_validate_all (self->config, FALSE);
+  if (problems->len > 0)
+    {
+      g_autofree char *text = join_problems (problems);
+      g_set_error (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_LAYOUT,
+                   _("the account layout needs fixing before the daemon can run: %s"), text);
+      return FALSE;
+    }
+  self->cancellable = g_cancellable_new ();
+
+  active = cf_config_find_account (self->config, cf_state_get_active_account (self->state));
+  if (active == NULL)
+    active = primary_account (self);
+  if (!cf_swap_state_in_progress (cf_state_get_swap_state (self->state)) && has_claude_link (self) &&
+      !cf_state_get_partial_swap (self->state))
+    {
+      linked = cf_symlinks_link_account (self->config, self->config->claude_link);
+      if (linked != NULL && linked != active)
+        {
+          g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "CF_ACCOUNT", linked->name,
+                            "MESSAGE", "%s points to %s (account %s), not to the recorded active "
+                            "account %s: following the link", self->config->claude_link,
+                            linked->home, linked->name, active->name);
+          active = linked;
+        }
+      cf_state_set_active_account (self->state, active->name);
+      if (linked == NULL && !cf_symlinks_flip (self->config->claude_link, active->home, &local_error))
+        {
+          g_set_error (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_LAYOUT, "%s",
+                       local_error->message);
+          g_clear_object (&self->cancellable);
+          return FALSE;
+        }
+    }
+  if (!cf_symlinks_ensure (active->home, self->config->shared_root,
+                           (const char *const *) self->config->shared_entries, &local_error))
+    {
+      g_set_error (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_LAYOUT, "%s", local_error->message);
+      g_clear_object (&self->cancellable);
+      return FALSE;
+    }
+  recover_journal (self);
+  if (self->swap == NULL && !cf_swap_state_in_progress (cf_state_get_swap_state (self->state)))
+    set_rest_state (self);
+  arm_timers (self);
+  return TRUE;
+}
+
+void
+cf_switcher_stop (CfSwitcher *self)
+{
+  if (self->cancellable == NULL)
+    return;
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  g_clear_handle_id (&self->return_timer, g_source_remove);
+  g_clear_handle_id (&self->reset_timer, g_source_remove);
+}
+
+void
+cf_switcher_set_config (CfSwitcher *self, CfConfig *config)
+{
+  g_clear_pointer (&self->config, cf_config_unref);
+  self->config = cf_config_ref (config);
+}
+
+static void
+cf_switcher_finalize (GObject *object)
+{
+  CfSwitcher *self = CF_SWITCHER (object);
+
+  cf_switcher_stop (self);
+  g_clear_pointer (&self->config, cf_config_unref);
+  g_clear_object (&self->state);
+  g_clear_object (&self->tmux);
+  g_clear_object (&self->watcher);
+  g_clear_object (&self->dispatcher);
+  g_clear_object (&self->quota);
+  G_OBJECT_CLASS (cf_switcher_parent_class)->finalize (object);
+}
+
+static void
+cf_switcher_class_init (CfSwitcherClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = cf_switcher_finalize;
+
+  signals[SIGNAL_SWAP_STARTED] =
+    g_signal_new ("swap-started", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+  signals[SIGNAL_SWAP_FINISHED] =
+    g_signal_new ("swap-finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRING,
+                  G_TYPE_BOOLEAN, G_TYPE_STRING);
+  signals[SIGNAL_ALL_EXHAUSTED] =
+    g_signal_new ("all-exhausted", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_INT64);
+}
+
+static void
+cf_switcher_init (CfSwitcher *self)
+{
+}
+
+CfSwitcher *
+cf_switcher_new (CfConfig *config, CfState *state, CfTmux *tmux, CfWatcher *watcher,
+                 CfDispatcher *dispatcher, CfQuota *quota)
+{
+  CfSwitcher *self = g_object_new (CF_TYPE_SWITCHER, NULL);
+
+  self->config = cf_config_ref (config);
+  self->state = g_object_ref (state);
+  self->tmux = g_object_ref (tmux);
+  self->watcher = g_object_ref (watcher);
+  self->dispatcher = g_object_ref (dispatcher);
+  self->quota = g_object_ref (quota);
+  return self;
+}
