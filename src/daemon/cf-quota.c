@@ -161,21 +161,14 @@ evaluate (CfQuota *self)
          blocked_count[CF_SESSION_DEDICATED] >= need[CF_SESSION_DEDICATED])))
     return;
 
+  /* Within quota.reactivate_cooldown of the last switch the switcher will
+   * not switch again; it is told once (it may still have to pause). */
   cf_state_get_last_swap (self->state, &last_swap, &from, &to);
   if (last_swap > 0 && now - last_swap < self->config->quota_reactivate_cooldown_usec)
     {
-      if (self->cooldown_logged_for != last_swap)
-        {
-          self->cooldown_logged_for = last_swap;
-          g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
-                            "CF_ACCOUNT", account,
-                            "MESSAGE", "Account %s looks exhausted (%u pool, %u dedicated sessions "
-                            "blocked) but the last switch was %" G_GINT64_FORMAT " s ago "
-                            "(quota.reactivate_cooldown): no switch",
-                            account, blocked_count[CF_SESSION_POOL],
-                            blocked_count[CF_SESSION_DEDICATED], (now - last_swap) / G_USEC_PER_SEC);
-        }
-      return;
+      if (self->cooldown_logged_for == last_swap)
+        return;
+      self->cooldown_logged_for = last_swap;
     }
 
   evidence_text = g_string_new (NULL);

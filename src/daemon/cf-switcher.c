@@ -10,8 +10,6 @@
 #include "cf-symlinks.h"
 
 #define RESUME_HISTORY_LINES 200
-#define SHELL_POLL_MS 200
-#define SHELL_WAIT_USEC (10 * G_USEC_PER_SEC)
 #define RETRY_SECONDS 5
 
 typedef struct _Swap Swap;
@@ -278,131 +276,40 @@ step_complete (Swap *swap)
 typedef struct {
   Swap *swap;
   char *session;
-  char *command;               /* NULL = leave it at the shell */
-  gint64 deadline;
+  gboolean resumes;            /* FALSE: left at the shell (no UUID known) */
 } Relaunch;
-
-static void
-relaunch_free (Relaunch *relaunch)
-{
-  g_free (relaunch->session);
-  g_free (relaunch->command);
-  g_free (relaunch);
-}
-
-static void
-relaunch_done (Relaunch *relaunch, gboolean ok)
-{
-  Swap *swap = relaunch->swap;
-
-  if (ok)
-    {
-      cf_state_set_session_account (swap->self->state, relaunch->session, swap->to);
-      if (relaunch->command != NULL)
-        swap->resumed++;
-      else
-        swap->left_at_shell++;
-    }
-  relaunch_free (relaunch);
-  pending_done (swap);
-}
-
-static void
-on_relaunch_enter (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Relaunch *relaunch = user_data;
-  g_autoptr(GError) error = NULL;
-  gboolean ok = cf_tmux_finish_boolean (CF_TMUX (source), result, &error);
-
-  if (!ok)
-    log_swap (G_LOG_LEVEL_WARNING, relaunch->swap, "cannot relaunch Claude in %s: %s",
-              relaunch->session, error->message);
-  else
-    log_swap (G_LOG_LEVEL_MESSAGE, relaunch->swap, "%s relaunched: %s", relaunch->session,
-              relaunch->command);
-  relaunch_done (relaunch, ok);
-}
-
-static void
-on_relaunch_typed (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Relaunch *relaunch = user_data;
-  g_autoptr(GError) error = NULL;
-
-  if (!cf_tmux_finish_boolean (CF_TMUX (source), result, &error))
-    {
-      log_swap (G_LOG_LEVEL_WARNING, relaunch->swap, "cannot relaunch Claude in %s: %s",
-                relaunch->session, error->message);
-      relaunch_done (relaunch, FALSE);
-      return;
-    }
-  cf_tmux_send_enter_async (relaunch->swap->self->tmux, relaunch->session, NULL,
-                            on_relaunch_enter, relaunch);
-}
-
-static gboolean relaunch_poll (gpointer user_data);
-
-static void
-on_relaunch_shell (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Relaunch *relaunch = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(CfTmuxSessionInfo) info = cf_tmux_session_info_finish (CF_TMUX (source), result, &error);
-
-  if (info != NULL && cf_shell_is_shell_command (info->current_command))
-    {
-      cf_state_set_session_pane (relaunch->swap->self->state, relaunch->session, info->pane_id);
-      if (relaunch->command == NULL)
-        {
-          log_swap (G_LOG_LEVEL_MESSAGE, relaunch->swap,
-                    "%s: no conversation UUID known, left at its shell", relaunch->session);
-          relaunch_done (relaunch, TRUE);
-          return;
-        }
-      cf_tmux_send_text_async (relaunch->swap->self->tmux, relaunch->session, relaunch->command,
-                               NULL, on_relaunch_typed, relaunch);
-      return;
-    }
-  if (info == NULL || g_get_monotonic_time () > relaunch->deadline)
-    {
-      log_swap (G_LOG_LEVEL_WARNING, relaunch->swap, "%s: no shell after the restart (%s)",
-                relaunch->session, error ? error->message : "timeout");
-      relaunch_done (relaunch, FALSE);
-      return;
-    }
-  g_timeout_add (SHELL_POLL_MS, relaunch_poll, relaunch);
-}
-
-static gboolean
-relaunch_poll (gpointer user_data)
-{
-  Relaunch *relaunch = user_data;
-
-  cf_tmux_session_info_async (relaunch->swap->self->tmux, relaunch->session, NULL,
-                              on_relaunch_shell, relaunch);
-  return G_SOURCE_REMOVE;
-}
 
 static void
 on_respawned (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Relaunch *relaunch = user_data;
+  Swap *swap = relaunch->swap;
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) lines = cf_tmux_command_finish (CF_TMUX (source), result, &error);
 
   if (lines == NULL)
+    log_swap (G_LOG_LEVEL_WARNING, swap, "cannot restart %s: %s", relaunch->session,
+              error->message);
+  else
     {
-      log_swap (G_LOG_LEVEL_WARNING, relaunch->swap, "cannot restart %s: %s",
-                relaunch->session, error->message);
-      relaunch_done (relaunch, FALSE);
-      return;
+      cf_state_set_session_account (swap->self->state, relaunch->session, swap->to);
+      if (relaunch->resumes)
+        swap->resumed++;
+      else
+        swap->left_at_shell++;
+      log_swap (G_LOG_LEVEL_MESSAGE, swap, "%s %s", relaunch->session,
+                relaunch->resumes ? "resumed on the new account"
+                                  : "left at its shell: no conversation UUID known");
     }
-  relaunch_poll (relaunch);
+  g_free (relaunch->session);
+  g_free (relaunch);
+  pending_done (swap);
 }
 
-/* Claude in a dedicated session ends (respawn-pane -k: a usage-limit menu
- * may not take /exit), and starts again on the new account, resuming the
- * conversation. The shell starts where Claude ran. */
+/* Claude in a dedicated session is ended and started again on the new
+ * account, resuming its conversation, in one step: respawn-pane -k (a
+ * usage-limit menu may not take /exit) with the new command, in the
+ * directory Claude ran in, and the user's shell once Claude exits. */
 static void
 relaunch_dedicated (Swap *swap, CfSession *session)
 {
@@ -413,23 +320,30 @@ relaunch_dedicated (Swap *swap, CfSession *session)
   g_autofree char *target = g_strdup_printf ("=%s:", session->name);
   g_autofree char *quoted_target = cf_tmux_quote (target);
   g_autofree char *quoted_dir = NULL;
+  g_autofree char *shell_command = NULL;
+  g_autofree char *quoted_command = NULL;
   g_autofree char *command = NULL;
+  const char *shell = "exec \"${SHELL:-/bin/sh}\"";
 
   relaunch->swap = swap;
   relaunch->session = g_strdup (session->name);
-  relaunch->deadline = g_get_monotonic_time () + SHELL_WAIT_USEC;
-  if (cf_uuid_is_valid (session->resume_uuid))
+  relaunch->resumes = cf_uuid_is_valid (session->resume_uuid);
+  if (relaunch->resumes)
     {
       g_autofree char *home = cf_shell_quote (to->home);
       g_autofree char *claude = cf_shell_quote (self->config->claude_command);
       g_autofree char *uuid = cf_shell_quote (session->resume_uuid);
 
-      relaunch->command = g_strdup_printf ("CLAUDE_CONFIG_DIR=%s %s --dangerously-skip-permissions "
-                                           "--resume %s", home, claude, uuid);
+      shell_command = g_strdup_printf ("CLAUDE_CONFIG_DIR=%s %s --dangerously-skip-permissions "
+                                       "--resume %s; %s", home, claude, uuid, shell);
     }
+  else
+    shell_command = g_strdup (shell);
+  quoted_command = cf_tmux_quote (shell_command);
   quoted_dir = (dedicated != NULL && dedicated->project != NULL)
                ? cf_tmux_quote (dedicated->project) : g_strdup ("\"#{pane_current_path}\"");
-  command = g_strdup_printf ("respawn-pane -k -t %s -c %s", quoted_target, quoted_dir);
+  command = g_strdup_printf ("respawn-pane -k -t %s -c %s %s", quoted_target, quoted_dir,
+                             quoted_command);
   swap->pending++;
   cf_tmux_command_async (self->tmux, command, NULL, on_respawned, relaunch);
 }
@@ -523,6 +437,7 @@ step_switch (Swap *swap)
       swap_rollback (swap, why);
       return;
     }
+  cf_fault_point ("swap-flipped");
   cf_state_set_active_account (self->state, swap->to);
   journal_then (swap, CF_SWAP_RESUMING, step_resume);
 }
@@ -836,6 +751,8 @@ cf_switcher_account_exhausted (CfSwitcher *self, const char *account, gint64 res
   const char *active = cf_state_get_active_account (self->state);
   const CfAccountConfig *target;
   g_autoptr(GError) error = NULL;
+  gint64 last_swap;
+  const char *last_from, *last_to;
 
   if (cf_config_find_account (self->config, account) == NULL)
     return;
@@ -849,7 +766,19 @@ cf_switcher_account_exhausted (CfSwitcher *self, const char *account, gint64 res
                         account, error->message);
       return;
     }
-  if (self->last_failure > 0 && now - self->last_failure < self->config->quota_reactivate_cooldown_usec)
+  target = next_available (self, account);
+  cf_state_get_last_swap (self->state, &last_swap, &last_from, &last_to);
+  if (target != NULL && last_swap > 0 &&
+      now - last_swap < self->config->quota_reactivate_cooldown_usec)
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "CF_ACCOUNT", account,
+                        "MESSAGE", "Account %s is exhausted, but the last switch was %" G_GINT64_FORMAT
+                        " s ago: no new switch within quota.reactivate_cooldown",
+                        account, (now - last_swap) / G_USEC_PER_SEC);
+      return;
+    }
+  if (target != NULL && self->last_failure > 0 &&
+      now - self->last_failure < self->config->quota_reactivate_cooldown_usec)
     {
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "CF_ACCOUNT", account,
                         "MESSAGE", "Account %s is exhausted; the last switch failed %" G_GINT64_FORMAT
@@ -857,7 +786,6 @@ cf_switcher_account_exhausted (CfSwitcher *self, const char *account, gint64 res
                         account, (now - self->last_failure) / G_USEC_PER_SEC);
       return;
     }
-  target = next_available (self, account);
   if (target != NULL)
     {
       swap_begin (self, account, target->name, "quota");

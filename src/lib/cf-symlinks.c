@@ -169,7 +169,7 @@ cf_symlinks_ensure (const char *home, const char *root, const char *const *entri
                            g_strerror (saved_errno));
               return FALSE;
             }
-          status = CF_LINK_TARGET_MISSING;
+          status = cf_symlinks_inspect (link_path, target, &found);
         }
       if (status == CF_LINK_TARGET_MISSING)
         {

@@ -143,6 +143,8 @@ static const EnsureRow ensure_rows[] = {
   { "fresh", { NULL }, TRUE, 0, NULL, NULL },
   { "already-right", { "d:shared/projects", "l:home-a/projects>shared/projects", NULL },
     TRUE, 0, NULL, NULL },
+  { "targets-exist-already", { "d:shared/projects", "d:shared/session-env", "d:home-a", NULL },
+    TRUE, 0, NULL, NULL },
   { "dangling-gets-target", { "l:home-a/projects>shared/projects", NULL }, TRUE, 0, NULL, NULL },
   { "divergent-refused", { "d:elsewhere", "l:home-a/projects>elsewhere", NULL },
     FALSE, CF_LINK_DIVERGENT, "instead of", "elsewhere" },
