@@ -377,10 +377,12 @@ class FailoverTest(unittest.TestCase):
     def test_all_accounts_exhausted_pauses_until_earliest_reset(self):
         sb = self.sb
         self.start(pool=1, overrides={"quota": {"pool_threshold": 1, "reactivate_cooldown": "0s"}})
-        main_text, main_reset = epoch_limit(7)
+        main_text, main_reset = epoch_limit(12)
         sb.fake_account_limit(self.main_home, main_text)
         sb.add_task("a0", "FAKE:work=30000 long")
         self.signals.wait("SwapFinished", lambda a: a[:3] == ["main", "backup", True], timeout=30)
+        # Main's sessions are gone; it stays recorded as exhausted until its reset.
+        sb.fake_account_limit(self.main_home, False)
         sb.fake_account_limit(self.backup_home, epoch_limit(3600)[0])
         sb.wait_for(lambda: sb.get_property("DispatchPaused"), timeout=20, what="dispatch paused")
         self.assertIn("Every account is exhausted", sb.daemon_log())
@@ -389,7 +391,6 @@ class FailoverTest(unittest.TestCase):
         sb.add_task("a1", "FAKE:work=100 quick")
         time.sleep(1)
         self.assertIn("a1", queue(sb.project_dir, "inbox"))
-        sb.fake_account_limit(self.main_home, False)
         # Main's reset comes first: dispatch resumes there.
         back = self.signals.wait("SwapStarted", lambda a: a[:2] == ["backup", "main"], timeout=30)
         self.assertIn(back["args"][2], ("reset", "return"))
