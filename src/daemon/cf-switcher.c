@@ -29,6 +29,7 @@ struct _CfSwitcher {
   gint64 last_failure;         /* µs epoch of the last failed automatic switch */
   guint return_timer;
   guint reset_timer;
+  guint expiry_timer;          /* the next account exhaustion to expire */
 };
 
 enum {
@@ -611,6 +612,36 @@ on_reset_timer (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static guint timeout_for (gint64 when);
+
+/* An exhaustion whose time has passed is cleared, so that Accounts shows
+ * the account available (and PropertiesChanged says so) on time. */
+static gboolean
+on_expiry_timer (gpointer user_data)
+{
+  CfSwitcher *self = user_data;
+  g_autoptr(GPtrArray) accounts = cf_state_list_accounts (self->state);
+  g_autoptr(GPtrArray) expired = g_ptr_array_new_with_free_func (g_free);
+  gint64 now = g_get_real_time ();
+
+  self->expiry_timer = 0;
+  for (guint i = 0; i < accounts->len; i++)
+    {
+      CfAccountState *account = g_ptr_array_index (accounts, i);
+      if (account->exhausted_until > 0 && account->exhausted_until <= now)
+        g_ptr_array_add (expired, g_strdup (account->name));
+    }
+  for (guint i = 0; i < expired->len; i++)
+    {
+      const char *name = g_ptr_array_index (expired, i);
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "CF_ACCOUNT", name,
+                        "MESSAGE", "Account %s: its usage limit has reset", name);
+      cf_state_set_account_exhausted_until (self->state, name, 0);
+    }
+  arm_timers (self);
+  return G_SOURCE_REMOVE;
+}
+
 static guint
 timeout_for (gint64 when)
 {
@@ -625,10 +656,22 @@ arm_timers (CfSwitcher *self)
   gint64 return_at = cf_state_get_return_at (self->state);
   gint64 reset_at = cf_state_get_all_exhausted_until (self->state);
 
+  g_autoptr(GPtrArray) accounts = cf_state_list_accounts (self->state);
+  gint64 next_expiry = 0;
+
   g_clear_handle_id (&self->return_timer, g_source_remove);
   g_clear_handle_id (&self->reset_timer, g_source_remove);
+  g_clear_handle_id (&self->expiry_timer, g_source_remove);
   if (self->cancellable == NULL)
     return;
+  for (guint i = 0; i < accounts->len; i++)
+    {
+      gint64 until = ((CfAccountState *) g_ptr_array_index (accounts, i))->exhausted_until;
+      if (until > 0 && (next_expiry == 0 || until < next_expiry))
+        next_expiry = until;
+    }
+  if (next_expiry > 0)
+    self->expiry_timer = g_timeout_add (timeout_for (next_expiry), on_expiry_timer, self);
   if (return_at > 0)
     self->return_timer = g_timeout_add (timeout_for (return_at), on_return_timer, self);
   if (reset_at > 0)
@@ -757,6 +800,7 @@ cf_switcher_account_exhausted (CfSwitcher *self, const char *account, gint64 res
   if (cf_config_find_account (self->config, account) == NULL)
     return;
   cf_state_set_account_exhausted_until (self->state, account, until);
+  arm_timers (self);
   if (!g_str_equal (account, active) || self->cancellable == NULL)
     return;
   if (!check_can_switch (self, &error))
@@ -946,6 +990,7 @@ cf_switcher_stop (CfSwitcher *self)
   g_clear_object (&self->cancellable);
   g_clear_handle_id (&self->return_timer, g_source_remove);
   g_clear_handle_id (&self->reset_timer, g_source_remove);
+  g_clear_handle_id (&self->expiry_timer, g_source_remove);
 }
 
 void

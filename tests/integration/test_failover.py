@@ -125,6 +125,9 @@ class FailoverTest(unittest.TestCase):
 
         finished = self.signals.wait("SwapFinished", timeout=30)
         self.assertEqual(finished["args"][:3], ["main", "backup", True], finished)
+        # A limited pane is blocked, not done: nothing finished before the switch.
+        self.assertEqual([e for e in self.signals.events("TaskFinished")
+                          if e["t"] < started["t"] and e["args"][3] == "done"], [])
         self.assertEqual(self.link_target(), self.backup_home)
         self.assertEqual(sb.get_property("ActiveAccount"), "backup")
         self.assertEqual(sb.get_property("SwapState"), "fallback")
@@ -154,6 +157,10 @@ class FailoverTest(unittest.TestCase):
                          if e["CLAUDE_CONFIG_DIR"] == self.backup_home and e["resume"] is None]
         self.assertGreaterEqual(len(backup_starts), 2)
 
+        # Main shows available again once its reset time has passed.
+        sb.wait_for(lambda: {a[0]: a for a in sb.get_property("Accounts")}["main"][2], timeout=20,
+                    what="main available after its reset")
+        self.assertGreaterEqual(time.time(), reset - 0.5)
         # The return at reset + margin, after checking main again.
         back = self.signals.wait("SwapStarted", lambda a: a[:2] == ["backup", "main"], timeout=30)
         self.assertEqual(back["args"][2], "return")
