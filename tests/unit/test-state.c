@@ -45,6 +45,8 @@ populate (CfState *state)
   cf_state_set_active_account (state, "backup");
   cf_state_set_account_exhausted_until (state, "main", 1800000000000000);
   cf_state_set_swap_journal (state, CF_SWAP_SWITCHING, "main", "backup");
+  cf_state_set_swap_reason (state, "quota");
+  cf_state_set_all_exhausted_until (state, 1800000000000000);
   cf_state_set_partial_swap (state, TRUE);
   cf_state_set_last_swap (state, 1750000000000000, "main", "backup");
   cf_state_set_return_at (state, 1800000300000000);
@@ -95,6 +97,8 @@ test_round_trip (Fixture *f, gconstpointer data)
   g_assert_cmpint (cf_state_get_swap_state (b), ==, CF_SWAP_SWITCHING);
   g_assert_cmpstr (cf_state_get_swap_from (b), ==, "main");
   g_assert_cmpstr (cf_state_get_swap_to (b), ==, "backup");
+  g_assert_cmpstr (cf_state_get_swap_reason (b), ==, "quota");
+  g_assert_cmpint (cf_state_get_all_exhausted_until (b), ==, 1800000000000000);
   g_assert_true (cf_state_get_partial_swap (b));
   cf_state_get_last_swap (b, &when, &from, &to);
   g_assert_cmpint (when, ==, 1750000000000000);
@@ -250,6 +254,100 @@ test_autosave_debounced (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (json, "\"tasks_completed\" : 100"));
 }
 
+static void
+on_flushed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GError **error = user_data;
+
+  if (!cf_state_flush_finish (CF_STATE (source), result, error) && *error == NULL)
+    g_assert_not_reached ();
+  if (*error == NULL)
+    *error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_EXISTS, "done");
+}
+
+/* The swap journal waits on cf_state_flush_async: it completes only once
+ * the changes made before it are on disk, without the debounce delay. */
+static void
+test_flush_async (Fixture *f, gconstpointer data)
+{
+  g_autoptr(CfState) state = cf_state_new (f->path);
+  g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
+  g_autoptr(GError) result = NULL;
+  gint64 started, deadline;
+
+  cf_state_enable_autosave (state, 5000, 60000);   /* a long debounce */
+  cf_state_set_swap_journal (state, CF_SWAP_SAVING, "main", "backup");
+  started = g_get_monotonic_time ();
+  cf_state_flush_async (state, NULL, on_flushed, &result);
+  /* A change while the write is in flight is covered by a second write. */
+  cf_state_set_swap_journal (state, CF_SWAP_SWITCHING, "main", "backup");
+  deadline = started + 4 * G_USEC_PER_SEC;
+  while (result == NULL && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (context, TRUE);
+  g_assert_error (result, G_IO_ERROR, G_IO_ERROR_EXISTS);   /* completed, no failure */
+  g_assert_cmpint (g_get_monotonic_time () - started, <, 4 * G_USEC_PER_SEC);
+  {
+    g_autoptr(CfState) reread = cf_state_new (f->path);
+    g_assert_true (cf_state_load (reread, NULL, NULL));
+    /* At least the state at the call is on disk. */
+    g_assert_cmpint (cf_state_get_swap_state (reread), !=, CF_SWAP_NORMAL);
+  }
+  /* A second flush covers the change made after the first call. */
+  g_clear_error (&result);
+  cf_state_flush_async (state, NULL, on_flushed, &result);
+  while (result == NULL)
+    g_main_context_iteration (context, TRUE);
+  {
+    g_autoptr(CfState) reread = cf_state_new (f->path);
+    g_assert_true (cf_state_load (reread, NULL, NULL));
+    g_assert_cmpint (cf_state_get_swap_state (reread), ==, CF_SWAP_SWITCHING);
+  }
+}
+
+/* A write that fails (the directory is gone) fails the waiters. */
+static void
+test_flush_async_failure (Fixture *f, gconstpointer data)
+{
+  g_autofree char *blocker = g_build_filename (f->dir, "a-file", NULL);
+  g_autofree char *path = g_build_filename (blocker, "state.json", NULL);
+  g_autoptr(CfState) state = NULL;
+
+  cf_test_write_file (blocker, "not a directory\n");
+  state = cf_state_new (path);
+  g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
+  g_autoptr(GError) result = NULL;
+
+  g_ptr_array_set_size (warnings, 0);
+  cf_state_set_swap_journal (state, CF_SWAP_SAVING, "main", "backup");
+  cf_state_flush_async (state, NULL, on_flushed, &result);
+  while (result == NULL)
+    g_main_context_iteration (context, TRUE);
+  g_assert_false (g_error_matches (result, G_IO_ERROR, G_IO_ERROR_EXISTS));
+  g_assert_true (cf_state_is_dirty (state));
+  g_assert_cmpuint (warnings->len, ==, 1);      /* "Cannot write state file" */
+  g_ptr_array_set_size (warnings, 0);
+}
+
+static void
+test_dispatch_paused_sources (void)
+{
+  g_autoptr(CfState) state = cf_state_new (NULL);
+
+  g_assert_false (cf_state_get_dispatch_paused (state));
+  cf_state_set_all_exhausted_until (state, 1800000000000000);
+  g_assert_true (cf_state_get_dispatch_paused (state));
+  g_assert_false (cf_state_get_operator_paused (state));
+  cf_state_set_dispatch_paused (state, TRUE);
+  cf_state_set_all_exhausted_until (state, 0);
+  g_assert_true (cf_state_get_dispatch_paused (state));
+  cf_state_set_dispatch_paused (state, FALSE);
+  g_assert_false (cf_state_get_dispatch_paused (state));
+  g_assert_true (cf_swap_state_in_progress (CF_SWAP_SAVING));
+  g_assert_true (cf_swap_state_in_progress (CF_SWAP_RESUMING));
+  g_assert_false (cf_swap_state_in_progress (CF_SWAP_FALLBACK));
+  g_assert_false (cf_swap_state_in_progress (CF_SWAP_NORMAL));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -257,6 +355,10 @@ main (int argc, char **argv)
   g_log_set_writer_func (cf_test_record_warnings, warnings, NULL);
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/state/round-trip", Fixture, NULL, fixture_setup, test_round_trip, fixture_teardown);
+  g_test_add ("/state/flush-async", Fixture, NULL, fixture_setup, test_flush_async, fixture_teardown);
+  g_test_add ("/state/flush-async-failure", Fixture, NULL, fixture_setup, test_flush_async_failure,
+              fixture_teardown);
+  g_test_add_func ("/state/dispatch-paused-sources", test_dispatch_paused_sources);
   g_test_add ("/state/missing-file", Fixture, NULL, fixture_setup, test_missing_file, fixture_teardown);
   g_test_add ("/state/corrupt-quarantined", Fixture, NULL, fixture_setup, test_corrupt_quarantined,
               fixture_teardown);
