@@ -6,6 +6,7 @@
 #include "cf-build-config.h"
 #include "cf-event-source.h"
 #include "cf-names.h"
+#include "cf-polkit.h"
 #include "cf-submit.h"
 #include "cf-switcher.h"
 #include "cf-task.h"
@@ -13,7 +14,6 @@
 
 #include <glib/gi18n.h>
 #include <string.h>
-#include <unistd.h>
 
 struct _CfBus {
   GObject parent_instance;
@@ -25,7 +25,10 @@ struct _CfBus {
   CfWatcher *watcher;
   CfSwitcher *switcher;
   CfQuota *quota;
+  CfBusReloadFunc reload_func;
+  gpointer reload_data;
   sd_bus *bus;
+  CfPolkit *polkit;
   sd_bus_slot *vtable_slot;
   sd_bus_slot *name_slot;
   sd_bus_slot *disconnect_slot;
@@ -286,28 +289,6 @@ method_get_status (sd_bus_message *message, void *userdata, sd_bus_error *error)
 
 /* ---- method helpers ------------------------------------------------------ */
 
-/* Until polkit guards them, mutating methods are for root and the daemon's
- * own user only. */
-static int
-check_privileged (sd_bus_message *message, sd_bus_error *error)
-{
-  g_autoptr(sd_bus_creds) creds = NULL;
-  uid_t euid;
-  int r;
-
-  r = sd_bus_query_sender_creds (message, SD_BUS_CREDS_EUID | SD_BUS_CREDS_AUGMENT, &creds);
-  if (r < 0)
-    return sd_bus_error_set_errnof (error, r, "Cannot identify the caller: %m");
-  r = sd_bus_creds_get_euid (creds, &euid);
-  if (r < 0)
-    return sd_bus_error_set_errnof (error, r, "Cannot identify the caller: %m");
-  if (euid != 0 && euid != getuid ())
-    return sd_bus_error_setf (error, SD_BUS_ERROR_ACCESS_DENIED,
-                              "Only root or uid %u may call %s", (guint) getuid (),
-                              sd_bus_message_get_member (message));
-  return 0;
-}
-
 /* PROJECT is a known project directory, or the name of one. */
 static char *
 resolve_project (CfBus *self, const char *project, sd_bus_error *error)
@@ -348,12 +329,19 @@ check_task_id (const char *task_id, sd_bus_error *error)
 }
 
 /* A pending reply: the message is kept and answered from a callback. */
-typedef struct {
+typedef struct _Pending Pending;
+typedef void (*AuthorizedFunc) (Pending *p);
+
+struct _Pending {
   CfBus *self;
   sd_bus_message *message;
   char *project;
   char *task_id;
-} Pending;
+  char *text;                  /* SubmitTask: the task file */
+  char *session;               /* RecycleSession */
+  char *account;               /* SwitchAccount */
+  AuthorizedFunc authorized;   /* changes the state once the caller is authorised */
+};
 
 static Pending *
 pending_new (CfBus *self, sd_bus_message *message, const char *project, const char *task_id)
@@ -374,6 +362,9 @@ pending_free (Pending *p)
   sd_bus_message_unref (p->message);
   g_free (p->project);
   g_free (p->task_id);
+  g_free (p->text);
+  g_free (p->session);
+  g_free (p->account);
   g_free (p);
 }
 
@@ -385,6 +376,33 @@ reply_error (sd_bus_message *message, const char *name, const char *text)
   sd_bus_error_set (&error, name, text);
   (void) sd_bus_reply_method_error (message, &error);
   sd_bus_error_free (&error);
+}
+
+static void
+on_authorization (sd_bus_message *call, gboolean allowed, const sd_bus_error *error,
+                  gpointer user_data)
+{
+  Pending *p = user_data;
+
+  if (!allowed)
+    {
+      (void) sd_bus_reply_method_error (call, error);
+      pending_free (p);
+      return;
+    }
+  p->authorized (p);
+}
+
+/* Every mutating method ends here once its arguments are valid: the state
+ * changes in AUTHORIZED (which owns P and replies) only when polkit, or the
+ * caller being root or our own user, allows it (ARCHITECTURE.md 4.5).
+ * ACTION_ID NULL: root and our own user only. */
+static int
+authorize_then (Pending *p, const char *action_id, AuthorizedFunc authorized)
+{
+  p->authorized = authorized;
+  cf_polkit_authorize (p->self->polkit, p->message, action_id, on_authorization, p);
+  return 1;
 }
 
 static const char *
@@ -531,6 +549,12 @@ on_task_submitted (GObject *source, GAsyncResult *result, gpointer user_data)
   pending_free (p);
 }
 
+static void
+submit_task_authorized (Pending *p)
+{
+  cf_taskq_submit_async (p->project, p->task_id, p->text, on_task_submitted, p);
+}
+
 static int
 method_submit_task (sd_bus_message *message, void *userdata, sd_bus_error *error)
 {
@@ -539,8 +563,8 @@ method_submit_task (sd_bus_message *message, void *userdata, sd_bus_error *error
   g_autoptr(GError) local_error = NULL;
   g_autofree char *project = NULL;
   g_autofree char *text = NULL;
-  g_autofree char *task_id = NULL;
   const char *project_arg, *title, *body;
+  Pending *p;
   int r;
 
   r = sd_bus_message_read (message, "sss", &project_arg, &title, &body);
@@ -555,13 +579,10 @@ method_submit_task (sd_bus_message *message, void *userdata, sd_bus_error *error
   text = cf_submit_compose (title, body, &options, &local_error);
   if (text == NULL)
     return sd_bus_error_set (error, CF_ERROR_INVALID_ARGUMENT, local_error->message);
-  r = check_privileged (message, error);
-  if (r < 0)
-    return r;
-  task_id = cf_submit_task_id (title, g_get_real_time (), g_random_int ());
-  cf_taskq_submit_async (project, task_id, text, on_task_submitted,
-                         pending_new (self, message, project, task_id));
-  return 1;
+  p = pending_new (self, message, project, NULL);
+  p->task_id = cf_submit_task_id (title, g_get_real_time (), g_random_int ());
+  p->text = g_steal_pointer (&text);
+  return authorize_then (p, CF_POLKIT_MANAGE_TASKS, submit_task_authorized);
 }
 
 /* ---- RequeueTask / CancelTask ------------------------------------------ */
@@ -591,11 +612,25 @@ on_operator_done (GObject *source, GAsyncResult *result, gpointer user_data)
   pending_free (p);
 }
 
+static void
+requeue_or_cancel_authorized (Pending *p)
+{
+  gboolean cancel = g_str_equal (sd_bus_message_get_member (p->message), "CancelTask");
+
+  /* A running task is ended through its session; the watcher moves it. */
+  if (cf_watcher_end_task (p->self->watcher, p->project, p->task_id, cancel))
+    {
+      (void) sd_bus_reply_method_return (p->message, "");
+      pending_free (p);
+      return;
+    }
+  cf_taskq_operator_async (p->project, p->task_id, cancel, on_operator_done, p);
+}
+
 static int
 method_requeue_or_cancel (sd_bus_message *message, void *userdata, sd_bus_error *error)
 {
   CfBus *self = userdata;
-  gboolean cancel = g_str_equal (sd_bus_message_get_member (message), "CancelTask");
   g_autofree char *project = NULL;
   const char *project_arg, *task_id;
   int r;
@@ -609,42 +644,83 @@ method_requeue_or_cancel (sd_bus_message *message, void *userdata, sd_bus_error 
   project = resolve_project (self, project_arg, error);
   if (project == NULL)
     return -ENOENT;
-  r = check_privileged (message, error);
-  if (r < 0)
-    return r;
-  /* A running task is ended through its session; the watcher moves it. */
-  if (cf_watcher_end_task (self->watcher, project, task_id, cancel))
-    return sd_bus_reply_method_return (message, "");
-  cf_taskq_operator_async (project, task_id, cancel, on_operator_done,
-                           pending_new (self, message, project, task_id));
-  return 1;
+  return authorize_then (pending_new (self, message, project, task_id), CF_POLKIT_MANAGE_TASKS,
+                         requeue_or_cancel_authorized);
 }
 
 /* ---- dispatch control and sessions ------------------------------------ */
 
+static void
+pause_resume_authorized (Pending *p)
+{
+  gboolean pause = g_str_equal (sd_bus_message_get_member (p->message), "PauseDispatch");
+
+  if (cf_state_get_operator_paused (p->self->state) != pause)
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                      "MESSAGE", pause ? "Dispatch paused over D-Bus" : "Dispatch resumed over D-Bus");
+  cf_state_set_dispatch_paused (p->self->state, pause);
+  (void) sd_bus_reply_method_return (p->message, "");
+  pending_free (p);
+}
+
 static int
 method_pause_resume (sd_bus_message *message, void *userdata, sd_bus_error *error)
 {
-  CfBus *self = userdata;
-  gboolean pause = g_str_equal (sd_bus_message_get_member (message), "PauseDispatch");
-  int r;
+  return authorize_then (pending_new (userdata, message, NULL, NULL), CF_POLKIT_CONTROL,
+                         pause_resume_authorized);
+}
 
-  r = check_privileged (message, error);
-  if (r < 0)
-    return r;
-  if (cf_state_get_operator_paused (self->state) != pause)
-    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
-                      "MESSAGE", pause ? "Dispatch paused over D-Bus" : "Dispatch resumed over D-Bus");
-  cf_state_set_dispatch_paused (self->state, pause);
-  return sd_bus_reply_method_return (message, "");
+static void
+reload_authorized (Pending *p)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  if (p->self->reload_func (p->self->reload_data, &local_error))
+    (void) sd_bus_reply_method_return (p->message, "");
+  else
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                        "MESSAGE", "Reload over D-Bus refused, keeping the running configuration: %s",
+                        local_error->message);
+      reply_error (p->message, SD_BUS_ERROR_FAILED, local_error->message);
+    }
+  pending_free (p);
+}
+
+static int
+method_reload (sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+  CfBus *self = userdata;
+
+  if (self->reload_func == NULL)
+    return sd_bus_error_set (error, SD_BUS_ERROR_NOT_SUPPORTED, "Reload is not available");
+  return authorize_then (pending_new (self, message, NULL, NULL), CF_POLKIT_CONTROL,
+                         reload_authorized);
+}
+
+static void
+recycle_session_authorized (Pending *p)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  if (cf_state_lookup_session (p->self->state, p->session) == NULL)
+    {
+      g_autofree char *text = g_strdup_printf ("No session named '%s'", p->session);
+      reply_error (p->message, CF_ERROR_NO_SUCH_SESSION, text);
+    }
+  else if (!cf_watcher_recycle (p->self->watcher, p->session, &local_error))
+    reply_error (p->message, CF_ERROR_INVALID_ARGUMENT, local_error->message);
+  else
+    (void) sd_bus_reply_method_return (p->message, "");
+  pending_free (p);
 }
 
 static int
 method_recycle_session (sd_bus_message *message, void *userdata, sd_bus_error *error)
 {
   CfBus *self = userdata;
-  g_autoptr(GError) local_error = NULL;
   const char *name;
+  Pending *p;
   int r;
 
   r = sd_bus_message_read (message, "s", &name);
@@ -652,12 +728,28 @@ method_recycle_session (sd_bus_message *message, void *userdata, sd_bus_error *e
     return r;
   if (cf_state_lookup_session (self->state, name) == NULL)
     return sd_bus_error_setf (error, CF_ERROR_NO_SUCH_SESSION, "No session named '%s'", name);
-  r = check_privileged (message, error);
+  p = pending_new (self, message, NULL, NULL);
+  p->session = g_strdup (name);
+  return authorize_then (p, CF_POLKIT_CONTROL, recycle_session_authorized);
+}
+
+static void
+report_hook_event_authorized (Pending *p)
+{
+  g_autoptr(GError) local_error = NULL;
+  const char *event, *pane, *payload;
+  int r;
+
+  r = sd_bus_message_rewind (p->message, TRUE);
+  if (r >= 0)
+    r = sd_bus_message_read (p->message, "sss", &event, &pane, &payload);
   if (r < 0)
-    return r;
-  if (!cf_watcher_recycle (self->watcher, name, &local_error))
-    return sd_bus_error_set (error, CF_ERROR_INVALID_ARGUMENT, local_error->message);
-  return sd_bus_reply_method_return (message, "");
+    reply_error (p->message, SD_BUS_ERROR_INVALID_ARGS, g_strerror (-r));
+  else if (!cf_hooks_report (p->self->hooks, event, pane, payload, &local_error))
+    reply_error (p->message, CF_ERROR_INVALID_ARGUMENT, local_error->message);
+  else
+    (void) sd_bus_reply_method_return (p->message, "");
+  pending_free (p);
 }
 
 /* ---- accounts ------------------------------------------------------------ */
@@ -676,12 +768,39 @@ switcher_error (GError *error, sd_bus_error *bus_error)
   return sd_bus_error_set (bus_error, name, error->message);
 }
 
+static void
+reply_switcher_result (Pending *p, gboolean ok, GError *error)
+{
+  sd_bus_error bus_error = SD_BUS_ERROR_NULL;
+
+  if (ok)
+    (void) sd_bus_reply_method_return (p->message, "");
+  else
+    {
+      switcher_error (error, &bus_error);
+      (void) sd_bus_reply_method_error (p->message, &bus_error);
+      sd_bus_error_free (&bus_error);
+    }
+  pending_free (p);
+}
+
+static void
+switch_account_authorized (Pending *p)
+{
+  g_autoptr(GError) local_error = NULL;
+  gboolean ok;
+
+  /* Answers once the switch has started; its end is SwapFinished. */
+  ok = cf_switcher_switch (p->self->switcher, p->account, &local_error);
+  reply_switcher_result (p, ok, local_error);
+}
+
 static int
 method_switch_account (sd_bus_message *message, void *userdata, sd_bus_error *error)
 {
   CfBus *self = userdata;
-  g_autoptr(GError) local_error = NULL;
   const char *account;
+  Pending *p;
   int r;
 
   r = sd_bus_message_read (message, "s", &account);
@@ -689,57 +808,52 @@ method_switch_account (sd_bus_message *message, void *userdata, sd_bus_error *er
     return r;
   if (account[0] != '\0' && cf_config_find_account (self->config, account) == NULL)
     return sd_bus_error_setf (error, CF_ERROR_NO_SUCH_ACCOUNT, "No account named '%s'", account);
-  r = check_privileged (message, error);
-  if (r < 0)
-    return r;
   if (self->switcher == NULL)
     return sd_bus_error_set (error, SD_BUS_ERROR_NOT_SUPPORTED, "No account switcher");
-  /* Answers once the switch has started; its end is SwapFinished. */
-  if (!cf_switcher_switch (self->switcher, account, &local_error))
-    return switcher_error (local_error, error);
-  return sd_bus_reply_method_return (message, "");
+  p = pending_new (self, message, NULL, NULL);
+  p->account = g_strdup (account);
+  return authorize_then (p, CF_POLKIT_SWITCH_ACCOUNT, switch_account_authorized);
+}
+
+static void
+clear_partial_swap_authorized (Pending *p)
+{
+  g_autoptr(GError) local_error = NULL;
+  gboolean ok;
+
+  ok = cf_switcher_clear_partial (p->self->switcher, &local_error);
+  reply_switcher_result (p, ok, local_error);
 }
 
 static int
 method_clear_partial_swap (sd_bus_message *message, void *userdata, sd_bus_error *error)
 {
   CfBus *self = userdata;
-  g_autoptr(GError) local_error = NULL;
-  int r;
 
-  r = check_privileged (message, error);
-  if (r < 0)
-    return r;
   if (self->switcher == NULL)
     return sd_bus_error_set (error, SD_BUS_ERROR_NOT_SUPPORTED, "No account switcher");
-  if (!cf_switcher_clear_partial (self->switcher, &local_error))
-    return switcher_error (local_error, error);
-  return sd_bus_reply_method_return (message, "");
+  return authorize_then (pending_new (self, message, NULL, NULL), CF_POLKIT_SWITCH_ACCOUNT,
+                         clear_partial_swap_authorized);
 }
 
 static int
 method_report_hook_event (sd_bus_message *message, void *userdata, sd_bus_error *error)
 {
-  CfBus *self = userdata;
-  g_autoptr(GError) local_error = NULL;
   const char *event, *pane, *payload;
   int r;
 
   r = sd_bus_message_read (message, "sss", &event, &pane, &payload);
   if (r < 0)
     return r;
-  /* Hooks run as the daemon's user: nobody else may forge completions. */
-  r = check_privileged (message, error);
-  if (r < 0)
-    return r;
-  if (!cf_hooks_report (self->hooks, event, pane, payload, &local_error))
-    return sd_bus_error_set (error, CF_ERROR_INVALID_ARGUMENT, local_error->message);
-  return sd_bus_reply_method_return (message, "");
+  /* Hooks run as the daemon's user: nobody else may forge completions,
+   * and polkit has no say in it. */
+  return authorize_then (pending_new (userdata, message, NULL, NULL), NULL,
+                         report_hook_event_authorized);
 }
 
 /* Every method is SD_BUS_VTABLE_UNPRIVILEGED: sd-bus would otherwise refuse
  * any caller without CAP_SYS_ADMIN. Reads are open; the mutating methods
- * check their caller themselves (check_privileged). */
+ * authorise their caller themselves (authorize_then). */
 static const sd_bus_vtable manager_vtable[] = {
   SD_BUS_VTABLE_START (0),
   SD_BUS_PROPERTY ("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -796,6 +910,7 @@ static const sd_bus_vtable manager_vtable[] = {
   SD_BUS_METHOD ("ClearPartialSwap", "", "", method_clear_partial_swap, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD ("PauseDispatch", "", "", method_pause_resume, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD ("ResumeDispatch", "", "", method_pause_resume, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD ("Reload", "", "", method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("RecycleSession",
                            SD_BUS_ARGS ("s", name),
                            SD_BUS_NO_RESULT,
@@ -1042,6 +1157,7 @@ cf_bus_start (CfBus *self, sd_event *event, GError **error)
   if (r < 0)
     goto fail;
 
+  self->polkit = cf_polkit_new (bus, CF_POLKIT_TRUST_PRIVILEGED);
   self->bus = g_steal_pointer (&bus);
   return TRUE;
 
@@ -1058,6 +1174,8 @@ void
 cf_bus_stop (CfBus *self)
 {
   g_clear_handle_id (&self->flush_id, g_source_remove);
+  /* Pending authorisations are answered (denied) while the bus still is. */
+  g_clear_object (&self->polkit);
   self->vtable_slot = sd_bus_slot_unref (self->vtable_slot);
   self->disconnect_slot = sd_bus_slot_unref (self->disconnect_slot);
   self->name_slot = sd_bus_slot_unref (self->name_slot);
@@ -1146,6 +1264,13 @@ cf_bus_new (CfState *state, CfConfig *config)
   self->finished_handler = g_signal_connect (state, "task-finished",
                                              G_CALLBACK (on_task_finished), self);
   return self;
+}
+
+void
+cf_bus_set_reload_func (CfBus *self, CfBusReloadFunc func, gpointer user_data)
+{
+  self->reload_func = func;
+  self->reload_data = user_data;
 }
 
 void

@@ -17,7 +17,8 @@ G_BEGIN_DECLS
 
 /* org.claudefailover.Manager on the system bus: renders CfState as properties
  * and signals. All PropertiesChanged leave through one idle flush that
- * coalesces the changes of a main-loop iteration. */
+ * coalesces the changes of a main-loop iteration. Mutating methods validate
+ * their arguments, then are authorised by CfPolkit, then change state. */
 
 #define CF_TYPE_BUS (cf_bus_get_type ())
 G_DECLARE_FINAL_TYPE (CfBus, cf_bus, CF, BUS, GObject)
@@ -29,6 +30,11 @@ void cf_bus_set_components (CfBus *self, CfInbox *inbox, CfHooks *hooks, CfWatch
 /* SwitchAccount / ClearPartialSwap go to SWITCHER; QuotaExhausted,
  * SwapStarted and SwapFinished come from QUOTA and SWITCHER. */
 void cf_bus_set_failover (CfBus *self, CfSwitcher *switcher, CfQuota *quota);
+
+/* What Reload() runs once the caller is authorised, the same as SIGHUP:
+ * FALSE with ERROR when the new configuration is refused. */
+typedef gboolean (*CfBusReloadFunc) (gpointer user_data, GError **error);
+void cf_bus_set_reload_func (CfBus *self, CfBusReloadFunc func, gpointer user_data);
 
 /* Connects to the system bus (DBUS_SYSTEM_BUS_ADDRESS honoured), attaches to
  * EVENT, exports the object and requests the name asynchronously.

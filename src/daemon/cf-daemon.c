@@ -155,6 +155,12 @@ sync_accounts (CfDaemon *self)
   cf_state_sync_accounts (self->state, (const char *const *) names->pdata);
 }
 
+static gboolean
+reload_from_bus (gpointer daemon, GError **error)
+{
+  return cf_daemon_reload (daemon, error);
+}
+
 gboolean
 cf_daemon_start (CfDaemon *self, GError **error)
 {
@@ -207,6 +213,7 @@ cf_daemon_start (CfDaemon *self, GError **error)
   self->bus = cf_bus_new (self->state, self->config);
   cf_bus_set_components (self->bus, self->inbox, self->hooks, self->watcher);
   cf_bus_set_failover (self->bus, self->switcher, self->quota);
+  cf_bus_set_reload_func (self->bus, reload_from_bus, self);
   g_signal_connect (self->bus, "name-acquired", G_CALLBACK (on_name_acquired), self);
   g_signal_connect (self->bus, "name-lost", G_CALLBACK (on_name_lost), self);
   if (!cf_bus_start (self->bus, self->event, error))
