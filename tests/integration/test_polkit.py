@@ -318,6 +318,31 @@ class MockPolkitTest(unittest.TestCase):
         self.assert_allowed(gdbus_call(sb, "PauseDispatch", user=CALLER))
         self.assertEqual(len(self.polkit.check_calls()), 1)
 
+    def test_daemon_stopping_with_checks_pending(self):
+        sb = self.sb
+        self.start()
+        self.polkit.mock("SimulateHang", "true")
+        callers = [subprocess.Popen(
+            ["runuser", "-u", CALLER, "--", "gdbus", "call", "--address", sb.bus_address,
+             "--dest", BUS_NAME, "--object-path", OBJECT_PATH,
+             "--method", f"{INTERFACE}.{method}"], env=sb.env(), text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for method in ("PauseDispatch", "Reload", "ResumeDispatch")]
+        sb.wait_for(lambda: "true" in self.polkit.mock("HaveHangingCalls"), timeout=10,
+                    what="checks held by polkitd")
+        time.sleep(0.3)   # the other two, sent at the same moment, reached it too
+        # Other callers are served meanwhile.
+        self.assert_allowed(gdbus_call(sb, "GetStatus", user=CALLER))
+        self.assertEqual(sb.stop_daemon(), 0)
+        for caller in callers:
+            out, err = caller.communicate(timeout=10)
+            self.assertNotEqual(caller.returncode, 0, out)
+            self.assertIn(f"{ACCESS_DENIED}: Not authorized to call", err)
+            self.assertIn("claude-failoverd is shutting down", err)
+        # The held checks are answered after the daemon is gone: nothing to see.
+        self.polkit.mock("ReleaseHangingCalls")
+        self.assertNotIn("AddressSanitizer", sb.daemon_log())
+
     def test_reload_method_is_sighup(self):
         sb = self.sb
         self.start()
