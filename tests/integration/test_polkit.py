@@ -5,7 +5,8 @@
 
 - MockPolkitTest: python3-dbusmock's polkitd template. An unprivileged caller
   (nobody) is denied each method with AccessDenied until its action is
-  allowed, and nothing changes on a denial; reads stay open; the subject is
+  allowed (SwitchAccount and ClearPartialSwap included), and nothing changes
+  on a denial; reads stay open; the subject is
   the caller's bus name and AllowUserInteraction follows the caller's flag;
   a challenge without interaction allowed is InteractiveAuthorizationRequired;
   polkitd absent or failing denies with a clear message; root and the
@@ -205,18 +206,46 @@ class MockPolkitTest(unittest.TestCase):
                     os.makedirs(spare, exist_ok=True)
                     sb.write_config(deep(sb.config, {"accounts": sb.config["accounts"] + [
                         {"name": "spare", "home": spare}]}))
-                self.polkit.set_allowed([])
-                r = gdbus_call(sb, method, *args(), user=CALLER)
-                self.assert_denied(r, text=f"Not authorized to call {method} "
-                                           f"(polkit action {action})")
-                # Allowing every other action does not allow this one.
-                self.polkit.set_allowed([a for a in ACTIONS if a != action])
-                self.assert_denied(gdbus_call(sb, method, *args(), user=CALLER))
-                time.sleep(0.3)   # anything a denied call could have started has happened
-                self.assertTrue(unchanged(), f"{method} changed the state although denied")
-                self.polkit.set_allowed([action])
-                self.assert_allowed(gdbus_call(sb, method, *args(), user=CALLER))
-                sb.wait_for(changed, timeout=15, what=f"{method} taking effect")
+                self.assert_guarded(method, args(), action, unchanged, changed)
+
+    def assert_guarded(self, method, args, action, unchanged, changed):
+        """METHOD (ARGS) from CALLER: denied while ACTION is not allowed, with
+        unchanged() still true afterwards; allowed, then changed(), once it is."""
+        sb = self.sb
+        self.polkit.set_allowed([])
+        r = gdbus_call(sb, method, *args, user=CALLER)
+        self.assert_denied(r, text=f"Not authorized to call {method} (polkit action {action})")
+        # Allowing every other action does not allow this one.
+        self.polkit.set_allowed([a for a in ACTIONS if a != action])
+        self.assert_denied(gdbus_call(sb, method, *args, user=CALLER))
+        time.sleep(0.3)   # anything a denied call could have started has happened
+        self.assertTrue(unchanged(), f"{method} changed the state although denied")
+        self.polkit.set_allowed([action])
+        self.assert_allowed(gdbus_call(sb, method, *args, user=CALLER))
+        sb.wait_for(changed, timeout=20, what=f"{method} taking effect")
+
+    def test_switch_account_and_clear_partial_swap(self):
+        sb = self.sb
+        self.start()
+        main_home = os.path.join(sb.home, ".claude-main")
+        link = os.path.join(sb.home, ".claude")
+        # A partial swap, as in test_failover: ~/.claude replaced by a real
+        # directory makes the switch and its rollback fail (root, no polkit).
+        os.unlink(link)
+        os.makedirs(link)
+        self.assert_allowed(gdbus_call(sb, "SwitchAccount", "'backup'"))
+        sb.wait_for(lambda: sb.get_property("PartialSwap") is True, timeout=20,
+                    what="PartialSwap")
+        os.rmdir(link)
+        os.symlink(main_home, link)
+        self.assert_guarded("ClearPartialSwap", [], SWITCH_ACCOUNT,
+                            lambda: sb.get_property("PartialSwap") is True,
+                            lambda: sb.get_property("PartialSwap") is False)
+        self.assert_guarded("SwitchAccount", ["'backup'"], SWITCH_ACCOUNT,
+                            lambda: (sb.get_property("ActiveAccount") == "main"
+                                     and sb.get_property("SwapState") == "normal"),
+                            lambda: sb.get_property("ActiveAccount") == "backup")
+        self.assertEqual(os.readlink(link), os.path.join(sb.home, ".claude-backup"))
 
     def test_reads_are_open_to_everyone(self):
         sb = self.sb
@@ -310,6 +339,8 @@ class MockPolkitTest(unittest.TestCase):
         self.assert_denied(r, "org.claudefailover.Error.InvalidArgument")
         r = gdbus_call(sb, "RecycleSession", "'nope'", user=CALLER)
         self.assert_denied(r, "org.claudefailover.Error.NoSuchSession")
+        r = gdbus_call(sb, "SwitchAccount", "'nope'", user=CALLER)
+        self.assert_denied(r, "org.claudefailover.Error.NoSuchAccount")
         r = gdbus_call(sb, "SubmitTask", "'demo'", "'t'", "'b'", "{'priority': <'urgent'>}",
                        user=CALLER)
         self.assert_denied(r, "org.claudefailover.Error.InvalidArgument")
