@@ -28,6 +28,8 @@ struct _CfState {
   guint pending_tasks;
   guint64 counters[CF_COUNTER_COUNT];          /* lifetime totals, persisted */
   guint64 counters_at_start[CF_COUNTER_COUNT]; /* totals when loaded */
+  guint64 events[CF_EVENT_COUNT];              /* since start, not persisted */
+  char *write_error;           /* last write's failure, NULL when it worked */
 
   gboolean dirty;
   gboolean write_in_flight;
@@ -619,6 +621,20 @@ write_file (const char *path, const char *contents, GError **error)
                                    0600, error);
 }
 
+static void
+set_write_error (CfState *self, const char *message)
+{
+  if (g_strcmp0 (self->write_error, message) == 0)
+    return;
+  if (message == NULL)
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                      "CF_STATE_FILE", self->path,
+                      "MESSAGE", "State file %s written again", self->path);
+  g_free (self->write_error);
+  self->write_error = g_strdup (message);
+  g_signal_emit (self, signals[SIGNAL_CHANGED], 0, (guint) CF_STATE_CHANGE_PERSISTENCE);
+}
+
 gboolean
 cf_state_load (CfState *self, char **quarantined_to, GError **error)
 {
@@ -678,6 +694,7 @@ cf_state_save_sync (CfState *self, GError **error)
   self->dirty = FALSE;
   self->write_count++;
   self->written_serial = self->change_serial;
+  set_write_error (self, NULL);
   return TRUE;
 }
 
@@ -746,11 +763,13 @@ write_done (GObject *source, GAsyncResult *result, gpointer user_data)
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
                         "CF_STATE_FILE", self->path,
                         "MESSAGE", "Cannot write state file %s: %s", self->path, error->message);
+      set_write_error (self, error->message);
       complete_waiters (self, error);
       return;
     }
   self->write_count++;
   self->written_serial = self->in_flight_serial;
+  set_write_error (self, NULL);
   complete_waiters (self, NULL);
   if (self->dirty && self->flush_waiters->len > 0)
     save_now (self);
@@ -1026,10 +1045,24 @@ cf_state_task_dispatched (CfState *self, const char *project, const char *task,
   emit_changed (self, CF_STATE_CHANGE_COUNTERS);
 }
 
+static const char *const outcome_names[] = {
+  [CF_EVENT_TASK_DONE] = "done",
+  [CF_EVENT_TASK_FAILED] = "failed",
+  [CF_EVENT_TASK_REQUEUED] = "requeued",
+  [CF_EVENT_TASK_TIMEOUT] = "timeout",
+  [CF_EVENT_TASK_CANCELLED] = "cancelled",
+  [CF_EVENT_TASK_DELEGATED_DONE] = "delegated-done",
+  [CF_EVENT_TASK_DELEGATED_FAILED] = "delegated-failed",
+};
+
 void
 cf_state_task_finished (CfState *self, const char *project, const char *task,
                         const char *session, const char *outcome)
 {
+  guint event;
+
+  if (lookup_name (outcome_names, G_N_ELEMENTS (outcome_names), outcome, &event))
+    self->events[event]++;
   if (g_str_equal (outcome, "done") || g_str_equal (outcome, "delegated-done"))
     self->counters[CF_COUNTER_COMPLETED]++;
   else if (g_str_equal (outcome, "failed") || g_str_equal (outcome, "delegated-failed"))
@@ -1282,6 +1315,26 @@ cf_state_increment_counter (CfState *self, CfCounter counter)
   emit_changed (self, CF_STATE_CHANGE_COUNTERS);
 }
 
+void
+cf_state_count_event (CfState *self, CfEvent event)
+{
+  g_return_if_fail ((guint) event < CF_EVENT_COUNT);
+  self->events[event]++;
+}
+
+guint64
+cf_state_get_event_count (CfState *self, CfEvent event)
+{
+  g_return_val_if_fail ((guint) event < CF_EVENT_COUNT, 0);
+  return self->events[event];
+}
+
+const char *
+cf_state_get_write_error (CfState *self)
+{
+  return self->write_error;
+}
+
 /* ---- GObject ------------------------------------------------------------ */
 
 static void
@@ -1293,6 +1346,7 @@ cf_state_finalize (GObject *object)
   g_clear_handle_id (&self->periodic_id, g_source_remove);
   g_ptr_array_unref (self->flush_waiters);
   reset_content (self);
+  g_free (self->write_error);
   g_hash_table_unref (self->sessions);
   g_ptr_array_unref (self->accounts);
   g_free (self->path);

@@ -45,6 +45,7 @@ typedef enum {
   CF_STATE_CHANGE_DISPATCH_PAUSED = 1 << 7,
   CF_STATE_CHANGE_PENDING_TASKS = 1 << 8,
   CF_STATE_CHANGE_COUNTERS = 1 << 9,
+  CF_STATE_CHANGE_PERSISTENCE = 1 << 10,   /* the state file became (un)writable */
 } CfStateChange;
 
 typedef struct {
@@ -72,6 +73,35 @@ typedef enum {
   CF_COUNTER_DELEGATED,
   CF_COUNTER_COUNT,
 } CfCounter;
+
+/* Events counted for /metrics only: since start, not persisted, no signal
+ * (read when scraped). Task outcomes are counted by cf_state_task_finished;
+ * the others by the component that sees them. */
+typedef enum {
+  CF_EVENT_TASK_DONE,
+  CF_EVENT_TASK_FAILED,
+  CF_EVENT_TASK_REQUEUED,
+  CF_EVENT_TASK_TIMEOUT,
+  CF_EVENT_TASK_CANCELLED,
+  CF_EVENT_TASK_DELEGATED_DONE,
+  CF_EVENT_TASK_DELEGATED_FAILED,
+  CF_EVENT_SWAP_SUCCEEDED,         /* switcher: a switch completed */
+  CF_EVENT_SWAP_FAILED,            /* switcher: a switch failed (rolled back or partial) */
+  CF_EVENT_LIMIT_BY_HOOK,          /* quota: exhaustion seen in a StopFailure hook */
+  CF_EVENT_LIMIT_BY_PANE,          /* quota: exhaustion seen in a pane */
+  CF_EVENT_LIMIT_VETOED,           /* quota: a limit match vetoed by server-error text */
+  CF_EVENT_DONE_BY_HOOK,           /* watcher: completion from the Stop hook */
+  CF_EVENT_DONE_BY_SIGNAL_FILE,    /* watcher: completion from the done-signal file */
+  CF_EVENT_DONE_BY_PANE,           /* watcher: completion from a stable idle pane */
+  CF_EVENT_DONE_BY_IDLE_TIMEOUT,   /* watcher: dispatcher.idle_timeout reached */
+  CF_EVENT_NOTIFY_TELEGRAM_SENT,
+  CF_EVENT_NOTIFY_TELEGRAM_FAILED,
+  CF_EVENT_NOTIFY_EMAIL_SENT,
+  CF_EVENT_NOTIFY_EMAIL_FAILED,
+  CF_EVENT_NOTIFY_DROPPED,         /* queue full: the oldest pending one was dropped */
+  CF_EVENT_NOTIFY_COALESCED,       /* identical to one sent moments before: merged */
+  CF_EVENT_COUNT,
+} CfEvent;
 
 const char *cf_session_kind_to_string (CfSessionKind kind);
 const char *cf_session_state_to_string (CfSessionState state);
@@ -173,5 +203,11 @@ guint cf_state_get_pending_tasks (CfState *self);
 void cf_state_set_pending_tasks (CfState *self, guint count);
 guint64 cf_state_get_counter (CfState *self, CfCounter counter);
 void cf_state_increment_counter (CfState *self, CfCounter counter);
+void cf_state_count_event (CfState *self, CfEvent event);
+guint64 cf_state_get_event_count (CfState *self, CfEvent event);
+
+/* The error of the last failed write of the state file, NULL once a write
+ * succeeds again; a change emits "changed" with CF_STATE_CHANGE_PERSISTENCE. */
+const char *cf_state_get_write_error (CfState *self);
 
 G_END_DECLS

@@ -348,6 +348,86 @@ test_dispatch_paused_sources (void)
   g_assert_false (cf_swap_state_in_progress (CF_SWAP_NORMAL));
 }
 
+static void
+test_events_counted (Fixture *f, gconstpointer data)
+{
+  g_autoptr(CfState) state = cf_state_new (f->path);
+  g_autoptr(CfState) reread = cf_state_new (f->path);
+  static const char *const outcomes[] = {
+    "done", "failed", "requeued", "timeout", "cancelled", "delegated-done", "delegated-failed",
+  };
+  static const CfEvent events[] = {
+    CF_EVENT_TASK_DONE, CF_EVENT_TASK_FAILED, CF_EVENT_TASK_REQUEUED, CF_EVENT_TASK_TIMEOUT,
+    CF_EVENT_TASK_CANCELLED, CF_EVENT_TASK_DELEGATED_DONE, CF_EVENT_TASK_DELEGATED_FAILED,
+  };
+  guint flags = 0;
+
+  /* Each outcome is counted under its own event, i times. */
+  for (guint i = 0; i < G_N_ELEMENTS (outcomes); i++)
+    for (guint j = 0; j <= i; j++)
+      cf_state_task_finished (state, "/p", "t", "s", outcomes[i]);
+  cf_state_task_finished (state, "/p", "t", "s", "no-such-outcome");
+  for (guint i = 0; i < G_N_ELEMENTS (events); i++)
+    g_assert_cmpuint (cf_state_get_event_count (state, events[i]), ==, i + 1);
+  g_assert_cmpuint (cf_state_get_counter (state, CF_COUNTER_COMPLETED), ==, 1 + 6);
+  g_assert_cmpuint (cf_state_get_counter (state, CF_COUNTER_FAILED), ==, 2 + 7);
+
+  /* Other events: counted, no "changed" signal, not persisted. */
+  g_signal_connect (state, "changed", G_CALLBACK (count_changes), &flags);
+  cf_state_count_event (state, CF_EVENT_SWAP_FAILED);
+  cf_state_count_event (state, CF_EVENT_SWAP_FAILED);
+  cf_state_count_event (state, CF_EVENT_NOTIFY_TELEGRAM_FAILED);
+  g_assert_cmpuint (flags, ==, 0);
+  g_assert_cmpuint (cf_state_get_event_count (state, CF_EVENT_SWAP_FAILED), ==, 2);
+  g_assert_cmpuint (cf_state_get_event_count (state, CF_EVENT_NOTIFY_TELEGRAM_FAILED), ==, 1);
+  g_assert_cmpuint (cf_state_get_event_count (state, CF_EVENT_SWAP_SUCCEEDED), ==, 0);
+  g_assert_true (cf_state_save_sync (state, NULL));
+  g_assert_true (cf_state_load (reread, NULL, NULL));
+  g_assert_cmpuint (cf_state_get_event_count (reread, CF_EVENT_SWAP_FAILED), ==, 0);
+}
+
+static gboolean
+write_failed (gpointer state, gconstpointer data)
+{
+  return cf_state_get_write_error (state) != NULL;
+}
+
+static gboolean
+written_cleanly (gpointer state, gconstpointer data)
+{
+  return cf_state_get_write_error (state) == NULL && !cf_state_is_dirty (state);
+}
+
+static void
+test_write_error_reported (Fixture *f, gconstpointer data)
+{
+  g_autoptr(CfState) state = cf_state_new (f->path);
+  g_autofree char *dir = g_path_get_dirname (f->path);
+  guint flags = 0;
+
+  g_signal_connect (state, "changed", G_CALLBACK (count_changes), &flags);
+  g_assert_null (cf_state_get_write_error (state));
+  /* The state directory is a regular file: every write fails. */
+  cf_test_write_file (dir, "not a directory");
+  cf_state_enable_autosave (state, 10, 50);
+  cf_state_set_dispatch_paused (state, TRUE);
+  g_assert_true (cf_test_run_until (state, write_failed, NULL, 5000));
+  g_assert_nonnull (cf_state_get_write_error (state));
+  g_assert_nonnull (strstr (cf_state_get_write_error (state), dir));
+  g_assert_true (flags & CF_STATE_CHANGE_PERSISTENCE);
+  g_assert_cmpuint (warnings->len, >, 0);
+  g_ptr_array_set_size (warnings, 0);
+
+  /* Once the directory is back, the periodic flush writes and clears it. */
+  flags = 0;
+  g_assert_cmpint (g_unlink (dir), ==, 0);
+  g_assert_true (cf_test_run_until (state, written_cleanly, NULL, 5000));
+  g_assert_null (cf_state_get_write_error (state));
+  g_assert_true (flags & CF_STATE_CHANGE_PERSISTENCE);
+  g_assert_true (g_file_test (f->path, G_FILE_TEST_IS_REGULAR));
+  g_ptr_array_set_size (warnings, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -368,5 +448,9 @@ main (int argc, char **argv)
               fixture_teardown);
   g_test_add ("/state/autosave-debounced", Fixture, NULL, fixture_setup, test_autosave_debounced,
               fixture_teardown);
+  g_test_add ("/state/events-counted", Fixture, NULL, fixture_setup, test_events_counted,
+              fixture_teardown);
+  g_test_add ("/state/write-error-reported", Fixture, NULL, fixture_setup,
+              test_write_error_reported, fixture_teardown);
   return g_test_run ();
 }
