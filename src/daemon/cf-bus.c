@@ -4,9 +4,11 @@
 #include <errno.h>
 
 #include "cf-build-config.h"
+#include "cf-bus-variant.h"
 #include "cf-event-source.h"
 #include "cf-names.h"
 #include "cf-polkit.h"
+#include "cf-status.h"
 #include "cf-submit.h"
 #include "cf-switcher.h"
 #include "cf-task.h"
@@ -52,194 +54,21 @@ static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (CfBus, cf_bus, G_TYPE_OBJECT)
 
-/* ---- property getters ---------------------------------------------------
- * One function per property: used by org.freedesktop.DBus.Properties and by
- * GetStatus, so both always agree. */
+/* ---- properties ----------------------------------------------------------
+ * Rendered from cf-status, like GetStatus and HTTP /status, so all agree. */
 
 static int
-property_get_version (sd_bus *bus, const char *path, const char *interface,
-                      const char *property, sd_bus_message *reply, void *userdata,
-                      sd_bus_error *error)
-{
-  return sd_bus_message_append (reply, "s", PACKAGE_VERSION);
-}
-
-static int
-property_get_active_account (sd_bus *bus, const char *path, const char *interface,
-                             const char *property, sd_bus_message *reply, void *userdata,
-                             sd_bus_error *error)
+property_get (sd_bus *bus, const char *path, const char *interface, const char *property,
+              sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
   CfBus *self = userdata;
+  g_autoptr(GVariant) value = cf_status_get_property (self->state, self->config, property,
+                                                      g_get_real_time ());
 
-  return sd_bus_message_append (reply, "s", cf_state_get_active_account (self->state));
+  if (value == NULL)
+    return -ENOENT;
+  return cf_bus_message_append_variant (reply, value);
 }
-
-static int
-property_get_accounts (sd_bus *bus, const char *path, const char *interface,
-                       const char *property, sd_bus_message *reply, void *userdata,
-                       sd_bus_error *error)
-{
-  CfBus *self = userdata;
-  g_autoptr(GPtrArray) accounts = cf_state_list_accounts (self->state);
-  gint64 now = g_get_real_time ();
-  int r;
-
-  r = sd_bus_message_open_container (reply, 'a', "(ssbt)");
-  if (r < 0)
-    return r;
-  for (guint i = 0; i < accounts->len; i++)
-    {
-      CfAccountState *account = g_ptr_array_index (accounts, i);
-      const CfAccountConfig *configured = cf_config_find_account (self->config, account->name);
-      gboolean available = account->exhausted_until <= now;
-
-      r = sd_bus_message_append (reply, "(ssbt)", account->name,
-                                 configured ? configured->home : "", available,
-                                 (uint64_t) MAX (account->exhausted_until, 0));
-      if (r < 0)
-        return r;
-    }
-  return sd_bus_message_close_container (reply);
-}
-
-static int
-property_get_swap_state (sd_bus *bus, const char *path, const char *interface,
-                         const char *property, sd_bus_message *reply, void *userdata,
-                         sd_bus_error *error)
-{
-  CfBus *self = userdata;
-
-  return sd_bus_message_append (reply, "s",
-                                cf_swap_state_to_string (cf_state_get_swap_state (self->state)));
-}
-
-static int
-property_get_partial_swap (sd_bus *bus, const char *path, const char *interface,
-                           const char *property, sd_bus_message *reply, void *userdata,
-                           sd_bus_error *error)
-{
-  CfBus *self = userdata;
-
-  return sd_bus_message_append (reply, "b", cf_state_get_partial_swap (self->state));
-}
-
-static int
-property_get_last_swap (sd_bus *bus, const char *path, const char *interface,
-                        const char *property, sd_bus_message *reply, void *userdata,
-                        sd_bus_error *error)
-{
-  CfBus *self = userdata;
-  gint64 when;
-  const char *from, *to;
-
-  cf_state_get_last_swap (self->state, &when, &from, &to);
-  return sd_bus_message_append (reply, "(tss)", (uint64_t) MAX (when, 0), from, to);
-}
-
-static int
-property_get_return_at (sd_bus *bus, const char *path, const char *interface,
-                        const char *property, sd_bus_message *reply, void *userdata,
-                        sd_bus_error *error)
-{
-  CfBus *self = userdata;
-
-  return sd_bus_message_append (reply, "t", (uint64_t) MAX (cf_state_get_return_at (self->state), 0));
-}
-
-static int
-property_get_dispatch_paused (sd_bus *bus, const char *path, const char *interface,
-                              const char *property, sd_bus_message *reply, void *userdata,
-                              sd_bus_error *error)
-{
-  CfBus *self = userdata;
-
-  return sd_bus_message_append (reply, "b", cf_state_get_dispatch_paused (self->state));
-}
-
-static int
-property_get_sessions (sd_bus *bus, const char *path, const char *interface,
-                       const char *property, sd_bus_message *reply, void *userdata,
-                       sd_bus_error *error)
-{
-  CfBus *self = userdata;
-  g_autoptr(GPtrArray) sessions = cf_state_list_sessions (self->state);
-  int r;
-
-  r = sd_bus_message_open_container (reply, 'a', "(sssssst)");
-  if (r < 0)
-    return r;
-  for (guint i = 0; i < sessions->len; i++)
-    {
-      CfSession *s = g_ptr_array_index (sessions, i);
-
-      r = sd_bus_message_append (reply, "(sssssst)", s->name,
-                                 cf_session_kind_to_string (s->kind),
-                                 cf_session_state_to_string (s->state),
-                                 s->project, s->task, s->account,
-                                 (uint64_t) MAX (s->since, 0));
-      if (r < 0)
-        return r;
-    }
-  return sd_bus_message_close_container (reply);
-}
-
-static int
-property_get_pending_tasks (sd_bus *bus, const char *path, const char *interface,
-                            const char *property, sd_bus_message *reply, void *userdata,
-                            sd_bus_error *error)
-{
-  CfBus *self = userdata;
-
-  return sd_bus_message_append (reply, "u", cf_state_get_pending_tasks (self->state));
-}
-
-static CfCounter
-counter_for_property (const char *property)
-{
-  if (g_str_equal (property, "TasksDispatched"))
-    return CF_COUNTER_DISPATCHED;
-  if (g_str_equal (property, "TasksCompleted"))
-    return CF_COUNTER_COMPLETED;
-  if (g_str_equal (property, "TasksFailed"))
-    return CF_COUNTER_FAILED;
-  return CF_COUNTER_DELEGATED;
-}
-
-static int
-property_get_counter (sd_bus *bus, const char *path, const char *interface,
-                      const char *property, sd_bus_message *reply, void *userdata,
-                      sd_bus_error *error)
-{
-  CfBus *self = userdata;
-
-  return sd_bus_message_append (reply, "t",
-                                (uint64_t) cf_state_get_counter (self->state,
-                                                                 counter_for_property (property)));
-}
-
-typedef struct {
-  const char *name;
-  const char *signature;
-  sd_bus_property_get_t getter;
-  CfStateChange change;        /* 0 = constant */
-} PropertyInfo;
-
-static const PropertyInfo properties[] = {
-  { "Version", "s", property_get_version, 0 },
-  { "ActiveAccount", "s", property_get_active_account, CF_STATE_CHANGE_ACTIVE_ACCOUNT },
-  { "Accounts", "a(ssbt)", property_get_accounts, CF_STATE_CHANGE_ACCOUNTS },
-  { "SwapState", "s", property_get_swap_state, CF_STATE_CHANGE_SWAP_STATE },
-  { "PartialSwap", "b", property_get_partial_swap, CF_STATE_CHANGE_PARTIAL_SWAP },
-  { "LastSwap", "(tss)", property_get_last_swap, CF_STATE_CHANGE_LAST_SWAP },
-  { "ReturnAt", "t", property_get_return_at, CF_STATE_CHANGE_RETURN_AT },
-  { "DispatchPaused", "b", property_get_dispatch_paused, CF_STATE_CHANGE_DISPATCH_PAUSED },
-  { "Sessions", "a(sssssst)", property_get_sessions, CF_STATE_CHANGE_SESSIONS },
-  { "PendingTasks", "u", property_get_pending_tasks, CF_STATE_CHANGE_PENDING_TASKS },
-  { "TasksDispatched", "t", property_get_counter, CF_STATE_CHANGE_COUNTERS },
-  { "TasksCompleted", "t", property_get_counter, CF_STATE_CHANGE_COUNTERS },
-  { "TasksFailed", "t", property_get_counter, CF_STATE_CHANGE_COUNTERS },
-  { "TasksDelegated", "t", property_get_counter, CF_STATE_CHANGE_COUNTERS },
-};
 
 /* ---- methods ------------------------------------------------------------ */
 
@@ -248,39 +77,13 @@ method_get_status (sd_bus_message *message, void *userdata, sd_bus_error *error)
 {
   CfBus *self = userdata;
   g_autoptr(sd_bus_message) reply = NULL;
+  g_autoptr(GVariant) status = cf_status_snapshot (self->state, self->config, g_get_real_time ());
   int r;
 
   r = sd_bus_message_new_method_return (message, &reply);
   if (r < 0)
     return r;
-  r = sd_bus_message_open_container (reply, 'a', "{sv}");
-  if (r < 0)
-    return r;
-  for (guint i = 0; i < G_N_ELEMENTS (properties); i++)
-    {
-      const PropertyInfo *p = &properties[i];
-
-      r = sd_bus_message_open_container (reply, 'e', "sv");
-      if (r < 0)
-        return r;
-      r = sd_bus_message_append (reply, "s", p->name);
-      if (r < 0)
-        return r;
-      r = sd_bus_message_open_container (reply, 'v', p->signature);
-      if (r < 0)
-        return r;
-      r = p->getter (sd_bus_message_get_bus (message), CF_OBJECT_PATH, CF_INTERFACE,
-                     p->name, reply, self, error);
-      if (r < 0)
-        return r;
-      r = sd_bus_message_close_container (reply);
-      if (r < 0)
-        return r;
-      r = sd_bus_message_close_container (reply);
-      if (r < 0)
-        return r;
-    }
-  r = sd_bus_message_close_container (reply);
+  r = cf_bus_message_append_variant (reply, status);
   if (r < 0)
     return r;
   return sd_bus_send (NULL, reply, NULL);
@@ -856,32 +659,32 @@ method_report_hook_event (sd_bus_message *message, void *userdata, sd_bus_error 
  * authorise their caller themselves (authorize_then). */
 static const sd_bus_vtable manager_vtable[] = {
   SD_BUS_VTABLE_START (0),
-  SD_BUS_PROPERTY ("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-  SD_BUS_PROPERTY ("ActiveAccount", "s", property_get_active_account, 0,
+  SD_BUS_PROPERTY ("Version", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+  SD_BUS_PROPERTY ("ActiveAccount", "s", property_get, 0,
                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-  SD_BUS_PROPERTY ("Accounts", "a(ssbt)", property_get_accounts, 0,
+  SD_BUS_PROPERTY ("Accounts", "a(ssbt)", property_get, 0,
                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-  SD_BUS_PROPERTY ("SwapState", "s", property_get_swap_state, 0,
+  SD_BUS_PROPERTY ("SwapState", "s", property_get, 0,
                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-  SD_BUS_PROPERTY ("PartialSwap", "b", property_get_partial_swap, 0,
+  SD_BUS_PROPERTY ("PartialSwap", "b", property_get, 0,
                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-  SD_BUS_PROPERTY ("LastSwap", "(tss)", property_get_last_swap, 0,
+  SD_BUS_PROPERTY ("LastSwap", "(tss)", property_get, 0,
                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-  SD_BUS_PROPERTY ("ReturnAt", "t", property_get_return_at, 0,
+  SD_BUS_PROPERTY ("ReturnAt", "t", property_get, 0,
                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-  SD_BUS_PROPERTY ("DispatchPaused", "b", property_get_dispatch_paused, 0,
+  SD_BUS_PROPERTY ("DispatchPaused", "b", property_get, 0,
                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-  SD_BUS_PROPERTY ("Sessions", "a(sssssst)", property_get_sessions, 0,
+  SD_BUS_PROPERTY ("Sessions", "a(sssssst)", property_get, 0,
                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-  SD_BUS_PROPERTY ("PendingTasks", "u", property_get_pending_tasks, 0,
+  SD_BUS_PROPERTY ("PendingTasks", "u", property_get, 0,
                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-  SD_BUS_PROPERTY ("TasksDispatched", "t", property_get_counter, 0,
+  SD_BUS_PROPERTY ("TasksDispatched", "t", property_get, 0,
                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-  SD_BUS_PROPERTY ("TasksCompleted", "t", property_get_counter, 0,
+  SD_BUS_PROPERTY ("TasksCompleted", "t", property_get, 0,
                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-  SD_BUS_PROPERTY ("TasksFailed", "t", property_get_counter, 0,
+  SD_BUS_PROPERTY ("TasksFailed", "t", property_get, 0,
                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-  SD_BUS_PROPERTY ("TasksDelegated", "t", property_get_counter, 0,
+  SD_BUS_PROPERTY ("TasksDelegated", "t", property_get, 0,
                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_METHOD_WITH_ARGS ("GetStatus",
                            SD_BUS_NO_ARGS,
@@ -948,10 +751,12 @@ flush_changes (gpointer user_data)
 {
   CfBus *self = user_data;
   g_autoptr(GPtrArray) names = g_ptr_array_new ();
+  guint n_properties;
+  const CfStatusProperty *properties = cf_status_properties (&n_properties);
   int r;
 
   self->flush_id = 0;
-  for (guint i = 0; i < G_N_ELEMENTS (properties); i++)
+  for (guint i = 0; i < n_properties; i++)
     if (properties[i].change & self->pending_changes)
       g_ptr_array_add (names, (gpointer) properties[i].name);
   self->pending_changes = 0;

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: MIT */
+#include "cf-status.h"
+
+#include "cf-build-config.h"
+
+typedef GVariant *(*ValueFunc) (CfState *state, const CfConfig *config, gint64 now);
+
+static GVariant *
+value_version (CfState *state, const CfConfig *config, gint64 now)
+{
+  return g_variant_new_string (PACKAGE_VERSION);
+}
+
+static GVariant *
+value_active_account (CfState *state, const CfConfig *config, gint64 now)
+{
+  return g_variant_new_string (cf_state_get_active_account (state));
+}
+
+static GVariant *
+value_accounts (CfState *state, const CfConfig *config, gint64 now)
+{
+  g_autoptr(GPtrArray) accounts = cf_state_list_accounts (state);
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(ssbt)"));
+  for (guint i = 0; i < accounts->len; i++)
+    {
+      CfAccountState *account = g_ptr_array_index (accounts, i);
+      const CfAccountConfig *configured = cf_config_find_account (config, account->name);
+
+      g_variant_builder_add (&builder, "(ssbt)", account->name,
+                             configured ? configured->home : "",
+                             account->exhausted_until <= now,
+                             (guint64) MAX (account->exhausted_until, 0));
+    }
+  return g_variant_builder_end (&builder);
+}
+
+static GVariant *
+value_swap_state (CfState *state, const CfConfig *config, gint64 now)
+{
+  return g_variant_new_string (cf_swap_state_to_string (cf_state_get_swap_state (state)));
+}
+
+static GVariant *
+value_partial_swap (CfState *state, const CfConfig *config, gint64 now)
+{
+  return g_variant_new_boolean (cf_state_get_partial_swap (state));
+}
+
+static GVariant *
+value_last_swap (CfState *state, const CfConfig *config, gint64 now)
+{
+  gint64 when;
+  const char *from, *to;
+
+  cf_state_get_last_swap (state, &when, &from, &to);
+  return g_variant_new ("(tss)", (guint64) MAX (when, 0), from, to);
+}
+
+static GVariant *
+value_return_at (CfState *state, const CfConfig *config, gint64 now)
+{
+  return g_variant_new_uint64 ((guint64) MAX (cf_state_get_return_at (state), 0));
+}
+
+static GVariant *
+value_dispatch_paused (CfState *state, const CfConfig *config, gint64 now)
+{
+  return g_variant_new_boolean (cf_state_get_dispatch_paused (state));
+}
+
+static GVariant *
+value_sessions (CfState *state, const CfConfig *config, gint64 now)
+{
+  g_autoptr(GPtrArray) sessions = cf_state_list_sessions (state);
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(sssssst)"));
+  for (guint i = 0; i < sessions->len; i++)
+    {
+      CfSession *s = g_ptr_array_index (sessions, i);
+
+      g_variant_builder_add (&builder, "(sssssst)", s->name,
+                             cf_session_kind_to_string (s->kind),
+                             cf_session_state_to_string (s->state),
+                             s->project, s->task, s->account, (guint64) MAX (s->since, 0));
+    }
+  return g_variant_builder_end (&builder);
+}
+
+static GVariant *
+value_pending_tasks (CfState *state, const CfConfig *config, gint64 now)
+{
+  return g_variant_new_uint32 (cf_state_get_pending_tasks (state));
+}
+
+static GVariant *
+value_tasks_dispatched (CfState *state, const CfConfig *config, gint64 now)
+{
+  return g_variant_new_uint64 (cf_state_get_counter (state, CF_COUNTER_DISPATCHED));
+}
+
+static GVariant *
+value_tasks_completed (CfState *state, const CfConfig *config, gint64 now)
+{
+  return g_variant_new_uint64 (cf_state_get_counter (state, CF_COUNTER_COMPLETED));
+}
+
+static GVariant *
+value_tasks_failed (CfState *state, const CfConfig *config, gint64 now)
+{
+  return g_variant_new_uint64 (cf_state_get_counter (state, CF_COUNTER_FAILED));
+}
+
+static GVariant *
+value_tasks_delegated (CfState *state, const CfConfig *config, gint64 now)
+{
+  return g_variant_new_uint64 (cf_state_get_counter (state, CF_COUNTER_DELEGATED));
+}
+
+static const CfStatusProperty properties[] = {
+  { "Version", "s", 0 },
+  { "ActiveAccount", "s", CF_STATE_CHANGE_ACTIVE_ACCOUNT },
+  { "Accounts", "a(ssbt)", CF_STATE_CHANGE_ACCOUNTS },
+  { "SwapState", "s", CF_STATE_CHANGE_SWAP_STATE },
+  { "PartialSwap", "b", CF_STATE_CHANGE_PARTIAL_SWAP },
+  { "LastSwap", "(tss)", CF_STATE_CHANGE_LAST_SWAP },
+  { "ReturnAt", "t", CF_STATE_CHANGE_RETURN_AT },
+  { "DispatchPaused", "b", CF_STATE_CHANGE_DISPATCH_PAUSED },
+  { "Sessions", "a(sssssst)", CF_STATE_CHANGE_SESSIONS },
+  { "PendingTasks", "u", CF_STATE_CHANGE_PENDING_TASKS },
+  { "TasksDispatched", "t", CF_STATE_CHANGE_COUNTERS },
+  { "TasksCompleted", "t", CF_STATE_CHANGE_COUNTERS },
+  { "TasksFailed", "t", CF_STATE_CHANGE_COUNTERS },
+  { "TasksDelegated", "t", CF_STATE_CHANGE_COUNTERS },
+};
+
+/* Same order as properties[]. */
+static const ValueFunc values[] = {
+  value_version,
+  value_active_account,
+  value_accounts,
+  value_swap_state,
+  value_partial_swap,
+  value_last_swap,
+  value_return_at,
+  value_dispatch_paused,
+  value_sessions,
+  value_pending_tasks,
+  value_tasks_dispatched,
+  value_tasks_completed,
+  value_tasks_failed,
+  value_tasks_delegated,
+};
+
+G_STATIC_ASSERT (G_N_ELEMENTS (properties) == G_N_ELEMENTS (values));
+
+const CfStatusProperty *
+cf_status_properties (guint *n_properties)
+{
+  *n_properties = G_N_ELEMENTS (properties);
+  return properties;
+}
+
+GVariant *
+cf_status_get_property (CfState *state, const CfConfig *config, const char *name, gint64 now)
+{
+  g_return_val_if_fail (CF_IS_STATE (state), NULL);
+  g_return_val_if_fail (config != NULL, NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (properties); i++)
+    if (g_strcmp0 (properties[i].name, name) == 0)
+      return g_variant_ref_sink (values[i] (state, config, now));
+  return NULL;
+}
+
+GVariant *
+cf_status_snapshot (CfState *state, const CfConfig *config, gint64 now)
+{
+  GVariantBuilder builder;
+
+  g_return_val_if_fail (CF_IS_STATE (state), NULL);
+  g_return_val_if_fail (config != NULL, NULL);
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  for (guint i = 0; i < G_N_ELEMENTS (properties); i++)
+    g_variant_builder_add (&builder, "{sv}", properties[i].name, values[i] (state, config, now));
+  return g_variant_ref_sink (g_variant_builder_end (&builder));
+}
+
+JsonNode *
+cf_status_snapshot_to_json (GVariant *snapshot)
+{
+  g_return_val_if_fail (g_variant_is_of_type (snapshot, G_VARIANT_TYPE_VARDICT), NULL);
+  return json_gvariant_serialize (snapshot);
+}

@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cf-build-config.h"
+#include "cf-bus-variant.h"
+#include "cf-config.h"
+#include "cf-status.h"
+#include "cf-test-util.h"
+
+#define NOW ((gint64) 1760000000 * G_USEC_PER_SEC)
+
+static CfConfig *
+load_config (void)
+{
+  g_autoptr(GError) error = NULL;
+  CfConfig *config = cf_config_load_data ("accounts:\n"
+                                          "  - {name: main, home: /h/main}\n"
+                                          "  - {name: backup, home: /h/backup}\n",
+                                          -1, "test.yaml", "/h", &error);
+  g_assert_no_error (error);
+  return config;
+}
+
+static CfState *
+populated_state (void)
+{
+  CfState *state = cf_state_new (NULL);
+  const char *accounts[] = { "main", "backup", NULL };
+
+  cf_state_sync_accounts (state, accounts);
+  cf_state_set_account_exhausted_until (state, "main", NOW + 60 * G_USEC_PER_SEC);
+  cf_state_set_active_account (state, "backup");
+  cf_state_ensure_session (state, "ccl-auto-0", CF_SESSION_POOL);
+  cf_state_set_session_state (state, "ccl-auto-0", CF_SESSION_WORKING);
+  cf_state_set_session_work (state, "ccl-auto-0", "/p/web", "fix-login");
+  cf_state_set_session_account (state, "ccl-auto-0", "backup");
+  cf_state_ensure_session (state, "ccl-1-web", CF_SESSION_DEDICATED);
+  cf_state_set_swap_journal (state, CF_SWAP_RESUMING, "main", "backup");
+  cf_state_set_last_swap (state, NOW - 5, "main", "backup");
+  cf_state_set_return_at (state, NOW + 3600);
+  cf_state_set_dispatch_paused (state, TRUE);
+  cf_state_set_pending_tasks (state, 7);
+  cf_state_task_dispatched (state, "/p/web", "fix-login", "ccl-auto-0", "sonnet", "backup");
+  cf_state_task_finished (state, "/p/web", "old", "ccl-auto-0", "failed");
+  return state;
+}
+
+static void
+test_snapshot_values (void)
+{
+  g_autoptr(CfConfig) config = load_config ();
+  g_autoptr(CfState) state = populated_state ();
+  g_autoptr(GVariant) snapshot = cf_status_snapshot (state, config, NOW);
+  g_autoptr(GVariant) accounts = NULL;
+  g_autoptr(GVariant) sessions = NULL;
+  g_autoptr(GVariant) last = NULL;
+  const char *text = NULL;
+  guint64 t = 0;
+  guint32 u = 0;
+  gboolean b = FALSE;
+  guint n;
+  const CfStatusProperty *properties = cf_status_properties (&n);
+
+  g_assert_false (g_variant_is_floating (snapshot));
+  g_assert_cmpuint (g_variant_n_children (snapshot), ==, n);
+  g_assert_cmpuint (n, ==, 14);
+  /* Every entry has the table's type, in the table's order. */
+  for (guint i = 0; i < n; i++)
+    {
+      const char *key;
+      g_autoptr(GVariant) value = NULL;
+      g_autoptr(GVariant) single = cf_status_get_property (state, config, properties[i].name, NOW);
+
+      g_variant_get_child (snapshot, i, "{&sv}", &key, &value);
+      g_assert_cmpstr (key, ==, properties[i].name);
+      g_assert_cmpstr (g_variant_get_type_string (value), ==, properties[i].signature);
+      g_assert_true (g_variant_equal (value, single));
+      g_assert_false (g_variant_is_floating (single));
+    }
+  g_assert_null (cf_status_get_property (state, config, "NoSuchProperty", NOW));
+
+  g_assert_true (g_variant_lookup (snapshot, "Version", "&s", &text));
+  g_assert_cmpstr (text, ==, PACKAGE_VERSION);
+  g_assert_true (g_variant_lookup (snapshot, "ActiveAccount", "&s", &text));
+  g_assert_cmpstr (text, ==, "backup");
+  accounts = g_variant_lookup_value (snapshot, "Accounts", G_VARIANT_TYPE ("a(ssbt)"));
+  g_assert_cmpstr (g_variant_print (accounts, FALSE), ==,
+                   "[('main', '/h/main', false, 1760000060000000), ('backup', '/h/backup', true, 0)]");
+  g_assert_true (g_variant_lookup (snapshot, "SwapState", "&s", &text));
+  g_assert_cmpstr (text, ==, "resuming");
+  g_assert_true (g_variant_lookup (snapshot, "PartialSwap", "b", &b));
+  g_assert_false (b);
+  last = g_variant_lookup_value (snapshot, "LastSwap", G_VARIANT_TYPE ("(tss)"));
+  g_assert_cmpstr (g_variant_print (last, FALSE), ==, "(1759999999999995, 'main', 'backup')");
+  g_assert_true (g_variant_lookup (snapshot, "ReturnAt", "t", &t));
+  g_assert_cmpuint (t, ==, NOW + 3600);
+  g_assert_true (g_variant_lookup (snapshot, "DispatchPaused", "b", &b));
+  g_assert_true (b);
+  sessions = g_variant_lookup_value (snapshot, "Sessions", G_VARIANT_TYPE ("a(sssssst)"));
+  g_assert_cmpuint (g_variant_n_children (sessions), ==, 2);
+  {
+    const char *name, *kind, *st, *project, *task, *account;
+    guint64 since;
+
+    g_variant_get_child (sessions, 1, "(&s&s&s&s&s&st)", &name, &kind, &st, &project, &task,
+                         &account, &since);
+    g_assert_cmpstr (name, ==, "ccl-auto-0");
+    g_assert_cmpstr (kind, ==, "pool");
+    g_assert_cmpstr (st, ==, "working");
+    g_assert_cmpstr (project, ==, "/p/web");
+    g_assert_cmpstr (task, ==, "fix-login");
+    g_assert_cmpstr (account, ==, "backup");
+    g_assert_cmpuint (since, >, 0);
+  }
+  g_assert_true (g_variant_lookup (snapshot, "PendingTasks", "u", &u));
+  g_assert_cmpuint (u, ==, 7);
+  g_assert_true (g_variant_lookup (snapshot, "TasksDispatched", "t", &t));
+  g_assert_cmpuint (t, ==, 1);
+  g_assert_true (g_variant_lookup (snapshot, "TasksFailed", "t", &t));
+  g_assert_cmpuint (t, ==, 1);
+  g_assert_true (g_variant_lookup (snapshot, "TasksCompleted", "t", &t));
+  g_assert_cmpuint (t, ==, 0);
+
+  /* Availability is judged at NOW: later, main is available again. */
+  g_clear_pointer (&accounts, g_variant_unref);
+  accounts = cf_status_get_property (state, config, "Accounts", NOW + 61 * G_USEC_PER_SEC);
+  g_assert_cmpstr (g_variant_print (accounts, FALSE), ==,
+                   "[('main', '/h/main', true, 1760000060000000), ('backup', '/h/backup', true, 0)]");
+}
+
+static void
+test_snapshot_json (void)
+{
+  g_autoptr(CfConfig) config = load_config ();
+  g_autoptr(CfState) state = populated_state ();
+  g_autoptr(GVariant) snapshot = cf_status_snapshot (state, config, NOW);
+  g_autoptr(JsonNode) node = cf_status_snapshot_to_json (snapshot);
+  JsonObject *object;
+  JsonArray *array;
+  guint n;
+  const CfStatusProperty *properties = cf_status_properties (&n);
+
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (node));
+  object = json_node_get_object (node);
+  g_assert_cmpuint (json_object_get_size (object), ==, n);
+  for (guint i = 0; i < n; i++)
+    g_assert_true (json_object_has_member (object, properties[i].name));
+  g_assert_cmpstr (json_object_get_string_member (object, "ActiveAccount"), ==, "backup");
+  g_assert_false (json_object_get_boolean_member (object, "PartialSwap"));
+  g_assert_true (json_object_get_boolean_member (object, "DispatchPaused"));
+  g_assert_cmpint (json_object_get_int_member (object, "PendingTasks"), ==, 7);
+  g_assert_cmpint (json_object_get_int_member (object, "ReturnAt"), ==, NOW + 3600);
+  /* structs as arrays, in D-Bus field order */
+  array = json_array_get_array_element (json_object_get_array_member (object, "Accounts"), 0);
+  g_assert_cmpuint (json_array_get_length (array), ==, 4);
+  g_assert_cmpstr (json_array_get_string_element (array, 0), ==, "main");
+  g_assert_cmpstr (json_array_get_string_element (array, 1), ==, "/h/main");
+  g_assert_false (json_array_get_boolean_element (array, 2));
+  g_assert_cmpint (json_array_get_int_element (array, 3), ==, NOW + 60 * G_USEC_PER_SEC);
+  array = json_object_get_array_member (object, "LastSwap");
+  g_assert_cmpint (json_array_get_int_element (array, 0), ==, NOW - 5);
+  g_assert_cmpstr (json_array_get_string_element (array, 2), ==, "backup");
+  array = json_object_get_array_member (object, "Sessions");
+  g_assert_cmpuint (json_array_get_length (array), ==, 2);
+  g_assert_cmpuint (json_array_get_length (json_array_get_array_element (array, 0)), ==, 7);
+}
+
+/* sd-bus needs a started bus to create messages; a socket pair is one. */
+static sd_bus *
+offline_bus (void)
+{
+  sd_bus *bus = NULL;
+  int fds[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+  g_assert_cmpint (sd_bus_new (&bus), >=, 0);
+  g_assert_cmpint (sd_bus_set_fd (bus, fds[0], fds[0]), >=, 0);
+  g_assert_cmpint (sd_bus_start (bus), >=, 0);
+  close (fds[1]);
+  return bus;
+}
+
+static char *
+dump_message (sd_bus_message *message)
+{
+  char *text = NULL;
+  size_t size = 0;
+  FILE *f = open_memstream (&text, &size);
+
+  g_assert_nonnull (f);
+  g_assert_cmpint (sd_bus_message_seal (message, 1, 0), >=, 0);
+  g_assert_cmpint (sd_bus_message_dump (message, f, 0), >=, 0);
+  fclose (f);
+  return text;
+}
+
+static void
+test_variant_to_bus_message (void)
+{
+  g_autoptr(CfConfig) config = load_config ();
+  g_autoptr(CfState) state = populated_state ();
+  g_autoptr(GVariant) snapshot = cf_status_snapshot (state, config, NOW);
+  g_autoptr(GVariant) mixed = g_variant_ref_sink (
+      g_variant_new_parsed ("(byte 7, int16 -2, uint16 3, -4, uint32 5, int64 -6, uint64 7, 1.5,"
+                            " objectpath '/a/b', signature 'a{sv}', <[true, false]>, @as [],"
+                            " {'k': <(1, 'v')>})"));
+  sd_bus *bus = offline_bus ();
+  sd_bus_message *ours = NULL, *reference = NULL;
+  g_autofree char *dump_ours = NULL, *dump_reference = NULL;
+
+  /* The snapshot, appended from GVariant and by sd-bus's own format
+   * functions from the same numbers, dumps identically. */
+  g_assert_cmpint (sd_bus_message_new_signal (bus, &ours, "/x", "x.y", "Z"), >=, 0);
+  g_assert_cmpint (sd_bus_message_new_signal (bus, &reference, "/x", "x.y", "Z"), >=, 0);
+  g_assert_cmpint (cf_bus_message_append_variant (ours, snapshot), >=, 0);
+  g_assert_cmpint (cf_bus_message_append_variant (ours, mixed), >=, 0);
+  {
+    g_autoptr(GVariantIter) iter = g_variant_iter_new (snapshot);
+    const char *key;
+    GVariant *value;
+
+    g_assert_cmpint (sd_bus_message_open_container (reference, 'a', "{sv}"), >=, 0);
+    while (g_variant_iter_next (iter, "{&sv}", &key, &value))
+      {
+        const char *type = g_variant_get_type_string (value);
+
+        g_assert_cmpint (sd_bus_message_open_container (reference, 'e', "sv"), >=, 0);
+        g_assert_cmpint (sd_bus_message_append (reference, "s", key), >=, 0);
+        if (g_str_equal (type, "s"))
+          g_assert_cmpint (sd_bus_message_append (reference, "v", "s",
+                                                  g_variant_get_string (value, NULL)), >=, 0);
+        else if (g_str_equal (type, "b"))
+          g_assert_cmpint (sd_bus_message_append (reference, "v", "b",
+                                                  (int) g_variant_get_boolean (value)), >=, 0);
+        else if (g_str_equal (type, "t"))
+          g_assert_cmpint (sd_bus_message_append (reference, "v", "t",
+                                                  (uint64_t) g_variant_get_uint64 (value)), >=, 0);
+        else if (g_str_equal (type, "u"))
+          g_assert_cmpint (sd_bus_message_append (reference, "v", "u",
+                                                  (uint32_t) g_variant_get_uint32 (value)), >=, 0);
+        else if (g_str_equal (type, "(tss)"))
+          g_assert_cmpint (sd_bus_message_append (reference, "v", "(tss)",
+                                                  (uint64_t) (NOW - 5), "main", "backup"), >=, 0);
+        else if (g_str_equal (type, "a(ssbt)"))
+          g_assert_cmpint (sd_bus_message_append (reference, "v", "a(ssbt)", 2,
+                                                  "main", "/h/main", 0,
+                                                  (uint64_t) (NOW + 60 * G_USEC_PER_SEC),
+                                                  "backup", "/h/backup", 1, (uint64_t) 0), >=, 0);
+        else if (g_str_equal (type, "a(sssssst)"))
+          {
+            guint64 since0, since1;
+
+            g_variant_get_child (value, 0, "(&s&s&s&s&s&st)", NULL, NULL, NULL, NULL, NULL,
+                                 NULL, &since0);
+            g_variant_get_child (value, 1, "(&s&s&s&s&s&st)", NULL, NULL, NULL, NULL, NULL,
+                                 NULL, &since1);
+            g_assert_cmpint (sd_bus_message_append (reference, "v", "a(sssssst)", 2,
+                                                    "ccl-1-web", "dedicated", "dead", "", "", "",
+                                                    (uint64_t) since0,
+                                                    "ccl-auto-0", "pool", "working", "/p/web",
+                                                    "fix-login", "backup", (uint64_t) since1),
+                             >=, 0);
+          }
+        else
+          g_assert_not_reached ();
+        g_assert_cmpint (sd_bus_message_close_container (reference), >=, 0);
+        g_variant_unref (value);
+      }
+    g_assert_cmpint (sd_bus_message_close_container (reference), >=, 0);
+  }
+  g_assert_cmpint (sd_bus_message_append (reference, "(ynqiuxtdogvasa{sv})", 7, -2, 3, -4, 5,
+                                          (int64_t) -6, (uint64_t) 7, 1.5, "/a/b", "a{sv}",
+                                          "ab", 2, 1, 0, 0, 1, "k", "(is)", 1, "v"), >=, 0);
+
+  dump_ours = dump_message (ours);
+  dump_reference = dump_message (reference);
+  g_assert_cmpstr (dump_ours, ==, dump_reference);
+  g_assert_nonnull (strstr (dump_ours, "fix-login"));
+
+  /* What D-Bus cannot carry is refused, not mangled. */
+  {
+    g_autoptr(GVariant) maybe = g_variant_ref_sink (g_variant_new_parsed ("@ms 'x'"));
+    sd_bus_message *m = NULL;
+
+    g_assert_cmpint (sd_bus_message_new_signal (bus, &m, "/x", "x.y", "Z"), >=, 0);
+    g_assert_cmpint (cf_bus_message_append_variant (m, maybe), ==, -EINVAL);
+    sd_bus_message_unref (m);
+  }
+
+  sd_bus_message_unref (ours);
+  sd_bus_message_unref (reference);
+  sd_bus_flush_close_unref (bus);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/status/snapshot-values", test_snapshot_values);
+  g_test_add_func ("/status/snapshot-json", test_snapshot_json);
+  g_test_add_func ("/status/variant-to-bus-message", test_variant_to_bus_message);
+  return g_test_run ();
+}
