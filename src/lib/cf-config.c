@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include "cf-config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gi18n.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cf-duration.h"
@@ -308,32 +310,65 @@ is_http_url (const char *text)
   return g_uri_get_host (uri) != NULL && *g_uri_get_host (uri) != '\0';
 }
 
-/* "HOST:PORT" or "[IPV6]:PORT", the form SoupServer listeners are built from. */
-static gboolean
-is_listen_address (const char *text)
+gboolean
+cf_config_parse_listen (const char *text, char **host, guint *port)
 {
-  const char *colon = strrchr (text, ':');
-  const char *p;
-  guint port = 0;
+  const char *colon = text != NULL ? strrchr (text, ':') : NULL;
+  g_autofree char *name = NULL;
+  guchar address[16];
+  guint number = 0;
 
   if (colon == NULL || colon == text || colon[1] == '\0')
     return FALSE;
-  for (p = colon + 1; *p != '\0'; p++)
+  for (const char *p = colon + 1; *p != '\0'; p++)
     {
       if (!g_ascii_isdigit (*p))
         return FALSE;
-      port = port * 10 + (guint) (*p - '0');
-      if (port > 65535)
+      number = number * 10 + (guint) (*p - '0');
+      if (number > 65535)
         return FALSE;
     }
-  if (port == 0)
+  if (number == 0)
     return FALSE;
+
   if (text[0] == '[')
-    return colon - text > 2 && colon[-1] == ']';
-  for (p = text; p < colon; p++)
-    if (*p == ':' || *p == '[' || *p == ']' || *p == '/' || g_ascii_isspace (*p))
-      return FALSE;
+    {
+      if (colon - text <= 2 || colon[-1] != ']')
+        return FALSE;
+      name = g_strndup (text + 1, colon - text - 2);
+      if (inet_pton (AF_INET6, name, address) != 1)
+        return FALSE;
+    }
+  else
+    {
+      name = g_strndup (text, colon - text);
+      if (g_str_equal (name, "localhost"))
+        {
+          g_free (name);
+          name = g_strdup ("127.0.0.1");
+        }
+      else if (inet_pton (AF_INET, name, address) != 1)
+        return FALSE;
+    }
+  if (host != NULL)
+    *host = g_steal_pointer (&name);
+  if (port != NULL)
+    *port = number;
   return TRUE;
+}
+
+/* 0.0.0.0 or ::, which listen on every interface. */
+static gboolean
+is_wildcard_address (const char *host)
+{
+  guchar address[16] = { 0 };
+  static const guchar zero[16] = { 0 };
+
+  if (inet_pton (AF_INET, host, address) == 1)
+    return memcmp (address, zero, 4) == 0;
+  if (inet_pton (AF_INET6, host, address) == 1)
+    return memcmp (address, zero, 16) == 0;
+  return FALSE;
 }
 
 static gboolean
@@ -360,9 +395,21 @@ check_text (Loader *loader, const CfYamlNode *at, const char *path, const char *
   if ((flags & FIELD_URL) && !is_http_url (text))
     return set_error_at (error, loader, at, path, CF_CONFIG_ERROR_VALUE,
                          _("'%s' is not an http:// or https:// URL"), shown);
-  if ((flags & FIELD_LISTEN) && !is_listen_address (text))
-    return set_error_at (error, loader, at, path, CF_CONFIG_ERROR_VALUE,
-                         _("'%s' is not HOST:PORT (use \"\" to disable)"), shown);
+  if (flags & FIELD_LISTEN)
+    {
+      g_autofree char *host = NULL;
+
+      if (!cf_config_parse_listen (text, &host, NULL))
+        return set_error_at (error, loader, at, path, CF_CONFIG_ERROR_VALUE,
+                             _("'%s' is not IP:PORT, [IPV6]:PORT or localhost:PORT "
+                               "(use \"\" to disable)"), shown);
+      /* The API is unauthenticated: its address is always one the operator
+       * named, never every interface at once. */
+      if (is_wildcard_address (host))
+        return set_error_at (error, loader, at, path, CF_CONFIG_ERROR_VALUE,
+                             _("'%s' listens on every interface; name one address "
+                               "(127.0.0.1:PORT keeps the API on loopback)"), shown);
+    }
   if ((flags & FIELD_SESSION_NAME) && !cf_session_name_is_valid (text))
     return set_error_at (error, loader, at, path, CF_CONFIG_ERROR_VALUE,
                          _("'%s' may contain only letters, digits, '-' and '_'"), shown);
@@ -1510,6 +1557,18 @@ static const char *const priority_names[CF_PRIORITY_COUNT] = {
   [CF_PRIORITY_DEFAULT] = "default",
   [CF_PRIORITY_LOW] = "low",
 };
+
+gboolean
+cf_config_delegation_enabled (const CfConfig *config)
+{
+  const char *key;
+
+  if (config->delegation_url == NULL || *config->delegation_url == '\0' ||
+      config->delegation_api_key_env == NULL || *config->delegation_api_key_env == '\0')
+    return FALSE;
+  key = g_getenv (config->delegation_api_key_env);
+  return key != NULL && *key != '\0';
+}
 
 const char *
 cf_priority_to_string (CfPriority priority)

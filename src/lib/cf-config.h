@@ -126,6 +126,15 @@ char *cf_config_pool_session_name (const CfConfig *config, guint index);
 gboolean cf_config_is_pool_session (const CfConfig *config, const char *name);
 const CfDedicatedConfig *cf_config_find_dedicated (const CfConfig *config, const char *name);
 
+/* Splits an http.listen value, "IPV4:PORT", "[IPV6]:PORT" or
+ * "localhost:PORT", into the address (no brackets; localhost is 127.0.0.1)
+ * and the port (1-65535). FALSE when TEXT is none of these. Pure. */
+gboolean cf_config_parse_listen (const char *text, char **host, guint *port);
+
+/* TRUE when remote delegation is on: delegation.url is set and the
+ * environment variable named by delegation.api_key_env is set, non-empty. */
+gboolean cf_config_delegation_enabled (const CfConfig *config);
+
 const char *cf_priority_to_string (CfPriority priority);
 gboolean cf_priority_from_string (const char *text, CfPriority *out);
 

@@ -143,11 +143,29 @@ static const ErrorCase error_cases[] = {
   { ACCOUNTS "delegation:\n  url: jobs.example\n", -1, CF_CONFIG_ERROR_VALUE,
     SRC ":4:3: delegation.url: 'jobs.example' is not an http:// or https:// URL" },
   { ACCOUNTS "http:\n  listen: localhost\n", -1, CF_CONFIG_ERROR_VALUE,
-    SRC ":4:3: http.listen: 'localhost' is not HOST:PORT (use \"\" to disable)" },
+    SRC ":4:3: http.listen: 'localhost' is not IP:PORT, [IPV6]:PORT or localhost:PORT (use \"\" to disable)" },
   { ACCOUNTS "http:\n  listen: 127.0.0.1:99999\n", -1, CF_CONFIG_ERROR_VALUE,
-    SRC ":4:3: http.listen: '127.0.0.1:99999' is not HOST:PORT (use \"\" to disable)" },
+    SRC ":4:3: http.listen: '127.0.0.1:99999' is not IP:PORT, [IPV6]:PORT or localhost:PORT (use \"\" to disable)" },
   { ACCOUNTS "http:\n  listen: \"::1:8377\"\n", -1, CF_CONFIG_ERROR_VALUE,
-    SRC ":4:3: http.listen: '::1:8377' is not HOST:PORT (use \"\" to disable)" },
+    SRC ":4:3: http.listen: '::1:8377' is not IP:PORT, [IPV6]:PORT or localhost:PORT (use \"\" to disable)" },
+  { ACCOUNTS "http:\n  listen: example.com:8377\n", -1, CF_CONFIG_ERROR_VALUE,
+    SRC ":4:3: http.listen: 'example.com:8377' is not IP:PORT, [IPV6]:PORT or localhost:PORT (use \"\" to disable)" },
+  { ACCOUNTS "http:\n  listen: 127.1:8377\n", -1, CF_CONFIG_ERROR_VALUE,
+    SRC ":4:3: http.listen: '127.1:8377' is not IP:PORT, [IPV6]:PORT or localhost:PORT (use \"\" to disable)" },
+  { ACCOUNTS "http:\n  listen: \"[127.0.0.1]:80\"\n", -1, CF_CONFIG_ERROR_VALUE,
+    SRC ":4:3: http.listen: '[127.0.0.1]:80' is not IP:PORT, [IPV6]:PORT or localhost:PORT (use \"\" to disable)" },
+  { ACCOUNTS "http:\n  listen: 127.0.0.1:0\n", -1, CF_CONFIG_ERROR_VALUE,
+    SRC ":4:3: http.listen: '127.0.0.1:0' is not IP:PORT, [IPV6]:PORT or localhost:PORT (use \"\" to disable)" },
+  { ACCOUNTS "http:\n  listen: \"[]:80\"\n", -1, CF_CONFIG_ERROR_VALUE,
+    SRC ":4:3: http.listen: '[]:80' is not IP:PORT, [IPV6]:PORT or localhost:PORT (use \"\" to disable)" },
+  { ACCOUNTS "http:\n  listen: \" 127.0.0.1:80\"\n", -1, CF_CONFIG_ERROR_VALUE,
+    SRC ":4:3: http.listen: ' 127.0.0.1:80' is not IP:PORT, [IPV6]:PORT or localhost:PORT (use \"\" to disable)" },
+  { ACCOUNTS "http:\n  listen: 0.0.0.0:8377\n", -1, CF_CONFIG_ERROR_VALUE,
+    SRC ":4:3: http.listen: '0.0.0.0:8377' listens on every interface; name one address (127.0.0.1:PORT keeps the API on loopback)" },
+  { ACCOUNTS "http:\n  listen: \"[::]:8377\"\n", -1, CF_CONFIG_ERROR_VALUE,
+    SRC ":4:3: http.listen: '[::]:8377' listens on every interface; name one address (127.0.0.1:PORT keeps the API on loopback)" },
+  { ACCOUNTS "http:\n  listen: \"[0:0::0]:1\"\n", -1, CF_CONFIG_ERROR_VALUE,
+    SRC ":4:3: http.listen: '[0:0::0]:1' listens on every interface; name one address (127.0.0.1:PORT keeps the API on loopback)" },
   { ACCOUNTS "shared_state:\n  entries: [a/b]\n", -1, CF_CONFIG_ERROR_VALUE,
     SRC ":4:13: shared_state.entries[0]: 'a/b' must be a single file name" },
   { ACCOUNTS "shared_state:\n  entries: [projects, projects]\n", -1, CF_CONFIG_ERROR_VALUE,
@@ -596,6 +614,80 @@ test_values (void)
   g_assert_cmpstr (config->http_listen, ==, "[::1]:8377");
 }
 
+static void
+test_listen_addresses (void)
+{
+  static const struct {
+    const char *text;
+    const char *host;            /* NULL: refused */
+    guint port;
+  } cases[] = {
+    { "127.0.0.1:8377", "127.0.0.1", 8377 },
+    { "localhost:80", "127.0.0.1", 80 },
+    { "[::1]:65535", "::1", 65535 },
+    { "192.0.2.7:9100", "192.0.2.7", 9100 },
+    { "[fe80::1]:1", "fe80::1", 1 },
+    { "0.0.0.0:1", "0.0.0.0", 1 },       /* parses; the config refuses wildcards */
+    { "127.0.0.1:65536", NULL, 0 },
+    { "127.0.0.1:", NULL, 0 },
+    { ":80", NULL, 0 },
+    { "127.0.0.1", NULL, 0 },
+    { "::1:80", NULL, 0 },
+    { "[::1:80", NULL, 0 },
+    { "host.example:80", NULL, 0 },
+    { "127.0.0.1:8o", NULL, 0 },
+    { "", NULL, 0 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *host = NULL;
+      guint port = 0;
+      gboolean ok = cf_config_parse_listen (cases[i].text, &host, &port);
+
+      g_test_message ("%s", cases[i].text);
+      g_assert_cmpint (ok, ==, cases[i].host != NULL);
+      g_assert_cmpstr (host, ==, cases[i].host);
+      g_assert_cmpuint (port, ==, cases[i].port);
+    }
+  g_assert_false (cf_config_parse_listen (NULL, NULL, NULL));
+}
+
+static void
+test_non_loopback_listen_is_explicit (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CfConfig) config = load (ACCOUNTS "http: {listen: '192.0.2.7:8377'}\n", &error);
+
+  /* A named address other than loopback is the operator's explicit choice. */
+  g_assert_no_error (error);
+  g_assert_cmpstr (config->http_listen, ==, "192.0.2.7:8377");
+}
+
+static void
+test_delegation_enabled (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CfConfig) off = load (ACCOUNTS "delegation: {api_key_env: CF_TEST_DELEGATION_KEY}\n",
+                                  &error);
+  g_autoptr(CfConfig) on = NULL;
+
+  g_assert_no_error (error);
+  on = load (ACCOUNTS "delegation: {url: 'http://127.0.0.1:9', api_key_env: CF_TEST_DELEGATION_KEY}\n",
+             &error);
+  g_assert_no_error (error);
+
+  g_unsetenv ("CF_TEST_DELEGATION_KEY");
+  g_assert_false (cf_config_delegation_enabled (off));
+  g_assert_false (cf_config_delegation_enabled (on));
+  g_setenv ("CF_TEST_DELEGATION_KEY", "", TRUE);
+  g_assert_false (cf_config_delegation_enabled (on));
+  g_setenv ("CF_TEST_DELEGATION_KEY", "k", TRUE);
+  g_assert_false (cf_config_delegation_enabled (off));
+  g_assert_true (cf_config_delegation_enabled (on));
+  g_unsetenv ("CF_TEST_DELEGATION_KEY");
+}
+
 /* --- Helpers ------------------------------------------------------------------- */
 
 static void
@@ -828,6 +920,9 @@ main (int argc, char **argv)
   g_test_add_func ("/config/values", test_values);
   g_test_add_func ("/config/lookups", test_lookups);
   g_test_add_func ("/config/priorities", test_priorities);
+  g_test_add_func ("/config/listen-addresses", test_listen_addresses);
+  g_test_add_func ("/config/listen-non-loopback", test_non_loopback_listen_is_explicit);
+  g_test_add_func ("/config/delegation-enabled", test_delegation_enabled);
   g_test_add_func ("/config/ref", test_ref_counting);
   g_test_add_func ("/config/file-errors", test_file_errors);
   g_test_add_func ("/config/fixtures/bad", test_fixtures_bad);
