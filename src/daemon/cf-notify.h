@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "cf-config.h"
+#include "cf-state.h"
+
+G_BEGIN_DECLS
+
+/* Outbound notifications (ARCHITECTURE.md 4.1 "notifications"): Telegram
+ * (sendMessage, HTML with the text escaped) and e-mail through the Resend
+ * API, over libsoup, asynchronously: nothing here waits on the loop.
+ *
+ * Channels. Telegram is on when the variables named by telegram_token_env
+ * and telegram_chat_id_env are both set and non-empty; e-mail when
+ * resend_api_key_env and notify_email_env are (the latter may list several
+ * addresses separated by commas). A channel that is off stays silent; why
+ * is logged once, naming the variable, never a value.
+ *
+ * Delivery. Each channel sends one request at a time from a queue bounded
+ * to queue_limit entries (when full, the oldest waiting one is dropped,
+ * logged and counted). A request that fails with a transport error, a
+ * timeout (timeout_ms), a 5xx or a 429 is retried max_retries times, after
+ * backoff_ms, doubling — or after the Retry-After the server asked for, at
+ * most max_retry_after_ms. Any other status is final: no retry. Redirects
+ * are not followed (a bearer key never goes to another host).
+ *
+ * Coalescing. An event identical (kind, title, body) to one accepted less
+ * than coalesce_ms before is not sent; when that window ends, one summary
+ * with the count of such repeats is, and a new window starts.
+ *
+ * Counters (CfState events, for /metrics): CF_EVENT_NOTIFY_{TELEGRAM,EMAIL}_
+ * {SENT,FAILED} per delivery, CF_EVENT_NOTIFY_DROPPED, CF_EVENT_NOTIFY_COALESCED.
+ *
+ * Secrets (token, key, chat id, addresses) are never logged: messages that
+ * could carry them (errors, response bodies) are scrubbed first.
+ *
+ * Task failures are notified by this component itself: CfState
+ * "task-finished" with outcome "failed" (the task used its last attempt)
+ * or "delegated-failed". Other components call cf_notify_event. */
+
+typedef enum {
+  CF_NOTIFY_SWAP_STARTED,      /* an account switch began */
+  CF_NOTIFY_SWAP_FINISHED,     /* an account switch completed */
+  CF_NOTIFY_SWAP_FAILED,       /* an account switch failed and was rolled back */
+  CF_NOTIFY_ALL_EXHAUSTED,     /* every account hit its usage limit */
+  CF_NOTIFY_PARTIAL_SWAP,      /* a switch failed and could not roll back */
+  CF_NOTIFY_TASK_FAILED,       /* a task went to failed/ after its last attempt */
+  CF_NOTIFY_DAEMON_DEGRADED,   /* /health has been degraded for a while */
+  CF_NOTIFY_KIND_COUNT,
+} CfNotifyKind;
+
+/* "swap-started", "swap-finished", … as in the list above. */
+const char *cf_notify_kind_to_string (CfNotifyKind kind);
+
+typedef struct {
+  guint timeout_ms;            /* one request, 10 000 */
+  guint backoff_ms;            /* before the first retry, then doubling, 1 000 */
+  guint max_retries;           /* 3 */
+  guint max_retry_after_ms;    /* cap on a server's Retry-After, 300 000 */
+  guint queue_limit;           /* waiting notifications per channel, 32 */
+  guint coalesce_ms;           /* window for identical events, 60 000 */
+} CfNotifyOptions;
+
+/* The defaults above. */
+void cf_notify_options_init (CfNotifyOptions *options);
+
+#define CF_TYPE_NOTIFY (cf_notify_get_type ())
+G_DECLARE_FINAL_TYPE (CfNotify, cf_notify, CF, NOTIFY, GObject)
+
+/* OPTIONS NULL = the defaults. Reads the credentials from the environment. */
+CfNotify *cf_notify_new (CfConfig *config, CfState *state, const CfNotifyOptions *options);
+
+/* A reload: new URLs, sender and variable names (the environment is read
+ * again); notifications already queued keep the channel they were queued on. */
+void cf_notify_set_config (CfNotify *self, CfConfig *config);
+
+/* Queues a notification on every channel that is on and returns at once.
+ * TITLE is one line; BODY may have several. Both are plain text (escaped
+ * for HTML here), already translated by the caller — e.g.
+ *
+ *   cf_notify_event (notify, CF_NOTIFY_SWAP_STARTED,
+ *                    _("Switching Claude account"),
+ *                    body);    // e.g. "From main to backup: usage limit reached"
+ */
+void cf_notify_event (CfNotify *self, CfNotifyKind kind, const char *title, const char *body);
+
+/* Cancels the requests in flight and drops what is queued (shutdown). */
+void cf_notify_stop (CfNotify *self);
+
+/* Whether the channels are on (tests, /health). */
+gboolean cf_notify_telegram_enabled (CfNotify *self);
+gboolean cf_notify_email_enabled (CfNotify *self);
+/* Notifications queued or in flight, all channels. */
+guint cf_notify_get_pending (CfNotify *self);
+
+G_END_DECLS
