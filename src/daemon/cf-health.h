@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "cf-state.h"
+
+G_BEGIN_DECLS
+
+/* Whether the daemon can do its job (HTTP /health, the daemon-degraded
+ * notification). The daemon tells it about tmux and the bus name; the rest
+ * comes from the state. A reason is a stable code: */
+typedef enum {
+  CF_HEALTH_TMUX_DISCONNECTED = 1 << 0,      /* "tmux-disconnected" */
+  CF_HEALTH_BUS_NAME_NOT_OWNED = 1 << 1,     /* "bus-name-not-owned" */
+  CF_HEALTH_PARTIAL_SWAP = 1 << 2,           /* "partial-swap" */
+  CF_HEALTH_STATE_WRITE_FAILING = 1 << 3,    /* "state-write-failing" */
+  CF_HEALTH_ALL_ACCOUNTS_EXHAUSTED = 1 << 4, /* "all-accounts-exhausted" */
+} CfHealthReason;
+
+#define CF_HEALTH_N_REASONS 5
+
+/* The code of one reason. */
+const char *cf_health_reason_to_string (CfHealthReason reason);
+/* REASONS (flags) as a translated, one-line-per-reason explanation. */
+char *cf_health_describe (guint reasons);
+
+#define CF_TYPE_HEALTH (cf_health_get_type ())
+G_DECLARE_FINAL_TYPE (CfHealth, cf_health, CF, HEALTH, GObject)
+
+/* Signal "degraded" (guint reasons) when reasons have held for GRACE_MS
+ * without a break, once per new reason: a tmux reconnect or a bus hiccup
+ * shorter than that is not worth a message. Starts with tmux disconnected
+ * and the name not owned, until told otherwise. */
+CfHealth *cf_health_new (CfState *state, guint grace_ms);
+
+void cf_health_set_tmux_connected (CfHealth *self, gboolean connected);
+void cf_health_set_bus_name_owned (CfHealth *self, gboolean owned);
+
+/* The reasons now (flags; 0 = healthy). NOW (µs since the epoch) decides
+ * whether accounts are still exhausted. */
+guint cf_health_get_reasons (CfHealth *self, gint64 now);
+
+G_END_DECLS
