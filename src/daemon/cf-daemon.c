@@ -2,16 +2,20 @@
 #include "cf-daemon.h"
 
 #include <errno.h>
+#include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <systemd/sd-daemon.h>
 
 #include "cf-bus.h"
 #include "cf-dispatcher.h"
 #include "cf-event-source.h"
+#include "cf-health.h"
 #include "cf-hooks.h"
+#include "cf-http.h"
 #include "cf-inbox.h"
 #include "cf-janitor.h"
 #include "cf-lifecycle.h"
+#include "cf-notify.h"
 #include "cf-quota.h"
 #include "cf-switcher.h"
 #include "cf-watcher.h"
@@ -21,6 +25,8 @@
 #define CF_TMUX_CONTROL_SESSION "claude-failover-control"
 #define CF_STATE_DEBOUNCE_MS 200
 #define CF_STATE_PERIOD_MS 10000
+/* How long /health must stay degraded before a notification says so. */
+#define CF_HEALTH_GRACE_MS 30000
 
 struct _CfDaemon {
   GObject parent_instance;
@@ -40,6 +46,9 @@ struct _CfDaemon {
   CfQuota *quota;
   CfSwitcher *switcher;
   CfBus *bus;
+  CfHealth *health;
+  CfNotify *notify;
+  CfHttp *http;
   gboolean ready;
 };
 
@@ -83,6 +92,7 @@ on_name_acquired (CfBus *bus, CfDaemon *self)
                     "MESSAGE", "Ready: own the bus name, active account %s",
                     cf_state_get_active_account (self->state));
   self->ready = TRUE;
+  cf_health_set_bus_name_owned (self->health, TRUE);
   sd_notify (0, "READY=1");
   update_status (self);
 }
@@ -92,6 +102,7 @@ on_name_lost (CfBus *bus, const char *reason, CfDaemon *self)
 {
   /* Without the name nobody can reach us. Exit non-zero after the usual
    * clean shutdown, so Restart=on-failure brings us back once the bus is. */
+  cf_health_set_bus_name_owned (self->health, FALSE);
   g_signal_emit (self, signals[SIGNAL_QUIT], 0, 1, reason);
 }
 
@@ -101,6 +112,7 @@ on_tmux_connection (CfTmux *tmux, CfDaemon *self)
   g_log_structured (G_LOG_DOMAIN, cf_tmux_is_connected (tmux) ? G_LOG_LEVEL_INFO : G_LOG_LEVEL_WARNING,
                     "MESSAGE", cf_tmux_is_connected (tmux) ? "tmux control connection up"
                                                            : "tmux control connection lost; reconnecting");
+  cf_health_set_tmux_connected (self->health, cf_tmux_is_connected (tmux));
   update_status (self);
 }
 
@@ -109,6 +121,39 @@ on_quota_exhausted (CfQuota *quota, const char *account, GStrv sessions, gint64 
                     const char *evidence, CfDaemon *self)
 {
   cf_switcher_account_exhausted (self->switcher, account, reset_at, evidence);
+}
+
+static void
+on_degraded (CfHealth *health, guint reasons, CfDaemon *self)
+{
+  g_autofree char *body = cf_health_describe (reasons);
+
+  cf_notify_event (self->notify, CF_NOTIFY_DAEMON_DEGRADED, _("claude-failover is degraded"),
+                   body);
+}
+
+/* Test hooks: short notification timeouts and grace periods, so that a
+ * test does not wait for the production values. */
+static guint
+test_override_ms (const char *name, guint value)
+{
+  const char *text = g_getenv (name);
+  guint64 number;
+
+  if (text != NULL && g_ascii_string_to_unsigned (text, 10, 1, G_MAXUINT32, &number, NULL))
+    return (guint) number;
+  return value;
+}
+
+static CfNotify *
+notify_new (CfDaemon *self)
+{
+  CfNotifyOptions options;
+
+  cf_notify_options_init (&options);
+  options.timeout_ms = test_override_ms ("CF_TEST_NOTIFY_TIMEOUT_MS", options.timeout_ms);
+  options.backoff_ms = test_override_ms ("CF_TEST_NOTIFY_BACKOFF_MS", options.backoff_ms);
+  return cf_notify_new (self->config, self->state, &options);
 }
 
 static gboolean
@@ -181,6 +226,14 @@ cf_daemon_start (CfDaemon *self, GError **error)
                 self->config->state_file, quarantined);
   sync_accounts (self);
   g_signal_connect (self->state, "changed", G_CALLBACK (on_state_changed), self);
+  self->health = cf_health_new (self->state,
+                                test_override_ms ("CF_TEST_HEALTH_GRACE_MS", CF_HEALTH_GRACE_MS));
+  self->notify = notify_new (self);
+  g_signal_connect (self->health, "degraded", G_CALLBACK (on_degraded), self);
+  /* Before anything is spawned: the systemd sockets must not leak into tmux. */
+  self->http = cf_http_new (self->config, self->state, self->health);
+  if (!cf_http_start (self->http, error))
+    return FALSE;
 
   r = sd_event_new (&self->event);
   if (r < 0)
@@ -266,6 +319,8 @@ cf_daemon_reload (CfDaemon *self, GError **error)
   cf_janitor_set_config (self->janitor, config);
   cf_quota_set_config (self->quota, config);
   cf_switcher_set_config (self->switcher, config);
+  cf_notify_set_config (self->notify, config);
+  cf_http_set_config (self->http, config);
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                     "MESSAGE", "Configuration reloaded from %s", self->config_path);
   sd_notify (0, "READY=1");
@@ -296,6 +351,10 @@ cf_daemon_shutdown (CfDaemon *self)
     cf_tmux_stop (self->tmux);
   if (self->bus != NULL)
     cf_bus_stop (self->bus);
+  if (self->http != NULL)
+    cf_http_stop (self->http);
+  if (self->notify != NULL)
+    cf_notify_stop (self->notify);
   if (self->state != NULL && !cf_state_save_sync (self->state, &error))
     g_warning ("Cannot write the state file at exit: %s", error->message);
 }
@@ -315,6 +374,9 @@ cf_daemon_dispose (GObject *object)
   g_clear_object (&self->lifecycle);
   g_clear_object (&self->tmux);
   g_clear_object (&self->bus);
+  g_clear_object (&self->http);
+  g_clear_object (&self->notify);
+  g_clear_object (&self->health);
   g_clear_object (&self->state);
   if (self->event_source != NULL)
     {

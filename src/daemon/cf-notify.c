@@ -274,12 +274,16 @@ log_channel (GLogLevelFlags level, Channel *channel, const Delivery *d, const ch
   va_start (args, format);
   text = g_strdup_vprintf (format, args);
   va_end (args);
-  g_log_structured (G_LOG_DOMAIN, level,
-                    "CF_NOTIFY_CHANNEL", channel->name,
-                    "CF_NOTIFY_KIND", d != NULL ? cf_notify_kind_to_string (d->kind) : "",
-                    "MESSAGE", "%s notification%s%s: %s", channel->name,
-                    d != NULL ? " " : "", d != NULL ? cf_notify_kind_to_string (d->kind) : "",
-                    text);
+  if (d == NULL)
+    g_log_structured (G_LOG_DOMAIN, level,
+                      "CF_NOTIFY_CHANNEL", channel->name,
+                      "MESSAGE", "%s notifications: %s", channel->name, text);
+  else
+    g_log_structured (G_LOG_DOMAIN, level,
+                      "CF_NOTIFY_CHANNEL", channel->name,
+                      "CF_NOTIFY_KIND", cf_notify_kind_to_string (d->kind),
+                      "MESSAGE", "%s notification %s: %s", channel->name,
+                      cf_notify_kind_to_string (d->kind), text);
 }
 
 static const char *
@@ -334,9 +338,9 @@ channel_configure (Channel *channel, const CfConfig *config)
   if (g_strcmp0 (off, channel->off_reason) == 0)
     return;
   if (off != NULL)
-    log_channel (G_LOG_LEVEL_INFO, channel, NULL, "off (%s)", off);
+    log_channel (G_LOG_LEVEL_MESSAGE, channel, NULL, "off (%s)", off);
   else if (channel->off_reason != NULL)
-    log_channel (G_LOG_LEVEL_INFO, channel, NULL, "on");
+    log_channel (G_LOG_LEVEL_MESSAGE, channel, NULL, "on");
   g_free (channel->off_reason);
   channel->off_reason = g_steal_pointer (&off);
 }
@@ -540,7 +544,7 @@ retry_or_fail (Channel *channel, const char *reason, gint64 retry_after_ms)
     delay = MIN ((guint64) self->options.backoff_ms << MIN (d->retries, 20),
                  (guint64) G_MAXUINT32);
   d->retries++;
-  log_channel (G_LOG_LEVEL_INFO, channel, d, "%s; retry %u of %u in %" G_GUINT64_FORMAT " ms",
+  log_channel (G_LOG_LEVEL_MESSAGE, channel, d, "%s; retry %u of %u in %" G_GUINT64_FORMAT " ms",
                reason, d->retries, self->options.max_retries, delay);
   channel->retry_id = g_timeout_add ((guint) delay, on_retry, channel);
 }

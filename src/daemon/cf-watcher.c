@@ -320,6 +320,16 @@ finish_watch (Watch *watch, const char *outcome, const char *why)
                            self->config->max_dispatch_per_task, why, on_task_moved, watch);
 }
 
+/* A completion seen by HOW (counted for /metrics), unless already decided. */
+static void
+finish_detected (Watch *watch, CfEvent how, const char *outcome, const char *why)
+{
+  if (watch->finishing)
+    return;
+  cf_state_count_event (watch->self->state, how);
+  finish_watch (watch, outcome, why);
+}
+
 /* ---- polling ------------------------------------------------------------ */
 
 static void on_claude_check (GObject *source, GAsyncResult *result, gpointer user_data);
@@ -348,7 +358,7 @@ on_capture (GObject *source, GAsyncResult *result, gpointer user_data)
   if (verdict.limit)
     return;
   if (stable && verdict.prompt && !verdict.busy)
-    finish_watch (watch, "done", "pane idle over two polls");
+    finish_detected (watch, CF_EVENT_DONE_BY_PANE, "done", "pane idle over two polls");
   else if (stable && !verdict.prompt && !verdict.busy)
     {
       /* No Claude prompt at all: is Claude still running there? */
@@ -422,9 +432,10 @@ on_tick (gpointer user_data)
           watch->finishing)
         continue;
       if (signal_file_present (self, session->name))
-        finish_watch (watch, "done", "done-signal file");
+        finish_detected (watch, CF_EVENT_DONE_BY_SIGNAL_FILE, "done", "done-signal file");
       else if (now - session->since > self->config->idle_timeout_usec)
-        finish_watch (watch, "timeout", "dispatcher.idle_timeout reached");
+        finish_detected (watch, CF_EVENT_DONE_BY_IDLE_TIMEOUT, "timeout",
+                         "dispatcher.idle_timeout reached");
       else if (!watch->capturing)
         {
           watch->capturing = TRUE;
@@ -456,7 +467,7 @@ on_hook (CfHooks *hooks, const char *name, CfHookPayload *payload, CfWatcher *se
     }
   if (payload->event == CF_HOOK_EVENT_STOP && is_watched_session (session) &&
       (watch = ensure_watch (self, session)) != NULL)
-    finish_watch (watch, "done", "Stop hook");
+    finish_detected (watch, CF_EVENT_DONE_BY_HOOK, "done", "Stop hook");
 }
 
 static void

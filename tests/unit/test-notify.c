@@ -584,8 +584,8 @@ test_channel_off_without_credentials (Fixture *f, gconstpointer data)
     g_ptr_array_add (all_logs, NULL);
     joined = g_strjoinv ("\n", (char **) all_logs->pdata);
     g_ptr_array_remove_index (all_logs, all_logs->len - 1);
-    g_assert_nonnull (strstr (joined, "Telegram notification: off (CF_TEST_TG_TOKEN is not set)"));
-    g_assert_nonnull (strstr (joined, "E-mail notification: off (CF_TEST_EMAIL is not set)"));
+    g_assert_nonnull (strstr (joined, "Telegram notifications: off (CF_TEST_TG_TOKEN is not set)"));
+    g_assert_nonnull (strstr (joined, "E-mail notifications: off (CF_TEST_EMAIL is not set)"));
   }
 
   /* The variables appear and a reload turns the channel on. */
