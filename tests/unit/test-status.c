@@ -49,6 +49,17 @@ populated_state (void)
   return state;
 }
 
+/* Printed VALUE, kept until the next call (for one-line assertions). */
+static const char *
+print_variant (GVariant *value)
+{
+  static char *text;
+
+  g_free (text);
+  text = g_variant_print (value, FALSE);
+  return text;
+}
+
 static void
 test_snapshot_values (void)
 {
@@ -88,14 +99,14 @@ test_snapshot_values (void)
   g_assert_true (g_variant_lookup (snapshot, "ActiveAccount", "&s", &text));
   g_assert_cmpstr (text, ==, "backup");
   accounts = g_variant_lookup_value (snapshot, "Accounts", G_VARIANT_TYPE ("a(ssbt)"));
-  g_assert_cmpstr (g_variant_print (accounts, FALSE), ==,
+  g_assert_cmpstr (print_variant (accounts), ==,
                    "[('main', '/h/main', false, 1760000060000000), ('backup', '/h/backup', true, 0)]");
   g_assert_true (g_variant_lookup (snapshot, "SwapState", "&s", &text));
   g_assert_cmpstr (text, ==, "resuming");
   g_assert_true (g_variant_lookup (snapshot, "PartialSwap", "b", &b));
   g_assert_false (b);
   last = g_variant_lookup_value (snapshot, "LastSwap", G_VARIANT_TYPE ("(tss)"));
-  g_assert_cmpstr (g_variant_print (last, FALSE), ==, "(1759999999999995, 'main', 'backup')");
+  g_assert_cmpstr (print_variant (last), ==, "(1759999999999995, 'main', 'backup')");
   g_assert_true (g_variant_lookup (snapshot, "ReturnAt", "t", &t));
   g_assert_cmpuint (t, ==, NOW + 3600);
   g_assert_true (g_variant_lookup (snapshot, "DispatchPaused", "b", &b));
@@ -128,7 +139,7 @@ test_snapshot_values (void)
   /* Availability is judged at NOW: later, main is available again. */
   g_clear_pointer (&accounts, g_variant_unref);
   accounts = cf_status_get_property (state, config, "Accounts", NOW + 61 * G_USEC_PER_SEC);
-  g_assert_cmpstr (g_variant_print (accounts, FALSE), ==,
+  g_assert_cmpstr (print_variant (accounts), ==,
                    "[('main', '/h/main', true, 1760000060000000), ('backup', '/h/backup', true, 0)]");
 }
 
