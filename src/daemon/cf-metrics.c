@@ -225,7 +225,8 @@ render_detections (GString *out, CfState *state)
   };
 
   family (out, "detections_total", "counter",
-          "Usage-limit and task-completion detections since start, by how they were seen.");
+          "Detections since start: sessions found at their usage limit, pane polls whose "
+          "limit match server-error text vetoed, task completions; by how they were seen.");
   for (guint i = 0; i < G_N_ELEMENTS (detections); i++)
     sample2 (out, "detections_total", "event", detections[i].kind,
              "source", detections[i].source,

@@ -826,6 +826,68 @@ on_task_finished (CfState *state, const char *project, const char *task, const c
   g_string_free (body, TRUE);
 }
 
+static void
+on_swap_started (CfSwitcher *switcher, const char *from, const char *to, const char *reason,
+                 CfNotify *self)
+{
+  g_autofree char *body = NULL;
+
+  /* TRANSLATORS: accounts, then why ("quota", "manual", "return", "reset"). */
+  body = g_strdup_printf (_("From %s to %s (%s)."), from, to, reason);
+  cf_notify_event (self, CF_NOTIFY_SWAP_STARTED, _("Switching Claude account"), body);
+}
+
+static void
+on_swap_finished (CfSwitcher *switcher, const char *from, const char *to, gboolean success,
+                  const char *message, CfNotify *self)
+{
+  g_autofree char *body = NULL;
+
+  if (success)
+    {
+      body = g_strdup_printf (_("Now on %s (was %s).\n%s"), to, from, message);
+      cf_notify_event (self, CF_NOTIFY_SWAP_FINISHED, _("Claude account switched"), body);
+    }
+  else if (cf_state_get_partial_swap (self->state))
+    {
+      body = g_strdup_printf (_("From %s to %s: %s\nAccount switches are refused until an "
+                                "operator fixes the links and runs "
+                                "\"claude-failoverctl clear-partial-swap\"."), from, to, message);
+      cf_notify_event (self, CF_NOTIFY_PARTIAL_SWAP, _("Account switch failed half-way"), body);
+    }
+  else
+    {
+      body = g_strdup_printf (_("From %s to %s: %s\nStill on %s."), from, to, message, from);
+      cf_notify_event (self, CF_NOTIFY_SWAP_FAILED, _("Account switch failed"), body);
+    }
+}
+
+static void
+on_all_exhausted (CfSwitcher *switcher, gint64 until, CfNotify *self)
+{
+  g_autoptr(GDateTime) when = until > 0 ? g_date_time_new_from_unix_local (until / G_USEC_PER_SEC)
+                                        : NULL;
+  g_autofree char *time_text = when != NULL ? g_date_time_format (when, "%F %T %Z") : NULL;
+  g_autofree char *body = NULL;
+
+  if (time_text != NULL)
+    /* TRANSLATORS: %s is a date and time. */
+    body = g_strdup_printf (_("Dispatch is paused until the earliest reset, %s."), time_text);
+  else
+    body = g_strdup (_("Dispatch is paused until an account resets."));
+  cf_notify_event (self, CF_NOTIFY_ALL_EXHAUSTED, _("Every Claude account is exhausted"), body);
+}
+
+void
+cf_notify_follow_switcher (CfNotify *self, CfSwitcher *switcher)
+{
+  g_return_if_fail (CF_IS_NOTIFY (self));
+
+  g_signal_connect_object (switcher, "swap-started", G_CALLBACK (on_swap_started), self, 0);
+  g_signal_connect_object (switcher, "swap-finished", G_CALLBACK (on_swap_finished), self, 0);
+  g_signal_connect_object (switcher, "all-exhausted", G_CALLBACK (on_all_exhausted), self, 0);
+}
+
 /* ---- object -------------------------------------------------------------- */
 
 gboolean

@@ -5,6 +5,7 @@
 
 #include "cf-config.h"
 #include "cf-state.h"
+#include "cf-switcher.h"
 
 G_BEGIN_DECLS
 
@@ -38,7 +39,9 @@ G_BEGIN_DECLS
  *
  * Task failures are notified by this component itself: CfState
  * "task-finished" with outcome "failed" (the task used its last attempt)
- * or "delegated-failed". Other components call cf_notify_event. */
+ * or "delegated-failed"; so are the switcher's events once
+ * cf_notify_follow_switcher is called. Other components call
+ * cf_notify_event. */
 
 typedef enum {
   CF_NOTIFY_SWAP_STARTED,      /* an account switch began */
@@ -85,6 +88,11 @@ void cf_notify_set_config (CfNotify *self, CfConfig *config);
  *                    body);    // e.g. "From main to backup: usage limit reached"
  */
 void cf_notify_event (CfNotify *self, CfNotifyKind kind, const char *title, const char *body);
+
+/* Notifies the switcher's "swap-started", "swap-finished" (swap-finished,
+ * or swap-failed, or partial-swap when PartialSwap is set) and
+ * "all-exhausted". */
+void cf_notify_follow_switcher (CfNotify *self, CfSwitcher *switcher);
 
 /* Cancels the requests in flight and drops what is queued (shutdown). */
 void cf_notify_stop (CfNotify *self);

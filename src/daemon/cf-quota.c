@@ -211,6 +211,8 @@ observe_pane (CfQuota *self, CfSession *session, const CfPaneVerdict *verdict)
   Evidence *evidence = g_hash_table_lookup (self->evidence, session->name);
   const char *account = cf_state_get_active_account (self->state);
 
+  if (verdict->limit_match && !verdict->limit)
+    cf_state_count_event (self->state, CF_EVENT_LIMIT_VETOED);
   if (!verdict->limit)
     {
       if (evidence == NULL || (evidence->from_hook && !verdict->busy))
@@ -233,7 +235,10 @@ observe_pane (CfQuota *self, CfSession *session, const CfPaneVerdict *verdict)
       evidence->blocked = TRUE;
       evidence->unconfirmed = 0;
       if (!was_blocked)
-        log_evidence (evidence, account, "usage limit on screen");
+        {
+          cf_state_count_event (self->state, CF_EVENT_LIMIT_BY_PANE);
+          log_evidence (evidence, account, "usage limit on screen");
+        }
       return;
     }
   if (evidence->blocked)
@@ -242,6 +247,7 @@ observe_pane (CfQuota *self, CfSession *session, const CfPaneVerdict *verdict)
   if (evidence->unconfirmed >= 2)
     {
       evidence->blocked = TRUE;
+      cf_state_count_event (self->state, CF_EVENT_LIMIT_BY_PANE);
       log_evidence (evidence, account, "usage limit on screen, confirmed by a second poll");
     }
   else
@@ -398,6 +404,8 @@ on_hook (CfHooks *hooks, const char *name, CfHookPayload *payload, CfQuota *self
           detection_paused (self))
         return;
       evidence = ensure_evidence (self, session);
+      if (!evidence->blocked)
+        cf_state_count_event (self->state, CF_EVENT_LIMIT_BY_HOOK);
       evidence->blocked = TRUE;
       evidence->from_hook = TRUE;
       evidence->unconfirmed = 0;

@@ -87,9 +87,9 @@ typedef enum {
   CF_EVENT_TASK_DELEGATED_FAILED,
   CF_EVENT_SWAP_SUCCEEDED,         /* switcher: a switch completed */
   CF_EVENT_SWAP_FAILED,            /* switcher: a switch failed (rolled back or partial) */
-  CF_EVENT_LIMIT_BY_HOOK,          /* quota: exhaustion seen in a StopFailure hook */
-  CF_EVENT_LIMIT_BY_PANE,          /* quota: exhaustion seen in a pane */
-  CF_EVENT_LIMIT_VETOED,           /* quota: a limit match vetoed by server-error text */
+  CF_EVENT_LIMIT_BY_HOOK,          /* quota: a session blocked, by a StopFailure hook */
+  CF_EVENT_LIMIT_BY_PANE,          /* quota: a session blocked, by its pane */
+  CF_EVENT_LIMIT_VETOED,           /* quota: a pane poll whose limit match 5xx text vetoed */
   CF_EVENT_DONE_BY_HOOK,           /* watcher: completion from the Stop hook */
   CF_EVENT_DONE_BY_SIGNAL_FILE,    /* watcher: completion from the done-signal file */
   CF_EVENT_DONE_BY_PANE,           /* watcher: completion from a stable idle pane */

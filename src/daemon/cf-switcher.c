@@ -208,6 +208,7 @@ swap_end (Swap *swap, gboolean success, const char *message)
   set_rest_state (self);
   cf_state_flush_async (self->state, NULL, NULL, NULL);
   log_swap (success ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_WARNING, swap, "%s", message);
+  cf_state_count_event (self->state, success ? CF_EVENT_SWAP_SUCCEEDED : CF_EVENT_SWAP_FAILED);
   if (self->swap == swap)
     self->swap = NULL;
   g_signal_emit (self, signals[SIGNAL_SWAP_FINISHED], 0, swap->from, swap->to, success, message);

@@ -212,6 +212,44 @@ class NotifyTest(unittest.TestCase):
         os.makedirs(state_dir, mode=0o700)
         self.assert_no_secret_in_log()
 
+    def test_account_switch_notified_and_counted(self):
+        sb = self.sb
+        telegram = self.fake()
+        self.start(telegram, None, overrides={
+            "pool": {"autonomous": {"min": 2, "max": 2}},
+            "quota": {"interval": "300ms", "reactivate_cooldown": "1s", "return_margin": "1s",
+                      "pool_threshold": 2}})
+        sb.wait_for(lambda: sum(1 for s in sb.get_property("Sessions") if s[2] == "idle") == 2,
+                    timeout=30, what="2 idle pool sessions")
+        for i in range(2):
+            sb.add_task(f"t{i}", "FAKE:work=4000 limited work")
+        sb.wait_for(lambda: sum(1 for s in sb.get_property("Sessions") if s[2] == "working") == 2,
+                    timeout=30, what="2 working sessions")
+        reset = int(time.time() + 3600)
+        sb.fake_account_limit(os.path.join(sb.home, ".claude-main"),
+                              f"Claude AI usage limit reached|{reset}")
+
+        def titles():
+            return [json.loads(r["body"])["text"].split("\n", 1)[0] for r in telegram.recorded()]
+        sb.wait_for(lambda: "<b>Claude account switched</b>" in titles(), timeout=40,
+                    what="the switch notified")
+        texts = [json.loads(r["body"])["text"] for r in telegram.recorded()]
+        self.assertEqual(titles()[:2], ["<b>Switching Claude account</b>",
+                                        "<b>Claude account switched</b>"])
+        self.assertTrue(texts[0].startswith("<b>Switching Claude account</b>\n"
+                                            "From main to backup (quota).\n"), texts[0])
+        self.assertTrue(texts[1].startswith("<b>Claude account switched</b>\n"
+                                            "Now on backup (was main).\n"), texts[1])
+        self.assertEqual(metrics_value(sb, self.port, 'claude_failover_swaps_total'
+                                       '{result="succeeded"}'), 1)
+        self.assertEqual(metrics_value(sb, self.port, 'claude_failover_swaps_total'
+                                       '{result="failed"}'), 0)
+        self.assertGreaterEqual(metrics_value(sb, self.port, 'claude_failover_detections_total'
+                                              '{event="limit",source="pane"}'), 2)
+        self.assertEqual(metrics_value(sb, self.port, 'claude_failover_account_active'
+                                       '{account="backup"}'), 1)
+        self.assert_no_secret_in_log()
+
     def test_hanging_peer_neither_slows_dbus_nor_stops_dispatch(self):
         import dbus
         sb = self.sb
