@@ -82,10 +82,19 @@ value_sessions (CfState *state, const CfConfig *config, gint64 now)
     {
       CfSession *s = g_ptr_array_index (sessions, i);
 
-      g_variant_builder_add (&builder, "(sssssst)", s->name,
-                             cf_session_kind_to_string (s->kind),
-                             cf_session_state_to_string (s->state),
-                             s->project, s->task, s->account, (guint64) MAX (s->since, 0));
+      /* Built field by field: a format string is parsed on every call, and
+       * this runs once per session per GetStatus. */
+      GVariant *fields[] = {
+        g_variant_new_string (s->name),
+        g_variant_new_string (cf_session_kind_to_string (s->kind)),
+        g_variant_new_string (cf_session_state_to_string (s->state)),
+        g_variant_new_string (s->project),
+        g_variant_new_string (s->task),
+        g_variant_new_string (s->account),
+        g_variant_new_uint64 ((guint64) MAX (s->since, 0)),
+      };
+
+      g_variant_builder_add_value (&builder, g_variant_new_tuple (fields, G_N_ELEMENTS (fields)));
     }
   return g_variant_builder_end (&builder);
 }
