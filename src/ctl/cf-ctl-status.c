@@ -4,290 +4,10 @@
 
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
-#include <stdio.h>
-#include <string.h>
-#include <systemd/sd-bus.h>
 
-#include "cf-names.h"
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus, sd_bus_flush_close_unref)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus_message, sd_bus_message_unref)
-
-typedef struct {
-  char *name, *home;
-  gboolean available;
-  guint64 exhausted_until;
-} Account;
-
-typedef struct {
-  char *name, *kind, *state, *project, *task, *account;
-  guint64 since;
-} Session;
-
-typedef struct {
-  char *version;
-  char *active_account;
-  GPtrArray *accounts;         /* Account* */
-  char *swap_state;
-  gboolean partial_swap;
-  guint64 last_swap_when;
-  char *last_swap_from, *last_swap_to;
-  guint64 return_at;
-  gboolean dispatch_paused;
-  GPtrArray *sessions;         /* Session* */
-  guint32 pending_tasks;
-  guint64 dispatched, completed, failed, delegated;
-} Status;
-
-static void
-account_free (Account *a)
-{
-  g_free (a->name);
-  g_free (a->home);
-  g_free (a);
-}
-
-static void
-session_free (Session *s)
-{
-  g_free (s->name);
-  g_free (s->kind);
-  g_free (s->state);
-  g_free (s->project);
-  g_free (s->task);
-  g_free (s->account);
-  g_free (s);
-}
-
-static void
-status_clear (Status *status)
-{
-  g_free (status->version);
-  g_free (status->active_account);
-  g_clear_pointer (&status->accounts, g_ptr_array_unref);
-  g_free (status->swap_state);
-  g_free (status->last_swap_from);
-  g_free (status->last_swap_to);
-  g_clear_pointer (&status->sessions, g_ptr_array_unref);
-}
-
-static int
-read_string (sd_bus_message *m, char **out)
-{
-  const char *s = NULL;
-  int r = sd_bus_message_read (m, "s", &s);
-
-  if (r >= 0)
-    {
-      g_free (*out);
-      *out = g_strdup (s);
-    }
-  return r;
-}
-
-static int
-read_accounts (sd_bus_message *m, GPtrArray *accounts)
-{
-  const char *name, *home;
-  int available;
-  uint64_t until;
-  int r;
-
-  r = sd_bus_message_enter_container (m, 'a', "(ssbt)");
-  if (r < 0)
-    return r;
-  while ((r = sd_bus_message_read (m, "(ssbt)", &name, &home, &available, &until)) > 0)
-    {
-      Account *a = g_new0 (Account, 1);
-      a->name = g_strdup (name);
-      a->home = g_strdup (home);
-      a->available = available;
-      a->exhausted_until = until;
-      g_ptr_array_add (accounts, a);
-    }
-  if (r < 0)
-    return r;
-  return sd_bus_message_exit_container (m);
-}
-
-static int
-read_sessions (sd_bus_message *m, GPtrArray *sessions)
-{
-  const char *name, *kind, *state, *project, *task, *account;
-  uint64_t since;
-  int r;
-
-  r = sd_bus_message_enter_container (m, 'a', "(sssssst)");
-  if (r < 0)
-    return r;
-  while ((r = sd_bus_message_read (m, "(sssssst)", &name, &kind, &state, &project, &task,
-                                   &account, &since)) > 0)
-    {
-      Session *s = g_new0 (Session, 1);
-      s->name = g_strdup (name);
-      s->kind = g_strdup (kind);
-      s->state = g_strdup (state);
-      s->project = g_strdup (project);
-      s->task = g_strdup (task);
-      s->account = g_strdup (account);
-      s->since = since;
-      g_ptr_array_add (sessions, s);
-    }
-  if (r < 0)
-    return r;
-  return sd_bus_message_exit_container (m);
-}
-
-static int
-read_status_entry (sd_bus_message *m, const char *key, Status *st)
-{
-  const char *from, *to;
-  uint64_t when;
-  int b, r;
-
-  if (g_str_equal (key, "Version"))
-    return read_string (m, &st->version);
-  if (g_str_equal (key, "ActiveAccount"))
-    return read_string (m, &st->active_account);
-  if (g_str_equal (key, "SwapState"))
-    return read_string (m, &st->swap_state);
-  if (g_str_equal (key, "Accounts"))
-    return read_accounts (m, st->accounts);
-  if (g_str_equal (key, "Sessions"))
-    return read_sessions (m, st->sessions);
-  if (g_str_equal (key, "PartialSwap") || g_str_equal (key, "DispatchPaused"))
-    {
-      r = sd_bus_message_read (m, "b", &b);
-      if (r >= 0)
-        *(g_str_equal (key, "PartialSwap") ? &st->partial_swap : &st->dispatch_paused) = b;
-      return r;
-    }
-  if (g_str_equal (key, "LastSwap"))
-    {
-      r = sd_bus_message_read (m, "(tss)", &when, &from, &to);
-      if (r >= 0)
-        {
-          st->last_swap_when = when;
-          st->last_swap_from = g_strdup (from);
-          st->last_swap_to = g_strdup (to);
-        }
-      return r;
-    }
-  if (g_str_equal (key, "PendingTasks"))
-    return sd_bus_message_read (m, "u", &st->pending_tasks);
-  if (g_str_equal (key, "ReturnAt"))
-    return sd_bus_message_read (m, "t", &st->return_at);
-  if (g_str_equal (key, "TasksDispatched"))
-    return sd_bus_message_read (m, "t", &st->dispatched);
-  if (g_str_equal (key, "TasksCompleted"))
-    return sd_bus_message_read (m, "t", &st->completed);
-  if (g_str_equal (key, "TasksFailed"))
-    return sd_bus_message_read (m, "t", &st->failed);
-  if (g_str_equal (key, "TasksDelegated"))
-    return sd_bus_message_read (m, "t", &st->delegated);
-  /* A newer daemon may add keys: skip what we do not know. */
-  return sd_bus_message_skip (m, NULL);
-}
-
-/* Explains the usual D-Bus failures in one line an operator can act on. */
-static void
-print_bus_error (const sd_bus_error *error, int r)
-{
-  if (sd_bus_error_has_name (error, "org.freedesktop.DBus.Error.ServiceUnknown") ||
-      sd_bus_error_has_name (error, "org.freedesktop.DBus.Error.NameHasNoOwner"))
-    g_printerr (_("claude-failoverctl: claude-failoverd is not running (%s has no owner on the system bus)\n"),
-                CF_BUS_NAME);
-  else if (sd_bus_error_has_name (error, "org.freedesktop.DBus.Error.AccessDenied"))
-    g_printerr (_("claude-failoverctl: access denied by the bus policy: %s\n"), error->message);
-  else if (sd_bus_error_is_set (error))
-    g_printerr (_("claude-failoverctl: %s (%s)\n"), error->message, error->name);
-  else
-    g_printerr (_("claude-failoverctl: D-Bus call failed: %s\n"), g_strerror (-r));
-}
-
-static gboolean
-fetch_status (Status *st)
-{
-  g_autoptr(sd_bus) bus = NULL;
-  g_autoptr(sd_bus_message) reply = NULL;
-  sd_bus_error error = SD_BUS_ERROR_NULL;
-  int r;
-
-  st->accounts = g_ptr_array_new_with_free_func ((GDestroyNotify) account_free);
-  st->sessions = g_ptr_array_new_with_free_func ((GDestroyNotify) session_free);
-
-  r = sd_bus_open_system (&bus);
-  if (r < 0)
-    {
-      g_printerr (_("claude-failoverctl: cannot connect to the system bus: %s\n"), g_strerror (-r));
-      return FALSE;
-    }
-  r = sd_bus_call_method (bus, CF_BUS_NAME, CF_OBJECT_PATH, CF_INTERFACE, "GetStatus",
-                          &error, &reply, "");
-  if (r < 0)
-    {
-      print_bus_error (&error, r);
-      sd_bus_error_free (&error);
-      return FALSE;
-    }
-
-  r = sd_bus_message_enter_container (reply, 'a', "{sv}");
-  while (r >= 0 && (r = sd_bus_message_enter_container (reply, 'e', "sv")) > 0)
-    {
-      const char *key = NULL, *contents = NULL;
-
-      r = sd_bus_message_read (reply, "s", &key);
-      if (r >= 0)
-        r = sd_bus_message_peek_type (reply, NULL, &contents);
-      if (r >= 0)
-        r = sd_bus_message_enter_container (reply, 'v', contents);
-      if (r >= 0)
-        r = read_status_entry (reply, key, st);
-      if (r >= 0)
-        r = sd_bus_message_exit_container (reply);
-      if (r >= 0)
-        r = sd_bus_message_exit_container (reply);
-    }
-  if (r < 0)
-    {
-      g_printerr (_("claude-failoverctl: unexpected GetStatus reply: %s\n"), g_strerror (-r));
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* "12m ago" / "in 3h" / "now"; USEC is µs since the epoch. */
-static char *
-relative_time (guint64 usec)
-{
-  gint64 delta = (g_get_real_time () - (gint64) usec) / G_USEC_PER_SEC;
-  gint64 magnitude = ABS (delta);
-  g_autofree char *amount = NULL;
-
-  if (magnitude < 5)
-    return g_strdup (_("now"));
-  if (magnitude < 60)
-    amount = g_strdup_printf ("%" G_GINT64_FORMAT "s", magnitude);
-  else if (magnitude < 3600)
-    amount = g_strdup_printf ("%" G_GINT64_FORMAT "m", magnitude / 60);
-  else if (magnitude < 86400)
-    amount = g_strdup_printf ("%" G_GINT64_FORMAT "h%02" G_GINT64_FORMAT "m",
-                              magnitude / 3600, (magnitude % 3600) / 60);
-  else
-    amount = g_strdup_printf ("%" G_GINT64_FORMAT "d", magnitude / 86400);
-  /* TRANSLATORS: %s is a duration such as "12m" */
-  return delta >= 0 ? g_strdup_printf (_("%s ago"), amount) : g_strdup_printf (_("in %s"), amount);
-}
-
-static char *
-absolute_time (guint64 usec)
-{
-  g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local ((gint64) (usec / G_USEC_PER_SEC));
-  g_autofree char *relative = relative_time (usec);
-  g_autofree char *text = dt ? g_date_time_format (dt, "%Y-%m-%d %H:%M:%S %Z") : g_strdup ("?");
-
-  return g_strdup_printf ("%s (%s)", text, relative);
-}
+#include "cf-ctl-args.h"
+#include "cf-ctl-bus.h"
+#include "cf-ctl-output.h"
 
 static const char *
 or_dash (const char *text)
@@ -295,237 +15,277 @@ or_dash (const char *text)
   return text != NULL && *text != '\0' ? text : "-";
 }
 
+static int
+compare_sessions (gconstpointer a, gconstpointer b)
+{
+  const CfCtlSession *x = *(CfCtlSession *const *) a;
+  const CfCtlSession *y = *(CfCtlSession *const *) b;
+  int kind = g_strcmp0 (x->kind, y->kind);
+
+  /* Dedicated (the operator's own) first, then the pool; by name within. */
+  return kind != 0 ? kind : g_strcmp0 (x->name, y->name);
+}
+
 static void
 print_sessions_table (GPtrArray *sessions)
 {
-  int w_name = strlen (_("NAME")), w_kind = strlen (_("KIND")), w_state = strlen (_("STATE"));
-  int w_project = strlen (_("PROJECT")), w_task = strlen (_("TASK")), w_account = strlen (_("ACCOUNT"));
+  g_autoptr(CfCtlTable) table = cf_ctl_table_new (7, _("NAME"), _("KIND"), _("STATE"),
+                                                  _("PROJECT"), _("TASK"), _("ACCOUNT"),
+                                                  _("SINCE"));
+  gint64 now = g_get_real_time ();
 
+  if (sessions->len == 0)
+    {
+      g_print ("%s\n", _("No sessions."));
+      return;
+    }
+  g_ptr_array_sort (sessions, compare_sessions);
   for (guint i = 0; i < sessions->len; i++)
     {
-      Session *s = g_ptr_array_index (sessions, i);
-      w_name = MAX (w_name, (int) strlen (s->name));
-      w_kind = MAX (w_kind, (int) strlen (s->kind));
-      w_state = MAX (w_state, (int) strlen (s->state));
-      w_project = MAX (w_project, (int) strlen (or_dash (s->project)));
-      w_task = MAX (w_task, (int) strlen (or_dash (s->task)));
-      w_account = MAX (w_account, (int) strlen (or_dash (s->account)));
+      CfCtlSession *s = g_ptr_array_index (sessions, i);
+      g_autofree char *since = s->since > 0 ? cf_ctl_relative_time ((gint64) s->since, now)
+                                            : g_strdup ("-");
+      g_autofree char *project = *s->project ? g_path_get_basename (s->project) : g_strdup ("-");
+
+      cf_ctl_table_add_row (table);
+      cf_ctl_table_set (table, 0, s->name, CF_CTL_STYLE_NONE);
+      cf_ctl_table_set (table, 1, s->kind, CF_CTL_STYLE_NONE);
+      cf_ctl_table_set (table, 2, s->state, cf_ctl_style_for_session_state (s->state));
+      cf_ctl_table_set (table, 3, project, CF_CTL_STYLE_NONE);
+      cf_ctl_table_set (table, 4, or_dash (s->task), CF_CTL_STYLE_NONE);
+      cf_ctl_table_set (table, 5, or_dash (s->account), CF_CTL_STYLE_NONE);
+      cf_ctl_table_set (table, 6, since, CF_CTL_STYLE_DIM);
     }
-  g_print ("%-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w_name, _("NAME"), w_kind, _("KIND"),
-           w_state, _("STATE"), w_project, _("PROJECT"), w_task, _("TASK"), w_account,
-           _("ACCOUNT"), _("SINCE"));
-  for (guint i = 0; i < sessions->len; i++)
-    {
-      Session *s = g_ptr_array_index (sessions, i);
-      g_autofree char *since = relative_time (s->since);
-      g_print ("%-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w_name, s->name, w_kind, s->kind,
-               w_state, s->state, w_project, or_dash (s->project), w_task, or_dash (s->task),
-               w_account, or_dash (s->account), since);
-    }
+  cf_ctl_table_print (table);
+}
+
+static void
+add_string_member (JsonBuilder *b, const char *name, const char *value)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_add_string_value (b, value != NULL ? value : "");
+}
+
+static void
+add_int_member (JsonBuilder *b, const char *name, gint64 value)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_add_int_value (b, value);
+}
+
+static void
+add_bool_member (JsonBuilder *b, const char *name, gboolean value)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_add_boolean_value (b, value);
 }
 
 static void
 add_sessions_json (JsonBuilder *b, GPtrArray *sessions)
 {
+  g_ptr_array_sort (sessions, compare_sessions);
   json_builder_begin_array (b);
   for (guint i = 0; i < sessions->len; i++)
     {
-      Session *s = g_ptr_array_index (sessions, i);
+      CfCtlSession *s = g_ptr_array_index (sessions, i);
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "name");
-      json_builder_add_string_value (b, s->name);
-      json_builder_set_member_name (b, "kind");
-      json_builder_add_string_value (b, s->kind);
-      json_builder_set_member_name (b, "state");
-      json_builder_add_string_value (b, s->state);
-      json_builder_set_member_name (b, "project");
-      json_builder_add_string_value (b, s->project);
-      json_builder_set_member_name (b, "task");
-      json_builder_add_string_value (b, s->task);
-      json_builder_set_member_name (b, "account");
-      json_builder_add_string_value (b, s->account);
-      json_builder_set_member_name (b, "since");
-      json_builder_add_int_value (b, (gint64) s->since);
+      add_string_member (b, "name", s->name);
+      add_string_member (b, "kind", s->kind);
+      add_string_member (b, "state", s->state);
+      add_string_member (b, "project", s->project);
+      add_string_member (b, "task", s->task);
+      add_string_member (b, "account", s->account);
+      add_int_member (b, "since", (gint64) s->since);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
 }
 
 static void
-print_json (JsonBuilder *b)
-{
-  g_autoptr(JsonGenerator) generator = json_generator_new ();
-  g_autoptr(JsonNode) root = json_builder_get_root (b);
-  g_autofree char *text = NULL;
-
-  json_generator_set_root (generator, root);
-  json_generator_set_pretty (generator, TRUE);
-  text = json_generator_to_data (generator, NULL);
-  g_print ("%s\n", text);
-}
-
-static void
-print_status_json (Status *st)
+print_status_json (CfCtlStatus *st)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
 
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "version");
-  json_builder_add_string_value (b, st->version ? st->version : "");
-  json_builder_set_member_name (b, "active_account");
-  json_builder_add_string_value (b, st->active_account ? st->active_account : "");
+  add_string_member (b, "version", st->version);
+  add_string_member (b, "active_account", st->active_account);
   json_builder_set_member_name (b, "accounts");
   json_builder_begin_array (b);
   for (guint i = 0; i < st->accounts->len; i++)
     {
-      Account *a = g_ptr_array_index (st->accounts, i);
+      CfCtlAccount *a = g_ptr_array_index (st->accounts, i);
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "name");
-      json_builder_add_string_value (b, a->name);
-      json_builder_set_member_name (b, "home");
-      json_builder_add_string_value (b, a->home);
-      json_builder_set_member_name (b, "available");
-      json_builder_add_boolean_value (b, a->available);
-      json_builder_set_member_name (b, "exhausted_until");
-      json_builder_add_int_value (b, (gint64) a->exhausted_until);
+      add_string_member (b, "name", a->name);
+      add_string_member (b, "home", a->home);
+      add_bool_member (b, "available", a->available);
+      add_int_member (b, "exhausted_until", (gint64) a->exhausted_until);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
-  json_builder_set_member_name (b, "swap_state");
-  json_builder_add_string_value (b, st->swap_state ? st->swap_state : "");
-  json_builder_set_member_name (b, "partial_swap");
-  json_builder_add_boolean_value (b, st->partial_swap);
+  add_string_member (b, "swap_state", st->swap_state);
+  add_bool_member (b, "partial_swap", st->partial_swap);
   json_builder_set_member_name (b, "last_swap");
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "when");
-  json_builder_add_int_value (b, (gint64) st->last_swap_when);
-  json_builder_set_member_name (b, "from");
-  json_builder_add_string_value (b, st->last_swap_from ? st->last_swap_from : "");
-  json_builder_set_member_name (b, "to");
-  json_builder_add_string_value (b, st->last_swap_to ? st->last_swap_to : "");
+  add_int_member (b, "when", (gint64) st->last_swap_when);
+  add_string_member (b, "from", st->last_swap_from);
+  add_string_member (b, "to", st->last_swap_to);
   json_builder_end_object (b);
-  json_builder_set_member_name (b, "return_at");
-  json_builder_add_int_value (b, (gint64) st->return_at);
-  json_builder_set_member_name (b, "dispatch_paused");
-  json_builder_add_boolean_value (b, st->dispatch_paused);
-  json_builder_set_member_name (b, "pending_tasks");
-  json_builder_add_int_value (b, st->pending_tasks);
-  json_builder_set_member_name (b, "tasks_dispatched");
-  json_builder_add_int_value (b, (gint64) st->dispatched);
-  json_builder_set_member_name (b, "tasks_completed");
-  json_builder_add_int_value (b, (gint64) st->completed);
-  json_builder_set_member_name (b, "tasks_failed");
-  json_builder_add_int_value (b, (gint64) st->failed);
-  json_builder_set_member_name (b, "tasks_delegated");
-  json_builder_add_int_value (b, (gint64) st->delegated);
+  add_int_member (b, "return_at", (gint64) st->return_at);
+  add_bool_member (b, "dispatch_paused", st->dispatch_paused);
+  add_int_member (b, "pending_tasks", st->pending_tasks);
+  add_int_member (b, "tasks_dispatched", (gint64) st->dispatched);
+  add_int_member (b, "tasks_completed", (gint64) st->completed);
+  add_int_member (b, "tasks_failed", (gint64) st->failed);
+  add_int_member (b, "tasks_delegated", (gint64) st->delegated);
   json_builder_set_member_name (b, "sessions");
   add_sessions_json (b, st->sessions);
   json_builder_end_object (b);
-  print_json (b);
+  cf_ctl_print_json (b, FALSE);
+}
+
+/* "Label:" padded so that the values line up. */
+static void
+print_field (const char *label, const char *value)
+{
+  gsize width = cf_ctl_text_width (label);
+
+  g_print ("%s%*s %s\n", label, (int) (width < 16 ? 16 - width : 0), "", value);
 }
 
 static void
-print_status_human (Status *st)
+print_accounts_table (CfCtlStatus *st)
 {
-  g_print ("%-16s %s\n", _("Version:"), st->version);
-  g_print ("%-16s %s\n", _("Active account:"), st->active_account);
-  g_print ("%-16s %s%s\n", _("Swap state:"), st->swap_state,
-           st->partial_swap ? _(" — PARTIAL SWAP: switches refused until cleared") : "");
-  if (st->last_swap_when > 0)
-    {
-      g_autofree char *when = absolute_time (st->last_swap_when);
-      g_print ("%-16s %s → %s, %s\n", _("Last swap:"), st->last_swap_from, st->last_swap_to, when);
-    }
-  else
-    g_print ("%-16s %s\n", _("Last swap:"), _("never"));
-  if (st->return_at > 0)
-    {
-      g_autofree char *when = absolute_time (st->return_at);
-      g_print ("%-16s %s\n", _("Return at:"), when);
-    }
-  g_print ("%-16s %s\n", _("Dispatch:"), st->dispatch_paused ? _("paused") : _("running"));
-  g_print ("%-16s %u\n", _("Pending tasks:"), st->pending_tasks);
-  g_print (_("%-16s %" G_GUINT64_FORMAT " dispatched, %" G_GUINT64_FORMAT " completed, %"
-             G_GUINT64_FORMAT " failed, %" G_GUINT64_FORMAT " delegated\n"),
-           _("Tasks:"), st->dispatched, st->completed, st->failed, st->delegated);
-  g_print ("\n%s\n", _("Accounts:"));
+  g_autoptr(CfCtlTable) table = cf_ctl_table_new (4, "", _("ACCOUNT"), _("STATE"), _("HOME"));
+
   for (guint i = 0; i < st->accounts->len; i++)
     {
-      Account *a = g_ptr_array_index (st->accounts, i);
-      g_autofree char *until = a->exhausted_until > 0 ? absolute_time (a->exhausted_until) : NULL;
-      g_print ("  %s %-12s %s  %s%s%s\n",
-               g_strcmp0 (a->name, st->active_account) == 0 ? "*" : " ",
-               a->name, a->home, a->available ? _("available") : _("exhausted"),
-               until ? _(" until ") : "", until ? until : "");
+      CfCtlAccount *a = g_ptr_array_index (st->accounts, i);
+      gboolean active = g_strcmp0 (a->name, st->active_account) == 0;
+      g_autofree char *until = a->exhausted_until > 0 ? cf_ctl_absolute_time ((gint64) a->exhausted_until)
+                                                      : NULL;
+      g_autofree char *state = NULL;
+
+      if (a->available)
+        state = g_strdup (_("available"));
+      else if (until != NULL)
+        /* TRANSLATORS: %s is a date and a relative time */
+        state = g_strdup_printf (_("exhausted until %s"), until);
+      else
+        state = g_strdup (_("exhausted"));
+      cf_ctl_table_add_row (table);
+      cf_ctl_table_set (table, 0, active ? "*" : " ", CF_CTL_STYLE_BOLD);
+      cf_ctl_table_set (table, 1, a->name, active ? CF_CTL_STYLE_BOLD : CF_CTL_STYLE_NONE);
+      cf_ctl_table_set (table, 2, state, a->available ? CF_CTL_STYLE_GREEN : CF_CTL_STYLE_RED);
+      cf_ctl_table_set (table, 3, a->home, CF_CTL_STYLE_NONE);
     }
-  g_print ("\n%s\n", _("Sessions:"));
+  cf_ctl_table_print (table);
+}
+
+static void
+print_status_human (CfCtlStatus *st)
+{
+  g_autofree char *version = cf_ctl_printable (st->version);
+  g_autofree char *active = cf_ctl_printable (st->active_account);
+  g_autofree char *swap = NULL;
+  g_autofree char *last = NULL;
+  g_autofree char *tasks = NULL;
+  g_autofree char *pending = g_strdup_printf ("%u", st->pending_tasks);
+
+  print_field (_("Version:"), version);
+  print_field (_("Active account:"), active);
+  if (st->partial_swap)
+    {
+      g_autofree char *warning = cf_ctl_styled (CF_CTL_STYLE_RED,
+                                                _("PARTIAL SWAP: switches refused until cleared"));
+      g_autofree char *state = cf_ctl_printable (st->swap_state);
+      swap = g_strdup_printf ("%s — %s", state, warning);
+    }
+  else
+    swap = cf_ctl_printable (st->swap_state);
+  print_field (_("Swap state:"), swap);
+  if (st->last_swap_when > 0)
+    {
+      g_autofree char *when = cf_ctl_absolute_time ((gint64) st->last_swap_when);
+      g_autofree char *from = cf_ctl_printable (st->last_swap_from);
+      g_autofree char *to = cf_ctl_printable (st->last_swap_to);
+      /* TRANSLATORS: from account → to account, then the time */
+      last = g_strdup_printf (_("%s → %s, %s"), from, to, when);
+    }
+  else
+    last = g_strdup (_("never"));
+  print_field (_("Last swap:"), last);
+  if (st->return_at > 0)
+    {
+      g_autofree char *when = cf_ctl_absolute_time ((gint64) st->return_at);
+      print_field (_("Return at:"), when);
+    }
+  print_field (_("Dispatch:"), st->dispatch_paused ? _("paused") : _("running"));
+  print_field (_("Pending tasks:"), pending);
+  tasks = g_strdup_printf (_("%" G_GUINT64_FORMAT " dispatched, %" G_GUINT64_FORMAT " completed, %"
+                             G_GUINT64_FORMAT " failed, %" G_GUINT64_FORMAT " delegated"),
+                           st->dispatched, st->completed, st->failed, st->delegated);
+  print_field (_("Tasks:"), tasks);
+  g_print ("\n");
+  print_accounts_table (st);
+  g_print ("\n");
   print_sessions_table (st->sessions);
 }
 
-static gboolean
-wants_help (int argc, char **argv, const char *usage, const char *summary)
+static const CfCtlUsage status_usage = {
+  .command = "status",
+  .parameters = "",
+  .summary = N_("Shows the daemon's accounts, swap state, counters and sessions (GetStatus)."),
+};
+
+static const CfCtlUsage sessions_usage = {
+  .command = "sessions",
+  .parameters = "",
+  .summary = N_("Lists the pool and dedicated sessions with their state, project, task and\n"
+                "account."),
+};
+
+static int
+run_status_command (const CfCtlUsage *usage, int argc, char **argv, gboolean json)
 {
-  for (int i = 1; i < argc; i++)
-    if (g_str_equal (argv[i], "--help") || g_str_equal (argv[i], "-h"))
-      {
-        g_print ("%s\n\n%s\n", usage, summary);
-        return TRUE;
-      }
-  return FALSE;
+  g_autoptr(sd_bus) bus = NULL;
+  g_autoptr(CfCtlStatus) st = NULL;
+  g_auto(GStrv) args = NULL;
+  int status = cf_ctl_parse_args (usage, NULL, argc, argv, &json, &args);
+
+  if (status >= 0)
+    return status;
+  bus = cf_ctl_bus_open (usage->command, FALSE);
+  if (bus == NULL)
+    return 1;
+  st = cf_ctl_fetch_status (bus, usage->command, CF_CTL_CALL_DEFAULT);
+  if (st == NULL)
+    return 1;
+  if (usage == &status_usage)
+    {
+      if (json)
+        print_status_json (st);
+      else
+        print_status_human (st);
+    }
+  else if (json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      add_sessions_json (b, st->sessions);
+      cf_ctl_print_json (b, FALSE);
+    }
+  else
+    print_sessions_table (st->sessions);
+  return 0;
 }
 
 int
 cf_ctl_status (int argc, char **argv, gboolean json)
 {
-  Status st = { 0 };
-
-  if (wants_help (argc, argv, _("Usage: claude-failoverctl [--json] status"),
-                  _("Shows the daemon's accounts, swap state, counters and sessions.")))
-    return 0;
-  if (argc > 1)
-    {
-      g_printerr (_("claude-failoverctl: status takes no arguments (got '%s')\n"), argv[1]);
-      return 2;
-    }
-  if (!fetch_status (&st))
-    {
-      status_clear (&st);
-      return 1;
-    }
-  if (json)
-    print_status_json (&st);
-  else
-    print_status_human (&st);
-  status_clear (&st);
-  return 0;
+  return run_status_command (&status_usage, argc, argv, json);
 }
 
 int
 cf_ctl_sessions (int argc, char **argv, gboolean json)
 {
-  Status st = { 0 };
-
-  if (wants_help (argc, argv, _("Usage: claude-failoverctl [--json] sessions"),
-                  _("Lists the pool and dedicated sessions with their state.")))
-    return 0;
-  if (argc > 1)
-    {
-      g_printerr (_("claude-failoverctl: sessions takes no arguments (got '%s')\n"), argv[1]);
-      return 2;
-    }
-  if (!fetch_status (&st))
-    {
-      status_clear (&st);
-      return 1;
-    }
-  if (json)
-    {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      add_sessions_json (b, st.sessions);
-      print_json (b);
-    }
-  else
-    print_sessions_table (st.sessions);
-  status_clear (&st);
-  return 0;
+  return run_status_command (&sessions_usage, argc, argv, json);
 }

@@ -6,34 +6,77 @@
 
 #include "cf-build-config.h"
 #include "cf-ctl.h"
+#include "cf-ctl-output.h"
+
+typedef enum {
+  GROUP_VIEW,
+  GROUP_TASKS,
+  GROUP_CONTROL,
+  GROUP_CLAUDE,
+  GROUP_HIDDEN,
+} Group;
 
 typedef struct {
   const char *name;
   int (*run) (int argc, char **argv, gboolean json);
+  Group group;
+  /* The command reads --json among its own options (where an option's
+   * value may be "--json"); the others get it removed beforehand. */
+  gboolean parses_json;
   const char *summary;
 } Command;
 
 static const Command commands[] = {
-  { "status", cf_ctl_status, N_("Show accounts, swap state, counters and sessions") },
-  { "sessions", cf_ctl_sessions, N_("List the sessions") },
-  { "explain-pane", cf_ctl_explain_pane,
-    N_("Classify a pane capture offline: [FILE|-] [--now ISO8601] [--tz ZONE]") },
-  { "hook", cf_ctl_hook, N_("Report a Claude Code hook event (run by Claude Code): EVENT") },
-  { "install-hooks", cf_ctl_install_hooks,
+  { "status", cf_ctl_status, GROUP_VIEW, TRUE,
+    N_("Show accounts, swap state, counters and sessions") },
+  { "sessions", cf_ctl_sessions, GROUP_VIEW, TRUE, N_("List the sessions") },
+  { "tasks", cf_ctl_tasks, GROUP_VIEW, TRUE, N_("List the tasks: [PROJECT] [--state STATE]") },
+  { "monitor", cf_ctl_monitor, GROUP_VIEW, TRUE, N_("Print the daemon's signals as they happen") },
+  { "submit", cf_ctl_submit, GROUP_TASKS, TRUE,
+    N_("Queue a task: PROJECT --title TITLE [--priority P] [--file FILE|-]") },
+  { "requeue", cf_ctl_requeue, GROUP_TASKS, TRUE, N_("Put a task back in the inbox: PROJECT TASK") },
+  { "cancel", cf_ctl_cancel, GROUP_TASKS, TRUE, N_("Cancel a queued or running task: PROJECT TASK") },
+  { "switch", cf_ctl_switch, GROUP_CONTROL, TRUE,
+    N_("Switch to ACCOUNT, or to the next available one: [ACCOUNT]") },
+  { "clear-partial-swap", cf_ctl_clear_partial_swap, GROUP_CONTROL, TRUE,
+    N_("Allow switches again after a partial swap") },
+  { "pause", cf_ctl_pause, GROUP_CONTROL, TRUE, N_("Stop dispatching new tasks") },
+  { "resume", cf_ctl_resume, GROUP_CONTROL, TRUE, N_("Dispatch tasks again") },
+  { "reload", cf_ctl_reload, GROUP_CONTROL, TRUE, N_("Reload the configuration file") },
+  { "recycle", cf_ctl_recycle, GROUP_CONTROL, TRUE,
+    N_("Requeue a session's task and give it a fresh session: SESSION") },
+  { "hook", cf_ctl_hook, GROUP_CLAUDE, FALSE,
+    N_("Report a Claude Code hook event (run by Claude Code): EVENT") },
+  { "install-hooks", cf_ctl_install_hooks, GROUP_CLAUDE, FALSE,
     N_("Add the claude-failover hooks to an account's settings.json: ACCOUNT_HOME") },
+  { "explain-pane", cf_ctl_explain_pane, GROUP_CLAUDE, FALSE,
+    N_("Classify a pane capture offline: [FILE|-] [--now ISO8601] [--tz ZONE]") },
+  { "__complete", cf_ctl_complete, GROUP_HIDDEN, TRUE, NULL },
+};
+
+static const char *const group_titles[] = {
+  N_("Looking:"),
+  N_("Tasks:"),
+  N_("Control:"),
+  N_("Claude Code hooks and offline tools:"),
 };
 
 static void
 print_usage (FILE *out)
 {
-  fprintf (out, "%s\n\n%s\n", _("Usage: claude-failoverctl [--json] COMMAND [ARGS...]"),
-           _("Commands:"));
-  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
-    fprintf (out, "  %-14s %s\n", commands[i].name, _(commands[i].summary));
+  fprintf (out, "%s\n", _("Usage: claude-failoverctl [--json] COMMAND [ARGS...]"));
+  for (guint g = 0; g < G_N_ELEMENTS (group_titles); g++)
+    {
+      fprintf (out, "\n%s\n", _(group_titles[g]));
+      for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+        if (commands[i].group == g)
+          fprintf (out, "  %-20s %s\n", commands[i].name, _(commands[i].summary));
+    }
   fprintf (out, "\n%s\n", _("Options:\n"
-                            "  --json         machine-readable output\n"
-                            "  --help         show this help (COMMAND --help for a command)\n"
-                            "  --version      show the version"));
+                            "  --json               machine-readable output\n"
+                            "  -h, --help           show this help (COMMAND --help for a command)\n"
+                            "  --version            show the version"));
+  fprintf (out, "\n%s\n", _("Exit status: 0 ok, 1 failure, 2 usage error."));
 }
 
 int
@@ -63,10 +106,7 @@ main (int argc, char **argv)
           return 0;
         }
       else
-        {
-          g_printerr (_("claude-failoverctl: unknown option '%s' (see --help)\n"), argv[first]);
-          return 2;
-        }
+        return cf_ctl_usage_error (NULL, _("unknown option '%s'"), argv[first]);
     }
   if (first >= argc)
     {
@@ -77,11 +117,12 @@ main (int argc, char **argv)
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     if (g_str_equal (argv[first], commands[i].name))
       {
-        /* Accept --json after the command word too. */
         g_autoptr(GPtrArray) args = g_ptr_array_new ();
+
         for (int j = first; j < argc; j++)
           {
-            if (j > first && g_str_equal (argv[j], "--json"))
+            /* Accept --json after the command word too. */
+            if (!commands[i].parses_json && j > first && g_str_equal (argv[j], "--json"))
               json = TRUE;
             else
               g_ptr_array_add (args, argv[j]);
@@ -90,6 +131,5 @@ main (int argc, char **argv)
         return commands[i].run ((int) args->len - 1, (char **) args->pdata, json);
       }
 
-  g_printerr (_("claude-failoverctl: unknown command '%s' (see --help)\n"), argv[first]);
-  return 2;
+  return cf_ctl_usage_error (NULL, _("unknown command '%s'"), argv[first]);
 }
