@@ -49,7 +49,8 @@ cf_ctl_help_text (const CfCtlUsage *usage, const GOptionEntry *entries)
                                entries[i].arg_description ? _(entries[i].arg_description) : "");
       append_option (out, names, _(entries[i].description));
     }
-  append_option (out, "--json", _("machine-readable output (JSON)"));
+  append_option (out, "--json", usage->json_help ? _(usage->json_help)
+                                                 : _("machine-readable output (JSON)"));
   append_option (out, "-h, --help", _("show this help"));
   if (usage->description != NULL)
     g_string_append_printf (out, "\n%s\n", _(usage->description));

@@ -15,6 +15,7 @@ typedef struct {
   const char *parameters;      /* N_(): "PROJECT --title TITLE [OPTION…]" */
   const char *summary;         /* N_(): what the command does, shown by --help */
   const char *description;     /* N_() or NULL: more, after the options */
+  const char *json_help;       /* N_() or NULL: what --json prints, if not the usual */
   guint min_args;
   guint max_args;              /* G_MAXUINT: any number */
   const char *const *arg_names;/* names of the positional arguments, for "missing X" */

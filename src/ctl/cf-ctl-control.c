@@ -16,6 +16,7 @@ static const char *const session_arg_names[] = { "SESSION" };
 
 static const CfCtlUsage switch_usage = {
   .command = "switch",
+  .json_help = N_("print the active account and the swap state after the\ncall as JSON"),
   .parameters = N_("[ACCOUNT]"),
   .summary = N_("Switches the pool to ACCOUNT, or to the next available account without one\n"
                 "(SwitchAccount): every session's resume id is saved, the account is\n"
@@ -29,6 +30,7 @@ static const CfCtlUsage switch_usage = {
 
 static const CfCtlUsage clear_partial_swap_usage = {
   .command = "clear-partial-swap",
+  .json_help = N_("no output on success: the exit status says it"),
   .parameters = "",
   .summary = N_("Allows account switches again after a switch that failed half-way and could\n"
                 "not roll back (ClearPartialSwap). Repair the account links first: see the\n"
@@ -37,18 +39,21 @@ static const CfCtlUsage clear_partial_swap_usage = {
 
 static const CfCtlUsage pause_usage = {
   .command = "pause",
+  .json_help = N_("no output on success: the exit status says it"),
   .parameters = "",
   .summary = N_("Stops dispatching new tasks (PauseDispatch); running tasks go on."),
 };
 
 static const CfCtlUsage resume_usage = {
   .command = "resume",
+  .json_help = N_("no output on success: the exit status says it"),
   .parameters = "",
   .summary = N_("Dispatches tasks again after 'pause' (ResumeDispatch)."),
 };
 
 static const CfCtlUsage reload_usage = {
   .command = "reload",
+  .json_help = N_("no output on success: the exit status says it"),
   .parameters = "",
   .summary = N_("Makes the daemon read its configuration file again (Reload), as SIGHUP does.\n"
                 "A configuration with errors is refused and the running one is kept."),
@@ -56,6 +61,7 @@ static const CfCtlUsage reload_usage = {
 
 static const CfCtlUsage recycle_usage = {
   .command = "recycle",
+  .json_help = N_("no output on success: the exit status says it"),
   .parameters = N_("SESSION"),
   .summary = N_("Ends pool session SESSION's task, which goes back to the queue, and gives\n"
                 "it a fresh Claude session (RecycleSession)."),

@@ -281,9 +281,15 @@ show_quota_exhausted (Monitor *mon, sd_bus_message *m)
       g_autofree char *e = cf_ctl_printable (evidence);
       g_autofree char *reset = reset_at > 0 ? cf_ctl_absolute_time ((gint64) reset_at)
                                             : g_strdup (_("unknown"));
-      /* TRANSLATORS: account, reset time, sessions, evidence */
-      g_autofree char *text = g_strdup_printf (_("account %s exhausted, resets %s; sessions: %s; "
-                                                 "evidence: %s"), a, reset, s, e);
+      g_autofree char *text = NULL;
+
+      if (*evidence != '\0')
+        /* TRANSLATORS: account, reset time, sessions, evidence */
+        text = g_strdup_printf (_("account %s exhausted, resets %s; sessions: %s; evidence: %s"),
+                                a, reset, s, e);
+      else
+        /* TRANSLATORS: account, reset time, sessions */
+        text = g_strdup_printf (_("account %s exhausted, resets %s; sessions: %s"), a, reset, s);
       human_event ("QuotaExhausted", CF_CTL_STYLE_RED, text);
     }
   return 0;
@@ -617,8 +623,13 @@ on_properties_changed (sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
       return 0;
     }
   for (guint i = 0; i < invalidated_shown->len; i++)
-    g_string_append_printf (text, "%s%s", text->len > 0 ? "; " : "",
-                            (const char *) g_ptr_array_index (invalidated_shown, i));
+    {
+      if (text->len > 0)
+        g_string_append (text, "; ");
+      /* TRANSLATORS: a property that changed without its new value in the signal */
+      g_string_append_printf (text, _("%s changed"),
+                              (const char *) g_ptr_array_index (invalidated_shown, i));
+    }
   human_event ("PropertiesChanged", CF_CTL_STYLE_CYAN, text->str);
   return 0;
 }

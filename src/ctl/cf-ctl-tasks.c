@@ -203,7 +203,7 @@ read_body (const char *path, char **body)
 {
   g_autoptr(GByteArray) data = g_byte_array_new ();
   gboolean from_stdin = g_str_equal (path, "-");
-  const char *shown = from_stdin ? _("standard input") : path;
+  g_autofree char *shown = from_stdin ? g_strdup (_("standard input")) : g_strdup_printf ("'%s'", path);
   int fd = from_stdin ? STDIN_FILENO : open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   guint8 buffer[65536];
   int saved_errno = 0;
@@ -231,14 +231,14 @@ read_body (const char *path, char **body)
   if (!from_stdin)
     close (fd);
   if (saved_errno == EFBIG)
-    return cf_ctl_fail (1, "submit", _("'%s' is larger than %u bytes, the most a task may be"),
+    return cf_ctl_fail (1, "submit", _("%s is larger than %u bytes, the most a task may be"),
                         shown, (guint) CF_TASK_MAX_SIZE);
   if (saved_errno != 0)
-    return cf_ctl_fail (1, "submit", _("cannot read '%s': %s"), shown, g_strerror (saved_errno));
+    return cf_ctl_fail (1, "submit", _("cannot read %s: %s"), shown, g_strerror (saved_errno));
   if (memchr (data->data, '\0', data->len) != NULL)
-    return cf_ctl_fail (1, "submit", _("'%s' contains NUL bytes: a task is text"), shown);
+    return cf_ctl_fail (1, "submit", _("%s contains NUL bytes: a task is text"), shown);
   if (!g_utf8_validate_len ((const char *) data->data, data->len, NULL))
-    return cf_ctl_fail (1, "submit", _("'%s' is not UTF-8 text"), shown);
+    return cf_ctl_fail (1, "submit", _("%s is not UTF-8 text"), shown);
   g_byte_array_append (data, (const guint8 *) "", 1);
   *body = (char *) g_byte_array_free (g_steal_pointer (&data), FALSE);
   return -1;
@@ -248,6 +248,7 @@ static const char *const submit_arg_names[] = { "PROJECT" };
 
 static const CfCtlUsage submit_usage = {
   .command = "submit",
+  .json_help = N_("print {\"project\": …, \"task_id\": …} instead"),
   .parameters = N_("PROJECT --title TITLE [--priority PRIORITY] [--file FILE|-] [OPTION…]"),
   .summary = N_("Writes a task into PROJECT's inbox (SubmitTask) and prints its id. PROJECT is\n"
                 "a project name (a directory under projects.dir) or a project directory. The\n"
@@ -408,6 +409,7 @@ static const char *const task_arg_names[] = { "PROJECT", "TASK" };
 
 static const CfCtlUsage requeue_usage = {
   .command = "requeue",
+  .json_help = N_("no output on success: the exit status says it"),
   .parameters = N_("PROJECT TASK"),
   .summary = N_("Puts task TASK of PROJECT back into the inbox (RequeueTask): a running task\n"
                 "ends its session's work, a done or failed one is queued again."),
@@ -418,6 +420,7 @@ static const CfCtlUsage requeue_usage = {
 
 static const CfCtlUsage cancel_usage = {
   .command = "cancel",
+  .json_help = N_("no output on success: the exit status says it"),
   .parameters = N_("PROJECT TASK"),
   .summary = N_("Moves task TASK of PROJECT to failed/ as \"cancelled by the operator\"\n"
                 "(CancelTask), whether it is queued or running."),

@@ -55,15 +55,17 @@ static const Command commands[] = {
 };
 
 static const char *const group_titles[] = {
-  N_("Looking:"),
+  N_("Viewing:"),
   N_("Tasks:"),
   N_("Control:"),
   N_("Claude Code hooks and offline tools:"),
 };
 
 static void
-print_usage (FILE *out)
+print_usage (void)
 {
+  FILE *out = stdout;
+
   fprintf (out, "%s\n", _("Usage: claude-failoverctl [--json] COMMAND [ARGS...]"));
   for (guint g = 0; g < G_N_ELEMENTS (group_titles); g++)
     {
@@ -97,7 +99,7 @@ main (int argc, char **argv)
         json = TRUE;
       else if (g_str_equal (argv[first], "--help") || g_str_equal (argv[first], "-h"))
         {
-          print_usage (stdout);
+          print_usage ();
           return 0;
         }
       else if (g_str_equal (argv[first], "--version"))
@@ -109,10 +111,7 @@ main (int argc, char **argv)
         return cf_ctl_usage_error (NULL, _("unknown option '%s'"), argv[first]);
     }
   if (first >= argc)
-    {
-      print_usage (stderr);
-      return 2;
-    }
+    return cf_ctl_usage_error (NULL, _("missing COMMAND"));
 
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     if (g_str_equal (argv[first], commands[i].name))
