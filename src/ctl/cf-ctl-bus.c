@@ -117,6 +117,10 @@ cf_ctl_explain_error (const char *member, const CfCtlCallInfo *info, const sd_bu
   if (sd_bus_error_has_name (error, CF_ERROR_NO_SUCH_SESSION))
     return g_strdup_printf (_("no such session '%s' (see 'claude-failoverctl sessions')"),
                             or_question (info->session));
+  /* SwitchAccount ("") with no other account to go to. */
+  if (sd_bus_error_has_name (error, CF_ERROR_NO_SUCH_ACCOUNT) &&
+      (info->account == NULL || *info->account == '\0'))
+    return g_strdup (message);
   if (sd_bus_error_has_name (error, CF_ERROR_NO_SUCH_ACCOUNT))
     return g_strdup_printf (_("no such account '%s' (see 'claude-failoverctl status')"),
                             or_question (info->account));
@@ -134,6 +138,8 @@ cf_ctl_explain_error (const char *member, const CfCtlCallInfo *info, const sd_bu
       sd_bus_error_has_name (error, SD_BUS_ERROR_UNKNOWN_INTERFACE))
     return g_strdup_printf (_("the running daemon does not provide %s (an older "
                               "claude-failoverd?)"), member);
+  if (sd_bus_error_has_name (error, SD_BUS_ERROR_NOT_SUPPORTED))
+    return g_strdup_printf (_("the daemon cannot do this: %s"), message);
   if (sd_bus_error_has_name (error, SD_BUS_ERROR_NO_REPLY) ||
       sd_bus_error_has_name (error, SD_BUS_ERROR_TIMEOUT) ||
       sd_bus_error_has_name (error, "org.freedesktop.DBus.Error.TimedOut"))
@@ -144,20 +150,25 @@ cf_ctl_explain_error (const char *member, const CfCtlCallInfo *info, const sd_bu
   return g_strdup_printf (_("%s (%s)"), message, error->name);
 }
 
+uint64_t
+cf_ctl_call_timeout (CfCtlCallFlags flags)
+{
+  if (flags & CF_CTL_CALL_QUIET)
+    return CF_CTL_QUIET_TIMEOUT_USEC;
+  if (interactive_authorization_allowed (flags))
+    return CF_CTL_INTERACTIVE_TIMEOUT_USEC;
+  return 0;
+}
+
 gboolean
 cf_ctl_call (sd_bus *bus, sd_bus_message *call, const CfCtlCallInfo *info, CfCtlCallFlags flags,
              sd_bus_message **reply)
 {
   sd_bus_error error = SD_BUS_ERROR_NULL;
   g_autoptr(sd_bus_message) answer = NULL;
-  uint64_t timeout = 0;
   int r;
 
-  if (flags & CF_CTL_CALL_QUIET)
-    timeout = CF_CTL_QUIET_TIMEOUT_USEC;
-  else if (interactive_authorization_allowed (flags))
-    timeout = CF_CTL_INTERACTIVE_TIMEOUT_USEC;
-  r = sd_bus_call (bus, call, timeout, &error, &answer);
+  r = sd_bus_call (bus, call, cf_ctl_call_timeout (flags), &error, &answer);
   if (r < 0)
     {
       if (!(flags & CF_CTL_CALL_QUIET))

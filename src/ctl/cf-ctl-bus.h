@@ -41,6 +41,9 @@ sd_bus *cf_ctl_bus_open (const char *command, gboolean quiet);
 int cf_ctl_new_call (sd_bus *bus, const char *member, CfCtlCallFlags flags,
                      sd_bus_message **call);
 
+/* How long a call with FLAGS may take, in µs (0 = sd-bus' default). */
+uint64_t cf_ctl_call_timeout (CfCtlCallFlags flags);
+
 /* Sends CALL and waits for the reply. FALSE after printing the error line
  * (unless QUIET). */
 gboolean cf_ctl_call (sd_bus *bus, sd_bus_message *call, const CfCtlCallInfo *info,

@@ -452,26 +452,57 @@ class CtlDaemonTest(CtlTestCase):
         t.run("recycle", "", expect=1)
         t.check()
 
-    def test_switch_reload_clear_partial_swap(self):
+    def test_switch_and_clear_partial_swap(self):
         sb = self.sb
         self.start_daemon()
-        missing = [m for m in ("SwitchAccount", "ClearPartialSwap", "Reload")
-                   if not daemon_has(sb, m)]
-        if missing:
-            self.skipTest(f"the daemon does not export {', '.join(missing)} yet (ARCHITECTURE 4.4)")
+        link = sb.config["claude_link"]
+        main_home, backup_home = (a["home"] for a in sb.config["accounts"])
         t = Transcript(self, sb, "switch")
         t.run("switch", "nosuch", expect=1)
+        t.run("switch", "main", expect=1)
+        t.run("clear-partial-swap", expect=1)
         self.assertEqual(sb.get_property("ActiveAccount"), "main")
+
+        t.note("a switch that cannot make the shared links is rolled back")
+        obstruction = os.path.join(backup_home, "projects")
+        os.makedirs(obstruction)
+        t.run("switch", "backup", expect=1)
+        self.assertEqual(sb.get_property("ActiveAccount"), "main")
+        os.rmdir(obstruction)
+
+        t.note("a switch waits for SwapFinished")
         t.run("switch", "backup")
+        self.assertEqual(sb.get_property("ActiveAccount"), "backup")
+        self.assertEqual(os.readlink(link), backup_home)
+        t.run("--json", "switch")
+        self.assertEqual(sb.get_property("ActiveAccount"), "main")
+        t.run("switch", "--no-wait", "backup")
         sb.wait_for(lambda: sb.get_property("ActiveAccount") == "backup"
-                    and sb.get_property("SwapState") == "normal", timeout=60,
-                    what="switched to backup")
-        t.run("--json", "switch", "main")
-        sb.wait_for(lambda: sb.get_property("ActiveAccount") == "main"
-                    and sb.get_property("SwapState") == "normal", timeout=60,
-                    what="switched back to main")
+                    and sb.get_property("SwapState") in ("normal", "fallback"),
+                    timeout=20, what="the switch to backup over")
+        t.run("switch", "main")
+
+        t.note("~/.claude replaced by a directory: the switch and its rollback fail")
+        os.unlink(link)
+        os.makedirs(link)
+        t.run("switch", "backup", expect=1)
+        self.assertIs(sb.get_property("PartialSwap"), True)
+        t.run("switch", expect=1)
+        t.run("clear-partial-swap", expect=1)
+        os.rmdir(link)
+        os.symlink(main_home, link)
         t.run("clear-partial-swap")
         self.assertIs(sb.get_property("PartialSwap"), False)
+        t.run("switch", "backup")
+        self.assertEqual(os.readlink(link), backup_home)
+        t.check()
+
+    def test_reload(self):
+        sb = self.sb
+        self.start_daemon()
+        if not daemon_has(sb, "Reload"):
+            self.skipTest("the daemon does not export Reload yet (ARCHITECTURE 4.4)")
+        t = Transcript(self, sb, "reload")
         t.run("reload")
         with open(sb.config_path, "a", encoding="utf-8") as f:
             f.write("no_such_key: 1\n")
@@ -550,9 +581,9 @@ class MonitorOutput:
     def __init__(self, sb, *args):
         self.sb = sb
         self.path = os.path.join(sb.root, f"monitor{len(args)}-{time.monotonic_ns()}.txt")
-        self.out = open(self.path, "w")
-        self.proc = subprocess.Popen([sb.ctl_path, *args, "monitor"], stdout=self.out,
-                                     stderr=subprocess.PIPE, env=ctl_env(sb), text=True)
+        with open(self.path, "w") as out:
+            self.proc = subprocess.Popen([sb.ctl_path, *args, "monitor"], stdout=out,
+                                         stderr=subprocess.PIPE, env=ctl_env(sb), text=True)
         sb._procs.append(self.proc)
 
     def lines(self):
@@ -568,7 +599,6 @@ class MonitorOutput:
     def interrupt(self, sig=signal.SIGINT):
         self.proc.send_signal(sig)
         status = self.proc.wait(timeout=10)
-        self.out.close()
         return status, self.proc.stderr.read()
 
 
@@ -582,7 +612,9 @@ class CtlMonitorTest(CtlTestCase):
         sb = self.sb
         sb.start_bus()
         sb.start_tmux()
-        sb.write_config({"pool": {"autonomous": {"min": 1, "max": 1}}})
+        sb.write_config({"pool": {"autonomous": {"min": 1, "max": 1}},
+                         "quota": {"interval": "300ms", "pool_threshold": 1}})
+        main_home = sb.config["accounts"][0]["home"]
         human = MonitorOutput(sb)
         machine = MonitorOutput(sb, "--json")
         human.wait_line(r"Daemon +claude-failoverd is not running; waiting for it")
@@ -602,9 +634,18 @@ class CtlMonitorTest(CtlTestCase):
         human.wait_line(r"Daemon +claude-failoverd stopped; waiting for it to come back")
         sb.start_daemon()
         human.wait_line(r"Daemon +claude-failoverd started", count=2)
-        self.assertEqual(sb.ctl("pause", env=env).returncode, 0)
-        human.wait_line(r"PropertiesChanged  DispatchPaused=true", count=2)
-        machine.wait_line(r'"event":"PropertiesChanged"', count=3)
+
+        # The real daemon's quota and switch signals.
+        sb.wait_for(lambda: any(s[2] == "idle" for s in sb.get_property("Sessions")), timeout=20,
+                    what="an idle pool session")
+        long_task = json.loads(sb.ctl("--json", "submit", "demo", "--title", "Limited",
+                                      "--file", "-", input="FAKE:work=4000", env=env).stdout)
+        sb.wait_for(lambda: any(s[2] == "working" for s in sb.get_property("Sessions")),
+                    timeout=20, what="a working session")
+        reset = int(time.time() + 3600)
+        sb.fake_account_limit(main_home, f"Claude AI usage limit reached|{reset}")
+        human.wait_line(r"SwapFinished       main → backup succeeded", timeout=30)
+        machine.wait_line(r'"event":"SwapFinished"')
 
         status, err = human.interrupt(signal.SIGINT)
         self.assertEqual((status, err), (0, ""))
@@ -614,8 +655,10 @@ class CtlMonitorTest(CtlTestCase):
         lines = human.lines()
         for line in lines:
             self.assertRegex(line, r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  [A-Za-z]+ +\S")
-        kept = [normalise(sb, l) for l in lines
-                if re.search(r"  (Daemon|TaskDispatched|TaskFinished|PropertiesChanged) ", l)]
+        normalised = [normalise(sb, l) for l in lines]
+        kept = [l for l in normalised
+                if re.search(r"  Daemon ", l) or re.search(r"  Task(Dispatched|Finished) .*watched", l)
+                or re.search(r"  PropertiesChanged  DispatchPaused", l)]
         self.assertEqual(kept, [
             "<time>             Daemon             claude-failoverd is not running; waiting for it",
             "<time>             Daemon             claude-failoverd started (:1.N)",
@@ -626,35 +669,56 @@ class CtlMonitorTest(CtlTestCase):
             "<time>             TaskFinished       demo/YYYYMMDD-HHMMSS-watched-XXXX: done (ccl-auto-0)",
             "<time>             Daemon             claude-failoverd stopped; waiting for it to come back",
             "<time>             Daemon             claude-failoverd started (:1.N)",
-            "<time>             PropertiesChanged  DispatchPaused=true",
         ])
-        self.assertIn(f"<time>             SessionChanged     ccl-auto-0 → working "
-                      f"(demo/YYYYMMDD-HHMMSS-watched-XXXX)",
-                      [normalise(sb, l) for l in lines])
+        reset_text = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(reset))
+        swap_lines = [l for l in normalised if re.search(r"  (QuotaExhausted|Swap\w+) ", l)]
+        self.assertEqual(len(swap_lines), 3, swap_lines)
+        self.assertEqual(swap_lines[0], "<time>             SwapStarted        main → backup: quota")
+        self.assertRegex(swap_lines[1], "^<time>             QuotaExhausted     account main "
+                         f"exhausted, resets {re.escape(reset_text)} \\(<relative>\\); sessions: "
+                         f"ccl-auto-0; evidence: .*usage limit reached\\|{reset}$")
+        self.assertEqual(swap_lines[2], "<time>             SwapFinished       main → backup "
+                         "succeeded: switched from main to backup: 1 tasks requeued, 0 dedicated "
+                         "sessions resumed, 0 left at their shell")
+        self.assertIn("<time>             SessionChanged     ccl-auto-0 → working "
+                      "(demo/YYYYMMDD-HHMMSS-watched-XXXX)", normalised)
+        self.assertTrue(any(re.search(r"PropertiesChanged  .*ActiveAccount=backup", l)
+                            for l in lines), lines)
 
         events = [json.loads(l) for l in machine.lines()]
         for e in events:
             self.assertRegex(e["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$")
-        self.assertEqual([e for e in events if e["event"] == "TaskFinished"],
-                         [{"time": e["time"], "event": "TaskFinished", "project": sb.project_dir,
-                           "task_id": tid, "session": "ccl-auto-0", "outcome": "done"}
-                          for e in events if e["event"] == "TaskFinished"])
-        self.assertEqual(len([e for e in events if e["event"] == "TaskFinished"]), 1)
         self.assertEqual([(e["running"], e["owner"] is not None) for e in events
                           if e["event"] == "Daemon"],
                          [(False, False), (True, True), (False, False), (True, True)])
+        finished = [e for e in events if e["event"] == "TaskFinished" and e["task_id"] == tid]
+        self.assertEqual([(e["project"], e["session"], e["outcome"]) for e in finished],
+                         [(sb.project_dir, "ccl-auto-0", "done")])
         dispatched = [e for e in events if e["event"] == "TaskDispatched"]
         self.assertEqual([(e["project"], e["task_id"], e["session"], e["model"], e["account"])
-                          for e in dispatched],
-                         [(sb.project_dir, tid, "ccl-auto-0", "sonnet", "main")])
-        self.assertEqual([e["changed"] for e in events if e["event"] == "PropertiesChanged"],
-                         [{"DispatchPaused": True}, {"DispatchPaused": False},
-                          {"DispatchPaused": True}])
+                          for e in dispatched[:2]],
+                         [(sb.project_dir, tid, "ccl-auto-0", "sonnet", "main"),
+                          (sb.project_dir, long_task["task_id"], "ccl-auto-0", "sonnet", "main")])
+        (quota,) = [e for e in events if e["event"] == "QuotaExhausted"]
+        self.assertEqual((quota["account"], quota["sessions"], quota["reset_at"]),
+                         ("main", ["ccl-auto-0"], reset * 1000000))
+        self.assertIn("usage limit reached", quota["evidence"])
+        swaps = [(e["event"], e["from"], e["to"], e.get("reason"), e.get("success"))
+                 for e in events if e["event"] in ("SwapStarted", "SwapFinished")]
+        self.assertEqual(swaps, [("SwapStarted", "main", "backup", "quota", None),
+                                 ("SwapFinished", "main", "backup", None, True)])
+        paused = [e["changed"]["DispatchPaused"] for e in events
+                  if e["event"] == "PropertiesChanged" and "DispatchPaused" in e["changed"]]
+        self.assertEqual(paused, [True, False])
+        self.assertIn("backup", [e["changed"].get("ActiveAccount") for e in events
+                                 if e["event"] == "PropertiesChanged"])
 
     def test_monitor_renders_every_contract_signal(self):
-        """The contract's six signals and PropertiesChanged, from a stand-in
-        that owns org.claudefailover (the switch signals come from the
-        failover work), plus a forged signal from another connection."""
+        """Every argument shape of the six signals and PropertiesChanged
+        (unknown reset time, failed switch, invalidated properties, escape
+        sequences in the evidence), from a stand-in that owns
+        org.claudefailover, plus a forged signal from another connection
+        that must not show."""
         sb = self.sb
         me = getpass.getuser()
         sb.start_bus(extra_owners=() if me == "root" else (me,))
@@ -793,6 +857,7 @@ class CtlCompletionTest(CtlTestCase):
                          ["inbox,done"])
         self.assertEqual(self.complete("claude-failoverctl hook Stop"), ["Stop", "StopFailure"])
         self.assertEqual(self.complete("claude-failoverctl submit demo --title "), [])
+        self.assertEqual(self.complete("claude-failoverctl switch --n"), ["--no-wait"])
         # Names need the daemon: nothing, quickly, when it is not running.
         start = time.monotonic()
         self.assertEqual(self.complete("claude-failoverctl switch "), [])
