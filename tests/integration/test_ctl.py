@@ -20,6 +20,7 @@ import pty
 import re
 import select
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -811,6 +812,28 @@ forger.flush_sync(None)
 print("sent", flush=True)
 sys.stdin.read()
 '''
+
+
+class CtlManualTest(unittest.TestCase):
+    PAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
+                        "claude-failoverctl.1")
+
+    def test_manual_page_names_every_command_and_option(self):
+        sb = Sandbox("manual")
+        self.addCleanup(sb.close)
+        with open(self.PAGE, encoding="utf-8") as f:
+            page = f.read().replace("\\-", "-")
+        for command in COMMANDS + ["hook", "install-hooks", "explain-pane"]:
+            self.assertTrue(re.search(r"^\.(B|BR|BI) .*(?<![-\w])%s(?![-\w])" % re.escape(command),
+                                      page, re.M), f"{command} has no entry in {self.PAGE}")
+        for command in COMMANDS:
+            helped = sb.ctl(command, "--help", env=ctl_env(sb)).stdout
+            for option in set(re.findall(r"^  (--[a-z-]+)", helped, re.M)) - {"--json"}:
+                self.assertIn(option, page, f"{command} {option}")
+        if shutil.which("groff"):
+            r = subprocess.run(["groff", "-man", "-ww", "-z", "-Tutf8", self.PAGE],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual((r.returncode, r.stderr), (0, ""))
 
 
 class CtlCompletionTest(CtlTestCase):
