@@ -101,6 +101,9 @@ cf_ctl_explain_error (const char *member, const CfCtlCallInfo *info, const sd_bu
       /* dbus-daemon's own refusals name the rule that matched. */
       if (g_str_has_prefix (message, "Rejected send message") || info->action == NULL)
         return g_strdup_printf (_("not authorised by the D-Bus policy: %s"), message);
+      /* Name the action once: the daemon's refusal usually does already. */
+      if (strstr (message, info->action) != NULL)
+        return g_strdup_printf (_("not authorised: %s"), message);
       return g_strdup_printf (_("not authorised (polkit action %s): %s"), info->action, message);
     }
   if (sd_bus_error_has_name (error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED))
@@ -146,6 +149,9 @@ cf_ctl_explain_error (const char *member, const CfCtlCallInfo *info, const sd_bu
     return g_strdup (_("the daemon did not answer in time"));
   if (sd_bus_error_has_name (error, SD_BUS_ERROR_DISCONNECTED))
     return g_strdup (_("lost the connection to the system bus"));
+  /* The daemon's own words for a failure it has no better name for. */
+  if (sd_bus_error_has_name (error, SD_BUS_ERROR_FAILED) && *message != '\0')
+    return g_strdup (message);
   /* TRANSLATORS: the daemon's error message, then the D-Bus error name. */
   return g_strdup_printf (_("%s (%s)"), message, error->name);
 }

@@ -64,6 +64,11 @@ static const ErrorCase error_cases[] = {
     { .action = CF_POLKIT_CONTROL },
     "not authorised (polkit action org.claudefailover.control): Not authorized by polkit" },
   { SD_BUS_ERROR_ACCESS_DENIED,
+    "Not authorized to call PauseDispatch (polkit action org.claudefailover.control)", -EACCES,
+    "PauseDispatch", { .action = CF_POLKIT_CONTROL },
+    "not authorised: Not authorized to call PauseDispatch (polkit action "
+    "org.claudefailover.control)" },
+  { SD_BUS_ERROR_ACCESS_DENIED,
     "Rejected send message, 2 matched rules; type=\"method_call\"", -EACCES, "PauseDispatch",
     { .action = CF_POLKIT_CONTROL },
     "not authorised by the D-Bus policy: Rejected send message, 2 matched rules; "
@@ -102,6 +107,9 @@ static const ErrorCase error_cases[] = {
     "the daemon did not answer in time" },
   { SD_BUS_ERROR_DISCONNECTED, "gone", -ECONNRESET, "GetStatus", { 0 },
     "lost the connection to the system bus" },
+  { SD_BUS_ERROR_FAILED, "config.yaml:3:1: unknown key", -EIO, "Reload", { 0 },
+    "config.yaml:3:1: unknown key" },
+  { SD_BUS_ERROR_FAILED, "", -EIO, "Reload", { 0 }, " (org.freedesktop.DBus.Error.Failed)" },
   { "org.example.Error.Odd", "Something odd", -EIO, "GetStatus", { 0 },
     "Something odd (org.example.Error.Odd)" },
   { NULL, NULL, -ETIMEDOUT, "GetStatus", { 0 }, "the daemon did not answer in time" },
