@@ -374,8 +374,8 @@ parse_settings (const char *text, gsize length, GError **error)
   if (!g_utf8_validate_len (text, length, &invalid))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   _("not UTF-8 text (at byte offset %" G_GSIZE_FORMAT ")"),
-                   (gsize) (invalid - text));
+                   _("not UTF-8 text (at byte offset %lu)"),
+                   (unsigned long) (invalid - text));
       return NULL;
     }
   /* json-glib would also take comments, single quotes and a second value,

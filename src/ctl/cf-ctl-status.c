@@ -221,9 +221,10 @@ print_status_human (CfCtlStatus *st)
     }
   print_field (_("Dispatch:"), st->dispatch_paused ? _("paused") : _("running"));
   print_field (_("Pending tasks:"), pending);
-  tasks = g_strdup_printf (_("%" G_GUINT64_FORMAT " dispatched, %" G_GUINT64_FORMAT " completed, %"
-                             G_GUINT64_FORMAT " failed, %" G_GUINT64_FORMAT " delegated"),
-                           st->dispatched, st->completed, st->failed, st->delegated);
+  /* Plain %llu: a G_GUINT64_FORMAT macro would cut the msgid short. */
+  tasks = g_strdup_printf (_("%llu dispatched, %llu completed, %llu failed, %llu delegated"),
+                           (unsigned long long) st->dispatched, (unsigned long long) st->completed,
+                           (unsigned long long) st->failed, (unsigned long long) st->delegated);
   print_field (_("Tasks:"), tasks);
   g_print ("\n");
   print_accounts_table (st);

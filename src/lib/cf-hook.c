@@ -188,15 +188,15 @@ cf_hook_payload_parse (const char *event_name,
   if (nul != NULL)
     {
       g_set_error (error, CF_HOOK_ERROR, CF_HOOK_ERROR_NUL_BYTE,
-                   _("the hook input contains a NUL byte (at byte offset %" G_GSIZE_FORMAT ")"),
-                   (gsize) (nul - json));
+                   _("the hook input contains a NUL byte (at byte offset %lu)"),
+                   (unsigned long) (nul - json));
       return FALSE;
     }
   if (!g_utf8_validate_len (json, length, &invalid))
     {
       g_set_error (error, CF_HOOK_ERROR, CF_HOOK_ERROR_ENCODING,
-                   _("the hook input is not valid UTF-8 (at byte offset %" G_GSIZE_FORMAT ")"),
-                   (gsize) (invalid - json));
+                   _("the hook input is not valid UTF-8 (at byte offset %lu)"),
+                   (unsigned long) (invalid - json));
       return FALSE;
     }
 
