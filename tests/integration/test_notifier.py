@@ -472,6 +472,13 @@ class NotifierTest(unittest.TestCase):
         self.assertIn("desktop notifications", r.stdout)
         r = sb.run([self.notifier_path, "--no-such-option"])
         self.assertNotEqual(r.returncode, 0)
+        # Nowhere to show notifications: one clear line, exit 1.
+        r = sb.run([self.notifier_path], timeout=30, env=sb.env(
+            DBUS_SESSION_BUS_ADDRESS=f"unix:path={sb.root}/no-such-bus"))
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stderr.strip().splitlines(),
+                         ["claude-failover-notifier: no session bus, so no desktop "
+                          "notifications can be shown"])
 
         # A second instance hands over to the running one and exits.
         self.start_notifier(wait_ready=False)
