@@ -27,6 +27,7 @@ struct _CfNotifier
   guint reconnect_id;
   guint sigterm_id;
   guint sigint_id;
+  gboolean connect_failed;     /* the last attempt failed (and was logged) */
   gboolean daemon_running;
 
   GHashTable *outboxes;        /* kind → Outbox */
@@ -462,12 +463,19 @@ on_system_bus_ready (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
   if (bus == NULL)
     {
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                        "MESSAGE", "Cannot connect to the system bus: %s; retrying in %d s",
+      /* Said once; the retries every few seconds stay quiet. */
+      g_log_structured (G_LOG_DOMAIN,
+                        self->connect_failed ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_WARNING,
+                        "MESSAGE", "Cannot connect to the system bus: %s; retrying every %d s",
                         error->message, RECONNECT_SECONDS);
+      self->connect_failed = TRUE;
       schedule_reconnect (self);
       return;
     }
+  if (self->connect_failed)
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                      "MESSAGE", "Connected to the system bus");
+  self->connect_failed = FALSE;
   self->system_bus = bus;
   self->closed_handler = g_signal_connect (bus, "closed", G_CALLBACK (on_system_bus_closed), self);
   self->manager_subscription =

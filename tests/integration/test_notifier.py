@@ -435,9 +435,16 @@ class NotifierTest(unittest.TestCase):
         self.wait_notifier_log("Lost the system bus")
         if os.path.exists(sb.bus_socket):
             os.unlink(sb.bus_socket)
+        # While it is gone: said once, then retried quietly.
+        self.wait_notifier_log("Cannot connect to the system bus", timeout=20)
+        self.wait_notifier_log("Cannot connect to the system bus", count=2, timeout=20)
+        warnings = [line for line in self.notifier_log().splitlines()
+                    if "Cannot connect" in line and "WARNING" in line]
+        self.assertEqual(len(warnings), 1, self.notifier_log())
         sb.start_bus()
         sb.start_daemon()
         self.wait_notifier_log(NOTIFIER_READY, count=2, timeout=40)
+        self.assertIn("Connected to the system bus", self.notifier_log())
         self.switch("backup")
         started = desktop.wait("Switching Claude account from main to backup")
         finished = desktop.wait("Now using Claude account backup", after=started)
