@@ -6,8 +6,10 @@ call), the private system bus with the real claude-failoverd, tmux and
 tests/fake-claude. Swaps, usage limits, total exhaustion, a partial swap and
 failed tasks become notifications, one per kind, each replacing the previous
 one of its kind; "Switch back now" (ActionInvoked emitted on the mock) makes
-the daemon switch back, and its errors are shown; the notifier follows the
-daemon across a restart; the autostart .desktop file validates."""
+the daemon switch back — for an unprivileged user through polkit (dbusmock's
+polkitd) with interaction allowed — and its errors are shown; the notifier
+follows the daemon across a restart and the system bus across its own; the
+autostart .desktop file validates."""
 
 import datetime
 import os
@@ -33,6 +35,9 @@ except ImportError as e:  # pragma: no cover - reported as a skip
 NOTIFICATIONS = "org.freedesktop.Notifications"
 NOTIFICATIONS_PATH = "/org/freedesktop/Notifications"
 MOCK_INTERFACE = "org.freedesktop.DBus.Mock"
+POLKIT_NAME = "org.freedesktop.PolicyKit1"
+POLKIT_AUTHORITY_PATH = "/org/freedesktop/PolicyKit1/Authority"
+POLKIT_AUTHORITY = "org.freedesktop.PolicyKit1.Authority"
 APP_ID = "org.claudefailover.Notifier"
 # Not a whole number of hours from UTC: a clock time printed in UTC, or in
 # the machine's zone, cannot pass for one printed in this zone.
@@ -190,7 +195,8 @@ class NotifierTest(unittest.TestCase):
         self.addCleanup(self._close)
         self.notifier_path = NOTIFIER_PATH
         self.notifier_log_path = os.path.join(self.sb.root, "notifier.log")
-        self.sb.start_bus()
+        # Root may own org.freedesktop.PolicyKit1 for the tests that mock it.
+        self.sb.start_bus(mock_names=[POLKIT_NAME])
         self.sb.start_tmux()
         self.desktop = SessionDesktop(self.sb)
         self.signals = SignalLog(self.sb)
@@ -450,6 +456,40 @@ class NotifierTest(unittest.TestCase):
         finished = desktop.wait("Now using Claude account backup", after=started)
         self.assert_replaces(finished, started)
         self.assertIsNone(self.notifier.poll())
+
+    def test_switch_back_asks_polkit_interactively(self):
+        sb, desktop = self.sb, self.desktop
+        if not harness.user_exists("nobody"):
+            self.skipTest("no user nobody")
+        # python3-dbusmock's polkitd, answering "yes" and logging each check.
+        polkit = sb.spawn(["/usr/bin/python3", "-m", "dbusmock", "--system", "--template",
+                           "polkitd"], log_path=os.path.join(sb.root, "polkitd-mock.log"))
+        sb.wait_for(lambda: sb.name_has_owner(POLKIT_NAME) or polkit.poll() is not None,
+                    timeout=20, what="the polkitd mock")
+        self.assertIsNone(polkit.poll())
+        system = dbus.bus.BusConnection(sb.bus_address)
+        self.addCleanup(system.close)
+        authority = dbus.Interface(system.get_object(POLKIT_NAME, POLKIT_AUTHORITY_PATH),
+                                   MOCK_INTERFACE)
+        authority.AddMethod(POLKIT_AUTHORITY, "CheckAuthorization", "(sa{sv})sa{ss}us",
+                            "(bba{ss})", "ret = (True, False, {})")
+        self.start_daemon()
+        # An unprivileged desktop user: the daemon asks polkit about it.
+        self.start_notifier(user="nobody")
+        self.switch("backup")
+        finished = desktop.wait("Now using Claude account backup", timeout=40)
+        self.assertEqual(authority.GetMethodCalls("CheckAuthorization"), [])   # root: no polkit
+        desktop.invoke(finished, finished.action_key("Switch back now"))
+        self.signals.wait("SwapFinished", lambda a: a[:3] == ["backup", "main", True], timeout=40)
+        self.assertEqual(sb.get_property("ActiveAccount"), "main")
+        checks = [args for _, args in authority.GetMethodCalls("CheckAuthorization")]
+        self.assertEqual(len(checks), 1, checks)
+        subject, action_id, _, flags, _ = checks[0]
+        self.assertEqual(str(subject[0]), "system-bus-name")
+        self.assertEqual(str(action_id), "org.claudefailover.switch-account")
+        # AllowUserInteraction: the notifier set allow-interactive-authorization.
+        self.assertEqual(int(flags), 1)
+        self.assertIsNone(desktop.find("Could not switch back"))
 
     def test_switch_back_error_is_shown(self):
         sb, desktop = self.sb, self.desktop
