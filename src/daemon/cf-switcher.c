@@ -350,6 +350,7 @@ relaunch_dedicated (Swap *swap, CfSession *session)
   cf_tmux_command_async (self->tmux, command, NULL, on_respawned, relaunch);
 }
 
+/* A per-session operation of a switch step (UUID capture, dedicated check). */
 typedef struct {
   Swap *swap;
   char *session;
@@ -452,15 +453,10 @@ after_save (Swap *swap)
   journal_then (swap, CF_SWAP_SWITCHING, step_switch);
 }
 
-typedef struct {
-  Swap *swap;
-  char *session;
-} UuidProbe;
-
 static void
 on_history (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  UuidProbe *probe = user_data;
+  Probe *probe = user_data;
   Swap *swap = probe->swap;
   g_autoptr(GError) error = NULL;
   g_autofree char *text = cf_tmux_capture_finish (CF_TMUX (source), result, &error);
@@ -499,7 +495,7 @@ step_save (Swap *swap)
                          : (session->state == CF_SESSION_LAUNCHING ||
                             session->state == CF_SESSION_WORKING ||
                             session->state == CF_SESSION_STALLED);
-      UuidProbe *probe;
+      Probe *probe;
 
       if (!running)
         continue;
@@ -511,7 +507,7 @@ step_save (Swap *swap)
         }
       if (session->resume_uuid[0] != '\0')
         cf_state_set_session_resume_uuid (self->state, session->name, NULL);
-      probe = g_new0 (UuidProbe, 1);
+      probe = g_new0 (Probe, 1);
       probe->swap = swap;
       probe->session = g_strdup (session->name);
       swap->pending++;
