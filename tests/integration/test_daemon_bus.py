@@ -151,6 +151,9 @@ class DaemonBusTest(unittest.TestCase):
             sb.wait_for(lambda: sorted(n for n in sb.sessions() if n.startswith("ccl-auto-"))
                         == ["ccl-auto-0", "ccl-auto-1"] and idle_pool(sb, 2),
                         timeout=20, what="pool recreated after the tmux server died")
+            # A fast recovery must not leave the bus untested: a few more calls.
+            done_at = calls[0]
+            sb.wait_for(lambda: calls[0] >= done_at + 5, timeout=20, what="GetStatus calls")
         finally:
             stop.set()
             t.join()
