@@ -387,7 +387,7 @@ cf_delegate_marker_parse (const char *data, gsize length, GError **error)
       return NULL;
     }
   when = g_date_time_new_from_iso8601 (submitted_at, NULL);
-  if (when == NULL)
+  if (when == NULL || g_date_time_to_unix (when) < 0)
     {
       g_set_error (error, domain, code, _("%s: \"submitted_at\" is not an ISO 8601 time"), what);
       return NULL;
