@@ -248,6 +248,21 @@ remove_orphan_meta (Pass *pass, const char *project, const char *id)
   close (lock);
 }
 
+/* Tasks in the inbox that a remote job has (their marker is next to them). */
+static guint
+count_delegated (const char *project)
+{
+  g_autoptr(GPtrArray) ids = NULL;
+  guint n = 0;
+
+  if (!cf_taskq_list_delegated (project, &ids, NULL))
+    return 0;
+  for (guint i = 0; i < ids->len; i++)
+    if (cf_taskq_locate (project, g_ptr_array_index (ids, i)) == CF_TASK_PLACE_INBOX)
+      n++;
+  return n;
+}
+
 static void
 tidy_project (Pass *pass, const char *project)
 {
@@ -274,7 +289,7 @@ tidy_project (Pass *pass, const char *project)
   for (guint i = 0; i < recovery->orphan_meta->len; i++)
     remove_orphan_meta (pass, project, g_ptr_array_index (recovery->orphan_meta, i));
 
-  if (!cf_taskq_write_status (project, 0, g_get_real_time (), &error))
+  if (!cf_taskq_write_status (project, count_delegated (project), g_get_real_time (), &error))
     log_project (G_LOG_LEVEL_WARNING, project, error->message);
 }
 

@@ -22,6 +22,8 @@ G_DEFINE_QUARK (cf-taskq-error-quark, cf_taskq_error)
 #define DELEGATED_SUFFIX ".md.delegated"
 /* Meta files stay small (bounded history); anything bigger is not ours. */
 #define META_MAX_SIZE (1024 * 1024)
+/* Markers are a few hundred bytes (cf_delegate_marker_to_json). */
+#define DELEGATED_MAX_SIZE 4096
 /* A finished task file is re-read to append a footer; it may have grown
  * while it ran (tools append logs), so allow more than an inbox file. */
 #define FOOTER_SOURCE_MAX_SIZE (16 * 1024 * 1024)
@@ -686,6 +688,7 @@ static CfTaskMeta *
 meta_from_object (JsonObject *object)
 {
   CfTaskMeta *meta = g_new0 (CfTaskMeta, 1);
+  JsonNode *member;
 
   meta->attempts = meta_attempts (object);
   if (!place_from_string (string_member (object, "place"), &meta->place))
@@ -698,6 +701,10 @@ meta_from_object (JsonObject *object)
   meta->last_outcome = g_strdup (string_member (object, "last_outcome"));
   meta->last_reason = g_strdup (string_member (object, "last_reason"));
   meta->updated_at_usec = time_member (object, "updated_at");
+  member = json_object_get_member (object, "local_only");
+  meta->local_only = member != NULL && JSON_NODE_HOLDS_VALUE (member) &&
+                     json_node_get_value_type (member) == G_TYPE_BOOLEAN &&
+                     json_node_get_boolean (member);
   return meta;
 }
 
@@ -1023,6 +1030,22 @@ not_in_place (GError **error, const char *id, const char *project, const char *w
   return FALSE;
 }
 
+static char *
+marker_path (const char *project, const char *id)
+{
+  g_autofree char *file = g_strconcat (id, DELEGATED_SUFFIX, NULL);
+
+  return g_build_filename (project, CF_TASKQ_QUEUE_DIR, "inbox", file, NULL);
+}
+
+static gboolean
+is_delegated (const char *project, const char *id)
+{
+  g_autofree char *path = marker_path (project, id);
+
+  return exists_no_follow (path, NULL);
+}
+
 gboolean
 cf_taskq_claim (const char *project,
                 const char *id,
@@ -1058,6 +1081,12 @@ cf_taskq_claim (const char *project,
     {
       g_set_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_EXISTS,
                    _("task '%s' of %s is already active"), id, project);
+      return FALSE;
+    }
+  if (is_delegated (project, id))
+    {
+      g_set_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_DELEGATED,
+                   _("task '%s' of %s is delegated to the remote job API"), id, project);
       return FALSE;
     }
 
@@ -1475,6 +1504,190 @@ cf_taskq_requeue_active (const char *project,
                        now_usec, error);
 }
 
+/* --- Delegation ---------------------------------------------------------------------- */
+
+/* Appends EVENT (consumed) to the history without recording a move. */
+static void
+meta_annotate (JsonObject *object, gint64 now_usec, JsonObject *event)
+{
+  JsonNode *member = json_object_get_member (object, "history");
+  JsonArray *history;
+
+  if (member != NULL && JSON_NODE_HOLDS_ARRAY (member))
+    history = json_node_get_array (member);
+  else
+    {
+      history = json_array_new ();
+      json_object_set_array_member (object, "history", history);
+    }
+  set_time (event, "at", now_usec);
+  json_array_add_object_element (history, event);
+  while (json_array_get_length (history) > CF_TASKQ_HISTORY_MAX)
+    json_array_remove_element (history, 0);
+}
+
+gboolean
+cf_taskq_mark_delegated (const char *project,
+                         const char *id,
+                         const char *marker,
+                         const char *job_id,
+                         const char *provider,
+                         gint64 now_usec,
+                         GError **error)
+{
+  g_auto(QueueLock) lock = -1;
+  g_autofree char *task = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr(JsonObject) meta = NULL;
+  g_autoptr(GError) meta_error = NULL;
+  JsonObject *event;
+
+  g_return_val_if_fail (marker != NULL, FALSE);
+
+  if (!check_args (project, id, error) || !cf_taskq_ensure_dirs (project, error))
+    return FALSE;
+  lock = lock_queue (project, error);
+  if (lock < 0)
+    return FALSE;
+
+  task = cf_taskq_task_path (project, CF_TASK_PLACE_INBOX, id);
+  path = marker_path (project, id);
+  if (!exists_no_follow (task, NULL))
+    return not_in_place (error, id, project, "inbox/");
+  if (!require_regular (task, error))
+    return FALSE;
+  if (exists_no_follow (path, NULL))
+    {
+      g_set_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_EXISTS,
+                   _("task '%s' of %s is already delegated"), id, project);
+      return FALSE;
+    }
+  if (!write_durably (path, marker, strlen (marker), error))
+    return FALSE;
+
+  /* The marker is what counts; the history only tells the operator. */
+  if (!meta_load (project, id, &meta, &meta_error))
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                        "CF_TASK", id,
+                        "MESSAGE", "%s", meta_error->message);
+      return TRUE;
+    }
+  if (meta == NULL)
+    meta = meta_new (id);
+  event = json_object_new ();
+  json_object_set_string_member (event, "event", "delegate");
+  set_string_or_null (event, "job_id", job_id);
+  set_string_or_null (event, "provider", provider);
+  meta_annotate (meta, now_usec, event);
+  if (!meta_store (project, id, meta, &meta_error))
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                      "CF_TASK", id,
+                      "MESSAGE", "%s", meta_error->message);
+  return TRUE;
+}
+
+gboolean
+cf_taskq_read_delegated (const char *project,
+                         const char *id,
+                         char **out,
+                         gsize *out_length,
+                         GError **error)
+{
+  g_autofree char *path = NULL;
+  gsize length = 0;
+
+  g_return_val_if_fail (out != NULL, FALSE);
+
+  if (!check_args (project, id, error))
+    return FALSE;
+  path = marker_path (project, id);
+  return read_regular (path, DELEGATED_MAX_SIZE, out, out_length != NULL ? out_length : &length,
+                       error);
+}
+
+gboolean
+cf_taskq_list_delegated (const char *project, GPtrArray **out_ids, GError **error)
+{
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(DIR) dir = NULL;
+  g_autofree char *path = NULL;
+  struct dirent *entry;
+
+  g_return_val_if_fail (out_ids != NULL, FALSE);
+
+  if (!check_project (project, error))
+    return FALSE;
+  path = place_dir (project, CF_TASK_PLACE_INBOX);
+  if (!open_dir (path, &dir, error))
+    return FALSE;
+  while ((errno = 0, entry = readdir (dir)) != NULL)
+    {
+      const char *name = entry->d_name;
+      gsize n = strlen (name);
+      gsize suffix = strlen (DELEGATED_SUFFIX);
+      g_autofree char *id = NULL;
+
+      if (name[0] == '.' || n <= suffix || strcmp (name + n - suffix, DELEGATED_SUFFIX) != 0)
+        continue;
+      id = g_strndup (name, n - suffix);
+      if (cf_task_id_is_valid (id) && is_regular_entry (dir, entry))
+        g_ptr_array_add (ids, g_steal_pointer (&id));
+    }
+  if (errno != 0)
+    return set_errno_error (error, path, errno);
+  g_ptr_array_sort (ids, compare_strings);
+  *out_ids = g_steal_pointer (&ids);
+  return TRUE;
+}
+
+gboolean
+cf_taskq_remove_delegated (const char *project, const char *id, GError **error)
+{
+  g_auto(QueueLock) lock = -1;
+  g_autofree char *path = NULL;
+  g_autofree char *dir = NULL;
+
+  if (!check_args (project, id, error))
+    return FALSE;
+  lock = lock_queue (project, error);
+  if (lock < 0)
+    return FALSE;
+  path = marker_path (project, id);
+  if (g_unlink (path) < 0)
+    return errno == ENOENT ? TRUE : set_errno_error (error, path, errno);
+  dir = g_path_get_dirname (path);
+  return fsync_dir (dir, error);
+}
+
+gboolean
+cf_taskq_set_local_only (const char *project,
+                         const char *id,
+                         const char *reason,
+                         gint64 now_usec,
+                         GError **error)
+{
+  g_auto(QueueLock) lock = -1;
+  g_autoptr(JsonObject) meta = NULL;
+  JsonObject *event;
+
+  if (!check_args (project, id, error) || !cf_taskq_ensure_dirs (project, error))
+    return FALSE;
+  lock = lock_queue (project, error);
+  if (lock < 0)
+    return FALSE;
+  if (!meta_load (project, id, &meta, error))
+    return FALSE;
+  if (meta == NULL)
+    meta = meta_new (id);
+  json_object_set_boolean_member (meta, "local_only", TRUE);
+  event = json_object_new ();
+  json_object_set_string_member (event, "event", "local-only");
+  set_string_or_null (event, "reason", reason);
+  meta_annotate (meta, now_usec, event);
+  return meta_store (project, id, meta, error);
+}
+
 /* --- Status and recovery ------------------------------------------------------------ */
 
 gboolean
@@ -1573,6 +1786,7 @@ cf_taskq_recover (const char *project, gint64 now_usec, CfTaskqRecovery **out, G
   } temp_kinds[] = {
     /* Not the inbox: other tools write there, and "x.md.backup" is theirs. */
     { "active", ".md" },
+    { "inbox", DELEGATED_SUFFIX },
     { "failed", REASON_SUFFIX },
     { CF_TASKQ_META_DIR, ".json" },
     { NULL, STATUS_FILE },

@@ -46,6 +46,7 @@ typedef enum {
   CF_TASKQ_ERROR_NOT_REGULAR,      /* a symlink, FIFO, directory or device */
   CF_TASKQ_ERROR_TOO_LARGE,        /* over CF_TASK_MAX_SIZE */
   CF_TASKQ_ERROR_CORRUPT_META,     /* meta/<id>.json is not a meta file of this format */
+  CF_TASKQ_ERROR_DELEGATED,        /* a remote job has the task (inbox/<id>.md.delegated) */
 } CfTaskqError;
 
 typedef enum {
@@ -90,6 +91,7 @@ typedef struct {
   char *last_outcome;          /* claimed, requeued, returned, done, failed, rejected, recovered */
   char *last_reason;
   gint64 updated_at_usec;
+  gboolean local_only;         /* never to be delegated (cf_taskq_set_local_only) */
 } CfTaskMeta;
 
 typedef struct {
@@ -150,7 +152,8 @@ gboolean cf_taskq_read_task_in (const char *project,
  * before the move. CF_TASKQ_ERROR_NOT_FOUND when the task is no longer in
  * the inbox, EXISTS when active/ already holds the id: nothing changes.
  * A crash after the meta write and before the move leaves the task in the
- * inbox with the attempt counted; counts err upward, never downward. */
+ * inbox with the attempt counted; counts err upward, never downward.
+ * DELEGATED when the task has a marker: a remote job has it. */
 gboolean cf_taskq_claim (const char *project,
                          const char *id,
                          const char *session,
@@ -205,6 +208,43 @@ gboolean cf_taskq_requeue (const char *project,
 gboolean cf_taskq_requeue_active (const char *project,
                                   const char *id,
                                   gboolean count_attempt,
+                                  gint64 now_usec,
+                                  GError **error);
+
+/* Delegation (ARCHITECTURE.md 4.2, 4.8): a delegated task stays in the
+ * inbox, next to its marker inbox/<id>.md.delegated, until it is finished
+ * (cf_taskq_finish moves it out and removes the marker). The marker's
+ * content is the caller's (cf_delegate_marker_to_json); these functions
+ * only keep it durable.
+ *
+ * mark_delegated: writes MARKER to a temporary file, fsyncs it, renames it
+ * in and fsyncs the inbox, all before returning, and notes the job in the
+ * meta history. NOT_FOUND when the task left the inbox, EXISTS when it
+ * already has a marker. */
+gboolean cf_taskq_mark_delegated (const char *project,
+                                  const char *id,
+                                  const char *marker,
+                                  const char *job_id,
+                                  const char *provider,
+                                  gint64 now_usec,
+                                  GError **error);
+/* The marker's bytes (NUL-terminated); NOT_FOUND when there is none. */
+gboolean cf_taskq_read_delegated (const char *project,
+                                  const char *id,
+                                  char **out,
+                                  gsize *out_length,
+                                  GError **error);
+/* Ids (char*, sorted) with a marker in the inbox, whether their task file
+ * is still there or not. */
+gboolean cf_taskq_list_delegated (const char *project, GPtrArray **out_ids, GError **error);
+/* Removes the marker (none: fine). */
+gboolean cf_taskq_remove_delegated (const char *project, const char *id, GError **error);
+/* Records that the task is never to be delegated again (a submission
+ * failed): CfTaskMeta.local_only, REASON in the history. Attempts and the
+ * task's place are untouched. */
+gboolean cf_taskq_set_local_only (const char *project,
+                                  const char *id,
+                                  const char *reason,
                                   gint64 now_usec,
                                   GError **error);
 

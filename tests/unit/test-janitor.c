@@ -285,14 +285,24 @@ test_status_written (Fixture *f, gconstpointer data)
   add_task (f, "c");
   claim (f, "c", "ccl-auto-0");
   set_working (f, "ccl-auto-0", CF_SESSION_WORKING, "c");
+  /* "b" is delegated; a marker whose task is gone does not count. */
+  g_assert_true (cf_taskq_mark_delegated (f->project, "b", "{}", "j1", "gpu", 0, NULL));
+  g_assert_true (cf_taskq_mark_delegated (f->project, "a", "{}", "j2", "gpu", 0, NULL));
+  g_assert_true (cf_taskq_finish (f->project, "a", CF_TASK_OUTCOME_DONE, NULL, NULL, 0, NULL));
+  {
+    g_autofree char *stale = g_build_filename (f->project, CF_TASKQ_QUEUE_DIR, "inbox",
+                                               "gone.md.delegated", NULL);
+    cf_test_write_file (stale, "{}");
+  }
   g_unlink (path);
   cf_janitor_start (f->janitor);
   run_pass (f);
 
   g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
-  g_assert_nonnull (strstr (text, "\"inbox_count\" : 2"));
+  g_assert_nonnull (strstr (text, "\"inbox_count\" : 1"));
   g_assert_nonnull (strstr (text, "\"active_count\" : 1"));
-  g_assert_nonnull (strstr (text, "\"delegated_count\" : 0"));
+  g_assert_nonnull (strstr (text, "\"done_count\" : 1"));
+  g_assert_nonnull (strstr (text, "\"delegated_count\" : 1"));
 }
 
 static void

@@ -656,6 +656,109 @@ test_delegated_finish (Fixture *f, gconstpointer data)
   g_assert_cmpuint (cf_taskq_attempts (f->project, "d"), ==, 0);
 }
 
+/* The marker next to an inbox task: written durably, listed, read back;
+ * the task can no longer be claimed; finishing removes it. */
+static void
+test_mark_delegated (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *marker = qpath (f, "inbox", "d.md.delegated");
+  g_autofree char *contents = NULL;
+  g_autoptr(GPtrArray) ids = NULL;
+  g_autoptr(GPtrArray) entries = NULL;
+  g_autoptr(CfTaskMeta) meta = NULL;
+  g_autofree char *meta_text = NULL;
+  g_autofree char *meta_file = qpath (f, "meta", "d.json");
+  gsize length = 0;
+  guint attempt = 0;
+  GStatBuf st;
+
+  add_task (f, "inbox", "d", "Summarise the logs");
+  add_task (f, "inbox", "e", "Another");
+  g_assert_true (cf_taskq_mark_delegated (f->project, "d", "{\"job\":1}", "job-1", "gemini", NOW,
+                                          &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_lstat (marker, &st), ==, 0);
+  g_assert_true (S_ISREG (st.st_mode));
+  g_assert_true (cf_taskq_read_delegated (f->project, "d", &contents, &length, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (contents, ==, "{\"job\":1}");
+  g_assert_cmpuint (length, ==, 9);
+
+  /* Twice: refused, the first marker kept. */
+  g_assert_false (cf_taskq_mark_delegated (f->project, "d", "other", "job-2", "gpu", NOW, &error));
+  g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_EXISTS);
+  g_clear_error (&error);
+  g_clear_pointer (&contents, g_free);
+  g_assert_true (cf_taskq_read_delegated (f->project, "d", &contents, NULL, &error));
+  g_assert_cmpstr (contents, ==, "{\"job\":1}");
+
+  /* A task that is not in the inbox cannot be marked. */
+  g_assert_false (cf_taskq_mark_delegated (f->project, "zz", "m", "j", "gpu", NOW, &error));
+  g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_false (cf_taskq_read_delegated (f->project, "e", &contents, NULL, &error));
+  g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* Listed as delegated, seen so by the inbox scan, never claimed. */
+  g_assert_true (cf_taskq_list_delegated (f->project, &ids, &error));
+  g_assert_cmpuint (ids->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (ids, 0), ==, "d");
+  g_assert_true (cf_taskq_scan_inbox (f->project, &entries, NULL, &error));
+  g_assert_cmpuint (entries->len, ==, 2);
+  for (guint i = 0; i < entries->len; i++)
+    {
+      CfTaskqEntry *entry = g_ptr_array_index (entries, i);
+      g_assert_cmpint (entry->delegated, ==, g_str_equal (entry->id, "d"));
+    }
+  g_assert_false (cf_taskq_claim (f->project, "d", "s", "a", "m", NOW, &attempt, &error));
+  g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_DELEGATED);
+  g_clear_error (&error);
+  g_assert_cmpint (cf_taskq_locate (f->project, "d"), ==, CF_TASK_PLACE_INBOX);
+  g_assert_cmpuint (cf_taskq_attempts (f->project, "d"), ==, 0);
+  /* The history says which job has it; no move was recorded. */
+  meta_text = read_file (meta_file);
+  g_assert_nonnull (strstr (meta_text, "\"job_id\" : \"job-1\""));
+  g_assert_true (cf_taskq_read_meta (f->project, "d", &meta, &error));
+  g_assert_null (meta->last_outcome);
+  g_assert_false (meta->local_only);
+
+  /* Removing is idempotent. */
+  g_assert_true (cf_taskq_remove_delegated (f->project, "d", &error));
+  g_assert_false (exists (marker));
+  g_assert_true (cf_taskq_remove_delegated (f->project, "d", &error));
+  g_assert_no_error (error);
+  g_assert_true (cf_taskq_claim (f->project, "d", "s", "a", "m", NOW, &attempt, &error));
+  g_assert_no_error (error);
+}
+
+/* A failed submission marks the task local-only, for good. */
+static void
+test_local_only (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CfTaskMeta) meta = NULL;
+  guint attempt = 0;
+
+  add_task (f, "inbox", "l", "Body");
+  g_assert_true (cf_taskq_set_local_only (f->project, "l", "HTTP 400", NOW, &error));
+  g_assert_no_error (error);
+  g_assert_true (cf_taskq_read_meta (f->project, "l", &meta, &error));
+  g_assert_true (meta->local_only);
+  g_assert_cmpuint (meta->attempts, ==, 0);
+  g_assert_cmpint (cf_taskq_locate (f->project, "l"), ==, CF_TASK_PLACE_INBOX);
+  g_clear_pointer (&meta, cf_task_meta_free);
+
+  /* Claims, returns and finishes keep it. */
+  g_assert_true (cf_taskq_claim (f->project, "l", "s", "a", "m", NOW, &attempt, &error));
+  g_assert_true (cf_taskq_requeue_active (f->project, "l", FALSE, NOW, &error));
+  g_assert_true (cf_taskq_read_meta (f->project, "l", &meta, &error));
+  g_assert_no_error (error);
+  g_assert_true (meta->local_only);
+  g_assert_cmpuint (meta->attempts, ==, 0);
+}
+
 /* A finish repeated after a crash that came after the footer was written
  * must not write it twice. */
 static void
@@ -927,6 +1030,7 @@ test_recover (Fixture *f, gconstpointer data)
 {
   static const char *const temp_files[][2] = {
     { "active", "x.md.AbC123" },
+    { "inbox", "x.md.delegated.Xy12Z9" },
     { "meta", "y.json.QwErTy" },
     { "failed", "z.reason.txt.A1b2C3" },
     { NULL, "status.json.Zz9Yy8" },
@@ -1285,6 +1389,8 @@ main (int argc, char **argv)
   ADD ("/taskq/claim-vanished", test_claim_vanished);
   ADD ("/taskq/attempts-survive-restart", test_attempts_survive_restart);
   ADD ("/taskq/delegated-finish", test_delegated_finish);
+  ADD ("/taskq/mark-delegated", test_mark_delegated);
+  ADD ("/taskq/local-only", test_local_only);
   ADD ("/taskq/footer-once", test_footer_once);
   ADD ("/taskq/reject", test_reject);
   ADD ("/taskq/reject-corrupt-meta", test_reject_corrupt_meta);
