@@ -32,6 +32,8 @@ struct _CfDispatcher {
   gsize served_seq;
   guint kick_id;
   gulong handlers[4];
+  CfDispatcherSkipFunc skip;
+  gpointer skip_data;
 };
 
 G_DEFINE_FINAL_TYPE (CfDispatcher, cf_dispatcher, G_TYPE_OBJECT)
@@ -707,6 +709,8 @@ dispatch_now (gpointer user_data)
         .queued_at = task->queued_at, .attempts = task->attempts,
         .last_attempt_end = task->last_attempt_end,
       };
+      if (self->skip != NULL && self->skip (task, self->skip_data))
+        continue;
       if (!task_in_flight (self, task->project, task->id))
         g_array_append_val (items, item);
     }
@@ -736,6 +740,14 @@ dispatch_now (gpointer user_data)
       g_array_remove_index_fast (items, pick);
     }
   return G_SOURCE_REMOVE;
+}
+
+void
+cf_dispatcher_set_skip_func (CfDispatcher *self, CfDispatcherSkipFunc skip, gpointer user_data)
+{
+  self->skip = skip;
+  self->skip_data = user_data;
+  cf_dispatcher_kick (self);
 }
 
 void

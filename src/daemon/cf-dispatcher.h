@@ -37,4 +37,12 @@ void cf_dispatcher_abort_launches (CfDispatcher *self, const char *reason);
 /* TRUE while a launch runs in SESSION. */
 gboolean cf_dispatcher_is_launching (CfDispatcher *self, const char *session);
 
+/* Pending tasks another component takes (remote delegation, cf-delegation.h):
+ * SKIP is asked for each pending task at each dispatch pass, on the main
+ * loop, and the task is left alone while it answers TRUE. It must answer
+ * from memory. NULL removes it. */
+typedef gboolean (*CfDispatcherSkipFunc) (const CfInboxTask *task, gpointer user_data);
+void cf_dispatcher_set_skip_func (CfDispatcher *self, CfDispatcherSkipFunc skip,
+                                  gpointer user_data);
+
 G_END_DECLS

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cf-delegate-route.h"
 #include "cf-task.h"
 #include "cf-taskq.h"
 
@@ -85,6 +86,8 @@ typedef struct {
   CfPriority priority;
   guint attempts;
   gint64 last_attempt_end;
+  const char *provider;        /* static, from cf_delegate_route */
+  gboolean local_only;
 
   gboolean counted;            /* in the pending count */
   gboolean listed;             /* in cf_inbox_list_pending */
@@ -611,12 +614,16 @@ list_inbox (const char *project)
   listing->ok = TRUE;
 
   meta_fd = open_meta_dir (project);
-  g_array_set_size (listing->sightings, entries->len);
   for (guint i = 0; i < entries->len; i++)
     {
       CfTaskqEntry *entry = g_ptr_array_index (entries, i);
-      Sighting *sighting = &g_array_index (listing->sightings, Sighting, i);
+      Sighting *sighting;
 
+      /* A remote job has it until it is finished: not waiting for a session. */
+      if (entry->delegated)
+        continue;
+      g_array_set_size (listing->sightings, listing->sightings->len + 1);
+      sighting = &g_array_index (listing->sightings, Sighting, listing->sightings->len - 1);
       sighting->id = g_steal_pointer (&entry->id);
       sighting->key.mtime = entry->mtime_usec;
       sighting->key.size = entry->size;
@@ -823,6 +830,8 @@ typedef struct {
   CfPriority priority;
   guint attempts;
   gint64 last_attempt_end;
+  const char *provider;
+  gboolean local_only;
   char *message;
 } ParseItem;
 
@@ -929,8 +938,10 @@ parse_one (ParseItem *item)
     }
   item->outcome = PARSE_OK;
   item->priority = task->priority;
+  item->provider = cf_delegate_route_task (task).provider;
   if (meta != NULL)
     {
+      item->local_only = meta->local_only;
       item->attempts = meta->attempts;
       /* A requeue records no finish time: the move back ended the attempt. */
       if (meta->attempts > 0)
@@ -983,6 +994,8 @@ on_parsed (GObject *source, GAsyncResult *result, gpointer user_data)
           entry->priority = item->priority;
           entry->attempts = item->attempts;
           entry->last_attempt_end = item->last_attempt_end;
+          entry->provider = item->provider;
+          entry->local_only = item->local_only;
           entry_refresh (self, entry);
           break;
 
@@ -1747,6 +1760,8 @@ cf_inbox_list_pending (CfInbox *self)
           task->queued_at = entry->key.mtime;
           task->attempts = entry->attempts;
           task->last_attempt_end = entry->last_attempt_end;
+          task->provider = entry->provider;
+          task->local_only = entry->local_only;
           g_ptr_array_add (tasks, task);
         }
     }

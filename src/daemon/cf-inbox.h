@@ -56,6 +56,9 @@ G_BEGIN_DECLS
  * mtime is 5 s old: it may be half written by a writer that paused (GLib's
  * 2 s "done" without a close).
  *
+ * A task with a delegation marker (inbox/<id>.md.delegated: a remote job
+ * has it) is not indexed: it waits for no session.
+ *
  * CfState's pending count is kept equal to the number of task files the
  * index holds (valid "<id>.md" regular files seen in inboxes, ready or not,
  * minus the ones forgotten).
@@ -75,6 +78,9 @@ typedef struct {
   gint64 queued_at;            /* mtime of the task file, µs since the epoch */
   guint attempts;              /* from its meta file; 0 = never dispatched */
   gint64 last_attempt_end;     /* µs since the epoch, 0 = never */
+  const char *provider;        /* the remote provider its frontmatter routes it to
+                                  (cf_delegate_route, static), NULL = local */
+  gboolean local_only;         /* its meta file says never to delegate it */
 } CfInboxTask;
 
 void cf_inbox_task_free (CfInboxTask *task);

@@ -554,6 +554,47 @@ test_forget (Fixture *f, gconstpointer data)
   g_assert_true (cf_test_run_until (f, state_pending_is, GUINT_TO_POINTER (1), 1000));
 }
 
+/* Routing facts ride along with each listed task; a task with a
+ * delegation marker is neither listed nor pending, and comes back when the
+ * marker goes. */
+static void
+test_delegation_fields (Fixture *f, gconstpointer data)
+{
+  g_autofree char *project = make_project (f->projects, "web");
+  g_autoptr(CfConfig) config = make_config (f, NULL, "1h");
+  g_autoptr(GPtrArray) tasks = NULL;
+
+  start_inbox (f, config);
+  wait_first_scan (f);
+  deliver_text (project, "remote", "---\npreferred_ai: gemini\nallow_delegation: true\n---\nGo.\n");
+  deliver_text (project, "local", "---\npreferred_ai: gemini\n---\nGo.\n");
+  deliver_text (project, "marked", "---\npreferred_ai: gpu\nallow_delegation: true\n---\nGo.\n");
+  deliver_text (project, "held", "---\npreferred_ai: gpu\nallow_delegation: true\n---\nGo.\n");
+  g_assert_true (cf_taskq_set_local_only (project, "marked", "HTTP 400", g_get_real_time (), NULL));
+  g_assert_true (cf_test_run_until (f, pending_is, GUINT_TO_POINTER (4), 3000));
+
+  tasks = cf_inbox_list_pending (f->inbox);
+  g_assert_cmpstr (find_task (tasks, "remote")->provider, ==, "gemini");
+  g_assert_false (find_task (tasks, "remote")->local_only);
+  g_assert_null (find_task (tasks, "local")->provider);
+  g_assert_cmpstr (find_task (tasks, "marked")->provider, ==, "gpu");
+  g_assert_true (find_task (tasks, "marked")->local_only);
+
+  /* A remote job has "held". */
+  g_assert_true (cf_taskq_mark_delegated (project, "held", "{}", "j", "gpu", g_get_real_time (),
+                                          NULL));
+  cf_inbox_forget (f->inbox, project, "held");
+  rescan_and_wait (f);
+  rescan_and_wait (f);
+  g_assert_true (pending_is (f, GUINT_TO_POINTER (3)));
+  g_assert_true (cf_test_run_until (f, state_pending_is, GUINT_TO_POINTER (3), 1000));
+
+  /* The operator takes it back by removing the marker. */
+  g_assert_true (cf_taskq_remove_delegated (project, "held", NULL));
+  rescan_and_wait (f);
+  g_assert_true (cf_test_run_until (f, pending_is, GUINT_TO_POINTER (4), 3000));
+}
+
 static void
 test_requeued_task_read_again (Fixture *f, gconstpointer data)
 {
@@ -741,6 +782,7 @@ main (int argc, char **argv)
   ADD ("/inbox/new-project-picked-up", test_new_project_picked_up);
   ADD ("/inbox/explicit-projects", test_explicit_projects);
   ADD ("/inbox/forget", test_forget);
+  ADD ("/inbox/delegation-fields", test_delegation_fields);
   ADD ("/inbox/requeued-task-read-again", test_requeued_task_read_again);
   ADD ("/inbox/pending-count", test_pending_count);
   ADD ("/inbox/rescan-uses-cache", test_rescan_uses_cache);
