@@ -7,6 +7,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "cf-bus.h"
+#include "cf-delegation.h"
 #include "cf-dispatcher.h"
 #include "cf-event-source.h"
 #include "cf-health.h"
@@ -45,6 +46,7 @@ struct _CfDaemon {
   CfJanitor *janitor;
   CfQuota *quota;
   CfSwitcher *switcher;
+  CfDelegation *delegation;
   CfBus *bus;
   CfHealth *health;
   CfNotify *notify;
@@ -254,6 +256,9 @@ cf_daemon_start (CfDaemon *self, GError **error)
   self->dispatcher = cf_dispatcher_new (self->config, self->state, self->tmux, self->inbox,
                                         self->hooks);
   self->janitor = cf_janitor_new (self->config, self->state, self->inbox);
+  /* Remote-routed tasks are the delegation's: the dispatcher skips them. */
+  self->delegation = cf_delegation_new (self->config, self->state, self->inbox);
+  cf_dispatcher_set_skip_func (self->dispatcher, cf_delegation_skip_task, self->delegation);
   self->quota = cf_quota_new (self->config, self->state, self->tmux, self->hooks);
   self->switcher = cf_switcher_new (self->config, self->state, self->tmux, self->watcher,
                                     self->dispatcher, self->quota);
@@ -281,6 +286,7 @@ cf_daemon_start (CfDaemon *self, GError **error)
   cf_lifecycle_start (self->lifecycle);
   cf_watcher_start (self->watcher);
   cf_inbox_start (self->inbox);
+  cf_delegation_start (self->delegation);
   cf_dispatcher_start (self->dispatcher);
   cf_janitor_start (self->janitor);
   cf_quota_start (self->quota);
@@ -317,6 +323,7 @@ cf_daemon_reload (CfDaemon *self, GError **error)
   cf_inbox_set_config (self->inbox, config);
   cf_watcher_set_config (self->watcher, config);
   cf_dispatcher_set_config (self->dispatcher, config);
+  cf_delegation_set_config (self->delegation, config);
   cf_janitor_set_config (self->janitor, config);
   cf_quota_set_config (self->quota, config);
   cf_switcher_set_config (self->switcher, config);
@@ -336,6 +343,8 @@ cf_daemon_shutdown (CfDaemon *self)
   sd_notify (0, "STOPPING=1");
   if (self->dispatcher != NULL)
     cf_dispatcher_stop (self->dispatcher);
+  if (self->delegation != NULL)
+    cf_delegation_stop (self->delegation);
   if (self->janitor != NULL)
     cf_janitor_stop (self->janitor);
   if (self->quota != NULL)
@@ -367,7 +376,10 @@ cf_daemon_dispose (GObject *object)
 
   g_clear_object (&self->switcher);
   g_clear_object (&self->quota);
+  if (self->dispatcher != NULL)
+    cf_dispatcher_set_skip_func (self->dispatcher, NULL, NULL);
   g_clear_object (&self->dispatcher);
+  g_clear_object (&self->delegation);
   g_clear_object (&self->janitor);
   g_clear_object (&self->watcher);
   g_clear_object (&self->inbox);

@@ -241,13 +241,7 @@ prepare_in_thread (GTask *task, gpointer source, gpointer data, GCancellable *ca
   submit->provider = g_strdup (route.provider);
   submit->priority = g_strdup (cf_priority_to_string (parsed->priority));
   submit->project_name = g_path_get_basename (submit->project);
-  /* A title from the frontmatter is not part of the body. */
-  if (parsed->title_from_frontmatter && *parsed->body != '\0')
-    submit->prompt = g_strdup_printf ("%s\n\n%s", parsed->title, parsed->body);
-  else if (parsed->title_from_frontmatter)
-    submit->prompt = g_strdup (parsed->title);
-  else
-    submit->prompt = g_strdup (parsed->body);
+  submit->prompt = cf_delegate_prompt_for_task (parsed);
   g_task_return_boolean (task, TRUE);
 }
 

@@ -51,6 +51,18 @@ cf_delegate_route_task (const CfTask *task)
   return cf_delegate_route (&fields);
 }
 
+char *
+cf_delegate_prompt_for_task (const CfTask *task)
+{
+  g_return_val_if_fail (task != NULL, NULL);
+
+  if (task->title_from_frontmatter && *task->body != '\0')
+    return g_strdup_printf ("%s\n\n%s", task->title, task->body);
+  if (task->title_from_frontmatter)
+    return g_strdup (task->title);
+  return g_strdup (task->body);
+}
+
 static const struct {
   const char *name;
   const char *description;

@@ -48,6 +48,11 @@ typedef struct {
 CfDelegateRoute cf_delegate_route (const CfDelegateFields *fields);
 CfDelegateRoute cf_delegate_route_task (const CfTask *task);
 
+/* The prompt a remote job gets for TASK: the body, after the frontmatter's
+ * title and a blank line when the title came from there (a title taken from
+ * the body's first heading is already in it). Newly allocated. */
+char *cf_delegate_prompt_for_task (const CfTask *task);
+
 /* "needs-claude-code", "prefers-claude-code", "not-allowed", "provider",
  * "no-provider", "unknown-provider": stable, for JSON output and logs. */
 const char *cf_delegate_reason_to_string (CfDelegateReason reason);

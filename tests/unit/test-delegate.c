@@ -159,6 +159,31 @@ test_route_fixtures (void)
   g_assert_cmpuint (remote, ==, 8);
 }
 
+static void
+test_prompt (void)
+{
+  static const struct {
+    const char *file;
+    const char *prompt;
+  } cases[] = {
+    { "---\ntitle: Fix login\n---\nThe redirect loops.\n", "Fix login\n\nThe redirect loops." },
+    { "---\ntitle: Only a title\n---\n", "Only a title" },
+    { "# Heading\n\nBody text.\n", "# Heading\n\nBody text." },
+    { "---\npriority: high\n---\nJust the body.\n", "Just the body." },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(CfTask) task = cf_task_parse ("p", cases[i].file, strlen (cases[i].file), &error);
+      g_autofree char *prompt = NULL;
+
+      g_assert_no_error (error);
+      prompt = cf_delegate_prompt_for_task (task);
+      g_assert_cmpstr (prompt, ==, cases[i].prompt);
+    }
+}
+
 /* --- Replies --------------------------------------------------------------------- */
 
 static void
@@ -448,6 +473,7 @@ main (int argc, char **argv)
   g_test_add_func ("/delegate/route/out-of-range", test_route_out_of_range);
   g_test_add_func ("/delegate/route/reason-names", test_route_reason_names);
   g_test_add_func ("/delegate/route/fixtures", test_route_fixtures);
+  g_test_add_func ("/delegate/prompt", test_prompt);
   g_test_add_func ("/delegate/job/parse", test_job_parse_ok);
   g_test_add_func ("/delegate/job/parse-errors", test_job_parse_errors);
   g_test_add_func ("/delegate/job/parse-limits", test_job_parse_limits);
