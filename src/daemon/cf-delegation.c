@@ -29,6 +29,7 @@ struct _CfDelegation {
   gboolean enabled;
   GCancellable *cancellable;   /* non-NULL while started */
   gulong available_handler;
+  gulong state_handler;
 
   GHashTable *submitting;      /* key → Submission* */
   GHashTable *local_only;      /* key set: given back this run */
@@ -128,6 +129,13 @@ static void schedule_kick (CfDelegation *self);
 static void schedule_pass (CfDelegation *self, guint delay_ms);
 
 /* ---- routing: who takes a task -------------------------------------------- */
+
+static void
+on_state_changed (CfState *state, guint what, CfDelegation *self)
+{
+  if (what & CF_STATE_CHANGE_DISPATCH_PAUSED)
+    schedule_kick (self);
+}
 
 static gboolean
 wants (CfDelegation *self, const CfInboxTask *task, const char *key)
@@ -437,7 +445,9 @@ kick_now (gpointer user_data)
   g_autoptr(GPtrArray) pending = NULL;
 
   self->kick_id = 0;
-  if (!is_running (self) || !self->enabled)
+  /* The operator's pause holds new submissions too; an exhaustion pause
+   * does not: the remote API is what still works then. */
+  if (!is_running (self) || !self->enabled || cf_state_get_operator_paused (self->state))
     return G_SOURCE_REMOVE;
   pending = cf_inbox_list_pending (self->inbox);
   for (guint i = 0; i < pending->len; i++)
@@ -980,6 +990,8 @@ cf_delegation_start (CfDelegation *self)
   self->cancellable = g_cancellable_new ();
   self->available_handler = g_signal_connect_swapped (self->inbox, "tasks-available",
                                                       G_CALLBACK (schedule_kick), self);
+  self->state_handler = g_signal_connect (self->state, "changed", G_CALLBACK (on_state_changed),
+                                          self);
   schedule_pass (self, FIRST_PASS_MS);
   schedule_kick (self);
 }
@@ -994,6 +1006,7 @@ cf_delegation_stop (CfDelegation *self)
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   g_clear_signal_handler (&self->available_handler, self->inbox);
+  g_clear_signal_handler (&self->state_handler, self->state);
   g_clear_handle_id (&self->kick_id, g_source_remove);
   g_clear_handle_id (&self->reap_id, g_source_remove);
   g_queue_clear_full (&self->poll_queue, g_free);

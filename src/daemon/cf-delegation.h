@@ -29,7 +29,10 @@ G_BEGIN_DECLS
  * is the last guard.
  *
  * A task is taken when delegation is on, its provider is set and it is not
- * local-only. Submission: the task leaves the inbox listing (it stays in
+ * local-only. The operator's PauseDispatch holds new submissions as it holds
+ * local dispatch; a pause because every account is exhausted does not (the
+ * remote API is what still works then). Jobs already submitted are reaped
+ * in any case. Submission: the task leaves the inbox listing (it stays in
  * the inbox directory), the file is read again in a worker thread and routed
  * again (it may have changed), POST /jobs is sent, and inbox/<id>.md.delegated
  * (job id, provider, time) is written durably (fsync'd temporary file,

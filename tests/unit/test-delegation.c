@@ -574,6 +574,19 @@ test_local_tasks_untouched (Fixture *f, gconstpointer data)
     }
 }
 
+/* The operator's pause holds submissions; resuming sends them. */
+static void
+test_operator_pause (Fixture *f, gconstpointer data)
+{
+  cf_state_set_dispatch_paused (f->state, TRUE);
+  start_delegation (f);
+  deliver_remote (f, "w", "gpu");
+  cf_test_run_for (1000);
+  g_assert_cmpuint (f->api->requests->len, ==, 0);
+  cf_state_set_dispatch_paused (f->state, FALSE);
+  wait_file (f, "inbox", "w.md.delegated", 5000);
+}
+
 /* Off without the key: nothing leaves, every task is the dispatcher's. */
 static void
 test_disabled_without_key (Fixture *f, gconstpointer data)
@@ -724,6 +737,7 @@ main (int argc, char **argv)
   ADD ("/delegation/fallback-bad-reply", test_fallback_bad_reply);
   ADD ("/delegation/fallback-transport", test_fallback_transport);
   ADD ("/delegation/local-tasks-untouched", test_local_tasks_untouched);
+  ADD ("/delegation/operator-pause", test_operator_pause);
   ADD ("/delegation/disabled-without-key", test_disabled_without_key);
   ADD ("/delegation/disabled-keeps-markers", test_disabled_keeps_markers);
   ADD ("/delegation/bad-marker", test_bad_marker);
