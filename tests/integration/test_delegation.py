@@ -149,6 +149,21 @@ def free_port():
         return s.getsockname()[1]
 
 
+class InstallTest(unittest.TestCase):
+    def test_ccl_delegate_goes_to_bindir(self):
+        build = os.environ.get("CF_BUILD_DIR") or os.path.join(os.path.dirname(FIXTURES), "..", "..",
+                                                                "build")
+        with open(os.path.join(build, "meson-info", "intro-installed.json")) as f:
+            installed = json.load(f)
+        with open(os.path.join(build, "meson-info", "intro-buildoptions.json")) as f:
+            options = {o["name"]: o["value"] for o in json.load(f)}
+        dests = [d for s, d in installed.items() if os.path.basename(s) == "ccl-delegate"]
+        self.assertEqual(dests, [os.path.join(options["prefix"], options["bindir"], "ccl-delegate")])
+        pages = [d for s, d in installed.items() if os.path.basename(s) == "ccl-delegate.1"]
+        self.assertEqual(len(pages), 1)
+        self.assertTrue(pages[0].endswith("/man1/ccl-delegate.1"), pages)
+
+
 class DelegationTest(unittest.TestCase):
     def setUp(self):
         require_programs("dbus-daemon", "tmux", "busctl")
