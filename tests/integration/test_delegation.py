@@ -334,10 +334,11 @@ class DelegationTest(unittest.TestCase):
         reason = self.read("failed", "ko.reason.txt")
         self.assertIn(f"Reason: the remote job failed (gpu, job {m_ko['job_id']}): GPU out of memory",
                       reason)
-        self.assertEqual([f for f in os.listdir(queue_dir(sb.project_dir, "inbox"))
-                          if f.endswith(".delegated")], [])
+        # The marker goes after the move; the signal after both.
         self.signals.wait("TaskFinished", lambda a: a[1] == "ok" and a[3] == "delegated-done")
         self.signals.wait("TaskFinished", lambda a: a[1] == "ko" and a[3] == "delegated-failed")
+        self.assertEqual([f for f in os.listdir(queue_dir(sb.project_dir, "inbox"))
+                          if f.endswith(".delegated")], [])
         sb.wait_for(lambda: sb.get_property("TasksCompleted") == 1 and
                     sb.get_property("TasksFailed") == 1, timeout=10, what="counters")
         # Nothing ran locally, nothing was sent twice.
