@@ -259,6 +259,8 @@ cf_daemon_start (CfDaemon *self, GError **error)
   /* Remote-routed tasks are the delegation's: the dispatcher skips them. */
   self->delegation = cf_delegation_new (self->config, self->state, self->inbox);
   cf_dispatcher_set_skip_func (self->dispatcher, cf_delegation_skip_task, self->delegation);
+  cf_http_set_delegation (self->http, cf_delegation_build_status, cf_delegation_render_metrics,
+                          self->delegation);
   self->quota = cf_quota_new (self->config, self->state, self->tmux, self->hooks);
   self->switcher = cf_switcher_new (self->config, self->state, self->tmux, self->watcher,
                                     self->dispatcher, self->quota);
@@ -379,6 +381,8 @@ cf_daemon_dispose (GObject *object)
   if (self->dispatcher != NULL)
     cf_dispatcher_set_skip_func (self->dispatcher, NULL, NULL);
   g_clear_object (&self->dispatcher);
+  if (self->http != NULL)
+    cf_http_set_delegation (self->http, NULL, NULL, NULL);
   g_clear_object (&self->delegation);
   g_clear_object (&self->janitor);
   g_clear_object (&self->watcher);

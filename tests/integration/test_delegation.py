@@ -10,7 +10,7 @@ sessions, and a job API served by this process (http.server in a thread).
 - kill -9 mid-job: the restarted daemon finds the job from its marker;
 - 5xx on every try → 4 POSTs, then the task runs on a fake-claude session;
   a 4xx → one POST, then local;
-- delegation off (no key) → nothing remote;
+- delegation off (no key) → nothing remote, /api/delegated/status 404;
 - ccl-delegate submit / get / result against the same API."""
 
 import glob
@@ -420,16 +420,14 @@ class DelegationTest(unittest.TestCase):
             return None, None
 
     def http_status(self, key):
-        port = free_port()
+        port = self.port = free_port()
         self.start(pool=0, key=key, overrides={"http": {"listen": f"127.0.0.1:{port}"}})
         status, doc = None, None
         deadline = time.monotonic() + 3
         while status is None and time.monotonic() < deadline:
             status, doc = self.http_get(port, "/api/delegated/status")
             time.sleep(0.1)
-        if status is None:
-            self.skipTest("this claude-failoverd serves no HTTP API (ARCHITECTURE 4.7 is not "
-                          "built in)")
+        self.assertIsNotNone(status, "the HTTP API did not answer")
         return status, doc
 
     def test_http_status_404_when_off(self):
@@ -440,9 +438,23 @@ class DelegationTest(unittest.TestCase):
         status, doc = self.http_status(key=True)
         self.assertEqual(status, 200, doc)
         self.assertIs(doc["enabled"], True)
+        self.assertEqual(doc["url"], self.api.url)
         for member in ("active", "submitting", "completed", "failed", "fallbacks", "jobs"):
             self.assertIn(member, doc)
         self.assertNotIn(KEY, json.dumps(doc))
+        # A delegated job shows up with its status.
+        self.add_remote("shown", "gpu")
+        m = self.wait_marker("shown")
+        self.api.set(m["job_id"], status="running")
+
+        def listed():
+            _, doc = self.http_get(self.port, "/api/delegated/status")
+            jobs = [j for j in doc["jobs"] if j["task"] == "shown"]
+            return jobs and jobs[0]["status"] == "running" and jobs[0]
+        job = self.sb.wait_for(listed, timeout=10, what="the job in /api/delegated/status")
+        self.assertEqual((job["job_id"], job["provider"], job["project"]),
+                         (m["job_id"], "gpu", self.sb.project_dir))
+        self.assertEqual(self.http_get(self.port, "/api/delegated/status")[1]["active"], 1)
 
     def test_ccl_delegate_against_the_api(self):
         sb = self.sb

@@ -458,15 +458,21 @@ class HttpApiTest(unittest.TestCase):
         sb.wait_for(lambda: get_json(self.port, "/health")[0] == 200, timeout=20,
                     what="/health 200 again")
 
-    def test_delegation_on_without_its_component(self):
+    def test_delegation_status(self):
         self.start({"delegation": {"url": "http://127.0.0.1:9/api",
                                    "api_key_env": "CF_TEST_DELEGATION_KEY"}},
                    env=self.sb.env(CF_TEST_DELEGATION_KEY="k-123"), min_sessions=0)
         status, doc = get_json(self.port, "/api/delegated/status")
-        self.assertEqual(status, 503)
+        self.assertEqual(status, 200)
+        self.assertIs(doc["enabled"], True)
+        self.assertEqual(doc["url"], "http://127.0.0.1:9/api")
+        self.assertEqual((doc["active"], doc["completed"], doc["failed"], doc["jobs"]),
+                         (0, 0, 0, []))
         self.assertNotIn("k-123", json.dumps(doc))
         families = parse_prometheus(request(self.port, "/metrics")[2].decode("utf-8"))
         self.assertEqual(sample(families, "claude_failover_delegation_enabled"), 1)
+        self.assertEqual(sample(families, "claude_failover_delegation_jobs_active"), 0)
+        self.assertEqual(sample(families, "claude_failover_delegation_fallbacks_total"), 0)
         # The URL alone, without the key, is off: 404.
         self.sb.stop_daemon()
         self.sb.start_daemon(env=self.sb.env(CF_TEST_DELEGATION_KEY=None))
