@@ -30,6 +30,7 @@ cf_delegate_client_options_init (CfDelegateClientOptions *options)
   options->timeout_ms = 30000;
   options->max_retries = 3;
   options->backoff_ms = 500;
+  options->max_connections = 16;
 }
 
 /* ---- one call: attempts, retries, cancellation ----------------------------- */
@@ -553,7 +554,10 @@ cf_delegate_client_new (const char *url,
   self->base = g_steal_pointer (&base);
   self->display_url = g_uri_to_string_partial (uri, G_URI_HIDE_USERINFO);
   self->authorization = g_strconcat ("Bearer ", api_key, NULL);
+  self->options.max_connections = MAX (self->options.max_connections, 1);
   self->session = soup_session_new_with_options ("user-agent", "claude-failover/" PACKAGE_VERSION,
-                                                 NULL);
+                                                 "max-conns", (int) self->options.max_connections,
+                                                 "max-conns-per-host",
+                                                 (int) self->options.max_connections, NULL);
   return g_steal_pointer (&self);
 }

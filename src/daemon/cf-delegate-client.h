@@ -32,6 +32,8 @@ typedef struct {
   guint timeout_ms;            /* per attempt; 30 000 */
   guint max_retries;           /* 3 (so at most 4 requests) */
   guint backoff_ms;            /* before the first retry, then doubling; 500 */
+  guint max_connections;       /* to the API at once; 16 (libsoup's default is 2 per
+                                  host: two hung submissions would stall the polls) */
 } CfDelegateClientOptions;
 
 void cf_delegate_client_options_init (CfDelegateClientOptions *options);

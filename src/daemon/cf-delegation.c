@@ -31,7 +31,7 @@ struct _CfDelegation {
   gulong available_handler;
   gulong state_handler;
 
-  GHashTable *submitting;      /* key → Submission* */
+  GHashTable *submitting;      /* key set: submissions in flight */
   GHashTable *local_only;      /* key set: given back this run */
   GHashTable *jobs;            /* key → Job* */
 
@@ -57,12 +57,6 @@ G_DEFINE_FINAL_TYPE (CfDelegation, cf_delegation, G_TYPE_OBJECT)
 typedef struct {
   char *project;
   char *id;
-  char *provider;
-} Submission;
-
-typedef struct {
-  char *project;
-  char *id;
   char *job_id;
   char *provider;
   gint64 submitted_at;         /* real µs */
@@ -78,15 +72,6 @@ static char *
 make_key (const char *project, const char *id)
 {
   return g_strconcat (project, "\n", id, NULL);
-}
-
-static void
-submission_free (Submission *submission)
-{
-  g_free (submission->project);
-  g_free (submission->id);
-  g_free (submission->provider);
-  g_free (submission);
 }
 
 static void
@@ -421,12 +406,8 @@ static void
 start_submission (CfDelegation *self, const CfInboxTask *task, char *key)
 {
   Submit *submit = g_new0 (Submit, 1);
-  Submission *submission = g_new0 (Submission, 1);
 
-  submission->project = g_strdup (task->project);
-  submission->id = g_strdup (task->id);
-  submission->provider = g_strdup (task->provider);
-  g_hash_table_replace (self->submitting, g_strdup (key), submission);
+  g_hash_table_add (self->submitting, g_strdup (key));
   cf_inbox_forget (self->inbox, task->project, task->id);
 
   submit->self = g_object_ref (self);
@@ -1225,8 +1206,7 @@ cf_delegation_class_init (CfDelegationClass *klass)
 static void
 cf_delegation_init (CfDelegation *self)
 {
-  self->submitting = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                            (GDestroyNotify) submission_free);
+  self->submitting = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->local_only = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->jobs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) job_free);
   g_queue_init (&self->poll_queue);

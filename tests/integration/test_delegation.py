@@ -10,6 +10,7 @@ sessions, and a job API served by this process (http.server in a thread).
 - kill -9 mid-job: the restarted daemon finds the job from its marker;
 - 5xx on every try → 4 POSTs, then the task runs on a fake-claude session;
   a 4xx → one POST, then local;
+- a job API that never answers holds neither local dispatch nor D-Bus;
 - delegation off (no key) → nothing remote, /api/delegated/status 404;
 - ccl-delegate submit / get / result against the same API."""
 
@@ -70,6 +71,8 @@ class JobApi:
         self.jobs = {}
         self.post_failures = []
         self.next_id = 0
+        self.hang = False
+        self.released = threading.Event()
         api = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -87,6 +90,12 @@ class JobApi:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode("utf-8")
+                if api.hang:
+                    with api.lock:
+                        api.requests.append(("POST", self.path, self.headers.get("Authorization"),
+                                             body))
+                    api.released.wait(120)
+                    return
                 with api.lock:
                     api.requests.append(("POST", self.path, self.headers.get("Authorization"), body))
                     failure = api.post_failures.pop(0) if api.post_failures else None
@@ -115,11 +124,14 @@ class JobApi:
                     self.reply(200, doc)
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.server.block_on_close = False
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     def close(self):
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -399,6 +411,38 @@ class DelegationTest(unittest.TestCase):
         self.check_local_fallback("refused", 1)
         time.sleep(1)
         self.assertEqual(len(self.api.posts()), 1)
+
+    def test_a_hung_api_blocks_nothing(self):
+        """Submissions that never get an answer hold neither local dispatch
+        nor D-Bus: local tasks run meanwhile, GetStatus stays quick."""
+        sb = self.sb
+        self.api.hang = True
+        self.start(pool=2)
+        for i in range(4):
+            self.add_remote(f"hung{i}", "gpu")
+        sb.wait_for(lambda: len(self.api.posts()) == 4, timeout=15, what="4 hanging submissions")
+        for i in range(4):
+            sb.add_task(f"local{i}", f"Local work {i}. FAKE:work=200")
+        latencies = []
+        deadline = time.monotonic() + 60
+        while set(task_ids(sb.project_dir, "done")) != {f"local{i}" for i in range(4)}:
+            self.assertLess(time.monotonic(), deadline, "local tasks did not finish")
+            started = time.monotonic()
+            sb.busctl("call", "org.claudefailover", "/org/claudefailover/Manager",
+                      "org.claudefailover.Manager", "GetStatus")
+            latencies.append(time.monotonic() - started)
+            time.sleep(0.1)
+        latencies.sort()
+        p99 = latencies[int(len(latencies) * 0.99)]
+        print(f"GetStatus over busctl while 4 submissions hang: {len(latencies)} calls, "
+              f"median {latencies[len(latencies) // 2] * 1000:.1f} ms, "
+              f"p99 {p99 * 1000:.1f} ms", file=sys.stderr)
+        # busctl itself costs a few ms to start; a blocked loop would cost seconds.
+        self.assertLess(p99, 1.0)
+        # The remote tasks are still held for the API, none ran locally.
+        self.assertEqual([e for e in sb.fake_events("prompt") if "hung" in e["text"]], [])
+        self.assertEqual(sorted(t for t in task_ids(sb.project_dir, "inbox")),
+                         [f"hung{i}" for i in range(4)])
 
     def test_off_without_the_key(self):
         sb = self.sb

@@ -60,7 +60,8 @@ make_config (Fixture *f, const char *url)
 static void
 start_delegation (Fixture *f)
 {
-  CfDelegateClientOptions options = { .timeout_ms = 2000, .max_retries = 3, .backoff_ms = 10 };
+  CfDelegateClientOptions options = { .timeout_ms = 2000, .max_retries = 3, .backoff_ms = 10,
+                                      .max_connections = 16 };
 
   f->delegation = cf_delegation_new (f->config, f->state, f->inbox);
   cf_delegation_set_client_options (f->delegation, &options);
