@@ -66,6 +66,7 @@ typedef struct {
   char *last_error;
   gboolean polling;
   gboolean finishing;
+  gboolean no_marker;          /* its marker could not be written: followed from memory */
 } Job;
 
 static char *
@@ -301,6 +302,7 @@ on_marked (GObject *source, GAsyncResult *result, gpointer user_data)
   CfDelegation *self = submit->self;
   g_autoptr(GError) error = NULL;
   Job *job;
+  gboolean marked = TRUE;
 
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
@@ -318,11 +320,13 @@ on_marked (GObject *source, GAsyncResult *result, gpointer user_data)
       log_task (G_LOG_LEVEL_WARNING, submit->project, submit->id,
                 "cannot write the delegation marker for job %s: %s; a restart will not "
                 "know the job", submit->job->id, error->message);
+      marked = FALSE;
     }
   job = add_job (self, submit->project, submit->id, submit->job->id, submit->provider,
                  submit->submitted_at);
   job->status = submit->job->status;
   job->status_known = TRUE;
+  job->no_marker = !marked;
   self->submitted++;
   cf_state_increment_counter (self->state, CF_COUNTER_DELEGATED);
   log_task (G_LOG_LEVEL_MESSAGE, submit->project, submit->id,
@@ -844,14 +848,20 @@ on_scanned (GObject *source, GAsyncResult *result, gpointer user_data)
     }
 
   /* Jobs known before this scan began whose marker is gone: the operator
-   * took the task back. */
+   * took the task back. A job whose marker could not be written is polled
+   * from memory. */
   g_hash_table_iter_init (&iter, self->jobs);
   while (g_hash_table_iter_next (&iter, &key, &value))
     {
       Job *job = value;
 
-      if (!g_hash_table_contains (seen, key) && !job->finishing && !job->polling &&
-          job->known_since < self->pass_started)
+      if (job->no_marker)
+        {
+          if (!job->finishing)
+            g_queue_push_tail (&self->poll_queue, g_strdup (key));
+        }
+      else if (!g_hash_table_contains (seen, key) && !job->finishing && !job->polling &&
+               job->known_since < self->pass_started)
         {
           log_task (G_LOG_LEVEL_MESSAGE, job->project, job->id,
                     "its delegation marker is gone; remote job %s is no longer followed",
