@@ -114,8 +114,8 @@ read_object (const char *data, gsize length, gsize max, const char *what, GQuark
   if (length > max)
     {
       /* TRANSLATORS: %s is "the reply" or "the marker" */
-      g_set_error (error, domain, code, _("%s is larger than %" G_GSIZE_FORMAT " bytes"),
-                   what, max);
+      g_set_error (error, domain, code, _("%s is larger than %lu bytes"), what,
+                   (unsigned long) max);
       return NULL;
     }
   if (length > 0 && memchr (data, '\0', length) != NULL)
@@ -126,8 +126,8 @@ read_object (const char *data, gsize length, gsize max, const char *what, GQuark
   if (length > 0 && !g_utf8_validate_len (data, length, &invalid))
     {
       g_set_error (error, domain, code,
-                   _("%s is not UTF-8 (at byte offset %" G_GSIZE_FORMAT ")"), what,
-                   (gsize) (invalid - data));
+                   _("%s is not UTF-8 (at byte offset %lu)"), what,
+                   (unsigned long) (invalid - data));
       return NULL;
     }
   if (!cf_json_check_syntax (length > 0 ? data : "", length, MAX_DEPTH, CF_JSON_CHECK_EXACT,
