@@ -15,45 +15,16 @@ append_basic (sd_bus_message *message, char type, GVariant *value)
         return sd_bus_message_append_basic (message, type, &v);
       }
     case 'y':
-      {
-        guint8 v = g_variant_get_byte (value);
-        return sd_bus_message_append_basic (message, type, &v);
-      }
     case 'n':
-      {
-        gint16 v = g_variant_get_int16 (value);
-        return sd_bus_message_append_basic (message, type, &v);
-      }
     case 'q':
-      {
-        guint16 v = g_variant_get_uint16 (value);
-        return sd_bus_message_append_basic (message, type, &v);
-      }
     case 'i':
-      {
-        gint32 v = g_variant_get_int32 (value);
-        return sd_bus_message_append_basic (message, type, &v);
-      }
     case 'u':
-      {
-        guint32 v = g_variant_get_uint32 (value);
-        return sd_bus_message_append_basic (message, type, &v);
-      }
     case 'x':
-      {
-        gint64 v = g_variant_get_int64 (value);
-        return sd_bus_message_append_basic (message, type, &v);
-      }
     case 't':
-      {
-        guint64 v = g_variant_get_uint64 (value);
-        return sd_bus_message_append_basic (message, type, &v);
-      }
     case 'd':
-      {
-        double v = g_variant_get_double (value);
-        return sd_bus_message_append_basic (message, type, &v);
-      }
+      /* A fixed-size GVariant holds its value in machine byte order,
+       * aligned: exactly what sd-bus reads for these types. */
+      return sd_bus_message_append_basic (message, type, g_variant_get_data (value));
     case 's':
     case 'o':
     case 'g':
