@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                                 "tests", "integration"))
@@ -24,9 +25,10 @@ def show(title, result):
     print(out.rstrip() + "\n", flush=True)
 
 
-def failover(sb, signals):
-    """Account main runs out mid-task: the switch, the tasks finishing on the
-    backup, the return to main after its reset."""
+def failover(sb, signals, summary):
+    """Account main runs out mid-task: the switch, the operator's session
+    resumed, the tasks finishing on the backup, the return to main after its
+    reset."""
     main_home = os.path.join(sb.home, ".claude-main")
     link = os.path.join(sb.home, ".claude")
     for i in range(3):
@@ -46,32 +48,67 @@ def failover(sb, signals):
     finished = signals.wait("SwapFinished", timeout=30)
     say(f"SwapFinished in {(finished['t'] - started['t']) * 1000:.0f} ms: {finished['args'][3]}")
     say(f"{link} → {os.readlink(link)}")
+    summary["detect"] = quota["t"] - t0
+    summary["switch_ms"] = (finished["t"] - started["t"]) * 1000
+    resumed = sb.wait_for(lambda: sb.fake_events("start", resume=summary["conversation"]),
+                          timeout=20, what="the dedicated session resumed")
+    say(f"operator's session {DEDICATED} resumed its conversation on the backup: "
+        f"claude --resume {summary['conversation'][:8]}… with CLAUDE_CONFIG_DIR="
+        f"{resumed[-1]['CLAUDE_CONFIG_DIR']}")
+    summary["resumed"] = [DEDICATED]
     sb.fake_account_limit(main_home, False)
     done_dir = os.path.join(sb.project_dir, ".agent-queue", "done")
     sb.wait_for(lambda: all(os.path.exists(os.path.join(done_dir, f"long-task-{i}.md"))
                             for i in range(3)), timeout=60, what="the long tasks done")
     on_backup = [e["args"][1] for e in signals.events("TaskDispatched") if e["args"][4] == "backup"]
-    say(f"requeued tasks finished on the backup: {', '.join(sorted(set(on_backup)))}")
+    summary["on_backup"] = sorted(set(on_backup))
+    say(f"requeued tasks finished on the backup: {', '.join(summary['on_backup'])}")
     show("claude-failoverctl status", sb.ctl("status"))
     say(f"ReturnAt is main's reset + return_margin; waiting {max(0, reset + 1 - time.time()):.0f} s")
     back = signals.wait("SwapStarted", lambda a: a[2] == "return", timeout=60)
     signals.wait("SwapFinished", lambda a: a[1] == "main", timeout=30)
     say(f"back on main ({back['args'][2]}); {link} → {os.readlink(link)}")
+    summary["swaps"] = [f"{e['args'][0]} → {e['args'][1]} ({e['args'][2]})"
+                        for e in signals.events("SwapStarted")]
+
+
+def queue_of(sb, place):
+    return sorted(n[:-3] for n in os.listdir(os.path.join(sb.project_dir, ".agent-queue", place))
+                  if n.endswith(".md"))
+
+
+def print_summary(summary):
+    print("\nSummary", flush=True)
+    print(f"  tasks done:          {len(summary['done'])} ({', '.join(summary['done'])})")
+    print(f"  tasks failed:        {len(summary['failed'])}")
+    print(f"  limit → detected:    {summary['detect']:.2f} s (quota.interval 500 ms)")
+    print(f"  switch took:         {summary['switch_ms']:.0f} ms")
+    print(f"  switches:            {'; '.join(summary['swaps'])}")
+    print(f"  sessions resumed:    {', '.join(summary['resumed'])}")
+    print(f"  finished on backup:  {', '.join(summary['on_backup'])}")
+    print(f"  total:               {time.monotonic() - START:.1f} s\n", flush=True)
+
+
+DEDICATED = "ccl-1-web"
 
 
 def main():
     keep = "--keep" in sys.argv[1:]
+    summary = {"conversation": str(uuid.uuid4())}
     with Sandbox("demo") as sb:
         say(f"sandbox in {sb.root}")
         sb.start_bus()
         say(f"private system bus at {sb.bus_address}")
         sb.start_tmux()
         say(f"private tmux server at {sb.tmux_socket}")
-        config = sb.write_config({"pool": {"autonomous": {"min": 3, "max": 5}},
+        config = sb.write_config({"pool": {"autonomous": {"min": 3, "max": 5},
+                                           "dedicated": [{"name": DEDICATED,
+                                                          "project": sb.project_dir}]},
                                   "lifecycle": {"interval": "500ms"},
                                   "quota": {"interval": "500ms", "return_margin": "1s",
                                             "reactivate_cooldown": "2s"}})
-        say(f"config {config}: accounts main and backup, pool ccl-auto-0..2, fake Claude")
+        say(f"config {config}: accounts main and backup, pool ccl-auto-0..2 and {DEDICATED}, "
+            "fake Claude")
         show(f"claude-failoverd --check-config --config {config}",
              sb.run([sb.daemon_path, "--config", config, "--check-config"]))
 
@@ -100,6 +137,15 @@ def main():
                     and len([n for n in sb.sessions() if n.startswith("ccl-auto-")]) >= 3,
                     timeout=20, what="pool recreated after the tmux server died")
         say(f"pool recreated {time.monotonic() - t0:.2f}s later")
+        # The operator's own session, Claude on main mid-conversation: never
+        # dispatched into, resumed on the other account when main runs out.
+        sb.start_fake(DEDICATED, "--dangerously-skip-permissions", cwd=sb.project_dir,
+                      config_dir=os.path.join(sb.home, ".claude-main"))
+        sb.fake_control(DEDICATED, f"print claude --resume {summary['conversation']}")
+        sb.wait_for(lambda: any(s[0] == DEDICATED and s[2] == "idle"
+                                for s in sb.get_property("Sessions")),
+                    timeout=20, what=f"{DEDICATED} seen by the daemon")
+        say(f"the operator opens {DEDICATED} (Claude on account main); the daemon follows it")
         show("claude-failoverctl sessions", sb.ctl("sessions"))
 
         say("pausing dispatch, dropping 5 tasks into the demo project's inbox (one critical)")
@@ -120,11 +166,11 @@ def main():
                     say(f"done: {name[:-3]}")
             time.sleep(0.1)
         show("claude-failoverctl status", sb.ctl("status"))
-        prompts = sb.fake_events("prompt")
-        say(f"fake Claude received {len(prompts)} prompts; first: "
-            f"{prompts[0]['text'].splitlines()[0][:60] if prompts else '-'}")
+        order = [e["args"][1] for e in signals.events("TaskDispatched")]
+        say(f"dispatch order (TaskDispatched): {', '.join(order)}; fake Claude received "
+            f"{len(sb.fake_events('prompt'))} prompts")
 
-        failover(sb, signals)
+        failover(sb, signals, summary)
 
         if keep and sys.stdin.isatty():
             print(f"Sandbox kept running. In another shell:\n"
@@ -132,10 +178,15 @@ def main():
                   f"  {sb.ctl_path} status\n  tmux -S {sb.tmux_socket} ls\n"
                   f"Press Enter to stop.", flush=True)
             input()
+        summary["done"], summary["failed"] = queue_of(sb, "done"), queue_of(sb, "failed")
         code = sb.stop_daemon()
         say(f"daemon stopped cleanly (exit {code}); state written to "
             f"{sb.config['state_file']}")
     say("sandbox removed")
+    print_summary(summary)
+    if time.monotonic() - START > 120:
+        print("demo: took longer than its two-minute budget", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

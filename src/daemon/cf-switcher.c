@@ -266,8 +266,8 @@ step_complete (Swap *swap)
   cf_state_set_return_at (self->state, return_at);
   if (!g_str_equal (swap->reason, "quota"))
     cf_state_set_all_exhausted_until (self->state, 0);
-  message = g_strdup_printf (_("switched from %s to %s: %u tasks requeued, %u dedicated "
-                               "sessions resumed, %u left at their shell"),
+  message = g_strdup_printf (_("switched from %s to %s; tasks requeued: %u, dedicated "
+                               "sessions resumed: %u, left at their shell: %u"),
                              swap->from, swap->to, swap->requeued, swap->resumed,
                              swap->left_at_shell);
   swap_end (swap, TRUE, message);

@@ -719,8 +719,8 @@ class CtlMonitorTest(CtlTestCase):
                          f"exhausted, resets {re.escape(reset_text)} \\(<relative>\\); sessions: "
                          f"ccl-auto-0; evidence: .*usage limit reached\\|{reset}$")
         self.assertEqual(swap_lines[2], "<time>             SwapFinished       main → backup "
-                         "succeeded: switched from main to backup: 1 tasks requeued, 0 dedicated "
-                         "sessions resumed, 0 left at their shell")
+                         "succeeded: switched from main to backup; tasks requeued: 1, dedicated "
+                         "sessions resumed: 0, left at their shell: 0")
         self.assertIn("<time>             SessionChanged     ccl-auto-0 → working "
                       "(demo/YYYYMMDD-HHMMSS-watched-XXXX)", normalised)
         self.assertTrue(any(re.search(r"PropertiesChanged  .*ActiveAccount=backup", l)
