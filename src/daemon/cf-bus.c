@@ -117,8 +117,8 @@ resolve_project (CfBus *self, const char *project, sd_bus_error *error)
         }
     }
   sd_bus_error_setf (error, CF_ERROR_NO_SUCH_PROJECT,
-                     "No project '%s' (a project directory with .agent-queue/inbox under "
-                     "projects.dir or projects.extra)", project);
+                     _("No project '%s' (a project directory with .agent-queue/inbox under "
+                       "projects.dir or projects.extra)"), project);
   return NULL;
 }
 
@@ -127,7 +127,7 @@ check_task_id (const char *task_id, sd_bus_error *error)
 {
   if (!cf_task_id_is_valid (task_id))
     return sd_bus_error_setf (error, CF_ERROR_INVALID_ARGUMENT,
-                              "'%s' is not a task id (letters, digits, '.', '_', '-')", task_id);
+                              _("'%s' is not a task id (letters, digits, '.', '_', '-')"), task_id);
   return 0;
 }
 
@@ -496,7 +496,7 @@ method_reload (sd_bus_message *message, void *userdata, sd_bus_error *error)
   CfBus *self = userdata;
 
   if (self->reload_func == NULL)
-    return sd_bus_error_set (error, SD_BUS_ERROR_NOT_SUPPORTED, "Reload is not available");
+    return sd_bus_error_set (error, SD_BUS_ERROR_NOT_SUPPORTED, _("Reload is not available"));
   return authorize_then (pending_new (self, message, NULL, NULL), CF_POLKIT_CONTROL,
                          reload_authorized);
 }
@@ -530,7 +530,7 @@ method_recycle_session (sd_bus_message *message, void *userdata, sd_bus_error *e
   if (r < 0)
     return r;
   if (cf_state_lookup_session (self->state, name) == NULL)
-    return sd_bus_error_setf (error, CF_ERROR_NO_SUCH_SESSION, "No session named '%s'", name);
+    return sd_bus_error_setf (error, CF_ERROR_NO_SUCH_SESSION, _("No session named '%s'"), name);
   p = pending_new (self, message, NULL, NULL);
   p->session = g_strdup (name);
   return authorize_then (p, CF_POLKIT_CONTROL, recycle_session_authorized);
@@ -610,9 +610,9 @@ method_switch_account (sd_bus_message *message, void *userdata, sd_bus_error *er
   if (r < 0)
     return r;
   if (account[0] != '\0' && cf_config_find_account (self->config, account) == NULL)
-    return sd_bus_error_setf (error, CF_ERROR_NO_SUCH_ACCOUNT, "No account named '%s'", account);
+    return sd_bus_error_setf (error, CF_ERROR_NO_SUCH_ACCOUNT, _("No account named '%s'"), account);
   if (self->switcher == NULL)
-    return sd_bus_error_set (error, SD_BUS_ERROR_NOT_SUPPORTED, "No account switcher");
+    return sd_bus_error_set (error, SD_BUS_ERROR_NOT_SUPPORTED, _("No account switcher"));
   p = pending_new (self, message, NULL, NULL);
   p->account = g_strdup (account);
   return authorize_then (p, CF_POLKIT_SWITCH_ACCOUNT, switch_account_authorized);
@@ -634,7 +634,7 @@ method_clear_partial_swap (sd_bus_message *message, void *userdata, sd_bus_error
   CfBus *self = userdata;
 
   if (self->switcher == NULL)
-    return sd_bus_error_set (error, SD_BUS_ERROR_NOT_SUPPORTED, "No account switcher");
+    return sd_bus_error_set (error, SD_BUS_ERROR_NOT_SUPPORTED, _("No account switcher"));
   return authorize_then (pending_new (self, message, NULL, NULL), CF_POLKIT_SWITCH_ACCOUNT,
                          clear_partial_swap_authorized);
 }

@@ -167,25 +167,25 @@ ensure_private_dir (const char *path, GError **error)
     {
       int saved_errno = errno;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   "cannot create %s: %s", path, g_strerror (saved_errno));
+                   _("cannot create %s: %s"), path, g_strerror (saved_errno));
       return FALSE;
     }
   if (g_lstat (path, &st) < 0 || !S_ISDIR (st.st_mode))
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY, "%s is not a directory", path);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY, _("%s is not a directory"), path);
       return FALSE;
     }
   if (st.st_uid != getuid ())
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-                   "%s belongs to another user (uid %u)", path, (guint) st.st_uid);
+                   _("%s belongs to another user (uid %u)"), path, (guint) st.st_uid);
       return FALSE;
     }
   if ((st.st_mode & 077) != 0 && g_chmod (path, 0700) < 0)
     {
       int saved_errno = errno;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   "cannot make %s private: %s", path, g_strerror (saved_errno));
+                   _("cannot make %s private: %s"), path, g_strerror (saved_errno));
       return FALSE;
     }
   return TRUE;
@@ -224,7 +224,7 @@ cf_daemon_start (CfDaemon *self, GError **error)
   if (!cf_state_load (self->state, &quarantined, error))
     return FALSE;
   if (quarantined != NULL)
-    g_printerr ("claude-failoverd: state file %s was corrupt; moved to %s, starting clean\n",
+    g_printerr (_("claude-failoverd: state file %s was corrupt; moved to %s, starting clean\n"),
                 self->config->state_file, quarantined);
   sync_accounts (self);
   g_signal_connect (self->state, "changed", G_CALLBACK (on_state_changed), self);
