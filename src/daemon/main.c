@@ -55,6 +55,7 @@ main (int argc, char **argv)
   gboolean check_config = FALSE;
   gboolean show_version = FALSE;
   g_autoptr(GOptionContext) options = NULL;
+  g_autofree char *config_help = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(CfConfig) config = NULL;
   g_autoptr(CfDaemon) daemon = NULL;
@@ -62,7 +63,7 @@ main (int argc, char **argv)
   Context context = { 0 };
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
-      N_("Configuration file (default " DEFAULT_CONFIG_PATH ")"), N_("PATH") },
+      NULL /* set below, translated */, N_("PATH") },
     { "check-config", 0, 0, G_OPTION_ARG_NONE, &check_config,
       N_("Validate the configuration and exit (0 valid, 1 invalid)"), NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, N_("Print the version and exit"), NULL },
@@ -74,6 +75,10 @@ main (int argc, char **argv)
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 
+  /* The default path is not part of the msgid: a string literal pasted into
+   * N_() would be cut short by xgettext. */
+  config_help = g_strdup_printf (_("Configuration file (default %s)"), DEFAULT_CONFIG_PATH);
+  entries[0].description = config_help;
   options = g_option_context_new (NULL);
   g_option_context_set_summary (options, _("Keeps a pool of Claude Code sessions busy and fails over between accounts."));
   g_option_context_add_main_entries (options, entries, GETTEXT_PACKAGE);
