@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include <glib/gi18n.h>
-#include <locale.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cf-build-config.h"
 #include "cf-ctl.h"
+#include "cf-i18n.h"
 #include "cf-ctl-output.h"
 
 typedef enum {
@@ -87,10 +87,7 @@ main (int argc, char **argv)
   gboolean json = FALSE;
   int first = 1;
 
-  setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  cf_i18n_init ();
 
   /* Global options come before the command word. */
   for (; first < argc && argv[first][0] == '-'; first++)

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include <glib-unix.h>
 #include <glib/gi18n.h>
-#include <locale.h>
 #include <stdio.h>
 
 #include "cf-build-config.h"
 #include "cf-config.h"
 #include "cf-daemon.h"
+#include "cf-i18n.h"
 
 typedef struct {
   GMainLoop *loop;
@@ -70,10 +70,7 @@ main (int argc, char **argv)
     { NULL },
   };
 
-  setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  cf_i18n_init ();
 
   /* The default path is not part of the msgid: a string literal pasted into
    * N_() would be cut short by xgettext. */

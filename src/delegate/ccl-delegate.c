@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
-#include <locale.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,6 +14,7 @@
 #include "cf-delegate-client.h"
 #include "cf-delegate-job.h"
 #include "cf-delegate-route.h"
+#include "cf-i18n.h"
 #include "cf-json.h"
 #include "cf-task.h"
 
@@ -559,10 +559,7 @@ main (int argc, char **argv)
   int first = 1;
   int status;
 
-  setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  cf_i18n_init ();
 
   /* Global options come before the command word. */
   for (; first < argc && argv[first][0] == '-'; first++)

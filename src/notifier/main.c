@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <glib/gi18n.h>
-#include <locale.h>
 
 #include "cf-build-config.h"
+#include "cf-i18n.h"
 #include "cf-notifier.h"
 
 int
@@ -10,10 +10,7 @@ main (int argc, char **argv)
 {
   g_autoptr(CfNotifier) notifier = NULL;
 
-  setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  cf_i18n_init ();
   g_set_application_name (_("Claude failover notifications"));
 
   notifier = cf_notifier_new ();
