@@ -12,9 +12,12 @@
 static void
 append_option (GString *out, const char *names, const char *description)
 {
+  /* Columns, not bytes: translated argument names such as "PRIORITÉ". */
+  gsize width = cf_ctl_text_width (names);
+
   g_string_append_printf (out, "  %s", names);
-  if (strlen (names) + 2 < HELP_COLUMN)
-    g_string_append_printf (out, "%*s", (int) (HELP_COLUMN - strlen (names) - 2), "");
+  if (width + 2 < HELP_COLUMN)
+    g_string_append_printf (out, "%*s", (int) (HELP_COLUMN - width - 2), "");
   else
     g_string_append_printf (out, "\n%*s", HELP_COLUMN, "");
   /* Continuation lines of a description line up under its first line. */
