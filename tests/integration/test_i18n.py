@@ -4,7 +4,8 @@
 help, a usage error and `status` against the real daemon; the daemon's
 Telegram and e-mail notifications of a failed task (to loopback fake
 servers, as test_notify.py); and the built polkit policy and .desktop file
-carry the French messages merged from po/fr.po. The same commands under
+carry the French messages merged from po/fr.po; the desktop notifier's
+notifications of a switch are French too. The same commands under
 C.UTF-8 stay English, so the French comes from the catalogue and the locale.
 
 The uninstalled binaries find the build tree's catalogue
@@ -143,6 +144,46 @@ class FrenchTest(unittest.TestCase):
         self.assertEqual(mail["subject"], "[claude-failover] La tâche doomed a échoué")
         self.assertIn(f"Projet{NBSP}: ", mail["html"])
         self.assertNotIn("Last session", mail["html"])
+
+    def test_desktop_notifier_in_french(self):
+        """The notifier's GNotification, through dbusmock's notification_daemon
+        (as test_notifier.py), after a switch requested on the bus."""
+        import test_notifier as tn  # exits 77 (skip) without python3-dbusmock
+        sb = self.sb
+        sb.start_bus()
+        sb.start_tmux()
+        desktop = tn.SessionDesktop(sb)
+        self.addCleanup(desktop.close)
+        # A switch with idle sessions is quick: let the server answer slowly
+        # so that both notifications are recorded in order.
+        desktop.slow_down(0.5)
+        sb.write_config({"pool": {"autonomous": {"min": 1, "max": 1}}})
+        sb.start_daemon(env=self.fr())
+        sb.wait_for(lambda: any(s[2] == "idle" for s in sb.get_property("Sessions")),
+                    timeout=30, what="an idle pool session")
+        log = os.path.join(sb.root, "notifier.log")
+        sb.spawn([tn.NOTIFIER_PATH], log_path=log,
+                 env=self.fr(DBUS_SESSION_BUS_ADDRESS=desktop.address,
+                             G_MESSAGES_DEBUG="claude-failover-notifier"))
+
+        def notifier_log():
+            with open(log, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        sb.wait_for(lambda: tn.NOTIFIER_READY in notifier_log(),
+                    timeout=30, what="the notifier following the daemon")
+
+        r = sb.gdbus("call", "--dest", tn.BUS_NAME, "--object-path", tn.OBJECT_PATH, "--method",
+                     "org.claudefailover.Manager.SwitchAccount", "backup", check=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        started = desktop.wait("Changement de compte Claude de main vers backup")
+        self.assertIn("Un opérateur a demandé ce changement.", started.body)
+        finished = desktop.wait("Compte Claude backup désormais utilisé", after=started)
+        self.assertIn("Passé de main à backup.", finished.body)
+        self.assertIn("changement de main vers backup", finished.body)  # the daemon's text
+        self.assertIsNotNone(finished.action_key("Revenir maintenant"), finished)
+        for n in desktop.notifications():
+            for english in ("Switching", "Now using", "Switch back now", "An operator"):
+                self.assertNotIn(english, n.summary + n.body + " ".join(n.actions))
 
     def test_policy_and_desktop_file_are_translated(self):
         policy = ET.parse(os.path.join(BUILD, "data", "org.claudefailover.policy"))
