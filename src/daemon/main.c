@@ -72,8 +72,7 @@ main (int argc, char **argv)
 
   cf_i18n_init ();
 
-  /* The default path is not part of the msgid: a string literal pasted into
-   * N_() would be cut short by xgettext. */
+  /* TRANSLATORS: %s is the default configuration file's path */
   config_help = g_strdup_printf (_("Configuration file (default %s)"), DEFAULT_CONFIG_PATH);
   entries[0].description = config_help;
   options = g_option_context_new (NULL);
