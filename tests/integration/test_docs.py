@@ -68,8 +68,10 @@ def read(path):
 
 
 def section(text, heading):
-    """The text under a '## heading' line, up to the next '## ' heading."""
-    m = re.search(r"^## %s[ \t]*\n(.*?)(?=^## |\Z)" % re.escape(heading), text, re.M | re.S)
+    """The text under a '## heading' (or '## N. heading') line, up to the
+    next '## ' heading."""
+    m = re.search(r"^## (?:\d+\. )?%s[ \t]*\n(.*?)(?=^## |\Z)" % re.escape(heading), text,
+                  re.M | re.S)
     if m is None:
         raise AssertionError("no '## %s' section" % heading)
     return m.group(1)
