@@ -409,7 +409,8 @@ class ConfigDocTest(unittest.TestCase):
 
     def test_types(self):
         for key, row in list(self.rows.items()) + list(self.legacy.items()):
-            self.assertEqual(row["type"], expected_type(self.loader[key]), key)
+            if key in self.loader:      # unknown keys: test_every_key_documented_and_real
+                self.assertEqual(row["type"], expected_type(self.loader[key]), key)
 
     def test_restart_keys(self):
         # What the daemon itself says needs a restart is documented so.
@@ -441,7 +442,7 @@ class ConfigDocTest(unittest.TestCase):
                 for i, item in enumerate(items):
                     item[sub] = SAMPLES.get(type_, "x{i}").format(i=i)
                 continue
-            if row["default"] == "(required)" or expected_type(self.loader[key]) == "list":
+            if row["default"] == "(required)" or row["type"] == "list":
                 continue
             parts = key.split(".")
             node_for(parts[:-1])[parts[-1]] = row["default"].strip("`")
