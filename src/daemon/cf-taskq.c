@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cf-json.h"
+
 G_DEFINE_QUARK (cf-taskq-error-quark, cf_taskq_error)
 
 #define META_VERSION 1
@@ -22,6 +24,8 @@ G_DEFINE_QUARK (cf-taskq-error-quark, cf_taskq_error)
 #define DELEGATED_SUFFIX ".md.delegated"
 /* Meta files stay small (bounded history); anything bigger is not ours. */
 #define META_MAX_SIZE (1024 * 1024)
+/* A meta file is one flat object. */
+#define META_MAX_DEPTH 8
 /* Markers are a few hundred bytes (cf_delegate_marker_to_json). */
 #define DELEGATED_MAX_SIZE 4096
 /* A finished task file is re-read to append a footer; it may have grown
@@ -540,7 +544,14 @@ meta_load (const char *project, const char *id, JsonObject **out, GError **error
     }
 
   shown = g_filename_display_name (path);
-  root = json_from_string (data, &local_error);
+  /* Whoever owns the project can write anything here: json-glib recurses
+   * once per nesting level and makes lone \u surrogates bytes that are not
+   * UTF-8, so only exact, shallow JSON reaches it. */
+  if (memchr (data, '\0', length) != NULL || !g_utf8_validate_len (data, length, NULL))
+    g_set_error_literal (&local_error, CF_JSON_ERROR, CF_JSON_ERROR_SYNTAX,
+                         _("not UTF-8 text"));
+  else if (cf_json_check_syntax (data, length, META_MAX_DEPTH, CF_JSON_CHECK_EXACT, &local_error))
+    root = json_from_string (data, &local_error);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
       g_set_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_CORRUPT_META,

@@ -870,6 +870,31 @@ test_reject_corrupt_meta (Fixture *f, gconstpointer data)
   g_assert_cmpint (cf_taskq_locate (f->project, "t"), ==, CF_TASK_PLACE_INBOX);
   g_assert_cmpuint (cf_taskq_attempts (f->project, "t"), ==, 0);
 
+  /* A meta file of a million '[': json-glib recursed once per bracket and
+   * the daemon died of a stack overflow. */
+  {
+    gsize size = 1024 * 1024 - 1;
+    g_autofree char *deep = g_malloc (size + 1);
+
+    memset (deep, '[', size);
+    deep[size] = '\0';
+    write_file (meta_file, deep);
+    g_assert_false (cf_taskq_claim (f->project, "t", "s", "a", "m", NOW, NULL, &error));
+    g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_CORRUPT_META);
+    g_assert_nonnull (strstr (error->message, "nested more than"));
+    g_clear_error (&error);
+  }
+  /* A session name json-glib would have made bytes that are not UTF-8. */
+  write_file (meta_file, "{\"version\": 1, \"attempts\": 1, \"session\": \"\\udc00\"}");
+  g_assert_false (cf_taskq_claim (f->project, "t", "s", "a", "m", NOW, NULL, &error));
+  g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_CORRUPT_META);
+  g_clear_error (&error);
+  write_file (meta_file, "{\"version\": 1, \"attempts\": 1, \"session\": \"caf\xe9\"}");
+  g_assert_false (cf_taskq_claim (f->project, "t", "s", "a", "m", NOW, NULL, &error));
+  g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_CORRUPT_META);
+  g_clear_error (&error);
+  g_assert_cmpint (cf_taskq_locate (f->project, "t"), ==, CF_TASK_PLACE_INBOX);
+
   write_file (meta_file, "{\"version\": 1, \"attempts\": -3}");
   g_assert_false (cf_taskq_claim (f->project, "t", "s", "a", "m", NOW, NULL, &error));
   g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_CORRUPT_META);
