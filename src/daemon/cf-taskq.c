@@ -381,6 +381,17 @@ open_regular (const char *path, gsize max, struct stat *st, GError **error)
       set_not_regular (error, path, st->st_mode);
       return -1;
     }
+  /* A second name of another file (a hard link to a secret the daemon may
+   * read and its writer may not) is no more a task than a symlink is. */
+  if (st->st_nlink > 1)
+    {
+      g_autofree char *shown = g_filename_display_name (path);
+
+      g_set_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_REGULAR,
+                   _("%s: has %lu hard links; a task file must be a file of its own"), shown,
+                   (unsigned long) st->st_nlink);
+      return -1;
+    }
   if ((guint64) st->st_size > max)
     {
       g_autofree char *shown = g_filename_display_name (path);
@@ -466,6 +477,31 @@ lock_queue (const char *project, GError **error)
   return g_steal_fd (&fd);
 }
 
+/* The queue's own directories are real directories: through a symlink,
+ * whoever writes the project would have the daemon move, write and delete
+ * files wherever the link points. (The project directory itself may be a
+ * link: that is where its owner keeps it.) */
+static gboolean
+check_queue_dir (const char *dir, GError **error)
+{
+  struct stat st;
+
+  if (lstat (dir, &st) < 0)
+    return set_errno_error (error, dir, errno);
+  if (S_ISLNK (st.st_mode))
+    {
+      g_autofree char *shown = g_filename_display_name (dir);
+
+      g_set_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_REGULAR,
+                   _("%s: is a symbolic link; the queue's directories must be real directories"),
+                   shown);
+      return FALSE;
+    }
+  if (!S_ISDIR (st.st_mode))
+    return set_errno_error (error, dir, ENOTDIR);
+  return TRUE;
+}
+
 gboolean
 cf_taskq_ensure_dirs (const char *project, GError **error)
 {
@@ -489,6 +525,8 @@ cf_taskq_ensure_dirs (const char *project, GError **error)
     }
   else if (errno != EEXIST)
     return set_errno_error (error, root, errno);
+  else if (!check_queue_dir (root, error))
+    return FALSE;
 
   for (guint i = 0; i < G_N_ELEMENTS (children); i++)
     {
@@ -498,8 +536,8 @@ cf_taskq_ensure_dirs (const char *project, GError **error)
         created = TRUE;
       else if (errno != EEXIST)
         return set_errno_error (error, dir, errno);
-      else if (stat (dir, &st) < 0 || !S_ISDIR (st.st_mode))
-        return set_errno_error (error, dir, ENOTDIR);
+      else if (!check_queue_dir (dir, error))
+        return FALSE;
     }
   return !created || fsync_dir (root, error);
 }
