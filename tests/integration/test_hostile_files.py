@@ -9,8 +9,8 @@ private system-bus-like dbus-daemon.
   and to a root-only secret, a hard link to that secret, exactly 1 MiB + 1
   bytes, NUL bytes, unterminated frontmatter, duplicate keys, "billion
   laughs" YAML aliases. Each goes to failed/ with a reason; the secret never
-  reaches a session; good tasks (CRLF frontmatter, exactly 1 MiB... of
-  frontmatter-free text is too slow to type, so a 64 KiB one) run.
+  reaches a session; good tasks next to them (CRLF frontmatter, a 64 KiB
+  body: 1 MiB would take too long to type into the fake) run.
 - A queue directory (.agent-queue itself, inbox, active, done, failed, meta)
   that is a symlink is refused: nothing is moved, written or deleted where
   it points, and the log says why. An inbox swapped for a symlink while the
