@@ -13,6 +13,7 @@
 #include "cf-switcher.h"
 #include "cf-task.h"
 #include "cf-taskq-async.h"
+#include "cf-text.h"
 
 #include <glib/gi18n.h>
 #include <string.h>
@@ -97,6 +98,7 @@ static char *
 resolve_project (CfBus *self, const char *project, sd_bus_error *error)
 {
   g_autoptr(GPtrArray) projects = NULL;
+  g_autofree char *shown = NULL;
 
   if (self->inbox == NULL)
     return NULL;
@@ -116,19 +118,23 @@ resolve_project (CfBus *self, const char *project, sd_bus_error *error)
             return g_strdup (g_ptr_array_index (projects, i));
         }
     }
+  shown = cf_text_for_message (project);
   sd_bus_error_setf (error, CF_ERROR_NO_SUCH_PROJECT,
                      _("No project '%s' (a project directory with .agent-queue/inbox under "
-                       "projects.dir or projects.extra)"), project);
+                       "projects.dir or projects.extra)"), shown);
   return NULL;
 }
 
 static int
 check_task_id (const char *task_id, sd_bus_error *error)
 {
-  if (!cf_task_id_is_valid (task_id))
-    return sd_bus_error_setf (error, CF_ERROR_INVALID_ARGUMENT,
-                              _("'%s' is not a task id (letters, digits, '.', '_', '-')"), task_id);
-  return 0;
+  g_autofree char *shown = NULL;
+
+  if (cf_task_id_is_valid (task_id))
+    return 0;
+  shown = cf_text_for_message (task_id);
+  return sd_bus_error_setf (error, CF_ERROR_INVALID_ARGUMENT,
+                            _("'%s' is not a task id (letters, digits, '.', '_', '-')"), shown);
 }
 
 /* A pending reply: the message is kept and answered from a callback. */
@@ -314,9 +320,11 @@ read_submit_options (sd_bus_message *message, CfSubmitOptions *options, sd_bus_e
         }
       else
         {
+          g_autofree char *shown = cf_text_for_message (name);
+
           r = sd_bus_message_skip (message, contents);
           g_set_error (&local_error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                       "option '%s' has an unsupported type '%s'", name, contents);
+                       "option '%s' has an unsupported type '%s'", shown, contents);
         }
       if (r < 0)
         return r;
@@ -530,7 +538,10 @@ method_recycle_session (sd_bus_message *message, void *userdata, sd_bus_error *e
   if (r < 0)
     return r;
   if (cf_state_lookup_session (self->state, name) == NULL)
-    return sd_bus_error_setf (error, CF_ERROR_NO_SUCH_SESSION, _("No session named '%s'"), name);
+    {
+      g_autofree char *shown = cf_text_for_message (name);
+      return sd_bus_error_setf (error, CF_ERROR_NO_SUCH_SESSION, _("No session named '%s'"), shown);
+    }
   p = pending_new (self, message, NULL, NULL);
   p->session = g_strdup (name);
   return authorize_then (p, CF_POLKIT_CONTROL, recycle_session_authorized);
@@ -610,7 +621,10 @@ method_switch_account (sd_bus_message *message, void *userdata, sd_bus_error *er
   if (r < 0)
     return r;
   if (account[0] != '\0' && cf_config_find_account (self->config, account) == NULL)
-    return sd_bus_error_setf (error, CF_ERROR_NO_SUCH_ACCOUNT, _("No account named '%s'"), account);
+    {
+      g_autofree char *shown = cf_text_for_message (account);
+      return sd_bus_error_setf (error, CF_ERROR_NO_SUCH_ACCOUNT, _("No account named '%s'"), shown);
+    }
   if (self->switcher == NULL)
     return sd_bus_error_set (error, SD_BUS_ERROR_NOT_SUPPORTED, _("No account switcher"));
   p = pending_new (self, message, NULL, NULL);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "cf-hooks.h"
 
+#include "cf-text.h"
+
 #include <glib/gi18n.h>
 #include <string.h>
 
@@ -98,8 +100,10 @@ cf_hooks_report (CfHooks *self, const char *event, const char *pane, const char 
 
   if (!cf_hooks_pane_is_valid (pane))
     {
+      g_autofree char *shown = cf_text_for_message (pane);
+
       g_set_error (error, CF_HOOK_ERROR, CF_HOOK_ERROR_INVALID_EVENT,
-                   _("'%s' is not a tmux pane id (expected %%N, from $TMUX_PANE)"), pane);
+                   _("'%s' is not a tmux pane id (expected %%N, from $TMUX_PANE)"), shown);
       return FALSE;
     }
   if (!cf_hook_payload_parse (event, payload_json, strlen (payload_json), &payload, error))

@@ -485,7 +485,7 @@ typedef struct {
   GPtrArray *specs;            /* ProjectSpec*, when discovering */
   GPtrArray *candidates;       /* char*: directories that may become projects */
   gboolean capped;
-  GHashTable *failures;        /* explicit project → message */
+  GHashTable *failures;        /* unusable project → message */
   GPtrArray *listings;         /* Listing* */
 } ScanJob;
 
@@ -724,7 +724,17 @@ discover (ScanJob *job)
           inbox = g_build_filename (queue, "inbox", NULL);
           if (is_directory (inbox))
             {
-              ProjectSpec *spec = g_new0 (ProjectSpec, 1);
+              g_autoptr(GError) error = NULL;
+              ProjectSpec *spec;
+
+              /* A queue directory that is a symlink: refused, not followed. */
+              if (!cf_taskq_ensure_dirs (path, &error))
+                {
+                  g_hash_table_replace (job->failures, g_steal_pointer (&path),
+                                        g_strdup (error->message));
+                  continue;
+                }
+              spec = g_new0 (ProjectSpec, 1);
               spec->path = g_steal_pointer (&path);
               g_ptr_array_add (job->specs, spec);
               g_hash_table_add (known, spec->path);
@@ -1286,7 +1296,7 @@ apply_discovery (CfInbox *self, ScanJob *job)
       {
         g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
                           "CF_PROJECT", (const char *) key,
-                          "MESSAGE", "configured project not usable, will retry: %s",
+                          "MESSAGE", "project not usable, will retry: %s",
                           (const char *) value);
         g_hash_table_add (self->warned, g_strdup (key));
       }

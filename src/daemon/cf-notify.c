@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cf-build-config.h"
+#include "cf-notify-reply.h"
 #include "cf-taskq.h"
 #include "cf-text.h"
 
@@ -461,41 +462,24 @@ parse_retry_after (SoupMessage *message)
 }
 
 /* A short reason from an error reply: Telegram's "description", Resend's
- * "message", else the start of the body. Scrubbed, one line. */
+ * "message", else the start of the body. Scrubbed, one line. Also Telegram's
+ * parameters.retry_after in *BODY_RETRY_AFTER_MS (-1 when absent). */
 static char *
-reply_reason (CfNotify *self, guint status, GBytes *body)
+reply_reason (CfNotify *self, guint status, GBytes *body, gint64 *body_retry_after_ms)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autofree char *detail = NULL;
+  CfNotifyReply reply;
   g_autofree char *clean = NULL;
   g_autofree char *shown = NULL;
   gsize size = 0;
   const char *data = body != NULL ? g_bytes_get_data (body, &size) : NULL;
 
-  if (data != NULL && size > 0 && size < 64 * 1024 &&
-      json_parser_load_from_data (parser, data, size, NULL) &&
-      JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    {
-      JsonObject *object = json_node_get_object (json_parser_get_root (parser));
-      const char *keys[] = { "description", "message", "error" };
-
-      for (guint i = 0; detail == NULL && i < G_N_ELEMENTS (keys); i++)
-        {
-          JsonNode *node = json_object_get_member (object, keys[i]);
-          if (node != NULL && JSON_NODE_HOLDS_VALUE (node) &&
-              json_node_get_value_type (node) == G_TYPE_STRING)
-            detail = g_strdup (json_node_get_string (node));
-        }
-    }
-  if (detail == NULL && data != NULL && size > 0)
-    {
-      detail = g_strndup (data, MIN (size, 200));
-      if (!g_utf8_validate (detail, -1, NULL))
-        g_clear_pointer (&detail, g_free);
-    }
-  if (detail == NULL)
+  cf_notify_reply_read (data, size, &reply);
+  if (body_retry_after_ms != NULL)
+    *body_retry_after_ms = reply.retry_after_ms;
+  if (reply.detail == NULL)
     return g_strdup_printf ("HTTP %u", status);
-  clean = scrub (self, detail);
+  clean = scrub (self, reply.detail);
+  cf_notify_reply_clear (&reply);
   shown = cf_text_for_message (clean);
   return g_strdup_printf ("HTTP %u: %s", status, shown);
 }
@@ -598,12 +582,16 @@ on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   else if (status == 429 /* Too Many Requests */ || status >= 500)
     {
-      g_autofree char *reason = reply_reason (self, status, body);
-      retry_or_fail (channel, reason, parse_retry_after (request->message));
+      gint64 body_retry_after_ms = -1;
+      g_autofree char *reason = reply_reason (self, status, body, &body_retry_after_ms);
+      gint64 retry_after_ms = parse_retry_after (request->message);
+
+      /* The header wins; Telegram may only say it in the body. */
+      retry_or_fail (channel, reason, retry_after_ms >= 0 ? retry_after_ms : body_retry_after_ms);
     }
   else
     {
-      g_autofree char *reason = reply_reason (self, status, body);
+      g_autofree char *reason = reply_reason (self, status, body, NULL);
       log_channel (G_LOG_LEVEL_WARNING, channel, channel->current,
                    "refused, not retried: %s", reason);
       finish_current (channel, FALSE);

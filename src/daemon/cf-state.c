@@ -6,6 +6,11 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
+#include "cf-json.h"
+
+/* The state file nests three deep (root, "sessions", a session). */
+#define STATE_MAX_DEPTH 8
+
 struct _CfState {
   GObject parent_instance;
 
@@ -464,7 +469,34 @@ cf_state_from_json (CfState *self, const char *json, gssize length, GError **err
   gint64 version = 0;
   g_autofree char *step = NULL;
   GError *local_error = NULL;
+  const char *invalid = NULL;
 
+  /* The file may be anything: json-glib recurses once per nesting level (a
+   * file of '[' overflows the stack) and turns \u escapes of lone
+   * surrogates into bytes that are not UTF-8. Only exact, shallow JSON. */
+  if (length < 0)
+    length = json != NULL ? (gssize) strlen (json) : 0;
+  if (length > 0 && memchr (json, '\0', (gsize) length) != NULL)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                           "the document contains a NUL byte");
+      return FALSE;
+    }
+  if (length > 0 && !g_utf8_validate_len (json, (gsize) length, &invalid))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "the document is not UTF-8 (at byte offset %" G_GSIZE_FORMAT ")",
+                   (gsize) (invalid - json));
+      return FALSE;
+    }
+  if (!cf_json_check_syntax (length > 0 ? json : "", (gsize) length, STATE_MAX_DEPTH,
+                             CF_JSON_CHECK_EXACT, &local_error))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "the document is not JSON: %s",
+                   local_error->message);
+      g_clear_error (&local_error);
+      return FALSE;
+    }
   if (!json_parser_load_from_data (parser, json, length, error))
     return FALSE;
   if (json_parser_get_root (parser) == NULL ||

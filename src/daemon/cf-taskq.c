@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cf-json.h"
+
 G_DEFINE_QUARK (cf-taskq-error-quark, cf_taskq_error)
 
 #define META_VERSION 1
@@ -22,6 +24,8 @@ G_DEFINE_QUARK (cf-taskq-error-quark, cf_taskq_error)
 #define DELEGATED_SUFFIX ".md.delegated"
 /* Meta files stay small (bounded history); anything bigger is not ours. */
 #define META_MAX_SIZE (1024 * 1024)
+/* A meta file is one flat object. */
+#define META_MAX_DEPTH 8
 /* Markers are a few hundred bytes (cf_delegate_marker_to_json). */
 #define DELEGATED_MAX_SIZE 4096
 /* A finished task file is re-read to append a footer; it may have grown
@@ -377,6 +381,17 @@ open_regular (const char *path, gsize max, struct stat *st, GError **error)
       set_not_regular (error, path, st->st_mode);
       return -1;
     }
+  /* A second name of another file (a hard link to a secret the daemon may
+   * read and its writer may not) is no more a task than a symlink is. */
+  if (st->st_nlink > 1)
+    {
+      g_autofree char *shown = g_filename_display_name (path);
+
+      g_set_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_REGULAR,
+                   _("%s: has %lu hard links; a task file must be a file of its own"), shown,
+                   (unsigned long) st->st_nlink);
+      return -1;
+    }
   if ((guint64) st->st_size > max)
     {
       g_autofree char *shown = g_filename_display_name (path);
@@ -462,6 +477,31 @@ lock_queue (const char *project, GError **error)
   return g_steal_fd (&fd);
 }
 
+/* The queue's own directories are real directories: through a symlink,
+ * whoever writes the project would have the daemon move, write and delete
+ * files wherever the link points. (The project directory itself may be a
+ * link: that is where its owner keeps it.) */
+static gboolean
+check_queue_dir (const char *dir, GError **error)
+{
+  struct stat st;
+
+  if (lstat (dir, &st) < 0)
+    return set_errno_error (error, dir, errno);
+  if (S_ISLNK (st.st_mode))
+    {
+      g_autofree char *shown = g_filename_display_name (dir);
+
+      g_set_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_REGULAR,
+                   _("%s: is a symbolic link; the queue's directories must be real directories"),
+                   shown);
+      return FALSE;
+    }
+  if (!S_ISDIR (st.st_mode))
+    return set_errno_error (error, dir, ENOTDIR);
+  return TRUE;
+}
+
 gboolean
 cf_taskq_ensure_dirs (const char *project, GError **error)
 {
@@ -485,6 +525,8 @@ cf_taskq_ensure_dirs (const char *project, GError **error)
     }
   else if (errno != EEXIST)
     return set_errno_error (error, root, errno);
+  else if (!check_queue_dir (root, error))
+    return FALSE;
 
   for (guint i = 0; i < G_N_ELEMENTS (children); i++)
     {
@@ -494,8 +536,8 @@ cf_taskq_ensure_dirs (const char *project, GError **error)
         created = TRUE;
       else if (errno != EEXIST)
         return set_errno_error (error, dir, errno);
-      else if (stat (dir, &st) < 0 || !S_ISDIR (st.st_mode))
-        return set_errno_error (error, dir, ENOTDIR);
+      else if (!check_queue_dir (dir, error))
+        return FALSE;
     }
   return !created || fsync_dir (root, error);
 }
@@ -540,7 +582,14 @@ meta_load (const char *project, const char *id, JsonObject **out, GError **error
     }
 
   shown = g_filename_display_name (path);
-  root = json_from_string (data, &local_error);
+  /* Whoever owns the project can write anything here: json-glib recurses
+   * once per nesting level and makes lone \u surrogates bytes that are not
+   * UTF-8, so only exact, shallow JSON reaches it. */
+  if (memchr (data, '\0', length) != NULL || !g_utf8_validate_len (data, length, NULL))
+    g_set_error_literal (&local_error, CF_JSON_ERROR, CF_JSON_ERROR_SYNTAX,
+                         _("not UTF-8 text"));
+  else if (cf_json_check_syntax (data, length, META_MAX_DEPTH, CF_JSON_CHECK_EXACT, &local_error))
+    root = json_from_string (data, &local_error);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
       g_set_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_CORRUPT_META,

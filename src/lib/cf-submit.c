@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cf-task.h"
+#include "cf-text.h"
 
 void
 cf_submit_options_clear (CfSubmitOptions *options)
@@ -47,11 +48,13 @@ wrong_option (const char *name, GError **error)
     "priority", "model", "tags", "preferred_ai", "allow_delegation", "needs_claude_code",
   };
 
+  g_autofree char *shown = cf_text_for_message (name);
+
   for (guint i = 0; i < G_N_ELEMENTS (known); i++)
     if (g_str_equal (name, known[i]))
-      return invalid (error, _("option '%s' has the wrong type"), name);
+      return invalid (error, _("option '%s' has the wrong type"), shown);
   return invalid (error, _("unknown option '%s' (known: priority, model, tags, preferred_ai, allow_delegation, needs_claude_code)"),
-                  name);
+                  shown);
 }
 
 gboolean
@@ -61,18 +64,20 @@ cf_submit_options_set_string (CfSubmitOptions *options, const char *name, const 
   static const char *const preferred[] = {
     "auto", "claude-code", "gpu", "gemini", "claude-api",
   };
+  /* Values are echoed in one-line errors: escaped and cut short. */
+  g_autofree char *shown = cf_text_for_message (value);
 
   if (g_str_equal (name, "priority"))
     {
       if (!cf_priority_from_string (value, &options->priority))
         return invalid (error, _("option 'priority' must be critical, high, default or low, not '%s'"),
-                        value);
+                        shown);
       return TRUE;
     }
   if (g_str_equal (name, "model"))
     {
       if (!is_model_name (value))
-        return invalid (error, _("option 'model' must be a model name like 'sonnet', not '%s'"), value);
+        return invalid (error, _("option 'model' must be a model name like 'sonnet', not '%s'"), shown);
       g_free (options->model);
       options->model = g_strdup (value);
       return TRUE;
@@ -87,7 +92,7 @@ cf_submit_options_set_string (CfSubmitOptions *options, const char *name, const 
             return TRUE;
           }
       return invalid (error, _("option 'preferred_ai' must be auto, claude-code, gpu, gemini or claude-api, not '%s'"),
-                      value);
+                      shown);
     }
   return wrong_option (name, error);
 }
@@ -100,7 +105,10 @@ cf_submit_options_set_strv (CfSubmitOptions *options, const char *name, const ch
     return wrong_option (name, error);
   for (guint i = 0; value[i] != NULL; i++)
     if (*value[i] == '\0' || strlen (value[i]) > 64 || strpbrk (value[i], "\n\r\t") != NULL)
-      return invalid (error, _("tag '%s' must be 1 to 64 characters on one line"), value[i]);
+      {
+        g_autofree char *shown = cf_text_for_message (value[i]);
+        return invalid (error, _("tag '%s' must be 1 to 64 characters on one line"), shown);
+      }
   g_strfreev (options->tags);
   options->tags = g_strdupv ((char **) value);
   return TRUE;

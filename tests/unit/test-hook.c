@@ -262,6 +262,14 @@ static const ErrorCase error_cases[] = {
   { "event-empty", "", "{}", -1, CF_HOOK_ERROR_INVALID_EVENT, "invalid hook event name" },
   { "event-leading-digit", "1Stop", "{}", -1, CF_HOOK_ERROR_INVALID_EVENT, "invalid hook event name" },
   { "event-shell", "Stop;rm", "{}", -1, CF_HOOK_ERROR_INVALID_EVENT, "invalid hook event name" },
+  /* One character over CF_HOOK_EVENT_NAME_MAX. */
+  { "event-too-long", "StopStopStopStopStopStopStopStopStopStopStopStopStopStopStopStopS", "{}", -1,
+    CF_HOOK_ERROR_INVALID_EVENT, "invalid hook event name" },
+  { "event-newline", "Stop\nStop", "{}", -1, CF_HOOK_ERROR_INVALID_EVENT, "invalid hook event name" },
+  { "lone-low-surrogate", "Stop", "{\"a\":\"\\udc00\"}", -1, CF_HOOK_ERROR_SYNTAX, "is not JSON" },
+  { "crlf-inside-string", "Stop", "{\"a\":\"x\r\ny\"}", -1, CF_HOOK_ERROR_SYNTAX, "is not JSON" },
+  { "top-level-arrays-too-deep", "Stop", "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", -1,
+    CF_HOOK_ERROR_TOO_DEEP, "nested more than 32 deep" },
 };
 
 static void
@@ -343,6 +351,17 @@ test_depth_limit (void)
   g_assert_error (error, CF_HOOK_ERROR, CF_HOOK_ERROR_TOO_DEEP);
   g_assert_null (payload2);
   g_clear_error (&error);
+
+  /* The largest payload, all brackets: refused without recursing. */
+  {
+    g_autofree char *brackets = g_malloc (CF_HOOK_PAYLOAD_MAX + 1);
+
+    memset (brackets, '[', CF_HOOK_PAYLOAD_MAX);
+    brackets[CF_HOOK_PAYLOAD_MAX] = '\0';
+    g_assert_false (cf_hook_payload_parse ("Stop", brackets, (gsize) -1, &payload2, &error));
+    g_assert_error (error, CF_HOOK_ERROR, CF_HOOK_ERROR_TOO_DEEP);
+    g_clear_error (&error);
+  }
 
   /* A prompt full of brackets is text, not nesting. */
   text = g_string_new ("{\"prompt\":\"");

@@ -393,6 +393,34 @@ test_429_retry_after (Fixture *f, gconstpointer data)
   g_assert_cmpuint (event_count (f, CF_EVENT_NOTIFY_TELEGRAM_SENT), ==, 1);
 }
 
+/* No Retry-After header: Telegram's parameters.retry_after in the body is
+ * honoured instead of the backoff. */
+static void
+test_429_retry_after_body (Fixture *f, gconstpointer data)
+{
+  static const Reply script[] = {
+    { 429, NULL, NULL,
+      "{\"ok\":false,\"error_code\":429,\"description\":\"Too Many Requests: retry after 1\","
+      "\"parameters\":{\"retry_after\":1}}" },
+  };
+  CfNotifyOptions options;
+  Recorded *r0, *r1;
+
+  f->script = script;
+  f->script_length = G_N_ELEMENTS (script);
+  cf_notify_options_init (&options);
+  options.backoff_ms = 10;
+  start_notify (f, "telegram", &options);
+  cf_notify_event (f->notify, CF_NOTIFY_SWAP_FAILED, "Switch failed", "rolled back");
+  g_assert_true (cf_test_run_until (f, settled, NULL, 8000));
+
+  g_assert_cmpuint (f->requests->len, ==, 2);
+  r0 = g_ptr_array_index (f->requests, 0);
+  r1 = g_ptr_array_index (f->requests, 1);
+  g_assert_cmpint (r1->at - r0->at, >=, 1000 * 1000);
+  g_assert_cmpuint (event_count (f, CF_EVENT_NOTIFY_TELEGRAM_SENT), ==, 1);
+}
+
 static void
 test_400_not_retried (Fixture *f, gconstpointer data)
 {
@@ -767,6 +795,7 @@ main (int argc, char **argv)
   ADD ("/notify/both-channels", test_both_channels);
   ADD ("/notify/5xx-then-success", test_5xx_then_success);
   ADD ("/notify/429-retry-after", test_429_retry_after);
+  ADD ("/notify/429-retry-after-body", test_429_retry_after_body);
   ADD ("/notify/400-not-retried", test_400_not_retried);
   ADD ("/notify/4xx-and-redirect-not-retried", test_other_4xx_and_redirect_not_retried);
   ADD ("/notify/retries-exhausted", test_retries_exhausted);

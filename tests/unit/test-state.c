@@ -143,6 +143,12 @@ static const char *corrupt_inputs[] = {
   "{\"version\": 1, \"swap\": {\"step\": \"flying\"}}",
   "{\"version\": 1, \"return_at\": \"soon\"}",
   "{\"version\": 1, \"counters\": {\"tasks_failed\": true}}",
+  /* json-glib made these names bytes that are not UTF-8 (fuzz-state). */
+  "{\"version\":1,\"sessions\":[{\"name\":\"\\udc00x\",\"kind\":\"pool\",\"state\":\"idle\"}]}",
+  "{\"version\": 1, \"active_account\": \"a\\u0000b\"}",
+  "{\"version\": 1, \"active_account\": \"caf\xe9\"}",
+  "{\"version\": 1} // written by hand",
+  "{\"version\": 1, \"return_at\": 99999999999999999999}",
 };
 
 static void
@@ -176,6 +182,32 @@ test_corrupt_quarantined (Fixture *f, gconstpointer data)
       g_assert_null (cf_state_lookup_session (state, "ccl-auto-0"));
       g_assert_false (cf_state_get_partial_swap (state));
     }
+}
+
+/* A state file of a million '[': json-glib recursed once per bracket and
+ * the daemon died of a stack overflow on every start (fuzz-state). Now it
+ * is quarantined like any other corrupt file. */
+static void
+test_deep_nesting_quarantined (Fixture *f, gconstpointer data)
+{
+  g_autoptr(CfState) state = cf_state_new (f->path);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *quarantined = NULL;
+  g_autofree char *dir = g_path_get_dirname (f->path);
+  gsize size = 1024 * 1024;
+  g_autofree char *deep = g_malloc (size + 1);
+
+  memset (deep, '[', size);
+  deep[size] = '\0';
+  g_mkdir_with_parents (dir, 0700);
+  cf_test_write_file (f->path, deep);
+  g_assert_true (cf_state_load (state, &quarantined, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (quarantined);
+  g_unlink (quarantined);
+  g_assert_cmpuint (warnings->len, ==, 1);
+  g_assert_nonnull (strstr (g_ptr_array_index (warnings, 0), "nested more than"));
+  g_ptr_array_set_size (warnings, 0);
 }
 
 static void
@@ -442,6 +474,8 @@ main (int argc, char **argv)
   g_test_add ("/state/missing-file", Fixture, NULL, fixture_setup, test_missing_file, fixture_teardown);
   g_test_add ("/state/corrupt-quarantined", Fixture, NULL, fixture_setup, test_corrupt_quarantined,
               fixture_teardown);
+  g_test_add ("/state/deep-nesting-quarantined", Fixture, NULL, fixture_setup,
+              test_deep_nesting_quarantined, fixture_teardown);
   g_test_add ("/state/change-signals", Fixture, NULL, fixture_setup, test_change_signals,
               fixture_teardown);
   g_test_add ("/state/accounts-sync", Fixture, NULL, fixture_setup, test_accounts_sync,

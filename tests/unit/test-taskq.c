@@ -165,6 +165,58 @@ test_ensure_dirs (Fixture *f, gconstpointer data)
   g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_INVALID_ARGUMENT);
 }
 
+/* A queue directory replaced by a symlink: refused, nothing moved through it. */
+static void
+test_symlinked_queue_dirs (Fixture *f, gconstpointer data)
+{
+  static const char *const dirs[] = { "inbox", "active", "done", "failed", "meta" };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *elsewhere = g_build_filename (f->project, "elsewhere", NULL);
+  g_autofree char *victim = g_build_filename (elsewhere, "victim.md", NULL);
+
+  g_assert_cmpint (g_mkdir (elsewhere, 0755), ==, 0);
+  write_file (victim, "---\ntitle: not yours\n---\n");
+  for (guint i = 0; i < G_N_ELEMENTS (dirs); i++)
+    {
+      g_autofree char *path = qpath (f, dirs[i], NULL);
+      g_autofree char *aside = g_strconcat (path, ".real", NULL);
+
+      add_task (f, "inbox", "victim", "---\ntitle: mine\n---\n");
+      g_assert_cmpint (g_rename (path, aside), ==, 0);
+      g_assert_cmpint (symlink (elsewhere, path), ==, 0);
+
+      g_assert_false (cf_taskq_ensure_dirs (f->project, &error));
+      g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_REGULAR);
+      g_assert_nonnull (strstr (error->message, "is a symbolic link"));
+      g_clear_error (&error);
+      g_assert_false (cf_taskq_claim (f->project, "victim", "s", "a", "m", NOW, NULL, &error));
+      g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_REGULAR);
+      g_clear_error (&error);
+      /* Nothing left, entered or changed the directory the link points to. */
+      g_assert_true (g_file_test (victim, G_FILE_TEST_IS_REGULAR));
+      {
+        g_autoptr(GDir) d = g_dir_open (elsewhere, 0, NULL);
+        g_assert_cmpstr (g_dir_read_name (d), ==, "victim.md");
+        g_assert_null (g_dir_read_name (d));
+      }
+
+      g_assert_cmpint (g_unlink (path), ==, 0);
+      g_assert_cmpint (g_rename (aside, path), ==, 0);
+      g_assert_true (cf_taskq_ensure_dirs (f->project, &error));
+      g_assert_no_error (error);
+    }
+  /* The whole .agent-queue a symlink: refused too. */
+  {
+    g_autofree char *queue = g_build_filename (f->project, ".agent-queue", NULL);
+    g_autofree char *aside = g_strconcat (queue, ".real", NULL);
+
+    g_assert_cmpint (g_rename (queue, aside), ==, 0);
+    g_assert_cmpint (symlink (aside, queue), ==, 0);
+    g_assert_false (cf_taskq_ensure_dirs (f->project, &error));
+    g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_REGULAR);
+  }
+}
+
 /* --- Scanning and reading ------------------------------------------------------------ */
 
 static void
@@ -331,6 +383,17 @@ test_read_task (Fixture *f, gconstpointer data)
   g_assert_false (cf_taskq_read_task (f->project, "dir", &task, &error));
   g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_REGULAR);
   g_clear_error (&error);
+
+  /* A hard link to a file the writer may not read is not read either. */
+  {
+    g_autofree char *hard = qpath (f, "inbox", "hard.md");
+
+    g_assert_cmpint (linkat (AT_FDCWD, target, AT_FDCWD, hard, 0), ==, 0);
+    g_assert_false (cf_taskq_read_task (f->project, "hard", &task, &error));
+    g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_REGULAR);
+    g_assert_nonnull (strstr (error->message, "has 2 hard links"));
+    g_clear_error (&error);
+  }
 
   make_big_file (big, CF_TASK_MAX_SIZE + 1);
   g_assert_false (cf_taskq_read_task (f->project, "big", &task, &error));
@@ -870,6 +933,31 @@ test_reject_corrupt_meta (Fixture *f, gconstpointer data)
   g_assert_cmpint (cf_taskq_locate (f->project, "t"), ==, CF_TASK_PLACE_INBOX);
   g_assert_cmpuint (cf_taskq_attempts (f->project, "t"), ==, 0);
 
+  /* A meta file of a million '[': json-glib recursed once per bracket and
+   * the daemon died of a stack overflow. */
+  {
+    gsize size = 1024 * 1024 - 1;
+    g_autofree char *deep = g_malloc (size + 1);
+
+    memset (deep, '[', size);
+    deep[size] = '\0';
+    write_file (meta_file, deep);
+    g_assert_false (cf_taskq_claim (f->project, "t", "s", "a", "m", NOW, NULL, &error));
+    g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_CORRUPT_META);
+    g_assert_nonnull (strstr (error->message, "nested more than"));
+    g_clear_error (&error);
+  }
+  /* A session name json-glib would have made bytes that are not UTF-8. */
+  write_file (meta_file, "{\"version\": 1, \"attempts\": 1, \"session\": \"\\udc00\"}");
+  g_assert_false (cf_taskq_claim (f->project, "t", "s", "a", "m", NOW, NULL, &error));
+  g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_CORRUPT_META);
+  g_clear_error (&error);
+  write_file (meta_file, "{\"version\": 1, \"attempts\": 1, \"session\": \"caf\xe9\"}");
+  g_assert_false (cf_taskq_claim (f->project, "t", "s", "a", "m", NOW, NULL, &error));
+  g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_CORRUPT_META);
+  g_clear_error (&error);
+  g_assert_cmpint (cf_taskq_locate (f->project, "t"), ==, CF_TASK_PLACE_INBOX);
+
   write_file (meta_file, "{\"version\": 1, \"attempts\": -3}");
   g_assert_false (cf_taskq_claim (f->project, "t", "s", "a", "m", NOW, NULL, &error));
   g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_CORRUPT_META);
@@ -1394,6 +1482,7 @@ main (int argc, char **argv)
   ADD ("/taskq/footer-once", test_footer_once);
   ADD ("/taskq/reject", test_reject);
   ADD ("/taskq/reject-corrupt-meta", test_reject_corrupt_meta);
+  ADD ("/taskq/symlinked-queue-dirs", test_symlinked_queue_dirs);
   ADD ("/taskq/path-traversal", test_path_traversal);
   ADD ("/taskq/list-and-status", test_list_and_status);
   ADD ("/taskq/recover", test_recover);
