@@ -136,11 +136,15 @@ class SystemdUnitTest(unittest.TestCase):
             m = re.search(r"Overall exposure level for claude-failover\.service: ([\d.]+)",
                           r.stdout)
             self.assertIsNotNone(m, r.stdout + r.stderr)
-            # Without hardening a service scores 9.6 (UNSAFE); ours must stay
-            # clearly below while allowing tmux, Node.js and the home directory.
-            self.assertLessEqual(float(m.group(1)), 6.5, r.stdout)
+            # Without hardening a service scores 9.6 (UNSAFE); ours scores 2.4
+            # while allowing tmux, Node.js and the home directory
+            # (docs/hardening.md): a lost directive shows here.
+            self.assertLessEqual(float(m.group(1)), 2.5, r.stdout)
             for setting in ("NoNewPrivileges=", "ProtectKernelTunables=", "LockPersonality=",
-                            "RestrictRealtime=", "SystemCallArchitectures="):
+                            "RestrictRealtime=", "SystemCallArchitectures=",
+                            "CapabilityBoundingSet=~CAP_SYS_ADMIN", "ProtectProc=",
+                            "PrivateMounts=", "SystemCallFilter=~@mount",
+                            "AmbientCapabilities="):
                 line = next((line for line in r.stdout.splitlines()
                              if line.lstrip("✓✗ ").startswith(setting)), "")
                 self.assertTrue(line.startswith("✓"), f"{setting} not applied:\n{r.stdout}")
@@ -177,7 +181,7 @@ class SystemdUnitTest(unittest.TestCase):
         self.assertEqual(unit["Install"]["WantedBy"], ["multi-user.target"])
         self.assertEqual(unit["Install"]["Alias"], ["dbus-org.claudefailover.service"])
         with open(self.service) as f:
-            self.assertNotIn("@", f.read(), "unsubstituted @VAR@")
+            self.assertIsNone(re.search(r"@[A-Za-z_]+@", f.read()), "unsubstituted @VAR@")
 
     def test_socket_contents(self):
         unit = read_unit(self.socket)
