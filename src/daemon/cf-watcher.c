@@ -31,8 +31,14 @@ struct _CfWatcher {
 
 G_DEFINE_FINAL_TYPE (CfWatcher, cf_watcher, G_TYPE_OBJECT)
 
+/* A Watch is referenced by the watches table and by every asynchronous
+ * call in flight for it (capture, session info, keys, queue move): a call
+ * answered after the watch was ended or replaced finds it alive, marked
+ * ended, and does nothing. */
 typedef struct {
-  CfWatcher *self;             /* weak: watches die with the watcher */
+  CfWatcher *self;             /* weak: valid while !ended (the table holds the watch) */
+  guint ref_count;
+  gboolean ended;              /* removed from the table: every callback is moot */
   char *session;
   char *project;
   char *task;
@@ -46,15 +52,34 @@ typedef struct {
   guint timer_id;
 } Watch;
 
-static void
-watch_free (Watch *watch)
+static Watch *
+watch_ref (Watch *watch)
 {
-  g_clear_handle_id (&watch->timer_id, g_source_remove);
+  watch->ref_count++;
+  return watch;
+}
+
+static void
+watch_unref (Watch *watch)
+{
+  if (--watch->ref_count > 0)
+    return;
   g_free (watch->session);
   g_free (watch->project);
   g_free (watch->task);
   g_free (watch->last_text);
   g_free (watch);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Watch, watch_unref)
+
+/* The table's destroy notify: the watch is over, whatever is still in flight. */
+static void
+watch_drop (Watch *watch)
+{
+  watch->ended = TRUE;
+  g_clear_handle_id (&watch->timer_id, g_source_remove);
+  watch_unref (watch);
 }
 
 static void
@@ -121,7 +146,9 @@ static gboolean exit_poll (gpointer user_data);
 static void
 watch_end (Watch *watch)
 {
-  g_hash_table_remove (watch->self->watches, watch->session);
+  /* Only this watch: the table may hold a newer one for the same session. */
+  if (!watch->ended && g_hash_table_lookup (watch->self->watches, watch->session) == watch)
+    g_hash_table_remove (watch->self->watches, watch->session);
 }
 
 static void
@@ -151,13 +178,13 @@ mark_idle (Watch *watch, const char *resume_uuid)
 static void
 on_exit_capture (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  Watch *watch = user_data;
+  g_autoptr(Watch) watch = user_data;
   g_autoptr(GError) error = NULL;
   g_autofree char *text = cf_tmux_capture_finish (CF_TMUX (source), result, &error);
   g_auto(CfPaneVerdict) verdict = { 0 };
   CfPaneContext context = { .now_unix = g_get_real_time () / G_USEC_PER_SEC };
 
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || watch->ended)
     return;
   if (text != NULL)
     cf_pane_classify (text, strlen (text), &context, &verdict);
@@ -167,18 +194,19 @@ on_exit_capture (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 on_exit_info (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  Watch *watch = user_data;
-  CfWatcher *self = watch->self;
+  g_autoptr(Watch) watch = user_data;
+  CfWatcher *self;
   g_autoptr(GError) error = NULL;
   g_autoptr(CfTmuxSessionInfo) info = cf_tmux_session_info_finish (CF_TMUX (source), result, &error);
 
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || watch->ended)
     return;
+  self = watch->self;
   if (info != NULL && cf_shell_is_shell_command (info->current_command))
     {
       /* Back at the shell: read the "claude --resume <uuid>" line. */
       cf_tmux_capture_async (self->tmux, watch->session, RESUME_HISTORY_LINES,
-                             self->cancellable, on_exit_capture, watch);
+                             self->cancellable, on_exit_capture, watch_ref (watch));
       return;
     }
   if (info == NULL || g_get_monotonic_time () > watch->exit_deadline)
@@ -198,41 +226,51 @@ exit_poll (gpointer user_data)
 
   watch->timer_id = 0;
   cf_tmux_session_info_async (watch->self->tmux, watch->session, watch->self->cancellable,
-                              on_exit_info, watch);
+                              on_exit_info, watch_ref (watch));
   return G_SOURCE_REMOVE;
+}
+
+/* Typing /exit or its Enter failed: the session goes, the lifecycle recreates it. */
+static void
+exit_not_sent (Watch *watch, GError *error)
+{
+  log_watch (G_LOG_LEVEL_WARNING, watch, "cannot send /exit: %s", error->message);
+  cf_tmux_kill_session_async (watch->self->tmux, watch->session, NULL, on_killed, NULL);
+  watch_end (watch);
 }
 
 static void
 on_exit_sent (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  Watch *watch = user_data;
+  g_autoptr(Watch) watch = user_data;
   g_autoptr(GError) error = NULL;
 
   if (!cf_tmux_finish_boolean (CF_TMUX (source), result, &error))
     {
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        return;
-      log_watch (G_LOG_LEVEL_WARNING, watch, "cannot send /exit: %s", error->message);
-      cf_tmux_kill_session_async (watch->self->tmux, watch->session, NULL, on_killed, NULL);
-      watch_end (watch);
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && !watch->ended)
+        exit_not_sent (watch, error);
       return;
     }
-  exit_poll (watch);
+  if (!watch->ended)
+    exit_poll (watch);
 }
 
 static void
 on_exit_typed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  Watch *watch = user_data;
+  g_autoptr(Watch) watch = user_data;
   g_autoptr(GError) error = NULL;
 
   if (!cf_tmux_finish_boolean (CF_TMUX (source), result, &error))
     {
-      on_exit_sent (source, result, user_data);
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && !watch->ended)
+        exit_not_sent (watch, error);
       return;
     }
+  if (watch->ended)
+    return;
   cf_tmux_send_enter_async (watch->self->tmux, watch->session, watch->self->cancellable,
-                            on_exit_sent, watch);
+                            on_exit_sent, watch_ref (watch));
 }
 
 static void
@@ -243,7 +281,7 @@ recycle_session (Watch *watch)
   cf_state_set_session_work (self->state, watch->session, NULL, NULL);
   watch->exit_deadline = g_get_monotonic_time () + EXIT_TIMEOUT_MS * 1000;
   cf_tmux_send_text_async (self->tmux, watch->session, "/exit", self->cancellable,
-                           on_exit_typed, watch);
+                           on_exit_typed, watch_ref (watch));
 }
 
 /* ---- outcomes ----------------------------------------------------------- */
@@ -251,8 +289,8 @@ recycle_session (Watch *watch)
 static void
 on_task_moved (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  Watch *watch = user_data;
-  CfWatcher *self = watch->self;
+  g_autoptr(Watch) watch = user_data;
+  CfWatcher *self;
   g_autoptr(GError) error = NULL;
   CfSession *session;
   gboolean failed = FALSE;
@@ -262,6 +300,10 @@ on_task_moved (GObject *source, GAsyncResult *result, gpointer user_data)
     ok = cf_taskq_return_finish (result, &failed, &error);
   else
     ok = cf_taskq_finish_finish (result, &error);
+  /* Ended during the move only when the watcher itself went away. */
+  if (watch->ended)
+    return;
+  self = watch->self;
   if (!ok)
     log_watch (G_LOG_LEVEL_WARNING, watch, "cannot move task %s: %s", watch->task, error->message);
   else
@@ -311,13 +353,14 @@ finish_watch (Watch *watch, const char *outcome, const char *why)
   remove_signal_file (self, watch->session);
   if (g_str_equal (outcome, "done"))
     cf_taskq_finish_async (watch->project, watch->task, CF_TASK_OUTCOME_DONE, NULL, NULL,
-                           on_task_moved, watch);
+                           on_task_moved, watch_ref (watch));
   else if (g_str_equal (outcome, "cancelled"))
     cf_taskq_finish_async (watch->project, watch->task, CF_TASK_OUTCOME_FAILED, why, NULL,
-                           on_task_moved, watch);
+                           on_task_moved, watch_ref (watch));
   else
     cf_taskq_return_async (watch->project, watch->task, !watch->evicted,
-                           self->config->max_dispatch_per_task, why, on_task_moved, watch);
+                           self->config->max_dispatch_per_task, why, on_task_moved,
+                           watch_ref (watch));
 }
 
 /* A completion seen by HOW (counted for /metrics), unless already decided. */
@@ -337,16 +380,16 @@ static void on_claude_check (GObject *source, GAsyncResult *result, gpointer use
 static void
 on_capture (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  Watch *watch = user_data;
+  g_autoptr(Watch) watch = user_data;
   g_autoptr(GError) error = NULL;
   g_autofree char *text = cf_tmux_capture_finish (CF_TMUX (source), result, &error);
   g_auto(CfPaneVerdict) verdict = { 0 };
-  CfPaneContext context = { .now_unix = g_get_real_time () / G_USEC_PER_SEC,
-                            .tail_lines = watch->self->config->quota_tail_lines };
+  CfPaneContext context = { .now_unix = g_get_real_time () / G_USEC_PER_SEC };
   gboolean stable;
 
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || watch->ended)
     return;
+  context.tail_lines = watch->self->config->quota_tail_lines;
   watch->capturing = FALSE;
   if (text == NULL || watch->finishing)
     return;
@@ -363,19 +406,19 @@ on_capture (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       /* No Claude prompt at all: is Claude still running there? */
       cf_tmux_session_info_async (watch->self->tmux, watch->session, watch->self->cancellable,
-                                  on_claude_check, watch);
+                                  on_claude_check, watch_ref (watch));
     }
 }
 
 static void
 on_claude_check (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  Watch *watch = user_data;
+  g_autoptr(Watch) watch = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(CfTmuxSessionInfo) info = cf_tmux_session_info_finish (CF_TMUX (source), result, &error);
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || info == NULL ||
-      watch->finishing)
+      watch->ended || watch->finishing)
     return;
   /* Back at the shell with the task unfinished: Claude exited or crashed
    * (or a restart found the session after its /exit). A task already
@@ -400,6 +443,7 @@ ensure_watch (CfWatcher *self, CfSession *session)
   if (watch == NULL)
     {
       watch = g_new0 (Watch, 1);
+      watch->ref_count = 1;
       watch->self = self;
       watch->session = g_strdup (session->name);
       watch->project = g_strdup (session->project);
@@ -440,7 +484,7 @@ on_tick (gpointer user_data)
         {
           watch->capturing = TRUE;
           cf_tmux_capture_async (self->tmux, session->name, 0, self->cancellable, on_capture,
-                                 watch);
+                                 watch_ref (watch));
         }
     }
   return G_SOURCE_CONTINUE;
@@ -684,7 +728,7 @@ cf_watcher_class_init (CfWatcherClass *klass)
 static void
 cf_watcher_init (CfWatcher *self)
 {
-  self->watches = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) watch_free);
+  self->watches = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) watch_drop);
 }
 
 CfWatcher *
