@@ -138,6 +138,16 @@ def proc_status(pid, key):
     return None
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of PID so far (seconds), or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def ids_in(projects, place):
     out = []
     for project in projects:
@@ -177,6 +187,9 @@ def runs_by_task(events):
 
 def main(argv):
     args = parse_args(argv)
+    # meson's timeout (or an operator's kill) sends SIGTERM: leave through
+    # the Sandbox's cleanup so no daemon, tmux server or bus is left behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("load: terminated by SIGTERM"))
     require_programs("dbus-daemon", "tmux", "busctl")
     try:
         import dbus  # noqa: F401  (for the sampler and the signal log)
@@ -235,6 +248,8 @@ def main(argv):
         sb.wait_for(lambda: os.path.exists(lat_path) and os.path.getsize(lat_path) > 0,
                     timeout=10, what="the latency sampler")
 
+        cpu0 = cpu_seconds(daemon_pid) or 0.0
+        load0 = os.getloadavg()[0]
         t0 = time.monotonic()
         sb.call("ResumeDispatch")
         limit_at = None
@@ -267,6 +282,8 @@ def main(argv):
                 break
             time.sleep(0.25)
         wall = time.monotonic() - t0
+        daemon_cpu = (cpu_seconds(daemon_pid) or cpu0) - cpu0
+        load1 = os.getloadavg()[0]
         # Let the last completions settle (active → done is the last move; the
         # session's /exit follows) before reading every log.
         time.sleep(1.0)
@@ -369,6 +386,11 @@ def main(argv):
             "requeued": requeued, "interrupted_runs": interrupted, "tasks_rerun": reruns,
             "getstatus": lat["dbus"], "http_status": lat["http"],
             "daemon_peak_rss_kib": (hwm or peak_rss) // 1024,
+            # The daemon's share of the run: CPU seconds it used while the
+            # tasks ran, and the machine's load average before and after.
+            "daemon_cpu_s": round(daemon_cpu, 2),
+            "daemon_cpu_pct": round(100 * daemon_cpu / wall, 1) if wall > 0 else None,
+            "loadavg_start_end": [round(load0, 2), round(load1, 2)],
             "failures": failures,
         }
         print(f"load: {args.tasks} tasks / {args.projects} projects / {args.sessions} sessions "
@@ -376,7 +398,8 @@ def main(argv):
               f"requeued {requeued}, GetStatus p50/p99/max "
               f"{lat['dbus']['p50_ms']}/{lat['dbus']['p99_ms']}/{lat['dbus']['max_ms']} ms, "
               f"/status p50/p99/max {lat['http']['p50_ms']}/{lat['http']['p99_ms']}/"
-              f"{lat['http']['max_ms']} ms, peak RSS {summary['daemon_peak_rss_kib']} KiB",
+              f"{lat['http']['max_ms']} ms, peak RSS {summary['daemon_peak_rss_kib']} KiB, "
+              f"daemon CPU {summary['daemon_cpu_pct']} % of one core",
               flush=True)
         print("load-json: " + json.dumps(summary), flush=True)
         if args.json_out:
