@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: MIT */
+/* CfWatcher against a real tmux server on a private socket: calls in flight
+ * for a watch that ends meanwhile. */
+#include <signal.h>
+#include <string.h>
+#include <glib/gstdio.h>
+
+#include "cf-hooks.h"
+#include "cf-state.h"
+#include "cf-test-util.h"
+#include "cf-tmux.h"
+#include "cf-watcher.h"
+
+#define SESSION "ccl-auto-0"
+
+typedef struct {
+  char *root;
+  char *socket;
+  char *project;
+  GPid tmux_pid;
+  CfConfig *config;
+  CfState *state;
+  CfTmux *tmux;
+  CfHooks *hooks;
+  CfWatcher *watcher;
+  GPtrArray *warnings;
+  guint finished;
+} Fixture;
+
+static char *
+run_tmux (Fixture *f, const char *const *args)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autofree char *out = NULL;
+  gint status = 0;
+
+  g_ptr_array_add (argv, (char *) "tmux");
+  g_ptr_array_add (argv, (char *) "-S");
+  g_ptr_array_add (argv, f->socket);
+  g_ptr_array_add (argv, (char *) "-f");
+  g_ptr_array_add (argv, (char *) "/dev/null");
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (char *) args[i]);
+  g_ptr_array_add (argv, NULL);
+  /* A blocking spawn is fine in a test program; the daemon never does it. */
+  if (!g_spawn_sync (NULL, (char **) argv->pdata, NULL,
+                     G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out, NULL,
+                     &status, NULL))
+    return NULL;
+  return status == 0 ? g_strstrip (g_steal_pointer (&out)) : NULL;
+}
+
+static gboolean
+tmux_connected (gpointer fixture, gconstpointer data)
+{
+  Fixture *f = fixture;
+
+  return cf_tmux_is_connected (f->tmux);
+}
+
+static gboolean
+task_moved (gpointer fixture, gconstpointer data)
+{
+  Fixture *f = fixture;
+
+  return f->finished > 0 || f->warnings->len > 0;
+}
+
+static void
+on_task_finished (CfState *state, const char *project, const char *task, const char *session,
+                  const char *outcome, Fixture *f)
+{
+  f->finished++;
+}
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *yaml = NULL;
+  g_autofree char *pid = NULL;
+  const char *new_session[] = { "new-session", "-d", "-s", SESSION, "-x", "80", "-y", "20",
+                                "sleep 600", NULL };
+  const char *get_pid[] = { "display-message", "-p", "-t", "=" SESSION ":", "#{pid}", NULL };
+
+  if (g_find_program_in_path ("tmux") == NULL)
+    {
+      g_test_skip ("tmux is not installed");
+      return;
+    }
+  f->root = cf_test_make_tmpdir ("cf-watcher-XXXXXX");
+  f->socket = g_build_filename (f->root, "tmux.sock", NULL);
+  f->project = g_build_filename (f->root, "projects", "demo", NULL);
+  for (guint i = 0; i < 4; i++)
+    {
+      const char *sub[] = { "inbox", "active", "done", "failed" };
+      g_autofree char *dir = g_build_filename (f->project, ".agent-queue", sub[i], NULL);
+
+      g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+    }
+  yaml = g_strdup_printf ("accounts:\n"
+                          "  - {name: main, home: %s/home-main}\n"
+                          "projects:\n  dir: %s/projects\n"
+                          "watcher: {interval: 50ms, done_signal_dir: %s}\n",
+                          f->root, f->root, f->root);
+  f->config = cf_config_load_data (yaml, -1, "test.yaml", f->root, &error);
+  g_assert_no_error (error);
+
+  pid = run_tmux (f, new_session);
+  g_assert_nonnull (pid);
+  g_clear_pointer (&pid, g_free);
+  pid = run_tmux (f, get_pid);
+  g_assert_nonnull (pid);
+  f->tmux_pid = (GPid) g_ascii_strtoll (pid, NULL, 10);
+  g_assert_cmpint (f->tmux_pid, >, 1);
+
+  f->warnings = g_ptr_array_new_with_free_func (g_free);
+  g_log_set_writer_func (cf_test_record_warnings, f->warnings, NULL);
+  f->state = cf_state_new (NULL);
+  g_signal_connect (f->state, "task-finished", G_CALLBACK (on_task_finished), f);
+  f->tmux = cf_tmux_new (f->socket, NULL);
+  cf_tmux_start (f->tmux);
+  g_assert_true (cf_test_run_until (f, tmux_connected, NULL, 10000));
+  f->hooks = cf_hooks_new (f->state, f->tmux);
+  f->watcher = cf_watcher_new (f->config, f->state, f->tmux, f->hooks);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  const char *kill_server[] = { "kill-server", NULL };
+
+  if (f->root == NULL)
+    return;
+  kill (f->tmux_pid, SIGCONT);
+  if (f->watcher != NULL)
+    cf_watcher_stop (f->watcher);
+  g_clear_object (&f->watcher);
+  g_clear_object (&f->hooks);
+  if (f->tmux != NULL)
+    cf_tmux_stop (f->tmux);
+  g_clear_object (&f->tmux);
+  g_clear_object (&f->state);
+  g_free (run_tmux (f, kill_server));
+  g_clear_pointer (&f->config, cf_config_unref);
+  g_clear_pointer (&f->warnings, g_ptr_array_unref);
+  cf_test_remove_tree (f->root);
+  g_free (f->root);
+  g_free (f->socket);
+  g_free (f->project);
+}
+
+/* The account switch evicts a working session whose pane capture is still
+ * unanswered: the queue move ends the watch before tmux replies. The late
+ * reply must find nothing to act on (it used to land in the freed watch:
+ * SIGSEGV at the switch under load, heap-use-after-free under ASan). */
+static void
+test_evict_with_capture_in_flight (Fixture *f, gconstpointer data)
+{
+  g_autofree char *task = g_build_filename (f->project, ".agent-queue", "active", "t1.md", NULL);
+  const char *has_session[] = { "has-session", "-t", "=" SESSION, NULL };
+  g_autofree char *gone = NULL;
+
+  if (f->root == NULL)
+    return;
+  cf_test_write_file (task, "Do the thing.\n");
+  cf_state_ensure_session (f->state, SESSION, CF_SESSION_POOL);
+  cf_state_set_session_work (f->state, SESSION, f->project, "t1");
+  cf_state_set_session_state (f->state, SESSION, CF_SESSION_WORKING);
+
+  /* tmux stops answering; the watcher's next ticks send a capture that
+   * stays in flight. */
+  g_assert_cmpint (kill (f->tmux_pid, SIGSTOP), ==, 0);
+  cf_watcher_start (f->watcher);
+  cf_test_run_for (200);
+
+  cf_watcher_evict (f->watcher, SESSION, "account switch (test)");
+  g_assert_true (cf_test_run_until (f, task_moved, NULL, 10000));
+  /* The move is done and the watch ended (its session is being killed). */
+  cf_test_run_for (100);
+
+  g_assert_cmpint (kill (f->tmux_pid, SIGCONT), ==, 0);
+  /* The late capture reply, then the kill-session. */
+  cf_test_run_for (500);
+
+  g_assert_cmpuint (f->finished, ==, 1);
+  for (guint i = 0; i < f->warnings->len; i++)
+    g_test_message ("warning: %s", (char *) g_ptr_array_index (f->warnings, i));
+  g_assert_cmpuint (f->warnings->len, ==, 0);
+  g_assert_false (g_file_test (task, G_FILE_TEST_EXISTS));
+  gone = run_tmux (f, has_session);
+  g_assert_null (gone);
+  /* Nothing finished the task a second time from the stale capture. */
+  cf_test_run_for (300);
+  g_assert_cmpuint (f->finished, ==, 1);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add ("/watcher/evict-with-capture-in-flight", Fixture, NULL, fixture_setup,
+              test_evict_with_capture_in_flight, fixture_teardown);
+  return g_test_run ();
+}
