@@ -59,6 +59,10 @@ signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
 bus = dbus.bus.BusConnection(address)
 proxy = bus.get_object("org.claudefailover", "/org/claudefailover/Manager")
 get_status = proxy.get_dbus_method("GetStatus", "org.claudefailover.Manager")
+# The control: a round trip to dbus-daemon itself (same process, same bus,
+# same scheduling), so a slow sample can be told from a slow daemon.
+ping = bus.get_object("org.freedesktop.DBus", "/org/freedesktop/DBus").get_dbus_method(
+    "GetId", "org.freedesktop.DBus")
 out = open(out_path, "a", buffering=1)
 def record(kind, t0, ok, err=None):
     out.write(json.dumps({"t": time.time(), "kind": kind, "s": time.perf_counter() - t0,
@@ -71,6 +75,12 @@ while not stop:
         record("dbus", t0, True)
     except Exception as e:
         record("dbus", t0, False, repr(e)[:200])
+    t0 = time.perf_counter()
+    try:
+        ping(timeout=10)
+        record("bus", t0, True)
+    except Exception as e:
+        record("bus", t0, False, repr(e)[:200])
     t0 = time.perf_counter()
     try:
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -105,8 +115,11 @@ def parse_args(argv):
     ap.add_argument("--json-out", default=os.environ.get("CF_LOAD_JSON"))
     ap.add_argument("--timeout", type=float, default=None,
                     help="seconds allowed for all tasks (default: from the sizes)")
-    ap.add_argument("--assert-p99", action="store_true", default=LONG,
-                    help="fail when the GetStatus p99 misses the 5 ms target (default in CF_LONG)")
+    ap.add_argument("--assert-p99", action="store_true",
+                    default=os.environ.get("CF_LOAD_ASSERT_P99") == "1",
+                    help="fail when the GetStatus p99 during the run misses the 5 ms target "
+                    "(CF_LOAD_ASSERT_P99=1); off by default: on a shared 2-core machine the "
+                    "figure measures the machine's run queue as much as the daemon")
     args = ap.parse_args(argv)
     if args.sessions < 2 or args.tasks < 2 or args.projects < 1 or args.projects > args.tasks:
         ap.error("need --sessions >= 2, --tasks >= 2 and 1 <= --projects <= --tasks")
@@ -250,6 +263,9 @@ def main(argv):
 
         cpu0 = cpu_seconds(daemon_pid) or 0.0
         load0 = os.getloadavg()[0]
+        # A quiet window first: the full queue, dispatch paused.
+        time.sleep(3.0)
+        t_resume = time.time()
         t0 = time.monotonic()
         sb.call("ResumeDispatch")
         limit_at = None
@@ -341,6 +357,12 @@ def main(argv):
                             f"{[e['args'] for e in finished]}")
         if limit_at is None:
             failures.append("the limit was never set")
+        dispatched = {}
+        for e in signals.events("TaskDispatched"):
+            dispatched[e["args"][4]] = dispatched.get(e["args"][4], 0) + 1
+        # In the middle: work ran on both accounts, the backup's after the switch.
+        if not dispatched.get("main") or not dispatched.get("backup"):
+            failures.append(f"dispatches per account {dispatched}: the switch was not mid-run")
         link = os.readlink(sb.config["claude_link"])
         if link != backup_home:
             failures.append(f"~/.claude points to {link}, not the backup")
@@ -352,15 +374,18 @@ def main(argv):
                 if line.endswith("\n"):
                     samples.append(json.loads(line))
         lat = {}
-        for kind in ("dbus", "http"):
-            ks = [s for s in samples if s["kind"] == kind]
+        for kind in ("dbus", "http", "bus"):
+            idle = [s["s"] for s in samples if s["kind"] == kind and s["ok"] and s["t"] < t_resume]
+            ks = [s for s in samples if s["kind"] == kind and s["t"] >= t_resume]
             bad = [s for s in ks if not s["ok"]]
             slow = [s for s in ks if s["ok"] and s["s"] > CALL_BOUND_S]
             values = [s["s"] for s in ks if s["ok"]]
             lat[kind] = {"calls": len(ks), "failed": len(bad),
                          "p50_ms": round(pct(values, 50) * 1000, 3),
                          "p99_ms": round(pct(values, 99) * 1000, 3),
-                         "max_ms": round(max(values) * 1000, 3) if values else None}
+                         "max_ms": round(max(values) * 1000, 3) if values else None,
+                         "paused_p50_ms": round(pct(idle, 50) * 1000, 3),
+                         "paused_max_ms": round(max(idle) * 1000, 3) if idle else None}
             if bad:
                 failures.append(f"{len(bad)} {kind} status calls failed: {bad[:3]}")
             if slow:
@@ -383,8 +408,8 @@ def main(argv):
             "limit_at_s": round(limit_at - t0, 2) if limit_at else None,
             "swap_started": len(started), "swap_finished": len(finished),
             "swap_s": round(finished[0]["t"] - started[0]["t"], 3) if started and finished else None,
-            "requeued": requeued, "interrupted_runs": interrupted, "tasks_rerun": reruns,
-            "getstatus": lat["dbus"], "http_status": lat["http"],
+            "requeued": requeued, "dispatched_by_account": dispatched, "interrupted_runs": interrupted, "tasks_rerun": reruns,
+            "getstatus": lat["dbus"], "http_status": lat["http"], "bus_getid": lat["bus"],
             "daemon_peak_rss_kib": (hwm or peak_rss) // 1024,
             # The daemon's share of the run: CPU seconds it used while the
             # tasks ran, and the machine's load average before and after.
@@ -398,7 +423,8 @@ def main(argv):
               f"requeued {requeued}, GetStatus p50/p99/max "
               f"{lat['dbus']['p50_ms']}/{lat['dbus']['p99_ms']}/{lat['dbus']['max_ms']} ms, "
               f"/status p50/p99/max {lat['http']['p50_ms']}/{lat['http']['p99_ms']}/"
-              f"{lat['http']['max_ms']} ms, peak RSS {summary['daemon_peak_rss_kib']} KiB, "
+              f"{lat['http']['max_ms']} ms (bus GetId control {lat['bus']['p50_ms']}/{lat['bus']['p99_ms']}/"
+              f"{lat['bus']['max_ms']} ms), peak RSS {summary['daemon_peak_rss_kib']} KiB, "
               f"daemon CPU {summary['daemon_cpu_pct']} % of one core",
               flush=True)
         print("load-json: " + json.dumps(summary), flush=True)
