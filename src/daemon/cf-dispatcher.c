@@ -654,6 +654,28 @@ task_in_flight (CfDispatcher *self, const char *project, const char *task_id)
   return cf_state_find_session_by_task (self->state, project, task_id) != NULL;
 }
 
+/* The ids of the tasks being launched or worked on (any project): with a
+ * long queue, a pending task whose id is not in this small set needs no
+ * task_in_flight() walk over every launch and session. */
+static GHashTable *
+ids_in_flight (CfDispatcher *self, GPtrArray *sessions)
+{
+  GHashTable *ids = g_hash_table_new (g_str_hash, g_str_equal);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->launches);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_hash_table_add (ids, ((Launch *) value)->task_id);
+  for (guint i = 0; i < sessions->len; i++)
+    {
+      CfSession *session = g_ptr_array_index (sessions, i);
+      if (session->task[0] != '\0')
+        g_hash_table_add (ids, session->task);
+    }
+  return ids;
+}
+
 static void
 start_launch (CfDispatcher *self, CfSession *session, CfInboxTask *task)
 {
@@ -691,7 +713,9 @@ dispatch_now (gpointer user_data)
   g_autoptr(GPtrArray) sessions = NULL;
   g_autoptr(GPtrArray) pending = NULL;
   g_autoptr(GArray) items = NULL;
+  g_autoptr(GHashTable) busy_ids = NULL;
   gint64 now = g_get_real_time ();
+  guint free_sessions = 0;
 
   self->kick_id = 0;
   if (self->cancellable == NULL || cf_state_get_dispatch_paused (self->state) ||
@@ -699,6 +723,16 @@ dispatch_now (gpointer user_data)
       !cf_tmux_is_connected (self->tmux))
     return G_SOURCE_REMOVE;
 
+  /* Most kicks find every session busy: then the queue (10 000 tasks, say)
+   * is not even listed, and the main loop stays free for D-Bus and HTTP. */
+  sessions = cf_state_list_sessions (self->state);
+  for (guint i = 0; i < sessions->len; i++)
+    if (session_is_free (self, g_ptr_array_index (sessions, i)))
+      free_sessions++;
+  if (free_sessions == 0)
+    return G_SOURCE_REMOVE;
+
+  busy_ids = ids_in_flight (self, sessions);
   pending = cf_inbox_list_pending (self->inbox);
   items = g_array_new (FALSE, FALSE, sizeof (CfScheduleItem));
   for (guint i = 0; i < pending->len; i++)
@@ -711,11 +745,11 @@ dispatch_now (gpointer user_data)
       };
       if (self->skip != NULL && self->skip (task, self->skip_data))
         continue;
-      if (!task_in_flight (self, task->project, task->id))
+      if (!g_hash_table_contains (busy_ids, task->id) ||
+          !task_in_flight (self, task->project, task->id))
         g_array_append_val (items, item);
     }
 
-  sessions = cf_state_list_sessions (self->state);
   for (guint i = 0; i < sessions->len && items->len > 0; i++)
     {
       CfSession *session = g_ptr_array_index (sessions, i);
