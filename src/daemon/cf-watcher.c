@@ -25,6 +25,7 @@ struct _CfWatcher {
   GCancellable *cancellable;
 
   GHashTable *watches;         /* session name → Watch* */
+  GHashTable *early_stops;     /* session name → "project\ntask": Stop before the launch ended */
   guint timer_id;
   gulong handlers[3];
 };
@@ -512,6 +513,36 @@ on_hook (CfHooks *hooks, const char *name, CfHookPayload *payload, CfWatcher *se
   if (payload->event == CF_HOOK_EVENT_STOP && is_watched_session (session) &&
       (watch = ensure_watch (self, session)) != NULL)
     finish_detected (watch, CF_EVENT_DONE_BY_HOOK, "done", "Stop hook");
+  else if (payload->event == CF_HOOK_EVENT_STOP && session->kind == CF_SESSION_POOL &&
+           session->state == CF_SESSION_LAUNCHING && session->task[0] != '\0')
+    {
+      /* A quick task can end before the dispatcher has confirmed its
+       * prompt: the Stop hook must not be lost, or a switch in the next
+       * second would requeue (and run again) a task already done. It
+       * counts once the launch makes the session working on this task. */
+      g_hash_table_replace (self->early_stops, g_strdup (name),
+                            g_strdup_printf ("%s\n%s", session->project, session->task));
+    }
+}
+
+static void
+check_early_stop (CfWatcher *self, CfSession *session)
+{
+  const char *key = g_hash_table_lookup (self->early_stops, session->name);
+  g_autofree char *expected = NULL;
+  Watch *watch;
+
+  if (key == NULL || session->state == CF_SESSION_LAUNCHING)
+    return;
+  expected = g_strdup_printf ("%s\n%s", session->project, session->task);
+  if (session->state == CF_SESSION_WORKING && g_str_equal (key, expected) &&
+      is_watched_session (session) && (watch = ensure_watch (self, session)) != NULL)
+    {
+      g_hash_table_remove (self->early_stops, session->name);
+      finish_detected (watch, CF_EVENT_DONE_BY_HOOK, "done", "Stop hook (before the launch ended)");
+      return;
+    }
+  g_hash_table_remove (self->early_stops, session->name);
 }
 
 static void
@@ -519,6 +550,7 @@ on_session_changed (CfState *state, CfSession *session, CfWatcher *self)
 {
   Watch *watch;
 
+  check_early_stop (self, session);
   if (session->state != CF_SESSION_DEAD || session->kind != CF_SESSION_POOL)
     return;
   watch = g_hash_table_lookup (self->watches, session->name);
@@ -712,6 +744,7 @@ cf_watcher_dispose (GObject *object)
 
   cf_watcher_stop (self);
   g_clear_pointer (&self->watches, g_hash_table_unref);
+  g_clear_pointer (&self->early_stops, g_hash_table_unref);
   g_clear_object (&self->hooks);
   g_clear_object (&self->tmux);
   g_clear_object (&self->state);
@@ -729,6 +762,7 @@ static void
 cf_watcher_init (CfWatcher *self)
 {
   self->watches = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) watch_drop);
+  self->early_stops = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
 CfWatcher *

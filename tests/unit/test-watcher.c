@@ -13,6 +13,10 @@
 
 #define SESSION "ccl-auto-0"
 
+/* Warnings logged by the code under test (g_log_set_writer_func can be
+ * called once per process: set in main, emptied by each setup). */
+static GPtrArray *warnings;
+
 typedef struct {
   char *root;
   char *socket;
@@ -25,6 +29,7 @@ typedef struct {
   CfWatcher *watcher;
   GPtrArray *warnings;
   guint finished;
+  char *last_outcome;
 } Fixture;
 
 static char *
@@ -71,6 +76,8 @@ on_task_finished (CfState *state, const char *project, const char *task, const c
                   const char *outcome, Fixture *f)
 {
   f->finished++;
+  g_free (f->last_outcome);
+  f->last_outcome = g_strdup (outcome);
 }
 
 static void
@@ -114,8 +121,8 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->tmux_pid = (GPid) g_ascii_strtoll (pid, NULL, 10);
   g_assert_cmpint (f->tmux_pid, >, 1);
 
-  f->warnings = g_ptr_array_new_with_free_func (g_free);
-  g_log_set_writer_func (cf_test_record_warnings, f->warnings, NULL);
+  g_ptr_array_set_size (warnings, 0);
+  f->warnings = g_ptr_array_ref (warnings);
   f->state = cf_state_new (NULL);
   g_signal_connect (f->state, "task-finished", G_CALLBACK (on_task_finished), f);
   f->tmux = cf_tmux_new (f->socket, NULL);
@@ -148,6 +155,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
   g_free (f->root);
   g_free (f->socket);
   g_free (f->project);
+  g_free (f->last_outcome);
 }
 
 /* The account switch evicts a working session whose pane capture is still
@@ -195,11 +203,85 @@ test_evict_with_capture_in_flight (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->finished, ==, 1);
 }
 
+/* Claude finished a quick task (Stop hook) before the dispatcher confirmed
+ * its prompt: the Stop counts once the session is working on that task,
+ * instead of being dropped (then a switch in the next second requeued a
+ * task already done, and it ran twice: load test, 50 x 2000). */
+static void
+test_stop_before_launch_ended (Fixture *f, gconstpointer data)
+{
+  g_autofree char *task = g_build_filename (f->project, ".agent-queue", "active", "t2.md", NULL);
+  g_autofree char *done = g_build_filename (f->project, ".agent-queue", "done", "t2.md", NULL);
+  g_autoptr(GError) error = NULL;
+  const char *payload = "{\"hook_event_name\":\"Stop\",\"session_id\":\"s\","
+                        "\"stop_hook_active\":false}";
+
+  if (f->root == NULL)
+    return;
+  cf_test_write_file (task, "Do the quick thing.\n");
+  /* Started first: at start it treats sessions caught launching as
+   * leftovers of a crash. */
+  cf_watcher_start (f->watcher);
+  cf_state_ensure_session (f->state, SESSION, CF_SESSION_POOL);
+  cf_state_set_session_pane (f->state, SESSION, "%0");
+  cf_state_set_session_state (f->state, SESSION, CF_SESSION_LAUNCHING);
+  cf_state_set_session_work (f->state, SESSION, f->project, "t2");
+
+  g_assert_true (cf_hooks_report (f->hooks, "Stop", "%0", payload, &error));
+  g_assert_no_error (error);
+  cf_test_run_for (100);
+  g_assert_cmpuint (f->finished, ==, 0);
+
+  /* The dispatcher confirms the prompt. */
+  cf_state_set_session_state (f->state, SESSION, CF_SESSION_WORKING);
+  g_assert_true (cf_test_run_until (f, task_moved, NULL, 5000));
+  g_assert_cmpuint (f->finished, ==, 1);
+  g_assert_cmpstr (f->last_outcome, ==, "done");
+  g_assert_true (g_file_test (done, G_FILE_TEST_EXISTS));
+}
+
+/* A Stop seen during a launch that then fails is forgotten: it never
+ * finishes the next task given to the session. */
+static void
+test_early_stop_forgotten (Fixture *f, gconstpointer data)
+{
+  g_autofree char *task = g_build_filename (f->project, ".agent-queue", "active", "t4.md", NULL);
+  g_autoptr(GError) error = NULL;
+  const char *payload = "{\"hook_event_name\":\"Stop\",\"session_id\":\"s\","
+                        "\"stop_hook_active\":false}";
+
+  if (f->root == NULL)
+    return;
+  cf_test_write_file (task, "Another thing.\n");
+  cf_watcher_start (f->watcher);
+  cf_state_ensure_session (f->state, SESSION, CF_SESSION_POOL);
+  cf_state_set_session_pane (f->state, SESSION, "%0");
+  cf_state_set_session_state (f->state, SESSION, CF_SESSION_LAUNCHING);
+  cf_state_set_session_work (f->state, SESSION, f->project, "t3");
+  g_assert_true (cf_hooks_report (f->hooks, "Stop", "%0", payload, &error));
+  g_assert_no_error (error);
+  /* The launch of t3 fails; t4 goes to the session later. */
+  cf_state_set_session_work (f->state, SESSION, NULL, NULL);
+  cf_state_set_session_state (f->state, SESSION, CF_SESSION_IDLE);
+  cf_state_set_session_work (f->state, SESSION, f->project, "t4");
+  cf_state_set_session_state (f->state, SESSION, CF_SESSION_LAUNCHING);
+  cf_state_set_session_state (f->state, SESSION, CF_SESSION_WORKING);
+  cf_test_run_for (300);
+  g_assert_cmpuint (f->finished, ==, 0);
+  g_assert_true (g_file_test (task, G_FILE_TEST_EXISTS));
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  warnings = g_ptr_array_new_with_free_func (g_free);
+  g_log_set_writer_func (cf_test_record_warnings, warnings, NULL);
   g_test_add ("/watcher/evict-with-capture-in-flight", Fixture, NULL, fixture_setup,
               test_evict_with_capture_in_flight, fixture_teardown);
+  g_test_add ("/watcher/stop-before-launch-ended", Fixture, NULL, fixture_setup,
+              test_stop_before_launch_ended, fixture_teardown);
+  g_test_add ("/watcher/early-stop-forgotten", Fixture, NULL, fixture_setup,
+              test_early_stop_forgotten, fixture_teardown);
   return g_test_run ();
 }
