@@ -172,6 +172,7 @@ main (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   gint projects = 200, per_project = 50, rounds = 10;
   double assert_rescan_ms = 0;
+  g_autofree char *json_out = NULL;
   const GOptionEntry entries[] = {
     { "projects", 0, 0, G_OPTION_ARG_INT, &projects, "Project inboxes (200)", "N" },
     { "tasks-per-project", 0, 0, G_OPTION_ARG_INT, &per_project, "Tasks per inbox (50)", "N" },
@@ -179,6 +180,8 @@ main (int argc, char **argv)
       "N" },
     { "assert-rescan-ms", 0, 0, G_OPTION_ARG_DOUBLE, &assert_rescan_ms,
       "Fail unless the median cached full rescan takes less than MS", "MS" },
+    { "json-out", 0, 0, G_OPTION_ARG_FILENAME, &json_out,
+      "Also write the numbers to FILE as JSON", "FILE" },
     { NULL },
   };
   g_autofree char *root = NULL;
@@ -294,6 +297,23 @@ main (int argc, char **argv)
       g_print ("  ratio naive/cached %.1f\n", naive_ms / cached_ms);
       g_print ("  longest main-loop stall: first scan %.1f ms, cached rescan %.1f ms "
                "(median of rounds)\n", first_stall_ms, median (stalls));
+      if (json_out != NULL)
+        {
+          g_autoptr(GError) json_error = NULL;
+          g_autofree char *json = g_strdup_printf (
+            "{\"projects\": %d, \"tasks\": %u, \"rounds\": %d, \"first_ms\": %.3f, "
+            "\"cached_ms\": %.3f, \"cached_max_ms\": %.3f, \"naive_ms\": %.3f, "
+            "\"first_stall_ms\": %.3f, \"rescan_stall_ms\": %.3f, \"reparsed\": %"
+            G_GUINT64_FORMAT "}\n",
+            projects, total, rounds, first_ms, cached_ms, maximum (cached), naive_ms,
+            first_stall_ms, median (stalls), cf_inbox_get_parses (inbox) - parses_after_first);
+
+          if (!g_file_set_contents (json_out, json, -1, &json_error))
+            {
+              g_printerr ("bench-inbox-rescan: %s\n", json_error->message);
+              ok = FALSE;
+            }
+        }
       if (cf_inbox_get_parses (inbox) != parses_after_first)
         {
           g_print ("  FAIL: an unchanged rescan parsed files again\n");

@@ -20,6 +20,7 @@ static guint opt_rounds = 10;
 static guint opt_repeat = 3;
 static double opt_assert_ratio = 0;
 static double opt_assert_sequential_ratio = 0;
+static char *opt_json_out = NULL;
 
 static gboolean
 tick (gpointer data)
@@ -293,6 +294,24 @@ run (const char *tmpdir)
            cf_tmux_get_commands_sent (tmux));
   cf_tmux_stop (tmux);
 
+  /* For bench/run-all: the same numbers, machine-readable. */
+  if (opt_json_out != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *json = g_strdup_printf (
+        "{\"tmux_version\": \"%s\", \"sessions\": %u, \"captures\": %u, \"repeat\": %u, "
+        "\"us_pipelined\": %.3f, \"us_sequential\": %.3f, \"us_forked\": %.3f, "
+        "\"ratio_pipelined\": %.3f, \"ratio_sequential\": %.3f}\n",
+        version, opt_sessions, total, opt_repeat, us_pipelined, us_sequential, us_forked,
+        ratio_pipelined, ratio_sequential);
+
+      if (!g_file_set_contents (opt_json_out, json, -1, &error))
+        {
+          g_printerr ("bench-tmux-capture: %s\n", error->message);
+          return 1;
+        }
+    }
+
   /* Pipelined is the cost per command as the daemon pays it (every session
    * captured in one go); sequential adds the idle round trip through the
    * tmux client and server, which is latency rather than cost. */
@@ -332,6 +351,8 @@ main (int argc, char **argv)
       "Fail unless forked/pipelined >= RATIO", "RATIO" },
     { "assert-sequential-ratio", 0, 0, G_OPTION_ARG_DOUBLE, &opt_assert_sequential_ratio,
       "Fail unless forked/sequential >= RATIO", "RATIO" },
+    { "json-out", 0, 0, G_OPTION_ARG_FILENAME, &opt_json_out,
+      "Also write the numbers to FILE as JSON", "FILE" },
     { NULL },
   };
 
