@@ -5,9 +5,11 @@
 fresh sandbox with N idle pool sessions, quota.interval and watcher.interval
 at 1 s (every pane polled every second), HTTP on:
 
-1. memory: VmRSS, VmHWM, RssAnon of the daemon (/proc/PID/status) at rest;
-2. idle CPU: the daemon's utime+stime over --idle-s seconds at rest, as a
-   percentage of one core, and per session poll; the tmux server's too;
+1. memory: VmRSS, VmHWM, RssAnon of the daemon (/proc/PID/status), PSS;
+2. idle CPU: every session working on a long task (the daemon polls working
+   sessions, not idle ones: quota and watcher, each every second), nothing
+   else happening: the daemon's CPU time over --idle-s seconds, as a
+   percentage of one core and per session poll; the tmux server's too;
 3. GetStatus p50/p99 at rest (--calls back-to-back calls, one connection);
 4. inbox file → first keystroke p50 (--keystrokes tasks, one at a time);
 5. storm: --storm-tasks tasks released at once (dispatch storm) and, 0.5 s
@@ -213,30 +215,48 @@ def measure(size, args):
         sb.wait_for(lambda: len(sessions_in(sb, "idle")) == size, timeout=60 + 4 * size,
                     interval=0.5, what=f"{size} idle sessions")
         tmux_pid = int(sb.tmux("display-message", "-p", "#{pid}").stdout.strip())
-        time.sleep(3)   # past the start-up work
         r = {"sessions": size}
 
-        # Idle: nothing but the per-second polls. No client calls meanwhile.
+        # Polled: the daemon captures a pool session while it works (quota
+        # and watcher, each every second), not while it is idle. So every
+        # session gets a long task, and the daemon is measured while nothing
+        # but those polls happens. No client calls meanwhile.
+        sb.call("PauseDispatch")
+        for i in range(size):
+            sb.add_task(f"long{i:03d}", "FAKE:work=3600000 long work")
+        sb.call("ResumeDispatch")
+        sb.wait_for(lambda: len(sessions_in(sb, "working")) == size, timeout=60 + 4 * size,
+                    interval=0.5, what=f"{size} working sessions")
+        time.sleep(3)   # past the dispatch work
         d0, t0, w0 = cpu_ticks(pid), cpu_ticks(tmux_pid), time.monotonic()
         n0, m0 = cpu_ns(pid), cpu_ns(tmux_pid)
         time.sleep(args.idle_s)
         d1, t1, w1 = cpu_ticks(pid), cpu_ticks(tmux_pid), time.monotonic()
         n1, m1 = cpu_ns(pid), cpu_ns(tmux_pid)
+        polled = len(sessions_in(sb, "working"))
         wall = w1 - w0
         # The larger of the two clocks: ticks count threads that exited,
         # schedstat has the resolution.
         daemon_s = max((d1 - d0) / TICK, (n1 - n0) / 1e9)
         r["idle_s"] = wall
+        r["polled_sessions"] = polled
         r["idle_cpu_ticks"] = d1 - d0
         r["idle_cpu_pct"] = daemon_s / wall * 100
         r["tmux_idle_cpu_pct"] = max((t1 - t0) / TICK, (m1 - m0) / 1e9) / wall * 100
-        # At rest the quota poll captures every pool session once per
-        # interval (1 s); the watcher only captures working sessions.
-        r["cpu_us_per_session_poll"] = daemon_s / (wall * size) * 1e6
+        # Two captures per working session and second: quota and watcher.
+        r["cpu_us_per_session_poll"] = daemon_s / (wall * size * 2) * 1e6
         status = proc_status(pid)
         r.update(rss_kib=status["VmRSS"], hwm_kib=status["VmHWM"],
                  rss_anon_kib=status.get("RssAnon"), rss_file_kib=status.get("RssFile"),
                  pss_kib=pss_kib(pid))
+        if polled != size:
+            raise AssertionError(f"only {polled} of {size} sessions still working after the "
+                                 "idle measurement")
+        # Back to idle sessions for what follows.
+        for name in sessions_in(sb, "working"):
+            sb.fake_control(name, "done")
+        sb.wait_for(lambda: len(sessions_in(sb, "idle")) == size, timeout=60 + 2 * size,
+                    interval=0.5, what=f"{size} idle sessions again")
 
         bus = dbus.bus.BusConnection(sb.bus_address)
         method = bus.get_object("org.claudefailover", "/org/claudefailover/Manager") \
