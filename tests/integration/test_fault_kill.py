@@ -45,6 +45,9 @@ from test_delegation import KEY, KEY_ENV, JobApi  # noqa: E402
 PLACES = ("inbox", "active", "done", "failed")
 PHASES = ("dispatch", "switch", "delegation", "recovery", "any")
 WEIGHTS = (2, 3, 2, 1, 1)
+# Fault points of a switch (src/daemon/cf-switcher.c): a switch takes tens of
+# milliseconds, so half the "switch" kills use them to land inside one.
+SWAP_STEPS = ("swap-saving", "swap-switching", "swap-flipped", "swap-resuming")
 
 
 def log(text):
@@ -128,6 +131,7 @@ class FaultKillTest(unittest.TestCase):
         limited = {}                     # account home -> reset epoch of its limit
         phases = {p: 0 for p in PHASES}
         switches_asked = 0
+        caught = {"mid-switch": 0, "fault points": 0, "tasks active": 0, "jobs delegated": 0}
 
         def add_local(n):
             for _ in range(n):
@@ -199,6 +203,13 @@ class FaultKillTest(unittest.TestCase):
             self.assertIsInstance(state.get("version"), int, f"{when}: state without version")
             return where
 
+        def journal_step():
+            try:
+                with open(state_file) as f:
+                    return (json.load(f).get("swap") or {}).get("step", "normal")
+            except (OSError, ValueError):
+                return "normal"
+
         def get_status():
             r = sb.busctl("--json=short", "call", BUS_NAME, OBJECT_PATH, INTERFACE, "GetStatus")
             return {k: v["data"] for k, v in json.loads(r.stdout)["data"][0].items()}
@@ -222,22 +233,59 @@ class FaultKillTest(unittest.TestCase):
                     and state.get("active_account") == active
                     and os.readlink(link) == homes[active])
 
-        def start():
-            sb.start_daemon(env=env, timeout=30)
+        def start(fault=None):
+            """Start the daemon (with FAULT: it SIGKILLs itself at that
+            step of a switch, src/lib/cf-fault.c); True once it owns its
+            name, False when the fault point killed it first."""
+            try:
+                sb.start_daemon(env=dict(env, CF_FAULT_CRASH_AT=fault) if fault else env,
+                                timeout=30)
+                return True
+            except AssertionError:
+                if fault and sb.daemon.poll() == -signal.SIGKILL:
+                    return False
+                raise
+
+        def wait_recovered(what):
+            """Wait for recovered_and_consistent(); False if the daemon
+            died meanwhile (only a fault point may kill it)."""
+            deadline = time.monotonic() + 40
+            last = None
+            while time.monotonic() < deadline:
+                if sb.daemon.poll() is not None:
+                    self.assertEqual(sb.daemon.returncode, -signal.SIGKILL, sb.daemon_log()[-3000:])
+                    return False
+                try:
+                    if recovered_and_consistent():
+                        return True
+                except AssertionError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - the bus call raced the fault
+                    last = e
+                time.sleep(0.1)
+            raise AssertionError(f"timed out waiting for {what} (last error: {last!r})")
+
+        def draw():
+            phase = rng.choices(PHASES, WEIGHTS)[0]
+            fault = rng.choice(SWAP_STEPS) if phase == "switch" and rng.random() < 0.5 else None
+            return phase, fault
 
         add_local(12)
         add_remote(3)
-        start()
+        phase, fault = draw()
+        alive = start(fault)
         for k in range(kills):
-            phase = rng.choices(PHASES, WEIGHTS)[0]
             phases[phase] += 1
-            when = f"kill {k + 1}/{kills} ({phase}, seed {seed})"
-            if phase != "recovery":
-                sb.wait_for(recovered_and_consistent, timeout=40, interval=0.1,
-                            what=f"a recovered, consistent daemon before {when}")
-                check_disk(f"after the restart before {when}", recovered=True)
+            when = f"kill {k + 1}/{kills} ({phase}{', at ' + fault if fault else ''}, seed {seed})"
+            if alive and phase != "recovery":
+                alive = wait_recovered(f"a recovered, consistent daemon before {when}")
+                if alive:
+                    check_disk(f"after the restart before {when}", recovered=True)
             lift_expired_limits()
-            if phase == "dispatch":
+            delay = 0
+            if not alive:
+                pass
+            elif phase == "dispatch":
                 add_local(rng.randint(2, 5))
                 delay = rng.uniform(0.0, 0.8)
             elif phase == "switch":
@@ -256,7 +304,13 @@ class FaultKillTest(unittest.TestCase):
                     sb.busctl("call", BUS_NAME, OBJECT_PATH, INTERFACE, "SwitchAccount",
                               "s", "", check=False)
                 switches_asked += 1
-                delay = rng.uniform(0.0, 2.5)
+                if fault:
+                    # Killed by the fault point once the switch reaches it.
+                    deadline = time.monotonic() + 5
+                    while time.monotonic() < deadline and sb.daemon.poll() is None:
+                        time.sleep(0.02)
+                else:
+                    delay = rng.uniform(0.0, 1.5)
             elif phase == "delegation":
                 add_remote(rng.randint(1, 3))
                 delay = rng.uniform(0.0, 1.2)
@@ -266,17 +320,35 @@ class FaultKillTest(unittest.TestCase):
                 add_local(rng.randint(0, 2))
                 delay = rng.uniform(0.1, 1.5)
             time.sleep(delay)
-            sb.daemon.send_signal(signal.SIGKILL)
+            if sb.daemon.poll() is None:
+                sb.daemon.send_signal(signal.SIGKILL)
+            elif fault:
+                caught["fault points"] += 1
             sb.daemon.wait(timeout=10)
-            check_disk(f"after {when}")
+            self.assertEqual(sb.daemon.returncode, -signal.SIGKILL, sb.daemon_log()[-3000:])
+            where = check_disk(f"after {when}")
+            # What the kill interrupted, from what it left behind.
+            if journal_step() not in ("normal", "fallback"):
+                caught["mid-switch"] += 1
+            if any(p == ["active"] for p in where.values()):
+                caught["tasks active"] += 1
+            if glob.glob(os.path.join(project, ".agent-queue", "inbox", "*.md.delegated")):
+                caught["jobs delegated"] += 1
+            phase, fault = draw()
+            alive = start(fault)
+            if not alive:
+                caught["fault points"] += 1
+
+        if not alive or fault:
+            if sb.daemon.poll() is None:
+                sb.stop_daemon()
             start()
 
         # The end: limits lifted, everything finishes.
         for home in list(limited):
             sb.fake_account_limit(home, False)
         limited.clear()
-        sb.wait_for(recovered_and_consistent, timeout=40, interval=0.1,
-                    what="a recovered, consistent daemon after the last restart")
+        self.assertTrue(wait_recovered("a recovered, consistent daemon after the last restart"))
 
         def all_done():
             where = check_disk("draining", recovered=True)
@@ -306,7 +378,7 @@ class FaultKillTest(unittest.TestCase):
         daemon_log = sb.daemon_log()
         swaps_started = daemon_log.count("): starting")
         links_flipped = daemon_log.count("claude_link points to the new account")
-        log(f"seed {seed}: {kills} kills by phase {phases}; {len(local)} local and "
+        log(f"seed {seed}: {kills} kills by phase {phases}; kills that caught {caught}; {len(local)} local and "
             f"{len(remote)} remote tasks; {switches_asked} switches asked, {swaps_started} started, "
             f"{links_flipped} links flipped; attempts max "
             f"{max(max_attempts.values())} final total {sum(seen_attempts.values())}; "
