@@ -185,6 +185,17 @@ class FaultTest(unittest.TestCase):
         self.assertIn(sb.get_property("ActiveAccount"), ("main",))
         with open(state_file) as f:
             self.assertIn("version", json.load(f))
+        # A restart on the full disk: the last write fails (said, not
+        # fatal), the old state file stays whole, the daemon starts again.
+        self.assertEqual(sb.stop_daemon(), 0)
+        self.assertIn("Cannot write the state file at exit", sb.daemon_log())
+        with open(state_file) as f:
+            self.assertIn("version", json.load(f))
+        sb.start_daemon()
+        sb.wait_for(lambda: len(pool_sessions(sb)) == 2, timeout=20, what="the pool adopted")
+        time.sleep(1)
+        self.assertIsNone(sb.daemon.poll(), "the daemon died on a full disk after a restart")
+        self.assert_each_in_one_place(ids, "disk full, after a restart")
         for filler in fillers:
             os.unlink(filler)
         self.wait_all_done(ids, 120)
