@@ -212,6 +212,32 @@ class FaultTest(unittest.TestCase):
 
     # ------------------------------------------------------------------
 
+    def test_stale_limit_line_does_not_switch(self):
+        """A limit line whose reset time has passed (left on screen after
+        the reset) is no limit: found when a kill-test run paused dispatch
+        for five hours on such a line."""
+        sb = self.sb
+        sb.start_bus()
+        sb.start_tmux()
+        sb.write_config({"pool": {"autonomous": {"min": 1, "max": 1}},
+                         "quota": {"interval": "200ms", "pool_threshold": 1}})
+        sb.start_daemon()
+        sb.add_task("s0", "FAKE:work=30000 long work")
+        session = sb.wait_for(lambda: pool_sessions(sb, "working"), timeout=20,
+                              what="working")[0][0]
+        past = int(time.time()) - 60
+        sb.fake_control(session, f"print Claude AI usage limit reached|{past}")
+        sb.wait_for(lambda: str(past) in sb.capture(session), what="the old limit on screen")
+        time.sleep(2)                       # ten polls
+        self.assertEqual(sb.get_property("ActiveAccount"), "main")
+        self.assertEqual(sb.get_property("SwapState"), "normal")
+        self.assertIn(str(past), sb.capture(session))
+        self.assertFalse(sb.get_property("DispatchPaused"))
+        accounts = {a[0]: a for a in sb.get_property("Accounts")}
+        self.assertTrue(accounts["main"][2], accounts)
+        self.assertEqual(accounts["main"][3], 0)
+        self.assertNotIn("is exhausted", sb.daemon_log())
+
     def test_bad_state_files_are_moved_aside(self):
         sb = self.sb
         sb.start_bus()
