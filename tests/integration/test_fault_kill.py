@@ -50,6 +50,10 @@ WEIGHTS = (2, 3, 2, 1, 1)
 SWAP_STEPS = ("swap-saving", "swap-switching", "swap-flipped", "swap-resuming")
 
 
+class Violation(AssertionError):
+    """An invariant broken (not a bus call that failed)."""
+
+
 def log(text):
     print(f"[fault-kill {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
@@ -226,7 +230,7 @@ class FaultKillTest(unittest.TestCase):
             if swap_state not in ("normal", "fallback"):
                 return False
             if sb.get_property("PartialSwap"):
-                raise AssertionError("PartialSwap after recovery")
+                raise Violation("PartialSwap after recovery")
             active = sb.get_property("ActiveAccount")
             status = get_status()
             with open(state_file) as f:
@@ -263,9 +267,9 @@ class FaultKillTest(unittest.TestCase):
                 try:
                     if recovered_and_consistent():
                         return True
-                except AssertionError:
+                except Violation:
                     raise
-                except Exception as e:  # noqa: BLE001 - the bus call raced the fault
+                except Exception as e:  # noqa: BLE001 - a bus call raced a fault point
                     last = e
                 time.sleep(0.1)
             raise AssertionError(f"timed out waiting for {what} (last error: {last!r})")
