@@ -62,7 +62,13 @@ class FaultTest(unittest.TestCase):
         self.sb.close()
 
     def assert_each_in_one_place(self, ids, when):
-        where = where_are(self.sb.project_dir, ids)
+        # One directory listed after the other: a move in flight can show a
+        # task twice or nowhere for a moment; a real fault stays.
+        for _ in range(20):
+            where = where_are(self.sb.project_dir, ids)
+            if all(len(p) == 1 for p in where.values()):
+                break
+            time.sleep(0.05)
         for tid, places in where.items():
             self.assertEqual(len(places), 1, f"{when}: {tid} is in {places}")
         return where
