@@ -205,15 +205,28 @@ evaluate (CfQuota *self)
 
 /* ---- pane evidence ------------------------------------------------------- */
 
+static gboolean
+reset_has_passed (const CfPaneVerdict *verdict)
+{
+  return verdict->reset_at != NULL &&
+         g_date_time_to_unix (verdict->reset_at) * G_USEC_PER_SEC <= g_get_real_time ();
+}
+
 static void
 observe_pane (CfQuota *self, CfSession *session, const CfPaneVerdict *verdict)
 {
   Evidence *evidence = g_hash_table_lookup (self->evidence, session->name);
   const char *account = cf_state_get_active_account (self->state);
+  /* A limit whose reset time has already passed is an old line still on
+   * screen, not a limit now (else the account would be out for the whole
+   * unknown-reset window). */
+  gboolean stale = verdict->limit && reset_has_passed (verdict);
 
   if (verdict->limit_match && !verdict->limit)
     cf_state_count_event (self->state, CF_EVENT_LIMIT_VETOED);
-  if (!verdict->limit)
+  if (stale)
+    g_debug ("quota: %s shows a usage limit whose reset time has passed: ignored", session->name);
+  if (!verdict->limit || stale)
     {
       if (evidence == NULL || (evidence->from_hook && !verdict->busy))
         return;
@@ -334,7 +347,8 @@ on_capture (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       Evidence *evidence = g_hash_table_lookup (self->evidence, probe->session);
 
-      if (evidence != NULL && probe->verdict.limit && probe->verdict.reset_at != NULL)
+      if (evidence != NULL && probe->verdict.limit && probe->verdict.reset_at != NULL &&
+          !reset_has_passed (&probe->verdict))
         {
           evidence->reset_usec = g_date_time_to_unix (probe->verdict.reset_at) * G_USEC_PER_SEC;
           g_free (evidence->snippet);

@@ -667,6 +667,24 @@ set_write_error (CfState *self, const char *message)
   g_signal_emit (self, signals[SIGNAL_CHANGED], 0, (guint) CF_STATE_CHANGE_PERSISTENCE);
 }
 
+/* PATH.corrupt-<seconds since the epoch>, or PATH.corrupt-<seconds>.<n> when
+ * that name is taken (a second corrupt file within the same second): a copy
+ * kept for the operator is never overwritten. */
+static char *
+quarantine_path (const char *path)
+{
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  char *aside = g_strdup_printf ("%s.corrupt-%" G_GINT64_FORMAT, path, now);
+  GStatBuf buf;
+
+  for (guint n = 2; g_lstat (aside, &buf) == 0 && n < 10000; n++)
+    {
+      g_free (aside);
+      aside = g_strdup_printf ("%s.corrupt-%" G_GINT64_FORMAT ".%u", path, now, n);
+    }
+  return aside;
+}
+
 gboolean
 cf_state_load (CfState *self, char **quarantined_to, GError **error)
 {
@@ -690,8 +708,7 @@ cf_state_load (CfState *self, char **quarantined_to, GError **error)
 
   if (!cf_state_from_json (self, contents, length, &local_error))
     {
-      g_autofree char *aside = g_strdup_printf ("%s.corrupt-%" G_GINT64_FORMAT, self->path,
-                                                g_get_real_time () / G_USEC_PER_SEC);
+      g_autofree char *aside = quarantine_path (self->path);
       if (g_rename (self->path, aside) < 0)
         {
           int saved_errno = errno;

@@ -210,6 +210,39 @@ test_deep_nesting_quarantined (Fixture *f, gconstpointer data)
   g_ptr_array_set_size (warnings, 0);
 }
 
+/* Two corrupt files within one second: each keeps its own copy. */
+static void
+test_corrupt_copies_kept (Fixture *f, gconstpointer data)
+{
+  g_autofree char *dir = g_path_get_dirname (f->path);
+  g_autoptr(GPtrArray) copies = g_ptr_array_new_with_free_func (g_free);
+
+  g_mkdir_with_parents (dir, 0700);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr(CfState) state = cf_state_new (f->path);
+      g_autoptr(GError) error = NULL;
+      char *quarantined = NULL;
+
+      cf_test_write_file (f->path, corrupt_inputs[i]);
+      g_assert_true (cf_state_load (state, &quarantined, &error));
+      g_assert_no_error (error);
+      g_assert_nonnull (quarantined);
+      g_ptr_array_add (copies, quarantined);
+    }
+  g_ptr_array_set_size (warnings, 0);
+  for (guint i = 0; i < copies->len; i++)
+    {
+      g_autofree char *moved = NULL;
+
+      for (guint j = 0; j < i; j++)
+        g_assert_cmpstr (g_ptr_array_index (copies, i), !=, g_ptr_array_index (copies, j));
+      g_assert_true (g_file_get_contents (g_ptr_array_index (copies, i), &moved, NULL, NULL));
+      g_assert_cmpstr (moved, ==, corrupt_inputs[i]);
+      g_unlink (g_ptr_array_index (copies, i));
+    }
+}
+
 static void
 count_changes (CfState *state, guint what, guint *flags)
 {
@@ -476,6 +509,8 @@ main (int argc, char **argv)
               fixture_teardown);
   g_test_add ("/state/deep-nesting-quarantined", Fixture, NULL, fixture_setup,
               test_deep_nesting_quarantined, fixture_teardown);
+  g_test_add ("/state/corrupt-copies-kept", Fixture, NULL, fixture_setup, test_corrupt_copies_kept,
+              fixture_teardown);
   g_test_add ("/state/change-signals", Fixture, NULL, fixture_setup, test_change_signals,
               fixture_teardown);
   g_test_add ("/state/accounts-sync", Fixture, NULL, fixture_setup, test_accounts_sync,
