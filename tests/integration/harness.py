@@ -19,6 +19,7 @@ Paths come from CF_BUILD_DIR / CF_SOURCE_DIR (set by meson test); without
 them, <source>/build is assumed.
 """
 
+import glob
 import json
 import os
 import pwd
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 
 BUS_NAME = "org.claudefailover"
 OBJECT_PATH = "/org/claudefailover/Manager"
@@ -748,3 +750,53 @@ def user_exists(name):
         return True
     except KeyError:
         return False
+
+
+# --- the queue on disk (ARCHITECTURE §4.2) ---------------------------------------
+
+QUEUE_PLACES = ("inbox", "active", "done", "failed")
+
+
+def task_places(project, ids=()):
+    """{task id: [the queue directories holding <id>.md]} for IDS (listed even
+    when found nowhere) and for every other task file found."""
+    where = {t: [] for t in ids}
+    for place in QUEUE_PLACES:
+        for path in glob.glob(os.path.join(project, ".agent-queue", place, "*.md")):
+            where.setdefault(os.path.basename(path)[:-3], []).append(place)
+    return where
+
+
+def settled_task_places(project, ids=(), tries=20):
+    """task_places() with the daemon running: the directories are listed one
+    after the other, so a rename between two listings shows a task twice or
+    nowhere for a moment. Scans again until every task is in one place (a
+    real fault stays), at most TRIES times."""
+    for _ in range(tries):
+        where = task_places(project, ids)
+        if all(len(p) == 1 for p in where.values()):
+            break
+        time.sleep(0.05)
+    return where
+
+
+# --- a test case with its own sandbox ------------------------------------------------
+
+class SandboxTestCase(unittest.TestCase):
+    """One Sandbox per test with its bus and tmux server started; the logs
+    are printed when the test fails. PROGRAMS are required (skip otherwise)."""
+
+    PROGRAMS = ("dbus-daemon", "tmux", "busctl", "gdbus")
+    LOG_LINES = 40
+
+    def setUp(self):
+        require_programs(*self.PROGRAMS)
+        self.sb = Sandbox(self.id().rsplit(".", 1)[-1])
+        self.addCleanup(self._close_sandbox)
+        self.sb.start_bus()
+        self.sb.start_tmux()
+
+    def _close_sandbox(self):
+        if sys.exc_info()[0] is not None:
+            self.sb.dump_logs(self.LOG_LINES)
+        self.sb.close()

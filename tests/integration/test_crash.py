@@ -6,7 +6,6 @@ processes at once, attempt counts never going down, all done at the end.
 
 CF_CRASH_KILLS (default 20) sets how many kills."""
 
-import glob
 import json
 import os
 import random
@@ -16,20 +15,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Sandbox, require_programs  # noqa: E402
-
-PLACES = ("inbox", "active", "done", "failed")
-
-
-def places_of(project, ids):
-    where = {i: [] for i in ids}
-    for place in PLACES:
-        for path in glob.glob(os.path.join(project, ".agent-queue", place, "*.md")):
-            tid = os.path.basename(path)[:-3]
-            if tid in where:
-                where[tid].append(place)
-    return where
-
+from harness import Sandbox, require_programs, task_places  # noqa: E402
 
 def attempts_of(project, ids):
     out = {}
@@ -91,7 +77,7 @@ class CrashTest(unittest.TestCase):
                 seen_attempts = {tid: 0 for tid in ids}
 
                 def check(when):
-                    where = places_of(sb.project_dir, ids)
+                    where = task_places(sb.project_dir, ids)
                     for tid, places in where.items():
                         self.assertEqual(len(places), 1, f"{when}: {tid} in {places}")
                     attempts = attempts_of(sb.project_dir, ids)

@@ -17,7 +17,7 @@ import unittest
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BUS_NAME, INTERFACE, OBJECT_PATH, Sandbox, require_programs  # noqa: E402
+from harness import BUS_NAME, INTERFACE, OBJECT_PATH, SandboxTestCase  # noqa: E402
 
 PROPERTIES = ["Version", "ActiveAccount", "Accounts", "SwapState", "PartialSwap", "LastSwap",
               "ReturnAt", "DispatchPaused", "Sessions", "PendingTasks", "TasksDispatched",
@@ -48,18 +48,7 @@ def idle_pool(sb, n):
                if s[1] == "pool" and s[2] == "idle") >= n
 
 
-class DaemonBusTest(unittest.TestCase):
-    def setUp(self):
-        require_programs("dbus-daemon", "tmux", "busctl", "gdbus")
-        self.sb = Sandbox(self.id().rsplit(".", 1)[-1])
-        self.addCleanup(self._close)
-        self.sb.start_bus()
-        self.sb.start_tmux()
-
-    def _close(self):
-        if sys.exc_info()[0] is not None:
-            self.sb.dump_logs()
-        self.sb.close()
+class DaemonBusTest(SandboxTestCase):
 
     def test_introspection_matches_canonical_xml(self):
         sb = self.sb

@@ -16,7 +16,7 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BUS_NAME, Sandbox, require_programs  # noqa: E402
+from harness import BUS_NAME, SandboxTestCase  # noqa: E402
 from signal_log import SignalLog  # noqa: E402
 
 INTERVAL = 0.3                   # quota.interval in these tests (seconds)
@@ -38,21 +38,14 @@ def epoch_limit(seconds_from_now):
     return f"Claude AI usage limit reached|{reset}", reset
 
 
-class FailoverTest(unittest.TestCase):
+class FailoverTest(SandboxTestCase):
+    LOG_LINES = 120
+
     def setUp(self):
-        require_programs("dbus-daemon", "tmux", "busctl", "gdbus")
-        self.sb = Sandbox(self.id().rsplit(".", 1)[-1])
-        self.addCleanup(self._close)
-        self.sb.start_bus()
-        self.sb.start_tmux()
+        super().setUp()
         self.main_home = os.path.join(self.sb.home, ".claude-main")
         self.backup_home = os.path.join(self.sb.home, ".claude-backup")
         self.link = os.path.join(self.sb.home, ".claude")
-
-    def _close(self):
-        if sys.exc_info()[0] is not None:
-            self.sb.dump_logs(120)
-        self.sb.close()
 
     def start(self, overrides=None, hooks=False, env=None, pool=2, **kw):
         sb = self.sb

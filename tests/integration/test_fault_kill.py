@@ -38,11 +38,11 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BUS_NAME, OBJECT_PATH, INTERFACE, Sandbox, require_programs  # noqa: E402
+from harness import (BUS_NAME, OBJECT_PATH, INTERFACE, Sandbox, require_programs,  # noqa: E402
+                     settled_task_places)
 from test_crash import overlapping_runs  # noqa: E402
 from test_delegation import KEY, KEY_ENV, JobApi  # noqa: E402
 
-PLACES = ("inbox", "active", "done", "failed")
 PHASES = ("dispatch", "switch", "delegation", "recovery", "any")
 WEIGHTS = (2, 3, 2, 1, 1)
 # Fault points of a switch (src/daemon/cf-switcher.c): a switch takes tens of
@@ -164,23 +164,8 @@ class FaultKillTest(unittest.TestCase):
             """The on-disk invariants; returns {task: [places]}."""
             ids = local + remote
 
-            def scan():
-                where = {t: [] for t in ids}
-                for place in PLACES:
-                    for path in glob.glob(os.path.join(project, ".agent-queue", place, "*.md")):
-                        tid = os.path.basename(path)[:-3]
-                        self.assertIn(tid, where, f"{when}: unknown task file {path}")
-                        where[tid].append(place)
-                return where
-
-            # The directories are listed one after the other: with the
-            # daemon up, a rename between two listings shows a task twice or
-            # nowhere. A real fault stays; a move in flight does not.
-            for _ in range(20):
-                where = scan()
-                if all(len(p) == 1 for p in where.values()):
-                    break
-                time.sleep(0.05)
+            where = settled_task_places(project, ids)
+            self.assertEqual(set(where), set(ids), f"{when}: unknown task files")
             for tid, places in where.items():
                 self.assertEqual(len(places), 1, f"{when}: {tid} is in {places}")
             inbox = os.path.join(project, ".agent-queue", "inbox")

@@ -28,21 +28,11 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BUS_NAME, INTERFACE, OBJECT_PATH, Sandbox, require, require_programs  # noqa: E402
+from harness import (BUS_NAME, INTERFACE, OBJECT_PATH, Sandbox, require,  # noqa: E402
+                     require_programs, settled_task_places)
 from test_crash import overlapping_runs  # noqa: E402
 
-PLACES = ("inbox", "active", "done", "failed")
 IN_NAMESPACE = "CF_FAULTS_IN_MOUNT_NS"
-
-
-def where_are(project, ids):
-    where = {t: [] for t in ids}
-    for place in PLACES:
-        for path in glob.glob(os.path.join(project, ".agent-queue", place, "*.md")):
-            tid = os.path.basename(path)[:-3]
-            if tid in where:
-                where[tid].append(place)
-    return where
 
 
 def pool_sessions(sb, state=None):
@@ -62,13 +52,7 @@ class FaultTest(unittest.TestCase):
         self.sb.close()
 
     def assert_each_in_one_place(self, ids, when):
-        # One directory listed after the other: a move in flight can show a
-        # task twice or nowhere for a moment; a real fault stays.
-        for _ in range(20):
-            where = where_are(self.sb.project_dir, ids)
-            if all(len(p) == 1 for p in where.values()):
-                break
-            time.sleep(0.05)
+        where = settled_task_places(self.sb.project_dir, ids)
         for tid, places in where.items():
             self.assertEqual(len(places), 1, f"{when}: {tid} is in {places}")
         return where

@@ -34,8 +34,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BUS_NAME, INTERFACE, OBJECT_PATH, Sandbox, require,  # noqa: E402
-                     require_programs, user_exists)
+from harness import (BUS_NAME, INTERFACE, OBJECT_PATH, SandboxTestCase, require,  # noqa: E402
+                     user_exists)
 
 SECRET = "TOPSECRET-7f3a9c"
 NOBODY = "nobody"
@@ -61,20 +61,13 @@ def listing(top):
     return out
 
 
-class HostileFilesTest(unittest.TestCase):
+class HostileFilesTest(SandboxTestCase):
+    PROGRAMS = ("dbus-daemon", "tmux", "gdbus", "runuser")
+
     def setUp(self):
         require(os.getuid() == 0, "needs root (mknod, chown, runuser)")
         require(user_exists(NOBODY), "no user 'nobody'")
-        require_programs("dbus-daemon", "tmux", "gdbus", "runuser")
-        self.sb = Sandbox(self.id().rsplit(".", 1)[-1])
-        self.addCleanup(self._close)
-        self.sb.start_bus()
-        self.sb.start_tmux()
-
-    def _close(self):
-        if sys.exc_info()[0] is not None:
-            self.sb.dump_logs()
-        self.sb.close()
+        super().setUp()
 
     def start(self, overrides=None, **kw):
         sb = self.sb

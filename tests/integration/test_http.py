@@ -20,7 +20,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Sandbox, require_programs  # noqa: E402
+from harness import SandboxTestCase, require_programs  # noqa: E402
 
 ENDPOINTS = ["/health", "/status", "/api/delegated/status", "/watchdog/status", "/metrics"]
 PROPERTIES = ["Version", "ActiveAccount", "Accounts", "SwapState", "PartialSwap", "LastSwap",
@@ -250,18 +250,8 @@ class PrometheusParserTest(unittest.TestCase):
 
 # --- the daemon ----------------------------------------------------------------
 
-class HttpApiTest(unittest.TestCase):
-    def setUp(self):
-        require_programs("dbus-daemon", "tmux", "busctl", "gdbus")
-        self.sb = Sandbox(self.id().rsplit(".", 1)[-1])
-        self.addCleanup(self._close)
-        self.sb.start_bus()
-        self.sb.start_tmux()
-
-    def _close(self):
-        if sys.exc_info()[0] is not None:
-            self.sb.dump_logs(60)
-        self.sb.close()
+class HttpApiTest(SandboxTestCase):
+    LOG_LINES = 60
 
     def start(self, overrides=None, env=None, min_sessions=1):
         sb = self.sb

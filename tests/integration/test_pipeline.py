@@ -14,7 +14,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BUS_NAME, Sandbox, require_programs  # noqa: E402
+from harness import BUS_NAME, SandboxTestCase  # noqa: E402
 
 
 def queue_dir(project, place):
@@ -50,18 +50,8 @@ def gdbus_call(sb, method, *args, user=None):
                     user=user)
 
 
-class PipelineTest(unittest.TestCase):
-    def setUp(self):
-        require_programs("dbus-daemon", "tmux", "busctl", "gdbus")
-        self.sb = Sandbox(self.id().rsplit(".", 1)[-1])
-        self.addCleanup(self._close)
-        self.sb.start_bus()
-        self.sb.start_tmux()
-
-    def _close(self):
-        if sys.exc_info()[0] is not None:
-            self.sb.dump_logs(80)
-        self.sb.close()
+class PipelineTest(SandboxTestCase):
+    LOG_LINES = 80
 
     def start(self, overrides=None, hooks=False, **kw):
         sb = self.sb
