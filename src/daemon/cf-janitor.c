@@ -26,6 +26,7 @@ struct _CfJanitor {
   GCancellable *cancellable;   /* non-NULL while started */
 
   GHashTable *suspects;        /* "project\ttask" → Suspect*, from the last pass */
+  GHashTable *problems;        /* project → its warning at the last pass */
   guint timer_id;
   gboolean first_pending;      /* the timer is the shorter first one */
   gpointer pass_in_flight;
@@ -51,6 +52,8 @@ typedef struct {
   gint64 snapshot_time;        /* µs since the epoch, when IN_USE was taken */
   GHashTable *suspects;        /* the previous pass's, read-only here */
   GHashTable *new_suspects;    /* this pass's */
+  GHashTable *problems;        /* project → warning, the previous pass's, read-only */
+  GHashTable *new_problems;    /* this pass's */
   gint64 grace_usec;
   gint64 stale_age_usec;
   guint max_attempts;
@@ -70,6 +73,8 @@ pass_free (Pass *pass)
   g_hash_table_unref (pass->in_use);
   g_hash_table_unref (pass->suspects);
   g_hash_table_unref (pass->new_suspects);
+  g_hash_table_unref (pass->problems);
+  g_hash_table_unref (pass->new_problems);
   g_free (pass->signal_dir);
   g_free (pass);
 }
@@ -97,6 +102,33 @@ log_project (GLogLevelFlags level, const char *project, const char *text)
   g_log_structured (G_LOG_DOMAIN, level,
                     "CF_PROJECT", project,
                     "MESSAGE", "%s: %s", project, text);
+}
+
+/* A project's queue cannot be tidied (disk full, permissions): warned about
+ * once, not at every pass, and told when it works again. Two failures are the
+ * same when their error is (messages may name a fresh temporary file). */
+static void
+project_problem (Pass *pass, const char *project, const GError *error)
+{
+  const char *before = g_hash_table_lookup (pass->problems, project);
+
+  if (error != NULL)
+    {
+      g_autofree char *kind = g_strdup_printf ("%s:%d", g_quark_to_string (error->domain),
+                                               error->code);
+
+      log_project (g_strcmp0 (before, kind) == 0 ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_WARNING,
+                   project, error->message);
+      g_hash_table_insert (pass->new_problems, g_strdup (project), g_steal_pointer (&kind));
+    }
+  else if (before != NULL)
+    log_project (G_LOG_LEVEL_MESSAGE, project, "the queue can be tidied again");
+}
+
+static GHashTable *
+problems_new (void)
+{
+  return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
 /* ---- worker thread ------------------------------------------------------ */
@@ -271,7 +303,7 @@ tidy_project (Pass *pass, const char *project)
 
   if (!cf_taskq_recover (project, g_get_real_time (), &recovery, &error))
     {
-      log_project (G_LOG_LEVEL_WARNING, project, error->message);
+      project_problem (pass, project, error);
       return;
     }
   if (recovery->temp_files_removed > 0)
@@ -290,7 +322,9 @@ tidy_project (Pass *pass, const char *project)
     remove_orphan_meta (pass, project, g_ptr_array_index (recovery->orphan_meta, i));
 
   if (!cf_taskq_write_status (project, count_delegated (project), g_get_real_time (), &error))
-    log_project (G_LOG_LEVEL_WARNING, project, error->message);
+    project_problem (pass, project, error);
+  else
+    project_problem (pass, project, NULL);
 }
 
 static void
@@ -387,6 +421,8 @@ on_pass_done (GObject *source, GAsyncResult *result, gpointer user_data)
   self->passes++;
   g_hash_table_unref (self->suspects);
   self->suspects = g_hash_table_ref (pass->new_suspects);
+  g_hash_table_unref (self->problems);
+  self->problems = g_hash_table_ref (pass->new_problems);
   g_debug ("janitor: pass %" G_GUINT64_FORMAT " over %u projects: %u requeued, %u failed, "
            "%u meta files and %u done signals removed, %u active tasks to confirm",
            self->passes, pass->projects->len, pass->requeued, pass->failed,
@@ -432,6 +468,8 @@ start_pass (CfJanitor *self)
   pass->snapshot_time = g_get_real_time ();
   pass->suspects = g_hash_table_ref (self->suspects);
   pass->new_suspects = suspects_new ();
+  pass->problems = g_hash_table_ref (self->problems);
+  pass->new_problems = problems_new ();
   pass->grace_usec = 2 * config->watcher_interval_usec;
   pass->stale_age_usec = config->janitor_stale_signal_age_usec;
   pass->max_attempts = MAX (config->max_dispatch_per_task, 1);
@@ -555,6 +593,7 @@ cf_janitor_finalize (GObject *object)
 
   g_clear_pointer (&self->config, cf_config_unref);
   g_hash_table_unref (self->suspects);
+  g_hash_table_unref (self->problems);
   G_OBJECT_CLASS (cf_janitor_parent_class)->finalize (object);
 }
 
@@ -571,6 +610,7 @@ static void
 cf_janitor_init (CfJanitor *self)
 {
   self->suspects = suspects_new ();
+  self->problems = problems_new ();
 }
 
 CfJanitor *

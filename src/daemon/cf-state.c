@@ -658,10 +658,15 @@ set_write_error (CfState *self, const char *message)
 {
   if (g_strcmp0 (self->write_error, message) == 0)
     return;
+  /* Logged when it changes, not at every retry (a full disk retries often). */
   if (message == NULL)
     g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                       "CF_STATE_FILE", self->path,
                       "MESSAGE", "State file %s written again", self->path);
+  else
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                      "CF_STATE_FILE", self->path,
+                      "MESSAGE", "Cannot write state file %s: %s", self->path, message);
   g_free (self->write_error);
   self->write_error = g_strdup (message);
   g_signal_emit (self, signals[SIGNAL_CHANGED], 0, (guint) CF_STATE_CHANGE_PERSISTENCE);
@@ -809,9 +814,6 @@ write_done (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       /* Stay dirty: the periodic flush retries (e.g. after disk full). */
       self->dirty = TRUE;
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                        "CF_STATE_FILE", self->path,
-                        "MESSAGE", "Cannot write state file %s: %s", self->path, error->message);
       set_write_error (self, error->message);
       complete_waiters (self, error);
       return;

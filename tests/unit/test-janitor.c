@@ -305,6 +305,33 @@ test_status_written (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (text, "\"delegated_count\" : 1"));
 }
 
+/* status.json cannot be written (here a directory is in its way; a full disk
+ * in real life): warned about once, not at every pass. */
+static void
+test_problem_warned_once (Fixture *f, gconstpointer data)
+{
+  g_autofree char *path = g_build_filename (f->project, CF_TASKQ_QUEUE_DIR, "status.json", NULL);
+
+  g_unlink (path);
+  g_assert_cmpint (g_mkdir (path, 0755), ==, 0);
+  cf_janitor_start (f->janitor);
+  run_pass (f);
+  g_assert_cmpuint (warnings->len, ==, 1);
+  run_pass (f);
+  run_pass (f);
+  g_assert_cmpuint (warnings->len, ==, 1);
+
+  /* Fixed, then broken again: a new warning. */
+  g_assert_cmpint (g_rmdir (path), ==, 0);
+  run_pass (f);
+  g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+  g_unlink (path);
+  g_assert_cmpint (g_mkdir (path, 0755), ==, 0);
+  run_pass (f);
+  g_assert_cmpuint (warnings->len, ==, 2);
+  g_rmdir (path);
+}
+
 static void
 test_done_signals (Fixture *f, gconstpointer data)
 {
@@ -387,6 +414,7 @@ main (int argc, char **argv)
   ADD ("/janitor/orphan-meta", NULL, test_orphan_meta);
   ADD ("/janitor/status-written", NULL, test_status_written);
   ADD ("/janitor/done-signals", NULL, test_done_signals);
+  ADD ("/janitor/problem-warned-once", NULL, test_problem_warned_once);
   ADD ("/janitor/timer", "200ms", test_timer);
 #undef ADD
   return g_test_run ();

@@ -391,6 +391,15 @@ test_flush_async_failure (Fixture *f, gconstpointer data)
   g_assert_true (cf_state_is_dirty (state));
   g_assert_cmpuint (warnings->len, ==, 1);      /* "Cannot write state file" */
   g_ptr_array_set_size (warnings, 0);
+
+  /* The same failure again (a retry on a full disk): not warned twice. */
+  g_clear_error (&result);
+  cf_state_set_swap_journal (state, CF_SWAP_SWITCHING, "main", "backup");
+  cf_state_flush_async (state, NULL, on_flushed, &result);
+  while (result == NULL)
+    g_main_context_iteration (context, TRUE);
+  g_assert_true (cf_state_is_dirty (state));
+  g_assert_cmpuint (warnings->len, ==, 0);
 }
 
 static void
