@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
@@ -10,6 +11,9 @@
 
 /* The state file nests three deep (root, "sessions", a session). */
 #define STATE_MAX_DEPTH 8
+/* A state file holds tens of sessions: kilobytes. Anything near this is not
+ * one of ours. */
+#define STATE_FILE_MAX_BYTES (16 * 1024 * 1024)
 
 struct _CfState {
   GObject parent_instance;
@@ -696,6 +700,8 @@ cf_state_load (CfState *self, char **quarantined_to, GError **error)
   g_autofree char *contents = NULL;
   g_autoptr(GError) local_error = NULL;
   gsize length = 0;
+  GStatBuf st;
+  gboolean stat_ok;
 
   g_return_val_if_fail (CF_IS_STATE (self), FALSE);
   if (quarantined_to != NULL)
@@ -703,7 +709,15 @@ cf_state_load (CfState *self, char **quarantined_to, GError **error)
   if (self->path == NULL)
     return TRUE;
 
-  if (!g_file_get_contents (self->path, &contents, &length, &local_error))
+  /* Not read at all: a FIFO would block the start, a huge file eat memory. */
+  stat_ok = g_stat (self->path, &st) == 0;
+  if (stat_ok && !S_ISREG (st.st_mode))
+    g_set_error_literal (&local_error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "not a regular file");
+  else if (stat_ok && st.st_size > STATE_FILE_MAX_BYTES)
+    g_set_error (&local_error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                 "%lld bytes, more than a state file can be (%d)", (long long) st.st_size,
+                 STATE_FILE_MAX_BYTES);
+  else if (!g_file_get_contents (self->path, &contents, &length, &local_error))
     {
       if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         return TRUE;
@@ -711,7 +725,7 @@ cf_state_load (CfState *self, char **quarantined_to, GError **error)
       return FALSE;
     }
 
-  if (!cf_state_from_json (self, contents, length, &local_error))
+  if (local_error != NULL || !cf_state_from_json (self, contents, length, &local_error))
     {
       g_autofree char *aside = quarantine_path (self->path);
       if (g_rename (self->path, aside) < 0)

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cf-state.h"
 #include "cf-test-util.h"
@@ -208,6 +211,43 @@ test_deep_nesting_quarantined (Fixture *f, gconstpointer data)
   g_assert_cmpuint (warnings->len, ==, 1);
   g_assert_nonnull (strstr (g_ptr_array_index (warnings, 0), "nested more than"));
   g_ptr_array_set_size (warnings, 0);
+}
+
+/* A FIFO in the state file's place would block the start for good, and a
+ * file of gigabytes would be read whole: neither is read, both are moved
+ * aside like any corrupt file. */
+static void
+test_not_read_quarantined (Fixture *f, gconstpointer data)
+{
+  g_autofree char *dir = g_path_get_dirname (f->path);
+  const char *expected[] = { "not a regular file", "more than a state file can be" };
+
+  g_mkdir_with_parents (dir, 0700);
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    {
+      g_autoptr(CfState) state = cf_state_new (f->path);
+      g_autoptr(GError) error = NULL;
+      g_autofree char *quarantined = NULL;
+
+      if (i == 0)
+        g_assert_cmpint (mkfifo (f->path, 0600), ==, 0);
+      else
+        {
+          int fd = g_open (f->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+          g_assert_cmpint (fd, >=, 0);
+          g_assert_cmpint (ftruncate (fd, (off_t) 17 * 1024 * 1024), ==, 0);
+          close (fd);
+        }
+      g_assert_true (cf_state_load (state, &quarantined, &error));
+      g_assert_no_error (error);
+      g_assert_nonnull (quarantined);
+      g_assert_false (g_file_test (f->path, G_FILE_TEST_EXISTS));
+      g_unlink (quarantined);
+      g_assert_cmpuint (warnings->len, ==, 1);
+      g_assert_nonnull (strstr (g_ptr_array_index (warnings, 0), expected[i]));
+      g_ptr_array_set_size (warnings, 0);
+    }
 }
 
 /* Two corrupt files within one second: each keeps its own copy. */
@@ -518,6 +558,8 @@ main (int argc, char **argv)
               fixture_teardown);
   g_test_add ("/state/deep-nesting-quarantined", Fixture, NULL, fixture_setup,
               test_deep_nesting_quarantined, fixture_teardown);
+  g_test_add ("/state/not-read-quarantined", Fixture, NULL, fixture_setup,
+              test_not_read_quarantined, fixture_teardown);
   g_test_add ("/state/corrupt-copies-kept", Fixture, NULL, fixture_setup, test_corrupt_copies_kept,
               fixture_teardown);
   g_test_add ("/state/change-signals", Fixture, NULL, fixture_setup, test_change_signals,
