@@ -782,6 +782,15 @@ def settled_task_places(project, ids=(), tries=20):
 
 # --- a test case with its own sandbox ------------------------------------------------
 
+def has_failed(testcase):
+    """Whether TESTCASE has failed so far: for its cleanups, which run after
+    the failure is recorded (sys.exc_info() is empty there)."""
+    result = getattr(getattr(testcase, "_outcome", None), "result", None)
+    if result is None:
+        return False
+    return any(t is testcase for t, _ in list(result.failures) + list(result.errors))
+
+
 class SandboxTestCase(unittest.TestCase):
     """One Sandbox per test with its bus and tmux server started; the logs
     are printed when the test fails. PROGRAMS are required (skip otherwise)."""
@@ -797,6 +806,6 @@ class SandboxTestCase(unittest.TestCase):
         self.sb.start_tmux()
 
     def _close_sandbox(self):
-        if sys.exc_info()[0] is not None:
+        if has_failed(self):
             self.sb.dump_logs(self.LOG_LINES)
         self.sb.close()

@@ -28,7 +28,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BUS_NAME, INTERFACE, OBJECT_PATH, Sandbox, require_programs, user_exists  # noqa: E402
+from harness import BUS_NAME, INTERFACE, OBJECT_PATH, Sandbox, require_programs, user_exists, has_failed  # noqa: E402
 
 FIXTURES = os.environ.get("CF_FIXTURES") or os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                          "..", "fixtures")
@@ -211,7 +211,7 @@ class CtlTestCase(unittest.TestCase):
         self.addCleanup(self._close)
 
     def _close(self):
-        if sys.exc_info()[0] is not None:
+        if has_failed(self):
             self.sb.dump_logs(60)
         self.sb.close()
 

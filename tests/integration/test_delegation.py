@@ -30,7 +30,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Sandbox, require_programs  # noqa: E402
+from harness import Sandbox, require_programs, has_failed  # noqa: E402
 from signal_log import SignalLog  # noqa: E402
 
 KEY = "test-key-0f9e8d"
@@ -187,7 +187,7 @@ class DelegationTest(unittest.TestCase):
         self.delegate_path = os.path.join(self.sb.build_dir, "src", "delegate", "ccl-delegate")
 
     def _close(self):
-        if sys.exc_info()[0] is not None:
+        if has_failed(self):
             self.sb.dump_logs(80)
         self.sb.close()
         self.api.close()

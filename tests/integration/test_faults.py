@@ -29,7 +29,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (BUS_NAME, INTERFACE, OBJECT_PATH, Sandbox, require,  # noqa: E402
-                     require_programs, settled_task_places)
+                     require_programs, settled_task_places, has_failed)
 from test_crash import overlapping_runs  # noqa: E402
 
 IN_NAMESPACE = "CF_FAULTS_IN_MOUNT_NS"
@@ -47,7 +47,7 @@ class FaultTest(unittest.TestCase):
         self.addCleanup(self._close)
 
     def _close(self):
-        if sys.exc_info()[0] is not None:
+        if has_failed(self):
             self.sb.dump_logs(80)
         self.sb.close()
 

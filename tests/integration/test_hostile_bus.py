@@ -34,7 +34,7 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (BUS_NAME, INTERFACE, OBJECT_PATH, Sandbox, require,  # noqa: E402
-                     require_programs, user_exists)
+                     require_programs, user_exists, has_failed)
 
 try:
     import dbus
@@ -137,7 +137,7 @@ class HostileBusTest(unittest.TestCase):
         self.methods = self.introspect()
 
     def _close(self):
-        if sys.exc_info()[0] is not None:
+        if has_failed(self):
             self.sb.dump_logs()
         self.sb.close()
 

@@ -21,7 +21,7 @@ import unittest
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Sandbox, build_dir, require, require_programs  # noqa: E402
+from harness import Sandbox, build_dir, require, require_programs, has_failed  # noqa: E402
 from test_notify import FakeApi  # noqa: E402
 
 BUILD = build_dir()
@@ -55,7 +55,7 @@ class FrenchTest(unittest.TestCase):
         self.fakes = []
 
     def _close(self):
-        if sys.exc_info()[0] is not None:
+        if has_failed(self):
             self.sb.dump_logs(60)
         self.sb.close()
         for fake in self.fakes:

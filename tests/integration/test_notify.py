@@ -17,7 +17,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BUS_NAME, INTERFACE, OBJECT_PATH, Sandbox, require_programs  # noqa: E402
+from harness import BUS_NAME, INTERFACE, OBJECT_PATH, Sandbox, require_programs, has_failed  # noqa: E402
 
 TOKEN = "7350012345:AAHsecretTOKENvalue-xyz"
 CHAT = "-1001234567890"
@@ -102,7 +102,7 @@ class NotifyTest(unittest.TestCase):
         self.sb.start_tmux()
 
     def _close(self):
-        if sys.exc_info()[0] is not None:
+        if has_failed(self):
             self.sb.dump_logs(80)
         self.sb.close()
         for fake in self.fakes:

@@ -31,7 +31,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (BUS_NAME, INTERFACE, OBJECT_PATH, Sandbox, build_dir,  # noqa: E402
-                     require, require_programs, user_exists)
+                     require, require_programs, user_exists, has_failed)
 
 POLKIT_NAME = "org.freedesktop.PolicyKit1"
 AUTHORITY_PATH = "/org/freedesktop/PolicyKit1/Authority"
@@ -134,7 +134,7 @@ class MockPolkitTest(unittest.TestCase):
         self.sb.start_tmux()
 
     def _close(self):
-        if sys.exc_info()[0] is not None:
+        if has_failed(self):
             self.sb.dump_logs()
         self.sb.close()
 
@@ -460,7 +460,7 @@ class RealPolkitdTest(unittest.TestCase):
         self.bind(empty, "/usr/share/polkit-1/rules.d")
 
     def _close(self):
-        if sys.exc_info()[0] is not None:
+        if has_failed(self):
             self.sb.dump_logs()
             log = os.path.join(self.sb.root, "polkitd.log")
             if os.path.exists(log):
