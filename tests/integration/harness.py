@@ -752,6 +752,33 @@ def user_exists(name):
         return False
 
 
+# --- translations ---------------------------------------------------------------------
+
+def po_translations(path):
+    """msgid → msgstr of the translated entries of a .po file, leaving out the
+    fuzzy, plural and msgctxt ones; {} when the file cannot be read."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError:
+        return {}
+    entries = {}
+    for block in re.split(r"\n\s*\n", text):
+        if re.search(r"^#,.*\bfuzzy\b", block, re.M) or re.search(r"^msgid_plural", block, re.M):
+            continue
+        m = re.search(r'^msgid ((?:".*"\s*)+)^msgstr ((?:".*"\s*)+)', block, re.M | re.S)
+        if not m:
+            continue
+
+        def unquote(s):
+            return "".join(json.loads(part) for part in re.findall(r'"(?:[^"\\]|\\.)*"', s))
+        msgid, msgstr = unquote(m.group(1)), unquote(m.group(2))
+        ctxt = re.search(r'^msgctxt ((?:".*"\s*)+)', block, re.M)
+        if msgid and msgstr and not ctxt:
+            entries[msgid] = msgstr
+    return entries
+
+
 # --- the queue on disk (ARCHITECTURE §4.2) ---------------------------------------
 
 QUEUE_PLACES = ("inbox", "active", "done", "failed")

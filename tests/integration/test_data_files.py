@@ -72,29 +72,6 @@ def xmllint(*args):
                           capture_output=True, text=True, timeout=60)
 
 
-def po_translations(path):
-    """msgid → msgstr of the non-fuzzy, translated entries of a .po file."""
-    entries = {}
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError:
-        return entries
-    for block in re.split(r"\n\s*\n", text):
-        if re.search(r"^#,.*\bfuzzy\b", block, re.M):
-            continue
-        m = re.search(r'^msgid ((?:".*"\s*)+)^msgstr ((?:".*"\s*)+)', block, re.M | re.S)
-        if not m:
-            continue
-
-        def unquote(s):
-            return "".join(json.loads(part) for part in re.findall(r'"(?:[^"\\]|\\.)*"', s))
-        msgid, msgstr = unquote(m.group(1)), unquote(m.group(2))
-        if msgid and msgstr:
-            entries[msgid] = msgstr
-    return entries
-
-
 class SystemdUnitTest(unittest.TestCase):
     service = os.path.join(DATA, "claude-failover.service")
     socket = os.path.join(DATA, "claude-failover.socket")
@@ -403,7 +380,7 @@ class PolkitPolicyTest(unittest.TestCase):
             self.assertIn("data/polkit/org.claudefailover.policy.in", f.read().split())
 
     def test_french_translations_merged(self):
-        translations = po_translations(os.path.join(SOURCE, "po", "fr.po"))
+        translations = harness.po_translations(os.path.join(SOURCE, "po", "fr.po"))
         root = ET.parse(self.policy).getroot()
         lang = "{http://www.w3.org/XML/1998/namespace}lang"
         checked = 0

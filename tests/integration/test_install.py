@@ -280,7 +280,7 @@ class InstallTest(unittest.TestCase):
         # Where the programs look (LOCALEDIR) under the DESTDIR.
         t = gettext.translation("claude-failover", localedir=localedir, languages=["fr"])
         self.assertEqual(t.info().get("language"), "fr")
-        translated = po_translations(os.path.join(SOURCE, "po", "fr.po"))
+        translated = harness.po_translations(os.path.join(SOURCE, "po", "fr.po"))
         if not translated:
             self.skipTest("po/fr.po has no translated entries yet")
         for msgid, msgstr in translated.items():
@@ -336,30 +336,6 @@ class InstallTest(unittest.TestCase):
         run(existing, "systemd-tmpfiles", "--create", tmpfiles)
         st = os.stat(os.path.join(existing, home.lstrip("/")))
         self.assertEqual((stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid), (0o755, 0, 0))
-
-
-def po_translations(path):
-    """msgid → msgstr of the non-fuzzy, translated entries of a .po file."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError:
-        return {}
-    entries = {}
-    for block in re.split(r"\n\s*\n", text):
-        if re.search(r"^#,.*\bfuzzy\b", block, re.M) or re.search(r"^msgid_plural", block, re.M):
-            continue
-        m = re.search(r'^msgid ((?:".*"\s*)+)^msgstr ((?:".*"\s*)+)', block, re.M | re.S)
-        if not m:
-            continue
-
-        def unquote(s):
-            return "".join(json.loads(part) for part in re.findall(r'"(?:[^"\\]|\\.)*"', s))
-        msgid, msgstr = unquote(m.group(1)), unquote(m.group(2))
-        ctxt = re.search(r'^msgctxt ((?:".*"\s*)+)', block, re.M)
-        if msgid and msgstr and not ctxt:
-            entries[msgid] = msgstr
-    return entries
 
 
 if __name__ == "__main__":
