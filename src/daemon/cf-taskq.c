@@ -649,18 +649,12 @@ meta_attempts (JsonObject *object)
   return (guint) json_object_get_int_member (object, "attempts");
 }
 
-/* Records the move that is about to happen, and appends EVENT (consumed)
- * to the bounded history. */
+/* Appends EVENT (consumed) to the history without recording a move. */
 static void
-meta_update (JsonObject *object, CfTaskPlace place, const char *outcome, gint64 now_usec,
-             JsonObject *event)
+meta_annotate (JsonObject *object, gint64 now_usec, JsonObject *event)
 {
-  JsonArray *history = NULL;
   JsonNode *member = json_object_get_member (object, "history");
-
-  json_object_set_string_member (object, "place", place_names[place]);
-  json_object_set_string_member (object, "last_outcome", outcome);
-  set_time (object, "updated_at", now_usec);
+  JsonArray *history;
 
   if (member != NULL && JSON_NODE_HOLDS_ARRAY (member))
     history = json_node_get_array (member);
@@ -673,6 +667,18 @@ meta_update (JsonObject *object, CfTaskPlace place, const char *outcome, gint64 
   json_array_add_object_element (history, event);
   while (json_array_get_length (history) > CF_TASKQ_HISTORY_MAX)
     json_array_remove_element (history, 0);
+}
+
+/* Records the move that is about to happen, and appends EVENT (consumed)
+ * to the bounded history. */
+static void
+meta_update (JsonObject *object, CfTaskPlace place, const char *outcome, gint64 now_usec,
+             JsonObject *event)
+{
+  json_object_set_string_member (object, "place", place_names[place]);
+  json_object_set_string_member (object, "last_outcome", outcome);
+  set_time (object, "updated_at", now_usec);
+  meta_annotate (object, now_usec, event);
 }
 
 static char *
@@ -1554,26 +1560,6 @@ cf_taskq_requeue_active (const char *project,
 }
 
 /* --- Delegation ---------------------------------------------------------------------- */
-
-/* Appends EVENT (consumed) to the history without recording a move. */
-static void
-meta_annotate (JsonObject *object, gint64 now_usec, JsonObject *event)
-{
-  JsonNode *member = json_object_get_member (object, "history");
-  JsonArray *history;
-
-  if (member != NULL && JSON_NODE_HOLDS_ARRAY (member))
-    history = json_node_get_array (member);
-  else
-    {
-      history = json_array_new ();
-      json_object_set_array_member (object, "history", history);
-    }
-  set_time (event, "at", now_usec);
-  json_array_add_object_element (history, event);
-  while (json_array_get_length (history) > CF_TASKQ_HISTORY_MAX)
-    json_array_remove_element (history, 0);
-}
 
 gboolean
 cf_taskq_mark_delegated (const char *project,
