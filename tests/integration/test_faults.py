@@ -35,6 +35,21 @@ from test_crash import overlapping_runs  # noqa: E402
 IN_NAMESPACE = "CF_FAULTS_IN_MOUNT_NS"
 
 
+def tasks_in_flight(events, pids=None, before=None):
+    """{fake pid: task id} for the fakes that were prompted and had not yet
+    replied, exited, crashed or hit a limit (before time BEFORE)."""
+    flight = {}
+    for e in events:
+        if (pids is not None and e.get("pid") not in pids) or \
+                (before is not None and e["time"] >= before):
+            continue
+        if e["event"] == "prompt":
+            flight[e["pid"]] = e["text"].split("]")[0][1:]
+        elif e["event"] in ("reply", "exit", "crash", "limit"):
+            flight.pop(e["pid"], None)
+    return flight
+
+
 def pool_sessions(sb, state=None):
     return [s for s in sb.get_property("Sessions")
             if s[1] == "pool" and (state is None or s[2] == state)]
@@ -76,8 +91,11 @@ class FaultTest(unittest.TestCase):
         ids = [f"t{i:02d}" for i in range(12)]
         for tid in ids:
             sb.add_task(tid, f"tmux fault {tid} FAKE:work=1500")
-        sb.wait_for(lambda: len(pool_sessions(sb, "working")) >= 2, timeout=20,
-                    what="sessions working")
+        # Kill while a fake is between its prompt and its reply: a session
+        # the daemon calls "working" may not have been typed into yet, or
+        # may have just replied.
+        sb.wait_for(lambda: len(tasks_in_flight(sb.fake_log())) >= 2, timeout=20,
+                    what="two fakes mid-task")
         server_pid = int(sb.tmux("display-message", "-p", "#{pid}").stdout.strip())
         running = {e["pid"] for e in sb.fake_events("start")}
         os.kill(server_pid, signal.SIGKILL)
@@ -104,13 +122,7 @@ class FaultTest(unittest.TestCase):
         prompts = [e["text"].split("]")[0][1:] for e in sb.fake_events("prompt")]
         self.assertEqual(set(prompts), set(ids))
         # The tasks cut by the kill (prompted, no reply yet) ran again.
-        cut = {}
-        for e in events:
-            if e["pid"] in running and e["time"] < killed_at:
-                if e["event"] == "prompt":
-                    cut[e["pid"]] = e["text"].split("]")[0][1:]
-                elif e["event"] in ("reply", "exit", "crash", "limit"):
-                    cut.pop(e["pid"], None)
+        cut = tasks_in_flight(events, running, killed_at)
         self.assertTrue(cut, "no task was running when tmux was killed")
         for tid in cut.values():
             self.assertGreaterEqual(prompts.count(tid), 2, f"{tid} was not run again")
