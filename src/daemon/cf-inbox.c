@@ -55,7 +55,10 @@ key_equal (const FileKey *a, const FileKey *b)
  * scan takes ++clock when it starts; an event records the current value, so
  * "event_clock >= scan clock" means the event came after the scan began and
  * the scan's view of that file may be older than the event. */
+typedef struct _Project Project;
+
 typedef struct {
+  Project *project;
   char *id;
   FileKey key;                 /* as the last applied scan saw it */
   gboolean observed;           /* a scan saw the file now in the inbox */
@@ -91,9 +94,11 @@ typedef struct {
 
   gboolean counted;            /* in the pending count */
   gboolean listed;             /* in cf_inbox_list_pending */
+  gboolean routed;             /* listed, and its frontmatter names a remote provider */
+  GSequenceIter *queued;       /* its place in project->queue while listed */
+  CfPriority queued_priority;  /* the sort key it was queued with */
+  gint64 queued_mtime;
 } Entry;
-
-typedef struct _Project Project;
 
 struct _CfInbox {
   GObject parent_instance;
@@ -120,6 +125,7 @@ struct _CfInbox {
   gboolean emit_available;
 
   guint pending;
+  guint routed;                /* entries routed */
   guint64 scans;
   guint64 parses;
 };
@@ -131,6 +137,7 @@ struct _Project {
   gboolean explicit;
   GFileMonitor *monitor;
   GHashTable *entries;         /* id → Entry* */
+  GSequence *queue;            /* the listed entries in queue order (queue_compare) */
   guint64 applied_clock;       /* of the newest scan applied */
   gpointer scan_job;           /* this project's own scan in flight */
   gboolean scan_wanted;
@@ -208,6 +215,47 @@ schedule_flush (CfInbox *self)
     self->flush_id = g_idle_add (flush, self);
 }
 
+/* A project's queue order: priority, then age (mtime), then id; the order
+ * cf_schedule_pick uses between two tasks of one project. It reads the key
+ * an entry was queued with, which later changes cannot disturb. */
+static int
+queue_compare (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  const Entry *x = a;
+  const Entry *y = b;
+
+  if (x->queued_priority != y->queued_priority)
+    return x->queued_priority < y->queued_priority ? -1 : 1;
+  if (x->queued_mtime != y->queued_mtime)
+    return x->queued_mtime < y->queued_mtime ? -1 : 1;
+  return strcmp (x->id, y->id);
+}
+
+static void
+entry_unqueue (Entry *entry)
+{
+  if (entry->queued != NULL)
+    g_sequence_remove (entry->queued);
+  entry->queued = NULL;
+}
+
+/* Keeps the entry's place in its project's queue in step with LISTED and
+ * with its priority and mtime. */
+static void
+entry_requeue (Entry *entry, gboolean listed)
+{
+  if (entry->queued != NULL &&
+      (!listed || entry->queued_priority != entry->priority ||
+       entry->queued_mtime != entry->key.mtime))
+    entry_unqueue (entry);
+  if (listed && entry->queued == NULL)
+    {
+      entry->queued_priority = entry->priority;
+      entry->queued_mtime = entry->key.mtime;
+      entry->queued = g_sequence_insert_sorted (entry->project->queue, entry, queue_compare, NULL);
+    }
+}
+
 /* Recomputes what follows from an entry's flags; call after each change. */
 static void
 entry_refresh (CfInbox *self, Entry *entry)
@@ -215,6 +263,7 @@ entry_refresh (CfInbox *self, Entry *entry)
   gboolean counted = entry->observed && !entry->gone && !entry->forgotten;
   gboolean listed = counted && entry->ready && entry->parsed &&
                     key_equal (&entry->parsed_key, &entry->key);
+  gboolean routed = listed && entry->provider != NULL;
 
   if (counted != entry->counted)
     {
@@ -228,13 +277,18 @@ entry_refresh (CfInbox *self, Entry *entry)
       schedule_flush (self);
     }
   entry->listed = listed;
+  if (routed != entry->routed)
+    self->routed += routed ? 1 : (guint) -1;
+  entry->routed = routed;
+  entry_requeue (entry, listed);
 }
 
 static Entry *
-entry_new (const char *id)
+entry_new (Project *project, const char *id)
 {
   Entry *entry = g_new0 (Entry, 1);
 
+  entry->project = project;
   entry->id = g_strdup (id);
   return entry;
 }
@@ -242,6 +296,7 @@ entry_new (const char *id)
 static void
 entry_free (Entry *entry)
 {
+  entry_unqueue (entry);
   g_free (entry->id);
   g_free (entry);
 }
@@ -270,6 +325,7 @@ project_free (Project *project)
     }
   g_clear_handle_id (&project->settle_id, g_source_remove);
   g_hash_table_unref (project->entries);
+  g_sequence_free (project->queue);
   g_object_unref (project->inbox_dir);
   g_free (project->path);
   g_free (project);
@@ -282,7 +338,7 @@ ensure_entry (Project *project, const char *id)
 
   if (entry == NULL)
     {
-      entry = entry_new (id);
+      entry = entry_new (project, id);
       g_hash_table_insert (project->entries, entry->id, entry);
     }
   return entry;
@@ -434,6 +490,7 @@ project_new (CfInbox *self, const char *path, gboolean explicit)
   project->inbox_dir = g_file_new_for_path (inbox_path);
   project->entries = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                             (GDestroyNotify) entry_free);
+  project->queue = g_sequence_new (NULL);
   project->monitor = g_file_monitor_directory (project->inbox_dir, G_FILE_MONITOR_WATCH_MOVES,
                                                NULL, &error);
   if (project->monitor == NULL)
@@ -1197,7 +1254,7 @@ reconcile (CfInbox *self, Project *project, Listing *listing, guint64 clock, gbo
 
       if (entry == NULL)
         {
-          entry = entry_new (sighting->id);
+          entry = entry_new (project, sighting->id);
           g_hash_table_insert (project->entries, entry->id, entry);
         }
       else if (entry->gone)
@@ -1777,6 +1834,69 @@ cf_inbox_list_pending (CfInbox *self)
     }
   g_ptr_array_sort (tasks, compare_tasks);
   return tasks;
+}
+
+static CfInboxTask *
+task_copy_of (const CfInboxTask *view)
+{
+  CfInboxTask *task = g_memdup2 (view, sizeof *view);
+
+  task->project = g_strdup (view->project);
+  task->id = g_strdup (view->id);
+  return task;
+}
+
+/* The first entry of PROJECT's queue that ACCEPT takes, as a copy. */
+static CfInboxTask *
+project_head (Project *project, CfInboxAcceptFunc accept, gpointer user_data)
+{
+  for (GSequenceIter *it = g_sequence_get_begin_iter (project->queue);
+       !g_sequence_iter_is_end (it); it = g_sequence_iter_next (it))
+    {
+      const Entry *entry = g_sequence_get (it);
+      CfInboxTask view = {
+        .project = project->path, .id = entry->id, .priority = entry->priority,
+        .queued_at = entry->key.mtime, .attempts = entry->attempts,
+        .last_attempt_end = entry->last_attempt_end, .provider = entry->provider,
+        .local_only = entry->local_only,
+      };
+
+      if (accept == NULL || accept (&view, user_data))
+        return task_copy_of (&view);
+    }
+  return NULL;
+}
+
+GPtrArray *
+cf_inbox_list_heads (CfInbox *self, const char *project_path, CfInboxAcceptFunc accept,
+                     gpointer user_data)
+{
+  GPtrArray *heads = g_ptr_array_new_with_free_func ((GDestroyNotify) cf_inbox_task_free);
+  GHashTableIter iter;
+  gpointer value;
+  CfInboxTask *head;
+
+  g_return_val_if_fail (CF_IS_INBOX (self), heads);
+
+  if (project_path != NULL)
+    {
+      Project *project = g_hash_table_lookup (self->projects, project_path);
+      if (project != NULL && (head = project_head (project, accept, user_data)) != NULL)
+        g_ptr_array_add (heads, head);
+      return heads;
+    }
+  g_hash_table_iter_init (&iter, self->projects);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if ((head = project_head (value, accept, user_data)) != NULL)
+      g_ptr_array_add (heads, head);
+  return heads;
+}
+
+gboolean
+cf_inbox_has_routed (CfInbox *self)
+{
+  g_return_val_if_fail (CF_IS_INBOX (self), FALSE);
+  return self->routed > 0;
 }
 
 static Project *

@@ -99,6 +99,18 @@ void cf_inbox_rescan (CfInbox *self);
 /* The ready, parsed tasks: a new array of CfInboxTask copies it owns,
  * sorted by priority, then queued_at, project and id. */
 GPtrArray *cf_inbox_list_pending (CfInbox *self);
+/* Whether to take a task; TASK is a view valid during the call only. */
+typedef gboolean (*CfInboxAcceptFunc) (const CfInboxTask *task, gpointer user_data);
+/* For each project (only PROJECT, an absolute project directory as in
+ * CfInboxTask, when not NULL), the first of its ready, parsed tasks in queue
+ * order (priority, then queued_at, then id) that ACCEPT takes (NULL: the
+ * first): a new array of CfInboxTask copies in no particular order. Each
+ * project keeps its tasks sorted as they come and go, so this costs about
+ * one ACCEPT call per project, not a walk over the whole queue. */
+GPtrArray *cf_inbox_list_heads (CfInbox *self, const char *project, CfInboxAcceptFunc accept,
+                                gpointer user_data);
+/* TRUE when a listed task's frontmatter routes it to a remote provider. */
+gboolean cf_inbox_has_routed (CfInbox *self);
 /* The dispatcher took the task: it leaves the listing and the pending
  * count, and comes back only if a scan started after this call (or a
  * move into the inbox) finds it there again. */

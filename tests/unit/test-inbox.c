@@ -765,6 +765,157 @@ test_periodic_scan_without_events (Fixture *f, gconstpointer data)
   (void) project;
 }
 
+/* ---- heads: each project's first dispatchable task ------------------------ */
+
+static gboolean
+refuse_ids (const CfInboxTask *task, gpointer user_data)
+{
+  return !g_strv_contains ((const char *const *) user_data, task->id);
+}
+
+/* The first and second tasks of PROJECT in the full sorted listing. */
+static void
+first_two (GPtrArray *pending, const char *project, const CfInboxTask **first,
+           const CfInboxTask **second)
+{
+  *first = *second = NULL;
+  for (guint i = 0; i < pending->len && *second == NULL; i++)
+    {
+      const CfInboxTask *task = g_ptr_array_index (pending, i);
+      if (!g_str_equal (task->project, project))
+        continue;
+      if (*first == NULL)
+        *first = task;
+      else
+        *second = task;
+    }
+}
+
+/* cf_inbox_list_heads, for every project and for each one alone, and with
+ * the head refused, agrees with cf_inbox_list_pending. */
+static void
+assert_heads_match_listing (Fixture *f, const char *const *projects)
+{
+  g_autoptr(GPtrArray) pending = cf_inbox_list_pending (f->inbox);
+  g_autoptr(GPtrArray) heads = cf_inbox_list_heads (f->inbox, NULL, NULL, NULL);
+  guint expected = 0;
+
+  for (const char *const *project = projects; *project != NULL; project++)
+    {
+      const CfInboxTask *first, *second, *head = NULL;
+      g_autoptr(GPtrArray) alone = cf_inbox_list_heads (f->inbox, *project, NULL, NULL);
+      g_autoptr(GPtrArray) next = NULL;
+      const char *refused[] = { NULL, NULL };
+
+      first_two (pending, *project, &first, &second);
+      for (guint i = 0; i < heads->len; i++)
+        if (g_str_equal (((CfInboxTask *) heads->pdata[i])->project, *project))
+          head = heads->pdata[i];
+      if (first == NULL)
+        {
+          g_assert_null (head);
+          g_assert_cmpuint (alone->len, ==, 0);
+          continue;
+        }
+      expected++;
+      g_assert_true (head != NULL && alone->len == 1);
+      g_assert_cmpstr (head->id, ==, first->id);
+      g_assert_cmpint (head->priority, ==, first->priority);
+      g_assert_cmpint (head->queued_at, ==, first->queued_at);
+      g_assert_cmpstr (((CfInboxTask *) alone->pdata[0])->id, ==, first->id);
+
+      refused[0] = first->id;
+      next = cf_inbox_list_heads (f->inbox, *project, refuse_ids, (gpointer) refused);
+      g_assert_cmpuint (next->len, ==, second != NULL ? 1 : 0);
+      if (second != NULL)
+        g_assert_cmpstr (((CfInboxTask *) next->pdata[0])->id, ==, second->id);
+    }
+  g_assert_cmpuint (heads->len, ==, expected);
+}
+
+static gboolean
+routed_is (gpointer fixture, gconstpointer data)
+{
+  Fixture *f = fixture;
+
+  return cf_inbox_has_routed (f->inbox) == GPOINTER_TO_INT (data);
+}
+
+static gboolean
+listed_with_priority (gpointer fixture, gconstpointer data)
+{
+  Fixture *f = fixture;
+  g_autoptr(GPtrArray) tasks = cf_inbox_list_pending (f->inbox);
+
+  for (guint i = 0; i < tasks->len; i++)
+    {
+      const CfInboxTask *task = g_ptr_array_index (tasks, i);
+      if (g_str_equal (task->id, data))
+        return task->priority == CF_PRIORITY_CRITICAL;
+    }
+  return FALSE;
+}
+
+/* Each project keeps its tasks in queue order as they come, change
+ * priority, are taken by the dispatcher and leave: the heads always agree
+ * with the full sorted listing. */
+static void
+test_heads (Fixture *f, gconstpointer data)
+{
+  static const char *const priorities[] = { "low", "default", "high", "critical" };
+  g_autofree char *web = make_project (f->projects, "web");
+  g_autofree char *api = make_project (f->projects, "api");
+  g_autofree char *empty = make_project (f->projects, "empty");
+  const char *const projects[] = { web, api, empty, "/nonexistent", NULL };
+  g_autoptr(CfConfig) config = make_config (f, NULL, "1h");
+  g_autoptr(GRand) rand = g_rand_new_with_seed (7);
+  g_autoptr(GPtrArray) heads = NULL;
+  g_autofree char *taken = NULL;
+  g_autofree char *from = NULL;
+  g_autofree char *to = NULL;
+  g_autofree char *path = NULL;
+
+  start_inbox (f, config);
+  wait_first_scan (f);
+  for (guint i = 0; i < 40; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("t%02u", i);
+      deliver (i % 2 == 0 ? web : api, id, priorities[g_rand_int_range (rand, 0, 4)]);
+    }
+  g_assert_true (cf_test_run_until (f, pending_is, GUINT_TO_POINTER (40), 5000));
+  g_assert_false (cf_inbox_has_routed (f->inbox));
+  assert_heads_match_listing (f, projects);
+
+  /* Taken by the dispatcher (forgotten, then moved to active/). */
+  heads = cf_inbox_list_heads (f->inbox, web, NULL, NULL);
+  g_assert_cmpuint (heads->len, ==, 1);
+  taken = g_strdup (((CfInboxTask *) heads->pdata[0])->id);
+  cf_inbox_forget (f->inbox, web, taken);
+  assert_heads_match_listing (f, projects);
+  g_clear_pointer (&heads, g_ptr_array_unref);
+  heads = cf_inbox_list_heads (f->inbox, web, NULL, NULL);
+  g_assert_cmpstr (((CfInboxTask *) heads->pdata[0])->id, !=, taken);
+  from = cf_taskq_task_path (web, CF_TASK_PLACE_INBOX, taken);
+  to = cf_taskq_task_path (web, CF_TASK_PLACE_ACTIVE, taken);
+  g_assert_cmpint (rename (from, to), ==, 0);
+
+  /* The newest task of web rewritten as critical and routed to a provider:
+   * it moves up, and delegation has something to look at. */
+  deliver_text (web, "t38", "---\npriority: critical\npreferred_ai: gemini\n"
+                "allow_delegation: true\n---\nNow.\n");
+  g_assert_true (cf_test_run_until (f, listed_with_priority, "t38", 3000));
+  g_assert_true (cf_test_run_until (f, routed_is, GINT_TO_POINTER (TRUE), 3000));
+  assert_heads_match_listing (f, projects);
+
+  /* Gone from the inbox: off the queue, and nothing routed is left. */
+  path = cf_taskq_task_path (web, CF_TASK_PLACE_INBOX, "t38");
+  g_assert_cmpint (unlink (path), ==, 0);
+  rescan_and_wait (f);
+  g_assert_true (cf_test_run_until (f, routed_is, GINT_TO_POINTER (FALSE), 3000));
+  assert_heads_match_listing (f, projects);
+  g_assert_true (cf_test_run_until (f, pending_is, GUINT_TO_POINTER (38), 3000));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -788,6 +939,7 @@ main (int argc, char **argv)
   ADD ("/inbox/rescan-uses-cache", test_rescan_uses_cache);
   ADD ("/inbox/reload-moves-projects", test_reload_moves_projects);
   ADD ("/inbox/periodic-scan", test_periodic_scan_without_events);
+  ADD ("/inbox/heads", test_heads);
 #undef ADD
   return g_test_run ();
 }
