@@ -666,18 +666,20 @@ task_in_flight (CfDispatcher *self, const char *project, const char *task_id)
 static GHashTable *
 ids_in_flight (CfDispatcher *self, GPtrArray *sessions)
 {
-  GHashTable *ids = g_hash_table_new (g_str_hash, g_str_equal);
+  /* Copies: the dispatch loop still asks after launches have changed the
+   * sessions' strings. */
+  GHashTable *ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   GHashTableIter iter;
   gpointer value;
 
   g_hash_table_iter_init (&iter, self->launches);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    g_hash_table_add (ids, ((Launch *) value)->task_id);
+    g_hash_table_add (ids, g_strdup (((Launch *) value)->task_id));
   for (guint i = 0; i < sessions->len; i++)
     {
       CfSession *session = g_ptr_array_index (sessions, i);
       if (session->task[0] != '\0')
-        g_hash_table_add (ids, session->task);
+        g_hash_table_add (ids, g_strdup (session->task));
     }
   return ids;
 }
@@ -712,25 +714,59 @@ start_launch (CfDispatcher *self, CfSession *session, CfInboxTask *task)
   launch_step (launch);
 }
 
+static CfScheduleItem
+schedule_item (const CfInboxTask *task)
+{
+  return (CfScheduleItem) {
+    .project = task->project, .task_id = task->id, .priority = task->priority,
+    .queued_at = task->queued_at, .attempts = task->attempts,
+    .last_attempt_end = task->last_attempt_end,
+  };
+}
+
+typedef struct {
+  CfDispatcher *self;
+  GHashTable *busy_ids;        /* ids_in_flight() */
+  gint64 now;
+} Candidates;
+
+/* A task may go to a session now: its cooldown has passed, delegation does
+ * not want it, and no session has it already. */
+static gboolean
+dispatchable (const CfInboxTask *task, gpointer user_data)
+{
+  Candidates *c = user_data;
+  CfDispatcher *self = c->self;
+  CfScheduleItem item = schedule_item (task);
+
+  if (!cf_schedule_item_ready (&item, self->config->cooldown_schedule, c->now))
+    return FALSE;
+  if (self->skip != NULL && self->skip (task, self->skip_data))
+    return FALSE;
+  return !g_hash_table_contains (c->busy_ids, task->id) ||
+         !task_in_flight (self, task->project, task->id);
+}
+
 static gboolean
 dispatch_now (gpointer user_data)
 {
   CfDispatcher *self = user_data;
   g_autoptr(GPtrArray) sessions = NULL;
-  g_autoptr(GPtrArray) pending = NULL;
+  g_autoptr(GPtrArray) heads = NULL;
   g_autoptr(GArray) items = NULL;
   g_autoptr(GHashTable) busy_ids = NULL;
-  gint64 now = g_get_real_time ();
+  Candidates candidates = { .self = self, .now = g_get_real_time () };
   guint free_sessions = 0;
 
   self->kick_id = 0;
   if (self->cancellable == NULL || cf_state_get_dispatch_paused (self->state) ||
       cf_swap_state_in_progress (cf_state_get_swap_state (self->state)) ||
-      !cf_tmux_is_connected (self->tmux))
+      !cf_tmux_is_connected (self->tmux) ||
+      cf_config_find_account (self->config, cf_state_get_active_account (self->state)) == NULL)
     return G_SOURCE_REMOVE;
 
-  /* Most kicks find every session busy: then the queue (10 000 tasks, say)
-   * is not even listed, and the main loop stays free for D-Bus and HTTP. */
+  /* Most kicks find every session busy: then the queue is not even looked
+   * at, and the main loop stays free for D-Bus and HTTP. */
   sessions = cf_state_list_sessions (self->state);
   for (guint i = 0; i < sessions->len; i++)
     if (session_is_free (self, g_ptr_array_index (sessions, i)))
@@ -738,46 +774,41 @@ dispatch_now (gpointer user_data)
   if (free_sessions == 0)
     return G_SOURCE_REMOVE;
 
+  /* The best task overall is the best of some project's first dispatchable
+   * task (cf_schedule_pick orders tasks of one project as the inbox queues
+   * them), so only those are compared: one per project, whatever the
+   * length of the queue (10 000 tasks, say). */
   busy_ids = ids_in_flight (self, sessions);
-  pending = cf_inbox_list_pending (self->inbox);
-  items = g_array_new (FALSE, FALSE, sizeof (CfScheduleItem));
-  for (guint i = 0; i < pending->len; i++)
-    {
-      CfInboxTask *task = g_ptr_array_index (pending, i);
-      CfScheduleItem item = {
-        .project = task->project, .task_id = task->id, .priority = task->priority,
-        .queued_at = task->queued_at, .attempts = task->attempts,
-        .last_attempt_end = task->last_attempt_end,
-      };
-      if (self->skip != NULL && self->skip (task, self->skip_data))
-        continue;
-      if (!g_hash_table_contains (busy_ids, task->id) ||
-          !task_in_flight (self, task->project, task->id))
-        g_array_append_val (items, item);
-    }
-
-  for (guint i = 0; i < sessions->len && items->len > 0; i++)
+  candidates.busy_ids = busy_ids;
+  heads = cf_inbox_list_heads (self->inbox, NULL, dispatchable, &candidates);
+  items = g_array_sized_new (FALSE, FALSE, sizeof (CfScheduleItem), heads->len);
+  for (guint i = 0; i < sessions->len && heads->len > 0; i++)
     {
       CfSession *session = g_ptr_array_index (sessions, i);
+      g_autoptr(GPtrArray) next = NULL;
+      CfInboxTask *task;
       gint pick;
 
       if (!session_is_free (self, session))
         continue;
+      g_array_set_size (items, 0);
+      for (guint j = 0; j < heads->len; j++)
+        {
+          CfScheduleItem item = schedule_item (g_ptr_array_index (heads, j));
+          g_array_append_val (items, item);
+        }
       pick = cf_schedule_pick ((CfScheduleItem *) items->data, items->len, self->last_served,
-                               self->config->cooldown_schedule, now);
+                               self->config->cooldown_schedule, candidates.now);
       if (pick < 0)
         break;
-      for (guint j = 0; j < pending->len; j++)
-        {
-          CfInboxTask *task = g_ptr_array_index (pending, j);
-          CfScheduleItem *item = &g_array_index (items, CfScheduleItem, pick);
-          if (task->project == item->project && task->id == item->task_id)
-            {
-              start_launch (self, session, task);
-              break;
-            }
-        }
-      g_array_remove_index_fast (items, pick);
+      /* The launch takes the task out of the inbox's listing: the project's
+       * next dispatchable task takes its place among the candidates. */
+      task = g_ptr_array_index (heads, pick);
+      start_launch (self, session, task);
+      next = cf_inbox_list_heads (self->inbox, task->project, dispatchable, &candidates);
+      g_ptr_array_remove_index_fast (heads, pick);
+      if (next->len > 0)
+        g_ptr_array_add (heads, g_ptr_array_steal_index (next, 0));
     }
   return G_SOURCE_REMOVE;
 }
