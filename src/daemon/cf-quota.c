@@ -18,6 +18,7 @@ struct _CfQuota {
   GTimeZone *local_zone;
 
   GHashTable *evidence;        /* session name → Evidence* */
+  GHashTable *readings;        /* session name → Reading*: the limit line on screen */
   guint timer_id;
   guint outstanding;           /* captures of the poll in progress */
   gint64 cooldown_logged_for;  /* LastSwap time whose cooldown was logged */
@@ -43,6 +44,31 @@ typedef struct {
   char *pattern;
   char *snippet;
 } Evidence;
+
+/* The reset time read from the limit line a session shows, when first
+ * read. A wall-clock or relative reset ("resets 3pm", "in 45 minutes")
+ * names a later instant at every reading once it has passed, so while the
+ * same line stays on screen its first reading holds: past it, the line is
+ * old, not a new limit. */
+typedef struct {
+  char *snippet;
+  gint64 reset_usec;
+  gboolean stale_logged;
+} Reading;
+
+static void
+reading_free (Reading *reading)
+{
+  g_free (reading->snippet);
+  g_free (reading);
+}
+
+static void
+forget_session (CfQuota *self, const char *name)
+{
+  g_hash_table_remove (self->evidence, name);
+  g_hash_table_remove (self->readings, name);
+}
 
 static void
 evidence_free (Evidence *evidence)
@@ -205,11 +231,25 @@ evaluate (CfQuota *self)
 
 /* ---- pane evidence ------------------------------------------------------- */
 
-static gboolean
-reset_has_passed (const CfPaneVerdict *verdict)
+/* The reset time (µs, 0 = none) of the limit line SESSION shows in
+ * VERDICT: its first reading while the same line stays on screen. */
+static gint64
+read_reset (CfQuota *self, const char *session, const CfPaneVerdict *verdict)
 {
-  return verdict->reset_at != NULL &&
-         g_date_time_to_unix (verdict->reset_at) * G_USEC_PER_SEC <= g_get_real_time ();
+  Reading *reading = g_hash_table_lookup (self->readings, session);
+
+  if (!verdict->limit || verdict->reset_at == NULL)
+    {
+      g_hash_table_remove (self->readings, session);
+      return 0;
+    }
+  if (reading != NULL && g_strcmp0 (reading->snippet, verdict->snippet) == 0)
+    return reading->reset_usec;
+  reading = g_new0 (Reading, 1);
+  reading->snippet = g_strdup (verdict->snippet);
+  reading->reset_usec = g_date_time_to_unix (verdict->reset_at) * G_USEC_PER_SEC;
+  g_hash_table_replace (self->readings, g_strdup (session), reading);
+  return reading->reset_usec;
 }
 
 static void
@@ -217,15 +257,31 @@ observe_pane (CfQuota *self, CfSession *session, const CfPaneVerdict *verdict)
 {
   Evidence *evidence = g_hash_table_lookup (self->evidence, session->name);
   const char *account = cf_state_get_active_account (self->state);
+  gint64 reset_usec = read_reset (self, session->name, verdict);
   /* A limit whose reset time has already passed is an old line still on
    * screen, not a limit now (else the account would be out for the whole
-   * unknown-reset window). */
-  gboolean stale = verdict->limit && reset_has_passed (verdict);
+   * unknown-reset window, or until the same wall time tomorrow). */
+  gboolean stale = verdict->limit && reset_usec > 0 && reset_usec <= g_get_real_time ();
 
   if (verdict->limit_match && !verdict->limit)
     cf_state_count_event (self->state, CF_EVENT_LIMIT_VETOED);
   if (stale)
-    g_debug ("quota: %s shows a usage limit whose reset time has passed: ignored", session->name);
+    {
+      Reading *reading = g_hash_table_lookup (self->readings, session->name);
+      if (reading != NULL && !reading->stale_logged)
+        {
+          g_autofree char *reset = format_reset (reset_usec);
+          reading->stale_logged = TRUE;
+          g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                            "CF_SESSION", session->name,
+                            "CF_ACCOUNT", account,
+                            "CF_SNIPPET", verdict->snippet ? verdict->snippet : "",
+                            "CF_RESET_AT", reset,
+                            "MESSAGE", "%s: the usage limit on screen is past its reset time "
+                            "(%s), an old line: ignored: %s", session->name, reset,
+                            verdict->snippet ? verdict->snippet : "");
+        }
+    }
   if (!verdict->limit || stale)
     {
       if (evidence == NULL || (evidence->from_hook && !verdict->busy))
@@ -240,11 +296,11 @@ observe_pane (CfQuota *self, CfSession *session, const CfPaneVerdict *verdict)
   evidence->pattern = g_strdup (verdict->pattern);
   g_free (evidence->snippet);
   evidence->snippet = g_strdup (verdict->snippet);
-  if (verdict->reset_at != NULL)
+  if (reset_usec > 0)
     {
       gboolean was_blocked = evidence->blocked;
 
-      evidence->reset_usec = g_date_time_to_unix (verdict->reset_at) * G_USEC_PER_SEC;
+      evidence->reset_usec = reset_usec;
       evidence->blocked = TRUE;
       evidence->unconfirmed = 0;
       if (!was_blocked)
@@ -313,7 +369,7 @@ on_dedicated_info (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       /* At the shell, an old banner is history, not a running Claude. */
       if (info != NULL && cf_shell_is_shell_command (info->current_command))
-        g_hash_table_remove (self->evidence, probe->session);
+        forget_session (self, probe->session);
       else if (info != NULL)
         observe_pane (self, session, &probe->verdict);
     }
@@ -346,11 +402,11 @@ on_capture (GObject *source, GAsyncResult *result, gpointer user_data)
   if (probe->from_hook)
     {
       Evidence *evidence = g_hash_table_lookup (self->evidence, probe->session);
+      gint64 reset_usec = read_reset (self, probe->session, &probe->verdict);
 
-      if (evidence != NULL && probe->verdict.limit && probe->verdict.reset_at != NULL &&
-          !reset_has_passed (&probe->verdict))
+      if (evidence != NULL && reset_usec > g_get_real_time ())
         {
-          evidence->reset_usec = g_date_time_to_unix (probe->verdict.reset_at) * G_USEC_PER_SEC;
+          evidence->reset_usec = reset_usec;
           g_free (evidence->snippet);
           evidence->snippet = g_strdup (probe->verdict.snippet);
         }
@@ -396,7 +452,7 @@ on_tick (gpointer user_data)
       if (session_is_candidate (self, session))
         capture (self, session->name, FALSE);
       else
-        g_hash_table_remove (self->evidence, session->name);
+        forget_session (self, session->name);
     }
   return G_SOURCE_CONTINUE;
 }
@@ -441,7 +497,7 @@ on_hook (CfHooks *hooks, const char *name, CfHookPayload *payload, CfQuota *self
     case CF_HOOK_EVENT_STOP:
     case CF_HOOK_EVENT_SESSION_START:
       /* Claude works again in that session. */
-      g_hash_table_remove (self->evidence, name);
+      forget_session (self, name);
       return;
 
     default:
@@ -496,6 +552,7 @@ void
 cf_quota_reset (CfQuota *self)
 {
   g_hash_table_remove_all (self->evidence);
+  g_hash_table_remove_all (self->readings);
 }
 
 void
@@ -525,6 +582,7 @@ cf_quota_finalize (GObject *object)
   CfQuota *self = CF_QUOTA (object);
 
   g_hash_table_unref (self->evidence);
+  g_hash_table_unref (self->readings);
   g_clear_pointer (&self->local_zone, g_time_zone_unref);
   g_clear_pointer (&self->config, cf_config_unref);
   g_clear_object (&self->state);
@@ -551,6 +609,8 @@ cf_quota_init (CfQuota *self)
 {
   self->evidence = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                           (GDestroyNotify) evidence_free);
+  self->readings = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                          (GDestroyNotify) reading_free);
   self->local_zone = g_time_zone_new_local ();
 }
 

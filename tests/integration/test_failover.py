@@ -219,6 +219,39 @@ class FailoverTest(SandboxTestCase):
         self.assertEqual(self.signals.count("SwapStarted"), 0)
         self.assertEqual(sb.get_property("ActiveAccount"), "main")
 
+    def test_wall_clock_limit_past_its_reset_is_an_old_line(self):
+        # "resets 3:05pm" still on screen at 3:06pm names 3:05pm tomorrow:
+        # the first reading of that line holds, so it is old, not a new
+        # limit for a day. Two blocked pool sessions switch
+        # (pool_threshold 2): the old line must not be one of them.
+        sb = self.sb
+        self.start()
+        for i in range(2):
+            sb.add_task(f"w{i}", "FAKE:work=600000 long work")
+        working = sb.wait_for(lambda: [s[0] for s in self.sessions("working")]
+                              if len(self.sessions("working")) == 2 else None,
+                              timeout=20, what="2 working sessions")
+        # The next UTC minute, with time left for the daemon to read the line first.
+        boundary = (int(time.time()) // 60 + 1) * 60
+        if boundary - time.time() < 5:
+            boundary += 60
+        wall = time.strftime("%I:%M%p", time.gmtime(boundary)).lstrip("0").lower()
+        sb.fake_control(working[0], f"limit 5-hour limit reached ∙ resets {wall} (UTC)")
+        sb.wait_for(lambda: f"{working[0]}: usage limit on screen" in sb.daemon_log(),
+                    timeout=5, what="the wall-clock limit read")
+        time.sleep(max(0.0, boundary - time.time()) + 3 * INTERVAL)
+        sb.wait_for(lambda: f"{working[0]}: the usage limit on screen is past its reset time"
+                    in sb.daemon_log(), timeout=5, what="the old line recognised")
+        self.assertIn(f"resets {wall}", sb.capture(working[0]))
+        # A real limit in the other session: one blocked session of two.
+        sb.fake_control(working[1], f"limit {epoch_limit(3600)[0]}")
+        sb.wait_for(lambda: f"{working[1]}: usage limit on screen" in sb.daemon_log(),
+                    timeout=5, what="the second limit read")
+        time.sleep(5 * INTERVAL)
+        self.assertEqual(self.signals.count("QuotaExhausted"), 0)
+        self.assertEqual(self.signals.count("SwapStarted"), 0)
+        self.assertEqual(sb.get_property("ActiveAccount"), "main")
+
     def test_unconfirmed_match_confirmed_by_second_poll(self):
         sb = self.sb
         self.start(pool=1, overrides={"quota": {"pool_threshold": 1}})
