@@ -381,6 +381,10 @@ class PipelineTest(SandboxTestCase):
             reason = f.read()
         self.assertIn("not ready within 1000 ms", reason)
         self.assertIn("2 attempts", reason)
+        # The signal comes after the move, through the monitor's own connection.
+        sb.wait_for(lambda: len([f for f in self.monitor.signals("TaskFinished")
+                                 if f[1] == "doomed"]) >= 2, timeout=10,
+                    what="two TaskFinished signals for the task")
         outcomes = [f[3] for f in self.monitor.signals("TaskFinished") if f[1] == "doomed"]
         self.assertEqual(outcomes, ["requeued", "failed"])
         self.assertIsNone(sb.daemon.poll())
