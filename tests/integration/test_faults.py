@@ -98,8 +98,10 @@ class FaultTest(unittest.TestCase):
                     what="two fakes mid-task")
         server_pid = int(sb.tmux("display-message", "-p", "#{pid}").stdout.strip())
         running = {e["pid"] for e in sb.fake_events("start")}
-        os.kill(server_pid, signal.SIGKILL)
+        # Taken before the kill: the fakes log their exit ("eof") as soon as
+        # the server is gone, possibly before this process runs again.
         killed_at = time.time()
+        os.kill(server_pid, signal.SIGKILL)
         # The fakes die with their ptys.
         sb.wait_for(lambda: not any(_alive(p) for p in running), timeout=10,
                     what="the fakes gone with the server")
