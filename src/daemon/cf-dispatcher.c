@@ -28,7 +28,7 @@ struct _CfDispatcher {
   GCancellable *cancellable;
 
   GHashTable *launches;        /* session name → Launch* */
-  GHashTable *last_served;     /* project → GSIZE sequence of its last dispatch */
+  GHashTable *last_served;     /* project → GSIZE sequence of its last launch */
   gsize served_seq;
   guint kick_id;
   gulong handlers[4];
@@ -506,8 +506,6 @@ launch_succeeded (Launch *launch)
 
   log_launch (G_LOG_LEVEL_MESSAGE, launch, "task %s dispatched", launch->task_id);
   cf_state_set_session_state (self->state, launch->session, CF_SESSION_WORKING);
-  g_hash_table_replace (self->last_served, g_strdup (launch->project),
-                        GSIZE_TO_POINTER (++self->served_seq));
   cf_state_task_dispatched (self->state, launch->project, launch->task_id, launch->session,
                             launch->model, launch->account);
   launch->stage = STAGE_DONE;
@@ -706,6 +704,11 @@ start_launch (CfDispatcher *self, CfSession *session, CfInboxTask *task)
                            G_CONNECT_SWAPPED);
   launch->stage = STAGE_CHECK_SHELL;
   g_hash_table_replace (self->launches, launch->session, launch);
+  /* Served from the moment a session takes its task: the other free
+   * sessions of this round go to the projects served longer ago, not all
+   * to this one. */
+  g_hash_table_replace (self->last_served, g_strdup (launch->project),
+                        GSIZE_TO_POINTER (++self->served_seq));
 
   cf_inbox_forget (self->inbox, task->project, task->id);
   cf_state_set_session_work (self->state, session->name, task->project, task->id);

@@ -278,7 +278,7 @@ observe_pane (CfQuota *self, CfSession *session, const CfPaneVerdict *verdict)
                             "CF_SNIPPET", verdict->snippet ? verdict->snippet : "",
                             "CF_RESET_AT", reset,
                             "MESSAGE", "%s: the usage limit on screen is past its reset time "
-                            "(%s), an old line: ignored: %s", session->name, reset,
+                            "(%s): an old line, ignored (%s)", session->name, reset,
                             verdict->snippet ? verdict->snippet : "");
         }
     }

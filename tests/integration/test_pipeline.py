@@ -137,6 +137,29 @@ class PipelineTest(SandboxTestCase):
         self.assertEqual(order[0], "urgent")
         self.assertEqual(order[1:], ["d0", "d1", "d2", "d3"])
 
+    def test_free_sessions_spread_over_projects(self):
+        # alpha's four tasks are the oldest, but a project is served from
+        # the moment a session takes its task: four free sessions at once
+        # go to alpha, beta, gamma, then alpha again, not all to alpha.
+        sb = self.sb
+        projects = {name: os.path.join(sb.projects_dir, name) for name in ("alpha", "beta", "gamma")}
+        for p in projects.values():
+            os.makedirs(queue_dir(p, "inbox"), exist_ok=True)
+        self.start({"pool": {"autonomous": {"min": 4, "max": 4}}})
+        sb.call("PauseDispatch")
+        for i in range(4):
+            sb.add_task(f"a{i}", "FAKE:work=3000 alpha", project=projects["alpha"])
+            time.sleep(0.02)
+        for name in ("beta", "gamma"):
+            sb.add_task(f"{name[0]}0", f"FAKE:work=3000 {name}", project=projects[name])
+            time.sleep(0.02)
+        time.sleep(0.5)
+        sb.call("ResumeDispatch")
+        sb.wait_for(lambda: len(self.monitor.signals("TaskDispatched")) >= 4, timeout=30,
+                    what="four tasks dispatched")
+        first = sorted(s[1] for s in self.monitor.signals("TaskDispatched")[:4])
+        self.assertEqual(first, ["a0", "a1", "b0", "g0"])
+
     def test_completion_by_stop_hook(self):
         sb = self.sb
         # Pane polling every 60 s: only the hook can be this fast.
