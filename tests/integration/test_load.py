@@ -172,6 +172,44 @@ def ids_in(projects, place):
     return out
 
 
+def explain_stuck(sb, projects, stuck):
+    """Everything known about tasks that did not finish, to stderr: where the
+    file is, its meta file, the session the daemon says holds it, the
+    daemon's log lines and fake Claude's events that name it."""
+    try:
+        sessions = sb.get_property("Sessions")
+    except Exception as e:  # noqa: BLE001 - a diagnosis must not hide the failure
+        sessions = []
+        print(f"load: Sessions unreadable: {e}", file=sys.stderr)
+    try:
+        with open(sb.daemon_log_path, encoding="utf-8", errors="replace") as f:
+            daemon_lines = f.readlines()
+    except OSError:
+        daemon_lines = []
+    events = sb.fake_log()
+    for task in stuck:
+        print(f"--- stuck task {task} ---", file=sys.stderr)
+        for project in projects:
+            for place in ("inbox", "active", "done", "failed"):
+                if os.path.exists(os.path.join(project, ".agent-queue", place, f"{task}.md")):
+                    print(f"file: {project}/.agent-queue/{place}/{task}.md", file=sys.stderr)
+            meta = os.path.join(project, ".agent-queue", "meta", f"{task}.json")
+            if os.path.exists(meta):
+                with open(meta, encoding="utf-8", errors="replace") as f:
+                    print(f"meta: {f.read().strip()}", file=sys.stderr)
+        for s in sessions:
+            if s[4] == task:
+                print(f"session: {list(s)}", file=sys.stderr)
+                for line in [x for x in daemon_lines if x.find(f"{s[0]}:") >= 0][-15:]:
+                    print(f"daemon ({s[0]}): {line.rstrip()}", file=sys.stderr)
+        word = re.compile(rf"\b{re.escape(task)}\b")
+        for line in [x for x in daemon_lines if word.search(x)][-20:]:
+            print(f"daemon: {line.rstrip()}", file=sys.stderr)
+        pids = {e["pid"] for e in events if word.search(json.dumps(e))}
+        for e in [e for e in events if e.get("pid") in pids][-20:]:
+            print(f"fake: {json.dumps(e)[:300]}", file=sys.stderr)
+
+
 def runs_by_task(events):
     """Each fake process (pid) runs at most one task per prompt; returns
     {task: [(start, end, outcome, pid)]} with outcome "reply" (success),
@@ -321,6 +359,8 @@ def main(argv):
         for place in ("inbox", "active", "failed"):
             if places[place]:
                 failures.append(f"{len(places[place])} tasks left in {place}/: {sorted(places[place])[:10]}")
+        if missing:
+            explain_stuck(sb, projects, sorted(missing)[:5])
 
         # --- fake Claude: one successful run per task, never two at once ------
         runs = runs_by_task(sb.fake_log())
