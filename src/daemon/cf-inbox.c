@@ -1782,6 +1782,28 @@ cf_inbox_rescan (CfInbox *self)
   request_full (self);
 }
 
+/* ENTRY as a task whose strings belong to PROJECT and ENTRY. */
+static CfInboxTask
+entry_view (const Project *project, const Entry *entry)
+{
+  return (CfInboxTask) {
+    .project = project->path, .id = entry->id, .priority = entry->priority,
+    .queued_at = entry->key.mtime, .attempts = entry->attempts,
+    .last_attempt_end = entry->last_attempt_end, .provider = entry->provider,
+    .local_only = entry->local_only,
+  };
+}
+
+static CfInboxTask *
+task_copy_of (const CfInboxTask *view)
+{
+  CfInboxTask *task = g_memdup2 (view, sizeof *view);
+
+  task->project = g_strdup (view->project);
+  task->id = g_strdup (view->id);
+  return task;
+}
+
 static int
 compare_tasks (gconstpointer a, gconstpointer b)
 {
@@ -1810,40 +1832,16 @@ cf_inbox_list_pending (CfInbox *self)
   while (g_hash_table_iter_next (&projects, NULL, &value))
     {
       Project *project = value;
-      GHashTableIter entries;
 
-      g_hash_table_iter_init (&entries, project->entries);
-      while (g_hash_table_iter_next (&entries, NULL, &value))
+      for (GSequenceIter *it = g_sequence_get_begin_iter (project->queue);
+           !g_sequence_iter_is_end (it); it = g_sequence_iter_next (it))
         {
-          Entry *entry = value;
-          CfInboxTask *task;
-
-          if (!entry->listed)
-            continue;
-          task = g_new0 (CfInboxTask, 1);
-          task->project = g_strdup (project->path);
-          task->id = g_strdup (entry->id);
-          task->priority = entry->priority;
-          task->queued_at = entry->key.mtime;
-          task->attempts = entry->attempts;
-          task->last_attempt_end = entry->last_attempt_end;
-          task->provider = entry->provider;
-          task->local_only = entry->local_only;
-          g_ptr_array_add (tasks, task);
+          CfInboxTask view = entry_view (project, g_sequence_get (it));
+          g_ptr_array_add (tasks, task_copy_of (&view));
         }
     }
   g_ptr_array_sort (tasks, compare_tasks);
   return tasks;
-}
-
-static CfInboxTask *
-task_copy_of (const CfInboxTask *view)
-{
-  CfInboxTask *task = g_memdup2 (view, sizeof *view);
-
-  task->project = g_strdup (view->project);
-  task->id = g_strdup (view->id);
-  return task;
 }
 
 /* The first entry of PROJECT's queue that ACCEPT takes, as a copy. */
@@ -1853,13 +1851,7 @@ project_head (Project *project, CfInboxAcceptFunc accept, gpointer user_data)
   for (GSequenceIter *it = g_sequence_get_begin_iter (project->queue);
        !g_sequence_iter_is_end (it); it = g_sequence_iter_next (it))
     {
-      const Entry *entry = g_sequence_get (it);
-      CfInboxTask view = {
-        .project = project->path, .id = entry->id, .priority = entry->priority,
-        .queued_at = entry->key.mtime, .attempts = entry->attempts,
-        .last_attempt_end = entry->last_attempt_end, .provider = entry->provider,
-        .local_only = entry->local_only,
-      };
+      CfInboxTask view = entry_view (project, g_sequence_get (it));
 
       if (accept == NULL || accept (&view, user_data))
         return task_copy_of (&view);
