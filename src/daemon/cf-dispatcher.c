@@ -139,6 +139,24 @@ launch_cancelled (Launch *launch, const GError *error)
   return TRUE;
 }
 
+/* TRUE after ending LAUNCH when a switch asked it to stop (its attempt not
+ * counted). Every step checks before it touches the pane or declares
+ * success: the step in flight when the switch began (a capture answered
+ * late by a busy tmux) would otherwise complete the launch on the old
+ * account after the switch, which skips launching sessions, had moved on,
+ * and the task stayed in active/ for good (load test, 3 of 10 000). */
+static gboolean
+launch_aborted (Launch *launch)
+{
+  g_autofree char *reason = NULL;
+
+  if (launch->abort_reason == NULL)
+    return FALSE;
+  reason = g_strdup (launch->abort_reason);
+  launch_fail (launch, reason, FALSE);
+  return TRUE;
+}
+
 static gboolean
 on_launch_timer (gpointer user_data)
 {
@@ -414,7 +432,7 @@ on_launch_typed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Launch *launch = user_data;
 
-  if (!launch_tmux_ok (launch, source, result))
+  if (!launch_tmux_ok (launch, source, result) || launch_aborted (launch))
     return;
   log_launch (G_LOG_LEVEL_MESSAGE, launch, "launching Claude (model %s, account %s, attempt %u)",
               launch->model, launch->account, launch->attempt);
@@ -484,7 +502,7 @@ on_paste_capture (GObject *source, GAsyncResult *result, gpointer user_data)
   Launch *launch = user_data;
   g_autofree char *text = launch_capture (launch, source, result);
 
-  if (text == NULL)
+  if (text == NULL || launch_aborted (launch))
     return;
   /* The paste registered once the screen changed (the input line shows the
    * text or "[Pasted text #1 +N lines]"); an Enter before that is swallowed. */
@@ -520,7 +538,7 @@ on_confirm_capture (GObject *source, GAsyncResult *result, gpointer user_data)
   g_auto(CfPaneVerdict) verdict = { 0 };
   gint64 waited;
 
-  if (text == NULL)
+  if (text == NULL || launch_aborted (launch))
     return;
   classify (text, &verdict);
   if (launch->confirmed || verdict.busy)
@@ -555,12 +573,8 @@ launch_step (Launch *launch)
 {
   CfDispatcher *self = launch->self;
 
-  if (launch->abort_reason != NULL)
-    {
-      g_autofree char *reason = g_strdup (launch->abort_reason);
-      launch_fail (launch, reason, FALSE);
-      return;
-    }
+  if (launch_aborted (launch))
+    return;
 
   switch (launch->stage)
     {

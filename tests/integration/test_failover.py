@@ -47,7 +47,7 @@ class FailoverTest(SandboxTestCase):
         self.backup_home = os.path.join(self.sb.home, ".claude-backup")
         self.link = os.path.join(self.sb.home, ".claude")
 
-    def start(self, overrides=None, hooks=False, env=None, pool=2, **kw):
+    def start(self, overrides=None, hooks=False, env=None, pool=2, hook_command=None, **kw):
         sb = self.sb
         base = {"pool": {"autonomous": {"min": pool, "max": pool}},
                 "quota": {"interval": f"{int(INTERVAL * 1000)}ms", "reactivate_cooldown": "1s",
@@ -55,7 +55,8 @@ class FailoverTest(SandboxTestCase):
         sb.write_config(_merge(base, overrides or {}), **kw)
         if hooks:
             for account in sb.config["accounts"]:
-                r = sb.ctl("install-hooks", account["home"], "--command", sb.ctl_path)
+                r = sb.ctl("install-hooks", account["home"], "--command",
+                           hook_command or sb.ctl_path)
                 self.assertEqual(r.returncode, 0, r.stderr)
         if not hasattr(self, "signals"):
             self.signals = SignalLog(sb)
@@ -184,6 +185,56 @@ class FailoverTest(SandboxTestCase):
         self.assertIn("hook-stop-failure", sb.daemon_log())
         self.signals.wait("SwapFinished", lambda a: a[2] is True, timeout=30)
         self.assertEqual(self.link_target(), self.backup_home)
+
+    def test_switch_during_a_launch_step_never_completes_it_on_the_old_account(self):
+        """A launch whose tmux step is in flight when a switch begins ends at
+        that step's reply, not with a success on the old account. The switch
+        skips launching sessions (they end by themselves); a launch that
+        completed anyway stayed working on the exhausted account after the
+        switch, and its task stayed in active/ for good (load test, 3 of
+        10 000). Made deterministic by stopping the tmux server from the
+        UserPromptSubmit hook: the daemon's next confirmation capture is then
+        in flight until the switch has finished."""
+        sb = self.sb
+        stall_dir = os.path.join(sb.root, "stall")
+        os.makedirs(stall_dir)
+        armed = os.path.join(stall_dir, "armed")
+        stopped = os.path.join(stall_dir, "stopped")
+        # Named claude-failoverctl so that install-hooks knows it as ours.
+        wrapper = os.path.join(stall_dir, "claude-failoverctl")
+        with open(wrapper, "w", encoding="utf-8") as f:
+            f.write("#!/bin/sh\n"
+                    f'if [ "$2" = UserPromptSubmit ] && [ -e {armed} ]; then\n'
+                    f"  rm -f {armed}; kill -STOP $(cat {stall_dir}/tmux.pid); touch {stopped}\n"
+                    "fi\n"
+                    f'exec {sb.ctl_path} "$@"\n')
+        os.chmod(wrapper, 0o755)
+        self.start(pool=1, hooks=True, hook_command=wrapper)
+        tmux_pid = int(sb.tmux("display-message", "-p", "#{pid}").stdout.strip())
+        with open(os.path.join(stall_dir, "tmux.pid"), "w", encoding="utf-8") as f:
+            f.write(f"{tmux_pid}\n")
+        open(armed, "w").close()
+        sb.add_task("s0", "FAKE:work=2000 work")
+        try:
+            sb.wait_for(lambda: os.path.exists(stopped), timeout=20, what="tmux stopped by the hook")
+            # The hook reached the daemon (the fake logs it once it returned),
+            # and the confirmation poll (every 100 ms) has sent its capture.
+            sb.wait_for(lambda: [e for e in sb.fake_events("hook") if e["name"] == "UserPromptSubmit"],
+                        what="the UserPromptSubmit hook")
+            time.sleep(0.5)
+            self.assertEqual(self.sessions()[0][2], "launching")
+            r = self.gdbus("SwitchAccount", "backup")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.signals.wait("SwapFinished", lambda a: a[:3] == ["main", "backup", True], timeout=20)
+        finally:
+            os.kill(tmux_pid, signal.SIGCONT)
+        sb.wait_for(lambda: queue(sb.project_dir, "done") == ["s0"], timeout=30, what="s0 done")
+        # It ran to its end on the backup, its aborted attempt not counted.
+        homes = {e["pid"]: e["CLAUDE_CONFIG_DIR"] for e in sb.fake_events("start")}
+        replies = sb.fake_events("reply")
+        self.assertEqual([homes[e["pid"]] for e in replies], [self.backup_home], replies)
+        self.assertEqual(meta(sb.project_dir, "s0")["attempts"], 1, meta(sb.project_dir, "s0"))
+        self.assertIn("launch of s0 failed: the account is being switched", sb.daemon_log())
 
     def test_server_error_never_switches(self):
         sb = self.sb
