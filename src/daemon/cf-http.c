@@ -195,13 +195,17 @@ static void
 endpoint_metrics (CfHttp *self, SoupServerMessage *msg)
 {
   GString *out = g_string_sized_new (8192);
+  CfLoopStats loop;
   CfMetricsContext context = {
     .health_reasons = cf_health_get_reasons (self->health, g_get_real_time ()),
     .delegation_enabled = cf_config_delegation_enabled (self->config),
     .start_time = self->start_time,
     .loop_lag_usec = self->lag_samples > 0 ? self->lag_last : -1,
     .loop_max_lag_usec = self->lag_max,
+    .loop = &loop,
   };
+
+  cf_loop_watch_get (&loop);
 
   cf_metrics_render (out, self->state, &context, g_get_real_time ());
   if (self->delegation_metrics != NULL)

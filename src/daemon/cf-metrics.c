@@ -273,6 +273,41 @@ render_notifications (GString *out, CfState *state)
           cf_state_get_event_count (state, CF_EVENT_NOTIFY_COALESCED));
 }
 
+/* The main thread's CPU per main-loop iteration (cf-loop-watch.h): a
+ * histogram, and the longest iteration in CPU and in wall time. */
+static void
+render_loop_iterations (GString *out, const CfLoopStats *loop)
+{
+  const gint64 *bounds = cf_loop_watch_bucket_bounds ();
+  char buffer[G_ASCII_DTOSTR_BUF_SIZE];
+
+  family (out, "main_loop_iteration_cpu_seconds", "histogram",
+          "Main-thread CPU per main-loop iteration: how long an arriving call can wait "
+          "behind the daemon's own work.");
+  for (guint i = 0; i < CF_LOOP_WATCH_N_BUCKETS; i++)
+    {
+      if (bounds[i] == G_MAXINT64)
+        g_strlcpy (buffer, "+Inf", sizeof buffer);
+      else
+        g_ascii_formatd (buffer, sizeof buffer, "%g", (double) bounds[i] / G_USEC_PER_SEC);
+      sample1 (out, "main_loop_iteration_cpu_seconds_bucket", "le", buffer, loop->buckets[i]);
+    }
+  g_string_append_printf (out, PREFIX "main_loop_iteration_cpu_seconds_sum %s\n",
+                          g_ascii_formatd (buffer, sizeof buffer, "%.6f",
+                                           (double) loop->cpu_sum_usec / G_USEC_PER_SEC));
+  sample (out, "main_loop_iteration_cpu_seconds_count", loop->iterations);
+  family (out, "main_loop_iteration_max_cpu_seconds", "gauge",
+          "The main-loop iteration that used the most CPU since start.");
+  g_string_append_printf (out, PREFIX "main_loop_iteration_max_cpu_seconds %s\n",
+                          g_ascii_formatd (buffer, sizeof buffer, "%.6f",
+                                           (double) loop->max_cpu_usec / G_USEC_PER_SEC));
+  family (out, "main_loop_iteration_max_wall_seconds", "gauge",
+          "The longest main-loop iteration in wall time since start (CPU plus preemption).");
+  g_string_append_printf (out, PREFIX "main_loop_iteration_max_wall_seconds %s\n",
+                          g_ascii_formatd (buffer, sizeof buffer, "%.6f",
+                                           (double) loop->max_wall_usec / G_USEC_PER_SEC));
+}
+
 void
 cf_metrics_render (GString *out, CfState *state, const CfMetricsContext *context, gint64 now)
 {
@@ -305,4 +340,6 @@ cf_metrics_render (GString *out, CfState *state, const CfMetricsContext *context
                       (double) context->loop_max_lag_usec / G_USEC_PER_SEC);
       g_string_append_printf (out, PREFIX "main_loop_max_lag_seconds %s\n", buffer);
     }
+  if (context->loop != NULL)
+    render_loop_iterations (out, context->loop);
 }

@@ -3,6 +3,7 @@
 
 #include <glib.h>
 
+#include "cf-loop-watch.h"
 #include "cf-state.h"
 
 G_BEGIN_DECLS
@@ -20,6 +21,7 @@ typedef struct {
   gint64 start_time;           /* µs since the epoch */
   gint64 loop_lag_usec;        /* last measured main-loop lag, -1 = none yet */
   gint64 loop_max_lag_usec;
+  const CfLoopStats *loop;     /* main-loop iterations; NULL = not measured */
 } CfMetricsContext;
 
 /* Appends the metrics to OUT. NOW is µs since the epoch. */

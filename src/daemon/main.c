@@ -7,6 +7,7 @@
 #include "cf-config.h"
 #include "cf-daemon.h"
 #include "cf-i18n.h"
+#include "cf-loop-watch.h"
 
 typedef struct {
   GMainLoop *loop;
@@ -132,6 +133,7 @@ main (int argc, char **argv)
       return 1;
     }
 
+  cf_loop_watch_install (g_main_loop_get_context (loop));
   g_main_loop_run (loop);
   cf_daemon_shutdown (daemon);
   return context.exit_status;

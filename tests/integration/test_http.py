@@ -189,8 +189,16 @@ def parse_prometheus(text):
             if not LABEL_NAME.match(label) or label.startswith("__"):
                 raise ValueError(f"line {lineno}: bad label name {label!r}")
         value = parse_value(value_text)
+        sample_name = name
+        if (current is not None and families[current]["type"] == "histogram"
+                and name in (current + "_bucket", current + "_sum", current + "_count")):
+            # A histogram's series: NAME_bucket{le=…}, NAME_sum, NAME_count.
+            if name.endswith("_bucket") and "le" not in labels:
+                raise ValueError(f"line {lineno}: {name} without le")
+            labels = dict(labels, __series__=name[len(current):])
+            name = current
         if name != current:
-            raise ValueError(f"line {lineno}: sample of {name} outside its family ({current})")
+            raise ValueError(f"line {lineno}: sample of {sample_name} outside its family ({current})")
         family = families[name]
         if family["type"] is None or family["help"] is None:
             raise ValueError(f"line {lineno}: {name} has no TYPE or HELP before its samples")
@@ -217,12 +225,16 @@ class PrometheusParserTest(unittest.TestCase):
     """The parser itself refuses what it must, or the metrics test proves nothing."""
 
     GOOD = ("# HELP a_total Things.\n# TYPE a_total counter\na_total{x=\"1\",y=\"a\\\"b\"} 3\n"
-            "# HELP g A gauge.\n# TYPE g gauge\ng 1.5e3\n")
+            "# HELP g A gauge.\n# TYPE g gauge\ng 1.5e3\n"
+            "# HELP h A histogram.\n# TYPE h histogram\nh_bucket{le=\"0.1\"} 2\n"
+            "h_bucket{le=\"+Inf\"} 3\nh_sum 0.4\nh_count 3\n")
 
     def test_accepts_good_text(self):
         families = parse_prometheus(self.GOOD)
         self.assertEqual(sample(families, "a_total", x="1", y='a"b'), 3)
         self.assertEqual(sample(families, "g"), 1500)
+        self.assertEqual(sample(families, "h", le="+Inf", __series__="_bucket"), 3)
+        self.assertEqual(sample(families, "h", __series__="_count"), 3)
 
     def test_refuses_bad_text(self):
         bad = [
@@ -242,6 +254,8 @@ class PrometheusParserTest(unittest.TestCase):
             "# HELP g x\n# TYPE g gauge\n",                                   # no samples
             "# comment\n# HELP g x\n# TYPE g gauge\ng 1\n",                   # stray comment
             "# HELP 1g x\n# TYPE 1g gauge\n1g 1\n",                           # bad name
+            "# HELP h x\n# TYPE h histogram\nh_bucket 1\n",                  # bucket without le
+            "# HELP g x\n# TYPE g gauge\ng_sum 1\n",                          # _sum of a gauge
         ]
         for text in bad:
             with self.assertRaises(ValueError, msg=repr(text)):
@@ -416,9 +430,24 @@ class HttpApiTest(SandboxTestCase):
         self.assertGreater(sample(families, "claude_failover_state_writes_total"), 0)
         start = sample(families, "claude_failover_start_time_seconds")
         self.assertLess(abs(time.time() - start), 300)
+        # The main loop's iterations (cf-loop-watch): cumulative buckets
+        # ending in +Inf = _count, which counts the iterations so far.
+        loop = "claude_failover_main_loop_iteration_cpu_seconds"
+        self.assertEqual(families[loop]["type"], "histogram")
+        buckets = sorted((float(dict(k)["le"]), v) for k, v in families[loop]["samples"].items()
+                         if dict(k)["__series__"] == "_bucket")
+        self.assertEqual(buckets[-1][0], math.inf)
+        self.assertEqual([v for _, v in buckets], sorted(v for _, v in buckets), buckets)
+        count = sample(families, loop, __series__="_count")
+        self.assertEqual(buckets[-1][1], count)
+        self.assertGreater(count, 100)
+        self.assertGreater(sample(families, loop, __series__="_sum"), 0)
+        self.assertGreater(sample(families, "claude_failover_main_loop_iteration_max_cpu_seconds"), 0)
+        self.assertGreaterEqual(sample(families, "claude_failover_main_loop_iteration_max_wall_seconds"),
+                                sample(families, "claude_failover_main_loop_iteration_max_cpu_seconds"))
         for name, family in families.items():
             self.assertTrue(name.startswith("claude_failover_"), name)
-            self.assertIn(family["type"], ("counter", "gauge"), name)
+            self.assertIn(family["type"], ("counter", "gauge", "histogram"), name)
 
     def test_health_degraded_and_back(self):
         sb = self.sb
