@@ -44,6 +44,7 @@ import socket
 import statistics
 import sys
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
@@ -127,6 +128,44 @@ def read_calls(path):
         return [(float(t), int(us) / 1000) for t, us in (line.split() for line in f)]
 
 
+def loop_histogram(sb):
+    """The daemon's main-loop iteration histogram from /metrics (cf-loop-watch):
+    {"buckets": {le seconds: cumulative count}, "sum": s, "count": n, "max": s}."""
+    with urllib.request.urlopen(f"http://{sb.config['http']['listen']}/metrics", timeout=10) as f:
+        text = f.read().decode()
+    prefix = "claude_failover_main_loop_iteration_"
+    h = {"buckets": {}}
+    for line in text.splitlines():
+        if not line.startswith(prefix):
+            continue
+        name, value = line[len(prefix):].rsplit(" ", 1)
+        if name.startswith('cpu_seconds_bucket{le="'):
+            h["buckets"][float(name.split('"')[1])] = int(value)
+        elif name == "cpu_seconds_sum":
+            h["sum"] = float(value)
+        elif name == "cpu_seconds_count":
+            h["count"] = int(value)
+        elif name == "max_cpu_seconds":
+            h["max"] = float(value)
+    return h
+
+
+def loop_window(h0, h1):
+    """What the main loop did between two loop_histogram() readings."""
+    count = h1["count"] - h0["count"]
+    delta = {le: h1["buckets"][le] - h0["buckets"].get(le, 0) for le in sorted(h1["buckets"])}
+    longest = next(le for le, n in delta.items() if n == count)
+    return {
+        "storm_loop_iterations": count,
+        "storm_loop_cpu_ms": (h1["sum"] - h0["sum"]) * 1000,
+        "storm_loop_over_1ms": count - delta[0.001],
+        "storm_loop_over_5ms": count - delta[0.005],
+        # Upper bound of the window's longest iteration (its bucket's bound).
+        "storm_loop_longest_le_ms": longest * 1000,
+        "loop_max_cpu_ms_since_start": h1["max"] * 1000,
+    }
+
+
 class StatusHammer:
     """bench-getstatus calling GetStatus back to back on its own connection
     until stopped; samples = [(t, latency ms)]."""
@@ -179,6 +218,7 @@ def storm(sb, log, tasks):
         sb.add_task(f"storm{i:04d}", "FAKE:work=50")
     hammer = StatusHammer(sb)
     time.sleep(0.5)
+    loop0 = loop_histogram(sb)
     ran0, waited0 = main_thread_sched_ns(sb.daemon.pid)
     t_release = time.time()
     sb.call("ResumeDispatch")
@@ -191,6 +231,7 @@ def storm(sb, log, tasks):
     while time.time() < end:
         time.sleep(0.05)
     ran1, waited1 = main_thread_sched_ns(sb.daemon.pid)
+    loop1 = loop_histogram(sb)
     hammer.finish()
     done_dir = os.path.join(sb.project_dir, ".agent-queue", "done")
     window = [lat for (t, lat) in hammer.samples if t_release <= t <= end]
@@ -199,6 +240,7 @@ def storm(sb, log, tasks):
     dispatched = len({e["text"].split("]")[0][1:] for e in sb.fake_events("prompt")
                       if e.get("time", 0) >= t_release})
     return {
+        **loop_window(loop0, loop1),
         "storm_tasks": tasks,
         "storm_window_s": end - t_release,
         "storm_dispatched": dispatched,
@@ -342,15 +384,19 @@ def main():
     print()
     print("| sessions | VmRSS KiB | VmHWM KiB (after storm) | idle CPU % | tmux idle CPU % | "
           "CPU µs/session poll | GetStatus p99 idle ms | GetStatus p99 storm+swap ms | "
-          "storm: main thread ran / waited for a CPU ms | first keystroke p50 ms |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "storm: main thread ran / waited for a CPU ms | storm: loop iterations, > 1 ms / > 5 ms "
+          "CPU, longest ≤ ms | first keystroke p50 ms |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(f"| {r['sessions']} | {r['rss_kib']} | {r['hwm_after_kib']} | "
               f"{r['idle_cpu_pct']:.2f} | {r['tmux_idle_cpu_pct']:.2f} | "
               f"{r['cpu_us_per_session_poll']:.0f} | {r['status_p99_ms']:.2f} | "
               f"{r.get('storm_status_p99_ms', float('nan')):.2f} | "
               f"{r.get('storm_main_ran_ms', float('nan')):.0f} / "
-              f"{r.get('storm_main_waited_ms', float('nan')):.0f} | {r['keystroke_p50_ms']:.1f} |")
+              f"{r.get('storm_main_waited_ms', float('nan')):.0f} | "
+              f"{r.get('storm_loop_iterations', '-')}, {r.get('storm_loop_over_1ms', '-')} / "
+              f"{r.get('storm_loop_over_5ms', '-')}, {r.get('storm_loop_longest_le_ms', float('nan')):g} | "
+              f"{r['keystroke_p50_ms']:.1f} |")
 
     failures, footprint, failures_rss = [], [], []
     for r in results:
