@@ -38,6 +38,12 @@ def pct(values, p):
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
+def main_thread_cpu_ns(pid):
+    """CPU time of PID's main thread, ns (/proc/PID/schedstat)."""
+    with open(f"/proc/{pid}/schedstat") as f:
+        return int(f.read().split()[0])
+
+
 def measure_round(daemon_path, sessions, calls, with_http):
     """{"GetStatus": [seconds…], "/status": […], …} for one fresh daemon."""
     with Sandbox("benchst") as sb:
@@ -58,11 +64,15 @@ def measure_round(daemon_path, sessions, calls, with_http):
         reply = method()
         assert len(reply["Sessions"]) >= sessions
         samples = []
+        cpu0 = main_thread_cpu_ns(sb.daemon.pid)
         for _ in range(calls):
             t0 = time.perf_counter()
             method()
             samples.append(time.perf_counter() - t0)
         results["GetStatus"] = samples
+        # The daemon's own cost per call (nothing else happens meanwhile:
+        # every session idle, no client but this one).
+        results["GetStatus cpu"] = [(main_thread_cpu_ns(sb.daemon.pid) - cpu0) / calls / 1000]
         bus.close()
         if with_http:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -94,12 +104,15 @@ def main():
     theirs = (os.path.join(args.compare_build, "src", "daemon", "claude-failoverd")
               if args.compare_build else None)
 
-    totals, other = {}, []
+    totals, other, other_cpu = {}, [], []
     for _ in range(args.rounds):
         for key, values in measure_round(ours, args.sessions, args.calls, True).items():
             totals.setdefault(key, []).extend(values)
         if theirs:
-            other.extend(measure_round(theirs, args.sessions, args.calls, False)["GetStatus"])
+            r = measure_round(theirs, args.sessions, args.calls, False)
+            other.extend(r["GetStatus"])
+            other_cpu.extend(r["GetStatus cpu"])
+    cpu = totals.pop("GetStatus cpu")
 
     print(f"bench-status: {args.sessions} pool sessions, {args.calls} calls per endpoint "
           f"per round, {args.rounds} rounds, one connection each")
@@ -119,6 +132,13 @@ def main():
         print()
         print(f"GetStatus median, this build / {args.compare_build}: "
               f"{statistics.median(totals['GetStatus']) / statistics.median(other):.2f}")
+        print(f"daemon main-thread CPU per GetStatus (median of rounds): this build "
+              f"{statistics.median(cpu):.1f} µs, {args.compare_build} "
+              f"{statistics.median(other_cpu):.1f} µs, ratio "
+              f"{statistics.median(cpu) / statistics.median(other_cpu):.2f}")
+    print()
+    print(f"daemon main-thread CPU per GetStatus call: {statistics.median(cpu):.1f} µs "
+          f"(median of {len(cpu)} rounds)")
     if failed:
         print(f"FAIL: a p99 is above {args.assert_p99_ms} ms", file=sys.stderr)
         return 1

@@ -37,6 +37,8 @@ struct _CfBus {
   sd_bus_slot *disconnect_slot;
   gboolean name_acquired;
 
+  GVariant *status;            /* the last GetStatus snapshot, dropped on any state change */
+  gint64 status_until;         /* and no longer true from then (cf_status_valid_until) */
   guint pending_changes;       /* CfStateChange flags not yet announced */
   guint flush_id;
   gulong changed_handler;
@@ -78,13 +80,21 @@ method_get_status (sd_bus_message *message, void *userdata, sd_bus_error *error)
 {
   CfBus *self = userdata;
   g_autoptr(sd_bus_message) reply = NULL;
-  g_autoptr(GVariant) status = cf_status_snapshot (self->state, self->config, g_get_real_time ());
+  gint64 now = g_get_real_time ();
   int r;
 
+  /* Callers poll it (applets, scripts, dashboards): built again only after
+   * the state changed, not on every call. */
+  if (self->status == NULL || now >= self->status_until)
+    {
+      g_clear_pointer (&self->status, g_variant_unref);
+      self->status = cf_status_snapshot (self->state, self->config, now);
+      self->status_until = cf_status_valid_until (self->state, now);
+    }
   r = sd_bus_message_new_method_return (message, &reply);
   if (r < 0)
     return r;
-  r = cf_bus_message_append_variant (reply, status);
+  r = cf_bus_message_append_variant (reply, self->status);
   if (r < 0)
     return r;
   return sd_bus_send (NULL, reply, NULL);
@@ -787,6 +797,7 @@ flush_changes (gpointer user_data)
 static void
 on_state_changed (CfState *state, guint what, CfBus *self)
 {
+  g_clear_pointer (&self->status, g_variant_unref);
   self->pending_changes |= what;
   if (self->flush_id == 0)
     self->flush_id = g_idle_add (flush_changes, self);
@@ -1047,6 +1058,7 @@ cf_bus_dispose (GObject *object)
   g_clear_object (&self->switcher);
   g_clear_object (&self->state);
   g_clear_pointer (&self->config, cf_config_unref);
+  g_clear_pointer (&self->status, g_variant_unref);
   G_OBJECT_CLASS (cf_bus_parent_class)->dispose (object);
 }
 

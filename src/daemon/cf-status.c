@@ -199,6 +199,22 @@ cf_status_snapshot (CfState *state, const CfConfig *config, gint64 now)
   return g_variant_ref_sink (g_variant_builder_end (&builder));
 }
 
+gint64
+cf_status_valid_until (CfState *state, gint64 now)
+{
+  g_autoptr(GPtrArray) accounts = cf_state_list_accounts (state);
+  gint64 until = G_MAXINT64;
+
+  /* value_accounts is the only value that reads NOW. */
+  for (guint i = 0; i < accounts->len; i++)
+    {
+      CfAccountState *account = g_ptr_array_index (accounts, i);
+      if (account->exhausted_until > now)
+        until = MIN (until, account->exhausted_until);
+    }
+  return until;
+}
+
 JsonNode *
 cf_status_snapshot_to_json (GVariant *snapshot)
 {

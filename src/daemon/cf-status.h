@@ -31,6 +31,12 @@ GVariant *cf_status_get_property (CfState *state, const CfConfig *config, const 
 /* Every property as an a{sv}, in table order. Full reference. */
 GVariant *cf_status_snapshot (CfState *state, const CfConfig *config, gint64 now);
 
+/* Until when (µs since the epoch) a snapshot taken at NOW stays true if the
+ * state does not change: the first account exhaustion to end after NOW
+ * (Accounts says "available" from then on), or G_MAXINT64. With the
+ * state's "changed" signal, this lets a caller reuse a snapshot. */
+gint64 cf_status_valid_until (CfState *state, gint64 now);
+
 /* SNAPSHOT as JSON: an object with the same keys, structs as arrays (as
  * busctl --json prints them), 64-bit integers as numbers. New node. */
 JsonNode *cf_status_snapshot_to_json (GVariant *snapshot);

@@ -95,6 +95,13 @@ class DaemonBusTest(SandboxTestCase):
             self.assertEqual(s[1:3], ["pool", "idle"])
             self.assertGreater(s[6], (time.time() - 60) * 1e6)
 
+        # GetStatus reuses its snapshot until the state changes: a change
+        # shows in the very next call, from the same connection as the change.
+        for paused in (True, False, True):
+            sb.call("PauseDispatch" if paused else "ResumeDispatch")
+            self.assertIs(sb.call("GetStatus")[0]["DispatchPaused"]["data"], paused)
+        sb.call("ResumeDispatch")
+
         # Reads are open to any user.
         if os.getuid() == 0:
             r = sb.gdbus("call", "--dest", BUS_NAME, "--object-path", OBJECT_PATH, "--method",

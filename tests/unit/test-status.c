@@ -307,6 +307,110 @@ test_variant_to_bus_message (void)
   sd_bus_flush_close_unref (bus);
 }
 
+/* A snapshot stays true until the first exhaustion after it ends (or the
+ * state changes): taken anywhere in [now, until) it is the same, and at
+ * until it is not. */
+static void
+test_valid_until (void)
+{
+  g_autoptr(CfConfig) config = load_config ();
+  g_autoptr(CfState) state = populated_state ();   /* main exhausted until NOW + 60 s */
+  const struct {
+    gint64 now;
+    gint64 until;
+  } cases[] = {
+    { NOW - (gint64) 3600 * G_USEC_PER_SEC, NOW + 10 * G_USEC_PER_SEC },
+    { NOW, NOW + 10 * G_USEC_PER_SEC },
+    { NOW + 10 * G_USEC_PER_SEC, NOW + 60 * G_USEC_PER_SEC },
+    { NOW + 59 * G_USEC_PER_SEC, NOW + 60 * G_USEC_PER_SEC },
+    { NOW + 60 * G_USEC_PER_SEC, G_MAXINT64 },
+    { NOW + (gint64) 86400 * G_USEC_PER_SEC, G_MAXINT64 },
+  };
+
+  cf_state_set_account_exhausted_until (state, "backup", NOW + 10 * G_USEC_PER_SEC);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GVariant) at_now = cf_status_snapshot (state, config, cases[i].now);
+      gint64 until = cf_status_valid_until (state, cases[i].now);
+
+      g_assert_cmpint (until, ==, cases[i].until);
+      if (until != G_MAXINT64)
+        {
+          g_autoptr(GVariant) before = cf_status_snapshot (state, config, until - 1);
+          g_autoptr(GVariant) at_until = cf_status_snapshot (state, config, until);
+
+          g_assert_true (g_variant_equal (at_now, before));
+          g_assert_false (g_variant_equal (at_now, at_until));
+        }
+    }
+}
+
+static void
+count_change (CfState *state, guint what, guint *count)
+{
+  (*count)++;
+}
+
+/* GetStatus reuses its snapshot until the state says "changed": so every
+ * change a snapshot shows must say so. Each step below changes the state
+ * through its API; whenever the snapshot differs afterwards, "changed" must
+ * have been emitted. */
+static void
+test_every_visible_change_is_signalled (void)
+{
+  g_autoptr(CfConfig) config = load_config ();
+  g_autoptr(CfState) state = cf_state_new (NULL);
+  const char *accounts[] = { "main", "backup", NULL };
+  const char *one_account[] = { "main", NULL };
+  g_autoptr(GVariant) last = NULL;
+  guint changes = 0;
+
+  g_signal_connect (state, "changed", G_CALLBACK (count_change), &changes);
+  last = cf_status_snapshot (state, config, NOW);
+  for (guint step = 0;; step++)
+    {
+      g_autoptr(GVariant) now = NULL;
+      guint before = changes;
+
+      switch (step)
+        {
+        case 0: cf_state_sync_accounts (state, accounts); break;
+        case 1: cf_state_set_active_account (state, "backup"); break;
+        case 2: cf_state_set_account_exhausted_until (state, "main", NOW + 60); break;
+        case 3: cf_state_ensure_session (state, "ccl-auto-0", CF_SESSION_POOL); break;
+        case 4: cf_state_set_session_state (state, "ccl-auto-0", CF_SESSION_LAUNCHING); break;
+        case 5: cf_state_set_session_work (state, "ccl-auto-0", "/p/web", "t1"); break;
+        case 6: cf_state_set_session_account (state, "ccl-auto-0", "backup"); break;
+        case 7: cf_state_task_dispatched (state, "/p/web", "t1", "ccl-auto-0", "sonnet", "backup"); break;
+        case 8: cf_state_task_finished (state, "/p/web", "t1", "ccl-auto-0", "done"); break;
+        case 9: cf_state_task_finished (state, "/p/web", "t2", "ccl-auto-0", "failed"); break;
+        case 10: cf_state_increment_counter (state, CF_COUNTER_DELEGATED); break;
+        case 11: cf_state_set_swap_journal (state, CF_SWAP_SAVING, "main", "backup"); break;
+        case 12: cf_state_set_swap_journal (state, CF_SWAP_FALLBACK, "main", "backup"); break;
+        case 13: cf_state_set_partial_swap (state, TRUE); break;
+        case 14: cf_state_set_last_swap (state, NOW - 5, "main", "backup"); break;
+        case 15: cf_state_set_return_at (state, NOW + 3600); break;
+        case 16: cf_state_set_dispatch_paused (state, TRUE); break;
+        case 17: cf_state_set_all_exhausted_until (state, NOW + 7); break;
+        case 18: cf_state_set_pending_tasks (state, 3); break;
+        case 19: cf_state_ensure_session (state, "ccl-auto-0", CF_SESSION_DEDICATED); break;
+        case 20: cf_state_mark_session_failed (state, "ccl-auto-0", NOW); break;
+        case 21: cf_state_remove_session (state, "ccl-auto-0"); break;
+        case 22: cf_state_sync_accounts (state, one_account); break;
+        default: return;
+        }
+      now = cf_status_snapshot (state, config, NOW);
+      if (!g_variant_equal (now, last))
+        {
+          if (changes == before)
+            g_error ("step %u changed the snapshot without \"changed\": %s", step,
+                     print_variant (now));
+        }
+      g_clear_pointer (&last, g_variant_unref);
+      last = g_steal_pointer (&now);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -314,5 +418,7 @@ main (int argc, char **argv)
   g_test_add_func ("/status/snapshot-values", test_snapshot_values);
   g_test_add_func ("/status/snapshot-json", test_snapshot_json);
   g_test_add_func ("/status/variant-to-bus-message", test_variant_to_bus_message);
+  g_test_add_func ("/status/valid-until", test_valid_until);
+  g_test_add_func ("/status/every-visible-change-is-signalled", test_every_visible_change_is_signalled);
   return g_test_run ();
 }
