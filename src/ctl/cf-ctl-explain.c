@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cf-ctl.h"
+#include "cf-json.h"
 #include "cf-pane.h"
 
 #define PROGRAM "claude-failoverctl"
@@ -313,7 +314,7 @@ print_json (const CfPaneVerdict *verdict, GDateTime *now, GTimeZone *zone, guint
 
   root = json_builder_get_root (builder);
   json_generator_set_root (generator, root);
-  output = json_generator_to_data (generator, NULL);
+  output = cf_json_generate (generator, NULL);
   g_print ("%s\n", output);
 }
 

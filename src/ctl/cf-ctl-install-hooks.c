@@ -447,7 +447,7 @@ print_changes_json (const char *path, Changes *changes)
   json_builder_end_object (builder);
   root = json_builder_get_root (builder);
   json_generator_set_root (generator, root);
-  output = json_generator_to_data (generator, NULL);
+  output = cf_json_generate (generator, NULL);
   g_print ("%s\n", output);
 }
 

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cf-json.h"
+
 static void
 print_error_line (const char *command, const char *message, const char *hint)
 {
@@ -385,6 +387,6 @@ cf_ctl_print_json (JsonBuilder *builder, gboolean compact)
 
   json_generator_set_root (generator, root);
   json_generator_set_pretty (generator, !compact);
-  text = json_generator_to_data (generator, NULL);
+  text = cf_json_generate (generator, NULL);
   g_print ("%s\n", text);
 }

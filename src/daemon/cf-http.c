@@ -8,6 +8,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "cf-build-config.h"
+#include "cf-json.h"
 #include "cf-metrics.h"
 #include "cf-status.h"
 
@@ -63,7 +64,7 @@ respond_json (SoupServerMessage *msg, guint status, JsonNode *node)
 
   json_generator_set_root (generator, node);
   json_generator_set_pretty (generator, TRUE);
-  text = json_generator_to_data (generator, NULL);
+  text = cf_json_generate (generator, NULL);
   respond (msg, status, "application/json", g_strconcat (text, "\n", NULL));
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cf-build-config.h"
+#include "cf-json.h"
 #include "cf-notify-reply.h"
 #include "cf-taskq.h"
 #include "cf-text.h"
@@ -365,7 +366,7 @@ json_bytes (JsonBuilder *builder)
   char *text;
 
   json_generator_set_root (generator, root);
-  text = json_generator_to_data (generator, &length);
+  text = cf_json_generate (generator, &length);
   return g_bytes_new_take (text, length);
 }
 

@@ -298,7 +298,7 @@ cf_state_to_json (CfState *self)
   root = json_builder_get_root (builder);
   json_generator_set_root (generator, root);
   json_generator_set_pretty (generator, TRUE);
-  return json_generator_to_data (generator, NULL);
+  return cf_json_generate (generator, NULL);
 }
 
 /* Typed member readers: a member of the wrong type is an error, an absent

@@ -690,7 +690,7 @@ meta_to_data (JsonObject *object, gsize *length)
   json_node_set_object (root, object);
   json_generator_set_root (generator, root);
   json_generator_set_pretty (generator, TRUE);
-  return json_generator_to_data (generator, length);
+  return cf_json_generate (generator, length);
 }
 
 static gboolean
@@ -1764,7 +1764,7 @@ cf_taskq_write_status (const char *project, guint delegated_count, gint64 now_us
   root = json_builder_get_root (builder);
   json_generator_set_root (generator, root);
   json_generator_set_pretty (generator, TRUE);
-  data = json_generator_to_data (generator, &length);
+  data = cf_json_generate (generator, &length);
   path = queue_path (project, STATUS_FILE);
   /* Advisory for monitors: atomic is what matters, not surviving power loss. */
   return g_file_set_contents_full (path, data, (gssize) length, G_FILE_SET_CONTENTS_CONSISTENT,

@@ -612,3 +612,33 @@ cf_json_to_string (JsonNode *node)
   append_node (out, node, 0);
   return g_string_free (out, FALSE);
 }
+
+char *
+cf_json_generate (JsonGenerator *generator, gsize *length)
+{
+  gsize n = 0;
+  g_autofree char *raw = json_generator_to_data (generator, &n);
+  GString *out;
+
+  if (strpbrk (raw, "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0b\x0c\x0d\x0e\x0f"
+                    "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f") == NULL)
+    {
+      if (length != NULL)
+        *length = n;
+      return g_steal_pointer (&raw);
+    }
+  /* Outside strings json-glib writes no control character but the
+   * newline; inside them a raw one is always a character to escape. UTF-8
+   * continuation bytes are >= 0x80, so bytes are enough. */
+  out = g_string_sized_new (n + 16);
+  for (const char *p = raw; *p != '\0'; p++)
+    {
+      if ((guchar) *p < 0x20 && *p != '\n')
+        g_string_append_printf (out, "\\u%04x", (guint) (guchar) *p);
+      else
+        g_string_append_c (out, *p);
+    }
+  if (length != NULL)
+    *length = out->len;
+  return g_string_free (out, FALSE);
+}

@@ -49,4 +49,11 @@ gboolean cf_json_check_syntax (const char *data,
  * JavaScript. No trailing newline. */
 char *cf_json_to_string (JsonNode *node);
 
+/* GENERATOR's JSON (json_generator_to_data), made valid: json-glib 1.6
+ * writes the control character U+001F raw inside strings, which no JSON
+ * parser (its own included) reads back. Every raw control byte but the
+ * newline of pretty printing becomes \u00XX; json-glib escapes the others
+ * itself. LENGTH (may be NULL) gets the length. */
+char *cf_json_generate (JsonGenerator *generator, gsize *length);
+
 G_END_DECLS

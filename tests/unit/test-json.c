@@ -179,6 +179,40 @@ test_write_non_finite (void)
   g_assert_cmpstr (text, ==, "null");
 }
 
+/* Every control character in a string survives cf_json_generate and a
+ * parse, compact and pretty (json-glib 1.6 alone writes U+001F raw: the
+ * state file was then unreadable, found by fuzz-state). */
+static void
+test_generate_control_characters (void)
+{
+  for (int pretty = 0; pretty <= 1; pretty++)
+    for (guint c = 1; c < 0x20; c++)
+      {
+        g_autofree char *value = g_strdup_printf ("a%cb\n", (char) c);
+        g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+        g_autoptr(JsonObject) object = json_object_new ();
+        g_autoptr(JsonGenerator) generator = json_generator_new ();
+        g_autoptr(JsonParser) parser = json_parser_new ();
+        g_autoptr(GError) error = NULL;
+        g_autofree char *text = NULL;
+        gsize length = 0;
+        JsonObject *back;
+
+        json_object_set_string_member (object, "k", value);
+        json_node_set_object (node, object);
+        json_generator_set_root (generator, node);
+        json_generator_set_pretty (generator, pretty);
+        text = cf_json_generate (generator, &length);
+        g_assert_cmpuint (length, ==, strlen (text));
+        g_assert_true (cf_json_check_syntax (text, length, 8, CF_JSON_CHECK_DEFAULT, &error));
+        g_assert_no_error (error);
+        g_assert_true (json_parser_load_from_data (parser, text, -1, &error));
+        g_assert_no_error (error);
+        back = json_node_get_object (json_parser_get_root (parser));
+        g_assert_cmpstr (json_object_get_string_member (back, "k"), ==, value);
+      }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -197,5 +231,6 @@ main (int argc, char **argv)
   g_test_add_func ("/json/check/length-is-respected", test_check_length);
   g_test_add_func ("/json/write/fixed-point", test_write_fixed_point);
   g_test_add_func ("/json/write/non-finite", test_write_non_finite);
+  g_test_add_func ("/json/generate/control-characters", test_generate_control_characters);
   return g_test_run ();
 }
