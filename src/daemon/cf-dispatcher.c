@@ -392,15 +392,17 @@ on_shell_checked (GObject *source, GAsyncResult *result, gpointer user_data)
   launch_step (launch);
 }
 
-/* TRUE when the tmux operation behind RESULT succeeded; otherwise LAUNCH is
- * ended (failed, or cancelled) and must not be touched again. */
+/* TRUE when the tmux operation behind RESULT succeeded and no switch asked
+ * the launch to stop meanwhile; otherwise LAUNCH is ended (failed, aborted
+ * or cancelled) and must not be touched again. Every launch step's reply
+ * passes here or through launch_capture. */
 static gboolean
 launch_tmux_ok (Launch *launch, GObject *source, GAsyncResult *result)
 {
   g_autoptr(GError) error = NULL;
 
   if (cf_tmux_finish_boolean (CF_TMUX (source), result, &error))
-    return TRUE;
+    return !launch_aborted (launch);
   if (!launch_cancelled (launch, error))
     launch_fail (launch, error->message, TRUE);
   return FALSE;
@@ -415,6 +417,8 @@ launch_capture (Launch *launch, GObject *source, GAsyncResult *result)
 
   if (text == NULL && !launch_cancelled (launch, error))
     launch_fail (launch, error->message, TRUE);
+  if (text != NULL && launch_aborted (launch))
+    g_clear_pointer (&text, g_free);
   return text;
 }
 
@@ -432,7 +436,7 @@ on_launch_typed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Launch *launch = user_data;
 
-  if (!launch_tmux_ok (launch, source, result) || launch_aborted (launch))
+  if (!launch_tmux_ok (launch, source, result))
     return;
   log_launch (G_LOG_LEVEL_MESSAGE, launch, "launching Claude (model %s, account %s, attempt %u)",
               launch->model, launch->account, launch->attempt);
@@ -502,7 +506,7 @@ on_paste_capture (GObject *source, GAsyncResult *result, gpointer user_data)
   Launch *launch = user_data;
   g_autofree char *text = launch_capture (launch, source, result);
 
-  if (text == NULL || launch_aborted (launch))
+  if (text == NULL)
     return;
   /* The paste registered once the screen changed (the input line shows the
    * text or "[Pasted text #1 +N lines]"); an Enter before that is swallowed. */
@@ -538,7 +542,7 @@ on_confirm_capture (GObject *source, GAsyncResult *result, gpointer user_data)
   g_auto(CfPaneVerdict) verdict = { 0 };
   gint64 waited;
 
-  if (text == NULL || launch_aborted (launch))
+  if (text == NULL)
     return;
   classify (text, &verdict);
   if (launch->confirmed || verdict.busy)
