@@ -618,10 +618,12 @@ cf_json_generate (JsonGenerator *generator, gsize *length)
 {
   gsize n = 0;
   g_autofree char *raw = json_generator_to_data (generator, &n);
+  const char *p = raw;
   GString *out;
 
-  if (strpbrk (raw, "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0b\x0c\x0d\x0e\x0f"
-                    "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f") == NULL)
+  while (*p != '\0' && ((guchar) *p >= 0x20 || *p == '\n'))
+    p++;
+  if (*p == '\0')
     {
       if (length != NULL)
         *length = n;
@@ -630,8 +632,8 @@ cf_json_generate (JsonGenerator *generator, gsize *length)
   /* Outside strings json-glib writes no control character but the
    * newline; inside them a raw one is always a character to escape. UTF-8
    * continuation bytes are >= 0x80, so bytes are enough. */
-  out = g_string_sized_new (n + 16);
-  for (const char *p = raw; *p != '\0'; p++)
+  out = g_string_new_len (raw, p - raw);
+  for (; *p != '\0'; p++)
     {
       if ((guchar) *p < 0x20 && *p != '\n')
         g_string_append_printf (out, "\\u%04x", (guint) (guchar) *p);
