@@ -202,6 +202,21 @@ sync_accounts (CfDaemon *self)
   cf_state_sync_accounts (self->state, (const char *const *) names->pdata);
 }
 
+static void
+on_resume_failed (CfDispatcher *dispatcher, const char *session, const char *project,
+                  const char *task, const char *account, const char *why, CfDaemon *self)
+{
+  g_autofree char *body =
+    g_strdup_printf (_("Session %s could not resume the conversation of task %s (%s) on "
+                       "account %s: %s. The task started over in a new conversation. Check "
+                       "that the account's projects directory links to the shared one "
+                       "(claude-failoverctl doctor)."),
+                     session, task, project, account, why);
+
+  cf_notify_event (self->notify, CF_NOTIFY_RESUME_FAILED, _("A conversation could not be resumed"),
+                   body);
+}
+
 static gboolean
 reload_from_bus (gpointer daemon, GError **error)
 {
@@ -265,6 +280,7 @@ cf_daemon_start (CfDaemon *self, GError **error)
   self->switcher = cf_switcher_new (self->config, self->state, self->tmux, self->watcher,
                                     self->dispatcher, self->quota);
   cf_notify_follow_switcher (self->notify, self->switcher);
+  g_signal_connect (self->dispatcher, "resume-failed", G_CALLBACK (on_resume_failed), self);
   /* Refuses a broken account layout before anything runs; finishes or
    * rolls back a switch the last run left half done. */
   if (!cf_switcher_start (self->switcher, error))

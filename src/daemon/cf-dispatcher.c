@@ -4,13 +4,17 @@
 #include <glib/gi18n.h>
 #include <string.h>
 
+#include "cf-claude-command.h"
 #include "cf-pane.h"
 #include "cf-schedule.h"
 #include "cf-shell.h"
 #include "cf-task.h"
 #include "cf-taskq-async.h"
 
-#define READY_POLL_MS 250
+#define READY_POLL_MS 50
+/* Sent to Claude (not to a person) after --resume on the new account. */
+#define RESUME_PROMPT "Your session was moved to another account after a usage limit. " \
+                      "Continue the task you were working on from where you stopped."
 #define PASTE_POLL_MS 50
 #define PASTE_SHOW_TIMEOUT_MS 3000
 #define CONFIRM_POLL_MS 100
@@ -31,6 +35,8 @@ struct _CfDispatcher {
   GHashTable *last_served;     /* project → GSIZE sequence of its last launch */
   gsize served_seq;
   guint kick_id;
+  guint cooldown_id;           /* kicks when the earliest cooldown seen ends */
+  gint64 cooldown_at;          /* µs epoch it is armed for, 0 = none */
   gulong handlers[4];
   CfDispatcherSkipFunc skip;
   gpointer skip_data;
@@ -38,10 +44,17 @@ struct _CfDispatcher {
 
 G_DEFINE_FINAL_TYPE (CfDispatcher, cf_dispatcher, G_TYPE_OBJECT)
 
+enum {
+  SIGNAL_RESUME_FAILED,
+  N_SIGNALS,
+};
+static guint signals[N_SIGNALS];
+
 typedef enum {
-  STAGE_CHECK_SHELL,
+  STAGE_CHECK_SESSION,
   STAGE_CLAIM,
-  STAGE_TYPE_LAUNCH,
+  STAGE_READ_TASK,             /* a resume that failed: the task's text again */
+  STAGE_RESPAWN,
   STAGE_WAIT_READY,
   STAGE_PASTE,
   STAGE_WAIT_PASTE,
@@ -58,6 +71,8 @@ typedef struct {
   char *home;
   char *model;
   char *message;
+  char *uuid;                  /* the conversation: pre-assigned, or the one resumed */
+  gboolean resuming;           /* --resume UUID after a switch, not a new conversation */
   char *before_paste;          /* pane text just before the paste */
   guint attempt;
   gboolean claimed;
@@ -107,6 +122,7 @@ launch_free (Launch *launch)
   g_free (launch->home);
   g_free (launch->model);
   g_free (launch->message);
+  g_free (launch->uuid);
   g_free (launch->before_paste);
   g_free (launch->abort_reason);
   g_clear_object (&launch->self);
@@ -253,6 +269,25 @@ claim_in_thread (GTask *task, gpointer source, gpointer data, GCancellable *canc
   g_task_return_boolean (task, TRUE);
 }
 
+/* The text of a task already in active/ (a resume that must start over). */
+static void
+read_active_in_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  ClaimJob *job = data;
+  g_autoptr(CfTask) parsed = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *project_name = g_path_get_basename (job->project);
+
+  if (!cf_taskq_read_task_in (job->project, CF_TASK_PLACE_ACTIVE, job->task_id, &parsed, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  job->model = g_strdup (cf_task_model (parsed, job->config));
+  job->message = cf_task_render_message (parsed, project_name, job->config->message_template);
+  g_task_return_boolean (task, TRUE);
+}
+
 /* ---- the launch sequence -------------------------------------------------- */
 
 typedef struct {
@@ -368,12 +403,56 @@ on_claimed (GObject *source, GAsyncResult *result, gpointer user_data)
   launch->attempt = job->attempt;
   launch->model = g_strdup (job->model);
   launch->message = g_strdup (job->message);
-  launch->stage = STAGE_TYPE_LAUNCH;
+  launch->stage = STAGE_RESPAWN;
+  launch_step (launch);
+}
+
+/* A resumed conversation that Claude cannot find (the account's projects
+ * are not the shared ones): the task starts over in a new conversation,
+ * with its own text, in the same session; the attempt is not counted. */
+static void
+launch_start_over (Launch *launch, const char *why)
+{
+  CfDispatcher *self = launch->self;
+  g_autofree char *old_uuid = g_steal_pointer (&launch->uuid);
+
+  log_launch (G_LOG_LEVEL_WARNING, launch,
+              "conversation %s cannot be resumed on account %s (%s; is %s/projects linked to "
+              "the shared projects directory?): starting task %s over in a new conversation",
+              old_uuid, launch->account, why, launch->home, launch->task_id);
+  g_signal_emit (self, signals[SIGNAL_RESUME_FAILED], 0, launch->session, launch->project,
+                 launch->task_id, launch->account, why);
+  launch->uuid = g_uuid_string_random ();
+  launch->resuming = FALSE;
+  launch->stage = STAGE_READ_TASK;
   launch_step (launch);
 }
 
 static void
-on_shell_checked (GObject *source, GAsyncResult *result, gpointer user_data)
+on_task_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Launch *launch = user_data;
+  ClaimJob *job = g_task_get_task_data (G_TASK (result));
+  g_autoptr(GError) error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      if (!launch_cancelled (launch, error))
+        launch_fail (launch, error->message, FALSE);
+      return;
+    }
+  if (launch_aborted (launch))
+    return;
+  g_free (launch->model);
+  launch->model = g_strdup (job->model);
+  g_free (launch->message);
+  launch->message = g_strdup (launch->resuming ? RESUME_PROMPT : job->message);
+  launch->stage = STAGE_RESPAWN;
+  launch_step (launch);
+}
+
+static void
+on_session_checked (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Launch *launch = user_data;
   g_autoptr(GError) error = NULL;
@@ -381,14 +460,14 @@ on_shell_checked (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (launch_cancelled (launch, error))
     return;
-  if (info == NULL || !cf_shell_is_shell_command (info->current_command))
+  if (info == NULL)
     {
-      /* Something other than the shell runs there: never type into it. */
-      launch_fail (launch, info ? "the session is not at its shell prompt"
-                                : (error ? error->message : "session gone"), TRUE);
+      launch_fail (launch, error ? error->message : "session gone", TRUE);
       return;
     }
-  launch->stage = STAGE_CLAIM;
+  /* Whatever runs there (a shell, the previous task's Claude) is replaced
+   * by the respawn: nothing is ever typed into it. */
+  launch->stage = launch->resuming ? STAGE_READ_TASK : STAGE_CLAIM;
   launch_step (launch);
 }
 
@@ -432,18 +511,23 @@ on_keys_sent (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
-on_launch_typed (GObject *source, GAsyncResult *result, gpointer user_data)
+on_respawned (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Launch *launch = user_data;
+  CfDispatcher *self = launch->self;
 
   if (!launch_tmux_ok (launch, source, result))
     return;
-  log_launch (G_LOG_LEVEL_MESSAGE, launch, "launching Claude (model %s, account %s, attempt %u)",
-              launch->model, launch->account, launch->attempt);
-  cf_tmux_send_enter_async (launch->self->tmux, launch->session, launch->cancellable,
-                            on_keys_sent, launch);
+  log_launch (G_LOG_LEVEL_MESSAGE, launch,
+              "%s Claude (model %s, account %s, attempt %u, conversation %s)",
+              launch->resuming ? "resuming" : "launching", launch->model, launch->account,
+              launch->attempt, launch->uuid);
+  /* Known before Claude draws anything: a switch during the launch can
+   * already resume this conversation. */
+  cf_state_set_session_resume_uuid (self->state, launch->session, launch->uuid);
   launch->stage = STAGE_WAIT_READY;
-  launch->deadline = g_get_monotonic_time () + launch->self->config->prompt_timeout_usec;
+  launch->deadline = g_get_monotonic_time () + self->config->prompt_timeout_usec;
+  launch_later (launch, READY_POLL_MS);
 }
 
 static void
@@ -453,6 +537,8 @@ classify (const char *text, CfPaneVerdict *verdict)
 
   cf_pane_classify (text, strlen (text), &context, verdict);
 }
+
+static void launch_start_over (Launch *launch, const char *why);
 
 static void
 on_ready_capture (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -464,13 +550,39 @@ on_ready_capture (GObject *source, GAsyncResult *result, gpointer user_data)
   if (text == NULL)
     return;
   classify (text, &verdict);
-  if (verdict.limit)
+  if (launch->resuming && verdict.resume_failed)
+    {
+      launch_start_over (launch, verdict.dialog != NULL ? verdict.dialog : "No conversation found");
+      return;
+    }
+  /* A resumed conversation redraws its earlier turns, the limit that ended
+   * the last one included: only a live menu counts as a limit then. */
+  if (verdict.limit && (!launch->resuming || verdict.dialog_kind == CF_PANE_DIALOG_LIMIT_MENU))
     {
       /* The account is out: not the task's fault. */
       launch_fail (launch, "Claude shows a usage limit", FALSE);
       return;
     }
-  if (verdict.prompt && !verdict.busy)
+  if (verdict.dialog_kind != CF_PANE_DIALOG_NONE)
+    {
+      /* Never answered blindly, never typed into: Enter in most of them
+       * exits Claude or trusts something nobody chose to trust. */
+      g_autofree char *reason =
+        g_strdup_printf (_("Claude shows a dialog instead of its prompt: “%s” — %s"),
+                         verdict.dialog != NULL ? verdict.dialog : "?",
+                         cf_pane_dialog_fix (verdict.dialog_kind));
+      launch_fail (launch, reason, TRUE);
+      return;
+    }
+  if (verdict.exited)
+    {
+      g_autofree char *reason =
+        g_strdup_printf (_("Claude exited before showing its prompt: %s"),
+                         verdict.snippet != NULL ? verdict.snippet : _("(nothing on screen)"));
+      launch_fail (launch, reason, TRUE);
+      return;
+    }
+  if (verdict.ready)
     {
       launch->before_paste = g_steal_pointer (&text);
       launch->stage = STAGE_PASTE;
@@ -526,10 +638,16 @@ launch_succeeded (Launch *launch)
 {
   CfDispatcher *self = launch->self;
 
-  log_launch (G_LOG_LEVEL_MESSAGE, launch, "task %s dispatched", launch->task_id);
   cf_state_set_session_state (self->state, launch->session, CF_SESSION_WORKING);
-  cf_state_task_dispatched (self->state, launch->project, launch->task_id, launch->session,
-                            launch->model, launch->account);
+  if (launch->resuming)
+    log_launch (G_LOG_LEVEL_MESSAGE, launch, "task %s resumed in conversation %s",
+                launch->task_id, launch->uuid);
+  else
+    {
+      log_launch (G_LOG_LEVEL_MESSAGE, launch, "task %s dispatched", launch->task_id);
+      cf_state_task_dispatched (self->state, launch->project, launch->task_id, launch->session,
+                                launch->model, launch->account);
+    }
   launch->stage = STAGE_DONE;
   launch_finish (launch);
 }
@@ -550,7 +668,7 @@ on_confirm_capture (GObject *source, GAsyncResult *result, gpointer user_data)
       launch_succeeded (launch);
       return;
     }
-  if (verdict.limit)
+  if (verdict.limit && (!launch->resuming || verdict.dialog_kind == CF_PANE_DIALOG_LIMIT_MENU))
     {
       launch_fail (launch, "Claude shows a usage limit", FALSE);
       return;
@@ -582,9 +700,22 @@ launch_step (Launch *launch)
 
   switch (launch->stage)
     {
-    case STAGE_CHECK_SHELL:
+    case STAGE_CHECK_SESSION:
       cf_tmux_session_info_async (self->tmux, launch->session, launch->cancellable,
-                                  on_shell_checked, launch);
+                                  on_session_checked, launch);
+      break;
+
+    case STAGE_READ_TASK:
+      {
+        g_autoptr(GTask) task = g_task_new (self, launch->cancellable, on_task_read, launch);
+        ClaimJob *job = g_new0 (ClaimJob, 1);
+
+        job->project = g_strdup (launch->project);
+        job->task_id = g_strdup (launch->task_id);
+        job->config = cf_config_ref (self->config);
+        g_task_set_task_data (task, job, (GDestroyNotify) claim_job_free);
+        g_task_run_in_thread (task, read_active_in_thread);
+      }
       break;
 
     case STAGE_CLAIM:
@@ -609,18 +740,24 @@ launch_step (Launch *launch)
       }
       break;
 
-    case STAGE_TYPE_LAUNCH:
+    case STAGE_RESPAWN:
       {
-        g_autofree char *project = cf_shell_quote (launch->project);
-        g_autofree char *home = cf_shell_quote (launch->home);
-        g_autofree char *claude = cf_shell_quote (self->config->claude_command);
-        g_autofree char *model = cf_shell_quote (launch->model);
-        g_autofree char *line =
-          g_strdup_printf ("cd %s && CLAUDE_CONFIG_DIR=%s %s --model %s --dangerously-skip-permissions",
-                           project, home, claude, model);
+        g_autoptr(GError) error = NULL;
+        g_autofree char *config_dir = g_strdup_printf ("CLAUDE_CONFIG_DIR=%s", launch->home);
+        const char *env[] = { config_dir, NULL };
+        g_auto(GStrv) argv = cf_claude_argv (self->config->claude_command, launch->model,
+                                             launch->resuming ? CF_CLAUDE_RESUME
+                                                              : CF_CLAUDE_NEW_CONVERSATION,
+                                             launch->uuid, &error);
 
-        cf_tmux_send_text_async (self->tmux, launch->session, line, launch->cancellable,
-                                 on_launch_typed, launch);
+        if (argv == NULL)
+          {
+            launch_fail (launch, error->message, TRUE);
+            return;
+          }
+        cf_tmux_respawn_async (self->tmux, launch->session, launch->project, env,
+                               (const char *const *) argv, launch->cancellable, on_respawned,
+                               launch);
       }
       break;
 
@@ -716,11 +853,12 @@ start_launch (CfDispatcher *self, CfSession *session, CfInboxTask *task)
   launch->task_id = g_strdup (task->id);
   launch->account = g_strdup (account);
   launch->home = g_strdup (configured->home);
+  launch->uuid = g_uuid_string_random ();
   launch->cancellable = g_cancellable_new ();
   g_signal_connect_object (self->cancellable, "cancelled",
                            G_CALLBACK (g_cancellable_cancel), launch->cancellable,
                            G_CONNECT_SWAPPED);
-  launch->stage = STAGE_CHECK_SHELL;
+  launch->stage = STAGE_CHECK_SESSION;
   g_hash_table_replace (self->launches, launch->session, launch);
   /* Served from the moment a session takes its task: the other free
    * sessions of this round go to the projects served longer ago, not all
@@ -749,6 +887,7 @@ typedef struct {
   CfDispatcher *self;
   GHashTable *busy_ids;        /* ids_in_flight() */
   gint64 now;
+  gint64 next_ready;           /* earliest end of a cooldown seen, 0 = none */
 } Candidates;
 
 /* A task may go to a session now: its cooldown has passed, delegation does
@@ -761,11 +900,44 @@ dispatchable (const CfInboxTask *task, gpointer user_data)
   CfScheduleItem item = schedule_item (task);
 
   if (!cf_schedule_item_ready (&item, self->config->cooldown_schedule, c->now))
-    return FALSE;
+    {
+      gint64 at = cf_schedule_item_ready_at (&item, self->config->cooldown_schedule);
+
+      if (c->next_ready == 0 || at < c->next_ready)
+        c->next_ready = at;
+      return FALSE;
+    }
   if (self->skip != NULL && self->skip (task, self->skip_data))
     return FALSE;
   return !g_hash_table_contains (c->busy_ids, task->id) ||
          !task_in_flight (self, task->project, task->id);
+}
+
+static gboolean
+on_cooldown_over (gpointer user_data)
+{
+  CfDispatcher *self = user_data;
+
+  self->cooldown_id = 0;
+  self->cooldown_at = 0;
+  cf_dispatcher_kick (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* A task waiting for its cooldown is dispatched when the cooldown ends,
+ * not at the next unrelated event: one timer, for the earliest end seen. */
+static void
+arm_cooldown_timer (CfDispatcher *self, gint64 at, gint64 now)
+{
+  gint64 delay_ms;
+
+  if (at <= 0 || (self->cooldown_id != 0 && self->cooldown_at <= at))
+    return;
+  g_clear_handle_id (&self->cooldown_id, g_source_remove);
+  /* +1 ms: the timer must not fire a hair before the cooldown's end. */
+  delay_ms = MAX ((at - now) / 1000 + 1, 1);
+  self->cooldown_at = at;
+  self->cooldown_id = g_timeout_add ((guint) MIN (delay_ms, G_MAXINT32), on_cooldown_over, self);
 }
 
 static gboolean
@@ -831,6 +1003,7 @@ dispatch_now (gpointer user_data)
       if (next->len > 0)
         g_ptr_array_add (heads, g_ptr_array_steal_index (next, 0));
     }
+  arm_cooldown_timer (self, candidates.next_ready, candidates.now);
   return G_SOURCE_REMOVE;
 }
 
@@ -910,6 +1083,8 @@ cf_dispatcher_stop (CfDispatcher *self)
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   g_clear_handle_id (&self->kick_id, g_source_remove);
+  g_clear_handle_id (&self->cooldown_id, g_source_remove);
+  self->cooldown_at = 0;
   g_clear_signal_handler (&self->handlers[0], self->inbox);
   g_clear_signal_handler (&self->handlers[1], self->state);
   g_clear_signal_handler (&self->handlers[2], self->state);
@@ -944,6 +1119,12 @@ static void
 cf_dispatcher_class_init (CfDispatcherClass *klass)
 {
   G_OBJECT_CLASS (klass)->dispose = cf_dispatcher_dispose;
+  /* (session, project, task, account, why): a switch's resume found no
+   * conversation; the task started over. */
+  signals[SIGNAL_RESUME_FAILED] =
+    g_signal_new ("resume-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 5, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING,
+                  G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void
@@ -966,6 +1147,40 @@ cf_dispatcher_new (CfConfig *config, CfState *state, CfTmux *tmux, CfInbox *inbo
   self->inbox = g_object_ref (inbox);
   self->hooks = g_object_ref (hooks);
   return self;
+}
+
+gboolean
+cf_dispatcher_resume (CfDispatcher *self, const char *name, const char *account)
+{
+  CfSession *session = cf_state_lookup_session (self->state, name);
+  const CfAccountConfig *configured = cf_config_find_account (self->config, account);
+  Launch *launch;
+
+  if (session == NULL || configured == NULL || self->cancellable == NULL ||
+      session->kind != CF_SESSION_POOL || session->task[0] == '\0' ||
+      session->project[0] == '\0' || !cf_uuid_is_valid (session->resume_uuid) ||
+      g_hash_table_contains (self->launches, name))
+    return FALSE;
+  launch = g_new0 (Launch, 1);
+  launch->self = g_object_ref (self);
+  launch->session = g_strdup (name);
+  launch->project = g_strdup (session->project);
+  launch->task_id = g_strdup (session->task);
+  launch->account = g_strdup (account);
+  launch->home = g_strdup (configured->home);
+  launch->uuid = g_strdup (session->resume_uuid);
+  launch->resuming = TRUE;
+  launch->claimed = TRUE;      /* in active/ already: a failure returns it */
+  launch->cancellable = g_cancellable_new ();
+  g_signal_connect_object (self->cancellable, "cancelled",
+                           G_CALLBACK (g_cancellable_cancel), launch->cancellable,
+                           G_CONNECT_SWAPPED);
+  launch->stage = STAGE_CHECK_SESSION;
+  g_hash_table_replace (self->launches, launch->session, launch);
+  cf_state_set_session_account (self->state, name, account);
+  cf_state_set_session_state (self->state, name, CF_SESSION_LAUNCHING);
+  launch_step (launch);
+  return TRUE;
 }
 
 void

@@ -13,13 +13,22 @@ G_BEGIN_DECLS
 
 /* Gives each idle autonomous pool session one queued task (priority, then
  * fairness between projects, then age: cf-schedule.h) and runs the launch
- * sequence without blocking: claim (inbox → active) → type
- * `cd '<project>' && CLAUDE_CONFIG_DIR='<home>' <claude> --model M
- * --dangerously-skip-permissions` → wait for Claude's prompt → bracketed
- * paste of the message → Enter once the paste shows → confirm (spinner or
- * UserPromptSubmit hook), one more Enter if not. A failed launch puts the
- * task back in the inbox (attempt counted; failed/ after
- * dispatcher.max_dispatch_per_task) and recycles the session. */
+ * sequence without blocking: claim (inbox → active) → respawn the session's
+ * pane with Claude itself (cf_tmux_respawn_async: the project as working
+ * directory, CLAUDE_CONFIG_DIR in its environment, argv from
+ * cf_claude_argv with a conversation id chosen here, --session-id; nothing
+ * typed into a shell) → wait for a ready prompt, failing at once on any
+ * dialog (trust, bypass warning, onboarding, root refusal, …) with its first
+ * line and the fix → bracketed paste of the message → Enter once the paste
+ * shows → confirm (spinner or UserPromptSubmit hook), one more Enter if not.
+ * A failed launch puts the task back in the inbox (attempt counted;
+ * failed/ after dispatcher.max_dispatch_per_task) and recycles the session.
+ * A task whose cooldown has not ended is dispatched when it ends (a timer
+ * for the earliest one), not at the next unrelated event.
+ *
+ * Signal "resume-failed" (session, project, task, account, why): a
+ * cf_dispatcher_resume() found no conversation to resume; the task started
+ * over in a new conversation in the same session, its attempt not counted. */
 
 #define CF_TYPE_DISPATCHER (cf_dispatcher_get_type ())
 G_DECLARE_FINAL_TYPE (CfDispatcher, cf_dispatcher, CF, DISPATCHER, GObject)
@@ -34,6 +43,11 @@ void cf_dispatcher_kick (CfDispatcher *self);
 /* Ends every launch in progress (account switch): claimed tasks go back to
  * the inbox without counting the attempt, the sessions are recreated. */
 void cf_dispatcher_abort_launches (CfDispatcher *self, const char *reason);
+/* After an account switch: the pool session NAME, working on a task in the
+ * conversation its state records, is respawned on ACCOUNT with --resume and
+ * told to go on, in the same project directory; the task stays in active/.
+ * FALSE (nothing started) when NAME has no task or no conversation id. */
+gboolean cf_dispatcher_resume (CfDispatcher *self, const char *name, const char *account);
 /* TRUE while a launch runs in SESSION. */
 gboolean cf_dispatcher_is_launching (CfDispatcher *self, const char *session);
 

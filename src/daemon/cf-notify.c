@@ -91,6 +91,7 @@ static const char *const kind_names[] = {
   [CF_NOTIFY_PARTIAL_SWAP] = "partial-swap",
   [CF_NOTIFY_TASK_FAILED] = "task-failed",
   [CF_NOTIFY_DAEMON_DEGRADED] = "daemon-degraded",
+  [CF_NOTIFY_RESUME_FAILED] = "resume-failed",
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (kind_names) == CF_NOTIFY_KIND_COUNT);
 

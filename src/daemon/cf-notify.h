@@ -51,6 +51,7 @@ typedef enum {
   CF_NOTIFY_PARTIAL_SWAP,      /* a switch failed and could not roll back */
   CF_NOTIFY_TASK_FAILED,       /* a task went to failed/ after its last attempt */
   CF_NOTIFY_DAEMON_DEGRADED,   /* /health has been degraded for a while */
+  CF_NOTIFY_RESUME_FAILED,     /* a switch could not resume a task's conversation */
   CF_NOTIFY_KIND_COUNT,
 } CfNotifyKind;
 

@@ -368,7 +368,7 @@ on_dedicated_info (GObject *source, GAsyncResult *result, gpointer user_data)
   if (self->cancellable != NULL && (session = cf_state_lookup_session (self->state, probe->session)) != NULL)
     {
       /* At the shell, an old banner is history, not a running Claude. */
-      if (info != NULL && cf_shell_is_shell_command (info->current_command))
+      if (info != NULL && cf_tmux_session_info_claude_exited (info))
         forget_session (self, probe->session);
       else if (info != NULL)
         observe_pane (self, session, &probe->verdict);

@@ -4,6 +4,7 @@
 #include <glib/gi18n.h>
 #include <string.h>
 
+#include "cf-claude-command.h"
 #include "cf-fault.h"
 #include "cf-pane.h"
 #include "cf-shell.h"
@@ -53,6 +54,7 @@ struct _Swap {
   SwapStep next;               /* runs once the journal is durable / ops are done */
   guint pending;               /* asynchronous operations of the current step */
   guint requeued;
+  guint tasks_resumed;         /* pool tasks going on in their conversation */
   guint resumed;
   guint left_at_shell;
 };
@@ -266,10 +268,11 @@ step_complete (Swap *swap)
   cf_state_set_return_at (self->state, return_at);
   if (!g_str_equal (swap->reason, "quota"))
     cf_state_set_all_exhausted_until (self->state, 0);
-  message = g_strdup_printf (_("switched from %s to %s; tasks requeued: %u, dedicated "
-                               "sessions resumed: %u, left at their shell: %u"),
-                             swap->from, swap->to, swap->requeued, swap->resumed,
-                             swap->left_at_shell);
+  message = g_strdup_printf (_("switched from %s to %s; tasks resumed in their conversation: "
+                               "%u, tasks requeued: %u, dedicated sessions resumed: %u, left "
+                               "at their shell: %u"),
+                             swap->from, swap->to, swap->tasks_resumed, swap->requeued,
+                             swap->resumed, swap->left_at_shell);
   swap_end (swap, TRUE, message);
 }
 
@@ -287,9 +290,8 @@ on_respawned (GObject *source, GAsyncResult *result, gpointer user_data)
   Relaunch *relaunch = user_data;
   Swap *swap = relaunch->swap;
   g_autoptr(GError) error = NULL;
-  g_auto(GStrv) lines = cf_tmux_command_finish (CF_TMUX (source), result, &error);
 
-  if (lines == NULL)
+  if (!cf_tmux_finish_boolean (CF_TMUX (source), result, &error))
     log_swap (G_LOG_LEVEL_WARNING, swap, "cannot restart %s: %s", relaunch->session,
               error->message);
   else
@@ -309,9 +311,11 @@ on_respawned (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 /* Claude in a dedicated session is ended and started again on the new
- * account, resuming its conversation, in one step: respawn-pane -k (a
+ * account, resuming its conversation, in one step: respawn the pane (a
  * usage-limit menu may not take /exit) with the new command, in the
- * directory Claude ran in, and the user's shell once Claude exits. */
+ * directory Claude ran in, and the user's shell once Claude exits. Claude's
+ * argv reaches the shell as positional parameters: no path or id is ever
+ * parsed as shell syntax. */
 static void
 relaunch_dedicated (Swap *swap, CfSession *session)
 {
@@ -319,35 +323,31 @@ relaunch_dedicated (Swap *swap, CfSession *session)
   const CfAccountConfig *to = cf_config_find_account (self->config, swap->to);
   const CfDedicatedConfig *dedicated = cf_config_find_dedicated (self->config, session->name);
   Relaunch *relaunch = g_new0 (Relaunch, 1);
-  g_autofree char *target = g_strdup_printf ("=%s:", session->name);
-  g_autofree char *quoted_target = cf_tmux_quote (target);
-  g_autofree char *quoted_dir = NULL;
-  g_autofree char *shell_command = NULL;
-  g_autofree char *quoted_command = NULL;
-  g_autofree char *command = NULL;
-  const char *shell = "exec \"${SHELL:-/bin/sh}\"";
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) argv = NULL;
+  g_auto(GStrv) claude = NULL;
+  g_autofree char *config_dir = g_strdup_printf ("CLAUDE_CONFIG_DIR=%s", to->home);
+  const char *env[] = { config_dir, NULL };
 
   relaunch->swap = swap;
   relaunch->session = g_strdup (session->name);
   relaunch->resumes = cf_uuid_is_valid (session->resume_uuid);
   if (relaunch->resumes)
-    {
-      g_autofree char *home = cf_shell_quote (to->home);
-      g_autofree char *claude = cf_shell_quote (self->config->claude_command);
-      g_autofree char *uuid = cf_shell_quote (session->resume_uuid);
-
-      shell_command = g_strdup_printf ("CLAUDE_CONFIG_DIR=%s %s --dangerously-skip-permissions "
-                                       "--resume %s; %s", home, claude, uuid, shell);
-    }
-  else
-    shell_command = g_strdup (shell);
-  quoted_command = cf_tmux_quote (shell_command);
-  quoted_dir = (dedicated != NULL && dedicated->project != NULL)
-               ? cf_tmux_quote (dedicated->project) : g_strdup ("\"#{pane_current_path}\"");
-  command = g_strdup_printf ("respawn-pane -k -t %s -c %s %s", quoted_target, quoted_dir,
-                             quoted_command);
+    claude = cf_claude_argv (self->config->claude_command, NULL, CF_CLAUDE_RESUME,
+                             session->resume_uuid, NULL);
+  relaunch->resumes = claude != NULL;
+  g_strv_builder_add_many (builder, "/bin/sh", "-c",
+                           claude != NULL ? "\"$@\"; exec \"${SHELL:-/bin/sh}\""
+                                          : "exec \"${SHELL:-/bin/sh}\"",
+                           "sh", NULL);
+  if (claude != NULL)
+    g_strv_builder_addv (builder, (const char **) claude);
+  argv = g_strv_builder_end (builder);
   swap->pending++;
-  cf_tmux_command_async (self->tmux, command, NULL, on_respawned, relaunch);
+  cf_tmux_respawn_async (self->tmux, session->name,
+                         dedicated != NULL ? dedicated->project : NULL,
+                         relaunch->resumes ? env : NULL, (const char *const *) argv, NULL,
+                         on_respawned, relaunch);
 }
 
 /* A per-session operation of a switch step (UUID capture, dedicated check). */
@@ -365,7 +365,7 @@ on_dedicated_checked (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(CfTmuxSessionInfo) info = cf_tmux_session_info_finish (CF_TMUX (source), result, &error);
   CfSession *session = cf_state_lookup_session (swap->self->state, probe->session);
 
-  if (info != NULL && session != NULL && !cf_shell_is_shell_command (info->current_command))
+  if (info != NULL && session != NULL && !cf_tmux_session_info_claude_exited (info))
     relaunch_dedicated (swap, session);
   g_free (probe->session);
   g_free (probe);
@@ -394,6 +394,20 @@ step_resume (Swap *swap)
           /* A launch in progress ends by itself (aborted when saving). */
           if (cf_dispatcher_is_launching (self->dispatcher, session->name))
             continue;
+          /* Its conversation goes on on the new account, in the same
+           * project directory: the task is not started again. A task whose
+           * outcome is already being written is not resumed (it would run
+           * twice). */
+          if ((session->state == CF_SESSION_WORKING || session->state == CF_SESSION_STALLED) &&
+              session->task[0] != '\0' &&
+              !cf_watcher_is_finishing (self->watcher, session->name) &&
+              cf_dispatcher_resume (self->dispatcher, session->name, swap->to))
+            {
+              swap->tasks_resumed++;
+              log_swap (G_LOG_LEVEL_MESSAGE, swap, "%s: task %s resumes in conversation %s",
+                        session->name, session->task, session->resume_uuid);
+              continue;
+            }
           if (session->state == CF_SESSION_WORKING && session->task[0] != '\0')
             swap->requeued++;
           cf_watcher_evict (self->watcher, session->name, _("the account ran out: switching accounts"));

@@ -765,6 +765,33 @@ check_name (GTask *task, const char *name)
   return FALSE;
 }
 
+/* A -c directory taken literally: tmux expands formats there ("##" is '#'). */
+static char *
+quoted_directory (const char *cwd)
+{
+  g_autoptr(GString) literal = g_string_new (cwd);
+
+  g_string_replace (literal, "#", "##", 0);
+  return cf_tmux_quote (literal->str);
+}
+
+static gboolean
+check_env (GTask *task, const char *const *env)
+{
+  for (guint i = 0; env != NULL && env[i] != NULL; i++)
+    {
+      const char *eq = strchr (env[i], '=');
+
+      if (eq == NULL || eq == env[i])
+        {
+          g_task_return_new_error (task, CF_TMUX_ERROR, CF_TMUX_ERROR_INVALID,
+                                   "environment entry “%s” is not KEY=VALUE", env[i]);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
 static void
 reply_lines (CfTmux *self, GTask *task, const char *verb, gboolean ok, GStrv lines,
              gpointer data)
@@ -881,17 +908,8 @@ cf_tmux_new_session_async (CfTmux *self, const char *name, const char *cwd,
   g_task_set_source_tag (task, cf_tmux_new_session_async);
   if (!check_name (task, name))
     return;
-  for (guint i = 0; env != NULL && env[i] != NULL; i++)
-    {
-      const char *eq = strchr (env[i], '=');
-
-      if (eq == NULL || eq == env[i])
-        {
-          g_task_return_new_error (task, CF_TMUX_ERROR, CF_TMUX_ERROR_INVALID,
-                                   "environment entry “%s” is not KEY=VALUE", env[i]);
-          return;
-        }
-    }
+  if (!check_env (task, env))
+    return;
 
   quoted_name = cf_tmux_quote (name);
   line = g_string_new ("new-session -d -s ");
@@ -899,12 +917,8 @@ cf_tmux_new_session_async (CfTmux *self, const char *name, const char *cwd,
   g_string_append_printf (line, " -x %d -y %d", SESSION_WIDTH, SESSION_HEIGHT);
   if (cwd != NULL && *cwd != '\0')
     {
-      /* tmux expands formats in -c ("#S", "#{…}"); "##" is a literal '#'. */
-      g_autoptr(GString) literal = g_string_new (cwd);
-      g_autofree char *quoted_cwd = NULL;
+      g_autofree char *quoted_cwd = quoted_directory (cwd);
 
-      g_string_replace (literal, "#", "##", 0);
-      quoted_cwd = cf_tmux_quote (literal->str);
       g_string_append (line, " -c ");
       g_string_append (line, quoted_cwd);
     }
@@ -1097,6 +1111,117 @@ cf_tmux_paste_async (CfTmux *self, const char *name, const char *text,
   submit (self, g_strdup_printf ("paste-buffer -p -d -b %s -t %s", quoted_buffer, target),
           g_steal_pointer (&task), reply_paste_buffer, job,
           paste_job_release);
+}
+
+/* respawn-pane: set-option, respawn-pane and clear-history are written back
+ * to back; the first failure among them is what the operation reports. */
+typedef struct {
+  char *error;
+} RespawnJob;
+
+static void
+respawn_job_clear (RespawnJob *job)
+{
+  g_free (job->error);
+}
+
+static void
+respawn_job_release (gpointer job)
+{
+  g_rc_box_release_full (job, (GDestroyNotify) respawn_job_clear);
+}
+
+static void
+reply_respawn_step (CfTmux *self, GTask *task, const char *verb, gboolean ok, GStrv lines,
+                    gpointer data)
+{
+  g_auto(GStrv) owned = lines;
+  RespawnJob *job = data;
+
+  if (!ok && job->error == NULL)
+    {
+      g_autofree char *text = joined_output (lines, "command failed");
+      job->error = g_strdup_printf ("tmux %s: %s", verb, text);
+    }
+  if (task == NULL)
+    return;
+  if (job->error != NULL)
+    g_task_return_new_error (task, CF_TMUX_ERROR, CF_TMUX_ERROR_COMMAND, "%s", job->error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+void
+cf_tmux_respawn_async (CfTmux *self, const char *name, const char *cwd,
+                       const char *const *env, const char *const *argv,
+                       GCancellable *cancellable, GAsyncReadyCallback callback,
+                       gpointer user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GString) line = NULL;
+  g_autofree char *target = NULL;
+  RespawnJob *job;
+
+  g_return_if_fail (CF_IS_TMUX (self));
+  g_return_if_fail (argv != NULL && argv[0] != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, cf_tmux_respawn_async);
+  if (!check_name (task, name) || !check_env (task, env))
+    return;
+  if (argv[1] == NULL)
+    {
+      /* tmux hands a single argument to the shell: always exec directly. */
+      g_task_return_new_error (task, CF_TMUX_ERROR, CF_TMUX_ERROR_INVALID,
+                               "respawn needs a program and at least one argument");
+      return;
+    }
+  if (self->state != CONN_CONNECTING && self->state != CONN_CONNECTED)
+    {
+      g_task_return_new_error (task, CF_TMUX_ERROR, CF_TMUX_ERROR_DISCONNECTED,
+                               "not connected to tmux");
+      return;
+    }
+
+  target = quoted_target (name);
+  line = g_string_new ("respawn-pane -k -t ");
+  g_string_append (line, target);
+  if (cwd != NULL && *cwd != '\0')
+    {
+      g_autofree char *quoted_cwd = quoted_directory (cwd);
+      g_string_append (line, " -c ");
+      g_string_append (line, quoted_cwd);
+    }
+  for (guint i = 0; env != NULL && env[i] != NULL; i++)
+    {
+      g_autofree char *quoted_env = cf_tmux_quote (env[i]);
+      g_string_append (line, " -e ");
+      g_string_append (line, quoted_env);
+    }
+  g_string_append (line, " --");
+  for (guint i = 0; argv[i] != NULL; i++)
+    {
+      g_autofree char *quoted_arg = cf_tmux_quote (argv[i]);
+      g_string_append_c (line, ' ');
+      g_string_append (line, quoted_arg);
+    }
+
+  job = g_rc_box_new0 (RespawnJob);
+  /* The pane outlives Claude: its last words (the resume hint) stay readable
+   * and the session is not lost when Claude exits. */
+  submit (self, g_strdup_printf ("set-option -p -t %s remain-on-exit on", target), NULL,
+          reply_respawn_step, g_rc_box_acquire (job), respawn_job_release);
+  submit (self, g_string_free (g_steal_pointer (&line), FALSE), NULL, reply_respawn_step,
+          g_rc_box_acquire (job), respawn_job_release);
+  /* Nothing of the previous program may be read as this one's screen. */
+  submit (self, g_strdup_printf ("clear-history -t %s", target), g_steal_pointer (&task),
+          reply_respawn_step, job, respawn_job_release);
+}
+
+gboolean
+cf_tmux_session_info_claude_exited (const CfTmuxSessionInfo *info)
+{
+  return info->pane_dead || cf_shell_is_shell_command (info->current_command);
 }
 
 static void

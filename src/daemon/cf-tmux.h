@@ -75,6 +75,17 @@ void cf_tmux_paste_async (CfTmux *self, const char *name, const char *text,
                           gpointer user_data);
 gboolean cf_tmux_finish_boolean (CfTmux *self, GAsyncResult *result, GError **error);
 
+/* Replaces whatever runs in session NAME's pane with ARGV (a program and at
+ * least one argument, executed directly by tmux: no shell parses it, so no
+ * byte of a path or flag can act as shell syntax or reach a terminal), in
+ * CWD, with ENV ("K=V", may be NULL) added to its environment. The pane
+ * stays after the program exits (remain-on-exit) and its history is
+ * cleared, so its screen holds only what ARGV draws. */
+void cf_tmux_respawn_async (CfTmux *self, const char *name, const char *cwd,
+                            const char *const *env, const char *const *argv,
+                            GCancellable *cancellable, GAsyncReadyCallback callback,
+                            gpointer user_data);
+
 /* capture-pane -p -J: the visible screen plus HISTORY_LINES of history
  * (0 = visible screen only). Result: the text, lines joined with '\n' (no
  * trailing one; blank rows included), made valid UTF-8. */
@@ -92,6 +103,10 @@ typedef struct {
 } CfTmuxSessionInfo;
 void cf_tmux_session_info_free (CfTmuxSessionInfo *info);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CfTmuxSessionInfo, cf_tmux_session_info_free)
+
+/* TRUE when Claude no longer runs in the pane: the pane is dead (the
+ * program tmux started exited) or a shell is in the foreground. */
+gboolean cf_tmux_session_info_claude_exited (const CfTmuxSessionInfo *info);
 
 /* The first pane of session NAME (pid, current command, …).
  * Result: a CfTmuxSessionInfo*, free with cf_tmux_session_info_free(). */

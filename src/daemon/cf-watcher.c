@@ -203,7 +203,7 @@ on_exit_info (GObject *source, GAsyncResult *result, gpointer user_data)
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || watch->ended)
     return;
   self = watch->self;
-  if (info != NULL && cf_shell_is_shell_command (info->current_command))
+  if (info != NULL && cf_tmux_session_info_claude_exited (info))
     {
       /* Back at the shell: read the "claude --resume <uuid>" line. */
       cf_tmux_capture_async (self->tmux, watch->session, RESUME_HISTORY_LINES,
@@ -424,7 +424,7 @@ on_claude_check (GObject *source, GAsyncResult *result, gpointer user_data)
   /* Back at the shell with the task unfinished: Claude exited or crashed
    * (or a restart found the session after its /exit). A task already
    * settled stays where it is; a running one goes back to the queue. */
-  if (cf_shell_is_shell_command (info->current_command))
+  if (cf_tmux_session_info_claude_exited (info))
     finish_watch (watch, "requeued", "Claude is no longer running in the session");
 }
 
@@ -611,6 +611,14 @@ cf_watcher_evict (CfWatcher *self, const char *name, const char *why)
     }
   if (session->state != CF_SESSION_DEAD)
     cf_tmux_kill_session_async (self->tmux, name, NULL, on_killed, NULL);
+}
+
+gboolean
+cf_watcher_is_finishing (CfWatcher *self, const char *name)
+{
+  Watch *watch = g_hash_table_lookup (self->watches, name);
+
+  return (watch != NULL && watch->finishing) || g_hash_table_contains (self->early_stops, name);
 }
 
 gboolean

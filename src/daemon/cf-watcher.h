@@ -41,6 +41,9 @@ gboolean cf_watcher_end_task (CfWatcher *self, const char *project, const char *
  * to the inbox with its attempt NOT counted, then the pool session is killed
  * (the lifecycle recreates it). A session without a task is just killed. */
 void cf_watcher_evict (CfWatcher *self, const char *session, const char *why);
+/* TRUE when SESSION's task already has its outcome (a Stop hook, the done
+ * signal, …) and is being settled: it must not be resumed or run again. */
+gboolean cf_watcher_is_finishing (CfWatcher *self, const char *session);
 /* Path of the done-signal file for SESSION. Newly allocated. */
 char *cf_watcher_signal_path (CfConfig *config, const char *session);
 

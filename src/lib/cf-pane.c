@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "cf-pane.h"
 
+#include <glib/gi18n.h>
 #include <string.h>
 
 #include "cf-reset-time.h"
@@ -218,6 +219,7 @@ cf_pane_verdict_clear (CfPaneVerdict *verdict)
   g_clear_pointer (&verdict->reset_at, g_date_time_unref);
   g_clear_pointer (&verdict->resume_uuid, g_free);
   g_clear_pointer (&verdict->snippet, g_free);
+  g_clear_pointer (&verdict->dialog, g_free);
   memset (verdict, 0, sizeof *verdict);
 }
 
@@ -573,6 +575,93 @@ find_resume_uuid (const CfPaneRegexes *re, const char *text)
   return last;
 }
 
+typedef struct {
+  const char *needle;
+  CfPaneDialog kind;
+} DialogRow;
+
+static const DialogRow dialog_rows[] = {
+  { "Quick safety check", CF_PANE_DIALOG_TRUST },
+  { "Do you trust the files in this folder", CF_PANE_DIALOG_TRUST },
+  { "Bypass Permissions mode", CF_PANE_DIALOG_BYPASS_WARNING },
+  { "Unable to connect to Anthropic services", CF_PANE_DIALOG_ONBOARDING_FAILED },
+  { "Detected a custom API key", CF_PANE_DIALOG_API_KEY },
+  { "cannot be used with root/sudo privileges", CF_PANE_DIALOG_ROOT_REFUSED },
+  { "No conversation found with session ID", CF_PANE_DIALOG_NO_CONVERSATION },
+  { "Do you want to proceed?", CF_PANE_DIALOG_PERMISSION },
+  { "Stop and wait for limit to reset", CF_PANE_DIALOG_LIMIT_MENU },
+  { "Select login method", CF_PANE_DIALOG_LOGIN },
+};
+
+const char *
+cf_pane_dialog_fix (CfPaneDialog dialog)
+{
+  switch (dialog)
+    {
+    case CF_PANE_DIALOG_NONE:
+      return "";
+    case CF_PANE_DIALOG_TRUST:
+      return _("trust the project in the account's .claude.json (prepare_accounts does it)");
+    case CF_PANE_DIALOG_BYPASS_WARNING:
+      return _("accept the bypass-permissions warning in the account's settings.json "
+               "(prepare_accounts does it)");
+    case CF_PANE_DIALOG_ONBOARDING_FAILED:
+      return _("complete the onboarding in the account's .claude.json (prepare_accounts does it)");
+    case CF_PANE_DIALOG_API_KEY:
+      return _("approve the API key in the account's .claude.json, or use a subscription login");
+    case CF_PANE_DIALOG_ROOT_REFUSED:
+      return _("run the service as a non-root user (or set IS_SANDBOX=1 in a sandbox)");
+    case CF_PANE_DIALOG_NO_CONVERSATION:
+      return _("link the account's projects directory to the shared one (claude-failoverctl doctor)");
+    case CF_PANE_DIALOG_PERMISSION:
+      return _("answer the question in the session (claude-failoverctl attach --write)");
+    case CF_PANE_DIALOG_LIMIT_MENU:
+      return _("the account is out of usage: switch accounts or wait for the reset");
+    case CF_PANE_DIALOG_LOGIN:
+      return _("log the account in once: CLAUDE_CONFIG_DIR=<home> claude, then /login");
+    case CF_PANE_DIALOG_UNKNOWN_MENU:
+    default:
+      return _("look at the session (claude-failoverctl attach) and answer or fix what it asks");
+    }
+}
+
+/* A dialog counts only below the last input area (or with none at all):
+ * an old dialog scrolled above a live prompt is history. */
+static void
+find_dialog (const CfPaneScreen *screen, CfPaneVerdict *out)
+{
+  guint from = screen->prompt ? screen->input_start : 0;
+
+  for (guint i = from; i < screen->n; i++)
+    {
+      const char *line = screen->lines[i];
+
+      if (strstr (line, "Resume this session with:") != NULL || g_str_has_prefix (line, "Pane is dead"))
+        out->exited = TRUE;
+      if (strstr (line, "No conversation found with session ID") != NULL)
+        out->resume_failed = TRUE;
+      if (strstr (line, "not your usage limit") != NULL || strstr (line, "Request rejected (429)") != NULL)
+        out->throttle = TRUE;
+      for (guint r = 0; r < G_N_ELEMENTS (dialog_rows) && out->dialog_kind == CF_PANE_DIALOG_NONE; r++)
+        if (strstr (line, dialog_rows[r].needle) != NULL)
+          {
+            out->dialog_kind = dialog_rows[r].kind;
+            out->dialog = make_snippet (line);
+          }
+    }
+  if (out->dialog_kind == CF_PANE_DIALOG_NONE && !screen->prompt)
+    for (guint i = 0; i < screen->n; i++)
+      if (screen->flags[i] & LINE_MENU)
+        {
+          out->dialog_kind = CF_PANE_DIALOG_UNKNOWN_MENU;
+          out->dialog = make_snippet (screen->lines[i]);
+          break;
+        }
+  out->needs_input = out->dialog_kind == CF_PANE_DIALOG_PERMISSION ||
+                     out->dialog_kind == CF_PANE_DIALOG_UNKNOWN_MENU ||
+                     out->dialog_kind == CF_PANE_DIALOG_LIMIT_MENU;
+}
+
 void
 cf_pane_classify (const char *text,
                   gsize length,
@@ -664,4 +753,6 @@ cf_pane_classify (const char *text,
     out->snippet = make_snippet (lines[busy_line]);
 
   out->resume_uuid = find_resume_uuid (re, clean);
+  find_dialog (&screen, out);
+  out->ready = out->prompt && !out->busy && !out->exited && out->dialog_kind == CF_PANE_DIALOG_NONE;
 }

@@ -27,6 +27,21 @@ typedef enum {
   CF_PANE_PATTERN_SERVER_ERROR, /* 5xx / overloaded: vetoes any limit match */
 } CfPanePatternKind;
 
+/* A screen that waits for a person instead of showing Claude's prompt. */
+typedef enum {
+  CF_PANE_DIALOG_NONE,
+  CF_PANE_DIALOG_TRUST,              /* "Quick safety check: … trust this folder" */
+  CF_PANE_DIALOG_BYPASS_WARNING,     /* "Claude Code running in Bypass Permissions mode" */
+  CF_PANE_DIALOG_ONBOARDING_FAILED,  /* "Unable to connect to Anthropic services" */
+  CF_PANE_DIALOG_API_KEY,            /* "Detected a custom API key in your environment" */
+  CF_PANE_DIALOG_ROOT_REFUSED,       /* "--dangerously-skip-permissions cannot be used with root" */
+  CF_PANE_DIALOG_NO_CONVERSATION,    /* "No conversation found with session ID" */
+  CF_PANE_DIALOG_PERMISSION,         /* "Do you want to proceed?" */
+  CF_PANE_DIALOG_LIMIT_MENU,         /* "What do you want to do?" after a limit */
+  CF_PANE_DIALOG_LOGIN,              /* "Select login method" */
+  CF_PANE_DIALOG_UNKNOWN_MENU,       /* any other numbered menu in place of the prompt */
+} CfPaneDialog;
+
 typedef struct {
   gboolean prompt;             /* the ❯ input line (or a shell-less Claude prompt) is visible */
   gboolean busy;               /* spinner / "esc to interrupt" / "(12s ·" above the input area */
@@ -40,7 +55,18 @@ typedef struct {
   char *snippet;               /* owned; <= CF_PANE_SNIPPET_MAX bytes of the deciding line, or NULL */
   const char *warning_pattern; /* static id of the warning pattern seen in the tail, or NULL */
   const char *server_error_pattern; /* static id of the server-error pattern, or NULL */
+  gboolean ready;              /* Claude's live, empty prompt: text may be pasted now */
+  gboolean exited;             /* Claude exited below its last frame (resume hint, dead pane) */
+  CfPaneDialog dialog_kind;
+  char *dialog;                /* owned; the dialog's most telling line, or NULL */
+  gboolean needs_input;        /* a dialog, menu or question waits for a person */
+  gboolean throttle;           /* a 429 that is not a usage limit */
+  const char *auto_continue;   /* "armed", "fired", "cancelled" or NULL */
+  gboolean resume_failed;      /* "No conversation found with session ID" */
 } CfPaneVerdict;
+
+/* One translated line: what the operator must do about DIALOG. */
+const char *cf_pane_dialog_fix (CfPaneDialog dialog);
 
 /* OUT is overwritten without being freed: clear it before reusing it.
  * TEXT need not be NUL-terminated (LENGTH (gsize) -1 = it is), valid UTF-8

@@ -10,16 +10,22 @@ cf_schedule_cooldown_seconds (const GArray *cooldown_schedule, guint attempt)
   return g_array_index (cooldown_schedule, guint, attempt - 1);
 }
 
-gboolean
-cf_schedule_item_ready (const CfScheduleItem *item, const GArray *cooldown_schedule,
-                        gint64 now_usec)
+gint64
+cf_schedule_item_ready_at (const CfScheduleItem *item, const GArray *cooldown_schedule)
 {
   guint wait;
 
   if (item->last_attempt_end <= 0)
-    return TRUE;
+    return 0;
   wait = cf_schedule_cooldown_seconds (cooldown_schedule, item->attempts + 1);
-  return now_usec >= item->last_attempt_end + (gint64) wait * G_USEC_PER_SEC;
+  return item->last_attempt_end + (gint64) wait * G_USEC_PER_SEC;
+}
+
+gboolean
+cf_schedule_item_ready (const CfScheduleItem *item, const GArray *cooldown_schedule,
+                        gint64 now_usec)
+{
+  return now_usec >= cf_schedule_item_ready_at (item, cooldown_schedule);
 }
 
 /* Sequence number of the project's last dispatch; never served sorts first. */

@@ -25,6 +25,9 @@ typedef struct {
  * dispatcher.cooldown_schedule; attempts past its end use its last value. */
 guint cf_schedule_cooldown_seconds (const GArray *cooldown_schedule, guint attempt);
 
+/* When ITEM's cooldown ends (µs since epoch; 0 = it has none). */
+gint64 cf_schedule_item_ready_at (const CfScheduleItem *item, const GArray *cooldown_schedule);
+
 /* TRUE when ITEM may be dispatched at NOW_USEC: its cooldown has passed. */
 gboolean cf_schedule_item_ready (const CfScheduleItem *item, const GArray *cooldown_schedule,
                                  gint64 now_usec);

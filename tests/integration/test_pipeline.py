@@ -390,11 +390,26 @@ class PipelineTest(SandboxTestCase):
         failed = [s for s in state["sessions"] if s["name"] == session][0]
         self.assertGreater(failed["last_fail"], 0)
 
-    def test_launch_failure_counts_attempts_then_fails(self):
+    def test_claude_exiting_at_once_fails_the_launch_without_waiting(self):
         sb = self.sb
-        # A "claude" that exits at once: the prompt never shows.
+        # A "claude" that exits at once: the dead pane says so, no prompt_timeout wait.
         self.start({"pool": {"autonomous": {"min": 1, "max": 1}},
                     "tmux": {"claude_command": "/bin/false"},
+                    "dispatcher": {"prompt_timeout": "30s", "max_dispatch_per_task": 1,
+                                   "cooldown_schedule": [0]}})
+        started = time.monotonic()
+        sb.add_task("gone", "never runs")
+        sb.wait_for(lambda: task_ids(sb.project_dir, "failed") == ["gone"], timeout=20,
+                    what="task in failed/ after the launch failed")
+        self.assertLess(time.monotonic() - started, 15)
+        with open(os.path.join(queue_dir(sb.project_dir, "failed"), "gone.reason.txt")) as f:
+            self.assertIn("Claude exited before showing its prompt", f.read())
+
+    def test_launch_failure_counts_attempts_then_fails(self):
+        sb = self.sb
+        # A "claude" that runs but never shows its prompt.
+        self.start({"pool": {"autonomous": {"min": 1, "max": 1}},
+                    "tmux": {"claude_command": "/bin/sh -c 'exec sleep 60' sh"},
                     "dispatcher": {"prompt_timeout": "1s", "max_dispatch_per_task": 2,
                                    "cooldown_schedule": [0]}})
         sb.add_task("doomed", "never runs")

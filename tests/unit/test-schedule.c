@@ -26,6 +26,32 @@ test_cooldown (void)
   g_assert_cmpuint (cf_schedule_cooldown_seconds (NULL, 3), ==, 0);
 }
 
+static void
+test_ready_at (void)
+{
+  const guint go[] = { 0, 300, 900 };
+  g_autoptr(GArray) cooldown = schedule (go, G_N_ELEMENTS (go));
+  static const struct { guint attempts; gint64 last_end; gint64 expected; } rows[] = {
+    { 0, 0, 0 },                       /* never tried: no cooldown */
+    { 1, 100 * S, 400 * S },           /* second attempt: 300 s after the first ended */
+    { 2, 100 * S, 1000 * S },          /* third: 900 s */
+    { 7, 100 * S, 1000 * S },          /* past the schedule: its last value */
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
+    {
+      CfScheduleItem item = { "p", "t", CF_PRIORITY_DEFAULT, 1 * S, rows[i].attempts,
+                              rows[i].last_end };
+      gint64 at = cf_schedule_item_ready_at (&item, cooldown);
+
+      g_assert_cmpint (at, ==, rows[i].expected);
+      /* Ready exactly from that time on, not a microsecond before. */
+      g_assert_true (cf_schedule_item_ready (&item, cooldown, at));
+      if (at > 0)
+        g_assert_false (cf_schedule_item_ready (&item, cooldown, at - 1));
+    }
+}
+
 typedef struct {
   const char *name;
   CfScheduleItem items[6];
@@ -127,6 +153,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/schedule/cooldown", test_cooldown);
+  g_test_add_func ("/schedule/ready-at", test_ready_at);
   g_test_add_func ("/schedule/pick", test_pick);
   g_test_add_func ("/schedule/fair-rotation", test_fair_rotation);
   return g_test_run ();

@@ -211,6 +211,16 @@ new_session (Fixture *f, const char *name, const char *cwd, const char *const *e
 }
 
 static gboolean
+respawn (Fixture *f, const char *name, const char *cwd, const char *const *env,
+         const char *const *argv, GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  cf_tmux_respawn_async (f->tmux, name, cwd, env, argv, NULL, store_result, &result);
+  return cf_tmux_finish_boolean (f->tmux, wait_result (&result), error);
+}
+
+static gboolean
 kill_session (Fixture *f, const char *name, GError **error)
 {
   g_autoptr(GAsyncResult) result = NULL;
@@ -1028,6 +1038,87 @@ test_cancel (Fixture *f, gconstpointer data)
   g_assert_cmpuint (cf_tmux_get_commands_sent (f->tmux), ==, sent);
 }
 
+static gboolean
+pane_is_dead (Fixture *f, const char *name)
+{
+  g_autoptr(CfTmuxSessionInfo) info = session_info (f, name, NULL);
+
+  return info != NULL && info->pane_dead;
+}
+
+/* The program runs with exactly its argv, in its directory, with its
+ * environment: every control byte and shell character arrives as data (no
+ * shell parses it, nothing is typed into a terminal); the old screen and
+ * history are gone; the pane stays after the program exits. */
+static void
+test_respawn (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) nasty = g_string_new ("dir");
+  g_autofree char *dir = NULL;
+  g_autofree char *out = g_build_filename (f->tmpdir, "argv.out", NULL);
+  g_autofree char *canary = NULL;
+  g_autofree char *canary_home = g_build_filename (g_get_home_dir (), "CANARY", NULL);
+  g_autofree char *expected = NULL;
+  g_autofree char *script = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr(CfTmuxSessionInfo) info = NULL;
+  const char *env[] = { "CF_RESPAWN_VAR=va$lue \"q\" #{session_name}", NULL };
+
+  if (skip_without_tmux (f))
+    return;
+  /* Every control byte but NUL (and '/' ) in the directory name; a
+   * command substitution and a ';' that would run if a shell saw them. */
+  for (int c = 1; c < 0x20; c++)
+    g_string_append_c (nasty, (char) c);
+  g_string_append (nasty, "\x7f $(touch CANARY);touch CANARY #{pane_id} ~x");
+  dir = g_build_filename (f->tmpdir, nasty->str, NULL);
+  canary = g_build_filename (dir, "CANARY", NULL);
+  g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+
+  g_assert_true (new_session (f, "rs", f->tmpdir, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (send_text (f, "rs", "echo OLD-SCREEN-LINE", &error));
+  g_assert_true (send_enter (f, "rs", &error));
+  WAIT_UNTIL (capture_contains (f, "rs", "OLD-SCREEN-LINE"));
+
+  script = g_strdup_printf ("printf '%%s\\n' \"$PWD\" \"$CF_RESPAWN_VAR\" \"$@\" > %s; echo DONE-LINE",
+                            out);
+  {
+    const char *argv[] = { "/bin/sh", "-c", script, "sh", nasty->str, "--resume", "$(id)", NULL };
+
+    g_assert_true (respawn (f, "rs", dir, env, argv, &error));
+    g_assert_no_error (error);
+  }
+  expected = g_strdup_printf ("%s\n%s\n%s\n--resume\n$(id)\n", dir, env[0] + strlen ("CF_RESPAWN_VAR="),
+                              nasty->str);
+  assert_file_contents (out, expected);
+  g_assert_false (g_file_test (canary, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (canary_home, G_FILE_TEST_EXISTS));
+
+  /* The program exited: its pane remains, dead, showing its last words only. */
+  WAIT_UNTIL (pane_is_dead (f, "rs"));
+  info = session_info (f, "rs", &error);
+  g_assert_no_error (error);
+  g_assert_true (cf_tmux_session_info_claude_exited (info));
+  text = capture (f, "rs", 1000, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (text, "DONE-LINE"));
+  g_assert_null (strstr (text, "OLD-SCREEN-LINE"));
+
+  {
+    const char *lonely[] = { "/bin/true", NULL };
+    g_assert_false (respawn (f, "rs", NULL, NULL, lonely, &error));
+    g_assert_error (error, CF_TMUX_ERROR, CF_TMUX_ERROR_INVALID);
+    g_clear_error (&error);
+  }
+  {
+    const char *argv[] = { "/bin/true", "x", NULL };
+    g_assert_false (respawn (f, "no-such-session", NULL, NULL, argv, &error));
+    g_assert_error (error, CF_TMUX_ERROR, CF_TMUX_ERROR_COMMAND);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1055,6 +1146,7 @@ main (int argc, char **argv)
   ADD ("/tmux/invalid", test_invalid);
   ADD ("/tmux/pipelined", test_pipelined);
   ADD ("/tmux/capture", test_capture);
+  ADD ("/tmux/respawn", test_respawn);
   ADD ("/tmux/reconnect", test_reconnect);
   ADD ("/tmux/stop", test_stop);
   ADD ("/tmux/cancel", test_cancel);
