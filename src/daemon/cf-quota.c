@@ -470,6 +470,13 @@ on_hook (CfHooks *hooks, const char *name, CfHookPayload *payload, CfQuota *self
   switch (payload->event)
     {
     case CF_HOOK_EVENT_STOP_FAILURE:
+      if (cf_hook_payload_is_throttle (payload))
+        g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                          "CF_SESSION", name,
+                          "CF_ACCOUNT", cf_state_get_active_account (self->state),
+                          "MESSAGE", "%s: a 429 that is not a usage limit (a throttle: %s): "
+                          "no switch", name,
+                          payload->last_assistant_message ? payload->last_assistant_message : "");
       if (!cf_hook_payload_is_rate_limit (payload) || !session_is_candidate (self, session) ||
           detection_paused (self))
         return;

@@ -513,6 +513,17 @@ on_hook (CfHooks *hooks, const char *name, CfHookPayload *payload, CfWatcher *se
   if (payload->event == CF_HOOK_EVENT_STOP && is_watched_session (session) &&
       (watch = ensure_watch (self, session)) != NULL)
     finish_detected (watch, CF_EVENT_DONE_BY_HOOK, "done", "Stop hook");
+  else if (payload->event == CF_HOOK_EVENT_STOP_FAILURE && !cf_hook_payload_is_rate_limit (payload) &&
+           is_watched_session (session) && (watch = ensure_watch (self, session)) != NULL)
+    {
+      /* An API error ended the turn (500, 529, a throttle Claude gave up
+       * retrying, …): the task is not finished. It goes back to the queue,
+       * attempt counted, and runs again after its cooldown. A usage limit
+       * is the quota's: the session is blocked, the switch resumes it. */
+      g_autofree char *why = g_strdup_printf ("the turn failed (StopFailure %s)",
+                                              payload->error != NULL ? payload->error : "unknown");
+      finish_watch (watch, "requeued", why);
+    }
   else if (payload->event == CF_HOOK_EVENT_STOP && session->kind == CF_SESSION_POOL &&
            session->state == CF_SESSION_LAUNCHING && session->task[0] != '\0')
     {

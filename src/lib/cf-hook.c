@@ -145,6 +145,8 @@ cf_hook_payload_free (CfHookPayload *payload)
   g_free (payload->prompt);
   g_free (payload->source);
   g_free (payload->message);
+  g_free (payload->last_assistant_message);
+  g_free (payload->notification_type);
   g_free (payload);
 }
 
@@ -260,16 +262,53 @@ cf_hook_payload_parse (const char *event_name,
     payload->prompt = dup_prompt (prompt, &payload->prompt_truncated);
   payload->source = dup_string (object, "source");
   payload->message = dup_string (object, "message");
+  payload->notification_type = dup_string (object, "notification_type");
+  if (json_object_has_member (object, "last_assistant_message") &&
+      JSON_NODE_HOLDS_VALUE (json_object_get_member (object, "last_assistant_message")) &&
+      json_node_get_value_type (json_object_get_member (object, "last_assistant_message")) == G_TYPE_STRING)
+    {
+      gboolean truncated = FALSE;
+      payload->last_assistant_message =
+        dup_prompt (json_object_get_string_member (object, "last_assistant_message"), &truncated);
+    }
 
   *out = g_steal_pointer (&payload);
   return TRUE;
 }
 
-gboolean
-cf_hook_payload_is_rate_limit (const CfHookPayload *payload)
+static gboolean
+error_is_429 (const CfHookPayload *payload)
 {
   if (payload == NULL || payload->event != CF_HOOK_EVENT_STOP_FAILURE || payload->error == NULL)
     return FALSE;
   return g_str_equal (payload->error, "rate_limit") ||
          g_str_equal (payload->error, "rate_limit_error");
+}
+
+/* Whether the text Claude showed for the failed turn is a usage limit, read
+ * with the pane's own pattern table (one table, one verdict). */
+static gboolean
+message_is_usage_limit (const char *message)
+{
+  CfPaneContext context = { .now_unix = 0, .tail_lines = 50 };
+  g_auto(CfPaneVerdict) verdict = { 0 };
+
+  cf_pane_classify (message, (gsize) -1, &context, &verdict);
+  return verdict.limit_match && !verdict.throttle;
+}
+
+gboolean
+cf_hook_payload_is_rate_limit (const CfHookPayload *payload)
+{
+  if (!error_is_429 (payload))
+    return FALSE;
+  /* Older releases sent no message: their "rate_limit" meant the limit. */
+  return payload->last_assistant_message == NULL ||
+         message_is_usage_limit (payload->last_assistant_message);
+}
+
+gboolean
+cf_hook_payload_is_throttle (const CfHookPayload *payload)
+{
+  return error_is_429 (payload) && !cf_hook_payload_is_rate_limit (payload);
 }

@@ -73,6 +73,8 @@ typedef struct {
   gboolean prompt_truncated;
   char *source;                /* SessionStart: "startup", "resume", "clear", "compact" */
   char *message;               /* Notification */
+  char *last_assistant_message; /* Stop, StopFailure: the text on screen (at most CF_HOOK_PROMPT_MAX bytes) */
+  char *notification_type;     /* Notification: permission_prompt, idle_prompt, … */
 } CfHookPayload;
 
 /* Parses the hook input JSON (LENGTH bytes; (gsize) -1 = NUL-terminated).
@@ -93,8 +95,17 @@ void cf_hook_payload_free (CfHookPayload *payload);
 
 /* TRUE for a StopFailure whose error is a usage limit ("rate_limit", or the
  * API's "rate_limit_error"): the precise signal for an account switch.
- * Server errors and overload are not limits. */
+ * Server errors and overload are not limits. Claude Code 2.1.332 says
+ * "rate_limit" for every 429, server throttles included: when the payload
+ * carries last_assistant_message, it must read as a usage limit ("You've
+ * hit your 5-hour limit · …", a legacy phrasing), else it is a throttle
+ * (cf_hook_payload_is_throttle), never a limit. */
 gboolean cf_hook_payload_is_rate_limit (const CfHookPayload *payload);
+/* TRUE for a StopFailure "rate_limit" whose message is not a usage limit
+ * ("API Error: Server is temporarily limiting requests (not your usage
+ * limit)", "Request rejected (429)"): Claude's own retry or a later prompt
+ * cures it; no account switch. */
+gboolean cf_hook_payload_is_throttle (const CfHookPayload *payload);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CfHookPayload, cf_hook_payload_free)
 

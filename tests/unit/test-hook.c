@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "cf-hook.h"
+
+#include <json-glib/json-glib.h>
 #include "cf-pane.h"
 
 #define UUID "00893aaf-19fa-41d2-8238-13269b9b3ca0"
@@ -56,11 +58,12 @@ static const Case cases[] = {
   { "stop", "Stop",
     "{" COMMON ("Stop") ",\"stop_hook_active\":false,\"last_assistant_message\":\"Done.\"}",
     CF_HOOK_EVENT_STOP, "Stop", UUID, TRANSCRIPT, CWD, "Stop", NULL, NULL, NULL, NULL, FALSE },
-  { "stop-failure-rate-limit", "StopFailure",
+  /* A 429 whose text is no usage limit: a throttle, not a reason to switch. */
+  { "stop-failure-rate-limit-throttle", "StopFailure",
     "{" COMMON ("StopFailure") ",\"error\":\"rate_limit\",\"error_details\":\"429 Too Many "
     "Requests\",\"last_assistant_message\":\"API Error: Rate limit reached\"}",
     CF_HOOK_EVENT_STOP_FAILURE, "StopFailure", UUID, TRANSCRIPT, CWD, "StopFailure",
-    "rate_limit", NULL, NULL, NULL, TRUE },
+    "rate_limit", NULL, NULL, NULL, FALSE },
   { "stop-failure-error-type", "StopFailure",
     "{" COMMON ("StopFailure") ",\"error_type\":\"rate_limit\",\"error\":\"429\","
     "\"error_message\":\"Rate limit exceeded\"}",
@@ -457,6 +460,63 @@ test_event_names (void)
   }
 }
 
+/* Claude Code 2.1.332 sends "rate_limit" for every 429: the message on
+ * screen (last_assistant_message) tells a usage limit from a throttle. */
+static const struct {
+  const char *message;         /* NULL: no last_assistant_message member */
+  const char *error;
+  gboolean limit;
+  gboolean throttle;
+} limit_messages[] = {
+  { "You've hit your 5-hour limit · resets 1:47pm (UTC)", "rate_limit", TRUE, FALSE },
+  { "You've hit your weekly limit · resets Dec 9, 5:32pm (Europe/Berlin)", "rate_limit", TRUE, FALSE },
+  { "You've hit your Opus limit · resets 3pm (Europe/Berlin)", "rate_limit", TRUE, FALSE },
+  { "Claude usage limit reached. Your limit will reset at 9am (America/Chicago).", "rate_limit", TRUE, FALSE },
+  { "API Error: Server is temporarily limiting requests (not your usage limit) · Rate limited",
+    "rate_limit", FALSE, TRUE },
+  { "API Error: Request rejected (429) · rate limited", "rate_limit", FALSE, TRUE },
+  { "Sure, the 5-hour limit is documented here.", "rate_limit", FALSE, TRUE },
+  { NULL, "rate_limit", TRUE, FALSE },   /* older releases: no message, the error decides */
+  { "API Error: 500 Internal server error. This is a server-side issue", "server_error", FALSE, FALSE },
+  { "You've hit your 5-hour limit · resets 1:47pm (UTC)", "overloaded", FALSE, FALSE },
+};
+
+static void
+test_limit_or_throttle (void)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (limit_messages); i++)
+    {
+      g_autoptr(JsonBuilder) builder = json_builder_new ();
+      g_autoptr(JsonGenerator) generator = json_generator_new ();
+      g_autoptr(JsonNode) root = NULL;
+      g_autofree char *json = NULL;
+      g_autoptr(CfHookPayload) payload = NULL;
+      g_autoptr(GError) error = NULL;
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "hook_event_name");
+      json_builder_add_string_value (builder, "StopFailure");
+      json_builder_set_member_name (builder, "error");
+      json_builder_add_string_value (builder, limit_messages[i].error);
+      if (limit_messages[i].message != NULL)
+        {
+          json_builder_set_member_name (builder, "last_assistant_message");
+          json_builder_add_string_value (builder, limit_messages[i].message);
+        }
+      json_builder_end_object (builder);
+      root = json_builder_get_root (builder);
+      json_generator_set_root (generator, root);
+      json = json_generator_to_data (generator, NULL);
+
+      g_test_message ("row %u: %s", i, json);
+      g_assert_true (cf_hook_payload_parse ("StopFailure", json, (gsize) -1, &payload, &error));
+      g_assert_no_error (error);
+      g_assert_cmpstr (payload->last_assistant_message, ==, limit_messages[i].message);
+      g_assert_cmpint (cf_hook_payload_is_rate_limit (payload), ==, limit_messages[i].limit);
+      g_assert_cmpint (cf_hook_payload_is_throttle (payload), ==, limit_messages[i].throttle);
+    }
+}
+
 static void
 test_rate_limit_null (void)
 {
@@ -484,5 +544,6 @@ main (int argc, char **argv)
   g_test_add_func ("/hook/parse/length-is-respected", test_length_is_respected);
   g_test_add_func ("/hook/event-names", test_event_names);
   g_test_add_func ("/hook/rate-limit-null", test_rate_limit_null);
+  g_test_add_func ("/hook/limit-or-throttle", test_limit_or_throttle);
   return g_test_run ();
 }
