@@ -19,6 +19,13 @@ struct _CfQuota {
 
   GHashTable *evidence;        /* session name → Evidence* */
   GHashTable *readings;        /* session name → Reading*: the limit line on screen */
+  /* session name → the limit line (or "") on screen at the first poll after
+   * Claude was (re)started there; absent key: that poll is still to come.
+   * A resumed conversation redraws its earlier turns, the limit that ended
+   * them included: that line is history, not evidence against the account. */
+  GHashTable *history;
+  GHashTable *relaunched;      /* sessions whose next poll takes the history line */
+  gulong session_handler;
   guint timer_id;
   guint outstanding;           /* captures of the poll in progress */
   gint64 cooldown_logged_for;  /* LastSwap time whose cooldown was logged */
@@ -252,8 +259,41 @@ read_reset (CfQuota *self, const char *session, const CfPaneVerdict *verdict)
   return reading->reset_usec;
 }
 
+static void observe_current_pane (CfQuota *self, CfSession *session, const CfPaneVerdict *verdict);
+static void on_session_changed (CfState *state, CfSession *session, CfQuota *self);
+
+/* TRUE when VERDICT's limit line is history of the session's conversation
+ * (see CfQuota.history); the first poll after a relaunch records it. */
+static gboolean
+limit_is_history (CfQuota *self, CfSession *session, const CfPaneVerdict *verdict)
+{
+  const char *line = verdict->limit_match && verdict->snippet != NULL ? verdict->snippet : "";
+
+  if (g_hash_table_remove (self->relaunched, session->name))
+    {
+      g_hash_table_replace (self->history, g_strdup (session->name), g_strdup (line));
+      if (*line != '\0')
+        g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                          "CF_SESSION", session->name,
+                          "CF_SNIPPET", line,
+                          "MESSAGE", "%s: a limit line redrawn with the resumed conversation is "
+                          "history, not a limit of account %s: %s", session->name,
+                          cf_state_get_active_account (self->state), line);
+      return *line != '\0';
+    }
+  return *line != '\0' && g_strcmp0 (g_hash_table_lookup (self->history, session->name), line) == 0;
+}
+
 static void
 observe_pane (CfQuota *self, CfSession *session, const CfPaneVerdict *verdict)
+{
+  if (limit_is_history (self, session, verdict))
+    return;
+  observe_current_pane (self, session, verdict);
+}
+
+static void
+observe_current_pane (CfQuota *self, CfSession *session, const CfPaneVerdict *verdict)
 {
   Evidence *evidence = g_hash_table_lookup (self->evidence, session->name);
   const char *account = cf_state_get_active_account (self->state);
@@ -449,7 +489,8 @@ on_tick (gpointer user_data)
     {
       CfSession *session = g_ptr_array_index (sessions, i);
 
-      if (session_is_candidate (self, session))
+      /* A launch reads its own screen; its first line comes after. */
+      if (session_is_candidate (self, session) && session->state != CF_SESSION_LAUNCHING)
         capture (self, session->name, FALSE);
       else
         forget_session (self, session->name);
@@ -541,6 +582,8 @@ cf_quota_start (CfQuota *self)
     return;
   self->cancellable = g_cancellable_new ();
   self->hook_handler = g_signal_connect (self->hooks, "hook", G_CALLBACK (on_hook), self);
+  self->session_handler = g_signal_connect (self->state, "session-changed",
+                                            G_CALLBACK (on_session_changed), self);
   arm_timer (self);
 }
 
@@ -552,14 +595,37 @@ cf_quota_stop (CfQuota *self)
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   g_clear_signal_handler (&self->hook_handler, self->hooks);
+  g_clear_signal_handler (&self->session_handler, self->state);
   g_clear_handle_id (&self->timer_id, g_source_remove);
+}
+
+static void
+mark_relaunched (CfQuota *self, const char *name)
+{
+  g_hash_table_remove (self->history, name);
+  g_hash_table_add (self->relaunched, g_strdup (name));
 }
 
 void
 cf_quota_reset (CfQuota *self)
 {
+  g_autoptr(GPtrArray) sessions = cf_state_list_sessions (self->state);
+
   g_hash_table_remove_all (self->evidence);
   g_hash_table_remove_all (self->readings);
+  /* Every session is relaunched or resumed by the switch that calls this. */
+  for (guint i = 0; i < sessions->len; i++)
+    mark_relaunched (self, ((CfSession *) g_ptr_array_index (sessions, i))->name);
+}
+
+static void
+on_session_changed (CfState *state, CfSession *session, CfQuota *self)
+{
+  if (session->state == CF_SESSION_LAUNCHING)
+    {
+      forget_session (self, session->name);
+      mark_relaunched (self, session->name);
+    }
 }
 
 void
@@ -590,6 +656,8 @@ cf_quota_finalize (GObject *object)
 
   g_hash_table_unref (self->evidence);
   g_hash_table_unref (self->readings);
+  g_hash_table_unref (self->history);
+  g_hash_table_unref (self->relaunched);
   g_clear_pointer (&self->local_zone, g_time_zone_unref);
   g_clear_pointer (&self->config, cf_config_unref);
   g_clear_object (&self->state);
@@ -618,6 +686,8 @@ cf_quota_init (CfQuota *self)
                                           (GDestroyNotify) evidence_free);
   self->readings = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                           (GDestroyNotify) reading_free);
+  self->history = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->relaunched = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->local_zone = g_time_zone_new_local ();
 }
 

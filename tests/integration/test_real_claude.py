@@ -1,0 +1,252 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""The real Claude Code CLI in the pool (the pinned release, ../../claude-code-version),
+against tests/mock_anthropic.py: the daemon launches it, pastes tasks into it, reads its
+hooks, switches accounts on its usage limits and resumes its conversations.
+
+Nothing here runs tests/fake-claude: every session is the real CLI. Skips (exit 77) when the
+CLI is not installed, except under CI=true, where only an unreachable npm registry skips.
+"""
+
+import json
+import os
+import sys
+import time
+import unittest
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import SandboxTestCase, task_places  # noqa: E402
+from realclaude import make_account_home, require_real_claude, start_mock  # noqa: E402
+from signal_log import SignalLog  # noqa: E402
+
+CLAUDE = require_real_claude()
+RESUME_PROMPT_START = "Your session was moved to another account"
+
+
+class RealClaudeTest(SandboxTestCase):
+    LOG_LINES = 80
+
+    def setUp(self):
+        # As root the CLI refuses --dangerously-skip-permissions without it; the tmux
+        # server the sandbox starts (and so every pane) inherits it.
+        if os.geteuid() == 0:
+            os.environ["IS_SANDBOX"] = "1"
+        super().setUp()
+        self.mock = start_mock(lifetime=900, log_path=os.path.join(self.sb.root, "mock.jsonl"))
+        self.addCleanup(self.mock.stop)
+        self.addCleanup(self._dump_mock)
+
+    def _dump_mock(self):
+        if not any(t is self for t, _ in list(self._outcome.result.failures) +
+                   list(self._outcome.result.errors)):
+            return
+        print("--- mock requests ---", file=sys.stderr)
+        for r in self.mock.requests()[-30:]:
+            print(json.dumps({k: r[k] for k in ("account", "path", "status", "mode", "title",
+                                                "text")}), file=sys.stderr)
+        for name in self.sb.sessions():
+            print(f"--- pane {name} ---\n{self.sb.capture(name)}", file=sys.stderr)
+
+    # --- set-up ------------------------------------------------------------------
+
+    def home_of(self, account):
+        return os.path.join(self.sb.home, f".claude-{account}")
+
+    def start(self, overrides=None, accounts=("main", "backup"), trusted=True, dedicated=()):
+        sb = self.sb
+        config = {
+            "tmux": {"claude_command": CLAUDE},
+            "accounts": [{"name": a, "home": self.home_of(a)} for a in accounts],
+            "pool": {"autonomous": {"min": 2, "max": 2}, "dedicated": list(dedicated)},
+            "dispatcher": {"prompt_timeout": "20s", "cooldown_schedule": [0, 1, 1],
+                           "max_dispatch_per_task": 3},
+            "quota": {"interval": "500ms", "pool_threshold": 1, "reactivate_cooldown": "1s"},
+            "watcher": {"interval": "300ms"},
+        }
+        if overrides:
+            for key, value in overrides.items():
+                if isinstance(value, dict) and isinstance(config.get(key), dict):
+                    config[key] = {**config[key], **value}
+                else:
+                    config[key] = value
+        sb.write_config(config)
+        for account in accounts:
+            make_account_home(self.home_of(account), account, self.mock.url,
+                              prepared=trusted, trusted=[sb.projects_dir] if trusted else ())
+            sb.ctl("install-hooks", self.home_of(account), check=True)
+        self.signals = SignalLog(sb)
+        sb.start_daemon()
+        sb.wait_for(lambda: len([s for s in sb.get_property("Sessions") if s[2] == "idle"]) >= 2,
+                    timeout=20, what="two idle pool sessions")
+
+    def wait_places(self, ids, place, timeout=60, project=None):
+        project = project or self.sb.project_dir
+        return self.sb.wait_for(
+            lambda: all(task_places(project, ids).get(i) == [place] for i in ids),
+            timeout=timeout, what=f"tasks {ids} in {place}/")
+
+    def turns_with(self, text, account=None):
+        return [r for r in self.mock.turns(account) if text in r["text"]]
+
+    # --- scenarios ---------------------------------------------------------------
+
+    def test_tasks_dispatched_into_sessions_each_once(self):
+        sb = self.sb
+        self.start()
+        ids = [f"t{i}" for i in range(4)]
+        for i in ids:
+            sb.add_task(i, f"Say hello for task {i}-{uuid.uuid4().hex[:6]}.")
+        self.wait_places(ids, "done", timeout=90)
+        # Each task's text reached the API exactly once, on the active account.
+        for i in ids:
+            turns = self.turns_with(f"for task {i}-")
+            self.assertEqual(len(turns), 1, f"{i}: {turns}")
+            self.assertEqual(turns[0]["account"], "main")
+        # The signal comes after the file's move.
+        sb.wait_for(lambda: sorted(e["args"][1] for e in self.signals.events("TaskFinished")
+                                   if e["args"][3] == "done") == ids,
+                    timeout=10, what="a TaskFinished done for each task")
+        self.assertEqual(len(self.signals.events("TaskFinished")), len(ids))
+        sessions = {e["args"][2] for e in self.signals.events("TaskDispatched")}
+        self.assertEqual(len(sessions), 2, "both pool sessions took tasks")
+        # No dialog, no typed command line: the pane is Claude itself.
+        for name in sessions:
+            out = sb.tmux("display-message", "-p", "-t", f"={name}:",
+                          "#{pane_current_command}|#{pane_start_command}").stdout
+            self.assertIn("--session-id", out)
+
+    def _limit_then_resume(self, claim, reset):
+        sb = self.sb
+        self.start()
+        # The first turn on main is refused; the backup answers.
+        self.mock.set_behavior("main", "limit", claim=claim, reset=reset, times=1)
+        marker = uuid.uuid4().hex[:8]
+        sb.add_task("job", f"Write the word {marker} please.")
+        started = self.signals.wait("SwapStarted", timeout=60)
+        self.assertEqual(started["args"][:3], ["main", "backup", "quota"])
+        self.wait_places(["job"], "done", timeout=90)
+        # The task's own conversation went on on the backup: the resumed turn carries the
+        # original prompt as an earlier turn, then the prompt to go on.
+        first = self.turns_with(marker, "main")
+        self.assertTrue(first and first[0]["status"] == 429, first)
+        resumed = [r for r in self.mock.turns("backup")
+                   if any(marker in t for t in r["user_texts"])]
+        self.assertTrue(resumed, self.mock.turns("backup"))
+        self.assertIn(RESUME_PROMPT_START, resumed[0]["text"])
+        # Not started over: every backup turn with the task's text goes on from it.
+        for r in self.turns_with(marker, "backup"):
+            self.assertIn(RESUME_PROMPT_START, r["text"])
+        # The limit redrawn with the resumed conversation is not the backup's.
+        self.assertEqual(self.signals.count("SwapStarted"), 1)
+        self.assertNotIn("Every account is exhausted", sb.daemon_log())
+        self.assertEqual(sb.get_property("DispatchPaused"), False)
+        finished = [e["args"] for e in self.signals.events("TaskFinished") if e["args"][1] == "job"]
+        self.assertEqual([a[3] for a in finished], ["done"])
+        self.assertIn("resumes in conversation", sb.daemon_log())
+        self.assertEqual(sb.get_property("ActiveAccount"), "backup")
+        return started
+
+    def test_five_hour_limit_switches_and_resumes_the_conversation(self):
+        self._limit_then_resume("five_hour", int(time.time()) + 2 * 3600)
+
+    def test_weekly_limit_with_the_menu_switches_and_resumes(self):
+        # A reset more than 24 h away: Claude shows its modal "What do you want to do?" menu.
+        self._limit_then_resume("seven_day", int(time.time()) + 3 * 86400)
+
+    def test_throttle_and_server_error_never_switch(self):
+        sb = self.sb
+        self.start()
+        for task, mode, status in (("throttled", "throttle429", 429), ("errored", "error500", 500)):
+            self.mock.set_behavior("main", mode, times=1)
+            marker = f"{task.upper()}-{uuid.uuid4().hex[:6]}"
+            sb.add_task(task, f"Answer with the word {marker}.")
+            self.wait_places([task], "done", timeout=90)
+            # The failed turn sent the task back (it was not done on the spot); it ran again.
+            statuses = [r["status"] for r in self.turns_with(marker, "main")]
+            self.assertEqual(statuses, [status, 200], f"{task}: {statuses}")
+            self.assertFalse(self.turns_with(marker, "backup"))
+        self.assertEqual(self.signals.events("SwapStarted"), [])
+        self.assertEqual(sb.get_property("ActiveAccount"), "main")
+        finished = [(e["args"][1], e["args"][3]) for e in self.signals.events("TaskFinished")]
+        self.assertEqual(finished, [("throttled", "requeued"), ("throttled", "done"),
+                                    ("errored", "requeued"), ("errored", "done")])
+        self.assertIn("a 429 that is not a usage limit", sb.daemon_log())
+
+    def test_dedicated_session_resumed_across_a_switch(self):
+        sb = self.sb
+        project = os.path.join(sb.projects_dir, "mine")
+        os.makedirs(project, exist_ok=True)
+        self.start(dedicated=[{"name": "ccl-1-mine", "project": project}])
+        # The operator's own Claude, on the active account, with a conversation.
+        conversation = str(uuid.uuid4())
+        sb.new_session("ccl-1-mine", [CLAUDE, "--dangerously-skip-permissions", "--session-id",
+                                       conversation], cwd=project,
+                       env={"CLAUDE_CONFIG_DIR": self.home_of("main")})
+        sb.wait_for(lambda: "❯" in sb.capture("ccl-1-mine"), timeout=20, what="operator prompt")
+        time.sleep(0.5)
+        sb.paste("ccl-1-mine", "Remember the word OPERATOR-TURN.", enter=True)
+        self.mock.wait_for(lambda reqs: any("OPERATOR-TURN" in r["text"] for r in reqs), 30)
+        sb.wait_for(lambda: conversation in json.dumps(sb.get_property("Sessions")) or
+                    self._state_uuid("ccl-1-mine") == conversation, timeout=20,
+                    what="the dedicated session's conversation id from its SessionStart hook")
+        sb.call("SwitchAccount", "s", "backup")
+        self.signals.wait("SwapFinished", timeout=60)
+        # Claude runs again there, on the backup, in the same conversation.
+        sb.wait_for(lambda: "❯" in sb.capture("ccl-1-mine"), timeout=30, what="resumed prompt")
+        sb.paste("ccl-1-mine", "And now the word AFTER-SWITCH.", enter=True)
+        reqs = self.mock.wait_for(
+            lambda reqs: any("AFTER-SWITCH" in r["text"] and r["account"] == "backup"
+                             for r in reqs), 30)
+        self.assertIsNotNone(reqs, "the dedicated session's next turn reached the backup")
+        turn = [r for r in reqs if "AFTER-SWITCH" in r["text"]][0]
+        self.assertTrue(any("OPERATOR-TURN" in t for t in turn["user_texts"]),
+                        "the conversation went on (its earlier turn was sent again)")
+        self.assertEqual(task_places(sb.project_dir, []), {})
+
+    def _state_uuid(self, name):
+        try:
+            with open(self.sb.config["state_file"]) as f:
+                state = json.load(f)
+        except (OSError, ValueError):
+            return None
+        for s in state.get("sessions", []):
+            if s.get("name") == name:
+                return s.get("resume_uuid")
+        return None
+
+    def test_resume_that_fails_starts_the_task_over(self):
+        sb = self.sb
+        # No automatic switch: the test hides the conversation, then switches.
+        self.start({"quota": {"pool_threshold": 5}})
+        self.mock.set_behavior("main", "limit", claim="five_hour",
+                               reset=int(time.time()) + 7200, times=1)
+        sb.add_task("lost", "Say the word LOSTCONV.")
+        self.mock.wait_for(lambda reqs: any("LOSTCONV" in r["text"] and r["status"] == 429
+                                            for r in reqs), 60)
+        sb.wait_for(lambda: "hit your" in "".join(sb.capture(n) for n in sb.sessions()),
+                    timeout=20, what="the limit on screen")
+        # The conversation cannot be found on the backup (as when its projects link is wrong).
+        shared = os.path.join(sb.home, ".claude-shared", "projects")
+        hidden = 0
+        for root, _dirs, files in os.walk(shared):
+            for f in files:
+                if f.endswith(".jsonl"):
+                    os.rename(os.path.join(root, f), os.path.join(root, f + ".hidden"))
+                    hidden += 1
+        self.assertGreater(hidden, 0, "the conversation's transcript is in the shared projects")
+        sb.call("SwitchAccount", "s", "backup")
+        self.wait_places(["lost"], "done", timeout=90)
+        log = sb.daemon_log()
+        self.assertIn("cannot be resumed on account backup", log)
+        # Started over with the task's own text, on the backup; the attempt not counted.
+        self.assertTrue(self.turns_with("LOSTCONV", "backup"))
+        with open(os.path.join(sb.project_dir, ".agent-queue", "meta", "lost.json")) as f:
+            self.assertEqual(json.load(f)["attempts"], 1)
+        finished = [(e["args"][1], e["args"][3]) for e in self.signals.events("TaskFinished")]
+        self.assertEqual(finished, [("lost", "done")])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
