@@ -550,9 +550,14 @@ on_ready_capture (GObject *source, GAsyncResult *result, gpointer user_data)
   if (text == NULL)
     return;
   classify (text, &verdict);
-  if (launch->resuming && verdict.resume_failed)
+  /* "No conversation found", or Claude exiting before its prompt: either
+   * way the conversation does not go on here. Once: a fresh launch that
+   * fails is an ordinary failure. */
+  if (launch->resuming && (verdict.resume_failed || verdict.exited))
     {
-      launch_start_over (launch, verdict.dialog != NULL ? verdict.dialog : "No conversation found");
+      launch_start_over (launch, verdict.resume_failed && verdict.dialog != NULL ? verdict.dialog
+                                 : verdict.snippet != NULL ? verdict.snippet
+                                 : _("Claude exited"));
       return;
     }
   /* A resumed conversation redraws its earlier turns, the limit that ended

@@ -218,32 +218,27 @@ class RealClaudeTest(SandboxTestCase):
 
     def test_resume_that_fails_starts_the_task_over(self):
         sb = self.sb
-        # No automatic switch: the test hides the conversation, then switches.
-        self.start({"quota": {"pool_threshold": 5}})
+        # The operator forgot "projects" among the shared entries: each account keeps its
+        # own conversations, and the backup cannot find the one to resume.
+        self.start({"shared_state": {"root": os.path.join(sb.home, ".claude-shared"),
+                                     "entries": ["session-env", "file-history"]}})
         self.mock.set_behavior("main", "limit", claim="five_hour",
                                reset=int(time.time()) + 7200, times=1)
         sb.add_task("lost", "Say the word LOSTCONV.")
-        self.mock.wait_for(lambda reqs: any("LOSTCONV" in r["text"] and r["status"] == 429
-                                            for r in reqs), 60)
-        sb.wait_for(lambda: "hit your" in "".join(sb.capture(n) for n in sb.sessions()),
-                    timeout=20, what="the limit on screen")
-        # The conversation cannot be found on the backup (as when its projects link is wrong).
-        shared = os.path.join(sb.home, ".claude-shared", "projects")
-        hidden = 0
-        for root, _dirs, files in os.walk(shared):
-            for f in files:
-                if f.endswith(".jsonl"):
-                    os.rename(os.path.join(root, f), os.path.join(root, f + ".hidden"))
-                    hidden += 1
-        self.assertGreater(hidden, 0, "the conversation's transcript is in the shared projects")
-        sb.call("SwitchAccount", "s", "backup")
+        self.signals.wait("SwapStarted", timeout=60)
         self.wait_places(["lost"], "done", timeout=90)
         log = sb.daemon_log()
         self.assertIn("cannot be resumed on account backup", log)
-        # Started over with the task's own text, on the backup; the attempt not counted.
-        self.assertTrue(self.turns_with("LOSTCONV", "backup"))
+        self.assertIn("is " + self.home_of("backup") + "/projects linked", log)
+        # Started over with the task's own text, on the backup, without the prompt to go
+        # on; the attempt not counted; finished once.
+        restarted = self.turns_with("LOSTCONV", "backup")
+        self.assertTrue(restarted)
+        self.assertNotIn(RESUME_PROMPT_START, restarted[-1]["text"])
         with open(os.path.join(sb.project_dir, ".agent-queue", "meta", "lost.json")) as f:
             self.assertEqual(json.load(f)["attempts"], 1)
+        sb.wait_for(lambda: self.signals.count("TaskFinished") >= 1, timeout=10,
+                    what="TaskFinished")
         finished = [(e["args"][1], e["args"][3]) for e in self.signals.events("TaskFinished")]
         self.assertEqual(finished, [("lost", "done")])
 
