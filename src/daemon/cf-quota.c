@@ -19,12 +19,12 @@ struct _CfQuota {
 
   GHashTable *evidence;        /* session name → Evidence* */
   GHashTable *readings;        /* session name → Reading*: the limit line on screen */
-  /* session name → the limit line (or "") on screen at the first poll after
-   * Claude was (re)started there; absent key: that poll is still to come.
-   * A resumed conversation redraws its earlier turns, the limit that ended
-   * them included: that line is history, not evidence against the account. */
+  /* session name → History: the limit that stopped the session's Claude
+   * before it was relaunched. A resumed conversation redraws its earlier
+   * turns, that limit included: the same line (or a line with the same
+   * reset) is history, not evidence against the account it now runs on. */
   GHashTable *history;
-  GHashTable *relaunched;      /* sessions whose next poll takes the history line */
+  GHashTable *history_logged;  /* sessions whose history line was logged */
   gulong session_handler;
   guint timer_id;
   guint outstanding;           /* captures of the poll in progress */
@@ -262,26 +262,47 @@ read_reset (CfQuota *self, const char *session, const CfPaneVerdict *verdict)
 static void observe_current_pane (CfQuota *self, CfSession *session, const CfPaneVerdict *verdict);
 static void on_session_changed (CfState *state, CfSession *session, CfQuota *self);
 
+typedef struct {
+  GPtrArray *lines;            /* limit lines seen before the relaunch */
+  gint64 resets[2];            /* their reset times (µs), 0 = none */
+} History;
+
+static void
+history_free (History *history)
+{
+  g_ptr_array_unref (history->lines);
+  g_free (history);
+}
+
 /* TRUE when VERDICT's limit line is history of the session's conversation
- * (see CfQuota.history); the first poll after a relaunch records it. */
+ * (see CfQuota.history). */
 static gboolean
 limit_is_history (CfQuota *self, CfSession *session, const CfPaneVerdict *verdict)
 {
-  const char *line = verdict->limit_match && verdict->snippet != NULL ? verdict->snippet : "";
+  History *history = g_hash_table_lookup (self->history, session->name);
+  gint64 reset = 0;
+  gboolean old = FALSE;
 
-  if (g_hash_table_remove (self->relaunched, session->name))
+  if (history == NULL || !verdict->limit_match)
+    return FALSE;
+  if (verdict->reset_at != NULL)
+    reset = g_date_time_to_unix (verdict->reset_at) * G_USEC_PER_SEC;
+  for (guint i = 0; i < history->lines->len && !old; i++)
+    old = g_strcmp0 (g_ptr_array_index (history->lines, i), verdict->snippet) == 0;
+  for (guint i = 0; i < G_N_ELEMENTS (history->resets) && !old; i++)
+    old = reset > 0 && history->resets[i] == reset;
+  if (old && !g_hash_table_contains (self->history_logged, session->name))
     {
-      g_hash_table_replace (self->history, g_strdup (session->name), g_strdup (line));
-      if (*line != '\0')
-        g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
-                          "CF_SESSION", session->name,
-                          "CF_SNIPPET", line,
-                          "MESSAGE", "%s: a limit line redrawn with the resumed conversation is "
-                          "history, not a limit of account %s: %s", session->name,
-                          cf_state_get_active_account (self->state), line);
-      return *line != '\0';
+      g_hash_table_add (self->history_logged, g_strdup (session->name));
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                        "CF_SESSION", session->name,
+                        "CF_SNIPPET", verdict->snippet ? verdict->snippet : "",
+                        "MESSAGE", "%s: the limit redrawn with the resumed conversation is "
+                        "history, not a limit of account %s: %s", session->name,
+                        cf_state_get_active_account (self->state),
+                        verdict->snippet ? verdict->snippet : "");
     }
-  return *line != '\0' && g_strcmp0 (g_hash_table_lookup (self->history, session->name), line) == 0;
+  return old;
 }
 
 static void
@@ -599,11 +620,27 @@ cf_quota_stop (CfQuota *self)
   g_clear_handle_id (&self->timer_id, g_source_remove);
 }
 
+/* Claude in NAME is about to be relaunched (resumed after a switch, or a
+ * new launch): what stopped it becomes its history. */
 static void
 mark_relaunched (CfQuota *self, const char *name)
 {
-  g_hash_table_remove (self->history, name);
-  g_hash_table_add (self->relaunched, g_strdup (name));
+  Evidence *evidence = g_hash_table_lookup (self->evidence, name);
+  Reading *reading = g_hash_table_lookup (self->readings, name);
+  History *history;
+
+  g_hash_table_remove (self->history_logged, name);
+  if (evidence == NULL && reading == NULL)
+    return;
+  history = g_new0 (History, 1);
+  history->lines = g_ptr_array_new_with_free_func (g_free);
+  if (evidence != NULL && evidence->snippet != NULL)
+    g_ptr_array_add (history->lines, g_strdup (evidence->snippet));
+  if (reading != NULL && reading->snippet != NULL)
+    g_ptr_array_add (history->lines, g_strdup (reading->snippet));
+  history->resets[0] = evidence != NULL ? evidence->reset_usec : 0;
+  history->resets[1] = reading != NULL ? reading->reset_usec : 0;
+  g_hash_table_replace (self->history, g_strdup (name), history);
 }
 
 void
@@ -611,11 +648,11 @@ cf_quota_reset (CfQuota *self)
 {
   g_autoptr(GPtrArray) sessions = cf_state_list_sessions (self->state);
 
-  g_hash_table_remove_all (self->evidence);
-  g_hash_table_remove_all (self->readings);
   /* Every session is relaunched or resumed by the switch that calls this. */
   for (guint i = 0; i < sessions->len; i++)
     mark_relaunched (self, ((CfSession *) g_ptr_array_index (sessions, i))->name);
+  g_hash_table_remove_all (self->evidence);
+  g_hash_table_remove_all (self->readings);
 }
 
 static void
@@ -623,8 +660,8 @@ on_session_changed (CfState *state, CfSession *session, CfQuota *self)
 {
   if (session->state == CF_SESSION_LAUNCHING)
     {
-      forget_session (self, session->name);
       mark_relaunched (self, session->name);
+      forget_session (self, session->name);
     }
 }
 
@@ -657,7 +694,7 @@ cf_quota_finalize (GObject *object)
   g_hash_table_unref (self->evidence);
   g_hash_table_unref (self->readings);
   g_hash_table_unref (self->history);
-  g_hash_table_unref (self->relaunched);
+  g_hash_table_unref (self->history_logged);
   g_clear_pointer (&self->local_zone, g_time_zone_unref);
   g_clear_pointer (&self->config, cf_config_unref);
   g_clear_object (&self->state);
@@ -686,8 +723,9 @@ cf_quota_init (CfQuota *self)
                                           (GDestroyNotify) evidence_free);
   self->readings = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                           (GDestroyNotify) reading_free);
-  self->history = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  self->relaunched = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->history = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                         (GDestroyNotify) history_free);
+  self->history_logged = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->local_zone = g_time_zone_new_local ();
 }
 

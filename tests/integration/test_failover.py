@@ -138,18 +138,24 @@ class FailoverTest(SandboxTestCase):
                               what="the dedicated session resumed")
         self.assertEqual(resumed[-1]["CLAUDE_CONFIG_DIR"], self.backup_home)
         self.assertIn("--dangerously-skip-permissions", resumed[-1]["argv"])
-        # Main recovers; the tasks in flight come back and finish on the backup,
-        # their attempt not counted.
+        # Main recovers; the tasks in flight go on in their own conversations on the
+        # backup and finish there, never requeued, their attempt not counted.
         sb.fake_account_limit(self.main_home, False)
         sb.wait_for(lambda: queue(project, "done") == ["t0", "t1"], timeout=40, what="both tasks done")
         for task in ("t0", "t1"):
             self.assertEqual(meta(project, task)["attempts"], 1, meta(project, task))
         requeued = [a for a in (e["args"] for e in self.signals.events("TaskFinished"))
                     if a[3] == "requeued"]
-        self.assertEqual(sorted(a[1] for a in requeued), ["t0", "t1"])
-        backup_starts = [e for e in sb.fake_events("start")
-                         if e["CLAUDE_CONFIG_DIR"] == self.backup_home and e["resume"] is None]
-        self.assertGreaterEqual(len(backup_starts), 2)
+        self.assertEqual(requeued, [])
+        main_conversations = {e["session_id"] for e in sb.fake_events("start")
+                              if e["CLAUDE_CONFIG_DIR"] == self.main_home and e["resume"] is None
+                              and e["cwd"] == project}
+        backup_resumes = [e for e in sb.fake_events("start")
+                          if e["CLAUDE_CONFIG_DIR"] == self.backup_home and
+                          e["resume"] in main_conversations]
+        self.assertEqual(len(backup_resumes), 2, sb.fake_events("start"))
+        for e in backup_resumes:
+            self.assertEqual(e["cwd"], project)
 
         # Main shows available again once its reset time has passed.
         sb.wait_for(lambda: {a[0]: a for a in sb.get_property("Accounts")}["main"][2], timeout=20,
