@@ -7,6 +7,7 @@
  * CF_PANE_PATTERNS_VERSION: editing a row without bumping the version fails
  * here, so every logged decision names the table that made it. */
 #define CF_PANE_PATTERNS_DIGEST_V1 "f5c335d32ee91cae8dc65d345184395473b91e46eeb885266085a52c290e0b81"
+#define CF_PANE_PATTERNS_DIGEST_V2 "a7abf01f5ca1cd2aa2f62f3c778a154cc724526dae888fb6ad9415e5b49b8ed8"
 
 static const char *const input_area =
   "────────────────────────────────────────\n"
@@ -90,6 +91,12 @@ key_boolean (GKeyFile *file, const char *group, const char *key)
   return value;
 }
 
+static gboolean
+key_boolean_default (GKeyFile *file, const char *group, const char *key)
+{
+  return key_boolean (file, g_key_file_has_key (file, group, key, NULL) ? group : "defaults", key);
+}
+
 static void
 test_pane_fixtures (void)
 {
@@ -116,6 +123,9 @@ test_pane_fixtures (void)
       g_autofree char *reset_at = key_string_or_null (expected, group, "reset_at");
       g_autofree char *resume_uuid = key_string_or_null (expected, group, "resume_uuid");
       g_autofree char *snippet_prefix = key_string_or_null (expected, group, "snippet_prefix");
+      g_autofree char *dialog_kind = key_with_default (expected, group, "dialog_kind");
+      g_autofree char *dialog_prefix = key_with_default (expected, group, "dialog_prefix");
+      g_autofree char *auto_continue = key_with_default (expected, group, "auto_continue");
       g_autofree char *got_reset = NULL;
       g_auto(CfPaneVerdict) verdict = { 0 };
       gsize length = 0;
@@ -143,6 +153,20 @@ test_pane_fixtures (void)
       g_assert_cmpstr (verdict.pattern, ==, pattern);
       g_assert_cmpstr (got_reset, ==, reset_at);
       g_assert_cmpstr (verdict.resume_uuid, ==, resume_uuid);
+      g_assert_cmpint (verdict.ready, ==, key_boolean_default (expected, group, "ready"));
+      g_assert_cmpint (verdict.exited, ==, key_boolean_default (expected, group, "exited"));
+      g_assert_cmpint (verdict.needs_input, ==, key_boolean_default (expected, group, "needs_input"));
+      g_assert_cmpint (verdict.throttle, ==, key_boolean_default (expected, group, "throttle"));
+      g_assert_cmpint (verdict.resume_failed, ==, key_boolean_default (expected, group, "resume_failed"));
+      g_assert_cmpstr (verdict.auto_continue, ==, auto_continue);
+      if (verdict.dialog_kind == CF_PANE_DIALOG_NONE)
+        g_assert_null (dialog_kind);
+      else
+        g_assert_cmpstr (cf_pane_dialog_to_string (verdict.dialog_kind), ==, dialog_kind);
+      g_assert_true ((verdict.dialog != NULL) == (verdict.dialog_kind != CF_PANE_DIALOG_NONE));
+      assert_snippet_well_formed (verdict.dialog);
+      if (dialog_prefix != NULL && !g_str_has_prefix (verdict.dialog, dialog_prefix))
+        g_error ("%s: dialog \"%s\" does not start with \"%s\"", group, verdict.dialog, dialog_prefix);
       g_assert_cmpint (verdict.limit, ==, verdict.limit_match && !verdict.server_error);
       g_assert_true ((verdict.server_error_pattern != NULL) == verdict.server_error);
       g_assert_true ((verdict.warning_pattern != NULL) == verdict.warning);
@@ -159,7 +183,7 @@ test_pane_fixtures (void)
                        || verdict.limit_match || verdict.server_error);
       checked++;
     }
-  g_assert_cmpuint (checked, >=, 45);
+  g_assert_cmpuint (checked, >=, 65);
 }
 
 /* Every capture in the directory has a row in expected.ini. */
@@ -200,7 +224,8 @@ test_pane_patterns_table (void)
   guint n = 0;
   const CfPanePatternInfo *rows = cf_pane_patterns (&n);
   g_autoptr(GHashTable) ids = g_hash_table_new (g_str_hash, g_str_equal);
-  guint limits = 0, warnings = 0, server_errors = 0;
+  guint limits = 0, warnings = 0, server_errors = 0, throttles = 0, dialogs = 0, auto_continues = 0;
+  gboolean dialog_seen[CF_PANE_DIALOG_UNKNOWN_MENU + 1] = { FALSE };
 
   g_assert_cmpuint (n, >=, 15);
   for (guint i = 0; i < n; i++)
@@ -218,15 +243,55 @@ test_pane_patterns_table (void)
       limits += row->kind == CF_PANE_PATTERN_LIMIT;
       warnings += row->kind == CF_PANE_PATTERN_WARNING;
       server_errors += row->kind == CF_PANE_PATTERN_SERVER_ERROR;
+      throttles += row->kind == CF_PANE_PATTERN_THROTTLE;
+      dialogs += row->kind == CF_PANE_PATTERN_DIALOG;
+      auto_continues += row->kind == CF_PANE_PATTERN_AUTO_CONTINUE;
+      g_assert_true ((row->kind == CF_PANE_PATTERN_DIALOG) == (row->dialog != CF_PANE_DIALOG_NONE));
+      g_assert_true ((row->kind == CF_PANE_PATTERN_AUTO_CONTINUE) == (row->auto_continue != NULL));
+      g_assert_true (!row->needs_menu || row->kind == CF_PANE_PATTERN_DIALOG);
+      dialog_seen[row->dialog] = TRUE;
     }
+  /* Every dialog but the unknown menu has a row that names it. */
+  for (guint d = CF_PANE_DIALOG_TRUST; d < CF_PANE_DIALOG_UNKNOWN_MENU; d++)
+    if (!dialog_seen[d])
+      g_error ("no pattern row for dialog %s", cf_pane_dialog_to_string (d));
   g_assert_cmpuint (limits, >=, 10);
   g_assert_cmpuint (warnings, >=, 2);
   g_assert_cmpuint (server_errors, >=, 3);
+  g_assert_cmpuint (throttles, >=, 2);
+  g_assert_cmpuint (dialogs, >=, 11);
+  g_assert_cmpuint (auto_continues, >=, 3);
   g_assert_true (cf_pane_patterns (NULL) == rows);
 }
 
 /* Each example, as Claude Code prints it (bare, under "⎿", after "●"), is
- * classified by its own row: the order of the table keeps ids precise. */
+ * classified by its own row: the order of the table keeps ids precise.
+ * Dialog rows stand where the box was, under a menu when they need one;
+ * auto-continue rows are found in the output or the footer. */
+static const char *
+example_kind_id (const CfPaneVerdict *verdict, const CfPanePatternInfo *row)
+{
+  switch (row->kind)
+    {
+    case CF_PANE_PATTERN_LIMIT:
+      g_assert_false (verdict->warning);
+      g_assert_false (verdict->throttle);
+      return verdict->pattern;
+    case CF_PANE_PATTERN_WARNING:
+      g_assert_false (verdict->limit_match);
+      return verdict->warning_pattern;
+    case CF_PANE_PATTERN_THROTTLE:
+      g_assert_false (verdict->limit_match);
+      g_assert_false (verdict->server_error);
+      return verdict->throttle_pattern;
+    case CF_PANE_PATTERN_SERVER_ERROR:
+      g_assert_false (verdict->limit);
+      return verdict->server_error_pattern;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
 static void
 test_pane_patterns_examples (void)
 {
@@ -239,30 +304,44 @@ test_pane_patterns_examples (void)
       for (guint p = 0; p < G_N_ELEMENTS (prefixes); p++)
         {
           g_autofree char *line = g_strconcat (prefixes[p], rows[i].examples[e], NULL);
-          g_autofree char *text = screen (line);
+          g_autofree char *text = NULL;
           g_auto(CfPaneVerdict) verdict = { 0 };
-          const char *got;
 
-          classify (text, &verdict);
-          switch (rows[i].kind)
+          if (rows[i].kind == CF_PANE_PATTERN_DIALOG)
             {
-            case CF_PANE_PATTERN_LIMIT:
-              got = verdict.pattern;
-              g_assert_false (verdict.warning);
-              break;
-            case CF_PANE_PATTERN_WARNING:
-              got = verdict.warning_pattern;
-              g_assert_false (verdict.limit_match);
-              break;
-            case CF_PANE_PATTERN_SERVER_ERROR:
-            default:
-              got = verdict.server_error_pattern;
-              g_assert_false (verdict.limit);
-              break;
+              if (p != 0)
+                continue;
+              text = g_strconcat ("● earlier output\n", input_area, line, "\n",
+                                  rows[i].needs_menu ? "❯ 1. Yes\n  2. No\n" : "", NULL);
+              classify (text, &verdict);
+              if (verdict.dialog_kind != rows[i].dialog)
+                g_error ("example \"%s\" classified as dialog %s, not %s", line,
+                         cf_pane_dialog_to_string (verdict.dialog_kind),
+                         cf_pane_dialog_to_string (rows[i].dialog));
+              g_assert_false (verdict.ready);
+              g_assert_nonnull (verdict.dialog);
+              continue;
             }
-          if (g_strcmp0 (got, rows[i].id) != 0)
-            g_error ("example \"%s\" classified as %s, not %s", line, got ? got : "(none)",
-                     rows[i].id);
+          text = screen (line);
+          classify (text, &verdict);
+          if (rows[i].kind == CF_PANE_PATTERN_AUTO_CONTINUE)
+            {
+              g_autofree char *footer = g_strconcat (input_area, "  ⏵⏵ bypass permissions on           ",
+                                                     rows[i].examples[e], "\n", NULL);
+              g_auto(CfPaneVerdict) in_footer = { 0 };
+
+              g_assert_cmpstr (verdict.auto_continue, ==, rows[i].auto_continue);
+              classify (footer, &in_footer);
+              g_assert_cmpstr (in_footer.auto_continue, ==, rows[i].auto_continue);
+              continue;
+            }
+          {
+            const char *got = example_kind_id (&verdict, &rows[i]);
+
+            if (g_strcmp0 (got, rows[i].id) != 0)
+              g_error ("example \"%s\" classified as %s, not %s", line, got ? got : "(none)",
+                       rows[i].id);
+          }
           g_assert_true (verdict.prompt);
         }
 }
@@ -276,12 +355,21 @@ test_pane_patterns_version (void)
   g_autofree char *digest = NULL;
 
   for (guint i = 0; i < n; i++)
-    g_string_append_printf (all, "%s\t%s\t%s\n", rows[i].id,
-                            cf_pane_pattern_kind_to_string (rows[i].kind), rows[i].regex);
+    {
+      g_string_append_printf (all, "%s\t%s\t%s", rows[i].id,
+                              cf_pane_pattern_kind_to_string (rows[i].kind), rows[i].regex);
+      /* v2 rows also say what they mean (v1 rows hash as before). */
+      if (rows[i].kind == CF_PANE_PATTERN_DIALOG)
+        g_string_append_printf (all, "\t%s\t%d", cf_pane_dialog_to_string (rows[i].dialog),
+                                rows[i].needs_menu);
+      else if (rows[i].kind == CF_PANE_PATTERN_AUTO_CONTINUE)
+        g_string_append_printf (all, "\t%s", rows[i].auto_continue);
+      g_string_append_c (all, '\n');
+    }
   digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, all->str, all->len);
 
-  g_assert_cmpint (CF_PANE_PATTERNS_VERSION, ==, 1);
-  if (!g_str_equal (digest, CF_PANE_PATTERNS_DIGEST_V1))
+  g_assert_cmpint (CF_PANE_PATTERNS_VERSION, ==, 2);
+  if (!g_str_equal (digest, CF_PANE_PATTERNS_DIGEST_V2))
     g_error ("the pattern table changed (digest %s): bump CF_PANE_PATTERNS_VERSION and "
              "record the new digest here", digest);
 }
