@@ -714,6 +714,15 @@ box_is_empty (const CfPaneRegexes *re, const CfPaneScreen *screen)
   return TRUE;
 }
 
+static gboolean is_user_echo (const CfPaneRegexes *re, const char *line);
+
+static gboolean
+is_turn_boundary (const CfPaneRegexes *re, const char *line)
+{
+  return g_regex_match (re->banner, line, 0, NULL) || g_regex_match (re->resume_hint, line, 0, NULL)
+         || g_regex_match (re->pane_dead, line, 0, NULL) || is_user_echo (re, line);
+}
+
 /* The spinner sits just above the input area (a todo list may hang below
  * it); newer releases also say "esc to interrupt" in the status line. */
 static gboolean
@@ -728,6 +737,10 @@ find_busy (const CfPaneRegexes *re, const CfPaneScreen *screen, guint *deciding_
       if (screen->flags[i - 1] & LINE_BLANK)
         continue;
       seen++;
+      /* Above the banner, the resume hint or the user's message lies an
+       * earlier turn, or an earlier Claude's last frame. */
+      if (is_turn_boundary (re, line))
+        break;
       if ((screen->flags[i - 1] & LINE_SPINNER) || g_regex_match (re->interrupt, line, 0, NULL)
           || g_regex_match (re->elapsed, line, 0, NULL) || g_regex_match (re->retry, line, 0, NULL))
         {

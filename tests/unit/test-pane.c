@@ -407,6 +407,14 @@ test_pane_busy (void)
     { "· /upgrade …", NULL, TRUE, FALSE },
     { "● Loading…", NULL, TRUE, FALSE },
     { "Press esc or type to cancel", NULL, TRUE, FALSE },
+    /* Claude Code 2.1.332: finished turns are not busy, retries are. */
+    { "✻ Worked for 25s · done 11:25 AM", NULL, TRUE, FALSE },
+    { "✻ Crunched for 25s · done 11:25 AM", NULL, TRUE, FALSE },
+    { "✻ Cogitated for 1m 0s", NULL, TRUE, FALSE },
+    { "✻ API error · retrying in 24s · attempt 1/10", NULL, TRUE, TRUE },
+    { "✻ 529 Overloaded · retrying in 7s · attempt 5/10", NULL, TRUE, TRUE },
+    { "✻ Waiting for API response · will retry in 4m 15s", NULL, TRUE, TRUE },
+    { "Retrying in 8 seconds… (attempt 3/10)", NULL, TRUE, FALSE },
     { NULL, "claude@vm:~$ ls\nMakefile\nclaude@vm:~$", FALSE, FALSE },
     { NULL, "✻ Thinking… (1s · esc to interrupt)\n", FALSE, TRUE },
     { NULL, "────────\n❯ \n", FALSE, FALSE },
@@ -581,6 +589,13 @@ test_pane_resume_uuid (void)
     { "claude -r 3f1c9a2e-7b4d-4e8a-9c21-5d6e7f8a9b0c", NULL },
     { "myclaude --resume 3f1c9a2e-7b4d-4e8a-9c21-5d6e7f8a9b0c", NULL },
     { "claude --resume", NULL },
+    /* The 2.1.332 hint repeats the launch flags. */
+    { "Resume this session with:\nclaude --model sonnet --dangerously-skip-permissions --resume e77f7190-7555-40bd-a0ac-c4e022aa58f0\n",
+      "e77f7190-7555-40bd-a0ac-c4e022aa58f0" },
+    { "claude --dangerously-skip-permissions --resume=e77f7190-7555-40bd-a0ac-c4e022aa58f0",
+      "e77f7190-7555-40bd-a0ac-c4e022aa58f0" },
+    { "claude --model sonnet | --resume e77f7190-7555-40bd-a0ac-c4e022aa58f0", NULL },
+    { "claude --model sonnet\n--resume e77f7190-7555-40bd-a0ac-c4e022aa58f0", NULL },
     { "", NULL },
   };
 
@@ -672,6 +687,203 @@ test_pane_robustness (void)
   cf_pane_verdict_clear (&verdict);
 }
 
+/* --- pattern table v2: the real CLI's screens ----------------------------------------- */
+
+#define RULE "────────────────────────────────────────"
+#define BOX_EMPTY RULE "\n❯ \n" RULE "\n  ⏵⏵ bypass permissions on (shift+tab to cycle)\n"
+#define OLD_FRAME \
+  "❯ Do a slow task\n✢ Philosophizing… (12s · ↓ 19 tokens)\n" RULE "\n❯ /exit\n" RULE "\n" \
+  "  ⏵⏵ bypass permissions on (shift+tab to cycle) · esc to interrupt\n"
+#define HINT "Resume this session with:\nclaude --model sonnet --dangerously-skip-permissions " \
+  "--resume e77f7190-7555-40bd-a0ac-c4e022aa58f0\n"
+#define BANNER " ▐▛███▛█   Claude Code v2.1.332\n▝▜██████▀  Sonnet 5.5 · Claude Max\n"
+
+typedef struct {
+  const char *what;
+  const char *text;
+  gboolean prompt;
+  gboolean busy;
+  gboolean ready;
+  gboolean exited;
+  CfPaneDialog dialog;
+  gboolean needs_input;
+} ReadyCase;
+
+static void
+test_pane_ready (void)
+{
+  static const ReadyCase cases[] = {
+    { "fresh box", BANNER BOX_EMPTY, TRUE, FALSE, TRUE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
+    { "placeholder", "● API Error: 500 Internal server error.\n" RULE "\n❯ Resend your message to try again\n" RULE "\n",
+      TRUE, FALSE, TRUE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
+    { "typed text", RULE "\n❯ fix the bug\n" RULE "\n", TRUE, FALSE, FALSE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
+    { "pasted text", RULE "\n❯ [Pasted text #1 +5 lines]\n" RULE "\n", TRUE, FALSE, FALSE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
+    { "second input line", RULE "\n❯ \n  more\n" RULE "\n", TRUE, FALSE, FALSE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
+    { "working", "✢ Philosophizing… (12s · ↓ 19 tokens)\n" BOX_EMPTY, TRUE, TRUE, FALSE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
+    { "finished turn", "● Done.\n✻ Worked for 25s · done 11:25 AM\n" BOX_EMPTY, TRUE, FALSE, TRUE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
+    /* Issue 14 item 7: the old frame above the hint and the shell. */
+    { "old frame, hint, shell", OLD_FRAME HINT "bash-5.2# ", FALSE, FALSE, FALSE, TRUE, CF_PANE_DIALOG_NONE, FALSE },
+    { "old frame, hint", OLD_FRAME HINT, FALSE, FALSE, FALSE, TRUE, CF_PANE_DIALOG_NONE, FALSE },
+    { "old frame, shell", OLD_FRAME "claude@vm:~/projects/web$", FALSE, FALSE, FALSE, TRUE, CF_PANE_DIALOG_NONE, FALSE },
+    { "old frame, zsh", OLD_FRAME "me@host ~ %", FALSE, FALSE, FALSE, TRUE, CF_PANE_DIALOG_NONE, FALSE },
+    { "old frame, dead pane", OLD_FRAME "\nPane is dead (status 0, Sun Dec  6 13:20:00 2026)\n", FALSE, FALSE, FALSE, TRUE,
+      CF_PANE_DIALOG_NONE, FALSE },
+    { "statusline ending in %", "● Done.\n" RULE "\n❯ \n" RULE "\n  5h: 92%\n", TRUE, FALSE, TRUE, FALSE,
+      CF_PANE_DIALOG_NONE, FALSE },
+    { "new Claude after the exit", OLD_FRAME HINT "bash-5.2# claude --resume e77f7190-7555-40bd-a0ac-c4e022aa58f0\n" BANNER BOX_EMPTY,
+      TRUE, FALSE, TRUE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
+    { "new Claude's trust dialog after the exit",
+      OLD_FRAME HINT "bash-5.2# claude\n" RULE "\n Accessing workspace:\n\n /w\n\n Quick safety check: Is this a project you "
+      "created or one you trust? (Like your own code)\n\n ❯ No, exit\n   Yes, I trust this folder\n\n Enter to confirm · Esc to cancel\n",
+      FALSE, FALSE, FALSE, FALSE, CF_PANE_DIALOG_TRUST, FALSE },
+    { "a shell where Claude never ran", "claude@vm:~$ ls\nMakefile\nclaude@vm:~$", FALSE, FALSE, FALSE, FALSE,
+      CF_PANE_DIALOG_NONE, FALSE },
+    { "permission", "● Bash(touch x)\n  ⎿  Waiting…\n" RULE "\n Bash command\n\n Do you want to proceed?\n ❯ 1. Yes\n   2. No\n\n"
+      " Esc to cancel · Tab to amend\n", FALSE, FALSE, FALSE, FALSE, CF_PANE_DIALOG_PERMISSION, TRUE },
+    { "prose asking, box live", "● Do you want to proceed?\n" BOX_EMPTY, TRUE, FALSE, TRUE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
+    { "question without a menu", "● Bash(x)\n" RULE "\n Do you want to proceed?\n", FALSE, FALSE, FALSE, FALSE,
+      CF_PANE_DIALOG_NONE, FALSE },
+    { "unknown menu", "● Pick one\n" RULE "\n Which flavour?\n ❯ 1. Vanilla\n   2. Chocolate\n", FALSE, FALSE, FALSE, FALSE,
+      CF_PANE_DIALOG_UNKNOWN_MENU, TRUE },
+    { "stale refusal, then a menu", "No conversation found with session ID: e77f7190-7555-40bd-a0ac-c4e022aa58f0\n"
+      "bash-5.2# claude\n" BANNER " Which flavour?\n ❯ 1. Vanilla\n   2. Chocolate\n", FALSE, FALSE, FALSE, FALSE,
+      CF_PANE_DIALOG_UNKNOWN_MENU, TRUE },
+    { "limit menu", "  ⎿  You've hit your weekly limit · resets Dec 9, 2:37pm (Europe/Berlin)\n❯ /rate-limit-options\n" RULE
+      "\n  What do you want to do?\n  ❯ 1. Stop and wait for limit to reset\n    2. Wait here, then continue automatically at "
+      "Dec 9, 2:37pm\n    3. Upgrade your plan\n", FALSE, FALSE, FALSE, FALSE, CF_PANE_DIALOG_LIMIT_MENU, TRUE },
+    { "bypass warning", RULE "\n  WARNING: Claude Code running in Bypass Permissions mode\n  ❯ No, exit\n    Yes, I accept\n",
+      FALSE, FALSE, FALSE, FALSE, CF_PANE_DIALOG_BYPASS_WARNING, FALSE },
+    { "api key", "Detected a custom API key in your environment\n❯ No (recommended)\n  Yes\n", FALSE, FALSE, FALSE, FALSE,
+      CF_PANE_DIALOG_API_KEY, FALSE },
+    { "onboarding", "Unable to connect to Anthropic services\nFailed to connect to api.anthropic.com: ERR_BAD_REQUEST\n$ ",
+      FALSE, FALSE, FALSE, TRUE, CF_PANE_DIALOG_ONBOARDING_FAILED, FALSE },
+    { "login", "Select login method:\n❯ 1. Claude account with subscription\n  2. Anthropic Console account\n", FALSE, FALSE,
+      FALSE, FALSE, CF_PANE_DIALOG_LOGIN, FALSE },
+    { "dialog in old history, live box", "Quick safety check: Is this a project you created or one you trust?\n" BANNER BOX_EMPTY,
+      TRUE, FALSE, TRUE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_auto(CfPaneVerdict) verdict = { 0 };
+
+      g_test_message ("ready case: %s", cases[i].what);
+      classify (cases[i].text, &verdict);
+      g_assert_cmpint (verdict.prompt, ==, cases[i].prompt);
+      g_assert_cmpint (verdict.busy, ==, cases[i].busy);
+      g_assert_cmpint (verdict.ready, ==, cases[i].ready);
+      g_assert_cmpint (verdict.exited, ==, cases[i].exited);
+      g_assert_cmpstr (cf_pane_dialog_to_string (verdict.dialog_kind), ==, cf_pane_dialog_to_string (cases[i].dialog));
+      g_assert_cmpint (verdict.needs_input, ==, cases[i].needs_input);
+      g_assert_true ((verdict.dialog != NULL) == (cases[i].dialog != CF_PANE_DIALOG_NONE));
+      g_assert_cmpint (verdict.resume_failed, ==, FALSE);
+      if (cases[i].dialog == CF_PANE_DIALOG_LIMIT_MENU)
+        g_assert_true (verdict.limit);
+      assert_snippet_well_formed (verdict.dialog);
+    }
+}
+
+typedef struct {
+  const char *output;
+  const char *footer;
+  const char *auto_continue;
+  gboolean limit;
+  gboolean throttle;
+  gboolean warning;
+  const char *reset_at;        /* now 2026-07-15T12:00:00Z, local zone UTC */
+} SignalCase;
+
+static void
+test_pane_limit_signals (void)
+{
+  static const SignalCase cases[] = {
+    /* A zone in parentheses beats a zoneless time, in either order. */
+    { "  ⎿  You've hit your 5-hour limit · resets 4:23pm (Europe/Berlin)\n● Usage limit reached · set to continue automatically at 4:23pm",
+      "  ⚠ Usage limit reached · limit resets 4:23pm\n    Continuing automatically at 4:23pm · Esc to cancel",
+      "armed", TRUE, FALSE, FALSE, "2026-07-15T16:23:00+02:00" },
+    { "● Usage limit reached · set to continue automatically at 4:23pm", NULL, "armed", TRUE, FALSE, FALSE,
+      "2026-07-15T16:23:00+00:00" },
+    { "  ⎿  You've hit your 5-hour limit · resets 4:23pm (Europe/Berlin)\n     /upgrade to increase your usage limit.\n"
+      "● Usage limit reached · set to continue automatically at 4:23pm\n● Automatic continue cancelled · /rate-limit-options to wait again",
+      "  ⏵⏵ bypass permissions on (shift+tab to cycle)                    automatic continue cancelled",
+      "cancelled", TRUE, FALSE, FALSE, "2026-07-15T16:23:00+02:00" },
+    /* An older turn's zone does not leak into this one. */
+    { "  ⎿  You've hit your 5-hour limit · resets 4:23pm (Europe/Berlin)\n❯ go on\n● Usage limit reached · set to continue automatically at 9pm",
+      NULL, "armed", TRUE, FALSE, FALSE, "2026-07-15T21:00:00+00:00" },
+    { "● Usage limit reached · set to continue automatically at 2:25pm\n● Usage limit reset · Continuing automatically\n● Done.",
+      NULL, "fired", TRUE, FALSE, FALSE, "2026-07-15T14:25:00+00:00" },
+    { "❯ Your claude.ai usage limit has reset. Continue the task you were working on when the limit was reached; do not repeat work that is already complete.\n● Done.",
+      NULL, "fired", FALSE, FALSE, FALSE, NULL },
+    /* Throttles are not limits. */
+    { "● API Error: Server is temporarily limiting requests (not your usage limit) · Rate limited", NULL, NULL, FALSE, TRUE,
+      FALSE, NULL },
+    { "● API Error: Request rejected (429) · Rate limited", NULL, NULL, FALSE, TRUE, FALSE, NULL },
+    /* Footer warnings are warnings, never limits. */
+    { "● Done.",
+      "  ⏵⏵ bypass permissions on (shift+tab to cycle)      You've used 92% of your 5-hour limit · resets 1:04pm (UTC) · /upgrade to keep using Claude Code",
+      NULL, FALSE, FALSE, TRUE, NULL },
+    { "● Done.", "  You've hit your 5-hour limit · resets 1:04pm (UTC)", NULL, FALSE, FALSE, FALSE, NULL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *text = g_strconcat (cases[i].output, "\n", RULE "\n❯ \n" RULE "\n",
+                                           cases[i].footer ? cases[i].footer : "", "\n", NULL);
+      g_auto(CfPaneVerdict) verdict = { 0 };
+      g_autofree char *reset = NULL;
+
+      g_test_message ("signal case %u", i);
+      classify_full (text, -1, "2026-07-15T12:00:00Z", "UTC", 0, &verdict);
+      reset = format_instant (verdict.reset_at);
+      g_assert_cmpstr (verdict.auto_continue, ==, cases[i].auto_continue);
+      g_assert_cmpint (verdict.limit, ==, cases[i].limit);
+      g_assert_cmpint (verdict.throttle, ==, cases[i].throttle);
+      g_assert_cmpint (verdict.warning, ==, cases[i].warning);
+      g_assert_cmpstr (reset, ==, cases[i].reset_at);
+      g_assert_true (verdict.prompt);
+      assert_snippet_well_formed (verdict.snippet);
+      if (verdict.throttle || verdict.warning)
+        g_assert_nonnull (verdict.snippet);
+    }
+}
+
+static void
+test_pane_dialog_fix (void)
+{
+  g_assert_null (cf_pane_dialog_fix (CF_PANE_DIALOG_NONE));
+  g_assert_cmpstr (cf_pane_dialog_to_string (CF_PANE_DIALOG_NONE), ==, "none");
+  for (guint d = CF_PANE_DIALOG_TRUST; d <= CF_PANE_DIALOG_UNKNOWN_MENU; d++)
+    {
+      const char *fix = cf_pane_dialog_fix (d);
+
+      g_assert_nonnull (fix);
+      g_assert_null (strchr (fix, '\n'));
+      g_assert_cmpstr (cf_pane_dialog_to_string (d), !=, "unknown");
+    }
+  g_assert_nonnull (strstr (cf_pane_dialog_fix (CF_PANE_DIALOG_ROOT_REFUSED), "IS_SANDBOX=1"));
+  g_assert_nonnull (strstr (cf_pane_dialog_fix (CF_PANE_DIALOG_TRUST), "prepare_accounts"));
+  g_assert_nonnull (strstr (cf_pane_dialog_fix (CF_PANE_DIALOG_NO_CONVERSATION), "projects"));
+}
+
+/* A failed resume names itself: resume_failed, the dialog, and the exit. */
+static void
+test_pane_resume_failed (void)
+{
+  static const char text[] =
+    "bash-5.2# claude --model sonnet --resume e77f7190-7555-40bd-a0ac-c4e022aa58f0\n"
+    "No conversation found with session ID: e77f7190-7555-40bd-a0ac-c4e022aa58f0\n"
+    "bash-5.2# ";
+  g_auto(CfPaneVerdict) verdict = { 0 };
+
+  classify (text, &verdict);
+  g_assert_true (verdict.resume_failed);
+  g_assert_true (verdict.exited);
+  g_assert_cmpint (verdict.dialog_kind, ==, CF_PANE_DIALOG_NO_CONVERSATION);
+  g_assert_cmpstr (verdict.dialog, ==, "No conversation found with session ID: e77f7190-7555-40bd-a0ac-c4e022aa58f0");
+  g_assert_false (verdict.ready);
+  g_assert_false (verdict.needs_input);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -690,5 +902,9 @@ main (int argc, char **argv)
   g_test_add_func ("/pane/resume-uuid", test_pane_resume_uuid);
   g_test_add_func ("/pane/snippet-utf8", test_pane_snippet_utf8);
   g_test_add_func ("/pane/robustness", test_pane_robustness);
+  g_test_add_func ("/pane/ready", test_pane_ready);
+  g_test_add_func ("/pane/limit-signals", test_pane_limit_signals);
+  g_test_add_func ("/pane/dialog-fix", test_pane_dialog_fix);
+  g_test_add_func ("/pane/resume-failed", test_pane_resume_failed);
   return g_test_run ();
 }
