@@ -36,7 +36,10 @@ check_verdict (const CfPaneVerdict *verdict)
 {
   g_assert_true (verdict->limit == (verdict->limit_match && !verdict->server_error));
   g_assert_true ((verdict->pattern != NULL) == verdict->limit_match);
-  g_assert_true (verdict->pattern == NULL || is_pattern_id (verdict->pattern, CF_PANE_PATTERN_LIMIT));
+  /* The /rate-limit-options menu is a limit by itself: its dialog row. */
+  g_assert_true (verdict->pattern == NULL || is_pattern_id (verdict->pattern, CF_PANE_PATTERN_LIMIT)
+                 || (is_pattern_id (verdict->pattern, CF_PANE_PATTERN_DIALOG)
+                     && verdict->dialog_kind == CF_PANE_DIALOG_LIMIT_MENU));
   g_assert_true ((verdict->warning_pattern != NULL) == verdict->warning);
   g_assert_true (verdict->warning_pattern == NULL
                  || is_pattern_id (verdict->warning_pattern, CF_PANE_PATTERN_WARNING));
@@ -51,7 +54,33 @@ check_verdict (const CfPaneVerdict *verdict)
       g_assert_true (g_utf8_validate (verdict->snippet, -1, NULL));
     }
   g_assert_true (verdict->snippet != NULL
-                 || !(verdict->busy || verdict->warning || verdict->limit_match || verdict->server_error));
+                 || !(verdict->busy || verdict->warning || verdict->limit_match || verdict->server_error
+                      || verdict->throttle));
+
+  /* Pattern table v2. */
+  g_assert_true ((verdict->throttle_pattern != NULL) == verdict->throttle);
+  g_assert_true (verdict->throttle_pattern == NULL
+                 || is_pattern_id (verdict->throttle_pattern, CF_PANE_PATTERN_THROTTLE));
+  g_assert_true ((verdict->dialog != NULL) == (verdict->dialog_kind != CF_PANE_DIALOG_NONE));
+  g_assert_true ((cf_pane_dialog_fix (verdict->dialog_kind) != NULL)
+                 == (verdict->dialog_kind != CF_PANE_DIALOG_NONE));
+  if (verdict->dialog != NULL)
+    {
+      g_assert_cmpuint (strlen (verdict->dialog), <=, CF_PANE_SNIPPET_MAX);
+      g_assert_true (g_utf8_validate (verdict->dialog, -1, NULL));
+    }
+  g_assert_true (verdict->needs_input
+                 == (verdict->dialog_kind == CF_PANE_DIALOG_PERMISSION
+                     || verdict->dialog_kind == CF_PANE_DIALOG_LIMIT_MENU
+                     || verdict->dialog_kind == CF_PANE_DIALOG_UNKNOWN_MENU));
+  g_assert_true (verdict->resume_failed == (verdict->dialog_kind == CF_PANE_DIALOG_NO_CONVERSATION));
+  g_assert_true (verdict->auto_continue == NULL || g_str_equal (verdict->auto_continue, "armed")
+                 || g_str_equal (verdict->auto_continue, "fired")
+                 || g_str_equal (verdict->auto_continue, "cancelled"));
+  g_assert_true (!verdict->ready
+                 || (verdict->prompt && !verdict->busy && !verdict->exited
+                     && verdict->dialog_kind == CF_PANE_DIALOG_NONE));
+  g_assert_true (!verdict->exited || (!verdict->prompt && !verdict->busy));
 }
 
 int

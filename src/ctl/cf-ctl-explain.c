@@ -188,12 +188,24 @@ verdict_summary (const CfPaneVerdict *verdict)
     return _("usage limit reached: this session counts toward an account switch.");
   if (verdict->limit_match)
     return _("a limit message is vetoed by a server error: no account switch.");
+  if (verdict->resume_failed)
+    return _("the resume failed: Claude found no conversation with that session ID.");
+  if (verdict->needs_input)
+    return _("a dialog waits for a person: neither idle nor working.");
+  if (verdict->dialog_kind != CF_PANE_DIALOG_NONE)
+    return _("a dialog blocks Claude: never type a task into it.");
+  if (verdict->exited)
+    return _("Claude has exited: its last frame is history, not a prompt.");
   if (verdict->server_error)
     return _("server error, not a usage limit: no account switch.");
+  if (verdict->throttle)
+    return _("the server is throttling requests (a 429 that is not a usage limit): no account switch.");
   if (verdict->busy)
     return _("Claude is working.");
-  if (verdict->prompt)
+  if (verdict->ready)
     return _("idle at the prompt: ready for a task.");
+  if (verdict->prompt)
+    return _("at the prompt, but text is typed into the input box: not ready.");
   return _("no Claude Code input prompt recognised (a shell, a menu or a dialog).");
 }
 
@@ -203,7 +215,8 @@ print_explanation (const CfPaneVerdict *verdict, const char *source, GDateTime *
 {
   const char *labels[] = {
     _("Prompt visible:"), _("Busy:"), _("Limit:"), _("Resets at:"), _("Server error:"),
-    _("Warning:"), _("Resume UUID:"), _("Deciding line:"),
+    _("Warning:"), _("Resume UUID:"), _("Deciding line:"), _("Ready:"), _("Exited:"),
+    _("Dialog:"), _("Needs input:"), _("Throttle:"), _("Auto-continue:"), _("Resume failed:"),
   };
   g_autofree char *now_text = format_iso (now);
   g_autofree char *limit_text = NULL;
@@ -211,6 +224,8 @@ print_explanation (const CfPaneVerdict *verdict, const char *source, GDateTime *
   g_autofree char *server_text = NULL;
   g_autofree char *warning_text = NULL;
   g_autofree char *snippet_text = NULL;
+  g_autofree char *dialog_text = NULL;
+  g_autofree char *throttle_text = NULL;
   guint width = 0;
 
   for (guint i = 0; i < G_N_ELEMENTS (labels); i++)
@@ -241,6 +256,17 @@ print_explanation (const CfPaneVerdict *verdict, const char *source, GDateTime *
                    ? g_strdup_printf (_("yes (pattern %s), not exhaustion"), verdict->warning_pattern)
                    : g_strdup (_("no"));
   snippet_text = verdict->snippet ? g_strdup (verdict->snippet) : g_strdup (_("none"));
+  if (verdict->dialog_kind != CF_PANE_DIALOG_NONE)
+    /* TRANSLATORS: dialog id, its first line, what the operator must do. */
+    dialog_text = g_strdup_printf (_("%s: \"%s\" (fix: %s)"),
+                                   cf_pane_dialog_to_string (verdict->dialog_kind),
+                                   verdict->dialog ? verdict->dialog : "",
+                                   cf_pane_dialog_fix (verdict->dialog_kind));
+  else
+    dialog_text = g_strdup (_("none"));
+  throttle_text = verdict->throttle
+                    ? g_strdup_printf (_("yes (pattern %s), not a usage limit"), verdict->throttle_pattern)
+                    : g_strdup (_("no"));
 
   /* TRANSLATORS: %s is a file name, or "standard input". */
   g_print (_("Pane capture: %s\n"), source);
@@ -255,6 +281,13 @@ print_explanation (const CfPaneVerdict *verdict, const char *source, GDateTime *
   print_field (width, labels[5], warning_text);
   print_field (width, labels[6], verdict->resume_uuid ? verdict->resume_uuid : _("none"));
   print_field (width, labels[7], snippet_text);
+  print_field (width, labels[8], yes_no (verdict->ready));
+  print_field (width, labels[9], yes_no (verdict->exited));
+  print_field (width, labels[10], dialog_text);
+  print_field (width, labels[11], yes_no (verdict->needs_input));
+  print_field (width, labels[12], throttle_text);
+  print_field (width, labels[13], verdict->auto_continue ? verdict->auto_continue : _("none"));
+  print_field (width, labels[14], yes_no (verdict->resume_failed));
   /* TRANSLATORS: followed by one of the verdict sentences. */
   g_print ("\n%s %s\n", _("Verdict:"), verdict_summary (verdict));
 }
@@ -304,6 +337,18 @@ print_json (const CfPaneVerdict *verdict, GDateTime *now, GTimeZone *zone, guint
   add_string_or_null (builder, "snippet", verdict->snippet);
   add_string_or_null (builder, "warning_pattern", verdict->warning_pattern);
   add_string_or_null (builder, "server_error_pattern", verdict->server_error_pattern);
+  add_boolean (builder, "needs_input", verdict->needs_input);
+  add_boolean (builder, "throttle", verdict->throttle);
+  add_string_or_null (builder, "auto_continue", verdict->auto_continue);
+  add_string_or_null (builder, "dialog", verdict->dialog);
+  add_boolean (builder, "resume_failed", verdict->resume_failed);
+  add_boolean (builder, "ready", verdict->ready);
+  add_boolean (builder, "exited", verdict->exited);
+  add_string_or_null (builder, "dialog_kind",
+                      verdict->dialog_kind != CF_PANE_DIALOG_NONE
+                        ? cf_pane_dialog_to_string (verdict->dialog_kind) : NULL);
+  add_string_or_null (builder, "dialog_fix", cf_pane_dialog_fix (verdict->dialog_kind));
+  add_string_or_null (builder, "throttle_pattern", verdict->throttle_pattern);
   json_builder_set_member_name (builder, "patterns_version");
   json_builder_add_int_value (builder, CF_PANE_PATTERNS_VERSION);
   add_string_or_null (builder, "now", now_text);

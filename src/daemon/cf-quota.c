@@ -510,8 +510,7 @@ on_tick (gpointer user_data)
     {
       CfSession *session = g_ptr_array_index (sessions, i);
 
-      /* A launch reads its own screen; its first line comes after. */
-      if (session_is_candidate (self, session) && session->state != CF_SESSION_LAUNCHING)
+      if (session_is_candidate (self, session))
         capture (self, session->name, FALSE);
       else
         forget_session (self, session->name);

@@ -15,6 +15,14 @@
 #define CF_ROW(row_id, row_kind, row_regex, first_example, ...)                  \
   { .id = row_id, .kind = row_kind, .regex = row_regex, .example = first_example, \
     .examples = CF_EXAMPLES (first_example, ##__VA_ARGS__) }
+#define CF_DIALOG_ROW(row_id, row_dialog, row_needs_menu, row_regex, first_example, ...) \
+  { .id = row_id, .kind = CF_PANE_PATTERN_DIALOG, .regex = row_regex,                    \
+    .example = first_example, .examples = CF_EXAMPLES (first_example, ##__VA_ARGS__),    \
+    .dialog = row_dialog, .needs_menu = row_needs_menu }
+#define CF_AUTO_ROW(row_id, row_state, row_regex, first_example, ...)                    \
+  { .id = row_id, .kind = CF_PANE_PATTERN_AUTO_CONTINUE, .regex = row_regex,             \
+    .example = first_example, .examples = CF_EXAMPLES (first_example, ##__VA_ARGS__),    \
+    .auto_continue = row_state }
 
 /* Claude Code starts its own messages at the line start, after a transcript
  * marker; anchoring there keeps Claude's prose ("the text \"5-hour limit
@@ -23,6 +31,8 @@
 /* "You've", "You’ve" (Claude Code uses both apostrophes) and "You have". */
 #define YOU_HAVE "(?:you(?:'|’)?ve|you have)"
 #define YOU_ARE "(?:you(?:'|’)?re|you are)"
+/* Dialog lines start the row, inside an optional box border. */
+#define DIALOG_LEAD "^\\s*(?:│\\s*)?"
 
 static const CfPanePatternInfo pattern_table[] = {
   /* Limits.  Specific phrasings first so that the reported id is precise;
@@ -38,6 +48,11 @@ static const CfPanePatternInfo pattern_table[] = {
           LEAD "(?:usage limit reached\\W+continuing automatically\\b"
           "|continuing automatically at\\s*\\d)",
           "Usage limit reached · continuing automatically at 7pm · esc or type to cancel"),
+  /* 2.1.332: Claude Code's own auto-continue, armed under the limit line. */
+  CF_ROW ("auto-continue-set", CF_PANE_PATTERN_LIMIT,
+          LEAD "usage limit reached(?: again)?\\W+set to continue automatically\\b",
+          "Usage limit reached · set to continue automatically at 4:23pm",
+          "Usage limit reached again · set to continue automatically at 3pm"),
   CF_ROW ("five-hour-limit", CF_PANE_PATTERN_LIMIT,
           LEAD "5[- ]?hour limit reached\\b",
           "5-hour limit reached ∙ resets 9pm",
@@ -49,14 +64,20 @@ static const CfPanePatternInfo pattern_table[] = {
   CF_ROW ("hit-session-limit", CF_PANE_PATTERN_LIMIT,
           LEAD YOU_HAVE " hit your session limit\\b",
           "You've hit your session limit · resets 8pm (America/New_York)"),
+  CF_ROW ("hit-five-hour-limit", CF_PANE_PATTERN_LIMIT,
+          LEAD YOU_HAVE " hit your 5[- ]?hour limit\\b",
+          "You've hit your 5-hour limit · resets 4:23pm (Europe/Berlin)",
+          "You've hit your 5-hour limit · resets 1:47pm (UTC) · progress saved"),
   CF_ROW ("hit-weekly-limit", CF_PANE_PATTERN_LIMIT,
           LEAD YOU_HAVE " hit your (?:[\\w-]+ )?weekly limit\\b",
           "You've hit your weekly limit · resets Jul 31, 2am (UTC)",
           "You’ve hit your Opus weekly limit · resets Aug 4, 9am"),
   CF_ROW ("hit-your-limit", CF_PANE_PATTERN_LIMIT,
-          LEAD YOU_HAVE " hit your (?:[\\w-]+ )?limit\\b",
+          LEAD YOU_HAVE " hit your (?:[\\w-]+ ){0,2}limit\\b",
           "You've hit your limit · resets 11:30pm (Europe/Berlin)",
-          "You've hit your limit · resets Feb 17 at 2pm (Asia/Seoul)"),
+          "You've hit your limit · resets Feb 17 at 2pm (Asia/Seoul)",
+          "You've hit your Opus limit · resets Dec 9, 5:32pm (Europe/Berlin)",
+          "You've hit your usage credit limit · out of usage credits"),
   CF_ROW ("extra-usage-exhausted", CF_PANE_PATTERN_LIMIT,
           LEAD YOU_ARE " out of extra usage\\b",
           "You're out of extra usage · resets 4pm (America/Los_Angeles)"),
@@ -103,6 +124,81 @@ static const CfPanePatternInfo pattern_table[] = {
           "502 Bad Gateway",
           "503 Service Unavailable",
           "529 Overloaded"),
+
+  /* A 429 without the unified headers: the server sheds load, the account
+   * is fine.  StopFailure says rate_limit for these too. */
+  CF_ROW ("throttle-server-limiting", CF_PANE_PATTERN_THROTTLE,
+          LEAD "(?:api error:?\\s*)?server is temporarily limiting requests\\b",
+          "API Error: Server is temporarily limiting requests (not your usage limit) · Rate limited"),
+  CF_ROW ("throttle-request-rejected", CF_PANE_PATTERN_THROTTLE,
+          LEAD "(?:api error:?\\s*)?request rejected \\(429\\)",
+          "API Error: Request rejected (429) · Rate limited"),
+
+  /* Dialogs, menus and refusals, looked for below the last ❯ box only.
+   * Within a dialog the first row that matches names it. */
+  CF_DIALOG_ROW ("trust-quick-safety-check", CF_PANE_DIALOG_TRUST, FALSE,
+                 DIALOG_LEAD "quick safety check: is this a project you created or one you trust\\b",
+                 "Quick safety check: Is this a project you created or one you trust? (Like your own code, a well-known open source project, or work from your team)."),
+  CF_DIALOG_ROW ("trust-legacy", CF_PANE_DIALOG_TRUST, FALSE,
+                 DIALOG_LEAD "do you trust the files in this folder\\?",
+                 "Do you trust the files in this folder?"),
+  CF_DIALOG_ROW ("trust-accessing-workspace", CF_PANE_DIALOG_TRUST, FALSE,
+                 DIALOG_LEAD "accessing workspace:\\s*$",
+                 "Accessing workspace:"),
+  CF_DIALOG_ROW ("trust-yes-option", CF_PANE_DIALOG_TRUST, FALSE,
+                 DIALOG_LEAD "(?:❯\\s*)?(?:\\d\\.\\s*)?yes, i trust this folder\\b",
+                 "Yes, I trust this folder"),
+  CF_DIALOG_ROW ("bypass-warning", CF_PANE_DIALOG_BYPASS_WARNING, FALSE,
+                 DIALOG_LEAD "warning: claude code running in bypass permissions mode\\b",
+                 "WARNING: Claude Code running in Bypass Permissions mode"),
+  CF_DIALOG_ROW ("onboarding-failed", CF_PANE_DIALOG_ONBOARDING_FAILED, FALSE,
+                 DIALOG_LEAD "unable to connect to anthropic services\\b",
+                 "Unable to connect to Anthropic services"),
+  CF_DIALOG_ROW ("api-key-detected", CF_PANE_DIALOG_API_KEY, FALSE,
+                 DIALOG_LEAD "detected a custom api key in your environment\\b",
+                 "Detected a custom API key in your environment"),
+  CF_DIALOG_ROW ("root-refused", CF_PANE_DIALOG_ROOT_REFUSED, FALSE,
+                 "--dangerously-skip-permissions cannot be used with root/sudo privileges\\b",
+                 "--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons"),
+  CF_DIALOG_ROW ("no-conversation", CF_PANE_DIALOG_NO_CONVERSATION, FALSE,
+                 DIALOG_LEAD "no conversation found with session id\\b",
+                 "No conversation found with session ID: e77f7190-7555-40bd-a0ac-c4e022aa58f0"),
+  CF_DIALOG_ROW ("login-method", CF_PANE_DIALOG_LOGIN, FALSE,
+                 DIALOG_LEAD "select login method:",
+                 "Select login method:"),
+  CF_DIALOG_ROW ("limit-options-menu", CF_PANE_DIALOG_LIMIT_MENU, TRUE,
+                 DIALOG_LEAD "(?:❯\\s*)?\\d{1,2}\\.\\s+(?:stop and wait for (?:the )?limit to reset"
+                 "|wait here, then continue automatically)\\b",
+                 "❯ 1. Stop and wait for limit to reset",
+                 "2. Wait here, then continue automatically at Dec 9, 2:37pm"),
+  CF_DIALOG_ROW ("permission-question", CF_PANE_DIALOG_PERMISSION, TRUE,
+                 DIALOG_LEAD "do you want to (?:proceed|make this edit|create|allow|delete|overwrite"
+                 "|run|fetch|use|edit|write)\\b[^?]*\\?",
+                 "Do you want to proceed?",
+                 "Do you want to make this edit to cf-pane.c?",
+                 "Do you want to create notes.md?"),
+
+  /* Claude Code's own continue after a usage limit (CLAUDE-CODE.md).  The
+   * footer lines sit right-aligned, so these rows are not anchored. */
+  CF_AUTO_ROW ("auto-continue-cancelled", "cancelled",
+               "\\bautomatic continue (?:cancelled|stopped|was turned off"
+               "|at the usage-limit reset was cancelled)\\b",
+               "Automatic continue cancelled · /rate-limit-options to wait again",
+               "automatic continue cancelled",
+               "Automatic continue stopped after repeated usage limit hits"),
+  CF_AUTO_ROW ("auto-continue-fired", "fired",
+               "(?:\\busage limit reset\\W+continuing automatically\\b"
+               "|\\byour claude\\.ai usage limit has reset\\. continue the task\\b)",
+               "Usage limit reset · Continuing automatically",
+               "❯ Your claude.ai usage limit has reset. Continue the task you were working on when the limit was reached; do not repeat work that is already complete."),
+  CF_AUTO_ROW ("auto-continue-armed", "armed",
+               "(?:\\bcontinuing (?:automatically|shortly)\\b[^·]*·\\s*esc (?:or type )?to cancel\\b"
+               "|\\bset to continue automatically\\b"
+               "|\\busage limit reached\\W+continuing automatically\\b)",
+               "Continuing automatically at 4:23pm · Esc to cancel",
+               "Continuing shortly · Esc to cancel",
+               "● Usage limit reached · set to continue automatically at 4:23pm",
+               "Usage limit reached · continuing automatically at 7pm · esc or type to cancel"),
 };
 
 /* Spinner glyphs Claude Code has cycled through (· ✢ ✳ ✶ ✻ ✽ and the
@@ -118,12 +214,35 @@ static const char elapsed_source[] = "\\((?:\\d+h\\s*)?(?:\\d+m\\s*)?\\d+s\\s*·
 /* "❯ 1. Stop and wait for limit to reset": a selection menu, not the input. */
 static const char menu_cursor_source[] = "^\\s*❯\\s*\\d{1,2}[.)]\\s";
 static const char menu_option_source[] = "^\\s*\\d{1,2}[.)]\\s+\\S";
+/* The exit hint repeats the launch flags before --resume
+ * ("claude --model sonnet --dangerously-skip-permissions --resume <uuid>"). */
 static const char resume_source[] =
-  "\\bclaude\\s+--resume(?:=|\\s+)[\"']?([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}"
+  "\\bclaude(?:[ \\t]+(?!--resume\\b)[^\\s|;&]+){0,16}?[ \\t]+--resume(?:=|[ \\t]+)[\"']?"
+  "([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}"
   "-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})(?![0-9A-Fa-f-])";
+/* API retries keep the turn alive: "✻ API error · retrying in 24s ·
+ * attempt 1/10", "✻ Waiting for API response · will retry in 4m 15s". */
+static const char retry_source[] =
+  "(?:\\bretrying in (?:\\d+h\\s*)?(?:\\d+m\\s*)?(?:\\d+s)?\\s*·\\s*attempt \\d+/\\d+"
+  "|\\bwaiting for api response\\b)";
+static const char resume_hint_source[] = "^\\s*resume this session with:";
+/* "bash-5.2#", "claude@vm:~/web$", "[me@host dir]$", "host%", "$": a shell
+ * waiting for a command.  "5h: 92%" (a statusline) is not one. */
+static const char shell_prompt_source[] =
+  "^(?:\\S*[@:~/]\\S*(?:\\s+\\S+){0,3}|(?:ba|z|k|da|fi)?sh(?:-\\d+(?:\\.\\d+)*)?"
+  "|\\[[^\\]]{1,80}\\]|\\S*[A-Za-z_])?\\s?(?:[$#]|(?<!\\d)%)$";
+static const char banner_source[] = "(?:\\bclaude code v\\d|\\bwelcome to claude code\\b)";
+static const char pane_dead_source[] = "^\\s*pane is dead\\b";
+/* A reset time with its zone in parentheses: "resets 4:23pm (Europe/Berlin)". */
+static const char zone_source[] = "\\bresets?\\b[^()]*\\((?:[A-Za-z_]+(?:/[A-Za-z0-9_+-]+)*)\\)";
+/* The dim suggestion of an empty 1.x/2.0 box: 'Try "refactor redirect.ts"'. */
+static const char suggestion_source[] = "^try \"[^\"]{1,200}\"$";
+/* The dim placeholder left in the box after an API error. */
+#define CF_PANE_PLACEHOLDER "Resend your message to try again"
 
-/* How far above the input area a spinner is looked for: a todo list may
- * hang under the spinner line. */
+/* How far above the input area a spinner, Claude Code's auto-continue
+ * state or a zoned reset time is looked for: a todo list may hang under
+ * the spinner line. */
 #define CF_PANE_BUSY_WINDOW 12
 /* Status lines under the input area (mode, hints, diff stats). */
 #define CF_PANE_MAX_STATUS_LINES 6
@@ -138,6 +257,14 @@ typedef struct {
   GRegex *menu_cursor;
   GRegex *menu_option;
   GRegex *resume;
+  GRegex *retry;
+  GRegex *resume_hint;
+  GRegex *shell_prompt;
+  GRegex *banner;
+  GRegex *pane_dead;
+  GRegex *zone;
+  GRegex *footer_gap;
+  GRegex *suggestion;
 } CfPaneRegexes;
 
 static GRegex *
@@ -169,6 +296,14 @@ regexes (void)
       compiled.menu_cursor = compile (menu_cursor_source);
       compiled.menu_option = compile (menu_option_source);
       compiled.resume = compile (resume_source);
+      compiled.retry = compile (retry_source);
+      compiled.resume_hint = compile (resume_hint_source);
+      compiled.shell_prompt = compile (shell_prompt_source);
+      compiled.banner = compile (banner_source);
+      compiled.pane_dead = compile (pane_dead_source);
+      compiled.zone = compile (zone_source);
+      compiled.footer_gap = compile ("\\s{3,}");
+      compiled.suggestion = compile (suggestion_source);
       g_once_init_leave (&initialised, 1);
     }
   return &compiled;
@@ -193,8 +328,81 @@ cf_pane_pattern_kind_to_string (CfPanePatternKind kind)
       return "warning";
     case CF_PANE_PATTERN_SERVER_ERROR:
       return "server-error";
+    case CF_PANE_PATTERN_THROTTLE:
+      return "throttle";
+    case CF_PANE_PATTERN_DIALOG:
+      return "dialog";
+    case CF_PANE_PATTERN_AUTO_CONTINUE:
+      return "auto-continue";
     default:
       return "unknown";
+    }
+}
+
+const char *
+cf_pane_dialog_to_string (CfPaneDialog dialog)
+{
+  switch (dialog)
+    {
+    case CF_PANE_DIALOG_NONE:
+      return "none";
+    case CF_PANE_DIALOG_TRUST:
+      return "trust";
+    case CF_PANE_DIALOG_BYPASS_WARNING:
+      return "bypass-warning";
+    case CF_PANE_DIALOG_ONBOARDING_FAILED:
+      return "onboarding-failed";
+    case CF_PANE_DIALOG_API_KEY:
+      return "api-key";
+    case CF_PANE_DIALOG_ROOT_REFUSED:
+      return "root-refused";
+    case CF_PANE_DIALOG_NO_CONVERSATION:
+      return "no-conversation";
+    case CF_PANE_DIALOG_PERMISSION:
+      return "permission";
+    case CF_PANE_DIALOG_LIMIT_MENU:
+      return "limit-menu";
+    case CF_PANE_DIALOG_LOGIN:
+      return "login";
+    case CF_PANE_DIALOG_UNKNOWN_MENU:
+      return "unknown-menu";
+    default:
+      return "unknown";
+    }
+}
+
+const char *
+cf_pane_dialog_fix (CfPaneDialog dialog)
+{
+  switch (dialog)
+    {
+    case CF_PANE_DIALOG_TRUST:
+      return _("trust the project in the account's .claude.json (prepare_accounts does it)");
+    case CF_PANE_DIALOG_BYPASS_WARNING:
+      return _("accept the bypass-permissions warning in the account's settings.json "
+               "(skipDangerousModePermissionPrompt; prepare_accounts does it)");
+    case CF_PANE_DIALOG_ONBOARDING_FAILED:
+      return _("complete onboarding in the account's .claude.json (hasCompletedOnboarding; "
+               "prepare_accounts does it)");
+    case CF_PANE_DIALOG_API_KEY:
+      return _("approve the API key in the account's .claude.json (customApiKeyResponses) "
+               "or use a subscription login");
+    case CF_PANE_DIALOG_ROOT_REFUSED:
+      return _("run the service as a non-root user or set IS_SANDBOX=1");
+    case CF_PANE_DIALOG_NO_CONVERSATION:
+      return _("the account's projects link to the shared projects directory is missing");
+    case CF_PANE_DIALOG_PERMISSION:
+      return _("answer the permission question in the session, or allow the tool in settings.json");
+    case CF_PANE_DIALOG_LIMIT_MENU:
+      return _("the account is out of usage until the reset: switch accounts or pick an option in "
+               "the menu");
+    case CF_PANE_DIALOG_LOGIN:
+      return _("log in to the account once: CLAUDE_CONFIG_DIR=<account home> claude, then /login");
+    case CF_PANE_DIALOG_UNKNOWN_MENU:
+      return _("attach to the session and answer the menu");
+    case CF_PANE_DIALOG_NONE:
+    default:
+      return NULL;
     }
 }
 
@@ -295,6 +503,8 @@ typedef struct {
   guint input_start;
   gboolean prompt;
   guint status_start;          /* first line under the input area's closing rule */
+  guint box_prompt;            /* the ❯ line of the input area */
+  guint box_close;             /* its closing rule */
 } CfPaneScreen;
 
 static gboolean
@@ -398,6 +608,34 @@ mark_lines (const CfPaneRegexes *re, CfPaneScreen *screen)
     }
 }
 
+/* Is line C the closing rule of a ❯ box?  Then *OPEN is its opening rule
+ * and *FIRST its prompt line. */
+static gboolean
+box_closed_at (const CfPaneRegexes *re, const CfPaneScreen *screen, guint c, guint *open_rule,
+               guint *first_line)
+{
+  if (!(screen->flags[c] & LINE_RULE))
+    return FALSE;
+  for (guint open = c; open > 0 && c - open < CF_PANE_MAX_INPUT_LINES; open--)
+    {
+      guint o = open - 1;
+      guint first = o + 1;
+
+      if (!(screen->flags[o] & LINE_RULE))
+        continue;
+      while (first < c && (screen->flags[first] & LINE_BLANK))
+        first++;
+      if (first < c && is_prompt (re, screen->lines[first]))
+        {
+          *open_rule = o;
+          *first_line = first;
+          return TRUE;
+        }
+      return FALSE;
+    }
+  return FALSE;
+}
+
 /* Finds the bottom input area: a rule, the prompt line first under it, more
  * input lines, a closing rule, then a few status lines.  The ❯ of a menu or
  * of an echoed user message is never bracketed that way. */
@@ -413,32 +651,76 @@ find_input_area (const CfPaneRegexes *re, CfPaneScreen *screen)
   for (guint close = screen->n; close > 0 && seen <= CF_PANE_MAX_STATUS_LINES; close--)
     {
       guint c = close - 1;
+      guint open = 0, first = 0;
 
       if (screen->flags[c] & LINE_BLANK)
         continue;
       seen++;
-      if (!(screen->flags[c] & LINE_RULE))
-        continue;
-
-      for (guint open = c; open > 0 && c - open < CF_PANE_MAX_INPUT_LINES; open--)
+      if (box_closed_at (re, screen, c, &open, &first))
         {
-          guint o = open - 1;
-          guint first = o + 1;
-
-          if (!(screen->flags[o] & LINE_RULE))
-            continue;
-          while (first < c && (screen->flags[first] & LINE_BLANK))
-            first++;
-          if (first < c && is_prompt (re, screen->lines[first]))
-            {
-              screen->input_start = o;
-              screen->status_start = c + 1;
-              screen->prompt = TRUE;
-              return;
-            }
-          break;
+          screen->input_start = open;
+          screen->status_start = c + 1;
+          screen->box_prompt = first;
+          screen->box_close = c;
+          screen->prompt = TRUE;
+          return;
         }
     }
+}
+
+/* The line after the last ❯ box anywhere on the screen (0 when there is
+ * none): what Claude drew in place of its box, or after it exited. */
+static guint
+find_last_box_end (const CfPaneRegexes *re, const CfPaneScreen *screen)
+{
+  if (screen->prompt)
+    return screen->status_start;
+  for (guint close = screen->n; close > 0; close--)
+    {
+      guint open = 0, first = 0;
+
+      if (box_closed_at (re, screen, close - 1, &open, &first))
+        return close;
+    }
+  return 0;
+}
+
+/* The box holds nothing typed: empty, or only the placeholder left after an
+ * API error (dim on screen, plain text in a capture). */
+static gboolean
+box_is_empty (const CfPaneRegexes *re, const CfPaneScreen *screen)
+{
+  const char *p = skip_leading_space (screen->lines[screen->box_prompt]);
+  g_autofree char *content = NULL;
+
+  if (g_utf8_get_char (p) == 0x2502 /* │ */)
+    p = skip_leading_space (g_utf8_next_char (p));
+  p = skip_leading_space (g_utf8_next_char (p)); /* ❯ or > */
+  content = g_strdup (p);
+  if (g_str_has_suffix (content, "│"))
+    content[strlen (content) - strlen ("│")] = '\0';
+  g_strchomp (content);
+  if (*content != '\0' && !g_str_equal (content, CF_PANE_PLACEHOLDER)
+      && !g_regex_match (re->suggestion, content, 0, NULL))
+    return FALSE;
+  for (guint i = screen->box_prompt + 1; i < screen->box_close; i++)
+    if (!(screen->flags[i] & LINE_BLANK))
+      {
+        const char *q = skip_leading_space (screen->lines[i]);
+
+        if (!g_str_equal (q, "│"))
+          return FALSE;
+      }
+  return TRUE;
+}
+
+static gboolean is_user_echo (const CfPaneRegexes *re, const char *line);
+
+static gboolean
+is_turn_boundary (const CfPaneRegexes *re, const char *line)
+{
+  return g_regex_match (re->banner, line, 0, NULL) || g_regex_match (re->resume_hint, line, 0, NULL)
+         || g_regex_match (re->pane_dead, line, 0, NULL) || is_user_echo (re, line);
 }
 
 /* The spinner sits just above the input area (a todo list may hang below
@@ -455,8 +737,12 @@ find_busy (const CfPaneRegexes *re, const CfPaneScreen *screen, guint *deciding_
       if (screen->flags[i - 1] & LINE_BLANK)
         continue;
       seen++;
+      /* Above the banner, the resume hint or the user's message lies an
+       * earlier turn, or an earlier Claude's last frame. */
+      if (is_turn_boundary (re, line))
+        break;
       if ((screen->flags[i - 1] & LINE_SPINNER) || g_regex_match (re->interrupt, line, 0, NULL)
-          || g_regex_match (re->elapsed, line, 0, NULL))
+          || g_regex_match (re->elapsed, line, 0, NULL) || g_regex_match (re->retry, line, 0, NULL))
         {
           *deciding_line = i - 1;
           return TRUE;
@@ -575,91 +861,253 @@ find_resume_uuid (const CfPaneRegexes *re, const char *text)
   return last;
 }
 
-typedef struct {
-  const char *needle;
-  CfPaneDialog kind;
-} DialogRow;
-
-static const DialogRow dialog_rows[] = {
-  { "Quick safety check", CF_PANE_DIALOG_TRUST },
-  { "Do you trust the files in this folder", CF_PANE_DIALOG_TRUST },
-  { "Bypass Permissions mode", CF_PANE_DIALOG_BYPASS_WARNING },
-  { "Unable to connect to Anthropic services", CF_PANE_DIALOG_ONBOARDING_FAILED },
-  { "Detected a custom API key", CF_PANE_DIALOG_API_KEY },
-  { "cannot be used with root/sudo privileges", CF_PANE_DIALOG_ROOT_REFUSED },
-  { "No conversation found with session ID", CF_PANE_DIALOG_NO_CONVERSATION },
-  { "Do you want to proceed?", CF_PANE_DIALOG_PERMISSION },
-  { "Stop and wait for limit to reset", CF_PANE_DIALOG_LIMIT_MENU },
-  { "Select login method", CF_PANE_DIALOG_LOGIN },
-};
-
-const char *
-cf_pane_dialog_fix (CfPaneDialog dialog)
+/* The dialog text without the box border around it. */
+static char *
+make_dialog_snippet (const char *line)
 {
-  switch (dialog)
+  const char *start = skip_leading_space (line);
+  g_autofree char *copy = NULL;
+
+  if (g_str_has_prefix (start, "│"))
+    start = skip_leading_space (start + strlen ("│"));
+  copy = g_strdup (start);
+  g_strchomp (copy);
+  if (g_str_has_suffix (copy, "│"))
     {
-    case CF_PANE_DIALOG_NONE:
-      return "";
-    case CF_PANE_DIALOG_TRUST:
-      return _("trust the project in the account's .claude.json (prepare_accounts does it)");
-    case CF_PANE_DIALOG_BYPASS_WARNING:
-      return _("accept the bypass-permissions warning in the account's settings.json "
-               "(prepare_accounts does it)");
-    case CF_PANE_DIALOG_ONBOARDING_FAILED:
-      return _("complete the onboarding in the account's .claude.json (prepare_accounts does it)");
-    case CF_PANE_DIALOG_API_KEY:
-      return _("approve the API key in the account's .claude.json, or use a subscription login");
-    case CF_PANE_DIALOG_ROOT_REFUSED:
-      return _("run the service as a non-root user (or set IS_SANDBOX=1 in a sandbox)");
-    case CF_PANE_DIALOG_NO_CONVERSATION:
-      return _("link the account's projects directory to the shared one (claude-failoverctl doctor)");
-    case CF_PANE_DIALOG_PERMISSION:
-      return _("answer the question in the session (claude-failoverctl attach --write)");
-    case CF_PANE_DIALOG_LIMIT_MENU:
-      return _("the account is out of usage: switch accounts or wait for the reset");
-    case CF_PANE_DIALOG_LOGIN:
-      return _("log the account in once: CLAUDE_CONFIG_DIR=<home> claude, then /login");
-    case CF_PANE_DIALOG_UNKNOWN_MENU:
-    default:
-      return _("look at the session (claude-failoverctl attach) and answer or fix what it asks");
+      copy[strlen (copy) - strlen ("│")] = '\0';
+      g_strchomp (copy);
     }
+  return make_snippet (copy);
 }
 
-/* A dialog counts only below the last input area (or with none at all):
- * an old dialog scrolled above a live prompt is history. */
-static void
-find_dialog (const CfPaneScreen *screen, CfPaneVerdict *out)
+/* Index of the first DIALOG row matching LINE, or -1. */
+static gint
+match_dialog_row (const CfPaneRegexes *re, const char *line)
 {
-  guint from = screen->prompt ? screen->input_start : 0;
+  return match_row (re, CF_PANE_PATTERN_DIALOG, line, NULL);
+}
+
+static gboolean
+dialog_exits_claude (CfPaneDialog dialog)
+{
+  return dialog == CF_PANE_DIALOG_ROOT_REFUSED || dialog == CF_PANE_DIALOG_NO_CONVERSATION
+         || dialog == CF_PANE_DIALOG_ONBOARDING_FAILED;
+}
+
+static gboolean
+dialog_is_menu (CfPaneDialog dialog)
+{
+  return dialog == CF_PANE_DIALOG_PERMISSION || dialog == CF_PANE_DIALOG_LIMIT_MENU
+         || dialog == CF_PANE_DIALOG_UNKNOWN_MENU;
+}
+
+/* The question a numbered menu answers: the first line above its options. */
+static guint
+menu_question (const CfPaneRegexes *re, const CfPaneScreen *screen, guint from, guint cursor)
+{
+  for (guint i = cursor; i > from && cursor - i < CF_PANE_BUSY_WINDOW; i--)
+    {
+      guint line = i - 1;
+
+      if ((screen->flags[line] & (LINE_BLANK | LINE_RULE))
+          || g_regex_match (re->menu_option, screen->lines[line], 0, NULL))
+        continue;
+      return line;
+    }
+  return cursor;
+}
+
+/* Below the last ❯ box (FROM): the bottom-most dialog line decides the
+ * kind; its text is the line of the first table row of that kind, or the
+ * question of a menu.  A numbered menu no row knows waits for a person. */
+static gint
+find_dialog (const CfPaneRegexes *re, const CfPaneScreen *screen, const gint *rows, guint from,
+             CfPaneVerdict *out)
+{
+  gint cursor = -1, bottom = -1;
+  CfPaneDialog kind = CF_PANE_DIALOG_NONE;
+  gint text_line = -1;
+
+  for (guint i = from; i < screen->n; i++)
+    if (g_regex_match (re->menu_cursor, screen->lines[i], 0, NULL))
+      cursor = (gint) i;
+
+  for (guint i = screen->n; i > from && bottom < 0; i--)
+    {
+      gint row = rows[i - 1];
+
+      if (row < 0 || (pattern_table[row].needs_menu && cursor < (gint) (i - 1)))
+        continue;
+      bottom = (gint) (i - 1);
+      kind = pattern_table[row].dialog;
+    }
+
+  if (kind != CF_PANE_DIALOG_NONE && dialog_exits_claude (kind) && cursor > bottom)
+    kind = CF_PANE_DIALOG_UNKNOWN_MENU;
+  if (kind == CF_PANE_DIALOG_NONE && cursor >= 0)
+    kind = CF_PANE_DIALOG_UNKNOWN_MENU;
+  if (kind == CF_PANE_DIALOG_NONE)
+    return -1;
+
+  if (dialog_is_menu (kind) && cursor >= 0)
+    text_line = (gint) menu_question (re, screen, from, (guint) cursor);
+  else
+    for (guint r = 0; r < G_N_ELEMENTS (pattern_table) && text_line < 0; r++)
+      {
+        if (pattern_table[r].kind != CF_PANE_PATTERN_DIALOG || pattern_table[r].dialog != kind)
+          continue;
+        for (guint i = from; i < screen->n; i++)
+          if (rows[i] == (gint) r)
+            {
+              text_line = (gint) i;
+              break;
+            }
+      }
+  if (text_line < 0)
+    text_line = bottom;
+
+  out->dialog_kind = kind;
+  out->dialog = make_dialog_snippet (screen->lines[text_line]);
+  out->needs_input = dialog_is_menu (kind);
+  out->resume_failed = kind == CF_PANE_DIALOG_NO_CONVERSATION;
+  return bottom >= 0 && pattern_table[rows[bottom]].dialog == kind ? rows[bottom] : -1;
+}
+
+/* Claude exited when, below its last box, the resume hint or a shell prompt
+ * (the last line) comes after everything Claude draws: a banner, a dialog,
+ * a menu.  A shell alone, where no Claude ever drew, is not an exit. */
+static gboolean
+find_exited (const CfPaneRegexes *re, const CfPaneScreen *screen, const gint *rows, guint from)
+{
+  gint marker = -1, claude_ui = -1, last = -1;
+  gboolean claude_seen = from > 0;
 
   for (guint i = from; i < screen->n; i++)
     {
       const char *line = screen->lines[i];
 
-      if (strstr (line, "Resume this session with:") != NULL || g_str_has_prefix (line, "Pane is dead"))
-        out->exited = TRUE;
-      if (strstr (line, "No conversation found with session ID") != NULL)
-        out->resume_failed = TRUE;
-      if (strstr (line, "not your usage limit") != NULL || strstr (line, "Request rejected (429)") != NULL)
-        out->throttle = TRUE;
-      for (guint r = 0; r < G_N_ELEMENTS (dialog_rows) && out->dialog_kind == CF_PANE_DIALOG_NONE; r++)
-        if (strstr (line, dialog_rows[r].needle) != NULL)
-          {
-            out->dialog_kind = dialog_rows[r].kind;
-            out->dialog = make_snippet (line);
-          }
-    }
-  if (out->dialog_kind == CF_PANE_DIALOG_NONE && !screen->prompt)
-    for (guint i = 0; i < screen->n; i++)
-      if (screen->flags[i] & LINE_MENU)
+      if (screen->flags[i] & LINE_BLANK)
+        continue;
+      last = (gint) i;
+      if (g_regex_match (re->resume_hint, line, 0, NULL) || g_regex_match (re->pane_dead, line, 0, NULL))
         {
-          out->dialog_kind = CF_PANE_DIALOG_UNKNOWN_MENU;
-          out->dialog = make_snippet (screen->lines[i]);
-          break;
+          marker = (gint) i;
+          claude_seen = TRUE;
         }
-  out->needs_input = out->dialog_kind == CF_PANE_DIALOG_PERMISSION ||
-                     out->dialog_kind == CF_PANE_DIALOG_UNKNOWN_MENU ||
-                     out->dialog_kind == CF_PANE_DIALOG_LIMIT_MENU;
+      else if (rows[i] >= 0 && dialog_exits_claude (pattern_table[rows[i]].dialog))
+        claude_seen = TRUE;
+      else if (rows[i] >= 0 || g_regex_match (re->banner, line, 0, NULL)
+               || g_regex_match (re->menu_cursor, line, 0, NULL))
+        {
+          claude_ui = (gint) i;
+          claude_seen = TRUE;
+        }
+    }
+  if (last >= 0 && last > claude_ui && g_regex_match (re->shell_prompt, screen->lines[last], 0, NULL))
+    marker = MAX (marker, last);
+  return claude_seen && marker >= 0 && marker > claude_ui;
+}
+
+/* An echoed user message ("❯ Do a task", "> …") starts a turn: state
+ * shown above it belongs to an earlier turn. */
+static gboolean
+is_user_echo (const CfPaneRegexes *re, const char *line)
+{
+  const char *p = skip_leading_space (line);
+
+  if (g_str_has_prefix (p, "❯"))
+    p = skip_leading_space (p + strlen ("❯"));
+  else if (*p == '>')
+    p = skip_leading_space (p + 1);
+  else
+    return FALSE;
+  /* "❯ /rate-limit-options": Claude Code opened its own menu. */
+  return *p != '/' && is_prompt (re, line);
+}
+
+/* Claude Code's auto-continue state: the footer first, then the output of
+ * the current turn, bottom first. */
+static const char *
+find_auto_continue (const CfPaneRegexes *re, const CfPaneScreen *screen)
+{
+  guint seen = 0;
+
+  for (guint i = screen->n; i > screen->status_start; i--)
+    {
+      gint row = match_row (re, CF_PANE_PATTERN_AUTO_CONTINUE, screen->lines[i - 1], NULL);
+
+      if (row >= 0)
+        return pattern_table[row].auto_continue;
+    }
+  for (guint i = screen->input_start; i > 0 && seen < CF_PANE_BUSY_WINDOW; i--)
+    {
+      const char *line = screen->lines[i - 1];
+      gint row;
+
+      if (screen->flags[i - 1] & LINE_BLANK)
+        continue;
+      seen++;
+      row = match_row (re, CF_PANE_PATTERN_AUTO_CONTINUE, line, NULL);
+      if (row >= 0)
+        return pattern_table[row].auto_continue;
+      if (is_user_echo (re, line))
+        break;
+    }
+  return NULL;
+}
+
+/* Footer rows hold right-aligned notes ("You've used 92% of your 5-hour
+ * limit · resets …"): each run of text between wide gaps is matched on
+ * its own.  Warnings only: a footer never shows exhaustion. */
+static char *
+find_footer_warning (const CfPaneRegexes *re, const CfPaneScreen *screen, const char **pattern)
+{
+  for (guint i = screen->n; i > screen->status_start; i--)
+    {
+      g_auto(GStrv) parts = NULL;
+      const char *line = screen->lines[i - 1];
+
+      if (screen->flags[i - 1] & LINE_BLANK)
+        continue;
+      parts = g_regex_split (re->footer_gap, line, 0);
+      for (guint p = 0; parts[p] != NULL; p++)
+        {
+          gint row = match_row (re, CF_PANE_PATTERN_WARNING, parts[p], NULL);
+
+          if (row >= 0)
+            {
+              *pattern = pattern_table[row].id;
+              return make_snippet (parts[p]);
+            }
+        }
+    }
+  return NULL;
+}
+
+/* A reset time without a zone ("set to continue automatically at 4:23pm")
+ * is read in the zone the limit line above it names ("resets 4:23pm
+ * (Europe/Berlin)"): that is the zone of the Claude process.  Looks at the
+ * output of the current turn, bottom first. */
+static gint
+find_zoned_limit_line (const CfPaneRegexes *re, const CfPaneScreen *screen, guint below,
+                       gint *match_start)
+{
+  guint seen = 0;
+
+  for (guint i = below; i > 0 && seen < CF_PANE_BUSY_WINDOW; i--)
+    {
+      const char *line = screen->lines[i - 1];
+
+      if (screen->flags[i - 1] & LINE_BLANK)
+        continue;
+      seen++;
+      if (match_row (re, CF_PANE_PATTERN_LIMIT, line, match_start) >= 0
+          && g_regex_match (re->zone, line + *match_start, 0, NULL))
+        return (gint) (i - 1);
+      if (is_user_echo (re, line))
+        break;
+    }
+  return -1;
 }
 
 void
@@ -673,11 +1121,14 @@ cf_pane_classify (const char *text,
   g_auto(GStrv) lines = NULL;
   g_autofree guint *flags = NULL;
   g_autofree guint *tail = NULL;
+  g_autofree gint *dialog_rows = NULL;
+  g_autofree char *footer_warning = NULL;
   CfPaneScreen screen = { 0 };
-  guint tail_lines, n_tail;
+  guint tail_lines, n_tail, box_end;
   guint busy_line = 0;
-  gint limit_index = -1, warning_index = -1, server_index = -1;
+  gint limit_index = -1, warning_index = -1, server_index = -1, throttle_index = -1;
   gint limit_start = 0;
+  gint dialog_row;
 
   g_return_if_fail (context != NULL);
   g_return_if_fail (out != NULL);
@@ -703,6 +1154,20 @@ cf_pane_classify (const char *text,
   out->prompt = screen.prompt;
   out->busy = find_busy (re, &screen, &busy_line);
 
+  /* Dialogs, refusals and the exit live below the last box Claude drew. */
+  box_end = find_last_box_end (re, &screen);
+  dialog_rows = g_new (gint, screen.n + 1);
+  for (guint i = 0; i < screen.n; i++)
+    dialog_rows[i] = i >= box_end && !(flags[i] & LINE_BLANK) ? match_dialog_row (re, lines[i]) : -1;
+  dialog_row = find_dialog (re, &screen, dialog_rows, box_end, out);
+  out->exited = find_exited (re, &screen, dialog_rows, box_end);
+  if (out->exited)
+    {
+      /* The last frame stays above the shell: history, not a live prompt. */
+      out->prompt = FALSE;
+      out->busy = FALSE;
+    }
+
   tail_lines = context->tail_lines > 0 ? context->tail_lines : CF_PANE_DEFAULT_TAIL_LINES;
   tail = g_new0 (guint, MIN (tail_lines, screen.n) + 1);
   n_tail = collect_tail (&screen, MIN (tail_lines, screen.n), tail);
@@ -724,6 +1189,12 @@ cf_pane_classify (const char *text,
           server_index = (gint) t;
           out->server_error_pattern = pattern_table[row].id;
         }
+      if (throttle_index < 0 && (row = match_row (re, CF_PANE_PATTERN_THROTTLE, line, NULL)) >= 0)
+        {
+          throttle_index = (gint) t;
+          out->throttle_pattern = pattern_table[row].id;
+          continue;
+        }
       if (limit_index < 0 && (row = match_row (re, CF_PANE_PATTERN_LIMIT, line, &limit_start)) >= 0)
         {
           limit_index = (gint) t;
@@ -731,28 +1202,60 @@ cf_pane_classify (const char *text,
         }
     }
 
-  out->warning = warning_index >= 0;
+  if (warning_index < 0)
+    footer_warning = find_footer_warning (re, &screen, &out->warning_pattern);
+
+  out->warning = warning_index >= 0 || footer_warning != NULL;
   out->server_error = server_index >= 0;
+  out->throttle = throttle_index >= 0;
   out->limit_match = limit_index >= 0;
-  out->limit = out->limit_match && !out->server_error;
 
   if (out->limit_match)
     {
+      guint line = tail[limit_index];
       const char *next_line = limit_index > 0 ? lines[tail[limit_index - 1]] : NULL;
+      gint zoned_start = 0;
+      gint zoned = -1;
 
-      out->reset_at = parse_reset (lines[tail[limit_index]] + limit_start, next_line, context);
+      /* A zone in parentheses beats a zoneless time. */
+      if (!g_regex_match (re->zone, lines[line] + limit_start, 0, NULL))
+        zoned = find_zoned_limit_line (re, &screen, line, &zoned_start);
+      if (zoned >= 0)
+        out->reset_at = parse_reset (lines[zoned] + zoned_start, NULL, context);
+      else
+        out->reset_at = parse_reset (lines[line] + limit_start, next_line, context);
     }
+  else if (out->dialog_kind == CF_PANE_DIALOG_LIMIT_MENU && dialog_row >= 0)
+    {
+      /* The /rate-limit-options menu replaced the box and pushed the limit
+       * line out of the tail: the menu itself says the account is out. */
+      gint zoned_start = 0;
+      gint zoned = find_zoned_limit_line (re, &screen, screen.n, &zoned_start);
+
+      out->limit_match = TRUE;
+      out->pattern = pattern_table[dialog_row].id;
+      if (zoned >= 0)
+        out->reset_at = parse_reset (lines[zoned] + zoned_start, NULL, context);
+    }
+  out->limit = out->limit_match && !out->server_error;
 
   if (out->server_error)
     out->snippet = make_snippet (lines[tail[server_index]]);
-  else if (out->limit_match)
+  else if (limit_index >= 0)
     out->snippet = make_snippet (lines[tail[limit_index]]);
-  else if (out->warning)
+  else if (out->limit_match)
+    out->snippet = g_strdup (out->dialog);
+  else if (out->throttle)
+    out->snippet = make_snippet (lines[tail[throttle_index]]);
+  else if (warning_index >= 0)
     out->snippet = make_snippet (lines[tail[warning_index]]);
+  else if (footer_warning != NULL)
+    out->snippet = g_steal_pointer (&footer_warning);
   else if (out->busy)
     out->snippet = make_snippet (lines[busy_line]);
 
+  out->auto_continue = find_auto_continue (re, &screen);
+  out->ready = out->prompt && !out->busy && !out->exited && out->dialog_kind == CF_PANE_DIALOG_NONE
+               && box_is_empty (re, &screen);
   out->resume_uuid = find_resume_uuid (re, clean);
-  find_dialog (&screen, out);
-  out->ready = out->prompt && !out->busy && !out->exited && out->dialog_kind == CF_PANE_DIALOG_NONE;
 }

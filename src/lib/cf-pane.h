@@ -9,7 +9,7 @@ G_BEGIN_DECLS
  * No I/O; "now" and the local zone are arguments. */
 
 /* Bumped whenever the pattern table changes (logged with every decision). */
-#define CF_PANE_PATTERNS_VERSION 1
+#define CF_PANE_PATTERNS_VERSION 2
 
 typedef struct {
   gint64 now_unix;             /* seconds since the epoch */
@@ -25,21 +25,25 @@ typedef enum {
   CF_PANE_PATTERN_LIMIT,        /* usage exhausted: counts toward a switch */
   CF_PANE_PATTERN_WARNING,      /* close to the limit: reported, never a switch */
   CF_PANE_PATTERN_SERVER_ERROR, /* 5xx / overloaded: vetoes any limit match */
+  CF_PANE_PATTERN_THROTTLE,     /* a 429 that is not a usage limit: never a switch */
+  CF_PANE_PATTERN_DIALOG,       /* a dialog or menu in place of the input box */
+  CF_PANE_PATTERN_AUTO_CONTINUE, /* Claude Code's own continue after a limit */
 } CfPanePatternKind;
 
-/* A screen that waits for a person instead of showing Claude's prompt. */
+/* What stands in place of Claude's input box (CLAUDE-CODE.md, first-run
+ * dialogs, permission questions and menus), or made Claude exit. */
 typedef enum {
   CF_PANE_DIALOG_NONE,
-  CF_PANE_DIALOG_TRUST,              /* "Quick safety check: … trust this folder" */
-  CF_PANE_DIALOG_BYPASS_WARNING,     /* "Claude Code running in Bypass Permissions mode" */
-  CF_PANE_DIALOG_ONBOARDING_FAILED,  /* "Unable to connect to Anthropic services" */
-  CF_PANE_DIALOG_API_KEY,            /* "Detected a custom API key in your environment" */
-  CF_PANE_DIALOG_ROOT_REFUSED,       /* "--dangerously-skip-permissions cannot be used with root" */
-  CF_PANE_DIALOG_NO_CONVERSATION,    /* "No conversation found with session ID" */
-  CF_PANE_DIALOG_PERMISSION,         /* "Do you want to proceed?" */
-  CF_PANE_DIALOG_LIMIT_MENU,         /* "What do you want to do?" after a limit */
-  CF_PANE_DIALOG_LOGIN,              /* "Select login method" */
-  CF_PANE_DIALOG_UNKNOWN_MENU,       /* any other numbered menu in place of the prompt */
+  CF_PANE_DIALOG_TRUST,             /* "Quick safety check: … trust?" */
+  CF_PANE_DIALOG_BYPASS_WARNING,    /* "WARNING: … Bypass Permissions mode" */
+  CF_PANE_DIALOG_ONBOARDING_FAILED, /* "Unable to connect to Anthropic services" */
+  CF_PANE_DIALOG_API_KEY,           /* "Detected a custom API key …" */
+  CF_PANE_DIALOG_ROOT_REFUSED,      /* "… cannot be used with root/sudo privileges …" */
+  CF_PANE_DIALOG_NO_CONVERSATION,   /* "No conversation found with session ID: …" */
+  CF_PANE_DIALOG_PERMISSION,        /* "Do you want to proceed?" + numbered options */
+  CF_PANE_DIALOG_LIMIT_MENU,        /* /rate-limit-options: "Stop and wait for limit to reset" */
+  CF_PANE_DIALOG_LOGIN,             /* "Select login method:" */
+  CF_PANE_DIALOG_UNKNOWN_MENU,      /* a numbered menu no row knows */
 } CfPaneDialog;
 
 typedef struct {
@@ -55,28 +59,37 @@ typedef struct {
   char *snippet;               /* owned; <= CF_PANE_SNIPPET_MAX bytes of the deciding line, or NULL */
   const char *warning_pattern; /* static id of the warning pattern seen in the tail, or NULL */
   const char *server_error_pattern; /* static id of the server-error pattern, or NULL */
-  gboolean ready;              /* Claude's live, empty prompt: text may be pasted now */
-  gboolean exited;             /* Claude exited below its last frame (resume hint, dead pane) */
-  CfPaneDialog dialog_kind;
-  char *dialog;                /* owned; the dialog's most telling line, or NULL */
-  gboolean needs_input;        /* a dialog, menu or question waits for a person */
-  gboolean throttle;           /* a 429 that is not a usage limit */
-  const char *auto_continue;   /* "armed", "fired", "cancelled" or NULL */
-  gboolean resume_failed;      /* "No conversation found with session ID" */
+  /* Pattern table v2 (real CLI 2.1.332). */
+  gboolean ready;              /* an empty (or placeholder-only) live ❯ box at the bottom:
+                                * not busy, no dialog, not exited */
+  gboolean exited;             /* Claude exited below its last frame: "Resume this session
+                                * with:" and/or a shell prompt after the last ❯ box */
+  CfPaneDialog dialog_kind;    /* what replaces the box or made Claude exit */
+  char *dialog;                /* owned; the dialog's most telling line (snippet), or NULL */
+  gboolean needs_input;        /* a permission question, a menu or an unknown dialog waits
+                                * for a person (LIMIT_MENU too, with limit set) */
+  gboolean throttle;           /* a 429 that is not a usage limit is in the tail */
+  const char *throttle_pattern; /* static id of the throttle pattern, or NULL */
+  const char *auto_continue;   /* "armed" | "fired" | "cancelled" | NULL */
+  gboolean resume_failed;      /* "No conversation found with session ID" below the last box */
 } CfPaneVerdict;
-
-/* One translated line: what the operator must do about DIALOG. */
-const char *cf_pane_dialog_fix (CfPaneDialog dialog);
 
 /* OUT is overwritten without being freed: clear it before reusing it.
  * TEXT need not be NUL-terminated (LENGTH (gsize) -1 = it is), valid UTF-8
  * or free of escape sequences. The deciding line is, in order: the server
- * error that vetoed a limit, the limit, the warning, the busy indicator. */
+ * error that vetoed a limit, the limit, the throttle, the warning, the busy
+ * indicator.  When Claude has exited, its last frame is history: prompt and
+ * busy are FALSE. */
 void cf_pane_classify (const char *text,
                        gsize length,
                        const CfPaneContext *context,
                        CfPaneVerdict *out);
 void cf_pane_verdict_clear (CfPaneVerdict *verdict);
+
+/* Stable id ("trust", "limit-menu", …; "none") for logs and JSON. */
+const char *cf_pane_dialog_to_string (CfPaneDialog dialog);
+/* A translated one-line hint of what the operator must do, or NULL for NONE. */
+const char *cf_pane_dialog_fix (CfPaneDialog dialog);
 
 /* TRUE when TEXT is a canonical UUID (36 chars, 8-4-4-4-12 hex). */
 gboolean cf_uuid_is_valid (const char *text);
@@ -89,6 +102,9 @@ typedef struct {
   CfPanePatternKind kind;
   const char *regex;               /* GRegex, caseless, matched against one line */
   const char *const *examples;     /* NULL-terminated; each must match this row */
+  CfPaneDialog dialog;             /* kind DIALOG: the dialog this line identifies */
+  const char *auto_continue;       /* kind AUTO_CONTINUE: "armed", "fired" or "cancelled" */
+  gboolean needs_menu;             /* kind DIALOG: counts only with a numbered menu below */
 } CfPanePatternInfo;
 const CfPanePatternInfo *cf_pane_patterns (guint *n_patterns);
 const char *cf_pane_pattern_kind_to_string (CfPanePatternKind kind);

@@ -25,7 +25,17 @@ PANES = os.path.join(FIXTURES, "panes")
 
 REQUIRED_KEYS = {"prompt": bool, "busy": bool, "limit": bool, "pattern": (str, type(None)),
                  "reset_at": (str, type(None)), "server_error": bool,
-                 "resume_uuid": (str, type(None))}
+                 "resume_uuid": (str, type(None)),
+                 # ARCHITECTURE.md 4.9
+                 "needs_input": bool, "throttle": bool, "auto_continue": (str, type(None)),
+                 "dialog": (str, type(None)), "resume_failed": bool,
+                 # extra keys of pattern table v2
+                 "ready": bool, "exited": bool, "dialog_kind": (str, type(None)),
+                 "dialog_fix": (str, type(None)), "throttle_pattern": (str, type(None))}
+V2_BOOLEANS = ("ready", "exited", "needs_input", "throttle", "resume_failed")
+DIALOG_KINDS = {"trust", "bypass-warning", "onboarding-failed", "api-key", "root-refused",
+                "no-conversation", "permission", "limit-menu", "login", "unknown-menu"}
+MAN_PAGE = os.path.join(harness.source_dir(), "docs", "claude-failoverctl.1")
 ISO_WITH_OFFSET = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d\Z")
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
@@ -57,6 +67,10 @@ def load_expectations():
             case[key] = section.getboolean(key)
         for key in ("pattern", "reset_at", "resume_uuid", "snippet_prefix"):
             case[key] = section.get(key) or None
+        for key in V2_BOOLEANS:
+            case[key] = (section if key in section else defaults).getboolean(key)
+        for key in ("dialog_kind", "dialog_prefix", "auto_continue"):
+            case[key] = (section.get(key) if key in section else defaults.get(key)) or None
         cases.append(case)
     return cases
 
@@ -97,19 +111,37 @@ class ExplainPaneTest(unittest.TestCase):
             self.assertLessEqual(len(obj["snippet"].encode("utf-8")), 120)
         self.assertEqual(obj["limit"], obj["limit_match"] and not obj["server_error"])
         self.assertIsInstance(obj["patterns_version"], int)
+        self.assertGreaterEqual(obj["patterns_version"], 2)
+        self.assertIn(obj["auto_continue"], (None, "armed", "fired", "cancelled"))
+        self.assertEqual(obj["dialog"] is None, obj["dialog_kind"] is None)
+        self.assertEqual(obj["dialog_fix"] is None, obj["dialog_kind"] is None)
+        if obj["dialog_kind"] is not None:
+            self.assertIn(obj["dialog_kind"], DIALOG_KINDS)
+            self.assertLessEqual(len(obj["dialog"].encode("utf-8")), 120)
+        self.assertEqual(obj["needs_input"], obj["dialog_kind"] in ("permission", "limit-menu", "unknown-menu"))
+        self.assertEqual(obj["resume_failed"], obj["dialog_kind"] == "no-conversation")
+        self.assertEqual(obj["throttle"], obj["throttle_pattern"] is not None)
+        if obj["ready"]:
+            self.assertTrue(obj["prompt"] and not obj["busy"] and not obj["exited"])
+            self.assertIsNone(obj["dialog"])
+        if obj["exited"]:
+            self.assertFalse(obj["prompt"] or obj["busy"])
 
     # --- the fixture table ---------------------------------------------------
 
     def test_fixtures_json(self):
-        self.assertGreaterEqual(len(self.cases), 45)
+        self.assertGreaterEqual(len(self.cases), 65)
         for case in self.cases:
             with self.subTest(case=case["name"]):
                 obj = self.explain_json(os.path.join(PANES, case["file"]), "--now", case["now"],
                                         "--tz", case["zone"], "--tail-lines", case["tail_lines"])
                 self.check_schema(obj)
                 for key in ("prompt", "busy", "limit", "limit_match", "server_error", "warning",
-                            "pattern", "reset_at", "resume_uuid"):
+                            "pattern", "reset_at", "resume_uuid", "dialog_kind", "auto_continue",
+                            *V2_BOOLEANS):
                     self.assertEqual(obj[key], case[key], key)
+                if case["dialog_prefix"]:
+                    self.assertTrue(obj["dialog"].startswith(case["dialog_prefix"]), obj["dialog"])
                 if case["snippet_prefix"]:
                     self.assertTrue(obj["snippet"].startswith(case["snippet_prefix"]), obj["snippet"])
                 self.assertEqual(obj["zone"], case["zone"])
@@ -139,6 +171,33 @@ class ExplainPaneTest(unittest.TestCase):
                     self.assertIn("usage limit reached", out)
                 elif case["limit_match"]:
                     self.assertIn("vetoed", out)
+                elif case["resume_failed"]:
+                    self.assertIn("no conversation", out)
+                elif case["needs_input"]:
+                    self.assertIn("waits for a person", out)
+                elif case["dialog_kind"]:
+                    self.assertIn("never type a task", out)
+                elif case["exited"]:
+                    self.assertIn("Claude has exited", out)
+                elif case["ready"] and not (case["server_error"] or case["throttle"] or case["busy"]):
+                    self.assertIn("ready for a task", out)
+                for label in ("Ready:", "Exited:", "Dialog:", "Needs input:", "Throttle:",
+                              "Auto-continue:", "Resume failed:"):
+                    self.assertIn(label, out)
+                if case["dialog_kind"]:
+                    self.assertIn(case["dialog_kind"] + ": \"" + (case["dialog_prefix"] or ""), out)
+                    self.assertIn("(fix: ", out)
+                if case["auto_continue"]:
+                    self.assertRegex(out, r"Auto-continue:\s+" + case["auto_continue"])
+
+    def test_json_keys_documented(self):
+        # Every key explain-pane prints is in claude-failoverctl(1).
+        obj = self.explain_json(os.path.join(PANES, "idle-prompt.txt"), "--now", "2026-07-15T12:00:00Z")
+        with open(MAN_PAGE, encoding="utf-8") as f:
+            page = f.read().replace("\\-", "-")
+        for key in obj:
+            with self.subTest(key=key):
+                self.assertRegex(page, r"\.BR? " + re.escape(key) + r"\b")
 
     # --- input and options ------------------------------------------------------
 
@@ -272,12 +331,15 @@ class ExplainLiveFakeClaudeTest(unittest.TestCase):
                                      self.sb.fake_claude_path],
                             cwd=self.sb.home, width=120, height=40,
                             env={"CLAUDE_CONFIG_DIR": self.config_dir, "FAKE_CLAUDE_WORK_MS": "60000"})
-        self.wait_explained(lambda o: o["prompt"] and not o["busy"], "idle prompt")
+        idle = self.wait_explained(lambda o: o["prompt"] and not o["busy"], "idle prompt")
+        self.assertTrue(idle["ready"])
+        self.assertFalse(idle["exited"])
 
         self.sb.send_text("live", "hello")
         busy = self.wait_explained(lambda o: o["busy"], "busy spinner")
         self.assertTrue(busy["prompt"])
         self.assertFalse(busy["limit"])
+        self.assertFalse(busy["ready"])
 
         self.sb.fake_control("live", "limit You've hit your session limit · resets 8pm (America/New_York)")
         limited = self.wait_explained(lambda o: o["limit"], "limit")
@@ -293,6 +355,9 @@ class ExplainLiveFakeClaudeTest(unittest.TestCase):
         self.sb.fake_control("live", "exit")
         exited = self.wait_explained(lambda o: o["resume_uuid"], "resume UUID after exit")
         self.assertRegex(exited["resume_uuid"], UUID_RE)
+        # The last frame stays above the hint: not a prompt, not ready.
+        self.assertTrue(exited["exited"])
+        self.assertFalse(exited["prompt"] or exited["ready"] or exited["busy"])
 
 
 if __name__ == "__main__":

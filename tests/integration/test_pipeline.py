@@ -368,6 +368,29 @@ class PipelineTest(SandboxTestCase):
         sb.call("ResumeDispatch")
         self.wait_done(sb.project_dir, [tid, other], timeout=30)
 
+    def test_requeued_task_dispatched_when_its_cooldown_ends(self):
+        """A task waiting for its attempt's cooldown goes out when the cooldown
+        ends (a timer), not at the next unrelated inbox event."""
+        sb = self.sb
+        cooldown = 3
+        self.start({"pool": {"autonomous": {"min": 1, "max": 1}},
+                    "dispatcher": {"cooldown_schedule": [0, cooldown]}})
+        sb.add_task("retry", "FAKE:work=20000")
+        sb.wait_for(lambda: self.monitor.signals("TaskDispatched"), timeout=20, what="dispatched")
+        session = self.monitor.signals("TaskDispatched")[0][2]
+        sb.tmux("kill-session", "-t", f"={session}")
+        sb.wait_for(lambda: any(f[1] == "retry" and f[3] == "requeued"
+                                for f in self.monitor.signals("TaskFinished")),
+                    timeout=20, what="TaskFinished requeued")
+        requeued_at = time.monotonic()
+        # Nothing else happens in any inbox meanwhile.
+        sb.wait_for(lambda: len(self.monitor.signals("TaskDispatched")) == 2, timeout=cooldown + 10,
+                    what="the second dispatch")
+        waited = time.monotonic() - requeued_at
+        print(f"requeued → dispatched again: {waited:.2f} s (cooldown {cooldown} s)")
+        self.assertGreaterEqual(waited, cooldown - 0.5)
+        self.assertLess(waited, cooldown + 2.5)
+
     def test_session_dying_while_working_requeues(self):
         sb = self.sb
         self.start({"pool": {"autonomous": {"min": 1, "max": 1}},

@@ -7,6 +7,7 @@
  * CF_PANE_PATTERNS_VERSION: editing a row without bumping the version fails
  * here, so every logged decision names the table that made it. */
 #define CF_PANE_PATTERNS_DIGEST_V1 "f5c335d32ee91cae8dc65d345184395473b91e46eeb885266085a52c290e0b81"
+#define CF_PANE_PATTERNS_DIGEST_V2 "a7abf01f5ca1cd2aa2f62f3c778a154cc724526dae888fb6ad9415e5b49b8ed8"
 
 static const char *const input_area =
   "────────────────────────────────────────\n"
@@ -90,6 +91,12 @@ key_boolean (GKeyFile *file, const char *group, const char *key)
   return value;
 }
 
+static gboolean
+key_boolean_default (GKeyFile *file, const char *group, const char *key)
+{
+  return key_boolean (file, g_key_file_has_key (file, group, key, NULL) ? group : "defaults", key);
+}
+
 static void
 test_pane_fixtures (void)
 {
@@ -116,6 +123,9 @@ test_pane_fixtures (void)
       g_autofree char *reset_at = key_string_or_null (expected, group, "reset_at");
       g_autofree char *resume_uuid = key_string_or_null (expected, group, "resume_uuid");
       g_autofree char *snippet_prefix = key_string_or_null (expected, group, "snippet_prefix");
+      g_autofree char *dialog_kind = key_with_default (expected, group, "dialog_kind");
+      g_autofree char *dialog_prefix = key_with_default (expected, group, "dialog_prefix");
+      g_autofree char *auto_continue = key_with_default (expected, group, "auto_continue");
       g_autofree char *got_reset = NULL;
       g_auto(CfPaneVerdict) verdict = { 0 };
       gsize length = 0;
@@ -143,6 +153,20 @@ test_pane_fixtures (void)
       g_assert_cmpstr (verdict.pattern, ==, pattern);
       g_assert_cmpstr (got_reset, ==, reset_at);
       g_assert_cmpstr (verdict.resume_uuid, ==, resume_uuid);
+      g_assert_cmpint (verdict.ready, ==, key_boolean_default (expected, group, "ready"));
+      g_assert_cmpint (verdict.exited, ==, key_boolean_default (expected, group, "exited"));
+      g_assert_cmpint (verdict.needs_input, ==, key_boolean_default (expected, group, "needs_input"));
+      g_assert_cmpint (verdict.throttle, ==, key_boolean_default (expected, group, "throttle"));
+      g_assert_cmpint (verdict.resume_failed, ==, key_boolean_default (expected, group, "resume_failed"));
+      g_assert_cmpstr (verdict.auto_continue, ==, auto_continue);
+      if (verdict.dialog_kind == CF_PANE_DIALOG_NONE)
+        g_assert_null (dialog_kind);
+      else
+        g_assert_cmpstr (cf_pane_dialog_to_string (verdict.dialog_kind), ==, dialog_kind);
+      g_assert_true ((verdict.dialog != NULL) == (verdict.dialog_kind != CF_PANE_DIALOG_NONE));
+      assert_snippet_well_formed (verdict.dialog);
+      if (dialog_prefix != NULL && !g_str_has_prefix (verdict.dialog, dialog_prefix))
+        g_error ("%s: dialog \"%s\" does not start with \"%s\"", group, verdict.dialog, dialog_prefix);
       g_assert_cmpint (verdict.limit, ==, verdict.limit_match && !verdict.server_error);
       g_assert_true ((verdict.server_error_pattern != NULL) == verdict.server_error);
       g_assert_true ((verdict.warning_pattern != NULL) == verdict.warning);
@@ -159,7 +183,7 @@ test_pane_fixtures (void)
                        || verdict.limit_match || verdict.server_error);
       checked++;
     }
-  g_assert_cmpuint (checked, >=, 45);
+  g_assert_cmpuint (checked, >=, 65);
 }
 
 /* Every capture in the directory has a row in expected.ini. */
@@ -200,7 +224,8 @@ test_pane_patterns_table (void)
   guint n = 0;
   const CfPanePatternInfo *rows = cf_pane_patterns (&n);
   g_autoptr(GHashTable) ids = g_hash_table_new (g_str_hash, g_str_equal);
-  guint limits = 0, warnings = 0, server_errors = 0;
+  guint limits = 0, warnings = 0, server_errors = 0, throttles = 0, dialogs = 0, auto_continues = 0;
+  gboolean dialog_seen[CF_PANE_DIALOG_UNKNOWN_MENU + 1] = { FALSE };
 
   g_assert_cmpuint (n, >=, 15);
   for (guint i = 0; i < n; i++)
@@ -218,15 +243,55 @@ test_pane_patterns_table (void)
       limits += row->kind == CF_PANE_PATTERN_LIMIT;
       warnings += row->kind == CF_PANE_PATTERN_WARNING;
       server_errors += row->kind == CF_PANE_PATTERN_SERVER_ERROR;
+      throttles += row->kind == CF_PANE_PATTERN_THROTTLE;
+      dialogs += row->kind == CF_PANE_PATTERN_DIALOG;
+      auto_continues += row->kind == CF_PANE_PATTERN_AUTO_CONTINUE;
+      g_assert_true ((row->kind == CF_PANE_PATTERN_DIALOG) == (row->dialog != CF_PANE_DIALOG_NONE));
+      g_assert_true ((row->kind == CF_PANE_PATTERN_AUTO_CONTINUE) == (row->auto_continue != NULL));
+      g_assert_true (!row->needs_menu || row->kind == CF_PANE_PATTERN_DIALOG);
+      dialog_seen[row->dialog] = TRUE;
     }
+  /* Every dialog but the unknown menu has a row that names it. */
+  for (guint d = CF_PANE_DIALOG_TRUST; d < CF_PANE_DIALOG_UNKNOWN_MENU; d++)
+    if (!dialog_seen[d])
+      g_error ("no pattern row for dialog %s", cf_pane_dialog_to_string (d));
   g_assert_cmpuint (limits, >=, 10);
   g_assert_cmpuint (warnings, >=, 2);
   g_assert_cmpuint (server_errors, >=, 3);
+  g_assert_cmpuint (throttles, >=, 2);
+  g_assert_cmpuint (dialogs, >=, 11);
+  g_assert_cmpuint (auto_continues, >=, 3);
   g_assert_true (cf_pane_patterns (NULL) == rows);
 }
 
 /* Each example, as Claude Code prints it (bare, under "⎿", after "●"), is
- * classified by its own row: the order of the table keeps ids precise. */
+ * classified by its own row: the order of the table keeps ids precise.
+ * Dialog rows stand where the box was, under a menu when they need one;
+ * auto-continue rows are found in the output or the footer. */
+static const char *
+example_kind_id (const CfPaneVerdict *verdict, const CfPanePatternInfo *row)
+{
+  switch (row->kind)
+    {
+    case CF_PANE_PATTERN_LIMIT:
+      g_assert_false (verdict->warning);
+      g_assert_false (verdict->throttle);
+      return verdict->pattern;
+    case CF_PANE_PATTERN_WARNING:
+      g_assert_false (verdict->limit_match);
+      return verdict->warning_pattern;
+    case CF_PANE_PATTERN_THROTTLE:
+      g_assert_false (verdict->limit_match);
+      g_assert_false (verdict->server_error);
+      return verdict->throttle_pattern;
+    case CF_PANE_PATTERN_SERVER_ERROR:
+      g_assert_false (verdict->limit);
+      return verdict->server_error_pattern;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
 static void
 test_pane_patterns_examples (void)
 {
@@ -239,30 +304,44 @@ test_pane_patterns_examples (void)
       for (guint p = 0; p < G_N_ELEMENTS (prefixes); p++)
         {
           g_autofree char *line = g_strconcat (prefixes[p], rows[i].examples[e], NULL);
-          g_autofree char *text = screen (line);
+          g_autofree char *text = NULL;
           g_auto(CfPaneVerdict) verdict = { 0 };
-          const char *got;
 
-          classify (text, &verdict);
-          switch (rows[i].kind)
+          if (rows[i].kind == CF_PANE_PATTERN_DIALOG)
             {
-            case CF_PANE_PATTERN_LIMIT:
-              got = verdict.pattern;
-              g_assert_false (verdict.warning);
-              break;
-            case CF_PANE_PATTERN_WARNING:
-              got = verdict.warning_pattern;
-              g_assert_false (verdict.limit_match);
-              break;
-            case CF_PANE_PATTERN_SERVER_ERROR:
-            default:
-              got = verdict.server_error_pattern;
-              g_assert_false (verdict.limit);
-              break;
+              if (p != 0)
+                continue;
+              text = g_strconcat ("● earlier output\n", input_area, line, "\n",
+                                  rows[i].needs_menu ? "❯ 1. Yes\n  2. No\n" : "", NULL);
+              classify (text, &verdict);
+              if (verdict.dialog_kind != rows[i].dialog)
+                g_error ("example \"%s\" classified as dialog %s, not %s", line,
+                         cf_pane_dialog_to_string (verdict.dialog_kind),
+                         cf_pane_dialog_to_string (rows[i].dialog));
+              g_assert_false (verdict.ready);
+              g_assert_nonnull (verdict.dialog);
+              continue;
             }
-          if (g_strcmp0 (got, rows[i].id) != 0)
-            g_error ("example \"%s\" classified as %s, not %s", line, got ? got : "(none)",
-                     rows[i].id);
+          text = screen (line);
+          classify (text, &verdict);
+          if (rows[i].kind == CF_PANE_PATTERN_AUTO_CONTINUE)
+            {
+              g_autofree char *footer = g_strconcat (input_area, "  ⏵⏵ bypass permissions on           ",
+                                                     rows[i].examples[e], "\n", NULL);
+              g_auto(CfPaneVerdict) in_footer = { 0 };
+
+              g_assert_cmpstr (verdict.auto_continue, ==, rows[i].auto_continue);
+              classify (footer, &in_footer);
+              g_assert_cmpstr (in_footer.auto_continue, ==, rows[i].auto_continue);
+              continue;
+            }
+          {
+            const char *got = example_kind_id (&verdict, &rows[i]);
+
+            if (g_strcmp0 (got, rows[i].id) != 0)
+              g_error ("example \"%s\" classified as %s, not %s", line, got ? got : "(none)",
+                       rows[i].id);
+          }
           g_assert_true (verdict.prompt);
         }
 }
@@ -276,12 +355,21 @@ test_pane_patterns_version (void)
   g_autofree char *digest = NULL;
 
   for (guint i = 0; i < n; i++)
-    g_string_append_printf (all, "%s\t%s\t%s\n", rows[i].id,
-                            cf_pane_pattern_kind_to_string (rows[i].kind), rows[i].regex);
+    {
+      g_string_append_printf (all, "%s\t%s\t%s", rows[i].id,
+                              cf_pane_pattern_kind_to_string (rows[i].kind), rows[i].regex);
+      /* v2 rows also say what they mean (v1 rows hash as before). */
+      if (rows[i].kind == CF_PANE_PATTERN_DIALOG)
+        g_string_append_printf (all, "\t%s\t%d", cf_pane_dialog_to_string (rows[i].dialog),
+                                rows[i].needs_menu);
+      else if (rows[i].kind == CF_PANE_PATTERN_AUTO_CONTINUE)
+        g_string_append_printf (all, "\t%s", rows[i].auto_continue);
+      g_string_append_c (all, '\n');
+    }
   digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, all->str, all->len);
 
-  g_assert_cmpint (CF_PANE_PATTERNS_VERSION, ==, 1);
-  if (!g_str_equal (digest, CF_PANE_PATTERNS_DIGEST_V1))
+  g_assert_cmpint (CF_PANE_PATTERNS_VERSION, ==, 2);
+  if (!g_str_equal (digest, CF_PANE_PATTERNS_DIGEST_V2))
     g_error ("the pattern table changed (digest %s): bump CF_PANE_PATTERNS_VERSION and "
              "record the new digest here", digest);
 }
@@ -319,6 +407,14 @@ test_pane_busy (void)
     { "· /upgrade …", NULL, TRUE, FALSE },
     { "● Loading…", NULL, TRUE, FALSE },
     { "Press esc or type to cancel", NULL, TRUE, FALSE },
+    /* Claude Code 2.1.332: finished turns are not busy, retries are. */
+    { "✻ Worked for 25s · done 11:25 AM", NULL, TRUE, FALSE },
+    { "✻ Crunched for 25s · done 11:25 AM", NULL, TRUE, FALSE },
+    { "✻ Cogitated for 1m 0s", NULL, TRUE, FALSE },
+    { "✻ API error · retrying in 24s · attempt 1/10", NULL, TRUE, TRUE },
+    { "✻ 529 Overloaded · retrying in 7s · attempt 5/10", NULL, TRUE, TRUE },
+    { "✻ Waiting for API response · will retry in 4m 15s", NULL, TRUE, TRUE },
+    { "Retrying in 8 seconds… (attempt 3/10)", NULL, TRUE, FALSE },
     { NULL, "claude@vm:~$ ls\nMakefile\nclaude@vm:~$", FALSE, FALSE },
     { NULL, "✻ Thinking… (1s · esc to interrupt)\n", FALSE, TRUE },
     { NULL, "────────\n❯ \n", FALSE, FALSE },
@@ -493,6 +589,13 @@ test_pane_resume_uuid (void)
     { "claude -r 3f1c9a2e-7b4d-4e8a-9c21-5d6e7f8a9b0c", NULL },
     { "myclaude --resume 3f1c9a2e-7b4d-4e8a-9c21-5d6e7f8a9b0c", NULL },
     { "claude --resume", NULL },
+    /* The 2.1.332 hint repeats the launch flags. */
+    { "Resume this session with:\nclaude --model sonnet --dangerously-skip-permissions --resume e77f7190-7555-40bd-a0ac-c4e022aa58f0\n",
+      "e77f7190-7555-40bd-a0ac-c4e022aa58f0" },
+    { "claude --dangerously-skip-permissions --resume=e77f7190-7555-40bd-a0ac-c4e022aa58f0",
+      "e77f7190-7555-40bd-a0ac-c4e022aa58f0" },
+    { "claude --model sonnet | --resume e77f7190-7555-40bd-a0ac-c4e022aa58f0", NULL },
+    { "claude --model sonnet\n--resume e77f7190-7555-40bd-a0ac-c4e022aa58f0", NULL },
     { "", NULL },
   };
 
@@ -584,6 +687,203 @@ test_pane_robustness (void)
   cf_pane_verdict_clear (&verdict);
 }
 
+/* --- pattern table v2: the real CLI's screens ----------------------------------------- */
+
+#define RULE "────────────────────────────────────────"
+#define BOX_EMPTY RULE "\n❯ \n" RULE "\n  ⏵⏵ bypass permissions on (shift+tab to cycle)\n"
+#define OLD_FRAME \
+  "❯ Do a slow task\n✢ Philosophizing… (12s · ↓ 19 tokens)\n" RULE "\n❯ /exit\n" RULE "\n" \
+  "  ⏵⏵ bypass permissions on (shift+tab to cycle) · esc to interrupt\n"
+#define HINT "Resume this session with:\nclaude --model sonnet --dangerously-skip-permissions " \
+  "--resume e77f7190-7555-40bd-a0ac-c4e022aa58f0\n"
+#define BANNER " ▐▛███▛█   Claude Code v2.1.332\n▝▜██████▀  Sonnet 5.5 · Claude Max\n"
+
+typedef struct {
+  const char *what;
+  const char *text;
+  gboolean prompt;
+  gboolean busy;
+  gboolean ready;
+  gboolean exited;
+  CfPaneDialog dialog;
+  gboolean needs_input;
+} ReadyCase;
+
+static void
+test_pane_ready (void)
+{
+  static const ReadyCase cases[] = {
+    { "fresh box", BANNER BOX_EMPTY, TRUE, FALSE, TRUE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
+    { "placeholder", "● API Error: 500 Internal server error.\n" RULE "\n❯ Resend your message to try again\n" RULE "\n",
+      TRUE, FALSE, TRUE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
+    { "typed text", RULE "\n❯ fix the bug\n" RULE "\n", TRUE, FALSE, FALSE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
+    { "pasted text", RULE "\n❯ [Pasted text #1 +5 lines]\n" RULE "\n", TRUE, FALSE, FALSE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
+    { "second input line", RULE "\n❯ \n  more\n" RULE "\n", TRUE, FALSE, FALSE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
+    { "working", "✢ Philosophizing… (12s · ↓ 19 tokens)\n" BOX_EMPTY, TRUE, TRUE, FALSE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
+    { "finished turn", "● Done.\n✻ Worked for 25s · done 11:25 AM\n" BOX_EMPTY, TRUE, FALSE, TRUE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
+    /* Issue 14 item 7: the old frame above the hint and the shell. */
+    { "old frame, hint, shell", OLD_FRAME HINT "bash-5.2# ", FALSE, FALSE, FALSE, TRUE, CF_PANE_DIALOG_NONE, FALSE },
+    { "old frame, hint", OLD_FRAME HINT, FALSE, FALSE, FALSE, TRUE, CF_PANE_DIALOG_NONE, FALSE },
+    { "old frame, shell", OLD_FRAME "claude@vm:~/projects/web$", FALSE, FALSE, FALSE, TRUE, CF_PANE_DIALOG_NONE, FALSE },
+    { "old frame, zsh", OLD_FRAME "me@host ~ %", FALSE, FALSE, FALSE, TRUE, CF_PANE_DIALOG_NONE, FALSE },
+    { "old frame, dead pane", OLD_FRAME "\nPane is dead (status 0, Sun Dec  6 13:20:00 2026)\n", FALSE, FALSE, FALSE, TRUE,
+      CF_PANE_DIALOG_NONE, FALSE },
+    { "statusline ending in %", "● Done.\n" RULE "\n❯ \n" RULE "\n  5h: 92%\n", TRUE, FALSE, TRUE, FALSE,
+      CF_PANE_DIALOG_NONE, FALSE },
+    { "new Claude after the exit", OLD_FRAME HINT "bash-5.2# claude --resume e77f7190-7555-40bd-a0ac-c4e022aa58f0\n" BANNER BOX_EMPTY,
+      TRUE, FALSE, TRUE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
+    { "new Claude's trust dialog after the exit",
+      OLD_FRAME HINT "bash-5.2# claude\n" RULE "\n Accessing workspace:\n\n /w\n\n Quick safety check: Is this a project you "
+      "created or one you trust? (Like your own code)\n\n ❯ No, exit\n   Yes, I trust this folder\n\n Enter to confirm · Esc to cancel\n",
+      FALSE, FALSE, FALSE, FALSE, CF_PANE_DIALOG_TRUST, FALSE },
+    { "a shell where Claude never ran", "claude@vm:~$ ls\nMakefile\nclaude@vm:~$", FALSE, FALSE, FALSE, FALSE,
+      CF_PANE_DIALOG_NONE, FALSE },
+    { "permission", "● Bash(touch x)\n  ⎿  Waiting…\n" RULE "\n Bash command\n\n Do you want to proceed?\n ❯ 1. Yes\n   2. No\n\n"
+      " Esc to cancel · Tab to amend\n", FALSE, FALSE, FALSE, FALSE, CF_PANE_DIALOG_PERMISSION, TRUE },
+    { "prose asking, box live", "● Do you want to proceed?\n" BOX_EMPTY, TRUE, FALSE, TRUE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
+    { "question without a menu", "● Bash(x)\n" RULE "\n Do you want to proceed?\n", FALSE, FALSE, FALSE, FALSE,
+      CF_PANE_DIALOG_NONE, FALSE },
+    { "unknown menu", "● Pick one\n" RULE "\n Which flavour?\n ❯ 1. Vanilla\n   2. Chocolate\n", FALSE, FALSE, FALSE, FALSE,
+      CF_PANE_DIALOG_UNKNOWN_MENU, TRUE },
+    { "stale refusal, then a menu", "No conversation found with session ID: e77f7190-7555-40bd-a0ac-c4e022aa58f0\n"
+      "bash-5.2# claude\n" BANNER " Which flavour?\n ❯ 1. Vanilla\n   2. Chocolate\n", FALSE, FALSE, FALSE, FALSE,
+      CF_PANE_DIALOG_UNKNOWN_MENU, TRUE },
+    { "limit menu", "  ⎿  You've hit your weekly limit · resets Dec 9, 2:37pm (Europe/Berlin)\n❯ /rate-limit-options\n" RULE
+      "\n  What do you want to do?\n  ❯ 1. Stop and wait for limit to reset\n    2. Wait here, then continue automatically at "
+      "Dec 9, 2:37pm\n    3. Upgrade your plan\n", FALSE, FALSE, FALSE, FALSE, CF_PANE_DIALOG_LIMIT_MENU, TRUE },
+    { "bypass warning", RULE "\n  WARNING: Claude Code running in Bypass Permissions mode\n  ❯ No, exit\n    Yes, I accept\n",
+      FALSE, FALSE, FALSE, FALSE, CF_PANE_DIALOG_BYPASS_WARNING, FALSE },
+    { "api key", "Detected a custom API key in your environment\n❯ No (recommended)\n  Yes\n", FALSE, FALSE, FALSE, FALSE,
+      CF_PANE_DIALOG_API_KEY, FALSE },
+    { "onboarding", "Unable to connect to Anthropic services\nFailed to connect to api.anthropic.com: ERR_BAD_REQUEST\n$ ",
+      FALSE, FALSE, FALSE, TRUE, CF_PANE_DIALOG_ONBOARDING_FAILED, FALSE },
+    { "login", "Select login method:\n❯ 1. Claude account with subscription\n  2. Anthropic Console account\n", FALSE, FALSE,
+      FALSE, FALSE, CF_PANE_DIALOG_LOGIN, FALSE },
+    { "dialog in old history, live box", "Quick safety check: Is this a project you created or one you trust?\n" BANNER BOX_EMPTY,
+      TRUE, FALSE, TRUE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_auto(CfPaneVerdict) verdict = { 0 };
+
+      g_test_message ("ready case: %s", cases[i].what);
+      classify (cases[i].text, &verdict);
+      g_assert_cmpint (verdict.prompt, ==, cases[i].prompt);
+      g_assert_cmpint (verdict.busy, ==, cases[i].busy);
+      g_assert_cmpint (verdict.ready, ==, cases[i].ready);
+      g_assert_cmpint (verdict.exited, ==, cases[i].exited);
+      g_assert_cmpstr (cf_pane_dialog_to_string (verdict.dialog_kind), ==, cf_pane_dialog_to_string (cases[i].dialog));
+      g_assert_cmpint (verdict.needs_input, ==, cases[i].needs_input);
+      g_assert_true ((verdict.dialog != NULL) == (cases[i].dialog != CF_PANE_DIALOG_NONE));
+      g_assert_cmpint (verdict.resume_failed, ==, FALSE);
+      if (cases[i].dialog == CF_PANE_DIALOG_LIMIT_MENU)
+        g_assert_true (verdict.limit);
+      assert_snippet_well_formed (verdict.dialog);
+    }
+}
+
+typedef struct {
+  const char *output;
+  const char *footer;
+  const char *auto_continue;
+  gboolean limit;
+  gboolean throttle;
+  gboolean warning;
+  const char *reset_at;        /* now 2026-07-15T12:00:00Z, local zone UTC */
+} SignalCase;
+
+static void
+test_pane_limit_signals (void)
+{
+  static const SignalCase cases[] = {
+    /* A zone in parentheses beats a zoneless time, in either order. */
+    { "  ⎿  You've hit your 5-hour limit · resets 4:23pm (Europe/Berlin)\n● Usage limit reached · set to continue automatically at 4:23pm",
+      "  ⚠ Usage limit reached · limit resets 4:23pm\n    Continuing automatically at 4:23pm · Esc to cancel",
+      "armed", TRUE, FALSE, FALSE, "2026-07-15T16:23:00+02:00" },
+    { "● Usage limit reached · set to continue automatically at 4:23pm", NULL, "armed", TRUE, FALSE, FALSE,
+      "2026-07-15T16:23:00+00:00" },
+    { "  ⎿  You've hit your 5-hour limit · resets 4:23pm (Europe/Berlin)\n     /upgrade to increase your usage limit.\n"
+      "● Usage limit reached · set to continue automatically at 4:23pm\n● Automatic continue cancelled · /rate-limit-options to wait again",
+      "  ⏵⏵ bypass permissions on (shift+tab to cycle)                    automatic continue cancelled",
+      "cancelled", TRUE, FALSE, FALSE, "2026-07-15T16:23:00+02:00" },
+    /* An older turn's zone does not leak into this one. */
+    { "  ⎿  You've hit your 5-hour limit · resets 4:23pm (Europe/Berlin)\n❯ go on\n● Usage limit reached · set to continue automatically at 9pm",
+      NULL, "armed", TRUE, FALSE, FALSE, "2026-07-15T21:00:00+00:00" },
+    { "● Usage limit reached · set to continue automatically at 2:25pm\n● Usage limit reset · Continuing automatically\n● Done.",
+      NULL, "fired", TRUE, FALSE, FALSE, "2026-07-15T14:25:00+00:00" },
+    { "❯ Your claude.ai usage limit has reset. Continue the task you were working on when the limit was reached; do not repeat work that is already complete.\n● Done.",
+      NULL, "fired", FALSE, FALSE, FALSE, NULL },
+    /* Throttles are not limits. */
+    { "● API Error: Server is temporarily limiting requests (not your usage limit) · Rate limited", NULL, NULL, FALSE, TRUE,
+      FALSE, NULL },
+    { "● API Error: Request rejected (429) · Rate limited", NULL, NULL, FALSE, TRUE, FALSE, NULL },
+    /* Footer warnings are warnings, never limits. */
+    { "● Done.",
+      "  ⏵⏵ bypass permissions on (shift+tab to cycle)      You've used 92% of your 5-hour limit · resets 1:04pm (UTC) · /upgrade to keep using Claude Code",
+      NULL, FALSE, FALSE, TRUE, NULL },
+    { "● Done.", "  You've hit your 5-hour limit · resets 1:04pm (UTC)", NULL, FALSE, FALSE, FALSE, NULL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *text = g_strconcat (cases[i].output, "\n", RULE "\n❯ \n" RULE "\n",
+                                           cases[i].footer ? cases[i].footer : "", "\n", NULL);
+      g_auto(CfPaneVerdict) verdict = { 0 };
+      g_autofree char *reset = NULL;
+
+      g_test_message ("signal case %u", i);
+      classify_full (text, -1, "2026-07-15T12:00:00Z", "UTC", 0, &verdict);
+      reset = format_instant (verdict.reset_at);
+      g_assert_cmpstr (verdict.auto_continue, ==, cases[i].auto_continue);
+      g_assert_cmpint (verdict.limit, ==, cases[i].limit);
+      g_assert_cmpint (verdict.throttle, ==, cases[i].throttle);
+      g_assert_cmpint (verdict.warning, ==, cases[i].warning);
+      g_assert_cmpstr (reset, ==, cases[i].reset_at);
+      g_assert_true (verdict.prompt);
+      assert_snippet_well_formed (verdict.snippet);
+      if (verdict.throttle || verdict.warning)
+        g_assert_nonnull (verdict.snippet);
+    }
+}
+
+static void
+test_pane_dialog_fix (void)
+{
+  g_assert_null (cf_pane_dialog_fix (CF_PANE_DIALOG_NONE));
+  g_assert_cmpstr (cf_pane_dialog_to_string (CF_PANE_DIALOG_NONE), ==, "none");
+  for (guint d = CF_PANE_DIALOG_TRUST; d <= CF_PANE_DIALOG_UNKNOWN_MENU; d++)
+    {
+      const char *fix = cf_pane_dialog_fix (d);
+
+      g_assert_nonnull (fix);
+      g_assert_null (strchr (fix, '\n'));
+      g_assert_cmpstr (cf_pane_dialog_to_string (d), !=, "unknown");
+    }
+  g_assert_nonnull (strstr (cf_pane_dialog_fix (CF_PANE_DIALOG_ROOT_REFUSED), "IS_SANDBOX=1"));
+  g_assert_nonnull (strstr (cf_pane_dialog_fix (CF_PANE_DIALOG_TRUST), "prepare_accounts"));
+  g_assert_nonnull (strstr (cf_pane_dialog_fix (CF_PANE_DIALOG_NO_CONVERSATION), "projects"));
+}
+
+/* A failed resume names itself: resume_failed, the dialog, and the exit. */
+static void
+test_pane_resume_failed (void)
+{
+  static const char text[] =
+    "bash-5.2# claude --model sonnet --resume e77f7190-7555-40bd-a0ac-c4e022aa58f0\n"
+    "No conversation found with session ID: e77f7190-7555-40bd-a0ac-c4e022aa58f0\n"
+    "bash-5.2# ";
+  g_auto(CfPaneVerdict) verdict = { 0 };
+
+  classify (text, &verdict);
+  g_assert_true (verdict.resume_failed);
+  g_assert_true (verdict.exited);
+  g_assert_cmpint (verdict.dialog_kind, ==, CF_PANE_DIALOG_NO_CONVERSATION);
+  g_assert_cmpstr (verdict.dialog, ==, "No conversation found with session ID: e77f7190-7555-40bd-a0ac-c4e022aa58f0");
+  g_assert_false (verdict.ready);
+  g_assert_false (verdict.needs_input);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -602,5 +902,9 @@ main (int argc, char **argv)
   g_test_add_func ("/pane/resume-uuid", test_pane_resume_uuid);
   g_test_add_func ("/pane/snippet-utf8", test_pane_snippet_utf8);
   g_test_add_func ("/pane/robustness", test_pane_robustness);
+  g_test_add_func ("/pane/ready", test_pane_ready);
+  g_test_add_func ("/pane/limit-signals", test_pane_limit_signals);
+  g_test_add_func ("/pane/dialog-fix", test_pane_dialog_fix);
+  g_test_add_func ("/pane/resume-failed", test_pane_resume_failed);
   return g_test_run ();
 }
