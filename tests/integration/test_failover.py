@@ -334,8 +334,9 @@ class FailoverTest(SandboxTestCase):
         sb.fake_account_limit(self.main_home, epoch_limit(3600)[0])
         sb.add_task("k0", "FAKE:work=30000 long")
         self.signals.wait("SwapFinished", lambda a: a[:3] == ["main", "backup", True], timeout=30)
-        # The backup runs out right away: no new switch within the cooldown.
-        sb.fake_account_limit(self.backup_home, epoch_limit(3600)[0])
+        # The backup runs out right away: no new switch within the cooldown. (Its own
+        # reset: the very line main showed, redrawn by the resumed conversation, is history.)
+        sb.fake_account_limit(self.backup_home, epoch_limit(3700)[0])
         sb.wait_for(lambda: "within quota.reactivate_cooldown" in sb.daemon_log(), timeout=20,
                     what="the cooldown logged")
         time.sleep(1.5)
