@@ -213,6 +213,10 @@ class PipelineTest(SandboxTestCase):
         sb.add_task("stuck", "FAKE:hang")
         sb.wait_for(lambda: task_ids(sb.project_dir, "failed") == ["stuck"], timeout=30,
                     what="timed-out task in failed/ after its only attempt")
+        # The signal comes after the move (seen late under ASan: issue 15).
+        sb.wait_for(lambda: [s[3] for s in self.monitor.signals("TaskFinished")
+                             if s[1] == "stuck"], timeout=10, what="TaskFinished for stuck")
+        time.sleep(0.3)
         outcomes = [s[3] for s in self.monitor.signals("TaskFinished") if s[1] == "stuck"]
         self.assertEqual(outcomes, ["failed"])
         self.assertIn("dispatcher.idle_timeout reached", sb.daemon_log())
