@@ -17,9 +17,69 @@ import harness  # noqa: E402
 
 harness.require_programs("tmux")
 
-SPINNER_RE = re.compile(r"^[·✢✳✶✻✽] \S+… \(\d+s · ↑ [\d.]+k? tokens · esc to interrupt\)$", re.M)
+# As Claude Code 2.1.332 draws them (tests/fixtures/panes/claude-2.1.332-*.txt).
+SPINNER_RE = re.compile(r"^[·✢✳✶✻✽] \S+… \(\d+s · ↓ [\d.]+k? tokens\)$", re.M)
+FINISHED_RE = re.compile(r"^✻ [A-Z]\S+ for \d+s · done \d{1,2}:\d\d [AP]M$", re.M)
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "panes")
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 STATUS_BYPASS = "⏵⏵ bypass permissions on (shift+tab to cycle)"
+STATUS_BUSY = STATUS_BYPASS + " · esc to interrupt"
+
+
+def real_capture(what):
+    with open(os.path.join(FIXTURES, f"claude-2.1.332-{what}.txt"), encoding="utf-8") as f:
+        return f.read()
+
+
+def shape(screen):
+    """The screen's layout: each line's role, blank lines kept, trailing blanks dropped,
+    so a fake screen compares with a capture of the real CLI whatever the words."""
+    out = []
+    for line in screen.rstrip("\n").splitlines():
+        s = line.rstrip()
+        if not s:
+            out.append("blank")
+        elif set(s) == {"─"}:
+            out.append("rule")
+        elif SPINNER_RE.match(s):
+            out.append("spinner")
+        elif FINISHED_RE.match(s):
+            out.append("finished")
+        elif s.startswith("❯\u00a0") or s == "❯":
+            out.append("box")
+        elif s.startswith("❯ "):
+            out.append("prompt")
+        elif s.startswith("  ⎿ \u00a0"):
+            out.append("result")
+        elif s.startswith("● "):
+            out.append("message")
+        elif s.startswith("  ⏵⏵ "):
+            out.append("mode" + (" busy" if "· esc to interrupt" in s else ""))
+        else:
+            out.append("other")
+    while out and out[-1] == "blank":
+        out.pop()
+    return out
+
+
+# The CLI's own chrome (not transcript text): compared word for word, times normalised.
+CHROME_RE = re.compile(r"^(  ⚠ |    Continuing |  What do you want|  ❯ \d\. |    \d\. |"
+                       r"  Enter to confirm|❯\u00a0\S|● Usage limit reached|"
+                       r"● Automatic continue|❯ /rate-limit-options|.*You've used \d+%)")
+
+
+def chrome(screen):
+    out = []
+    for line in screen.splitlines():
+        if CHROME_RE.match(line):
+            line = re.sub(r"(?:[A-Z][a-z]{2} \d{1,2}, )?\d{1,2}(?::\d\d)?[ap]m", "TIME", line)
+            out.append(re.sub(r" {2,}", "  ", line.rstrip()))
+    return out
+
+
+def without_statusline(screen):
+    """A real capture without the line our statusLine command printed (the fake has none)."""
+    return "\n".join(line for line in screen.splitlines() if "statusline: mock" not in line)
 
 
 def input_area(screen):
@@ -122,7 +182,7 @@ class FakeClaudeTest(unittest.TestCase):
     def test_idle_screen_has_claude_code_input_area(self):
         self.start("s1", width=100, height=40)
         screen = self.sb.capture("s1")
-        self.assertIn("Welcome to Claude Code", screen)
+        self.assertIn("Claude Code v2.1.332", screen)
         rule, prompt, rule2, status = input_area(screen)
         self.assertEqual(rule, "─" * 100)
         self.assertEqual(rule2, "─" * 100)
@@ -149,7 +209,8 @@ class FakeClaudeTest(unittest.TestCase):
         self.assertEqual(area[1].rstrip(), "❯")
         lines = [line for line in busy.splitlines() if line.strip()]
         self.assertRegex(lines[-5], SPINNER_RE)
-        self.assertIn("> Fix the login redirect FAKE:work=2500", busy)
+        self.assertIn("❯ Fix the login redirect FAKE:work=2500", busy)
+        self.assertEqual(input_area(busy)[3].strip(), STATUS_BUSY)
         prompt = self.wait_event("prompt")[0]
         self.assertEqual(prompt["text"], "Fix the login redirect FAKE:work=2500")
         self.assertEqual(prompt["directives"], {"work_ms": 2500})
@@ -160,15 +221,19 @@ class FakeClaudeTest(unittest.TestCase):
         done = self.wait_screen("s1", lambda s: "● Done: Fix the login redirect FAKE:work=2500" in s,
                                 "reply")
         self.assertIsNone(SPINNER_RE.search(done))
+        self.assertRegex(done, FINISHED_RE)
         self.assertEqual(input_area(done)[1].rstrip(), "❯")
+        self.assertEqual(input_area(done)[3].strip(), STATUS_BYPASS)
         self.wait_event("reply", text="Done: Fix the login redirect FAKE:work=2500")
 
     def test_bracketed_paste_needs_separate_enter(self):
         self.start("s1")
-        body = "[task-1] first line\nsecond line\nthird line FAKE:work=300"
+        # Four lines, three newlines: 2.1.332 counts the newlines ("+3 lines").
+        body = "[task-1] first line\nsecond line\nthird line\nfourth FAKE:work=300"
         self.sb.paste("s1", body, enter=False)
         screen = self.wait_screen("s1", lambda s: "[Pasted text #1 +3 lines]" in s, "paste placeholder")
-        self.assertIn("❯ [Pasted text #1 +3 lines]", screen)
+        self.assertIn("❯\u00a0[Pasted text #1 +3 lines]", screen)
+        self.assertEqual(input_area(screen)[3].strip(), "paste again to expand")
         self.assertEqual(self.sb.fake_events("prompt"), [])
 
         # An Enter that arrives together with the paste is swallowed.
@@ -192,6 +257,18 @@ class FakeClaudeTest(unittest.TestCase):
         self.start("s1")
         self.sb.paste("s1", "just one line", enter=True)
         self.wait_event("prompt", text="just one line")
+
+    def test_short_multiline_paste_is_inline_and_long_line_folded(self):
+        self.start("s1")
+        # Three lines (two newlines) are typed into the box, as the real CLI does.
+        self.sb.paste("s1", "alpha\nbeta\ngamma", enter=False)
+        screen = self.wait_screen("s1", lambda s: "  gamma" in s, "inline paste")
+        self.assertIn("❯\u00a0alpha\n  beta\n  gamma", screen)
+        self.assertNotIn("[Pasted text", screen)
+        self.sb.tmux("send-keys", "-t", "=s1:", "Enter")
+        self.wait_event("prompt", text="alpha\nbeta\ngamma")
+        self.sb.paste("s1", "x" * 900, enter=False)
+        self.wait_screen("s1", lambda s: "❯\u00a0[Pasted text #1]" in s, "long line folded")
 
     def test_hooks_receive_claude_code_json(self):
         self.install_hooks()
@@ -222,6 +299,83 @@ class FakeClaudeTest(unittest.TestCase):
         self.assertEqual(hooks[0]["exit_code"], 0)
         self.assertEqual(self.hook_calls("StopFailure"), [])
 
+    def test_screens_have_the_layout_of_the_real_cli(self):
+        """Each screen of the fake, drawn at 200 columns, has the layout (line roles, blank
+        lines) and the chrome (menus, auto-continue, placeholders, warnings) of the capture
+        of the real CLI 2.1.332 it imitates."""
+        cases = [
+            ("ready", None, lambda s: STATUS_BYPASS in s),
+            ("finished", "Do a slow task FAKE:work=200", lambda s: FINISHED_RE.search(s)),
+            ("limit-five-hour", "Refactor the parser FAKE:work=100 FAKE:limit=You've hit "
+             "your 5-hour limit · resets 4:02pm (UTC)", lambda s: "Continuing auto" in s),
+            ("limit-weekly-menu", "Write the release notes FAKE:work=100 FAKE:limit=You've "
+             "hit your weekly limit · resets Dec 9, 2:32pm (UTC)",
+             lambda s: "Enter to confirm" in s),
+            ("server-500", "Fix the flaky test FAKE:work=100 FAKE:5xx",
+             lambda s: "Resend your message" in s),
+            ("throttle-429", "Fix the flaky test FAKE:work=100 FAKE:throttle",
+             lambda s: "Resend your message" in s),
+            ("auth-failure", "Fix the flaky test FAKE:work=100 FAKE:auth",
+             lambda s: "Once fixed" in s),
+            ("warning-five-hour", "Summarise the changes FAKE:work=100 FAKE:warning",
+             lambda s: FINISHED_RE.search(s)),
+        ]
+        for n, (what, prompt, ready) in enumerate(cases):
+            with self.subTest(what=what):
+                name = f"r{n}"
+                self.start(name, width=200, height=50)
+                if prompt:
+                    self.sb.send_text(name, prompt)
+                fake = self.wait_screen(name, ready, what)
+                time.sleep(0.3)
+                fake = self.sb.capture(name)
+                real = without_statusline(real_capture(what))
+                self.assertEqual(shape(fake), shape(real), fake)
+                self.assertEqual(chrome(fake), chrome(real), fake)
+                for line in fake.splitlines():
+                    if "You've used" in line:
+                        self.assertEqual(len(line.rstrip()), 198, "right-aligned like the CLI")
+
+    def test_busy_screen_has_the_layout_of_the_real_cli(self):
+        self.start("s1", width=200, height=50)
+        self.sb.send_text("s1", "Do a slow task FAKE:work=3000")
+        fake = self.wait_screen("s1", lambda s: SPINNER_RE.search(s), "spinner")
+        real = without_statusline(real_capture("busy"))
+        # From the spinner down (the real one had streamed an empty "●" line above it).
+        tail = lambda s: s[s.index("spinner"):]  # noqa: E731
+        self.assertEqual(tail(shape(fake)), tail(shape(real)))
+        self.assertEqual(tail(shape(fake))[-1], "mode busy")
+
+    def test_auto_continue_cancelled_with_escape(self):
+        self.start("s1", width=200, height=50)
+        self.sb.send_text("s1", "go FAKE:work=100 FAKE:limit=You've hit your 5-hour limit · "
+                          "resets 4:02pm (UTC)")
+        self.wait_screen("s1", lambda s: "Continuing automatically at 4:02pm · Esc to cancel"
+                         in s, "auto-continue armed")
+        self.sb.tmux("send-keys", "-t", "=s1:", "Escape")
+        screen = self.wait_screen("s1", lambda s: "● Automatic continue cancelled" in s,
+                                  "cancelled")
+        self.assertNotIn("Continuing automatically", screen)
+        self.assertTrue(input_area(screen)[3].endswith("automatic continue cancelled"))
+        self.wait_event("auto_continue", state="cancelled")
+
+    def test_no_resume_hint_without_a_prompt(self):
+        self.start_in_shell("s1")
+        self.sb.send_text("s1", "/exit")
+        self.sb.wait_for(lambda: self.exit_status("s1") == 0, what="exit status 0")
+        self.assertNotIn("Resume this session with:", self.sb.capture("s1"))
+
+    def test_resume_hint_drops_session_and_resume_options(self):
+        session = str(uuid.uuid4())
+        self.start_in_shell("s1", "--session-id", session, "--permission-mode",
+                            "bypassPermissions", "--model", "opus")
+        self.sb.send_text("s1", "hello FAKE:work=100")
+        self.wait_event("reply")
+        self.sb.send_text("s1", "/exit")
+        screen = self.wait_screen("s1", lambda s: "EXIT=0" in s, "exit")
+        self.assertIn("claude --dangerously-skip-permissions --permission-mode "
+                      f"bypassPermissions --model opus --resume {session}\nEXIT=0", screen)
+
     def test_hook_matcher_selects_session_start_source(self):
         self.install_hooks(events=("Stop",), extra={
             "SessionStart": [{"matcher": "resume", "hooks": [
@@ -251,11 +405,19 @@ class FakeClaudeTest(unittest.TestCase):
 
     def test_exit_prints_resume_command(self):
         self.install_hooks(events=("SessionEnd",))
-        self.start_in_shell("s1")
+        self.start_in_shell("s1", "--model", "sonnet")
         session = self.wait_event("start")[0]["session_id"]
+        self.sb.send_text("s1", "hello FAKE:work=100")
+        self.wait_event("reply")
         self.sb.send_text("s1", "/exit")
-        screen = self.wait_screen("s1", lambda s: "claude --resume" in s, "resume line")
-        self.assertIn(f"Resume this session with:\nclaude --resume {session}", screen)
+        screen = self.wait_screen("s1", lambda s: "--resume" in s, "resume line")
+        # The launch options again, as 2.1.332 prints them.
+        self.assertIn("Resume this session with:\nclaude --dangerously-skip-permissions "
+                      f"--model sonnet --resume {session}\n", screen)
+        # The last frame stays above it: the box still showing /exit, and its popup.
+        above = screen.split("Resume this session with:")[0].rstrip().splitlines()
+        self.assertEqual(above[-4].rstrip(), "❯\u00a0/exit")
+        self.assertTrue(above[-2].startswith("  ❯ /exit "), above[-2])
         self.sb.wait_for(lambda: self.exit_status("s1") == 0, what="exit status 0")
         self.assertEqual(self.wait_event("exit")[0]["reason"], "slash-exit")
         self.assertEqual(self.wait_hook("SessionEnd")[0]["stdin"]["reason"], "prompt_input_exit")
@@ -303,7 +465,7 @@ class FakeClaudeTest(unittest.TestCase):
         self.assertEqual(starts[1]["resume"], session)
         self.assertEqual(starts[1]["session_id"], session)
         self.assertTrue(starts[1]["transcript_found"])
-        self.wait_screen("s2", lambda s: "> remember the number 42" in s, "replayed conversation")
+        self.wait_screen("s2", lambda s: "❯ remember the number 42" in s, "replayed conversation")
         calls = self.wait_hook("SessionStart", count=2)
         self.assertEqual(calls[1]["stdin"]["source"], "resume")
         self.assertEqual(calls[1]["stdin"]["session_id"], session)
@@ -325,9 +487,17 @@ class FakeClaudeTest(unittest.TestCase):
             "s1", lambda s: "You've hit your limit · resets 11:30pm (Europe/Berlin)" in s,
             "default limit text")
         self.assertIsNone(SPINNER_RE.search(screen))
-        self.assertEqual(input_area(screen)[1].rstrip(), "❯")
+        # A reset within 24 h: the CLI arms its own auto-continue, box and footer stay.
+        self.assertIn("● Usage limit reached · set to continue automatically at 11:30pm", screen)
+        area = [line for line in screen.splitlines() if line.strip()][-6:]
+        self.assertEqual(area[1].rstrip(), "❯")
+        self.assertEqual(area[3].strip(), "⚠ Usage limit reached · limit resets 11:30pm")
+        self.assertEqual(area[4].strip(), "Continuing automatically at 11:30pm · Esc to cancel")
+        self.assertEqual(area[5].strip(), STATUS_BYPASS)
         failure = self.wait_hook("StopFailure")[0]["stdin"]
         self.assertEqual(failure["error"], "rate_limit")
+        self.assertEqual(failure["last_assistant_message"],
+                         "You've hit your limit · resets 11:30pm (Europe/Berlin)")
         self.assertEqual(failure["hook_event_name"], "StopFailure")
         self.assertEqual(self.hook_calls("Stop"), [])
         self.assertEqual(self.sb.fake_events("reply"), [])
@@ -340,12 +510,12 @@ class FakeClaudeTest(unittest.TestCase):
     def test_limit_directive_with_text_and_env_default(self):
         self.start("s1", env={"FAKE_CLAUDE_LIMIT_TEXT": "Weekly limit reached · resets 10am (Asia/Seoul)"})
         self.sb.send_text("s1", "x FAKE:limit=5-hour limit reached ∙ resets 9pm")
-        self.wait_screen("s1", lambda s: "⎿  5-hour limit reached ∙ resets 9pm" in s, "custom limit")
+        self.wait_screen("s1", lambda s: "⎿ \u00a05-hour limit reached ∙ resets 9pm" in s, "custom limit")
         self.assertEqual(self.wait_event("limit")[0]["text"], "5-hour limit reached ∙ resets 9pm")
         self.sb.fake_control("s1", "clear")
         self.wait_event("control", command="clear")
         self.sb.send_text("s1", "y FAKE:limit")
-        self.wait_screen("s1", lambda s: "⎿  Weekly limit reached · resets 10am (Asia/Seoul)" in s,
+        self.wait_screen("s1", lambda s: "⎿ \u00a0Weekly limit reached · resets 10am (Asia/Seoul)" in s,
                          "limit text from FAKE_CLAUDE_LIMIT_TEXT")
 
     def test_limit_menu_replaces_the_input_area_until_answered(self):
@@ -355,13 +525,18 @@ class FakeClaudeTest(unittest.TestCase):
                           "(Pacific/Auckland) · /upgrade to keep using Claude Code")
         screen = self.wait_screen("s1", lambda s: "❯ 1. Stop and wait for limit to reset" in s,
                                   "limit menu")
-        self.assertIn("⎿  5-hour limit reached · resets 2pm (Pacific/Auckland)", screen)
+        self.assertIn("⎿ \u00a05-hour limit reached · resets 2pm (Pacific/Auckland)", screen)
+        self.assertIn("❯ /rate-limit-options", screen)
+        self.assertIn("Enter to confirm · Esc to cancel", screen)
         self.assertNotIn(STATUS_BYPASS, screen)
         self.assertEqual(self.wait_hook("StopFailure")[0]["stdin"]["error"], "rate_limit")
         # Typed text goes nowhere while the menu is open; Enter picks the entry.
         self.sb.send_text("s1", "/exit", enter=False)
         self.sb.tmux("send-keys", "-t", "=s1:", "Down")
-        self.wait_screen("s1", lambda s: "❯ 2. Upgrade your plan" in s, "second entry selected")
+        self.wait_screen("s1", lambda s: "❯ 2. Wait here, then continue automatically at 2pm"
+                         in s, "second entry selected")
+        self.sb.tmux("send-keys", "-t", "=s1:", "Down")
+        self.wait_screen("s1", lambda s: "❯ 3. Upgrade your plan" in s, "third entry selected")
         self.sb.tmux("send-keys", "-t", "=s1:", "1", "Enter")
         self.assertEqual(self.wait_event("menu")[0]["choice"], 1)
         screen = self.wait_screen("s1", lambda s: STATUS_BYPASS in s, "input area back")
@@ -372,8 +547,10 @@ class FakeClaudeTest(unittest.TestCase):
         self.install_hooks(events=("Stop", "StopFailure"))
         self.start("s1")
         self.sb.send_text("s1", "boom FAKE:5xx")
-        self.wait_screen("s1", lambda s: 'API Error: 500 {"type":"error","error":{"type":"api_error"'
-                         in s, "API error text")
+        screen = self.wait_screen(
+            "s1", lambda s: "● API Error: 500 Internal server error. This is a server-side "
+            "issue, usually temporary" in s, "API error text")
+        self.assertEqual(input_area(screen)[1], "❯\u00a0Resend your message to try again")
         self.assertEqual(self.wait_hook("StopFailure")[0]["stdin"]["error"], "server_error")
         # Not limited afterwards.
         self.sb.send_text("s1", "retry FAKE:work=100")
