@@ -4,8 +4,9 @@
  * forwards its usage part to the daemon (ReportHookEvent "StatusLine") at
  * most once per few seconds per pane, and prints one line, or runs the
  * operator's own command on the same input. Runs on every redraw of the
- * footer: it returns within 50 ms whatever the daemon does, never waits
- * for a reply, and never prints an error into the footer. */
+ * footer: it returns within 50 ms whatever the daemon does (the call has
+ * a deadline and never activates the daemon), and never prints an error
+ * into the footer. */
 #include "cf-ctl.h"
 
 #include <errno.h>
@@ -25,7 +26,8 @@
 
 /* Claude Code writes the input at once and closes the pipe. */
 #define READ_BUDGET_USEC (20 * 1000)
-/* From start to the message being on the bus socket. */
+/* From start to the daemon's answer; the rest of the 50 ms is process
+ * start, the line and exit. */
 #define TOTAL_BUDGET_USEC (40 * 1000)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus, sd_bus_close_unref)
@@ -42,8 +44,8 @@ print_help (void)
              "5-hour and weekly use and the time to their reset. With --then, COMMAND (run\n"
              "by /bin/sh with the same input) prints the line instead.\n"
              "`claude-failoverctl install-hooks` sets it up."),
-           _("It returns within 50 ms even when the daemon is stopped or slow, never\n"
-             "waits for the daemon's answer, and never prints an error."),
+           _("It returns within 50 ms even when the daemon is stopped or slow (a report\n"
+             "the daemon does not take in time is dropped), and never prints an error."),
            _("Environment:"),
            _("  TMUX_PANE          the pane the report is for\n"
              "  CLAUDE_CONFIG_DIR  the account home, reported with the usage\n"
@@ -151,14 +153,18 @@ limiter_record (const char *path, const char *key, gint64 now)
   g_file_set_contents (path, contents, -1, NULL);
 }
 
-/* Puts the report on the system bus without waiting for an answer: no
- * reply is asked for, no activation, and the connection is given until
- * DEADLINE (monotonic µs) to authenticate and write it. */
+/* Calls ReportHookEvent without activation and waits for the answer until
+ * DEADLINE (monotonic µs) at the latest. The answer must be waited for:
+ * the daemon asks the bus who called, and a caller that has hung up is
+ * nobody. A daemon that does not answer in time costs one lost report. */
 static int
 send_report (const char *pane, const char *report, gint64 deadline)
 {
   g_autoptr(sd_bus) bus = NULL;
   g_autoptr(sd_bus_message) call = NULL;
+  g_autoptr(sd_bus_message) reply = NULL;
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  gint64 now;
   int r;
 
   r = sd_bus_open_system (&bus);
@@ -169,22 +175,11 @@ send_report (const char *pane, const char *report, gint64 deadline)
   if (r < 0)
     return r;
   if ((r = sd_bus_message_set_auto_start (call, 0)) < 0 ||
-      (r = sd_bus_message_set_expect_reply (call, 0)) < 0 ||
       (r = sd_bus_message_append (call, "sss", CF_STATUSLINE_EVENT, pane, report)) < 0)
     return r;
-  r = sd_bus_send (bus, call, NULL);
-  if (r < 0)
-    return r;
-  for (;;)
+  /* sd_bus_call () would first wait for the handshake without a limit. */
+  while ((r = sd_bus_is_ready (bus)) == 0)
     {
-      uint64_t queued = 0;
-      gint64 now;
-
-      r = sd_bus_get_n_queued_write (bus, &queued);
-      if (r < 0)
-        return r;
-      if (queued == 0 && sd_bus_is_ready (bus) > 0)
-        return 0;
       r = sd_bus_process (bus, NULL);
       if (r < 0)
         return r;
@@ -197,6 +192,16 @@ send_report (const char *pane, const char *report, gint64 deadline)
       if (r < 0 && r != -EINTR)
         return r;
     }
+  if (r < 0)
+    return r;
+  now = g_get_monotonic_time ();
+  if (now >= deadline)
+    return -ETIMEDOUT;
+  r = sd_bus_call (bus, call, (uint64_t) (deadline - now), &error, &reply);
+  if (r < 0 && sd_bus_error_is_set (&error) && g_strcmp0 (g_getenv ("CF_HOOK_DEBUG"), "1") == 0)
+    g_printerr ("claude-failoverctl: statusline: %s\n", error.message);
+  sd_bus_error_free (&error);
+  return r;
 }
 
 /* The account shown: $CF_ACCOUNT, else the account home's name without
@@ -274,8 +279,8 @@ cf_ctl_statusline (int argc, char **argv, gboolean json)
   if (pane == NULL || !pane_is_valid (pane))
     pane = "";
 
-  if (!too_large && cf_statusline_parse ((const char *) input->data, input->len, &statusline,
-                                         NULL))
+  if (!too_large && input->len > 0 &&
+      cf_statusline_parse ((const char *) input->data, input->len, &statusline, NULL))
     {
       const char *home = g_getenv ("CLAUDE_CONFIG_DIR");
       g_autofree char *key = cf_statusline_key (statusline);

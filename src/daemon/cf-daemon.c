@@ -19,6 +19,7 @@
 #include "cf-notify.h"
 #include "cf-quota.h"
 #include "cf-switcher.h"
+#include "cf-usage-tracker.h"
 #include "cf-watcher.h"
 #include "cf-state.h"
 #include "cf-tmux.h"
@@ -45,6 +46,7 @@ struct _CfDaemon {
   CfWatcher *watcher;
   CfJanitor *janitor;
   CfQuota *quota;
+  CfUsageTracker *usage_tracker;
   CfSwitcher *switcher;
   CfDelegation *delegation;
   CfBus *bus;
@@ -262,6 +264,7 @@ cf_daemon_start (CfDaemon *self, GError **error)
   cf_http_set_delegation (self->http, cf_delegation_build_status, cf_delegation_render_metrics,
                           self->delegation);
   self->quota = cf_quota_new (self->config, self->state, self->tmux, self->hooks);
+  self->usage_tracker = cf_usage_tracker_new (self->config, self->state, self->hooks, self->quota);
   self->switcher = cf_switcher_new (self->config, self->state, self->tmux, self->watcher,
                                     self->dispatcher, self->quota);
   cf_notify_follow_switcher (self->notify, self->switcher);
@@ -328,6 +331,7 @@ cf_daemon_reload (CfDaemon *self, GError **error)
   cf_delegation_set_config (self->delegation, config);
   cf_janitor_set_config (self->janitor, config);
   cf_quota_set_config (self->quota, config);
+  cf_usage_tracker_set_config (self->usage_tracker, config);
   cf_switcher_set_config (self->switcher, config);
   cf_notify_set_config (self->notify, config);
   cf_http_set_config (self->http, config);
@@ -377,6 +381,7 @@ cf_daemon_dispose (GObject *object)
   CfDaemon *self = CF_DAEMON (object);
 
   g_clear_object (&self->switcher);
+  g_clear_object (&self->usage_tracker);
   g_clear_object (&self->quota);
   if (self->dispatcher != NULL)
     cf_dispatcher_set_skip_func (self->dispatcher, NULL, NULL);
