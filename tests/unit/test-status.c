@@ -8,6 +8,7 @@
 #include "cf-build-config.h"
 #include "cf-bus-variant.h"
 #include "cf-config.h"
+#include "cf-metrics.h"
 #include "cf-status.h"
 #include "cf-test-util.h"
 
@@ -384,6 +385,36 @@ test_usage (void)
                    "('backup', -1.0, 0, 40.0, 1760086400000000, '', 1759999999999990)]");
 }
 
+/* /metrics renders the same numbers, per account and window. */
+static void
+test_usage_metrics (void)
+{
+  g_autoptr(CfState) state = populated_state ();
+  g_autoptr(GString) out = g_string_new (NULL);
+  CfMetricsContext context = { .loop_lag_usec = -1 };
+
+  cf_state_record_account_usage (state, "backup", CF_USAGE_FIVE_HOUR, 92.5,
+                                 NOW + 30 * G_USEC_PER_SEC, CF_USAGE_SOURCE_STATUSLINE, NOW - 10);
+  cf_metrics_render (out, state, &context, NOW);
+  g_assert_nonnull (strstr (out->str, "# TYPE claude_failover_account_usage_percent gauge\n"));
+  g_assert_nonnull (strstr (out->str,
+    "claude_failover_account_usage_percent{account=\"backup\",window=\"five_hour\"} 92.5\n"));
+  g_assert_nonnull (strstr (out->str,
+    "claude_failover_account_usage_percent{account=\"backup\",window=\"seven_day\"} -1\n"));
+  g_assert_nonnull (strstr (out->str,
+    "claude_failover_account_usage_percent{account=\"main\",window=\"five_hour\"} -1\n"));
+  g_assert_nonnull (strstr (out->str,
+    "claude_failover_account_usage_resets_at_seconds{account=\"backup\",window=\"five_hour\"} 1760000030\n"));
+  g_assert_nonnull (strstr (out->str,
+    "claude_failover_account_usage_updated_seconds{account=\"main\"} 0\n"));
+
+  /* Past the reset: unknown again. */
+  g_string_truncate (out, 0);
+  cf_metrics_render (out, state, &context, NOW + 30 * G_USEC_PER_SEC);
+  g_assert_nonnull (strstr (out->str,
+    "claude_failover_account_usage_percent{account=\"backup\",window=\"five_hour\"} -1\n"));
+}
+
 static void
 count_change (CfState *state, guint what, guint *count)
 {
@@ -462,6 +493,7 @@ main (int argc, char **argv)
   g_test_add_func ("/status/variant-to-bus-message", test_variant_to_bus_message);
   g_test_add_func ("/status/valid-until", test_valid_until);
   g_test_add_func ("/status/usage", test_usage);
+  g_test_add_func ("/status/usage-metrics", test_usage_metrics);
   g_test_add_func ("/status/every-visible-change-is-signalled", test_every_visible_change_is_signalled);
   return g_test_run ();
 }
