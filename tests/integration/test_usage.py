@@ -79,6 +79,19 @@ class UsageTest(harness.SandboxTestCase):
         self.assertIn(["backup", 12.0, (now + 7200) * 10**6, -1.0, 0, ""],
                       [r[:6] for r in status["Usage"]["data"]])
 
+        # claude-failoverctl status: a bar per window, and the same numbers in --json.
+        r = self.sb.ctl("status")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        line = next(l for l in r.stdout.splitlines() if l.startswith("main ") and "%" in l)
+        self.assertIn("[██████████]  96% ↻", line)
+        self.assertIn("[████░░░░░░]  40% ↻", line)
+        self.assertIn("unknown", next(l for l in r.stdout.splitlines()
+                                      if l.startswith("backup ") and "%" in l))
+        data = json.loads(self.sb.ctl("--json", "status", check=True).stdout)
+        main = next(u for u in data["usage"] if u["account"] == "main")
+        self.assertEqual(main["five_hour"], {"used": 96.0, "resets_at": (now + 3600) * 10**6})
+        self.assertEqual(main["seven_day"]["used"], 40.5)
+
         # Persisted: a restarted daemon still knows.
         self.assertEqual(self.sb.stop_daemon(), 0)
         self.sb.start_daemon()
