@@ -15,6 +15,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from signal_log import SignalLog  # noqa: E402
 
 
 def statusline_json(five=None, five_reset=None, week=None, week_reset=None, session=None):
@@ -171,6 +172,111 @@ class UsageTest(harness.SandboxTestCase):
         self.assertEqual(r.stdout, "mine:" + payload[:15])
         r, _ = self.statusline(payload, args=("--then",))
         self.assertEqual(r.returncode, 2)
+
+
+def queue(project, place):
+    d = os.path.join(project, ".agent-queue", place)
+    return sorted(n[:-3] for n in os.listdir(d) if n.endswith(".md")) if os.path.isdir(d) else []
+
+
+class ProactiveSwitchTest(harness.SandboxTestCase):
+    """The usage switch with tests/fake-claude sessions: statusline usage
+    over quota.switch_at → SwapStarted reason "usage", the working session
+    finishes its task on the old account (never interrupted), the next
+    launch is on the new account; both accounts over → dispatch waits and
+    resumes by itself at the earliest reset + return_margin."""
+
+    LOG_LINES = 120
+
+    def setUp(self):
+        super().setUp()
+        self.main_home = os.path.join(self.sb.home, ".claude-main")
+        self.backup_home = os.path.join(self.sb.home, ".claude-backup")
+        self.runtime = os.path.join(self.sb.root, "xdg-runtime")
+        os.makedirs(self.runtime, mode=0o700, exist_ok=True)
+
+    def start(self, pool=2, **overrides):
+        sb = self.sb
+        config = {"pool": {"autonomous": {"min": pool, "max": pool}},
+                  "quota": {"interval": "300ms", "reactivate_cooldown": "1s",
+                            "return_margin": "1s", "switch_at": 95, "switch_back_below": 80},
+                  "lifecycle": {"interval": "200ms", "start_stagger": "0"}}
+        sb.write_config(harness.deep_merge(config, overrides))
+        self.signals = SignalLog(sb)
+        sb.start_daemon()
+        sb.wait_for(lambda: sum(1 for s in sb.get_property("Sessions")
+                                if s[1] == "pool" and s[2] == "idle") >= pool,
+                    timeout=30, what=f"{pool} idle pool sessions")
+
+    def report(self, home, five, five_reset, week=None, week_reset=None):
+        env = self.sb.env(CLAUDE_CONFIG_DIR=home, XDG_RUNTIME_DIR=self.runtime)
+        r = self.sb.ctl("statusline", input=statusline_json(five, five_reset, week, week_reset),
+                        env=env)
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+
+    def test_usage_switch_drains_working_sessions(self):
+        sb = self.sb
+        project = sb.project_dir
+        self.start(pool=2)
+        now = int(time.time())
+        sb.add_task("long", "FAKE:work=6000 a long task")
+        working = sb.wait_for(lambda: [s for s in sb.get_property("Sessions") if s[2] == "working"],
+                              timeout=20, what="the long task working")[0]
+        self.assertEqual(working[5], "main")
+        started_work = sb.wait_for(lambda: sb.fake_events("start"), timeout=10,
+                                   what="Claude started")[-1]
+        self.assertEqual(started_work["CLAUDE_CONFIG_DIR"], self.main_home)
+
+        # Claude Code's statusline says main is at 96 %: the switch comes first.
+        before = time.time()
+        self.report(self.main_home, 96, now + 3600)
+        started = self.signals.wait("SwapStarted", timeout=10)
+        self.assertEqual(started["args"], ["main", "backup", "usage"])
+        print(f"statusline at 96 % → SwapStarted(usage): {(started['t'] - before) * 1000:.0f} ms")
+        finished = self.signals.wait("SwapFinished", timeout=20)
+        self.assertEqual(finished["args"][:3], ["main", "backup", True], finished)
+        self.assertEqual(os.readlink(os.path.join(sb.home, ".claude")), self.backup_home)
+        self.assertEqual(sb.get_property("ActiveAccount"), "backup")
+        # The working session was not touched: still working, on main.
+        session = next(s for s in sb.get_property("Sessions") if s[0] == working[0])
+        self.assertEqual((session[2], session[4], session[5]), ("working", "long", "main"))
+
+        # A task queued now starts on the backup while the long one goes on.
+        sb.add_task("next", "FAKE:work=200 a short task")
+        sb.wait_for(lambda: "next" in queue(project, "done"), timeout=20, what="next done")
+        self.assertEqual(sb.fake_events("start")[-1]["CLAUDE_CONFIG_DIR"], self.backup_home)
+        # The long task finishes where it began, never requeued or killed.
+        sb.wait_for(lambda: "long" in queue(project, "done"), timeout=20, what="long done")
+        outcomes = [e["args"] for e in self.signals.events("TaskFinished") if e["args"][1] == "long"]
+        self.assertEqual([a[3] for a in outcomes], ["done"], outcomes)
+        self.assertEqual(len([e for e in sb.fake_events("start")
+                              if e["CLAUDE_CONFIG_DIR"] == self.main_home]), 1)
+        self.assertEqual(self.signals.count("SwapStarted"), 1)
+
+    def test_every_account_over_waits_until_the_earliest_reset(self):
+        sb = self.sb
+        project = sb.project_dir
+        self.start(pool=1)
+        now = int(time.time())
+        # Both accounts over; backup's 5-hour window resets first, in 4 s.
+        self.report(self.backup_home, 99, now + 4)
+        sb.wait_for(lambda: {r[0]: r for r in sb.get_property("Usage")}["backup"][1] == 99.0,
+                    what="backup's usage")
+        self.report(self.main_home, 97, now + 3600)
+        sb.wait_for(lambda: sb.get_property("DispatchPaused"), timeout=10, what="dispatch paused")
+        self.assertEqual(self.signals.count("SwapStarted"), 0)
+        sb.add_task("waits", "FAKE:work=100 queued while every account is out")
+        time.sleep(1)
+        self.assertEqual(queue(project, "inbox"), ["waits"])
+        self.assertEqual(sb.fake_events("start"), [])
+
+        # At backup's reset + return_margin (1 s) work resumes, on the backup.
+        started = self.signals.wait("SwapStarted", timeout=15)
+        self.assertEqual(started["args"], ["main", "backup", "usage"])
+        self.assertGreaterEqual(started["t"], now + 4 - 0.5)
+        sb.wait_for(lambda: "waits" in queue(project, "done"), timeout=20, what="the task done")
+        self.assertFalse(sb.get_property("DispatchPaused"))
+        self.assertEqual(sb.fake_events("start")[-1]["CLAUDE_CONFIG_DIR"], self.backup_home)
 
 
 if __name__ == "__main__":
