@@ -278,6 +278,25 @@ class ProactiveSwitchTest(harness.SandboxTestCase):
         self.assertFalse(sb.get_property("DispatchPaused"))
         self.assertEqual(sb.fake_events("start")[-1]["CLAUDE_CONFIG_DIR"], self.backup_home)
 
+    def test_sessions_start_stagger_apart_when_dispatch_resumes(self):
+        sb = self.sb
+        project = sb.project_dir
+        self.start(pool=3, lifecycle={"start_stagger": "1s"})
+        self.assertEqual(sb.ctl("pause").returncode, 0)
+        sb.wait_for(lambda: sb.get_property("DispatchPaused"), what="dispatch paused")
+        for i in range(3):
+            sb.add_task(f"s{i}", "FAKE:work=4000 staggered")
+        time.sleep(0.5)
+        self.assertEqual(sb.fake_events("start"), [])
+        self.assertEqual(sb.ctl("resume").returncode, 0)
+        starts = sb.wait_for(lambda: len(sb.fake_events("start")) >= 3 and sb.fake_events("start"),
+                             timeout=20, what="three launches")
+        times = sorted(e["time"] for e in starts)
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        print(f"launch gaps with start_stagger 1s: {', '.join(f'{g:.2f}s' for g in gaps)}")
+        self.assertTrue(all(g >= 0.9 for g in gaps), gaps)
+        sb.wait_for(lambda: len(queue(project, "done")) == 3, timeout=30, what="all done")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
