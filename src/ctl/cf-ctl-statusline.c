@@ -25,10 +25,10 @@
 #include "cf-statusline.h"
 
 /* Claude Code writes the input at once and closes the pipe. */
-#define READ_BUDGET_USEC (20 * 1000)
+#define READ_BUDGET_USEC (10 * 1000)
 /* From start to the daemon's answer; the rest of the 50 ms is process
  * start, the line and exit. */
-#define TOTAL_BUDGET_USEC (40 * 1000)
+#define TOTAL_BUDGET_USEC (20 * 1000)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus, sd_bus_close_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus_message, sd_bus_message_unref)
