@@ -1341,6 +1341,37 @@ cf_state_record_account_usage (CfState *self, const char *name, CfUsageWindowKin
     emit_changed (self, CF_STATE_CHANGE_USAGE);
 }
 
+gint64
+cf_state_expire_usage (CfState *self, gint64 now)
+{
+  gboolean changed = FALSE;
+  gint64 next = 0;
+
+  for (guint i = 0; i < self->accounts->len; i++)
+    {
+      CfAccountState *account = g_ptr_array_index (self->accounts, i);
+      gint64 change;
+
+      for (guint w = 0; w < CF_USAGE_N_WINDOWS; w++)
+        {
+          CfUsageWindow aged = cf_usage_window_at (&account->usage.windows[w], now);
+
+          if (aged.used != account->usage.windows[w].used ||
+              aged.resets_at != account->usage.windows[w].resets_at)
+            {
+              account->usage.windows[w] = aged;
+              changed = TRUE;
+            }
+        }
+      change = cf_usage_next_change (&account->usage, now);
+      if (change > 0 && (next == 0 || change < next))
+        next = change;
+    }
+  if (changed)
+    emit_changed (self, CF_STATE_CHANGE_USAGE);
+  return next;
+}
+
 void
 cf_state_set_account_problem (CfState *self, const char *name, const char *problem)
 {

@@ -189,6 +189,10 @@ void cf_state_record_account_usage (CfState *self, const char *name, CfUsageWind
                                     double used, gint64 resets_at, CfUsageSource source,
                                     gint64 when);
 void cf_state_set_account_problem (CfState *self, const char *name, const char *problem);
+/* Forgets every usage window whose reset is at or before NOW (unknown
+ * again, cf_usage_window_at ()), emitting CF_STATE_CHANGE_USAGE when one
+ * was; returns the next reset after NOW (0 = none) for a timer. */
+gint64 cf_state_expire_usage (CfState *self, gint64 now);
 
 CfSwapState cf_state_get_swap_state (CfState *self);
 void cf_state_set_swap_journal (CfState *self, CfSwapState step, const char *from,

@@ -15,6 +15,8 @@ struct _CfUsageTracker {
   CfQuota *quota;
   guint64 reports;
   guint64 dropped;
+  guint expiry_id;             /* the next window reset */
+  gint64 expiry_at;
 };
 
 G_DEFINE_FINAL_TYPE (CfUsageTracker, cf_usage_tracker, G_TYPE_OBJECT)
@@ -43,6 +45,42 @@ cf_usage_tracker_account_for (CfUsageTracker *self, const char *session_name,
       cf_config_find_account (self->config, session->account) != NULL)
     return session->account;
   return NULL;
+}
+
+static gboolean on_expiry (gpointer user_data);
+
+/* At each window's reset the window is forgotten, so that Usage says so
+ * (PropertiesChanged) on time, not at the next reading. */
+static void
+arm_expiry (CfUsageTracker *self, gint64 next, gint64 now)
+{
+  if (next == self->expiry_at && self->expiry_id != 0)
+    return;
+  g_clear_handle_id (&self->expiry_id, g_source_remove);
+  self->expiry_at = next;
+  if (next > now)
+    self->expiry_id = g_timeout_add ((guint) MIN ((next - now) / 1000 + 1, G_MAXINT32),
+                                     on_expiry, self);
+}
+
+static gboolean
+on_expiry (gpointer user_data)
+{
+  CfUsageTracker *self = user_data;
+  gint64 now = g_get_real_time ();
+
+  self->expiry_id = 0;
+  arm_expiry (self, cf_state_expire_usage (self->state, now), now);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_state_changed (CfState *state, guint what, CfUsageTracker *self)
+{
+  gint64 now = g_get_real_time ();
+
+  if (what & (CF_STATE_CHANGE_USAGE | CF_STATE_CHANGE_ACCOUNTS))
+    arm_expiry (self, cf_state_expire_usage (self->state, now), now);
 }
 
 static void
@@ -117,6 +155,9 @@ cf_usage_tracker_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->hooks, self);
   if (self->quota != NULL)
     g_signal_handlers_disconnect_by_data (self->quota, self);
+  if (self->state != NULL)
+    g_signal_handlers_disconnect_by_data (self->state, self);
+  g_clear_handle_id (&self->expiry_id, g_source_remove);
   g_clear_object (&self->hooks);
   g_clear_object (&self->quota);
   g_clear_object (&self->state);
@@ -144,6 +185,8 @@ cf_usage_tracker_new (CfConfig *config, CfState *state, CfHooks *hooks, CfQuota 
   self->state = g_object_ref (state);
   self->hooks = g_object_ref (hooks);
   g_signal_connect (hooks, "statusline", G_CALLBACK (on_statusline), self);
+  g_signal_connect (state, "changed", G_CALLBACK (on_state_changed), self);
+  on_state_changed (state, CF_STATE_CHANGE_USAGE, self);
   if (quota != NULL)
     {
       self->quota = g_object_ref (quota);

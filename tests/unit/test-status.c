@@ -352,6 +352,13 @@ test_valid_until (void)
     }
 }
 
+static void
+count_usage_change (guint *changes, guint what)
+{
+  if (what & CF_STATE_CHANGE_USAGE)
+    (*changes)++;
+}
+
 /* Usage shows each account's windows as they stand at NOW: a window past
  * its reset is unknown (-1, 0) again, and the snapshot says so from then on. */
 static void
@@ -383,6 +390,24 @@ test_usage (void)
   g_assert_cmpstr (print_variant (usage), ==,
                    "[('main', -1.0, 0, -1.0, 0, 'authentication_failed', 0), "
                    "('backup', -1.0, 0, 40.0, 1760086400000000, '', 1759999999999990)]");
+
+  /* Expiring at the reset stores what the property already showed, says
+   * so, and names the next reset for the timer. */
+  {
+    guint changes = 0;
+    gulong id = g_signal_connect_swapped (state, "changed", G_CALLBACK (count_usage_change),
+                                          &changes);
+
+    g_assert_cmpint (cf_state_expire_usage (state, reset_5h - 1), ==, reset_5h);
+    g_assert_cmpuint (changes, ==, 0);
+    g_assert_cmpint (cf_state_expire_usage (state, reset_5h), ==, reset_7d);
+    g_assert_cmpuint (changes, ==, 1);
+    g_assert_cmpint (cf_state_lookup_account (state, "backup")->usage.windows[CF_USAGE_FIVE_HOUR].resets_at,
+                     ==, 0);
+    g_assert_cmpint (cf_state_expire_usage (state, reset_5h + 1), ==, reset_7d);
+    g_assert_cmpuint (changes, ==, 1);
+    g_signal_handler_disconnect (state, id);
+  }
 }
 
 /* /metrics renders the same numbers, per account and window. */
