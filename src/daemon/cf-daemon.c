@@ -275,7 +275,8 @@ cf_daemon_start (CfDaemon *self, GError **error)
   if (!cf_switcher_start (self->switcher, error))
     return FALSE;
   g_signal_connect (self->quota, "exhausted", G_CALLBACK (on_quota_exhausted), self);
-  self->usage_switch = cf_usage_switch_new (self->config, self->state, self->switcher);
+  self->usage_switch = cf_usage_switch_new (self->config, self->state, self->switcher,
+                                            self->hooks);
 
   self->bus = cf_bus_new (self->state, self->config);
   cf_bus_set_components (self->bus, self->inbox, self->hooks, self->watcher);

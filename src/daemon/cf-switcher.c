@@ -63,6 +63,7 @@ struct _Swap {
 };
 
 static void arm_timers (CfSwitcher *self);
+static void evict_drained (CfSwitcher *self, const char *account);
 
 static void
 swap_free (Swap *swap)
@@ -815,6 +816,8 @@ cf_switcher_account_exhausted (CfSwitcher *self, const char *account, gint64 res
     return;
   cf_state_set_account_exhausted_until (self->state, account, until);
   arm_timers (self);
+  if (!g_str_equal (account, active) && self->cancellable != NULL)
+    evict_drained (self, account);
   if (!g_str_equal (account, active) || self->cancellable == NULL)
     return;
   if (!check_can_switch (self, &error))
@@ -872,6 +875,32 @@ cf_switcher_account_exhausted (CfSwitcher *self, const char *account, gint64 res
 }
 
 /* ---- proactive switches (cf-usage-switch) --------------------------------- */
+
+/* After a usage switch, pool sessions still finishing on the old account
+ * are on their own. When that account hits its limit anyway, the limit
+ * takes over as in a reactive switch: their tasks go back to the queue
+ * (attempt not counted) and start again on the active account. */
+static void
+evict_drained (CfSwitcher *self, const char *account)
+{
+  g_autoptr(GPtrArray) sessions = cf_state_list_sessions (self->state);
+
+  for (guint i = 0; i < sessions->len; i++)
+    {
+      CfSession *session = g_ptr_array_index (sessions, i);
+
+      if (session->kind != CF_SESSION_POOL || !g_str_equal (session->account, account) ||
+          (session->state != CF_SESSION_WORKING && session->state != CF_SESSION_STALLED))
+        continue;
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                        "CF_SESSION", session->name, "CF_TASK", session->task,
+                        "CF_ACCOUNT", account,
+                        "MESSAGE", "%s was finishing its task on %s, which is now exhausted: "
+                        "the task starts again on the active account", session->name, account);
+      cf_watcher_evict (self->watcher, session->name,
+                        _("the account the session was finishing on ran out"));
+    }
+}
 
 gboolean
 cf_switcher_switch_draining (CfSwitcher *self, const char *account, const char *reason,

@@ -9,6 +9,7 @@ struct _CfUsageSwitch {
   CfConfig *config;
   CfState *state;
   CfSwitcher *switcher;
+  CfHooks *hooks;
   guint idle_id;
   guint timer_id;
   char *last_reason;           /* SwapStarted reason of the last switch seen */
@@ -200,6 +201,21 @@ on_swap_started (CfSwitcher *switcher, const char *from, const char *to, const c
   self->paused = FALSE;
 }
 
+static void
+on_hook (CfHooks *hooks, const char *session_name, CfHookPayload *payload, CfUsageSwitch *self)
+{
+  CfSession *session = cf_state_lookup_session (self->state, session_name);
+  g_autofree char *evidence = NULL;
+
+  if (self->stopped || session == NULL || session->kind != CF_SESSION_POOL ||
+      !cf_hook_payload_is_rate_limit (payload) || session->account[0] == '\0' ||
+      g_str_equal (session->account, cf_state_get_active_account (self->state)))
+    return;
+  evidence = g_strdup_printf ("StopFailure rate_limit hook of %s, finishing on %s",
+                              session->name, session->account);
+  cf_switcher_account_exhausted (self->switcher, session->account, 0, evidence);
+}
+
 void
 cf_usage_switch_set_config (CfUsageSwitch *self, CfConfig *config)
 {
@@ -226,6 +242,9 @@ cf_usage_switch_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->state, self);
   if (self->switcher != NULL)
     g_signal_handlers_disconnect_by_data (self->switcher, self);
+  if (self->hooks != NULL)
+    g_signal_handlers_disconnect_by_data (self->hooks, self);
+  g_clear_object (&self->hooks);
   g_clear_object (&self->state);
   g_clear_object (&self->switcher);
   g_clear_pointer (&self->config, cf_config_unref);
@@ -245,7 +264,7 @@ cf_usage_switch_init (CfUsageSwitch *self)
 }
 
 CfUsageSwitch *
-cf_usage_switch_new (CfConfig *config, CfState *state, CfSwitcher *switcher)
+cf_usage_switch_new (CfConfig *config, CfState *state, CfSwitcher *switcher, CfHooks *hooks)
 {
   CfUsageSwitch *self = g_object_new (CF_TYPE_USAGE_SWITCH, NULL);
 
@@ -254,6 +273,11 @@ cf_usage_switch_new (CfConfig *config, CfState *state, CfSwitcher *switcher)
   self->switcher = g_object_ref (switcher);
   g_signal_connect (state, "changed", G_CALLBACK (on_state_changed), self);
   g_signal_connect (switcher, "swap-started", G_CALLBACK (on_swap_started), self);
+  if (hooks != NULL)
+    {
+      self->hooks = g_object_ref (hooks);
+      g_signal_connect (hooks, "hook", G_CALLBACK (on_hook), self);
+    }
   queue_evaluation (self);
   return self;
 }

@@ -278,6 +278,36 @@ class ProactiveSwitchTest(harness.SandboxTestCase):
                               if e["CLAUDE_CONFIG_DIR"] == self.main_home]), 1)
         self.assertEqual(self.signals.count("SwapStarted"), 1)
 
+    def test_the_old_accounts_wall_still_moves_a_draining_session(self):
+        sb = self.sb
+        project = sb.project_dir
+        sb.write_config()
+        for home in (self.main_home, self.backup_home):
+            r = sb.ctl("install-hooks", home, "--command", sb.ctl_path)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        # A pane poll every 10 s: the hook is what sees the limit.
+        self.start(pool=1, quota={"interval": "10s"})
+        now = int(time.time())
+        sb.add_task("long", "FAKE:work=20000 a task that outlives main")
+        working = sb.wait_for(lambda: [s for s in sb.get_property("Sessions") if s[2] == "working"],
+                              timeout=20, what="the task working")[0]
+        self.report(self.main_home, 96, now + 3600)
+        self.signals.wait("SwapFinished", lambda a: a[:3] == ["main", "backup", True], timeout=20)
+
+        # main runs out while the session is still finishing on it.
+        sb.fake_control(working[0], "limit You've hit your limit · resets 11:30pm (Europe/Berlin)")
+        requeued = self.signals.wait("TaskFinished", lambda a: a[1] == "long", timeout=15)
+        self.assertEqual(requeued["args"][3], "requeued")
+        restarted = sb.wait_for(lambda: [e for e in sb.fake_events("start")
+                                         if e["CLAUDE_CONFIG_DIR"] == self.backup_home],
+                                timeout=20, what="the task started again on backup")
+        self.assertTrue(restarted)
+        accounts = {a[0]: a for a in sb.get_property("Accounts")}
+        self.assertFalse(accounts["main"][2])
+        # Only the one usage switch: the old account's wall moved the session, not the account.
+        self.assertEqual(self.signals.count("SwapStarted"), 1)
+        self.assertEqual(sb.get_property("ActiveAccount"), "backup")
+
     def test_every_account_over_waits_until_the_earliest_reset(self):
         sb = self.sb
         project = sb.project_dir
