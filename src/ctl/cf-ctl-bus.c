@@ -247,7 +247,46 @@ cf_ctl_status_free (CfCtlStatus *status)
   g_free (status->last_swap_from);
   g_free (status->last_swap_to);
   g_clear_pointer (&status->sessions, g_ptr_array_unref);
+  g_clear_pointer (&status->usage, g_ptr_array_unref);
   g_free (status);
+}
+
+static void
+usage_free (CfCtlAccountUsage *usage)
+{
+  g_free (usage->account);
+  g_free (usage->problem);
+  g_free (usage);
+}
+
+static int
+read_usage (sd_bus_message *m, GPtrArray *rows)
+{
+  const char *account, *problem;
+  double five, week;
+  uint64_t five_reset, week_reset, updated;
+  int r;
+
+  r = sd_bus_message_enter_container (m, 'a', "(sdtdtst)");
+  if (r < 0)
+    return r;
+  while ((r = sd_bus_message_read (m, "(sdtdtst)", &account, &five, &five_reset, &week,
+                                   &week_reset, &problem, &updated)) > 0)
+    {
+      CfCtlAccountUsage *u = g_new0 (CfCtlAccountUsage, 1);
+
+      u->account = g_strdup (account);
+      u->five_hour = five;
+      u->five_hour_reset = five_reset;
+      u->seven_day = week;
+      u->seven_day_reset = week_reset;
+      u->problem = g_strdup (problem);
+      u->updated = updated;
+      g_ptr_array_add (rows, u);
+    }
+  if (r < 0)
+    return r;
+  return sd_bus_message_exit_container (m);
 }
 
 static int
@@ -340,6 +379,8 @@ read_status_entry (sd_bus_message *m, const char *key, CfCtlStatus *st)
     return cf_ctl_read_accounts (m, st->accounts);
   if (g_str_equal (key, "Sessions"))
     return read_sessions (m, st->sessions);
+  if (g_str_equal (key, "Usage"))
+    return read_usage (m, st->usage);
   if (g_str_equal (key, "PartialSwap") || g_str_equal (key, "DispatchPaused"))
     {
       r = sd_bus_message_read (m, "b", &b);
@@ -386,6 +427,7 @@ cf_ctl_fetch_status (sd_bus *bus, const char *command, CfCtlCallFlags flags)
 
   st->accounts = cf_ctl_accounts_new ();
   st->sessions = g_ptr_array_new_with_free_func ((GDestroyNotify) session_free);
+  st->usage = g_ptr_array_new_with_free_func ((GDestroyNotify) usage_free);
   if (!cf_ctl_call_simple (bus, "GetStatus", &info, flags, &reply, NULL))
     return NULL;
 

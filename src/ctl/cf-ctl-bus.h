@@ -73,6 +73,17 @@ typedef struct {
   guint64 since;
 } CfCtlSession;
 
+/* One row of Usage (a(sdtdtst)). */
+typedef struct {
+  char *account;
+  double five_hour;            /* %, < 0 = unknown */
+  guint64 five_hour_reset;     /* µs epoch, 0 = unknown */
+  double seven_day;
+  guint64 seven_day_reset;
+  char *problem;
+  guint64 updated;
+} CfCtlAccountUsage;
+
 typedef struct {
   char *version;
   char *active_account;
@@ -86,6 +97,7 @@ typedef struct {
   GPtrArray *sessions;         /* CfCtlSession* */
   guint32 pending_tasks;
   guint64 dispatched, completed, failed, delegated;
+  GPtrArray *usage;            /* CfCtlAccountUsage*; empty from a daemon without Usage */
 } CfCtlStatus;
 
 void cf_ctl_status_free (CfCtlStatus *status);

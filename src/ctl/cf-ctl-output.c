@@ -2,6 +2,8 @@
 /* Error lines, colours, tables, times and JSON for claude-failoverctl. */
 #include "cf-ctl-output.h"
 
+#include "cf-statusline.h"
+
 #include <glib/gi18n.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -389,4 +391,27 @@ cf_ctl_print_json (JsonBuilder *builder, gboolean compact)
   json_generator_set_pretty (generator, !compact);
   text = cf_json_generate (generator, NULL);
   g_print ("%s\n", text);
+}
+
+char *
+cf_ctl_usage_bar (double percent, gint64 reset_usec, gint64 now_usec, guint width)
+{
+  GString *bar;
+  guint filled;
+
+  if (percent < 0)
+    /* TRANSLATORS: a usage window nothing is known about (yet, or since its reset) */
+    return g_strdup (_("unknown"));
+  percent = MIN (percent, 100.0);
+  filled = (guint) (percent * width / 100.0 + 0.5);
+  bar = g_string_new ("[");
+  for (guint i = 0; i < width; i++)
+    g_string_append (bar, i < filled ? "█" : "░");
+  g_string_append_printf (bar, "] %3.0f%%", percent);
+  if (reset_usec > 0)
+    {
+      g_autofree char *left = cf_statusline_format_remaining (reset_usec - now_usec);
+      g_string_append_printf (bar, " ↻%s", left);
+    }
+  return g_string_free (bar, FALSE);
 }

@@ -61,6 +61,9 @@ char *cf_ctl_relative_time (gint64 usec, gint64 now_usec);
 
 /* "2026-07-15 12:00:00 CEST (in 3h05m)" in the local zone. */
 char *cf_ctl_absolute_time (gint64 usec);
+/* A usage window as a bar of WIDTH cells, its percentage and the time to
+ * its reset at NOW: "[█████░░░░░]  52% ↻2h13m"; "unknown" when PERCENT < 0. */
+char *cf_ctl_usage_bar (double percent, gint64 reset_usec, gint64 now_usec, guint width);
 
 /* "2026-07-15T12:00:00.123+02:00" in the local zone (JSON output). */
 char *cf_ctl_iso8601 (gint64 usec);

@@ -139,6 +139,31 @@ print_status_json (CfCtlStatus *st)
   add_int_member (b, "tasks_delegated", (gint64) st->delegated);
   json_builder_set_member_name (b, "sessions");
   add_sessions_json (b, st->sessions);
+  json_builder_set_member_name (b, "usage");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < st->usage->len; i++)
+    {
+      CfCtlAccountUsage *u = g_ptr_array_index (st->usage, i);
+
+      json_builder_begin_object (b);
+      add_string_member (b, "account", u->account);
+      json_builder_set_member_name (b, "five_hour");
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "used");
+      json_builder_add_double_value (b, u->five_hour);
+      add_int_member (b, "resets_at", (gint64) u->five_hour_reset);
+      json_builder_end_object (b);
+      json_builder_set_member_name (b, "seven_day");
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "used");
+      json_builder_add_double_value (b, u->seven_day);
+      add_int_member (b, "resets_at", (gint64) u->seven_day_reset);
+      json_builder_end_object (b);
+      add_string_member (b, "problem", u->problem);
+      add_int_member (b, "updated", (gint64) u->updated);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
   json_builder_end_object (b);
   cf_ctl_print_json (b, FALSE);
 }
@@ -178,6 +203,36 @@ print_accounts_table (CfCtlStatus *st)
       cf_ctl_table_set (table, 2, state, a->available ? CF_CTL_STYLE_GREEN : CF_CTL_STYLE_RED);
       cf_ctl_table_set (table, 3, a->home, CF_CTL_STYLE_NONE);
     }
+  cf_ctl_table_print (table);
+}
+
+/* A bar per window, time to its reset, and why an account is unusable. */
+static void
+print_usage_table (CfCtlStatus *st)
+{
+  g_autoptr(CfCtlTable) table = NULL;
+  gint64 now = g_get_real_time ();
+
+  if (st->usage->len == 0)
+    return;
+  /* TRANSLATORS: column titles: the 5-hour and the weekly usage window */
+  table = cf_ctl_table_new (4, _("ACCOUNT"), _("5-HOUR"), _("WEEKLY"), _("PROBLEM"));
+  for (guint i = 0; i < st->usage->len; i++)
+    {
+      CfCtlAccountUsage *u = g_ptr_array_index (st->usage, i);
+      g_autofree char *five = cf_ctl_usage_bar (u->five_hour, (gint64) u->five_hour_reset, now, 10);
+      g_autofree char *week = cf_ctl_usage_bar (u->seven_day, (gint64) u->seven_day_reset, now, 10);
+      double peak = MAX (u->five_hour, u->seven_day);
+
+      cf_ctl_table_add_row (table);
+      cf_ctl_table_set (table, 0, u->account, CF_CTL_STYLE_NONE);
+      cf_ctl_table_set (table, 1, five, u->five_hour >= 90 ? CF_CTL_STYLE_RED : CF_CTL_STYLE_NONE);
+      cf_ctl_table_set (table, 2, week, u->seven_day >= 90 ? CF_CTL_STYLE_RED : CF_CTL_STYLE_NONE);
+      cf_ctl_table_set (table, 3, u->problem[0] != '\0' ? u->problem : "-",
+                        u->problem[0] != '\0' || peak >= 100 ? CF_CTL_STYLE_RED
+                                                            : CF_CTL_STYLE_NONE);
+    }
+  g_print ("\n");
   cf_ctl_table_print (table);
 }
 
@@ -228,6 +283,7 @@ print_status_human (CfCtlStatus *st)
   print_field (_("Tasks:"), tasks);
   g_print ("\n");
   print_accounts_table (st);
+  print_usage_table (st);
   g_print ("\n");
   print_sessions_table (st->sessions);
 }

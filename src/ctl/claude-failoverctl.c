@@ -47,6 +47,8 @@ static const Command commands[] = {
     N_("Requeue a session's task and give it a fresh session: SESSION") },
   { "hook", cf_ctl_hook, GROUP_CLAUDE, FALSE,
     N_("Report a Claude Code hook event (run by Claude Code): EVENT") },
+  { "statusline", cf_ctl_statusline, GROUP_CLAUDE, FALSE,
+    N_("Claude Code's statusLine command: report usage, print one line: [--then COMMAND]") },
   { "install-hooks", cf_ctl_install_hooks, GROUP_CLAUDE, FALSE,
     N_("Add the claude-failover hooks to an account's settings.json: ACCOUNT_HOME") },
   { "explain-pane", cf_ctl_explain_pane, GROUP_CLAUDE, FALSE,

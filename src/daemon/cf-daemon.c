@@ -19,6 +19,8 @@
 #include "cf-notify.h"
 #include "cf-quota.h"
 #include "cf-switcher.h"
+#include "cf-usage-switch.h"
+#include "cf-usage-tracker.h"
 #include "cf-watcher.h"
 #include "cf-state.h"
 #include "cf-tmux.h"
@@ -45,6 +47,8 @@ struct _CfDaemon {
   CfWatcher *watcher;
   CfJanitor *janitor;
   CfQuota *quota;
+  CfUsageTracker *usage_tracker;
+  CfUsageSwitch *usage_switch;
   CfSwitcher *switcher;
   CfDelegation *delegation;
   CfBus *bus;
@@ -277,6 +281,7 @@ cf_daemon_start (CfDaemon *self, GError **error)
   cf_http_set_delegation (self->http, cf_delegation_build_status, cf_delegation_render_metrics,
                           self->delegation);
   self->quota = cf_quota_new (self->config, self->state, self->tmux, self->hooks);
+  self->usage_tracker = cf_usage_tracker_new (self->config, self->state, self->hooks, self->quota);
   self->switcher = cf_switcher_new (self->config, self->state, self->tmux, self->watcher,
                                     self->dispatcher, self->quota);
   cf_notify_follow_switcher (self->notify, self->switcher);
@@ -286,6 +291,8 @@ cf_daemon_start (CfDaemon *self, GError **error)
   if (!cf_switcher_start (self->switcher, error))
     return FALSE;
   g_signal_connect (self->quota, "exhausted", G_CALLBACK (on_quota_exhausted), self);
+  self->usage_switch = cf_usage_switch_new (self->config, self->state, self->switcher,
+                                            self->hooks);
 
   self->bus = cf_bus_new (self->state, self->config);
   cf_bus_set_components (self->bus, self->inbox, self->hooks, self->watcher);
@@ -344,6 +351,8 @@ cf_daemon_reload (CfDaemon *self, GError **error)
   cf_delegation_set_config (self->delegation, config);
   cf_janitor_set_config (self->janitor, config);
   cf_quota_set_config (self->quota, config);
+  cf_usage_tracker_set_config (self->usage_tracker, config);
+  cf_usage_switch_set_config (self->usage_switch, config);
   cf_switcher_set_config (self->switcher, config);
   cf_notify_set_config (self->notify, config);
   cf_http_set_config (self->http, config);
@@ -367,6 +376,8 @@ cf_daemon_shutdown (CfDaemon *self)
     cf_janitor_stop (self->janitor);
   if (self->quota != NULL)
     cf_quota_stop (self->quota);
+  if (self->usage_switch != NULL)
+    cf_usage_switch_stop (self->usage_switch);
   if (self->switcher != NULL)
     cf_switcher_stop (self->switcher);
   if (self->inbox != NULL)
@@ -392,7 +403,9 @@ cf_daemon_dispose (GObject *object)
 {
   CfDaemon *self = CF_DAEMON (object);
 
+  g_clear_object (&self->usage_switch);
   g_clear_object (&self->switcher);
+  g_clear_object (&self->usage_tracker);
   g_clear_object (&self->quota);
   if (self->dispatcher != NULL)
     cf_dispatcher_set_skip_func (self->dispatcher, NULL, NULL);

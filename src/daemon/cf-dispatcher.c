@@ -40,6 +40,10 @@ struct _CfDispatcher {
   gulong handlers[4];
   CfDispatcherSkipFunc skip;
   gpointer skip_data;
+  /* lifecycle.start_stagger: after a switch or a pause, launches go out
+   * one at a time, this far apart, until a round has nothing to launch. */
+  gboolean staggering;
+  gint64 last_staggered_start; /* monotonic µs */
 };
 
 G_DEFINE_FINAL_TYPE (CfDispatcher, cf_dispatcher, G_TYPE_OBJECT)
@@ -918,6 +922,38 @@ dispatchable (const CfInboxTask *task, gpointer user_data)
          !task_in_flight (self, task->project, task->id);
 }
 
+/* ---- lifecycle.start_stagger --------------------------------------------- */
+
+static gboolean dispatch_now (gpointer user_data);
+
+/* TRUE when the next staggered launch must wait: the round is put off
+ * until the gap has passed. */
+static gboolean
+stagger_wait (CfDispatcher *self)
+{
+  gint64 gap = self->config->lifecycle_start_stagger_usec;
+  gint64 elapsed = g_get_monotonic_time () - self->last_staggered_start;
+
+  if (!self->staggering || gap <= 0 || self->last_staggered_start == 0 || elapsed >= gap)
+    return FALSE;
+  self->kick_id = g_timeout_add ((guint) ((gap - elapsed) / 1000 + 1), dispatch_now, self);
+  return TRUE;
+}
+
+/* After a launch: TRUE when the round must stop there, the next launch
+ * coming start_stagger later. */
+static gboolean
+stagger_started (CfDispatcher *self)
+{
+  gint64 gap = self->config->lifecycle_start_stagger_usec;
+
+  if (!self->staggering || gap <= 0)
+    return FALSE;
+  self->last_staggered_start = g_get_monotonic_time ();
+  self->kick_id = g_timeout_add ((guint) (gap / 1000 + 1), dispatch_now, self);
+  return TRUE;
+}
+
 static gboolean
 on_cooldown_over (gpointer user_data)
 {
@@ -955,12 +991,16 @@ dispatch_now (gpointer user_data)
   g_autoptr(GHashTable) busy_ids = NULL;
   Candidates candidates = { .self = self, .now = g_get_real_time () };
   guint free_sessions = 0;
+  guint launched = 0;
 
   self->kick_id = 0;
   if (self->cancellable == NULL || cf_state_get_dispatch_paused (self->state) ||
       cf_swap_state_in_progress (cf_state_get_swap_state (self->state)) ||
       !cf_tmux_is_connected (self->tmux) ||
       cf_config_find_account (self->config, cf_state_get_active_account (self->state)) == NULL)
+    return G_SOURCE_REMOVE;
+
+  if (stagger_wait (self))
     return G_SOURCE_REMOVE;
 
   /* Most kicks find every session busy: then the queue is not even looked
@@ -970,7 +1010,10 @@ dispatch_now (gpointer user_data)
     if (session_is_free (self, g_ptr_array_index (sessions, i)))
       free_sessions++;
   if (free_sessions == 0)
-    return G_SOURCE_REMOVE;
+    {
+      self->staggering = FALSE;
+      return G_SOURCE_REMOVE;
+    }
 
   /* The best task overall is the best of some project's first dispatchable
    * task (cf_schedule_pick orders tasks of one project as the inbox queues
@@ -1003,12 +1046,17 @@ dispatch_now (gpointer user_data)
        * next dispatchable task takes its place among the candidates. */
       task = g_ptr_array_index (heads, pick);
       start_launch (self, session, task);
+      launched++;
+      if (stagger_started (self))
+        break;
       next = cf_inbox_list_heads (self->inbox, task->project, dispatchable, &candidates);
       g_ptr_array_remove_index_fast (heads, pick);
       if (next->len > 0)
         g_ptr_array_add (heads, g_ptr_array_steal_index (next, 0));
     }
   arm_cooldown_timer (self, candidates.next_ready, candidates.now);
+  if (launched == 0)
+    self->staggering = FALSE;
   return G_SOURCE_REMOVE;
 }
 
@@ -1052,8 +1100,14 @@ on_session_changed (CfState *state, CfSession *session, CfDispatcher *self)
 static void
 on_state_changed (CfState *state, guint what, CfDispatcher *self)
 {
-  if (what & (CF_STATE_CHANGE_DISPATCH_PAUSED | CF_STATE_CHANGE_SWAP_STATE))
-    cf_dispatcher_kick (self);
+  if (!(what & (CF_STATE_CHANGE_DISPATCH_PAUSED | CF_STATE_CHANGE_SWAP_STATE)))
+    return;
+  /* Dispatch opens again (a switch ended, a pause was lifted): the free
+   * sessions start one by one, so that dozens never open at once. */
+  if (!cf_state_get_dispatch_paused (state) &&
+      !cf_swap_state_in_progress (cf_state_get_swap_state (state)))
+    self->staggering = TRUE;
+  cf_dispatcher_kick (self);
 }
 
 static void

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "cf-hooks.h"
 
+#include "cf-statusline.h"
 #include "cf-text.h"
 
 #include <glib/gi18n.h>
@@ -17,6 +18,7 @@ struct _CfHooks {
 
 enum {
   SIGNAL_HOOK,
+  SIGNAL_STATUSLINE,
   N_SIGNALS,
 };
 static guint signals[N_SIGNALS];
@@ -54,10 +56,26 @@ deliver (CfHooks *self, const char *session_name, CfHookPayload *payload)
   g_signal_emit (self, signals[SIGNAL_HOOK], 0, session_name, payload);
 }
 
+/* A statusline report goes out even from a pane that is not ours: usage
+ * is account-wide, and the report names its account home. */
+static void
+deliver_statusline (CfHooks *self, const char *session_name, CfStatusline *statusline)
+{
+  if (session_name != NULL && cf_state_lookup_session (self->state, session_name) == NULL)
+    session_name = NULL;
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
+                    "CF_SESSION", session_name ? session_name : "",
+                    "MESSAGE", "statusline usage from %s",
+                    session_name ? session_name : "a pane that is not ours");
+  self->routed++;
+  g_signal_emit (self, signals[SIGNAL_STATUSLINE], 0, session_name, statusline);
+}
+
 typedef struct {
   CfHooks *self;
   char *pane;
-  CfHookPayload *payload;
+  CfHookPayload *payload;      /* or: */
+  CfStatusline *statusline;
 } Lookup;
 
 static void
@@ -66,6 +84,7 @@ lookup_free (Lookup *lookup)
   g_object_unref (lookup->self);
   g_free (lookup->pane);
   cf_hook_payload_free (lookup->payload);
+  cf_statusline_free (lookup->statusline);
   g_free (lookup);
 }
 
@@ -78,15 +97,63 @@ on_pane_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (lines == NULL || lines[0] == NULL || lines[0][0] == '\0')
     {
-      g_debug ("hook %s: pane %s not found: %s", lookup->payload->event_name, lookup->pane,
-               error ? error->message : "no session");
+      g_debug ("hook %s: pane %s not found: %s",
+               lookup->payload ? lookup->payload->event_name : CF_STATUSLINE_EVENT,
+               lookup->pane, error ? error->message : "no session");
+      if (lookup->statusline != NULL)
+        deliver_statusline (lookup->self, NULL, lookup->statusline);
       lookup_free (lookup);
       return;
     }
   if (cf_state_lookup_session (lookup->self->state, lines[0]) != NULL)
     cf_state_set_session_pane (lookup->self->state, lines[0], lookup->pane);
-  deliver (lookup->self, lines[0], lookup->payload);
+  if (lookup->statusline != NULL)
+    deliver_statusline (lookup->self, lines[0], lookup->statusline);
+  else
+    deliver (lookup->self, lines[0], lookup->payload);
   lookup_free (lookup);
+}
+
+/* The StatusLine report of `claude-failoverctl statusline`: from a pane,
+ * or from outside tmux with the account home ("config_dir") alone. */
+static gboolean
+report_statusline (CfHooks *self, const char *pane, const char *payload_json, GError **error)
+{
+  g_autoptr(CfStatusline) statusline = NULL;
+  g_autoptr(GError) local_error = NULL;
+  CfSession *session;
+  g_autofree char *command = NULL;
+  Lookup *lookup;
+
+  if (!cf_statusline_parse (payload_json, strlen (payload_json), &statusline, &local_error))
+    {
+      g_set_error_literal (error, CF_HOOK_ERROR, CF_HOOK_ERROR_SYNTAX, local_error->message);
+      return FALSE;
+    }
+  if (pane[0] == '\0')
+    {
+      if (statusline->config_dir == NULL)
+        {
+          g_set_error_literal (error, CF_HOOK_ERROR, CF_HOOK_ERROR_INVALID_EVENT,
+                               _("a StatusLine report needs a tmux pane or a config_dir"));
+          return FALSE;
+        }
+      deliver_statusline (self, NULL, statusline);
+      return TRUE;
+    }
+  session = cf_state_find_session_by_pane (self->state, pane);
+  if (session != NULL)
+    {
+      deliver_statusline (self, session->name, statusline);
+      return TRUE;
+    }
+  lookup = g_new0 (Lookup, 1);
+  lookup->self = g_object_ref (self);
+  lookup->pane = g_strdup (pane);
+  lookup->statusline = g_steal_pointer (&statusline);
+  command = g_strdup_printf ("display-message -p -t %s \"#{session_name}\"", pane);
+  cf_tmux_command_async (self->tmux, command, self->cancellable, on_pane_resolved, lookup);
+  return TRUE;
 }
 
 gboolean
@@ -98,6 +165,8 @@ cf_hooks_report (CfHooks *self, const char *event, const char *pane, const char 
   g_autofree char *command = NULL;
   Lookup *lookup;
 
+  if (g_strcmp0 (event, CF_STATUSLINE_EVENT) == 0 && (pane[0] == '\0' || cf_hooks_pane_is_valid (pane)))
+    return report_statusline (self, pane, payload_json, error);
   if (!cf_hooks_pane_is_valid (pane))
     {
       g_autofree char *shown = cf_text_for_message (pane);
@@ -153,6 +222,10 @@ cf_hooks_class_init (CfHooksClass *klass)
   signals[SIGNAL_HOOK] =
     g_signal_new ("hook", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_POINTER);
+  /* (gchararray session or NULL when the pane is not ours, gpointer CfStatusline*) */
+  signals[SIGNAL_STATUSLINE] =
+    g_signal_new ("statusline", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_POINTER);
 }
 
 static void

@@ -14,7 +14,12 @@ G_BEGIN_DECLS
  * one of our sessions (from state, else asked of tmux), and "hook"
  * (gchararray session, gpointer CfHookPayload*) is emitted. Events from
  * panes that are not ours are dropped. SessionStart records the session's
- * Claude UUID in state (it changes on /clear). */
+ * Claude UUID in state (it changes on /clear).
+ * Event "StatusLine" (`claude-failoverctl statusline`) carries usage
+ * instead: it is parsed with cf_statusline_parse () and emitted as
+ * "statusline" (gchararray session or NULL, gpointer CfStatusline*), also
+ * from panes that are not ours, and with no pane when it names its
+ * account home ("config_dir"). */
 
 #define CF_TYPE_HOOKS (cf_hooks_get_type ())
 G_DECLARE_FINAL_TYPE (CfHooks, cf_hooks, CF, HOOKS, GObject)

@@ -177,6 +177,60 @@ render_accounts (GString *out, CfState *state, gint64 now)
     }
 }
 
+/* NAME{account="A",window="W"} VALUE, VALUE a double. */
+static void
+sample_window (GString *out, const char *name, const char *account, CfUsageWindowKind kind,
+               double value)
+{
+  char buffer[G_ASCII_DTOSTR_BUF_SIZE];
+
+  g_ascii_dtostr (buffer, sizeof buffer, value);
+  g_string_append_printf (out, PREFIX "%s{account=\"", name);
+  cf_metrics_append_label_value (out, account);
+  g_string_append_printf (out, "\",window=\"%s\"} %s\n", cf_usage_window_kind_to_string (kind),
+                          buffer);
+}
+
+/* The Usage property's numbers, windows aged at NOW like it. */
+static void
+render_usage (GString *out, CfState *state, gint64 now)
+{
+  g_autoptr(GPtrArray) accounts = cf_state_list_accounts (state);
+
+  family (out, "account_usage_percent", "gauge",
+          "Used share of the account's 5-hour and weekly windows (-1 = unknown).");
+  for (guint i = 0; i < accounts->len; i++)
+    for (guint w = 0; w < CF_USAGE_N_WINDOWS; w++)
+      {
+        CfAccountState *a = g_ptr_array_index (accounts, i);
+        CfUsageWindow window = cf_usage_window_at (&a->usage.windows[w], now);
+
+        sample_window (out, "account_usage_percent", a->name, w,
+                       cf_usage_window_is_known (&window) ? window.used : -1);
+      }
+  family (out, "account_usage_resets_at_seconds", "gauge",
+          "When the account's window resets (0 = unknown).");
+  for (guint i = 0; i < accounts->len; i++)
+    for (guint w = 0; w < CF_USAGE_N_WINDOWS; w++)
+      {
+        CfAccountState *a = g_ptr_array_index (accounts, i);
+        CfUsageWindow window = cf_usage_window_at (&a->usage.windows[w], now);
+
+        sample_window (out, "account_usage_resets_at_seconds", a->name, w,
+                       (double) MAX (window.resets_at, 0) / G_USEC_PER_SEC);
+      }
+  family (out, "account_usage_updated_seconds", "gauge",
+          "When the account's usage was last read (0 = never).");
+  for (guint i = 0; i < accounts->len; i++)
+    {
+      CfAccountState *a = g_ptr_array_index (accounts, i);
+
+      sample_seconds (out, "account_usage_updated_seconds", "account", a->name,
+                      MAX (a->usage.windows[CF_USAGE_FIVE_HOUR].updated,
+                           a->usage.windows[CF_USAGE_SEVEN_DAY].updated));
+    }
+}
+
 static void
 render_swaps (GString *out, CfState *state)
 {
@@ -321,6 +375,7 @@ cf_metrics_render (GString *out, CfState *state, const CfMetricsContext *context
   render_sessions (out, state);
   render_tasks (out, state);
   render_accounts (out, state, now);
+  render_usage (out, state, now);
   render_swaps (out, state);
   render_detections (out, state);
   render_delegation (out, state, context);

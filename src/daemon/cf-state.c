@@ -162,6 +162,7 @@ static void
 account_state_free (CfAccountState *account)
 {
   g_free (account->name);
+  g_free (account->problem);
   g_free (account);
 }
 
@@ -198,6 +199,34 @@ emit_session_changed (CfState *self, CfSession *session)
 
 /* ---- JSON ---------------------------------------------------------------- */
 
+/* "usage": {"five_hour": {"used", "resets_at", "updated", "source"}, "seven_day": {…}};
+ * a window never read is left out. */
+static void
+usage_to_json (JsonBuilder *builder, const CfUsage *usage)
+{
+  json_builder_set_member_name (builder, "usage");
+  json_builder_begin_object (builder);
+  for (guint i = 0; i < CF_USAGE_N_WINDOWS; i++)
+    {
+      const CfUsageWindow *window = &usage->windows[i];
+
+      if (window->updated == 0)
+        continue;
+      json_builder_set_member_name (builder, cf_usage_window_kind_to_string (i));
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "used");
+      json_builder_add_double_value (builder, window->used);
+      json_builder_set_member_name (builder, "resets_at");
+      json_builder_add_int_value (builder, window->resets_at);
+      json_builder_set_member_name (builder, "updated");
+      json_builder_add_int_value (builder, window->updated);
+      json_builder_set_member_name (builder, "source");
+      json_builder_add_string_value (builder, cf_usage_source_to_string (window->source));
+      json_builder_end_object (builder);
+    }
+  json_builder_end_object (builder);
+}
+
 char *
 cf_state_to_json (CfState *self)
 {
@@ -222,6 +251,9 @@ cf_state_to_json (CfState *self)
       json_builder_add_string_value (builder, account->name);
       json_builder_set_member_name (builder, "exhausted_until");
       json_builder_add_int_value (builder, account->exhausted_until);
+      json_builder_set_member_name (builder, "problem");
+      json_builder_add_string_value (builder, account->problem ? account->problem : "");
+      usage_to_json (builder, &account->usage);
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);
@@ -335,6 +367,70 @@ read_int (JsonObject *object, const char *member, gint64 *out, GError **error)
       return FALSE;
     }
   *out = json_node_get_int (node);
+  return TRUE;
+}
+
+/* An integer is a number too: a percentage may be written either way. */
+static gboolean
+read_number (JsonObject *object, const char *member, double *out, GError **error)
+{
+  JsonNode *node = json_object_get_member (object, member);
+
+  if (node == NULL)
+    return TRUE;
+  if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_INT64)
+    *out = (double) json_node_get_int (node);
+  else if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_DOUBLE)
+    *out = json_node_get_double (node);
+  else
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "member '%s' is not a number", member);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Files written before usage was tracked have no "usage": all unknown. */
+static gboolean
+usage_from_json (JsonObject *account, CfUsage *usage, GError **error)
+{
+  JsonNode *node = json_object_get_member (account, "usage");
+  JsonObject *object;
+
+  if (node == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "usage is not an object");
+      return FALSE;
+    }
+  object = json_node_get_object (node);
+  for (guint i = 0; i < CF_USAGE_N_WINDOWS; i++)
+    {
+      JsonNode *window_node = json_object_get_member (object, cf_usage_window_kind_to_string (i));
+      CfUsageWindow *window = &usage->windows[i];
+      g_autofree char *source = NULL;
+
+      if (window_node == NULL)
+        continue;
+      if (!JSON_NODE_HOLDS_OBJECT (window_node))
+        {
+          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                               "a usage window is not an object");
+          return FALSE;
+        }
+      if (!read_number (json_node_get_object (window_node), "used", &window->used, error) ||
+          !read_int (json_node_get_object (window_node), "resets_at", &window->resets_at, error) ||
+          !read_int (json_node_get_object (window_node), "updated", &window->updated, error) ||
+          !read_string (json_node_get_object (window_node), "source", &source, error))
+        return FALSE;
+      if (!(window->used >= 0 && window->used <= CF_USAGE_PERCENT_MAX))
+        window->used = -1;
+      window->resets_at = MAX (window->resets_at, 0);
+      window->updated = MAX (window->updated, 0);
+      window->source = cf_usage_source_from_string (source);
+    }
   return TRUE;
 }
 
@@ -540,9 +636,13 @@ cf_state_from_json (CfState *self, const char *json, gssize length, GError **err
         }
       account = g_new0 (CfAccountState, 1);
       g_ptr_array_add (scratch->accounts, account);
+      cf_usage_init (&account->usage);
       if (!read_string (json_node_get_object (node), "name", &account->name, &local_error) ||
           !read_int (json_node_get_object (node), "exhausted_until", &account->exhausted_until,
-                     &local_error))
+                     &local_error) ||
+          !read_string (json_node_get_object (node), "problem", &account->problem,
+                        &local_error) ||
+          !usage_from_json (json_node_get_object (node), &account->usage, &local_error))
         goto fail;
       if (account->name == NULL)
         {
@@ -1150,11 +1250,16 @@ cf_state_sync_accounts (CfState *self, const char *const *names)
     {
       CfAccountState *account = g_new0 (CfAccountState, 1);
       account->name = g_strdup (names[i]);
+      cf_usage_init (&account->usage);
       for (guint j = 0; j < self->accounts->len; j++)
         {
           CfAccountState *old = g_ptr_array_index (self->accounts, j);
           if (g_str_equal (old->name, names[i]))
-            account->exhausted_until = old->exhausted_until;
+            {
+              account->exhausted_until = old->exhausted_until;
+              account->usage = old->usage;
+              account->problem = g_strdup (old->problem);
+            }
         }
       g_ptr_array_add (next, account);
       if (g_strcmp0 (self->active_account, names[i]) == 0)
@@ -1212,6 +1317,71 @@ cf_state_set_account_exhausted_until (CfState *self, const char *name, gint64 un
           emit_changed (self, CF_STATE_CHANGE_ACCOUNTS);
         }
     }
+}
+
+CfAccountState *
+cf_state_lookup_account (CfState *self, const char *name)
+{
+  for (guint i = 0; i < self->accounts->len; i++)
+    {
+      CfAccountState *account = g_ptr_array_index (self->accounts, i);
+      if (g_strcmp0 (account->name, name) == 0)
+        return account;
+    }
+  return NULL;
+}
+
+void
+cf_state_record_account_usage (CfState *self, const char *name, CfUsageWindowKind kind,
+                               double used, gint64 resets_at, CfUsageSource source, gint64 when)
+{
+  CfAccountState *account = cf_state_lookup_account (self, name);
+
+  if (account != NULL && cf_usage_record (&account->usage, kind, used, resets_at, source, when))
+    emit_changed (self, CF_STATE_CHANGE_USAGE);
+}
+
+gint64
+cf_state_expire_usage (CfState *self, gint64 now)
+{
+  gboolean changed = FALSE;
+  gint64 next = 0;
+
+  for (guint i = 0; i < self->accounts->len; i++)
+    {
+      CfAccountState *account = g_ptr_array_index (self->accounts, i);
+      gint64 change;
+
+      for (guint w = 0; w < CF_USAGE_N_WINDOWS; w++)
+        {
+          CfUsageWindow aged = cf_usage_window_at (&account->usage.windows[w], now);
+
+          if (aged.used != account->usage.windows[w].used ||
+              aged.resets_at != account->usage.windows[w].resets_at)
+            {
+              account->usage.windows[w] = aged;
+              changed = TRUE;
+            }
+        }
+      change = cf_usage_next_change (&account->usage, now);
+      if (change > 0 && (next == 0 || change < next))
+        next = change;
+    }
+  if (changed)
+    emit_changed (self, CF_STATE_CHANGE_USAGE);
+  return next;
+}
+
+void
+cf_state_set_account_problem (CfState *self, const char *name, const char *problem)
+{
+  CfAccountState *account = cf_state_lookup_account (self, name);
+
+  if (account == NULL || g_strcmp0 (account->problem ? account->problem : "",
+                                     problem ? problem : "") == 0)
+    return;
+  replace_string (&account->problem, problem);
+  emit_changed (self, CF_STATE_CHANGE_USAGE);
 }
 
 CfSwapState

@@ -3,6 +3,8 @@
 
 #include <gio/gio.h>
 
+#include "cf-usage.h"
+
 G_BEGIN_DECLS
 
 /* The daemon's state (ARCHITECTURE.md 4.3): sessions, accounts, the swap
@@ -46,6 +48,7 @@ typedef enum {
   CF_STATE_CHANGE_PENDING_TASKS = 1 << 8,
   CF_STATE_CHANGE_COUNTERS = 1 << 9,
   CF_STATE_CHANGE_PERSISTENCE = 1 << 10,   /* the state file became (un)writable */
+  CF_STATE_CHANGE_USAGE = 1 << 11,         /* an account's usage or problem */
 } CfStateChange;
 
 typedef struct {
@@ -64,6 +67,8 @@ typedef struct {
 typedef struct {
   char *name;
   gint64 exhausted_until;      /* µs since epoch, 0 = available */
+  CfUsage usage;               /* as last read; age it with cf_usage_window_at () */
+  char *problem;               /* "" or why the account is unusable (ARCHITECTURE.md 4.9) */
 } CfAccountState;
 
 typedef enum {
@@ -177,6 +182,17 @@ GPtrArray *cf_state_list_accounts (CfState *self);   /* borrowed CfAccountState*
 const char *cf_state_get_active_account (CfState *self);
 void cf_state_set_active_account (CfState *self, const char *name);
 void cf_state_set_account_exhausted_until (CfState *self, const char *name, gint64 until);
+CfAccountState *cf_state_lookup_account (CfState *self, const char *name);
+/* Records a reading of window KIND of account NAME (cf_usage_record ()):
+ * emits CF_STATE_CHANGE_USAGE when it changed anything. */
+void cf_state_record_account_usage (CfState *self, const char *name, CfUsageWindowKind kind,
+                                    double used, gint64 resets_at, CfUsageSource source,
+                                    gint64 when);
+void cf_state_set_account_problem (CfState *self, const char *name, const char *problem);
+/* Forgets every usage window whose reset is at or before NOW (unknown
+ * again, cf_usage_window_at ()), emitting CF_STATE_CHANGE_USAGE when one
+ * was; returns the next reset after NOW (0 = none) for a timer. */
+gint64 cf_state_expire_usage (CfState *self, gint64 now);
 
 CfSwapState cf_state_get_swap_state (CfState *self);
 void cf_state_set_swap_journal (CfState *self, CfSwapState step, const char *from,

@@ -129,6 +129,32 @@ value_tasks_delegated (CfState *state, const CfConfig *config, gint64 now)
   return g_variant_new_uint64 (cf_state_get_counter (state, CF_COUNTER_DELEGATED));
 }
 
+/* Each account's windows as they stand at NOW (a window past its reset is
+ * unknown again): -1 % and reset 0 when unknown. */
+static GVariant *
+value_usage (CfState *state, const CfConfig *config, gint64 now)
+{
+  g_autoptr(GPtrArray) accounts = cf_state_list_accounts (state);
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(sdtdtst)"));
+  for (guint i = 0; i < accounts->len; i++)
+    {
+      CfAccountState *account = g_ptr_array_index (accounts, i);
+      CfUsageWindow five_hour = cf_usage_window_at (&account->usage.windows[CF_USAGE_FIVE_HOUR], now);
+      CfUsageWindow seven_day = cf_usage_window_at (&account->usage.windows[CF_USAGE_SEVEN_DAY], now);
+      gint64 updated = MAX (five_hour.updated, seven_day.updated);
+
+      g_variant_builder_add (&builder, "(sdtdtst)", account->name,
+                             cf_usage_window_is_known (&five_hour) ? five_hour.used : -1.0,
+                             (guint64) MAX (five_hour.resets_at, 0),
+                             cf_usage_window_is_known (&seven_day) ? seven_day.used : -1.0,
+                             (guint64) MAX (seven_day.resets_at, 0),
+                             account->problem ? account->problem : "", (guint64) MAX (updated, 0));
+    }
+  return g_variant_builder_end (&builder);
+}
+
 static const CfStatusProperty properties[] = {
   { "Version", "s", 0 },
   { "ActiveAccount", "s", CF_STATE_CHANGE_ACTIVE_ACCOUNT },
@@ -144,6 +170,7 @@ static const CfStatusProperty properties[] = {
   { "TasksCompleted", "t", CF_STATE_CHANGE_COUNTERS },
   { "TasksFailed", "t", CF_STATE_CHANGE_COUNTERS },
   { "TasksDelegated", "t", CF_STATE_CHANGE_COUNTERS },
+  { "Usage", "a(sdtdtst)", CF_STATE_CHANGE_USAGE | CF_STATE_CHANGE_ACCOUNTS },
 };
 
 /* Same order as properties[]. */
@@ -162,6 +189,7 @@ static const ValueFunc values[] = {
   value_tasks_completed,
   value_tasks_failed,
   value_tasks_delegated,
+  value_usage,
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (properties) == G_N_ELEMENTS (values));
@@ -205,12 +233,16 @@ cf_status_valid_until (CfState *state, gint64 now)
   g_autoptr(GPtrArray) accounts = cf_state_list_accounts (state);
   gint64 until = G_MAXINT64;
 
-  /* value_accounts is the only value that reads NOW. */
+  /* value_accounts and value_usage are the values that read NOW. */
   for (guint i = 0; i < accounts->len; i++)
     {
       CfAccountState *account = g_ptr_array_index (accounts, i);
+      gint64 usage_change = cf_usage_next_change (&account->usage, now);
+
       if (account->exhausted_until > now)
         until = MIN (until, account->exhausted_until);
+      if (usage_change > 0)
+        until = MIN (until, usage_change);
     }
   return until;
 }

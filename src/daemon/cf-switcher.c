@@ -57,9 +57,15 @@ struct _Swap {
   guint tasks_resumed;         /* pool tasks going on in their conversation */
   guint resumed;
   guint left_at_shell;
+  /* A proactive (usage) switch: pool sessions are not killed; each
+   * finishes its task on the old account and its next launch uses the new
+   * one. Known from the reason after a crash. */
+  gboolean draining;
+  guint drained;
 };
 
 static void arm_timers (CfSwitcher *self);
+static void evict_drained (CfSwitcher *self, const char *account);
 
 static void
 swap_free (Swap *swap)
@@ -268,11 +274,17 @@ step_complete (Swap *swap)
   cf_state_set_return_at (self->state, return_at);
   if (!g_str_equal (swap->reason, "quota"))
     cf_state_set_all_exhausted_until (self->state, 0);
-  message = g_strdup_printf (_("switched from %s to %s; tasks resumed in their conversation: "
-                               "%u, tasks requeued: %u, dedicated sessions resumed: %u, left "
-                               "at their shell: %u"),
-                             swap->from, swap->to, swap->tasks_resumed, swap->requeued,
-                             swap->resumed, swap->left_at_shell);
+  if (swap->draining)
+    message = g_strdup_printf (_("switched from %s to %s; sessions finishing their task on %s: "
+                                 "%u, dedicated sessions resumed: %u, left at their shell: %u"),
+                               swap->from, swap->to, swap->from, swap->drained, swap->resumed,
+                               swap->left_at_shell);
+  else
+    message = g_strdup_printf (_("switched from %s to %s; tasks resumed in their conversation: "
+                                 "%u, tasks requeued: %u, dedicated sessions resumed: %u, left "
+                                 "at their shell: %u"),
+                               swap->from, swap->to, swap->tasks_resumed, swap->requeued,
+                               swap->resumed, swap->left_at_shell);
   swap_end (swap, TRUE, message);
 }
 
@@ -389,6 +401,12 @@ step_resume (Swap *swap)
 
       if (session->state == CF_SESSION_DEAD)
         continue;
+      if (session->kind == CF_SESSION_POOL && swap->draining)
+        {
+          if (session->task[0] != '\0')
+            swap->drained++;
+          continue;
+        }
       if (session->kind == CF_SESSION_POOL)
         {
           /* A launch in progress ends by itself (aborted when saving). */
@@ -812,6 +830,8 @@ cf_switcher_account_exhausted (CfSwitcher *self, const char *account, gint64 res
     return;
   cf_state_set_account_exhausted_until (self->state, account, until);
   arm_timers (self);
+  if (!g_str_equal (account, active) && self->cancellable != NULL)
+    evict_drained (self, account);
   if (!g_str_equal (account, active) || self->cancellable == NULL)
     return;
   if (!check_can_switch (self, &error))
@@ -868,6 +888,71 @@ cf_switcher_account_exhausted (CfSwitcher *self, const char *account, gint64 res
   }
 }
 
+/* ---- proactive switches (cf-usage-switch) --------------------------------- */
+
+/* After a usage switch, pool sessions still finishing on the old account
+ * are on their own. When that account hits its limit anyway, the limit
+ * takes over as in a reactive switch: their tasks go back to the queue
+ * (attempt not counted) and start again on the active account. */
+static void
+evict_drained (CfSwitcher *self, const char *account)
+{
+  g_autoptr(GPtrArray) sessions = cf_state_list_sessions (self->state);
+
+  for (guint i = 0; i < sessions->len; i++)
+    {
+      CfSession *session = g_ptr_array_index (sessions, i);
+
+      if (session->kind != CF_SESSION_POOL || !g_str_equal (session->account, account) ||
+          (session->state != CF_SESSION_WORKING && session->state != CF_SESSION_STALLED))
+        continue;
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                        "CF_SESSION", session->name, "CF_TASK", session->task,
+                        "CF_ACCOUNT", account,
+                        "MESSAGE", "%s was finishing its task on %s, which is now exhausted: "
+                        "the task starts again on the active account", session->name, account);
+      cf_watcher_evict (self->watcher, session->name,
+                        _("the account the session was finishing on ran out"));
+    }
+}
+
+gboolean
+cf_switcher_switch_draining (CfSwitcher *self, const char *account, const char *reason,
+                             GError **error)
+{
+  const char *active = cf_state_get_active_account (self->state);
+  const CfAccountConfig *target = cf_config_find_account (self->config, account);
+  gint64 now = g_get_real_time ();
+
+  if (self->cancellable == NULL || target == NULL || g_str_equal (target->name, active))
+    {
+      g_set_error (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_INVALID,
+                   _("cannot switch from %s to %s"), active, account);
+      return FALSE;
+    }
+  if (!check_can_switch (self, error))
+    return FALSE;
+  if (self->last_failure > 0 && now - self->last_failure < self->config->quota_reactivate_cooldown_usec)
+    {
+      g_set_error_literal (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_INVALID,
+                           _("the last switch failed less than quota.reactivate_cooldown ago"));
+      return FALSE;
+    }
+  swap_begin (self, active, target->name, reason);
+  self->swap->draining = TRUE;
+  return TRUE;
+}
+
+void
+cf_switcher_pause_until (CfSwitcher *self, gint64 until)
+{
+  if (until <= 0 || cf_state_get_all_exhausted_until (self->state) == until)
+    return;
+  cf_state_set_all_exhausted_until (self->state, until);
+  g_signal_emit (self, signals[SIGNAL_ALL_EXHAUSTED], 0, until);
+  arm_timers (self);
+}
+
 /* ---- start-up ------------------------------------------------------------ */
 
 static char *
@@ -914,6 +999,7 @@ recover_journal (CfSwitcher *self)
   swap->to = g_strdup (to);
   swap->reason = g_strdup (cf_state_get_swap_reason (self->state)[0]
                            ? cf_state_get_swap_reason (self->state) : "quota");
+  swap->draining = g_str_equal (swap->reason, "usage");
   self->swap = swap;
   if (has_claude_link (self))
     linked = cf_symlinks_link_account (self->config, self->config->claude_link);

@@ -75,4 +75,14 @@ gboolean cf_switcher_clear_partial (CfSwitcher *self, GError **error);
 void cf_switcher_account_exhausted (CfSwitcher *self, const char *account, gint64 reset_usec,
                                     const char *evidence);
 
+/* A proactive switch (cf-usage-switch) to ACCOUNT, REASON "usage" or
+ * "return": like a reactive one (journal, crash safety, dedicated sessions
+ * relaunched), but draining: pool sessions are not killed, each finishes
+ * its task on the old account and is launched on the new one next time. */
+gboolean cf_switcher_switch_draining (CfSwitcher *self, const char *account, const char *reason,
+                                      GError **error);
+/* Every account is out by usage: dispatch paused until UNTIL (µs epoch),
+ * then resumed like after a reset ("all-exhausted" is emitted). */
+void cf_switcher_pause_until (CfSwitcher *self, gint64 until);
+
 G_END_DECLS

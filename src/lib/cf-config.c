@@ -575,6 +575,22 @@ parse_uint (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const
   return TRUE;
 }
 
+/* A whole percentage, 0 to 100, into a gint. */
+static gboolean
+parse_percent (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
+               const Field *field, GError **error)
+{
+  guint number = 0;
+
+  if (!uint_value (loader, at, value, path, &number, error))
+    return FALSE;
+  if (number > 100)
+    return set_error_at (error, loader, at, path, CF_CONFIG_ERROR_VALUE,
+                         _("must be a percentage from 0 to 100"));
+  *FIELD_SLOT (loader, field, gint) = (gint) number;
+  return TRUE;
+}
+
 static gboolean
 parse_section (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
                const Field *field, GError **error)
@@ -747,6 +763,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (CfDedicatedConfig, dedicated_free)
 static const Field account_fields[] = {
   { "name", parse_string, offsetof (CfAccountConfig, name), 0, 0, NULL },
   { "home", parse_path, offsetof (CfAccountConfig, home), 0, 0, NULL },
+  { "switch_at", parse_percent, offsetof (CfAccountConfig, switch_at), 0, 0, NULL },
   { NULL, NULL, 0, 0, 0, NULL },
 };
 
@@ -814,6 +831,8 @@ parse_accounts (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, c
       g_autofree char *home_path = path_child (item_path, "home");
       g_autoptr(CfAccountConfig) account = g_new0 (CfAccountConfig, 1);
       const CfAccountConfig *other;
+
+      account->switch_at = -1;
 
       if (!walk_item (loader, item, item_path, account_fields, account, error) ||
           !require_key (loader, item, item_path, "name", account->name, error) ||
@@ -966,6 +985,8 @@ static const Field watcher_fields[] = {
 
 static const Field lifecycle_fields[] = {
   { "interval", parse_duration, CONFIG_OFFSET (lifecycle_interval_usec), 0, 0, NULL },
+  { "start_stagger", parse_duration, CONFIG_OFFSET (lifecycle_start_stagger_usec),
+    FIELD_ALLOW_ZERO, 0, NULL },
   { NULL, NULL, 0, 0, 0, NULL },
 };
 
@@ -978,6 +999,9 @@ static const Field quota_fields[] = {
     FIELD_ALLOW_ZERO, 0, NULL },
   { "return_margin", parse_duration, CONFIG_OFFSET (quota_return_margin_usec),
     FIELD_ALLOW_ZERO, 0, NULL },
+  { "switch_at", parse_percent, CONFIG_OFFSET (quota_switch_at), 0, 0, NULL },
+  { "switch_back_below", parse_percent, CONFIG_OFFSET (quota_switch_back_below), 0, 0, NULL },
+  { "warn_at", parse_percent, CONFIG_OFFSET (quota_warn_at), 0, 0, NULL },
   { NULL, NULL, 0, 0, 0, NULL },
 };
 
@@ -1187,6 +1211,37 @@ check_pool (Loader *loader, GError **error)
   return TRUE;
 }
 
+/* The return must be below the switch, or the two would chase each other. */
+static gboolean
+check_quota (Loader *loader, GError **error)
+{
+  const CfConfig *config = loader->config;
+  const CfYamlNode *back_at = seen_key (loader, "quota.switch_back_below");
+
+  if (config->quota_switch_at > 0 && config->quota_switch_back_below >= config->quota_switch_at)
+    {
+      if (back_at != NULL)
+        return set_error_at (error, loader, back_at, "quota.switch_back_below",
+                             CF_CONFIG_ERROR_VALUE, _("must be less than quota.switch_at (%d)"),
+                             config->quota_switch_at);
+      return set_error_at (error, loader, seen_key (loader, "quota.switch_at"), "quota.switch_at",
+                           CF_CONFIG_ERROR_VALUE,
+                           _("must be greater than quota.switch_back_below (%d), or 0 (off)"),
+                           config->quota_switch_back_below);
+    }
+  for (guint i = 0; i < config->accounts->len; i++)
+    {
+      const CfAccountConfig *account = g_ptr_array_index (config->accounts, i);
+      g_autofree char *path = g_strdup_printf ("accounts[%u].switch_at", i);
+
+      if (account->switch_at > 0 && config->quota_switch_back_below >= account->switch_at)
+        return set_error_at (error, loader, seen_key (loader, path), path, CF_CONFIG_ERROR_VALUE,
+                             _("must be greater than quota.switch_back_below (%d), or 0 (off)"),
+                             config->quota_switch_back_below);
+    }
+  return TRUE;
+}
+
 static gboolean
 check_across_keys (Loader *loader, const CfYamlNode *root, GError **error)
 {
@@ -1217,7 +1272,7 @@ check_across_keys (Loader *loader, const CfYamlNode *root, GError **error)
         }
     }
 
-  return check_pool (loader, error);
+  return check_quota (loader, error) && check_pool (loader, error);
 }
 
 /* --- Public API ---------------------------------------------------------------- */
@@ -1298,6 +1353,10 @@ config_new_with_defaults (const char *source, const char *home)
   config->quota_dedicated_threshold = 1;
   config->quota_reactivate_cooldown_usec = (gint64) 5 * 60 * G_USEC_PER_SEC;
   config->quota_return_margin_usec = (gint64) 5 * 60 * G_USEC_PER_SEC;
+  config->quota_switch_at = 95;
+  config->quota_switch_back_below = 80;
+  config->quota_warn_at = 85;
+  config->lifecycle_start_stagger_usec = 2 * G_USEC_PER_SEC;
   config->janitor_interval_usec = (gint64) 5 * 60 * G_USEC_PER_SEC;
   config->janitor_stale_signal_age_usec = (gint64) 60 * 60 * G_USEC_PER_SEC;
   config->telegram_token_env = g_strdup ("TELEGRAM_BOT_TOKEN");
@@ -1500,6 +1559,16 @@ cf_config_find_account (const CfConfig *config, const char *name)
         return account;
     }
   return NULL;
+}
+
+gint
+cf_config_account_switch_at (const CfConfig *config, const char *name)
+{
+  const CfAccountConfig *account = cf_config_find_account (config, name);
+
+  if (account != NULL && account->switch_at >= 0)
+    return account->switch_at;
+  return config->quota_switch_at;
 }
 
 char *

@@ -24,6 +24,7 @@ typedef enum {
 typedef struct {
   char *name;
   char *home;                  /* absolute, ~ expanded */
+  gint switch_at;              /* %, 0 = off; -1 = not set: quota.switch_at applies */
 } CfAccountConfig;
 
 typedef struct {
@@ -74,6 +75,7 @@ typedef struct {
   char *done_signal_dir;
 
   gint64 lifecycle_interval_usec;
+  gint64 lifecycle_start_stagger_usec;  /* gap between session (re)starts, 0 = none */
 
   gint64 quota_interval_usec;
   guint quota_tail_lines;
@@ -81,6 +83,9 @@ typedef struct {
   guint quota_dedicated_threshold;
   gint64 quota_reactivate_cooldown_usec;
   gint64 quota_return_margin_usec;
+  gint quota_switch_at;        /* % of either window: switch before the refusal; 0 = off */
+  gint quota_switch_back_below;/* % the primary must be under to switch back to it */
+  gint quota_warn_at;          /* % that raises a warning; 0 = off */
 
   gint64 janitor_interval_usec;
   gint64 janitor_stale_signal_age_usec;
@@ -120,6 +125,9 @@ CfConfig *cf_config_ref (CfConfig *config);
 void cf_config_unref (CfConfig *config);
 
 const CfAccountConfig *cf_config_find_account (const CfConfig *config, const char *name);
+/* The switch_at (%) that applies to account NAME: its own, else
+ * quota.switch_at (also for an unknown NAME). 0 = off. */
+gint cf_config_account_switch_at (const CfConfig *config, const char *name);
 /* Pool session name for index I (prefix + I). Newly allocated. */
 char *cf_config_pool_session_name (const CfConfig *config, guint index);
 /* TRUE when NAME is one of the autonomous pool names [start, start+max). */

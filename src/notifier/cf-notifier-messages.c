@@ -353,3 +353,48 @@ cf_notifier_message_switch_error (const char *account, const char *error)
                       string_printf (_("Could not switch back to %s"), account),
                       g_string_new (detail));
 }
+
+GPtrArray *
+cf_notifier_usage_warnings (const CfNotifierStatus *status, guint warn_at, GHashTable *warned,
+                            gint64 now, GTimeZone *tz)
+{
+  GPtrArray *messages = g_ptr_array_new_with_free_func ((GDestroyNotify) cf_notifier_message_free);
+
+  if (warn_at == 0)
+    return messages;
+  for (guint i = 0; i < status->usage->len; i++)
+    {
+      const CfNotifierUsage *usage = g_ptr_array_index (status->usage, i);
+
+      for (guint w = 0; w < 2; w++)
+        {
+          g_autofree char *key = NULL;
+          g_autofree char *at = NULL;
+          GString *body;
+
+          if (usage->used[w] < warn_at)
+            continue;
+          key = g_strdup_printf ("%s/%u/%" G_GINT64_FORMAT, usage->name, w, usage->resets_at[w]);
+          if (g_hash_table_contains (warned, key))
+            continue;
+          g_hash_table_add (warned, g_steal_pointer (&key));
+          at = cf_notifier_format_time (usage->resets_at[w], now, tz);
+          body = g_string_new (NULL);
+          if (at != NULL)
+            /* TRANSLATORS: %s is a time, e.g. "14:30 (in 2 h 05 min)" */
+            add_printf (body, _("It resets at %s."), at);
+          g_ptr_array_add (messages,
+                           message_new (CF_NOTIFIER_KIND_USAGE, G_NOTIFICATION_PRIORITY_HIGH,
+                                        w == 0
+                                        /* TRANSLATORS: account name, then a percentage */
+                                        ? string_printf (_("Claude account %s has used %.0f%% of "
+                                                           "its 5-hour limit"), usage->name,
+                                                         usage->used[w])
+                                        : string_printf (_("Claude account %s has used %.0f%% of "
+                                                           "its weekly limit"), usage->name,
+                                                         usage->used[w]),
+                                        body));
+        }
+    }
+  return messages;
+}

@@ -19,6 +19,7 @@ G_BEGIN_DECLS
 #define CF_NOTIFIER_KIND_PARTIAL_SWAP "partial-swap"
 #define CF_NOTIFIER_KIND_TASK_FAILED "task-failed"
 #define CF_NOTIFIER_KIND_SWITCH_ERROR "switch-error"
+#define CF_NOTIFIER_KIND_USAGE "usage-warning"
 
 typedef struct {
   const char *kind;            /* one of CF_NOTIFIER_KIND_* */
@@ -77,5 +78,12 @@ CfNotifierMessage *cf_notifier_message_task_failed (const char *project_path,
                                                     const char *outcome);
 
 CfNotifierMessage *cf_notifier_message_switch_error (const char *account, const char *error);
+
+/* The usage warnings to show now (CfNotifierMessage*, maybe none): one
+ * per account window of STATUS at or above WARN_AT % (0 = off) that
+ * WARNED (a set of strings, updated) has not been warned about; a window
+ * is warned about once per reset. */
+GPtrArray *cf_notifier_usage_warnings (const CfNotifierStatus *status, guint warn_at,
+                                       GHashTable *warned, gint64 now, GTimeZone *tz);
 
 G_END_DECLS

@@ -10,12 +10,22 @@ account_free (gpointer data)
   g_free (account);
 }
 
+static void
+usage_free (gpointer data)
+{
+  CfNotifierUsage *usage = data;
+
+  g_free (usage->name);
+  g_free (usage);
+}
+
 CfNotifierStatus *
 cf_notifier_status_new (void)
 {
   CfNotifierStatus *status = g_new0 (CfNotifierStatus, 1);
 
   status->accounts = g_ptr_array_new_with_free_func (account_free);
+  status->usage = g_ptr_array_new_with_free_func (usage_free);
   status->active_account = g_strdup ("");
   return status;
 }
@@ -26,6 +36,7 @@ cf_notifier_status_free (CfNotifierStatus *status)
   if (status == NULL)
     return;
   g_ptr_array_unref (status->accounts);
+  g_ptr_array_unref (status->usage);
   g_free (status->active_account);
   g_free (status);
 }
@@ -51,6 +62,30 @@ take_accounts (CfNotifierStatus *status, GVariant *value)
     }
 }
 
+static void
+take_usage (CfNotifierStatus *status, GVariant *value)
+{
+  GVariantIter iter;
+  const char *name;
+  double five, week;
+  guint64 five_reset, week_reset;
+
+  g_ptr_array_set_size (status->usage, 0);
+  g_variant_iter_init (&iter, value);
+  while (g_variant_iter_next (&iter, "(&sdtdt&st)", &name, &five, &five_reset, &week,
+                              &week_reset, NULL, NULL))
+    {
+      CfNotifierUsage *usage = g_new0 (CfNotifierUsage, 1);
+
+      usage->name = g_strdup (name);
+      usage->used[0] = five >= 0 && five <= 100 ? five : -1;
+      usage->used[1] = week >= 0 && week <= 100 ? week : -1;
+      usage->resets_at[0] = (gint64) MIN (five_reset, (guint64) G_MAXINT64);
+      usage->resets_at[1] = (gint64) MIN (week_reset, (guint64) G_MAXINT64);
+      g_ptr_array_add (status->usage, usage);
+    }
+}
+
 gboolean
 cf_notifier_status_update (CfNotifierStatus *status, const char *name, GVariant *value)
 {
@@ -69,6 +104,8 @@ cf_notifier_status_update (CfNotifierStatus *status, const char *name, GVariant 
     status->dispatch_paused = g_variant_get_boolean (value);
   else if (g_str_equal (name, "PartialSwap") && g_variant_is_of_type (value, G_VARIANT_TYPE_BOOLEAN))
     status->partial_swap = g_variant_get_boolean (value);
+  else if (g_str_equal (name, "Usage") && g_variant_is_of_type (value, G_VARIANT_TYPE ("a(sdtdtst)")))
+    take_usage (status, value);
   else if (g_str_equal (name, "ReturnAt") && g_variant_is_of_type (value, G_VARIANT_TYPE_UINT64))
     status->return_at = (gint64) MIN (g_variant_get_uint64 (value), (guint64) G_MAXINT64);
   else

@@ -16,12 +16,20 @@ typedef struct {
   gint64 exhausted_until;      /* µs since epoch, 0 = none */
 } CfNotifierAccount;
 
+/* One row of Usage: [0] the 5-hour window, [1] the weekly one. */
+typedef struct {
+  char *name;
+  double used[2];              /* %, < 0 = unknown */
+  gint64 resets_at[2];         /* µs since epoch, 0 = unknown */
+} CfNotifierUsage;
+
 typedef struct {
   GPtrArray *accounts;         /* of CfNotifierAccount, in config order: [0] is the primary */
   char *active_account;        /* "" until known */
   gboolean dispatch_paused;
   gboolean partial_swap;
   gint64 return_at;            /* µs since epoch, 0 = none */
+  GPtrArray *usage;            /* of CfNotifierUsage, empty until Usage is known */
 } CfNotifierStatus;
 
 CfNotifierStatus *cf_notifier_status_new (void);

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include "cf-build-config.h"
+#include "cf-config.h"
 #include "cf-names.h"
 #include "cf-notifier-messages.h"
 #include "cf-notifier-status.h"
@@ -36,6 +37,8 @@ struct _CfNotifier
    * restart does not announce them again. */
   gboolean all_exhausted_shown;
   gboolean partial_swap_shown;
+  guint warn_at;               /* quota.warn_at, % (0 = off) */
+  GHashTable *usage_warned;    /* account/window/reset already warned about */
 };
 
 G_DEFINE_FINAL_TYPE (CfNotifier, cf_notifier, G_TYPE_APPLICATION)
@@ -179,6 +182,13 @@ show_conditions (CfNotifier *self)
 {
   gboolean all_exhausted = cf_notifier_status_all_exhausted (self->status);
   gboolean partial_swap = self->status->partial_swap;
+  g_autoptr(GTimeZone) local = g_time_zone_new_local ();
+  g_autoptr(GPtrArray) warnings = cf_notifier_usage_warnings (self->status, self->warn_at,
+                                                              self->usage_warned,
+                                                              g_get_real_time (), local);
+
+  for (guint i = 0; i < warnings->len; i++)
+    show (self, g_ptr_array_index (warnings, i));
 
   if (all_exhausted && !self->all_exhausted_shown)
     {
@@ -598,6 +608,37 @@ on_quit_signal (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* quota.warn_at: --warn-at, else the daemon's configuration file when this
+ * user may read it, else its default. */
+static gboolean
+read_warn_at (CfNotifier *self, GVariantDict *options)
+{
+  const char *path = DEFAULT_CONFIG_PATH;
+  gint32 warn_at = -1;
+  g_autoptr(CfConfig) config = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_variant_dict_lookup (options, "config", "^&ay", &path);
+  if (g_variant_dict_lookup (options, "warn-at", "i", &warn_at))
+    {
+      if (warn_at < 0 || warn_at > 100)
+        {
+          g_printerr (_("claude-failover-notifier: --warn-at must be a percentage from 0 to 100\n"));
+          return FALSE;
+        }
+      self->warn_at = (guint) warn_at;
+      return TRUE;
+    }
+  config = cf_config_load_file (path, NULL, &error);
+  if (config != NULL)
+    self->warn_at = (guint) config->quota_warn_at;
+  else
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                      "MESSAGE", "quota.warn_at not read (%s): warning at %u %%",
+                      error->message, self->warn_at);
+  return TRUE;
+}
+
 static int
 cf_notifier_handle_local_options (GApplication *app, GVariantDict *options)
 {
@@ -608,6 +649,8 @@ cf_notifier_handle_local_options (GApplication *app, GVariantDict *options)
       g_print ("claude-failover-notifier %s\n", PACKAGE_VERSION);
       return 0;
     }
+  if (!read_warn_at (CF_NOTIFIER (app), options))
+    return 1;
   if (!g_application_register (app, NULL, &error))
     {
       g_printerr (_("claude-failover-notifier: cannot register on the session bus: %s\n"),
@@ -674,6 +717,7 @@ cf_notifier_finalize (GObject *object)
   g_clear_object (&self->cancellable);
   cf_notifier_status_free (self->status);
   g_hash_table_unref (self->outboxes);
+  g_hash_table_unref (self->usage_warned);
 
   G_OBJECT_CLASS (cf_notifier_parent_class)->finalize (object);
 }
@@ -696,11 +740,18 @@ cf_notifier_init (CfNotifier *self)
 {
   static const GOptionEntry entries[] = {
     { "version", 0, 0, G_OPTION_ARG_NONE, NULL, N_("Show the program's version and exit"), NULL },
+    { "warn-at", 0, 0, G_OPTION_ARG_INT, NULL,
+      N_("Warn when an account has used this % of a usage window (default: quota.warn_at)"),
+      N_("PERCENT") },
+    { "config", 0, 0, G_OPTION_ARG_FILENAME, NULL,
+      N_("The daemon's configuration file, read for quota.warn_at"), N_("FILE") },
     { NULL },
   };
 
   self->cancellable = g_cancellable_new ();
   self->status = cf_notifier_status_new ();
+  self->warn_at = 85;
+  self->usage_warned = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->outboxes = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, outbox_free);
   g_application_add_main_option_entries (G_APPLICATION (self), entries);
   g_application_set_option_context_summary (

@@ -585,7 +585,8 @@ class Sandbox:
             "projects": {"dir": self.projects_dir},
             "dispatcher": {"prompt_timeout": "5s"},
             "watcher": {"interval": "200ms", "done_signal_dir": self.runtime_dir},
-            "lifecycle": {"interval": "200ms"},
+            # No gap between launches unless a test asks for one (lifecycle.start_stagger).
+            "lifecycle": {"interval": "200ms", "start_stagger": "0"},
             "quota": {"interval": "200ms"},
             "janitor": {"interval": "1s"},
             "http": {"listen": ""},

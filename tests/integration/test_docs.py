@@ -318,6 +318,8 @@ def expected_type(row):
         base = "path"
     elif parse == "parse_uint":
         base = "integer" + (" ≥ %d" % row["min"] if row["min"] else "")
+    elif parse == "parse_percent":
+        base = "percentage 0–100"
     elif parse == "parse_duration":
         base = "duration" + (" (0 allowed)" if "FIELD_ALLOW_ZERO" in flags else "")
     elif parse == "parse_path_list":
@@ -380,7 +382,8 @@ def unquote(value):
     return value
 
 
-SAMPLES = {"string": "sample-{i}", "name": "ccl-dedicated-{i}", "path": "~/sample-{i}"}
+SAMPLES = {"string": "sample-{i}", "name": "ccl-dedicated-{i}", "path": "~/sample-{i}",
+           "percentage 0–100": "9{i}"}
 
 
 class ConfigDocTest(unittest.TestCase):

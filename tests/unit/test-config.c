@@ -30,6 +30,21 @@ typedef struct {
 } ErrorCase;
 
 static const ErrorCase error_cases[] = {
+  /* usage thresholds (ARCHITECTURE.md 4.9) */
+  { ACCOUNTS "quota: {switch_at: 101}\n", -1, CF_CONFIG_ERROR_VALUE,
+    SRC ":3:9: quota.switch_at: must be a percentage from 0 to 100" },
+  { ACCOUNTS "quota: {warn_at: -1}\n", -1, CF_CONFIG_ERROR_VALUE,
+    SRC ":3:9: quota.warn_at: must not be negative" },
+  { ACCOUNTS "quota: {switch_at: 90, switch_back_below: 90}\n", -1, CF_CONFIG_ERROR_VALUE,
+    SRC ":3:24: quota.switch_back_below: must be less than quota.switch_at (90)" },
+  { ACCOUNTS "quota: {switch_at: 70}\n", -1, CF_CONFIG_ERROR_VALUE,
+    SRC ":3:9: quota.switch_at: must be greater than quota.switch_back_below (80), or 0 (off)" },
+  { "accounts:\n  - {name: main, home: ~/.claude-main, switch_at: 50}\n", -1,
+    CF_CONFIG_ERROR_VALUE,
+    SRC ":2:40: accounts[0].switch_at: must be greater than quota.switch_back_below (80), or 0 (off)" },
+  { "accounts:\n  - {name: main, home: ~/.claude-main, switch_at: 200}\n", -1,
+    CF_CONFIG_ERROR_VALUE,
+    SRC ":2:40: accounts[0].switch_at: must be a percentage from 0 to 100" },
   /* unknown keys, with and without a suggestion */
   { ACCOUNTS "state_fil: /x\n", -1, CF_CONFIG_ERROR_UNKNOWN_KEY,
     SRC ":3:1: state_fil: unknown key, did you mean 'state_file'?" },
@@ -42,7 +57,7 @@ static const ErrorCase error_cases[] = {
   { ACCOUNTS "dispatcher:\n  models: {urgent: opus}\n", -1, CF_CONFIG_ERROR_UNKNOWN_KEY,
     SRC ":4:12: dispatcher.models.urgent: unknown key (known keys: critical, high, default, low)" },
   { "accounts:\n  - {name: main, home: /h, homedir: /x}\n", -1, CF_CONFIG_ERROR_UNKNOWN_KEY,
-    SRC ":2:28: accounts[0].homedir: unknown key (known keys: name, home)" },
+    SRC ":2:28: accounts[0].homedir: unknown key (known keys: name, home, switch_at)" },
   { ACCOUNTS "\"a\\nb\": 1\n", -1, CF_CONFIG_ERROR_UNKNOWN_KEY,
     SRC ":3:1: a\\nb: unknown key (known keys: state_file, runtime_dir, tmux, accounts, "
     "claude_link, shared_state, pool, projects, dispatcher, watcher, lifecycle, quota, "
@@ -371,6 +386,12 @@ assert_defaults (const CfConfig *config)
   g_assert_cmpuint (config->quota_dedicated_threshold, ==, 1);
   g_assert_cmpint (config->quota_reactivate_cooldown_usec, ==, 5 * 60 * SEC);
   g_assert_cmpint (config->quota_return_margin_usec, ==, 5 * 60 * SEC);
+  g_assert_cmpint (config->quota_switch_at, ==, 95);
+  g_assert_cmpint (config->quota_switch_back_below, ==, 80);
+  g_assert_cmpint (config->quota_warn_at, ==, 85);
+  g_assert_cmpint (config->lifecycle_start_stagger_usec, ==, 2 * SEC);
+  g_assert_cmpint (cf_config_account_switch_at (config, "main"), ==, 95);
+  g_assert_cmpint (cf_config_account_switch_at (config, "nobody"), ==, 95);
   g_assert_cmpint (config->janitor_interval_usec, ==, 5 * 60 * SEC);
   g_assert_cmpint (config->janitor_stale_signal_age_usec, ==, 60 * 60 * SEC);
   g_assert_cmpstr (config->telegram_token_env, ==, "TELEGRAM_BOT_TOKEN");
@@ -478,6 +499,7 @@ test_example_mentions_every_key (void)
     "default:", "low:", "message_template:", "watcher:", "interval:", "done_signal_dir:",
     "lifecycle:", "quota:", "tail_lines:", "pool_threshold:", "dedicated_threshold:",
     "reactivate_cooldown:", "return_margin:", "janitor:", "stale_signal_age:",
+    "switch_at:", "switch_back_below:", "warn_at:", "start_stagger:",
     "notifications:", "telegram_token_env:", "telegram_chat_id_env:", "resend_api_key_env:",
     "notify_email_env:", "email_from:", "telegram_url:", "resend_url:", "delegation:",
     "url:", "api_key_env:", "reap_interval:", "http:", "listen:",
@@ -542,6 +564,35 @@ test_deprecated_projects_dir (void)
   g_assert_cmpuint (g_strv_length (config->warnings), ==, 1);
   g_assert_cmpstr (config->warnings[0], ==,
                    SRC ":4:3: dispatcher.projects_dir is deprecated, use projects.dir");
+}
+
+static void
+test_usage_thresholds (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CfConfig) config = load ("accounts:\n"
+                                     "  - {name: main, home: ~/.claude-main, switch_at: 90}\n"
+                                     "  - {name: spare, home: ~/.claude-spare, switch_at: 0}\n"
+                                     "  - {name: third, home: ~/.claude-third}\n"
+                                     "quota: {switch_at: 98, switch_back_below: 60, warn_at: 0}\n"
+                                     "lifecycle: {start_stagger: 0}\n", &error);
+  g_autoptr(CfConfig) off = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (config->quota_switch_at, ==, 98);
+  g_assert_cmpint (config->quota_switch_back_below, ==, 60);
+  g_assert_cmpint (config->quota_warn_at, ==, 0);
+  g_assert_cmpint (config->lifecycle_start_stagger_usec, ==, 0);
+  g_assert_cmpint (cf_config_account_switch_at (config, "main"), ==, 90);
+  g_assert_cmpint (cf_config_account_switch_at (config, "spare"), ==, 0);
+  g_assert_cmpint (cf_config_account_switch_at (config, "third"), ==, 98);
+
+  /* 0 turns proactive switching off, whatever switch_back_below says. */
+  off = load (ACCOUNTS "quota: {switch_at: 0, switch_back_below: 100}\n"
+              "lifecycle: {start_stagger: 1m}\n", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (off->quota_switch_at, ==, 0);
+  g_assert_cmpint (off->lifecycle_start_stagger_usec, ==, 60 * SEC);
 }
 
 static void
@@ -917,6 +968,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/tilde", test_tilde_expansion);
   g_test_add_func ("/config/deprecated-projects-dir", test_deprecated_projects_dir);
   g_test_add_func ("/config/durations", test_durations);
+  g_test_add_func ("/config/usage-thresholds", test_usage_thresholds);
   g_test_add_func ("/config/values", test_values);
   g_test_add_func ("/config/lookups", test_lookups);
   g_test_add_func ("/config/priorities", test_priorities);

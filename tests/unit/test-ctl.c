@@ -153,6 +153,31 @@ test_fail_is_one_line (void)
 /* ---- times and text ----------------------------------------------------- */
 
 static void
+test_usage_bar (void)
+{
+  const gint64 now = G_GINT64_CONSTANT (1800000000) * G_USEC_PER_SEC;
+  const struct {
+    double percent;
+    gint64 reset;              /* seconds from now, 0 = unknown */
+    const char *expected;
+  } cases[] = {
+    { -1, 3600, "unknown" },
+    { 0, 0, "[░░░░░░░░░░]   0%" },
+    { 52, 2 * 3600 + 13 * 60, "[█████░░░░░]  52% ↻2h13m" },
+    { 96.4, 600, "[██████████]  96% ↻10m" },
+    { 140, 86400 * 3, "[██████████] 100% ↻3d0h" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *text = cf_ctl_usage_bar (cases[i].percent,
+                                                cases[i].reset ? now + cases[i].reset * G_USEC_PER_SEC : 0,
+                                                now, 10);
+      g_assert_cmpstr (text, ==, cases[i].expected);
+    }
+}
+
+static void
 test_relative_time (void)
 {
   const gint64 now = G_GINT64_CONSTANT (1800000000) * G_USEC_PER_SEC;
@@ -372,6 +397,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ctl/explain-errors", test_explain_errors);
   g_test_add_func ("/ctl/fail-is-one-line", test_fail_is_one_line);
   g_test_add_func ("/ctl/relative-time", test_relative_time);
+  g_test_add_func ("/ctl/usage-bar", test_usage_bar);
   g_test_add_func ("/ctl/iso8601", test_iso8601);
   g_test_add_func ("/ctl/printable", test_printable);
   g_test_add_func ("/ctl/width-and-truncate", test_width_and_truncate);

@@ -351,6 +351,49 @@ test_conditions (void)
   g_assert_cmpint (partial->priority, ==, G_NOTIFICATION_PRIORITY_URGENT);
 }
 
+/* A warning per window that reached warn_at, once per window and reset. */
+static void
+test_usage_warnings (void)
+{
+  g_autoptr(GTimeZone) tz = kathmandu ();
+  g_autoptr(CfNotifierStatus) status = cf_notifier_status_new ();
+  g_autoptr(GHashTable) warned = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GPtrArray) first = NULL;
+  g_autoptr(GPtrArray) again = NULL;
+  g_autoptr(GPtrArray) next_window = NULL;
+  g_autoptr(GPtrArray) off = NULL;
+  g_autoptr(GHashTable) none = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  CfNotifierMessage *message;
+
+  g_assert_true (cf_notifier_status_update (status, "Usage", g_variant_new_parsed (
+    "[('main', 86.0, uint64 %t, 40.0, uint64 0, '', uint64 1), "
+    " ('backup', 84.9, uint64 0, 99.0, uint64 0, '', uint64 1)]",
+    (guint64) (NOW + 600 * G_USEC_PER_SEC))));
+  first = cf_notifier_usage_warnings (status, 85, warned, NOW, tz);
+  g_assert_cmpuint (first->len, ==, 2);
+  message = g_ptr_array_index (first, 0);
+  g_assert_cmpstr (message->kind, ==, CF_NOTIFIER_KIND_USAGE);
+  g_assert_cmpstr (message->title, ==, "Claude account main has used 86% of its 5-hour limit");
+  g_assert_cmpstr (message->body, ==, "It resets at 15:55 (in 10 minutes).");
+  message = g_ptr_array_index (first, 1);
+  g_assert_cmpstr (message->title, ==, "Claude account backup has used 99% of its weekly limit");
+  g_assert_cmpstr (message->body, ==, "");
+
+  /* The same readings again: nothing new. */
+  again = cf_notifier_usage_warnings (status, 85, warned, NOW, tz);
+  g_assert_cmpuint (again->len, ==, 0);
+  /* A new 5-hour window of main reaching it again: warned again. */
+  g_assert_true (cf_notifier_status_update (status, "Usage", g_variant_new_parsed (
+    "[('main', 90.0, uint64 %t, 40.0, uint64 0, '', uint64 2)]",
+    (guint64) (NOW + (gint64) 18600 * G_USEC_PER_SEC))));
+  next_window = cf_notifier_usage_warnings (status, 85, warned, NOW, tz);
+  g_assert_cmpuint (next_window->len, ==, 1);
+  /* warn_at 0 is off; a malformed Usage is ignored. */
+  off = cf_notifier_usage_warnings (status, 0, none, NOW, tz);
+  g_assert_cmpuint (off->len, ==, 0);
+  g_assert_false (cf_notifier_status_update (status, "Usage", g_variant_new_parsed ("[('x', 1.0)]")));
+}
+
 typedef struct {
   const char *project;
   const char *session;
@@ -420,6 +463,7 @@ main (int argc, char **argv)
   g_test_add_func ("/notifier/message/swap-finished", test_swap_finished);
   g_test_add_func ("/notifier/message/quota-exhausted", test_quota_exhausted);
   g_test_add_func ("/notifier/message/conditions", test_conditions);
+  g_test_add_func ("/notifier/message/usage-warnings", test_usage_warnings);
   g_test_add_func ("/notifier/message/task-failed", test_task_failed);
   g_test_add_func ("/notifier/message/switch-error", test_switch_error);
   return g_test_run ();

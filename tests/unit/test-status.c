@@ -8,6 +8,7 @@
 #include "cf-build-config.h"
 #include "cf-bus-variant.h"
 #include "cf-config.h"
+#include "cf-metrics.h"
 #include "cf-status.h"
 #include "cf-test-util.h"
 
@@ -78,7 +79,7 @@ test_snapshot_values (void)
 
   g_assert_false (g_variant_is_floating (snapshot));
   g_assert_cmpuint (g_variant_n_children (snapshot), ==, n);
-  g_assert_cmpuint (n, ==, 14);
+  g_assert_cmpuint (n, ==, 15);
   /* Every entry has the table's type, in the table's order. */
   for (guint i = 0; i < n; i++)
     {
@@ -276,6 +277,12 @@ test_variant_to_bus_message (void)
                                                     "fix-login", "backup", (uint64_t) since1),
                              >=, 0);
           }
+        else if (g_str_equal (type, "a(sdtdtst)"))
+          g_assert_cmpint (sd_bus_message_append (reference, "v", "a(sdtdtst)", 2,
+                                                  "main", -1.0, (uint64_t) 0, -1.0, (uint64_t) 0,
+                                                  "", (uint64_t) 0,
+                                                  "backup", -1.0, (uint64_t) 0, -1.0,
+                                                  (uint64_t) 0, "", (uint64_t) 0), >=, 0);
         else
           g_assert_not_reached ();
         g_assert_cmpint (sd_bus_message_close_container (reference), >=, 0);
@@ -346,6 +353,94 @@ test_valid_until (void)
 }
 
 static void
+count_usage_change (guint *changes, guint what)
+{
+  if (what & CF_STATE_CHANGE_USAGE)
+    (*changes)++;
+}
+
+/* Usage shows each account's windows as they stand at NOW: a window past
+ * its reset is unknown (-1, 0) again, and the snapshot says so from then on. */
+static void
+test_usage (void)
+{
+  g_autoptr(CfConfig) config = load_config ();
+  g_autoptr(CfState) state = populated_state ();
+  g_autoptr(GVariant) usage = NULL;
+  gint64 reset_5h = NOW + 30 * G_USEC_PER_SEC;
+  gint64 reset_7d = NOW + (gint64) 86400 * G_USEC_PER_SEC;
+
+  usage = cf_status_get_property (state, config, "Usage", NOW);
+  g_assert_cmpstr (print_variant (usage), ==,
+                   "[('main', -1.0, 0, -1.0, 0, '', 0), ('backup', -1.0, 0, -1.0, 0, '', 0)]");
+  cf_state_record_account_usage (state, "backup", CF_USAGE_FIVE_HOUR, 92.5, reset_5h,
+                                 CF_USAGE_SOURCE_STATUSLINE, NOW - 10);
+  cf_state_record_account_usage (state, "backup", CF_USAGE_SEVEN_DAY, 40, reset_7d,
+                                 CF_USAGE_SOURCE_STATUSLINE, NOW - 10);
+  cf_state_set_account_problem (state, "main", "authentication_failed");
+  g_clear_pointer (&usage, g_variant_unref);
+  usage = cf_status_get_property (state, config, "Usage", NOW);
+  g_assert_cmpstr (print_variant (usage), ==,
+                   "[('main', -1.0, 0, -1.0, 0, 'authentication_failed', 0), "
+                   "('backup', 92.5, 1760000030000000, 40.0, 1760086400000000, '', 1759999999999990)]");
+  /* main's exhaustion ends at +60 s, backup's 5-hour window resets at +30 s. */
+  g_assert_cmpint (cf_status_valid_until (state, NOW), ==, reset_5h);
+  g_clear_pointer (&usage, g_variant_unref);
+  usage = cf_status_get_property (state, config, "Usage", reset_5h);
+  g_assert_cmpstr (print_variant (usage), ==,
+                   "[('main', -1.0, 0, -1.0, 0, 'authentication_failed', 0), "
+                   "('backup', -1.0, 0, 40.0, 1760086400000000, '', 1759999999999990)]");
+
+  /* Expiring at the reset stores what the property already showed, says
+   * so, and names the next reset for the timer. */
+  {
+    guint changes = 0;
+    gulong id = g_signal_connect_swapped (state, "changed", G_CALLBACK (count_usage_change),
+                                          &changes);
+
+    g_assert_cmpint (cf_state_expire_usage (state, reset_5h - 1), ==, reset_5h);
+    g_assert_cmpuint (changes, ==, 0);
+    g_assert_cmpint (cf_state_expire_usage (state, reset_5h), ==, reset_7d);
+    g_assert_cmpuint (changes, ==, 1);
+    g_assert_cmpint (cf_state_lookup_account (state, "backup")->usage.windows[CF_USAGE_FIVE_HOUR].resets_at,
+                     ==, 0);
+    g_assert_cmpint (cf_state_expire_usage (state, reset_5h + 1), ==, reset_7d);
+    g_assert_cmpuint (changes, ==, 1);
+    g_signal_handler_disconnect (state, id);
+  }
+}
+
+/* /metrics renders the same numbers, per account and window. */
+static void
+test_usage_metrics (void)
+{
+  g_autoptr(CfState) state = populated_state ();
+  g_autoptr(GString) out = g_string_new (NULL);
+  CfMetricsContext context = { .loop_lag_usec = -1 };
+
+  cf_state_record_account_usage (state, "backup", CF_USAGE_FIVE_HOUR, 92.5,
+                                 NOW + 30 * G_USEC_PER_SEC, CF_USAGE_SOURCE_STATUSLINE, NOW - 10);
+  cf_metrics_render (out, state, &context, NOW);
+  g_assert_nonnull (strstr (out->str, "# TYPE claude_failover_account_usage_percent gauge\n"));
+  g_assert_nonnull (strstr (out->str,
+    "claude_failover_account_usage_percent{account=\"backup\",window=\"five_hour\"} 92.5\n"));
+  g_assert_nonnull (strstr (out->str,
+    "claude_failover_account_usage_percent{account=\"backup\",window=\"seven_day\"} -1\n"));
+  g_assert_nonnull (strstr (out->str,
+    "claude_failover_account_usage_percent{account=\"main\",window=\"five_hour\"} -1\n"));
+  g_assert_nonnull (strstr (out->str,
+    "claude_failover_account_usage_resets_at_seconds{account=\"backup\",window=\"five_hour\"} 1760000030\n"));
+  g_assert_nonnull (strstr (out->str,
+    "claude_failover_account_usage_updated_seconds{account=\"main\"} 0\n"));
+
+  /* Past the reset: unknown again. */
+  g_string_truncate (out, 0);
+  cf_metrics_render (out, state, &context, NOW + 30 * G_USEC_PER_SEC);
+  g_assert_nonnull (strstr (out->str,
+    "claude_failover_account_usage_percent{account=\"backup\",window=\"five_hour\"} -1\n"));
+}
+
+static void
 count_change (CfState *state, guint what, guint *count)
 {
   (*count)++;
@@ -396,7 +491,10 @@ test_every_visible_change_is_signalled (void)
         case 19: cf_state_ensure_session (state, "ccl-auto-0", CF_SESSION_DEDICATED); break;
         case 20: cf_state_mark_session_failed (state, "ccl-auto-0", NOW); break;
         case 21: cf_state_remove_session (state, "ccl-auto-0"); break;
-        case 22: cf_state_sync_accounts (state, one_account); break;
+        case 22: cf_state_record_account_usage (state, "main", CF_USAGE_FIVE_HOUR, 50, NOW + 99,
+                                                CF_USAGE_SOURCE_STATUSLINE, NOW); break;
+        case 23: cf_state_set_account_problem (state, "main", "authentication_failed"); break;
+        case 24: cf_state_sync_accounts (state, one_account); break;
         default: return;
         }
       now = cf_status_snapshot (state, config, NOW);
@@ -419,6 +517,8 @@ main (int argc, char **argv)
   g_test_add_func ("/status/snapshot-json", test_snapshot_json);
   g_test_add_func ("/status/variant-to-bus-message", test_variant_to_bus_message);
   g_test_add_func ("/status/valid-until", test_valid_until);
+  g_test_add_func ("/status/usage", test_usage);
+  g_test_add_func ("/status/usage-metrics", test_usage_metrics);
   g_test_add_func ("/status/every-visible-change-is-signalled", test_every_visible_change_is_signalled);
   return g_test_run ();
 }

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT */
+#include "cf-usage-tracker.h"
+
+#include "cf-statusline.h"
+
+/* A limit's reset further away than this is the weekly window's. */
+#define FIVE_HOURS_USEC ((gint64) 5 * 3600 * G_USEC_PER_SEC)
+
+struct _CfUsageTracker {
+  GObject parent_instance;
+
+  CfConfig *config;
+  CfState *state;
+  CfHooks *hooks;
+  CfQuota *quota;
+  guint64 reports;
+  guint64 dropped;
+  guint expiry_id;             /* the next window reset */
+  gint64 expiry_at;
+};
+
+G_DEFINE_FINAL_TYPE (CfUsageTracker, cf_usage_tracker, G_TYPE_OBJECT)
+
+const char *
+cf_usage_tracker_account_for (CfUsageTracker *self, const char *session_name,
+                              const char *config_dir)
+{
+  CfSession *session;
+
+  if (config_dir != NULL)
+    {
+      g_autofree char *wanted = g_canonicalize_filename (config_dir, "/");
+
+      for (guint i = 0; i < self->config->accounts->len; i++)
+        {
+          CfAccountConfig *account = g_ptr_array_index (self->config->accounts, i);
+          g_autofree char *home = g_canonicalize_filename (account->home, "/");
+
+          if (g_str_equal (home, wanted))
+            return account->name;
+        }
+    }
+  session = session_name != NULL ? cf_state_lookup_session (self->state, session_name) : NULL;
+  if (session != NULL && session->account[0] != '\0' &&
+      cf_config_find_account (self->config, session->account) != NULL)
+    return session->account;
+  return NULL;
+}
+
+static gboolean on_expiry (gpointer user_data);
+
+/* At each window's reset the window is forgotten, so that Usage says so
+ * (PropertiesChanged) on time, not at the next reading. */
+static void
+arm_expiry (CfUsageTracker *self, gint64 next, gint64 now)
+{
+  if (next == self->expiry_at && self->expiry_id != 0)
+    return;
+  g_clear_handle_id (&self->expiry_id, g_source_remove);
+  self->expiry_at = next;
+  if (next > now)
+    self->expiry_id = g_timeout_add ((guint) MIN ((next - now) / 1000 + 1, G_MAXINT32),
+                                     on_expiry, self);
+}
+
+static gboolean
+on_expiry (gpointer user_data)
+{
+  CfUsageTracker *self = user_data;
+  gint64 now = g_get_real_time ();
+
+  self->expiry_id = 0;
+  arm_expiry (self, cf_state_expire_usage (self->state, now), now);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_state_changed (CfState *state, guint what, CfUsageTracker *self)
+{
+  gint64 now = g_get_real_time ();
+
+  if (what & (CF_STATE_CHANGE_USAGE | CF_STATE_CHANGE_ACCOUNTS))
+    arm_expiry (self, cf_state_expire_usage (self->state, now), now);
+}
+
+static void
+on_statusline (CfHooks *hooks, const char *session, CfStatusline *statusline,
+               CfUsageTracker *self)
+{
+  const char *account = cf_usage_tracker_account_for (self, session, statusline->config_dir);
+  gint64 now = g_get_real_time ();
+
+  if (account == NULL)
+    {
+      self->dropped++;
+      g_debug ("statusline usage from %s: no configured account", session ? session : "a pane");
+      return;
+    }
+  self->reports++;
+  for (guint i = 0; i < CF_USAGE_N_WINDOWS; i++)
+    {
+      const CfStatuslineWindow *window = &statusline->windows[i];
+
+      cf_state_record_account_usage (self->state, account, (CfUsageWindowKind) i, window->used,
+                                     window->resets_at, CF_USAGE_SOURCE_STATUSLINE, now);
+    }
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
+                    "CF_ACCOUNT", account,
+                    "CF_SESSION", session ? session : "",
+                    "MESSAGE", "usage of %s: 5h %.1f%%, 7d %.1f%%", account,
+                    statusline->windows[CF_USAGE_FIVE_HOUR].used,
+                    statusline->windows[CF_USAGE_SEVEN_DAY].used);
+}
+
+static void
+on_exhausted (CfQuota *quota, const char *account, GStrv sessions, gint64 reset_at,
+              const char *evidence, CfUsageTracker *self)
+{
+  gint64 now = g_get_real_time ();
+  CfUsageWindowKind kind;
+
+  /* Without a reset, which window is full is unknown. */
+  if (reset_at <= now)
+    return;
+  kind = reset_at - now > FIVE_HOURS_USEC ? CF_USAGE_SEVEN_DAY : CF_USAGE_FIVE_HOUR;
+  cf_state_record_account_usage (self->state, account, kind, CF_USAGE_PERCENT_MAX, reset_at,
+                                 CF_USAGE_SOURCE_LIMIT, now);
+}
+
+void
+cf_usage_tracker_set_config (CfUsageTracker *self, CfConfig *config)
+{
+  g_clear_pointer (&self->config, cf_config_unref);
+  self->config = cf_config_ref (config);
+}
+
+guint64
+cf_usage_tracker_get_reports (CfUsageTracker *self)
+{
+  return self->reports;
+}
+
+guint64
+cf_usage_tracker_get_dropped (CfUsageTracker *self)
+{
+  return self->dropped;
+}
+
+static void
+cf_usage_tracker_dispose (GObject *object)
+{
+  CfUsageTracker *self = CF_USAGE_TRACKER (object);
+
+  if (self->hooks != NULL)
+    g_signal_handlers_disconnect_by_data (self->hooks, self);
+  if (self->quota != NULL)
+    g_signal_handlers_disconnect_by_data (self->quota, self);
+  if (self->state != NULL)
+    g_signal_handlers_disconnect_by_data (self->state, self);
+  g_clear_handle_id (&self->expiry_id, g_source_remove);
+  g_clear_object (&self->hooks);
+  g_clear_object (&self->quota);
+  g_clear_object (&self->state);
+  g_clear_pointer (&self->config, cf_config_unref);
+  G_OBJECT_CLASS (cf_usage_tracker_parent_class)->dispose (object);
+}
+
+static void
+cf_usage_tracker_class_init (CfUsageTrackerClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = cf_usage_tracker_dispose;
+}
+
+static void
+cf_usage_tracker_init (CfUsageTracker *self)
+{
+}
+
+CfUsageTracker *
+cf_usage_tracker_new (CfConfig *config, CfState *state, CfHooks *hooks, CfQuota *quota)
+{
+  CfUsageTracker *self = g_object_new (CF_TYPE_USAGE_TRACKER, NULL);
+
+  self->config = cf_config_ref (config);
+  self->state = g_object_ref (state);
+  self->hooks = g_object_ref (hooks);
+  g_signal_connect (hooks, "statusline", G_CALLBACK (on_statusline), self);
+  g_signal_connect (state, "changed", G_CALLBACK (on_state_changed), self);
+  on_state_changed (state, CF_STATE_CHANGE_USAGE, self);
+  if (quota != NULL)
+    {
+      self->quota = g_object_ref (quota);
+      g_signal_connect (quota, "exhausted", G_CALLBACK (on_exhausted), self);
+    }
+  return self;
+}
