@@ -78,6 +78,10 @@ static const CfPanePatternInfo pattern_table[] = {
           "You've hit your limit · resets Feb 17 at 2pm (Asia/Seoul)",
           "You've hit your Opus limit · resets Dec 9, 5:32pm (Europe/Berlin)",
           "You've hit your usage credit limit · out of usage credits"),
+  CF_ROW ("out-of-usage-credits", CF_PANE_PATTERN_LIMIT,
+          LEAD "(?:" YOU_ARE "|your organization is) out of usage credits\\b",
+          "You're out of usage credits · resets 5:34pm (UTC)",
+          "Your organization is out of usage credits. Contact your admin to add more."),
   CF_ROW ("extra-usage-exhausted", CF_PANE_PATTERN_LIMIT,
           LEAD YOU_ARE " out of extra usage\\b",
           "You're out of extra usage · resets 4pm (America/Los_Angeles)"),
@@ -237,8 +241,12 @@ static const char pane_dead_source[] = "^\\s*pane is dead\\b";
 static const char zone_source[] = "\\bresets?\\b[^()]*\\((?:[A-Za-z_]+(?:/[A-Za-z0-9_+-]+)*)\\)";
 /* The dim suggestion of an empty 1.x/2.0 box: 'Try "refactor redirect.ts"'. */
 static const char suggestion_source[] = "^try \"[^\"]{1,200}\"$";
-/* The dim placeholder left in the box after an API error. */
-#define CF_PANE_PLACEHOLDER "Resend your message to try again"
+/* The dim placeholders left in the box after an API error (2.1.332). */
+static const char *const placeholders[] = {
+  "Resend your message to try again",
+  "Once fixed, resend your message",
+  "Run /rewind to go back",
+};
 
 /* How far above the input area a spinner, Claude Code's auto-continue
  * state or a zoned reset time is looked for: a todo list may hang under
@@ -700,7 +708,7 @@ box_is_empty (const CfPaneRegexes *re, const CfPaneScreen *screen)
   if (g_str_has_suffix (content, "│"))
     content[strlen (content) - strlen ("│")] = '\0';
   g_strchomp (content);
-  if (*content != '\0' && !g_str_equal (content, CF_PANE_PLACEHOLDER)
+  if (*content != '\0' && !g_strv_contains (placeholders, content)
       && !g_regex_match (re->suggestion, content, 0, NULL))
     return FALSE;
   for (guint i = screen->box_prompt + 1; i < screen->box_close; i++)

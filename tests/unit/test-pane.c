@@ -7,7 +7,7 @@
  * CF_PANE_PATTERNS_VERSION: editing a row without bumping the version fails
  * here, so every logged decision names the table that made it. */
 #define CF_PANE_PATTERNS_DIGEST_V1 "f5c335d32ee91cae8dc65d345184395473b91e46eeb885266085a52c290e0b81"
-#define CF_PANE_PATTERNS_DIGEST_V2 "a7abf01f5ca1cd2aa2f62f3c778a154cc724526dae888fb6ad9415e5b49b8ed8"
+#define CF_PANE_PATTERNS_DIGEST_V2 "0b116bc867018155acd8652ec24f30d97426129dcfd5c42cea6c4630ae973c21"
 
 static const char *const input_area =
   "────────────────────────────────────────\n"
@@ -717,6 +717,8 @@ test_pane_ready (void)
     { "placeholder", "● API Error: 500 Internal server error.\n" RULE "\n❯ Resend your message to try again\n" RULE "\n",
       TRUE, FALSE, TRUE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
     { "typed text", RULE "\n❯ fix the bug\n" RULE "\n", TRUE, FALSE, FALSE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
+    { "placeholder after an auth error", RULE "\n❯ Once fixed, resend your message\n" RULE "\n",
+      TRUE, FALSE, TRUE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
     { "pasted text", RULE "\n❯ [Pasted text #1 +5 lines]\n" RULE "\n", TRUE, FALSE, FALSE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
     { "second input line", RULE "\n❯ \n  more\n" RULE "\n", TRUE, FALSE, FALSE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
     { "working", "✢ Philosophizing… (12s · ↓ 19 tokens)\n" BOX_EMPTY, TRUE, TRUE, FALSE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
