@@ -170,6 +170,10 @@ static const CfPanePatternInfo pattern_table[] = {
   CF_DIALOG_ROW ("login-method", CF_PANE_DIALOG_LOGIN, FALSE,
                  DIALOG_LEAD "select login method:",
                  "Select login method:"),
+  /* Right-aligned in the footer of a Claude that has no credentials. */
+  CF_DIALOG_ROW ("login-missing", CF_PANE_DIALOG_LOGIN, FALSE,
+                 "\\bnot logged in\\W+run /login\\b",
+                 "Not logged in · run /login"),
   CF_DIALOG_ROW ("limit-options-menu", CF_PANE_DIALOG_LIMIT_MENU, TRUE,
                  DIALOG_LEAD "(?:❯\\s*)?\\d{1,2}\\.\\s+(?:stop and wait for (?:the )?limit to reset"
                  "|wait here, then continue automatically)\\b",
@@ -934,7 +938,7 @@ find_dialog (const CfPaneRegexes *re, const CfPaneScreen *screen, const gint *ro
 {
   gint cursor = -1, bottom = -1;
   CfPaneDialog kind = CF_PANE_DIALOG_NONE;
-  gint text_line = -1;
+  gint text_line = -1, text_row = -1;
 
   for (guint i = from; i < screen->n; i++)
     if (g_regex_match (re->menu_cursor, screen->lines[i], 0, NULL))
@@ -968,6 +972,7 @@ find_dialog (const CfPaneRegexes *re, const CfPaneScreen *screen, const gint *ro
           if (rows[i] == (gint) r)
             {
               text_line = (gint) i;
+              text_row = (gint) r;
               break;
             }
       }
@@ -975,7 +980,17 @@ find_dialog (const CfPaneRegexes *re, const CfPaneScreen *screen, const gint *ro
     text_line = bottom;
 
   out->dialog_kind = kind;
-  out->dialog = make_dialog_snippet (screen->lines[text_line]);
+  {
+    const char *line = screen->lines[text_line];
+    g_autoptr(GMatchInfo) info = NULL;
+    gint start = 0, end = 0;
+
+    /* A footer note starts where its row matched, not at the line start. */
+    if (text_row >= 0 && g_regex_match (re->patterns[text_row], line, 0, &info)
+        && g_match_info_fetch_pos (info, 0, &start, &end))
+      line += start;
+    out->dialog = make_dialog_snippet (line);
+  }
   out->needs_input = dialog_is_menu (kind);
   out->resume_failed = kind == CF_PANE_DIALOG_NO_CONVERSATION;
   return bottom >= 0 && pattern_table[rows[bottom]].dialog == kind ? rows[bottom] : -1;
