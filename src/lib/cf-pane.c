@@ -78,6 +78,10 @@ static const CfPanePatternInfo pattern_table[] = {
           "You've hit your limit · resets Feb 17 at 2pm (Asia/Seoul)",
           "You've hit your Opus limit · resets Dec 9, 5:32pm (Europe/Berlin)",
           "You've hit your usage credit limit · out of usage credits"),
+  CF_ROW ("out-of-usage-credits", CF_PANE_PATTERN_LIMIT,
+          LEAD "(?:" YOU_ARE "|your organization is) out of usage credits\\b",
+          "You're out of usage credits · resets 5:34pm (UTC)",
+          "Your organization is out of usage credits. Contact your admin to add more."),
   CF_ROW ("extra-usage-exhausted", CF_PANE_PATTERN_LIMIT,
           LEAD YOU_ARE " out of extra usage\\b",
           "You're out of extra usage · resets 4pm (America/Los_Angeles)"),
@@ -166,6 +170,10 @@ static const CfPanePatternInfo pattern_table[] = {
   CF_DIALOG_ROW ("login-method", CF_PANE_DIALOG_LOGIN, FALSE,
                  DIALOG_LEAD "select login method:",
                  "Select login method:"),
+  /* Right-aligned in the footer of a Claude that has no credentials. */
+  CF_DIALOG_ROW ("login-missing", CF_PANE_DIALOG_LOGIN, FALSE,
+                 "\\bnot logged in\\W+run /login\\b",
+                 "Not logged in · run /login"),
   CF_DIALOG_ROW ("limit-options-menu", CF_PANE_DIALOG_LIMIT_MENU, TRUE,
                  DIALOG_LEAD "(?:❯\\s*)?\\d{1,2}\\.\\s+(?:stop and wait for (?:the )?limit to reset"
                  "|wait here, then continue automatically)\\b",
@@ -237,8 +245,12 @@ static const char pane_dead_source[] = "^\\s*pane is dead\\b";
 static const char zone_source[] = "\\bresets?\\b[^()]*\\((?:[A-Za-z_]+(?:/[A-Za-z0-9_+-]+)*)\\)";
 /* The dim suggestion of an empty 1.x/2.0 box: 'Try "refactor redirect.ts"'. */
 static const char suggestion_source[] = "^try \"[^\"]{1,200}\"$";
-/* The dim placeholder left in the box after an API error. */
-#define CF_PANE_PLACEHOLDER "Resend your message to try again"
+/* The dim placeholders left in the box after an API error (2.1.332). */
+static const char *const placeholders[] = {
+  "Resend your message to try again",
+  "Once fixed, resend your message",
+  "Run /rewind to go back",
+};
 
 /* How far above the input area a spinner, Claude Code's auto-continue
  * state or a zoned reset time is looked for: a todo list may hang under
@@ -700,7 +712,7 @@ box_is_empty (const CfPaneRegexes *re, const CfPaneScreen *screen)
   if (g_str_has_suffix (content, "│"))
     content[strlen (content) - strlen ("│")] = '\0';
   g_strchomp (content);
-  if (*content != '\0' && !g_str_equal (content, CF_PANE_PLACEHOLDER)
+  if (*content != '\0' && !g_strv_contains (placeholders, content)
       && !g_regex_match (re->suggestion, content, 0, NULL))
     return FALSE;
   for (guint i = screen->box_prompt + 1; i < screen->box_close; i++)
@@ -926,7 +938,7 @@ find_dialog (const CfPaneRegexes *re, const CfPaneScreen *screen, const gint *ro
 {
   gint cursor = -1, bottom = -1;
   CfPaneDialog kind = CF_PANE_DIALOG_NONE;
-  gint text_line = -1;
+  gint text_line = -1, text_row = -1;
 
   for (guint i = from; i < screen->n; i++)
     if (g_regex_match (re->menu_cursor, screen->lines[i], 0, NULL))
@@ -960,6 +972,7 @@ find_dialog (const CfPaneRegexes *re, const CfPaneScreen *screen, const gint *ro
           if (rows[i] == (gint) r)
             {
               text_line = (gint) i;
+              text_row = (gint) r;
               break;
             }
       }
@@ -967,7 +980,17 @@ find_dialog (const CfPaneRegexes *re, const CfPaneScreen *screen, const gint *ro
     text_line = bottom;
 
   out->dialog_kind = kind;
-  out->dialog = make_dialog_snippet (screen->lines[text_line]);
+  {
+    const char *line = screen->lines[text_line];
+    g_autoptr(GMatchInfo) info = NULL;
+    gint start = 0, end = 0;
+
+    /* A footer note starts where its row matched, not at the line start. */
+    if (text_row >= 0 && g_regex_match (re->patterns[text_row], line, 0, &info)
+        && g_match_info_fetch_pos (info, 0, &start, &end))
+      line += start;
+    out->dialog = make_dialog_snippet (line);
+  }
   out->needs_input = dialog_is_menu (kind);
   out->resume_failed = kind == CF_PANE_DIALOG_NO_CONVERSATION;
   return bottom >= 0 && pattern_table[rows[bottom]].dialog == kind ? rows[bottom] : -1;

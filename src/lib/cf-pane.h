@@ -53,7 +53,8 @@ typedef struct {
   gboolean limit;              /* verdict: limit_match && !server_error */
   gboolean server_error;       /* a 5xx / overloaded / api_error payload is in the tail */
   gboolean warning;            /* an "approaching"/"used 98%" warning (not exhaustion) */
-  const char *pattern;         /* static id of the matched limit pattern (vetoed or not), or NULL */
+  const char *pattern;         /* static id of the matched limit pattern (vetoed or not), or NULL;
+                                * the limit-options-menu dialog row when only that menu shows */
   GDateTime *reset_at;         /* owned; in the zone the message named (else local); or NULL */
   char *resume_uuid;           /* owned; last "claude --resume <uuid>" seen, validated; or NULL */
   char *snippet;               /* owned; <= CF_PANE_SNIPPET_MAX bytes of the deciding line, or NULL */
@@ -61,7 +62,8 @@ typedef struct {
   const char *server_error_pattern; /* static id of the server-error pattern, or NULL */
   /* Pattern table v2 (real CLI 2.1.332). */
   gboolean ready;              /* an empty (or placeholder-only) live ❯ box at the bottom:
-                                * not busy, no dialog, not exited */
+                                * not busy, no dialog, not exited.  Says nothing about
+                                * limits: check limit too before typing a task */
   gboolean exited;             /* Claude exited below its last frame: "Resume this session
                                 * with:" and/or a shell prompt after the last ❯ box */
   CfPaneDialog dialog_kind;    /* what replaces the box or made Claude exit */

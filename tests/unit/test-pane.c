@@ -7,7 +7,7 @@
  * CF_PANE_PATTERNS_VERSION: editing a row without bumping the version fails
  * here, so every logged decision names the table that made it. */
 #define CF_PANE_PATTERNS_DIGEST_V1 "f5c335d32ee91cae8dc65d345184395473b91e46eeb885266085a52c290e0b81"
-#define CF_PANE_PATTERNS_DIGEST_V2 "a7abf01f5ca1cd2aa2f62f3c778a154cc724526dae888fb6ad9415e5b49b8ed8"
+#define CF_PANE_PATTERNS_DIGEST_V2 "6906ed89b0cf26f9bedda167729f738f075fcab842607b3163fb452cf513b4e6"
 
 static const char *const input_area =
   "────────────────────────────────────────\n"
@@ -344,6 +344,65 @@ test_pane_patterns_examples (void)
           }
           g_assert_true (verdict.prompt);
         }
+}
+
+
+/* Every row added for the real CLI matches a line of a real capture
+ * (claude-<version>-*.txt); rows of the legacy phrasings keep their own
+ * fixtures. */
+static void
+test_pane_patterns_captured (void)
+{
+  static const char *const legacy[] = {
+    "claude-ai-epoch", "claude-usage-reset-at", "auto-continue", "five-hour-limit", "weekly-limit",
+    "hit-session-limit", "hit-weekly-limit", "extra-usage-exhausted", "rate-limit-error",
+    "usage-limit-reached", "warning-approaching", "server-api-error-type", "server-overloaded",
+    "server-http-5xx", "trust-legacy", NULL,
+  };
+  g_autofree char *dir_path = g_build_filename (CF_FIXTURES_DIR, "panes", NULL);
+  g_autoptr(GDir) dir = g_dir_open (dir_path, 0, NULL);
+  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  guint n = 0;
+  const CfPanePatternInfo *rows = cf_pane_patterns (&n);
+  const char *name;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = NULL;
+      g_autofree char *contents = NULL;
+      g_auto(GStrv) split = NULL;
+
+      if (!g_str_has_prefix (name, "claude-2.") || !g_str_has_suffix (name, ".txt"))
+        continue;
+      path = g_build_filename (dir_path, name, NULL);
+      g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
+      split = g_strsplit (contents, "\n", -1);
+      /* Footer rows hold right-aligned notes: each is a line of its own. */
+      for (guint i = 0; split[i] != NULL; i++)
+        {
+          g_auto(GStrv) parts = g_regex_split_simple ("\\s{3,}", split[i], 0, 0);
+
+          for (guint p = 0; parts[p] != NULL; p++)
+            g_ptr_array_add (lines, g_steal_pointer (&parts[p]));
+        }
+    }
+  g_assert_cmpuint (lines->len, >, 500);
+
+  for (guint r = 0; r < n; r++)
+    {
+      g_autoptr(GRegex) regex = NULL;
+      gboolean found = FALSE;
+
+      if (g_strv_contains (legacy, rows[r].id))
+        continue;
+      regex = g_regex_new (rows[r].regex, G_REGEX_CASELESS, 0, NULL);
+      g_assert_nonnull (regex);
+      for (guint i = 0; i < lines->len && !found; i++)
+        found = g_regex_match (regex, g_ptr_array_index (lines, i), 0, NULL);
+      if (!found)
+        g_error ("pattern row %s matches no line of a real capture", rows[r].id);
+    }
 }
 
 static void
@@ -717,6 +776,8 @@ test_pane_ready (void)
     { "placeholder", "● API Error: 500 Internal server error.\n" RULE "\n❯ Resend your message to try again\n" RULE "\n",
       TRUE, FALSE, TRUE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
     { "typed text", RULE "\n❯ fix the bug\n" RULE "\n", TRUE, FALSE, FALSE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
+    { "placeholder after an auth error", RULE "\n❯ Once fixed, resend your message\n" RULE "\n",
+      TRUE, FALSE, TRUE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
     { "pasted text", RULE "\n❯ [Pasted text #1 +5 lines]\n" RULE "\n", TRUE, FALSE, FALSE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
     { "second input line", RULE "\n❯ \n  more\n" RULE "\n", TRUE, FALSE, FALSE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
     { "working", "✢ Philosophizing… (12s · ↓ 19 tokens)\n" BOX_EMPTY, TRUE, TRUE, FALSE, FALSE, CF_PANE_DIALOG_NONE, FALSE },
@@ -893,6 +954,7 @@ main (int argc, char **argv)
   g_test_add_func ("/pane/patterns/table", test_pane_patterns_table);
   g_test_add_func ("/pane/patterns/examples", test_pane_patterns_examples);
   g_test_add_func ("/pane/patterns/version", test_pane_patterns_version);
+  g_test_add_func ("/pane/patterns/captured", test_pane_patterns_captured);
   g_test_add_func ("/pane/busy", test_pane_busy);
   g_test_add_func ("/pane/busy-window", test_pane_busy_window);
   g_test_add_func ("/pane/tail", test_pane_tail);
