@@ -471,6 +471,7 @@ static const struct {
   { "You've hit your 5-hour limit · resets 1:47pm (UTC)", "rate_limit", TRUE, FALSE },
   { "You've hit your weekly limit · resets Dec 9, 5:32pm (Europe/Berlin)", "rate_limit", TRUE, FALSE },
   { "You've hit your Opus limit · resets 3pm (Europe/Berlin)", "rate_limit", TRUE, FALSE },
+  { "You've hit your usage credit limit · out of usage credits", "rate_limit", TRUE, FALSE },
   { "Claude usage limit reached. Your limit will reset at 9am (America/Chicago).", "rate_limit", TRUE, FALSE },
   { "API Error: Server is temporarily limiting requests (not your usage limit) · Rate limited",
     "rate_limit", FALSE, TRUE },
