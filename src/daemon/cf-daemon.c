@@ -265,6 +265,7 @@ cf_daemon_start (CfDaemon *self, GError **error)
   self->switcher = cf_switcher_new (self->config, self->state, self->tmux, self->watcher,
                                     self->dispatcher, self->quota);
   cf_notify_follow_switcher (self->notify, self->switcher);
+  cf_notify_follow_quota (self->notify, self->quota);
   /* Refuses a broken account layout before anything runs; finishes or
    * rolls back a switch the last run left half done. */
   if (!cf_switcher_start (self->switcher, error))

@@ -98,6 +98,8 @@ typedef enum {
   CF_EVENT_NOTIFY_TELEGRAM_FAILED,
   CF_EVENT_NOTIFY_EMAIL_SENT,
   CF_EVENT_NOTIFY_EMAIL_FAILED,
+  CF_EVENT_NOTIFY_WEBHOOK_SENT,    /* notifications.webhooks, all of them */
+  CF_EVENT_NOTIFY_WEBHOOK_FAILED,
   CF_EVENT_NOTIFY_DROPPED,         /* queue full: the oldest pending one was dropped */
   CF_EVENT_NOTIFY_COALESCED,       /* identical to one sent moments before: merged */
   CF_EVENT_COUNT,
