@@ -16,11 +16,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cf-build-config.h"
 #include "cf-config.h"
 #include "cf-ctl-args.h"
 #include "cf-ctl-output.h"
 
-#define CF_CTL_DEFAULT_CONFIG "/etc/claude-failover/config.yaml"
+#define CF_CTL_DEFAULT_CONFIG DEFAULT_CONFIG_PATH
 
 static const char *const session_arg_names[] = { "SESSION" };
 

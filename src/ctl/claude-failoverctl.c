@@ -32,6 +32,8 @@ static const Command commands[] = {
   { "sessions", cf_ctl_sessions, GROUP_VIEW, TRUE, N_("List the sessions") },
   { "tasks", cf_ctl_tasks, GROUP_VIEW, TRUE, N_("List the tasks: [PROJECT] [--state STATE]") },
   { "monitor", cf_ctl_monitor, GROUP_VIEW, TRUE, N_("Print the daemon's signals as they happen") },
+  { "doctor", cf_ctl_doctor, GROUP_VIEW, TRUE,
+    N_("Check the setup, each problem with its fix: [--json]") },
   { "attach", cf_ctl_attach, GROUP_VIEW, TRUE,
     N_("Watch a session in its tmux pane, read-only: SESSION [--write]") },
   { "submit", cf_ctl_submit, GROUP_TASKS, TRUE,
