@@ -708,19 +708,20 @@ check_disk (Doctor *d, const char *what, const char *path)
   free_bytes = (guint64) st.f_bavail * st.f_frsize;
   if (free_bytes < DISK_FAIL_BYTES)
     {
-      add (d, "disk", NULL, VERDICT_FAIL, _("%s: only %" G_GUINT64_FORMAT " MiB free on %s"),
-           what, free_bytes / MIB, dir);
+      /* Plain %llu: a G_GUINT64_FORMAT macro would cut the msgid short. */
+      add (d, "disk", NULL, VERDICT_FAIL, _("%s: only %llu MiB free on %s"), what,
+           (unsigned long long) (free_bytes / MIB), dir);
       fix (d, _("free some space: the state and the queue moves need it"));
     }
   else if (free_bytes < DISK_WARN_BYTES)
     {
-      add (d, "disk", NULL, VERDICT_WARN, _("%s: %" G_GUINT64_FORMAT " MiB free on %s"), what,
-           free_bytes / MIB, dir);
+      add (d, "disk", NULL, VERDICT_WARN, _("%s: %llu MiB free on %s"), what,
+           (unsigned long long) (free_bytes / MIB), dir);
       fix (d, _("free some space soon"));
     }
   else
-    add (d, "disk", NULL, VERDICT_OK, _("%s: %" G_GUINT64_FORMAT " MiB free on %s"), what,
-         free_bytes / MIB, dir);
+    add (d, "disk", NULL, VERDICT_OK, _("%s: %llu MiB free on %s"), what,
+         (unsigned long long) (free_bytes / MIB), dir);
 }
 
 static void
@@ -801,7 +802,13 @@ print_human (Doctor *d)
     g_print ("\n%s\n", warnings == 0 ? _("Healthy.")
                                      : _("Healthy, with warnings."));
   else
-    g_print ("\n%s\n", g_dngettext (GETTEXT_PACKAGE, "One problem.", "Problems found.", problems));
+    {
+      g_autofree char *summary = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u problem.",
+                                                               "%u problems.", problems),
+                                                  problems);
+
+      g_print ("\n%s\n", summary);
+    }
 }
 
 static void
