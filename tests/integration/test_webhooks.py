@@ -7,6 +7,7 @@ reaches the log, and a peer that never answers does not slow dispatch."""
 
 import json
 import os
+import statistics
 import sys
 import time
 import unittest
@@ -144,8 +145,11 @@ class WebhookTest(unittest.TestCase):
                     what="every task-done at the answering peer")
         print(f"inbox → dispatched: before {['%.3f' % d for d in baseline]} s, "
               f"while a peer hangs {['%.3f' % d for d in during]} s", file=sys.stderr)
-        self.assertLess(max(during), max(baseline) + 0.5)
-        self.assertLess(max(during), 5.0)
+        # Dispatch itself takes from 0.3 s to 2 s here (fake Claude's start,
+        # a loaded machine): compare medians, with a margin far below the
+        # 30 s a blocked dispatch would wait on the peer.
+        self.assertLess(statistics.median(during), statistics.median(baseline) + 1.0)
+        self.assertLess(max(during), 10.0)
         self.assertEqual(len(hanging.recorded()), 1)
         self.assertIsNone(sb.daemon.poll())
         self.assert_no_secret_in_log()
