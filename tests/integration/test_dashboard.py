@@ -268,5 +268,80 @@ class DashboardTest(SandboxTestCase):
         print(f"dashboard screenshot: {len(png)} bytes", file=sys.stderr)
 
 
+    def test_page_renders_usage_and_later_signals(self):
+        """The page alone, served by a Python peer: a Usage property (added
+        by the usage-aware accounts work) becomes bars with reset times, and
+        an event the daemon does not send yet (SessionNeedsInput) is listed."""
+        chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+        if chromium is None:
+            if os.environ.get("CI") == "true":
+                self.fail("chromium is not installed (scripts/setup installs it)")
+            self.skipTest("chromium is not installed")
+        import http.server
+        import threading
+        page = open(os.path.join(self.sb.source_dir, "data", "dashboard", "index.html"), "rb").read()
+        now_us = int(time.time() * 1e6)
+        status = {
+            "Version": "0.1.0", "ActiveAccount": "main", "SwapState": "normal",
+            "PartialSwap": False, "DispatchPaused": False, "PendingTasks": 0,
+            "TasksDispatched": 0, "TasksCompleted": 0, "TasksFailed": 0,
+            "Accounts": [["main", "/h/main", True, 0], ["backup", "/h/backup", False, now_us + 3600e6]],
+            "Sessions": [["ccl-auto-0", "pool", "needs-input", "/p/web", "t-9", "main", now_us]],
+            "Usage": [["main", 42.0, now_us + 7200e6, 91.5, now_us + 86400e6, "", now_us],
+                      ["backup", 100.0, now_us + 3600e6, 20.0, 0, "", now_us]],
+        }
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                if self.path == "/events":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.end_headers()
+                    data = json.dumps({"name": "ccl-auto-0", "project": "/p/web",
+                                       "task": "t-9", "what": "a permission question"})
+                    self.wfile.write(f"event: SessionNeedsInput\ndata: {data}\n\n".encode())
+                    self.wfile.flush()
+                    time.sleep(5)
+                    return
+                body = {"/": page, "/status": json.dumps(status).encode(),
+                        "/api/queue": b'{"projects": []}'}.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html" if self.path == "/" else "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
+        browser = CdpPage(chromium, self.sb.root)
+        self.addCleanup(browser.close)
+        browser.call("Page.navigate", url=f"http://127.0.0.1:{server.server_address[1]}/")
+        self.sb.wait_for(lambda: browser.evaluate(
+            "document.querySelectorAll('#accounts .bar').length") == 4,
+            timeout=20, what="two usage bars per account")
+        widths = browser.evaluate("[...document.querySelectorAll('#accounts .bar > span')]"
+                                  ".map(s => s.style.width)")
+        self.assertEqual(widths, ["42%", "91.5%", "100%", "20%"])
+        classes = browser.evaluate("[...document.querySelectorAll('#accounts .bar')]"
+                                   ".map(b => b.className)")
+        self.assertEqual(classes, ["bar", "bar warn", "bar full", "bar"])
+        self.assertIn("resets", browser.evaluate(
+            "document.querySelector('#accounts .bar').title"))
+        self.sb.wait_for(lambda: browser.evaluate(
+            "[...document.querySelectorAll('#events li[data-event=SessionNeedsInput]')]"
+            ".some(li => li.textContent.includes('a permission question'))"),
+            timeout=20, what="SessionNeedsInput listed")
+        self.assertEqual(browser.evaluate(
+            "document.querySelector('#sessions .badge').className"), "badge needs-input")
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
