@@ -279,7 +279,8 @@ class DashboardTest(SandboxTestCase):
             self.skipTest("chromium is not installed")
         import http.server
         import threading
-        page = open(os.path.join(self.sb.source_dir, "data", "dashboard", "index.html"), "rb").read()
+        with open(os.path.join(self.sb.source_dir, "data", "dashboard", "index.html"), "rb") as f:
+            page = f.read()
         now_us = int(time.time() * 1e6)
         status = {
             "Version": "0.1.0", "ActiveAccount": "main", "SwapState": "normal",
