@@ -19,7 +19,9 @@
 #include "cf-build-config.h"
 #include "cf-config.h"
 #include "cf-ctl-args.h"
+#include "cf-ctl-bus.h"
 #include "cf-ctl-output.h"
+#include "cf-names.h"
 
 #define CF_CTL_DEFAULT_CONFIG DEFAULT_CONFIG_PATH
 
@@ -34,25 +36,49 @@ static const CfCtlUsage attach_usage = {
                 "prefix key then d (C-b d by default)."),
   .description = N_("The tmux socket is --socket, else tmux.socket in the configuration file\n"
                     "(--config, default /etc/claude-failover/config.yaml). When tmux.socket\n"
-                    "is empty the daemon uses its user's default server: run attach as that\n"
-                    "user (sudo -u USER claude-failoverctl attach SESSION) or pass --socket\n"
-                    "/tmp/tmux-UID/default. Only the daemon's user and root can reach its\n"
-                    "server."),
+                    "is empty the daemon uses its user's default server, /tmp/tmux-UID/default\n"
+                    "for the daemon's uid (asked on the system bus, else the owner of\n"
+                    "runtime_dir). Only the daemon's user and root can reach its server."),
   .json_help = N_("no effect: attach replaces itself with tmux"),
   .min_args = 1,
   .max_args = 1,
   .arg_names = session_arg_names,
 };
 
-/* The socket tmux uses without -S for the calling user. */
+/* The socket tmux uses without -S for user UID ($TMUX_TMPDIR is only
+ * known for the caller). */
 static char *
-default_server_socket (void)
+default_server_socket (uid_t uid)
 {
-  const char *tmpdir = g_getenv ("TMUX_TMPDIR");
+  const char *tmpdir = uid == getuid () ? g_getenv ("TMUX_TMPDIR") : NULL;
 
   if (tmpdir == NULL || *tmpdir == '\0')
     tmpdir = "/tmp";
-  return g_strdup_printf ("%s/tmux-%u/default", tmpdir, (unsigned) getuid ());
+  return g_strdup_printf ("%s/tmux-%u/default", tmpdir, (unsigned) uid);
+}
+
+/* The user the daemon's default tmux server belongs to: the daemon's own
+ * (asked on the system bus), else the owner of its runtime_dir (systemd
+ * creates it for the service user), else the caller. */
+static uid_t
+daemon_user (const CfConfig *config)
+{
+  g_autoptr(sd_bus) bus = cf_ctl_bus_open ("attach", TRUE);
+  sd_bus_creds *creds = NULL;
+  uid_t uid = getuid ();
+  GStatBuf st;
+
+  if (bus != NULL && sd_bus_get_name_creds (bus, CF_BUS_NAME, SD_BUS_CREDS_EUID, &creds) >= 0)
+    {
+      gboolean known = sd_bus_creds_get_euid (creds, &uid) >= 0;
+
+      sd_bus_creds_unref (creds);
+      if (known)
+        return uid;
+    }
+  if (config != NULL && config->runtime_dir != NULL && g_stat (config->runtime_dir, &st) == 0)
+    return st.st_uid;
+  return getuid ();
 }
 
 /* The daemon's tmux socket, or NULL after printing why not. *FROM_DEFAULT
@@ -72,7 +98,7 @@ resolve_socket (const char *socket_option, const char *config_option, gboolean *
   if (config_option == NULL && !g_file_test (path, G_FILE_TEST_EXISTS))
     {
       *from_default = TRUE;
-      return default_server_socket ();
+      return default_server_socket (daemon_user (NULL));
     }
   config = cf_config_load_file (path, NULL, &error);
   if (config == NULL)
@@ -84,7 +110,7 @@ resolve_socket (const char *socket_option, const char *config_option, gboolean *
   if (config->tmux_socket == NULL || *config->tmux_socket == '\0')
     {
       *from_default = TRUE;
-      return default_server_socket ();
+      return default_server_socket (daemon_user (config));
     }
   return g_strdup (config->tmux_socket);
 }
@@ -152,8 +178,9 @@ check_reachable (const char *socket_path, gboolean from_default)
     case ENOTDIR:
       if (from_default)
         cf_ctl_fail (1, "attach",
-                     _("no tmux server at %s: the daemon uses its user's default tmux "
-                       "server; run attach as that user or pass --socket PATH"),
+                     _("no tmux server at %s, the default server of the daemon's user "
+                       "(tmux.socket is empty): is claude-failoverd running? --socket PATH "
+                       "names another"),
                      socket_path);
       else
         cf_ctl_fail (1, "attach", _("no tmux server at %s (is claude-failoverd running?)"),

@@ -124,5 +124,33 @@ class AttachTest(SandboxTestCase):
         self.assertIn("run as 'root'", lines[0])
 
 
+    def test_default_server_of_the_daemons_user(self):
+        """tmux.socket empty, no daemon on the bus: the server is the default
+        one of runtime_dir's owner (the service user), here nobody."""
+        require(os.geteuid() == 0, "runs a tmux server as nobody: needs root")
+        require(user_exists("nobody"), "no user nobody")
+        import pwd
+        sb = self.sb
+        uid = pwd.getpwnam("nobody").pw_uid
+        runtime = os.path.join(sb.root, "nobody-run")
+        os.mkdir(runtime, 0o700)
+        os.chown(runtime, uid, -1)
+        config = sb.write_config({"runtime_dir": runtime, "tmux": {"socket": ""}},
+                                 filename="nobody.yaml")
+        name = f"cf-attach-{os.getpid()}"
+        env = sb.env(HOME="/nonexistent", TMUX_TMPDIR=None)
+        r = sb.run(["tmux", "-f", "/dev/null", "new-session", "-d", "-s", name, "-x", "100",
+                    "-y", "20", "sh", "-c", "echo NOBODY-MARKER; exec cat"],
+                   user="nobody", env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # Only our session: another user of nobody's default server keeps theirs.
+        self.addCleanup(sb.run, ["tmux", "kill-session", "-t", f"={name}"], user="nobody",
+                        env=env)
+        self._attach_in_outer(name, "--config", config)
+        self.sb.wait_for(lambda: "NOBODY-MARKER" in self._outer_screen(),
+                         what="attach found nobody's default tmux server")
+        r = sb.ctl("attach", "no-such-session", "--config", config)
+        self.assertIn(f"/tmp/tmux-{uid}/default", r.stderr)
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
