@@ -415,3 +415,16 @@ cf_ctl_usage_bar (double percent, gint64 reset_usec, gint64 now_usec, guint widt
     }
   return g_string_free (bar, FALSE);
 }
+
+const char *
+cf_ctl_dispatch_text (gboolean paused, const char *swap_state, guint available, guint accounts)
+{
+  if (paused)
+    return _("paused by an operator (claude-failoverctl resume)");
+  if (g_strcmp0 (swap_state, "saving") == 0 || g_strcmp0 (swap_state, "switching") == 0 ||
+      g_strcmp0 (swap_state, "resuming") == 0)
+    return _("held while the account switch runs");
+  if (accounts > 0 && available == 0)
+    return _("running, but every account is exhausted: sessions wait for a reset");
+  return _("running");
+}

@@ -89,4 +89,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (CfCtlTable, cf_ctl_table_free)
  * newline. */
 void cf_ctl_print_json (JsonBuilder *builder, gboolean compact);
 
+/* What "Dispatch:" says: running, or held and why, from GetStatus'
+ * DispatchPaused, SwapState and how many of the accounts are available.
+ * Translated; static. */
+const char *cf_ctl_dispatch_text (gboolean paused, const char *swap_state, guint available,
+                                  guint accounts);
+
 G_END_DECLS

@@ -274,7 +274,14 @@ print_status_human (CfCtlStatus *st)
       g_autofree char *when = cf_ctl_absolute_time ((gint64) st->return_at);
       print_field (_("Return at:"), when);
     }
-  print_field (_("Dispatch:"), st->dispatch_paused ? _("paused") : _("running"));
+  {
+    guint available = 0;
+
+    for (guint i = 0; i < st->accounts->len; i++)
+      available += ((CfCtlAccount *) g_ptr_array_index (st->accounts, i))->available;
+    print_field (_("Dispatch:"), cf_ctl_dispatch_text (st->dispatch_paused, st->swap_state,
+                                                      available, st->accounts->len));
+  }
   print_field (_("Pending tasks:"), pending);
   /* Plain %llu: a G_GUINT64_FORMAT macro would cut the msgid short. */
   tasks = g_strdup_printf (_("%llu dispatched, %llu completed, %llu failed, %llu delegated"),

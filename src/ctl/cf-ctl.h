@@ -23,6 +23,8 @@ int cf_ctl_resume (int argc, char **argv, gboolean json);
 int cf_ctl_reload (int argc, char **argv, gboolean json);
 int cf_ctl_recycle (int argc, char **argv, gboolean json);
 int cf_ctl_monitor (int argc, char **argv, gboolean json);
+int cf_ctl_attach (int argc, char **argv, gboolean json);
+int cf_ctl_doctor (int argc, char **argv, gboolean json);
 int cf_ctl_hook (int argc, char **argv, gboolean json);
 int cf_ctl_statusline (int argc, char **argv, gboolean json);
 int cf_ctl_install_hooks (int argc, char **argv, gboolean json);

@@ -286,6 +286,8 @@ cf_daemon_start (CfDaemon *self, GError **error)
                                     self->dispatcher, self->quota);
   cf_notify_follow_switcher (self->notify, self->switcher);
   g_signal_connect (self->dispatcher, "resume-failed", G_CALLBACK (on_resume_failed), self);
+  cf_notify_follow_quota (self->notify, self->quota);
+  cf_http_set_cockpit (self->http, self->inbox, self->switcher, self->quota);
   /* Refuses a broken account layout before anything runs; finishes or
    * rolls back a switch the last run left half done. */
   if (!cf_switcher_start (self->switcher, error))

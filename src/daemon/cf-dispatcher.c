@@ -359,8 +359,7 @@ launch_fail (Launch *launch, const char *reason, gboolean count_attempt)
   if (cf_state_lookup_session (self->state, launch->session) != NULL)
     {
       cf_state_mark_session_failed (self->state, launch->session, g_get_real_time ());
-      cf_state_set_session_work (self->state, launch->session, NULL, NULL);
-      cf_state_set_session_state (self->state, launch->session, CF_SESSION_FAILED);
+      cf_state_set_session_state_and_work (self->state, launch->session, CF_SESSION_FAILED, NULL, NULL);
     }
   /* Whatever runs in the pane is suspect: start from a fresh session. */
   cf_tmux_kill_session_async (self->tmux, launch->session, NULL, on_session_killed, NULL);
@@ -388,8 +387,7 @@ on_claimed (GObject *source, GAsyncResult *result, gpointer user_data)
       else
         log_launch (G_LOG_LEVEL_INFO, launch, "task %s not claimed: %s", launch->task_id,
                     error->message);
-      cf_state_set_session_work (self->state, launch->session, NULL, NULL);
-      cf_state_set_session_state (self->state, launch->session, CF_SESSION_IDLE);
+      cf_state_set_session_state_and_work (self->state, launch->session, CF_SESSION_IDLE, NULL, NULL);
       launch_finish (launch);
       return;
     }
@@ -398,8 +396,7 @@ on_claimed (GObject *source, GAsyncResult *result, gpointer user_data)
       log_launch (G_LOG_LEVEL_WARNING, launch, "task %s used all its attempts: moved to failed/",
                   launch->task_id);
       cf_state_task_finished (self->state, launch->project, launch->task_id, "", "failed");
-      cf_state_set_session_work (self->state, launch->session, NULL, NULL);
-      cf_state_set_session_state (self->state, launch->session, CF_SESSION_IDLE);
+      cf_state_set_session_state_and_work (self->state, launch->session, CF_SESSION_IDLE, NULL, NULL);
       launch_finish (launch);
       return;
     }
@@ -876,9 +873,9 @@ start_launch (CfDispatcher *self, CfSession *session, CfInboxTask *task)
                         GSIZE_TO_POINTER (++self->served_seq));
 
   cf_inbox_forget (self->inbox, task->project, task->id);
-  cf_state_set_session_work (self->state, session->name, task->project, task->id);
   cf_state_set_session_account (self->state, session->name, account);
-  cf_state_set_session_state (self->state, session->name, CF_SESSION_LAUNCHING);
+  cf_state_set_session_state_and_work (self->state, session->name, CF_SESSION_LAUNCHING,
+                                       task->project, task->id);
   launch_step (launch);
 }
 

@@ -8,6 +8,8 @@
 #include <systemd/sd-daemon.h>
 
 #include "cf-build-config.h"
+#include "cf-http-dashboard.h"
+#include "cf-http-events.h"
 #include "cf-json.h"
 #include "cf-metrics.h"
 #include "cf-status.h"
@@ -33,6 +35,9 @@ struct _CfHttp {
   gint64 lag_last;
   gint64 lag_max;
   guint64 lag_samples;
+
+  CfHttpEvents *events;        /* GET /events */
+  CfInbox *inbox;              /* GET /api/queue */
 
   CfHttpDelegationStatusFunc delegation_status;
   CfHttpDelegationMetricsFunc delegation_metrics;
@@ -215,6 +220,24 @@ endpoint_metrics (CfHttp *self, SoupServerMessage *msg)
            g_string_free (out, FALSE));
 }
 
+static void
+endpoint_events (CfHttp *self, SoupServerMessage *msg)
+{
+  cf_http_events_serve (self->events, msg);
+}
+
+static void
+endpoint_dashboard (CfHttp *self, SoupServerMessage *msg)
+{
+  cf_http_dashboard_serve_page (msg, self->config->http_dashboard);
+}
+
+static void
+endpoint_queue (CfHttp *self, SoupServerMessage *msg)
+{
+  cf_http_dashboard_serve_queue (msg, self->inbox);
+}
+
 static const struct {
   const char *path;
   EndpointFunc func;
@@ -224,6 +247,9 @@ static const struct {
   { "/api/delegated/status", endpoint_delegated_status },
   { "/watchdog/status", endpoint_watchdog_status },
   { "/metrics", endpoint_metrics },
+  { "/events", endpoint_events },
+  { "/", endpoint_dashboard },
+  { "/api/queue", endpoint_queue },
 };
 
 static void
@@ -485,12 +511,21 @@ cf_http_set_delegation (CfHttp *self, CfHttpDelegationStatusFunc status,
   self->delegation_data = user_data;
 }
 
+void
+cf_http_set_cockpit (CfHttp *self, CfInbox *inbox, CfSwitcher *switcher, CfQuota *quota)
+{
+  g_set_object (&self->inbox, inbox);
+  cf_http_events_follow_failover (self->events, switcher, quota);
+}
+
 static void
 cf_http_dispose (GObject *object)
 {
   CfHttp *self = CF_HTTP (object);
 
   cf_http_stop (self);
+  g_clear_pointer (&self->events, cf_http_events_free);
+  g_clear_object (&self->inbox);
   g_clear_object (&self->health);
   g_clear_object (&self->state);
   g_clear_pointer (&self->config, cf_config_unref);
@@ -517,5 +552,6 @@ cf_http_new (CfConfig *config, CfState *state, CfHealth *health)
   self->state = g_object_ref (state);
   self->health = g_object_ref (health);
   self->start_time = g_get_real_time ();
+  self->events = cf_http_events_new (state, NULL);
   return self;
 }

@@ -6,7 +6,10 @@
 
 #include "cf-config.h"
 #include "cf-health.h"
+#include "cf-inbox.h"
+#include "cf-quota.h"
 #include "cf-state.h"
+#include "cf-switcher.h"
 
 G_BEGIN_DECLS
 
@@ -20,6 +23,9 @@ G_BEGIN_DECLS
  *                               nothing provides the report
  *   GET /watchdog/status        systemd watchdog and main-loop lag
  *   GET /metrics                Prometheus text (cf-metrics)
+ *   GET /events                 the D-Bus signals as Server-Sent Events (cf-http-events)
+ *   GET /                       the dashboard page, when http.dashboard (cf-http-dashboard)
+ *   GET /api/queue              queued tasks per project, for the dashboard
  *
  * HEAD works too; other methods get 405 (with Allow), other paths 404,
  * all with a JSON error body. Nothing secret is ever rendered.
@@ -56,5 +62,9 @@ typedef JsonNode *(*CfHttpDelegationStatusFunc) (gpointer user_data);
 typedef void (*CfHttpDelegationMetricsFunc) (GString *out, gpointer user_data);
 void cf_http_set_delegation (CfHttp *self, CfHttpDelegationStatusFunc status,
                              CfHttpDelegationMetricsFunc metrics, gpointer user_data);
+
+/* What the dashboard and /events need beyond the state: the queue and the
+ * failover signals (QuotaExhausted, SwapStarted, SwapFinished). */
+void cf_http_set_cockpit (CfHttp *self, CfInbox *inbox, CfSwitcher *switcher, CfQuota *quota);
 
 G_END_DECLS

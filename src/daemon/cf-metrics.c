@@ -309,6 +309,8 @@ render_notifications (GString *out, CfState *state)
     { CF_EVENT_NOTIFY_TELEGRAM_FAILED, "telegram", "failed" },
     { CF_EVENT_NOTIFY_EMAIL_SENT, "email", "sent" },
     { CF_EVENT_NOTIFY_EMAIL_FAILED, "email", "failed" },
+    { CF_EVENT_NOTIFY_WEBHOOK_SENT, "webhook", "sent" },
+    { CF_EVENT_NOTIFY_WEBHOOK_FAILED, "webhook", "failed" },
   };
 
   family (out, "notifications_total", "counter",

@@ -11,6 +11,7 @@
 #include "cf-notify-reply.h"
 #include "cf-taskq.h"
 #include "cf-text.h"
+#include "cf-webhook.h"
 
 /* Telegram counts at most 4096 characters of text; with the title and the
  * footer, a body of this many characters fits. */
@@ -21,12 +22,14 @@ typedef enum {
   CHANNEL_TELEGRAM,
   CHANNEL_EMAIL,
   N_CHANNELS,
+  CHANNEL_WEBHOOK = N_CHANNELS,  /* self->webhooks, not self->channels */
 } ChannelId;
 
 typedef struct {
   CfNotifyKind kind;
   char *title;
   char *body;
+  GStrv fields;                /* for the generic webhook; may be NULL */
   guint retries;               /* retries already made */
 } Delivery;
 
@@ -42,7 +45,7 @@ typedef struct {
 struct _Channel {
   CfNotify *self;
   ChannelId id;
-  const char *name;            /* for logs */
+  const char *name;            /* for logs; a webhook's never shows its URL */
   CfEvent sent_event;
   CfEvent failed_event;
   gboolean enabled;
@@ -56,6 +59,11 @@ struct _Channel {
   gboolean timed_out;
   guint timeout_id;
   guint retry_id;
+  /* CHANNEL_WEBHOOK: */
+  CfWebhookKind webhook_kind;
+  char *url;                   /* may hold a secret */
+  guint events;                /* CfWebhookEvent flags */
+  char *owned_name;
 };
 
 typedef struct {
@@ -63,6 +71,7 @@ typedef struct {
   CfNotifyKind kind;
   char *title;
   char *body;
+  GStrv fields;
   guint suppressed;
   guint timer_id;
 } Recent;
@@ -75,6 +84,7 @@ struct _CfNotify {
   CfNotifyOptions options;
   SoupSession *session;
   Channel channels[N_CHANNELS];
+  GPtrArray *webhooks;         /* Channel*, one per notifications.webhooks item */
   GHashTable *recent;          /* "kind\x1ftitle\x1fbody" → Recent* */
   gulong finished_handler;
   char *host;
@@ -92,6 +102,10 @@ static const char *const kind_names[] = {
   [CF_NOTIFY_TASK_FAILED] = "task-failed",
   [CF_NOTIFY_DAEMON_DEGRADED] = "daemon-degraded",
   [CF_NOTIFY_RESUME_FAILED] = "resume-failed",
+  [CF_NOTIFY_TASK_DONE] = "task-done",
+  [CF_NOTIFY_LIMIT] = "limit",
+  [CF_NOTIFY_USAGE_WARNING] = "usage-warning",
+  [CF_NOTIFY_NEEDS_INPUT] = "needs-input",
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (kind_names) == CF_NOTIFY_KIND_COUNT);
 
@@ -100,6 +114,41 @@ cf_notify_kind_to_string (CfNotifyKind kind)
 {
   g_return_val_if_fail ((guint) kind < CF_NOTIFY_KIND_COUNT, "unknown");
   return kind_names[kind];
+}
+
+CfWebhookEvent
+cf_notify_kind_webhook_event (CfNotifyKind kind)
+{
+  switch (kind)
+    {
+    case CF_NOTIFY_SWAP_STARTED:
+    case CF_NOTIFY_SWAP_FINISHED:
+    case CF_NOTIFY_SWAP_FAILED:
+    case CF_NOTIFY_PARTIAL_SWAP:
+      return CF_WEBHOOK_EVENT_SWAP;
+    case CF_NOTIFY_ALL_EXHAUSTED:
+    case CF_NOTIFY_LIMIT:
+      return CF_WEBHOOK_EVENT_LIMIT;
+    case CF_NOTIFY_TASK_FAILED:
+      return CF_WEBHOOK_EVENT_TASK_FAILED;
+    case CF_NOTIFY_TASK_DONE:
+      return CF_WEBHOOK_EVENT_TASK_DONE;
+    case CF_NOTIFY_USAGE_WARNING:
+      return CF_WEBHOOK_EVENT_USAGE_WARNING;
+    case CF_NOTIFY_NEEDS_INPUT:
+      return CF_WEBHOOK_EVENT_NEEDS_INPUT;
+    case CF_NOTIFY_DAEMON_DEGRADED:
+    case CF_NOTIFY_KIND_COUNT:
+    default:
+      return 0;
+    }
+}
+
+/* Telegram and e-mail keep the events they always had. */
+static gboolean
+kind_for_classic_channels (CfNotifyKind kind)
+{
+  return kind <= CF_NOTIFY_DAEMON_DEGRADED;
 }
 
 void
@@ -251,6 +300,22 @@ scrub (CfNotify *self, const char *text)
             g_string_replace (out, recipients[j], "[redacted]", 0);
         }
     }
+  /* A webhook's URL, and its path and query alone (where the token is). */
+  for (guint i = 0; self->webhooks != NULL && i < self->webhooks->len; i++)
+    {
+      Channel *webhook = g_ptr_array_index (self->webhooks, i);
+      g_autoptr(GUri) uri = g_uri_parse (webhook->url, G_URI_FLAGS_NONE, NULL);
+
+      g_string_replace (out, webhook->url, "[redacted]", 0);
+      if (uri == NULL)
+        continue;
+      if (strlen (g_uri_get_path (uri)) >= 3)
+        g_string_replace (out, g_uri_get_path (uri), "[redacted]", 0);
+      if (g_uri_get_query (uri) != NULL && strlen (g_uri_get_query (uri)) >= 3)
+        g_string_replace (out, g_uri_get_query (uri), "[redacted]", 0);
+      if (g_uri_get_userinfo (uri) != NULL && strlen (g_uri_get_userinfo (uri)) >= 3)
+        g_string_replace (out, g_uri_get_userinfo (uri), "[redacted]", 0);
+    }
   return g_string_free (out, FALSE);
 }
 
@@ -261,6 +326,7 @@ delivery_free (Delivery *d)
 {
   g_free (d->title);
   g_free (d->body);
+  g_strfreev (d->fields);
   g_free (d);
 }
 
@@ -372,6 +438,35 @@ json_bytes (JsonBuilder *builder)
 }
 
 static SoupMessage *
+build_webhook_message (Channel *channel, const Delivery *d)
+{
+  CfNotify *self = channel->self;
+  CfWebhookMessage message = {
+    .event = cf_notify_kind_webhook_event (d->kind),
+    .detail = cf_notify_kind_to_string (d->kind),
+    .title = d->title,
+    .body = d->body,
+    .fields = (const char *const *) d->fields,
+    .host = self->host,
+    .now_usec = g_get_real_time (),
+  };
+  g_autoptr(CfWebhookPayload) payload = cf_webhook_payload_build (channel->webhook_kind, &message);
+  SoupMessage *soup_message = soup_message_new (SOUP_METHOD_POST, channel->url);
+  SoupMessageHeaders *headers;
+
+  if (soup_message == NULL)
+    return NULL;
+  headers = soup_message_get_request_headers (soup_message);
+  soup_message_set_request_body_from_bytes (soup_message, payload->content_type, payload->body);
+  for (guint i = 0; i + 1 < payload->headers->len; i += 2)
+    soup_message_headers_replace (headers, g_ptr_array_index (payload->headers, i),
+                                  g_ptr_array_index (payload->headers, i + 1));
+  /* The token in the URL must not travel to wherever a redirect points. */
+  soup_message_add_flags (soup_message, SOUP_MESSAGE_NO_REDIRECT);
+  return soup_message;
+}
+
+static SoupMessage *
 build_message (Channel *channel, const Delivery *d)
 {
   CfNotify *self = channel->self;
@@ -380,6 +475,8 @@ build_message (Channel *channel, const Delivery *d)
   g_autofree char *url = NULL;
   SoupMessage *message;
 
+  if (channel->id == CHANNEL_WEBHOOK)
+    return build_webhook_message (channel, d);
   json_builder_begin_object (builder);
   if (channel->id == CHANNEL_TELEGRAM)
     {
@@ -648,7 +745,8 @@ channel_kick (Channel *channel)
 }
 
 static void
-channel_enqueue (Channel *channel, CfNotifyKind kind, const char *title, const char *body)
+channel_enqueue (Channel *channel, CfNotifyKind kind, const char *title, const char *body,
+                 const char *const *fields)
 {
   CfNotify *self = channel->self;
   Delivery *d;
@@ -668,6 +766,7 @@ channel_enqueue (Channel *channel, CfNotifyKind kind, const char *title, const c
   d->kind = kind;
   d->title = g_strdup (title);
   d->body = g_strdup (body);
+  d->fields = g_strdupv ((char **) fields);
   g_queue_push_tail (&channel->queue, d);
   channel_kick (channel);
 }
@@ -692,11 +791,37 @@ channel_stop (Channel *channel)
 /* ---- events -------------------------------------------------------------- */
 
 static void
-queue_everywhere (CfNotify *self, CfNotifyKind kind, const char *title, const char *body)
+queue_everywhere (CfNotify *self, CfNotifyKind kind, const char *title, const char *body,
+                  const char *const *fields)
 {
-  for (guint i = 0; i < N_CHANNELS; i++)
-    if (self->channels[i].enabled)
-      channel_enqueue (&self->channels[i], kind, title, body);
+  CfWebhookEvent event = cf_notify_kind_webhook_event (kind);
+
+  if (kind_for_classic_channels (kind))
+    for (guint i = 0; i < N_CHANNELS; i++)
+      if (self->channels[i].enabled)
+        channel_enqueue (&self->channels[i], kind, title, body, fields);
+  for (guint i = 0; i < self->webhooks->len; i++)
+    {
+      Channel *webhook = g_ptr_array_index (self->webhooks, i);
+
+      if (webhook->events & event)
+        channel_enqueue (webhook, kind, title, body, fields);
+    }
+}
+
+/* Whether any channel would take KIND. */
+static gboolean
+anyone_listens (CfNotify *self, CfNotifyKind kind)
+{
+  CfWebhookEvent event = cf_notify_kind_webhook_event (kind);
+
+  if (kind_for_classic_channels (kind) &&
+      (self->channels[CHANNEL_TELEGRAM].enabled || self->channels[CHANNEL_EMAIL].enabled))
+    return TRUE;
+  for (guint i = 0; i < self->webhooks->len; i++)
+    if (((Channel *) g_ptr_array_index (self->webhooks, i))->events & event)
+      return TRUE;
+  return FALSE;
 }
 
 static void
@@ -705,6 +830,7 @@ recent_free (Recent *recent)
   g_clear_handle_id (&recent->timer_id, g_source_remove);
   g_free (recent->title);
   g_free (recent->body);
+  g_strfreev (recent->fields);
   g_free (recent);
 }
 
@@ -739,13 +865,21 @@ on_window_end (gpointer user_data)
   body = *recent->body != '\0' ? g_strconcat (recent->body, "\n\n", note, NULL)
                                : g_steal_pointer (&note);
   recent->suppressed = 0;
-  queue_everywhere (self, recent->kind, recent->title, body);
+  queue_everywhere (self, recent->kind, recent->title, body,
+                    (const char *const *) recent->fields);
   /* A new window: a burst that goes on gives one summary per window. */
   return G_SOURCE_CONTINUE;
 }
 
 void
 cf_notify_event (CfNotify *self, CfNotifyKind kind, const char *title, const char *body)
+{
+  cf_notify_event_full (self, kind, title, body, NULL);
+}
+
+void
+cf_notify_event_full (CfNotify *self, CfNotifyKind kind, const char *title, const char *body,
+                      const char *const *fields)
 {
   g_autofree char *key = NULL;
   Recent *recent;
@@ -758,7 +892,7 @@ cf_notify_event (CfNotify *self, CfNotifyKind kind, const char *title, const cha
     body = "";
   if (self->stopped)
     return;
-  if (!self->channels[CHANNEL_TELEGRAM].enabled && !self->channels[CHANNEL_EMAIL].enabled)
+  if (!anyone_listens (self, kind))
     {
       g_debug ("Notification %s not sent: no channel is on", cf_notify_kind_to_string (kind));
       return;
@@ -776,9 +910,10 @@ cf_notify_event (CfNotify *self, CfNotifyKind kind, const char *title, const cha
   recent->kind = kind;
   recent->title = g_strdup (title);
   recent->body = g_strdup (body);
+  recent->fields = g_strdupv ((char **) fields);
   recent->timer_id = g_timeout_add (MAX (self->options.coalesce_ms, 1), on_window_end, recent);
   g_hash_table_insert (self->recent, g_steal_pointer (&key), recent);
-  queue_everywhere (self, kind, title, body);
+  queue_everywhere (self, kind, title, body, fields);
 }
 
 static void
@@ -789,7 +924,24 @@ on_task_finished (CfState *state, const char *project, const char *task, const c
   g_autofree char *place = NULL;
   g_autofree char *file = NULL;
   GString *body;
+  const char *const fields[] = { "project", project, "task", task,
+                                 "session", session != NULL ? session : "",
+                                 "outcome", outcome, NULL };
 
+  if (g_str_equal (outcome, "done") || g_str_equal (outcome, "delegated-done"))
+    {
+      g_autofree char *done_body = NULL;
+
+      /* TRANSLATORS: notification title; %s is the task id. */
+      title = g_strdup_printf (_("Task %s done"), task);
+      if (session != NULL && *session != '\0')
+        /* TRANSLATORS: a project directory, then a session name. */
+        done_body = g_strdup_printf (_("Project: %s\nSession: %s"), project, session);
+      else
+        done_body = g_strdup_printf (_("Project: %s"), project);
+      cf_notify_event_full (self, CF_NOTIFY_TASK_DONE, title, done_body, fields);
+      return;
+    }
   if (!g_str_equal (outcome, "failed") && !g_str_equal (outcome, "delegated-failed"))
     return;
   file = g_strconcat (task, ".md", NULL);
@@ -812,7 +964,7 @@ on_task_finished (CfState *state, const char *project, const char *task, const c
   /* TRANSLATORS: %s is the path of the task file in failed/. */
   g_string_append_printf (body, _("Moved to %s; the reason is in the .reason.txt file next to it."),
                           place);
-  cf_notify_event (self, CF_NOTIFY_TASK_FAILED, title, body->str);
+  cf_notify_event_full (self, CF_NOTIFY_TASK_FAILED, title, body->str, fields);
   g_string_free (body, TRUE);
 }
 
@@ -823,8 +975,10 @@ on_swap_started (CfSwitcher *switcher, const char *from, const char *to, const c
   g_autofree char *body = NULL;
 
   /* TRANSLATORS: accounts, then why ("quota", "manual", "return", "reset"). */
+  const char *const fields[] = { "from", from, "to", to, "reason", reason, NULL };
+
   body = g_strdup_printf (_("From %s to %s (%s)."), from, to, reason);
-  cf_notify_event (self, CF_NOTIFY_SWAP_STARTED, _("Switching Claude account"), body);
+  cf_notify_event_full (self, CF_NOTIFY_SWAP_STARTED, _("Switching Claude account"), body, fields);
 }
 
 static void
@@ -832,23 +986,26 @@ on_swap_finished (CfSwitcher *switcher, const char *from, const char *to, gboole
                   const char *message, CfNotify *self)
 {
   g_autofree char *body = NULL;
+  const char *const fields[] = { "from", from, "to", to, "message", message, NULL };
 
   if (success)
     {
       body = g_strdup_printf (_("Now on %s (was %s).\n%s"), to, from, message);
-      cf_notify_event (self, CF_NOTIFY_SWAP_FINISHED, _("Claude account switched"), body);
+      cf_notify_event_full (self, CF_NOTIFY_SWAP_FINISHED, _("Claude account switched"), body,
+                            fields);
     }
   else if (cf_state_get_partial_swap (self->state))
     {
       body = g_strdup_printf (_("From %s to %s: %s\nAccount switches are refused until an "
                                 "operator fixes the links and runs "
                                 "\"claude-failoverctl clear-partial-swap\"."), from, to, message);
-      cf_notify_event (self, CF_NOTIFY_PARTIAL_SWAP, _("Account switch failed half-way"), body);
+      cf_notify_event_full (self, CF_NOTIFY_PARTIAL_SWAP, _("Account switch failed half-way"),
+                            body, fields);
     }
   else
     {
       body = g_strdup_printf (_("From %s to %s: %s\nStill on %s."), from, to, message, from);
-      cf_notify_event (self, CF_NOTIFY_SWAP_FAILED, _("Account switch failed"), body);
+      cf_notify_event_full (self, CF_NOTIFY_SWAP_FAILED, _("Account switch failed"), body, fields);
     }
 }
 
@@ -866,6 +1023,45 @@ on_all_exhausted (CfSwitcher *switcher, gint64 until, CfNotify *self)
   else
     body = g_strdup (_("Dispatch is paused until an account resets."));
   cf_notify_event (self, CF_NOTIFY_ALL_EXHAUSTED, _("Every Claude account is exhausted"), body);
+}
+
+static void
+on_quota_exhausted (CfQuota *quota, const char *account, GStrv sessions, gint64 reset_at,
+                    const char *evidence, CfNotify *self)
+{
+  g_autoptr(GDateTime) when = reset_at > 0 ? g_date_time_new_from_unix_local (reset_at / G_USEC_PER_SEC)
+                                           : NULL;
+  g_autofree char *time_text = when != NULL ? g_date_time_format (when, "%F %T %Z") : NULL;
+  g_autofree char *iso = when != NULL ? g_date_time_format_iso8601 (when) : g_strdup ("");
+  g_autofree char *joined = g_strjoinv (", ", sessions);
+  g_autofree char *title = NULL;
+  GString *body = g_string_new (NULL);
+  const char *const fields[] = { "account", account, "sessions", joined, "reset_at", iso,
+                                 "evidence", evidence != NULL ? evidence : "", NULL };
+
+  /* TRANSLATORS: notification title; %s is an account name. */
+  title = g_strdup_printf (_("Account %s hit its usage limit"), account);
+  if (time_text != NULL)
+    /* TRANSLATORS: %s is a date and time. */
+    g_string_append_printf (body, _("Resets at %s."), time_text);
+  else
+    g_string_append (body, _("Reset time unknown."));
+  if (*joined != '\0')
+    {
+      g_string_append_c (body, '\n');
+      /* TRANSLATORS: %s lists tmux session names. */
+      g_string_append_printf (body, _("Blocked sessions: %s"), joined);
+    }
+  cf_notify_event_full (self, CF_NOTIFY_LIMIT, title, body->str, fields);
+  g_string_free (body, TRUE);
+}
+
+void
+cf_notify_follow_quota (CfNotify *self, CfQuota *quota)
+{
+  g_return_if_fail (CF_IS_NOTIFY (self));
+
+  g_signal_connect_object (quota, "exhausted", G_CALLBACK (on_quota_exhausted), self, 0);
 }
 
 void
@@ -893,13 +1089,92 @@ cf_notify_email_enabled (CfNotify *self)
 }
 
 guint
+cf_notify_get_n_webhooks (CfNotify *self)
+{
+  return self->webhooks->len;
+}
+
+guint
 cf_notify_get_pending (CfNotify *self)
 {
   guint n = 0;
 
   for (guint i = 0; i < N_CHANNELS; i++)
     n += g_queue_get_length (&self->channels[i].queue) + (self->channels[i].current != NULL);
+  for (guint i = 0; i < self->webhooks->len; i++)
+    {
+      Channel *webhook = g_ptr_array_index (self->webhooks, i);
+
+      n += g_queue_get_length (&webhook->queue) + (webhook->current != NULL);
+    }
   return n;
+}
+
+static void
+webhook_free (Channel *webhook)
+{
+  guint pending = g_queue_get_length (&webhook->queue) + (webhook->current != NULL);
+
+  if (pending > 0)
+    log_channel (G_LOG_LEVEL_WARNING, webhook, NULL,
+                 "%u notifications dropped: the webhook was removed or changed", pending);
+  channel_stop (webhook);
+  g_free (webhook->url);
+  g_free (webhook->owned_name);
+  g_free (webhook);
+}
+
+static Channel *
+webhook_new (CfNotify *self, const CfWebhookConfig *config, guint index)
+{
+  Channel *webhook = g_new0 (Channel, 1);
+  g_autofree char *shown = cf_webhook_url_for_log (config->url);
+
+  webhook->self = self;
+  webhook->id = CHANNEL_WEBHOOK;
+  webhook->owned_name = g_strdup_printf ("Webhook %u (%s, %s)", index + 1,
+                                         cf_webhook_kind_to_string (config->kind), shown);
+  webhook->name = webhook->owned_name;
+  webhook->sent_event = CF_EVENT_NOTIFY_WEBHOOK_SENT;
+  webhook->failed_event = CF_EVENT_NOTIFY_WEBHOOK_FAILED;
+  webhook->enabled = TRUE;
+  webhook->webhook_kind = config->kind;
+  webhook->url = g_strdup (config->url);
+  webhook->events = config->events;
+  g_queue_init (&webhook->queue);
+  return webhook;
+}
+
+static gboolean
+webhooks_equal (GPtrArray *channels, GPtrArray *configs)
+{
+  if (channels->len != configs->len)
+    return FALSE;
+  for (guint i = 0; i < channels->len; i++)
+    {
+      const Channel *webhook = g_ptr_array_index (channels, i);
+      const CfWebhookConfig *config = g_ptr_array_index (configs, i);
+
+      if (webhook->webhook_kind != config->kind || webhook->events != config->events ||
+          g_strcmp0 (webhook->url, config->url) != 0)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+configure_webhooks (CfNotify *self, const CfConfig *config)
+{
+  if (webhooks_equal (self->webhooks, config->webhooks))
+    return;
+  g_ptr_array_set_size (self->webhooks, 0);
+  for (guint i = 0; i < config->webhooks->len; i++)
+    {
+      Channel *webhook = webhook_new (self, g_ptr_array_index (config->webhooks, i), i);
+
+      g_ptr_array_add (self->webhooks, webhook);
+      log_channel (G_LOG_LEVEL_MESSAGE, webhook, NULL, "on");
+    }
 }
 
 void
@@ -911,6 +1186,7 @@ cf_notify_set_config (CfNotify *self, CfConfig *config)
   self->config = cf_config_ref (config);
   for (guint i = 0; i < N_CHANNELS; i++)
     channel_configure (&self->channels[i], config);
+  configure_webhooks (self, config);
 }
 
 void
@@ -921,6 +1197,8 @@ cf_notify_stop (CfNotify *self)
   self->stopped = TRUE;
   for (guint i = 0; i < N_CHANNELS; i++)
     channel_stop (&self->channels[i]);
+  for (guint i = 0; i < self->webhooks->len; i++)
+    channel_stop (g_ptr_array_index (self->webhooks, i));
   g_hash_table_remove_all (self->recent);
   if (self->session != NULL)
     soup_session_abort (self->session);
@@ -952,6 +1230,7 @@ cf_notify_finalize (GObject *object)
       g_free (self->channels[i].recipient);
     }
   g_clear_pointer (&self->recent, g_hash_table_unref);
+  g_clear_pointer (&self->webhooks, g_ptr_array_unref);
   g_clear_pointer (&self->config, cf_config_unref);
   g_free (self->host);
   G_OBJECT_CLASS (cf_notify_parent_class)->finalize (object);
@@ -990,6 +1269,7 @@ cf_notify_init (CfNotify *self)
     }
   self->recent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify) recent_free);
+  self->webhooks = g_ptr_array_new_with_free_func ((GDestroyNotify) webhook_free);
 }
 
 CfNotify *

@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "cf-config.h"
+#include "cf-quota.h"
 #include "cf-state.h"
 #include "cf-switcher.h"
 
@@ -37,6 +38,15 @@ G_BEGIN_DECLS
  * Secrets (token, key, chat id, addresses) are never logged: messages that
  * could carry them (errors, response bodies) are scrubbed first.
  *
+ * Webhooks (notifications.webhooks, ARCHITECTURE.md 4.9) are channels
+ * too, one per item, each with its own queue and the same retries,
+ * coalescing and scrubbing; each gets only the events its `events:` list
+ * names (cf_notify_kind_webhook_event), in its kind's payload (cf-webhook).
+ * Their URL may carry a token: logs name a webhook by its number, kind and
+ * host only. A reload that changes the list drops what the old webhooks
+ * had queued (logged). Telegram and e-mail get the kinds up to
+ * CF_NOTIFY_DAEMON_DEGRADED, as before; the later kinds go to webhooks only.
+ *
  * Task failures are notified by this component itself: CfState
  * "task-finished" with outcome "failed" (the task used its last attempt)
  * or "delegated-failed"; so are the switcher's events once
@@ -52,11 +62,19 @@ typedef enum {
   CF_NOTIFY_TASK_FAILED,       /* a task went to failed/ after its last attempt */
   CF_NOTIFY_DAEMON_DEGRADED,   /* /health has been degraded for a while */
   CF_NOTIFY_RESUME_FAILED,     /* a switch could not resume a task's conversation */
+  /* Webhooks only: */
+  CF_NOTIFY_TASK_DONE,         /* a task went to done/ (or its remote job completed) */
+  CF_NOTIFY_LIMIT,             /* an account hit its usage limit (QuotaExhausted) */
+  CF_NOTIFY_USAGE_WARNING,     /* an account's usage passed quota.warn_at */
+  CF_NOTIFY_NEEDS_INPUT,       /* a session waits for a person (SessionNeedsInput) */
   CF_NOTIFY_KIND_COUNT,
 } CfNotifyKind;
 
 /* "swap-started", "swap-finished", … as in the list above. */
 const char *cf_notify_kind_to_string (CfNotifyKind kind);
+
+/* The webhook event (filter) KIND belongs to; 0 for none (daemon-degraded). */
+CfWebhookEvent cf_notify_kind_webhook_event (CfNotifyKind kind);
 
 typedef struct {
   guint timeout_ms;            /* one request, 10 000 */
@@ -90,10 +108,19 @@ void cf_notify_set_config (CfNotify *self, CfConfig *config);
  */
 void cf_notify_event (CfNotify *self, CfNotifyKind kind, const char *title, const char *body);
 
+/* The same, with FIELDS (names and values alternating, NULL-terminated, may
+ * be NULL) for the generic webhook's "fields" object, e.g. { "project", P,
+ * "task", T, NULL }. */
+void cf_notify_event_full (CfNotify *self, CfNotifyKind kind, const char *title,
+                           const char *body, const char *const *fields);
+
 /* Notifies the switcher's "swap-started", "swap-finished" (swap-finished,
  * or swap-failed, or partial-swap when PartialSwap is set) and
  * "all-exhausted". */
 void cf_notify_follow_switcher (CfNotify *self, CfSwitcher *switcher);
+
+/* Notifies the quota's "exhausted" (CF_NOTIFY_LIMIT). */
+void cf_notify_follow_quota (CfNotify *self, CfQuota *quota);
 
 /* Cancels the requests in flight and drops what is queued (shutdown). */
 void cf_notify_stop (CfNotify *self);
@@ -101,6 +128,7 @@ void cf_notify_stop (CfNotify *self);
 /* Whether the channels are on (tests, /health). */
 gboolean cf_notify_telegram_enabled (CfNotify *self);
 gboolean cf_notify_email_enabled (CfNotify *self);
+guint cf_notify_get_n_webhooks (CfNotify *self);
 /* Notifications queued or in flight, all channels. */
 guint cf_notify_get_pending (CfNotify *self);
 

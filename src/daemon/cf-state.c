@@ -1126,6 +1126,26 @@ cf_state_set_session_work (CfState *self, const char *name, const char *project,
 }
 
 void
+cf_state_set_session_state_and_work (CfState *self, const char *name, CfSessionState state,
+                                     const char *project, const char *task)
+{
+  CfSession *session = g_hash_table_lookup (self->sessions, name);
+  gboolean changed;
+
+  g_return_if_fail (session != NULL);
+  changed = replace_string (&session->project, project);
+  changed |= replace_string (&session->task, task);
+  if (session->state != state)
+    {
+      session->state = state;
+      session->since = g_get_real_time ();
+      changed = TRUE;
+    }
+  if (changed)
+    emit_session_changed (self, session);
+}
+
+void
 cf_state_set_session_account (CfState *self, const char *name, const char *account)
 {
   CfSession *session = g_hash_table_lookup (self->sessions, name);

@@ -103,6 +103,8 @@ typedef enum {
   CF_EVENT_NOTIFY_TELEGRAM_FAILED,
   CF_EVENT_NOTIFY_EMAIL_SENT,
   CF_EVENT_NOTIFY_EMAIL_FAILED,
+  CF_EVENT_NOTIFY_WEBHOOK_SENT,    /* notifications.webhooks, all of them */
+  CF_EVENT_NOTIFY_WEBHOOK_FAILED,
   CF_EVENT_NOTIFY_DROPPED,         /* queue full: the oldest pending one was dropped */
   CF_EVENT_NOTIFY_COALESCED,       /* identical to one sent moments before: merged */
   CF_EVENT_COUNT,
@@ -157,6 +159,10 @@ void cf_state_remove_session (CfState *self, const char *name);
 void cf_state_set_session_state (CfState *self, const char *name, CfSessionState state);
 void cf_state_set_session_work (CfState *self, const char *name, const char *project,
                                 const char *task);
+/* Both at once, one "session-changed": no view ever sees the state of one
+ * with the work of the other (e.g. "working" without a task). */
+void cf_state_set_session_state_and_work (CfState *self, const char *name, CfSessionState state,
+                                          const char *project, const char *task);
 void cf_state_set_session_account (CfState *self, const char *name, const char *account);
 void cf_state_set_session_resume_uuid (CfState *self, const char *name, const char *uuid);
 void cf_state_mark_session_failed (CfState *self, const char *name, gint64 when);

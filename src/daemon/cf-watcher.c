@@ -170,8 +170,8 @@ mark_idle (Watch *watch, const char *resume_uuid)
     {
       if (resume_uuid != NULL)
         cf_state_set_session_resume_uuid (self->state, watch->session, resume_uuid);
-      cf_state_set_session_work (self->state, watch->session, NULL, NULL);
-      cf_state_set_session_state (self->state, watch->session, CF_SESSION_IDLE);
+      cf_state_set_session_state_and_work (self->state, watch->session, CF_SESSION_IDLE,
+                                           NULL, NULL);
     }
   watch_end (watch);
 }
@@ -279,7 +279,10 @@ recycle_session (Watch *watch)
 {
   CfWatcher *self = watch->self;
 
-  cf_state_set_session_work (self->state, watch->session, NULL, NULL);
+  /* Claude is being restarted: "launching" and no task, never "working"
+   * without one (a restart finds it half-recycled by the same mark). */
+  cf_state_set_session_state_and_work (self->state, watch->session, CF_SESSION_LAUNCHING,
+                                       NULL, NULL);
   watch->exit_deadline = g_get_monotonic_time () + EXIT_TIMEOUT_MS * 1000;
   cf_tmux_send_text_async (self->tmux, watch->session, "/exit", self->cancellable,
                            on_exit_typed, watch_ref (watch));
@@ -692,8 +695,11 @@ recover_after_restart (CfWatcher *self)
   for (guint i = 0; i < sessions->len; i++)
     {
       CfSession *session = g_ptr_array_index (sessions, i);
-      gboolean half_launched = session->state == CF_SESSION_LAUNCHING;
-      gboolean half_recycled = (session->state == CF_SESSION_WORKING ||
+      gboolean half_launched = session->state == CF_SESSION_LAUNCHING && session->task[0] != '\0';
+      /* Launching without a task is a recycle; working or stalled without
+       * one is what older versions left for it. */
+      gboolean half_recycled = (session->state == CF_SESSION_LAUNCHING ||
+                                session->state == CF_SESSION_WORKING ||
                                 session->state == CF_SESSION_STALLED) && session->task[0] == '\0';
 
       if (session->kind != CF_SESSION_POOL || (!half_launched && !half_recycled))
@@ -712,8 +718,8 @@ recover_after_restart (CfWatcher *self)
                                  _("the daemon stopped during the launch"),
                                  on_orphan_returned, orphan);
         }
-      cf_state_set_session_work (self->state, session->name, NULL, NULL);
-      cf_state_set_session_state (self->state, session->name, CF_SESSION_FAILED);
+      cf_state_set_session_state_and_work (self->state, session->name, CF_SESSION_FAILED,
+                                           NULL, NULL);
       cf_tmux_kill_session_async (self->tmux, session->name, NULL, on_killed, NULL);
     }
 }

@@ -14,6 +14,7 @@
 #include "cf-duration.h"
 #include "cf-shell.h"
 #include "cf-text.h"
+#include "cf-webhook.h"
 #include "cf-yaml.h"
 
 G_DEFINE_QUARK (cf-config-error-quark, cf_config_error)
@@ -592,6 +593,30 @@ parse_percent (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, co
 }
 
 static gboolean
+parse_bool (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
+            const Field *field, GError **error)
+{
+  const char *text;
+  g_autofree char *shown = NULL;
+
+  if (!scalar_text (loader, at, value, path, FALSE, &text, error))
+    return FALSE;
+  if (g_ascii_strcasecmp (text, "true") == 0 || g_ascii_strcasecmp (text, "yes") == 0)
+    {
+      *FIELD_SLOT (loader, field, gboolean) = TRUE;
+      return TRUE;
+    }
+  if (g_ascii_strcasecmp (text, "false") == 0 || g_ascii_strcasecmp (text, "no") == 0)
+    {
+      *FIELD_SLOT (loader, field, gboolean) = FALSE;
+      return TRUE;
+    }
+  shown = cf_text_for_message (text);
+  return set_error_at (error, loader, at, path, CF_CONFIG_ERROR_TYPE,
+                       _("'%s' is not a boolean (expected true, false, yes or no)"), shown);
+}
+
+static gboolean
 parse_section (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
                const Field *field, GError **error)
 {
@@ -922,6 +947,114 @@ parse_dedicated (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, 
   return TRUE;
 }
 
+/* One item of notifications.webhooks while it is read. */
+typedef struct {
+  char *kind;
+  char *url;
+  guint events;
+  gboolean events_set;
+} WebhookItem;
+
+static void
+webhook_item_clear (WebhookItem *item)
+{
+  g_clear_pointer (&item->kind, g_free);
+  g_clear_pointer (&item->url, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (WebhookItem, webhook_item_clear)
+
+static void
+webhook_free (CfWebhookConfig *webhook)
+{
+  g_free (webhook->url);
+  g_free (webhook);
+}
+
+static gboolean
+parse_webhook_events (Loader *loader, const CfYamlNode *at, const CfYamlNode *value,
+                      const char *path, const Field *field, GError **error)
+{
+  WebhookItem *target = loader->target;
+  GPtrArray *items;
+  guint events = 0;
+
+  if (!list_node (loader, at, value, path, &items, error))
+    return FALSE;
+  if (list_length (items) == 0)
+    return set_error_at (error, loader, at, path, CF_CONFIG_ERROR_VALUE,
+                         _("must list at least one event (swap, limit, usage-warning, "
+                           "needs-input, task-failed, task-done)"));
+  for (guint i = 0; i < list_length (items); i++)
+    {
+      const CfYamlNode *item = g_ptr_array_index (items, i);
+      g_autofree char *item_path = path_item (path, i);
+      CfWebhookEvent event;
+      const char *text;
+
+      if (!scalar_text (loader, item, item, item_path, FALSE, &text, error))
+        return FALSE;
+      if (!cf_webhook_event_from_string (text, &event))
+        {
+          g_autofree char *shown = cf_text_for_message (text);
+          return set_error_at (error, loader, item, item_path, CF_CONFIG_ERROR_VALUE,
+                               _("'%s' is not an event (swap, limit, usage-warning, "
+                                 "needs-input, task-failed, task-done)"), shown);
+        }
+      events |= event;
+    }
+  target->events = events;
+  target->events_set = TRUE;
+  return TRUE;
+}
+
+static const Field webhook_fields[] = {
+  { "kind", parse_string, offsetof (WebhookItem, kind), 0, 0, NULL },
+  { "url", parse_string, offsetof (WebhookItem, url), FIELD_URL, 0, NULL },
+  { "events", parse_webhook_events, 0, 0, 0, NULL },
+  { NULL, NULL, 0, 0, 0, NULL },
+};
+
+static gboolean
+parse_webhooks (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
+                const Field *field, GError **error)
+{
+  GPtrArray *items;
+  GPtrArray *webhooks = loader->config->webhooks;
+
+  if (!list_node (loader, at, value, path, &items, error))
+    return FALSE;
+  g_ptr_array_set_size (webhooks, 0);
+  for (guint i = 0; i < list_length (items); i++)
+    {
+      const CfYamlNode *item = g_ptr_array_index (items, i);
+      g_autofree char *item_path = path_item (path, i);
+      g_autofree char *kind_path = path_child (item_path, "kind");
+      g_auto(WebhookItem) read = { 0 };
+      CfWebhookConfig *webhook;
+      CfWebhookKind kind;
+
+      if (!walk_item (loader, item, item_path, webhook_fields, &read, error) ||
+          !require_key (loader, item, item_path, "kind", read.kind, error) ||
+          !require_key (loader, item, item_path, "url", read.url, error))
+        return FALSE;
+      if (!cf_webhook_kind_from_string (read.kind, &kind))
+        {
+          g_autofree char *shown = cf_text_for_message (read.kind);
+          return set_error_at (error, loader, seen_key (loader, kind_path), kind_path,
+                               CF_CONFIG_ERROR_VALUE,
+                               _("'%s' is not a webhook kind (generic, slack, discord, ntfy)"),
+                               shown);
+        }
+      webhook = g_new0 (CfWebhookConfig, 1);
+      webhook->kind = kind;
+      webhook->url = g_steal_pointer (&read.url);
+      webhook->events = read.events_set ? read.events : CF_WEBHOOK_EVENTS_DEFAULT;
+      g_ptr_array_add (webhooks, webhook);
+    }
+  return TRUE;
+}
+
 #define CONFIG_OFFSET(member) offsetof (CfConfig, member)
 #define MODEL_OFFSET(priority) (offsetof (CfConfig, models) + (priority) * sizeof (char *))
 
@@ -1023,6 +1156,7 @@ static const Field notifications_fields[] = {
   { "email_from", parse_string, CONFIG_OFFSET (email_from), 0, 0, NULL },
   { "telegram_url", parse_string, CONFIG_OFFSET (telegram_url), FIELD_URL, 0, NULL },
   { "resend_url", parse_string, CONFIG_OFFSET (resend_url), FIELD_URL, 0, NULL },
+  { "webhooks", parse_webhooks, CONFIG_OFFSET (webhooks), 0, 0, NULL },
   { NULL, NULL, 0, 0, 0, NULL },
 };
 
@@ -1036,6 +1170,7 @@ static const Field delegation_fields[] = {
 
 static const Field http_fields[] = {
   { "listen", parse_string, CONFIG_OFFSET (http_listen), FIELD_LISTEN | FIELD_ALLOW_EMPTY, 0, NULL },
+  { "dashboard", parse_bool, CONFIG_OFFSET (http_dashboard), 0, 0, NULL },
   { NULL, NULL, 0, 0, 0, NULL },
 };
 
@@ -1308,6 +1443,7 @@ config_clear (CfConfig *config)
   g_free (config->delegation_url);
   g_free (config->delegation_api_key_env);
   g_free (config->http_listen);
+  g_clear_pointer (&config->webhooks, g_ptr_array_unref);
   g_strfreev (config->warnings);
 }
 
@@ -1370,6 +1506,8 @@ config_new_with_defaults (const char *source, const char *home)
   config->delegation_api_key_env = g_strdup ("SECUTOOLS_API_KEY");
   config->delegation_reap_interval_usec = (gint64) 30 * G_USEC_PER_SEC;
   config->http_listen = g_strdup ("127.0.0.1:8377");
+  config->http_dashboard = TRUE;
+  config->webhooks = g_ptr_array_new_with_free_func ((GDestroyNotify) webhook_free);
   return config;
 }
 

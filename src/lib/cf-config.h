@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+#include "cf-webhook.h"
+
 G_BEGIN_DECLS
 
 /* Configuration (ARCHITECTURE.md 4.1): parsed from YAML into an immutable,
@@ -31,6 +33,12 @@ typedef struct {
   char *name;
   char *project;               /* absolute, ~ expanded; may be NULL */
 } CfDedicatedConfig;
+
+typedef struct {
+  CfWebhookKind kind;
+  char *url;                   /* may hold a secret: log cf_webhook_url_for_log () */
+  guint events;                /* CfWebhookEvent flags */
+} CfWebhookConfig;
 
 typedef enum {
   CF_PRIORITY_CRITICAL,
@@ -103,6 +111,8 @@ typedef struct {
   gint64 delegation_reap_interval_usec;
 
   char *http_listen;           /* "" = disabled */
+  gboolean http_dashboard;     /* GET / serves the dashboard; default TRUE */
+  GPtrArray *webhooks;         /* CfWebhookConfig*, notifications.webhooks; never NULL */
 
   GStrv warnings;              /* deprecations etc., "FILE:LINE:COL: text"; never NULL */
 } CfConfig;

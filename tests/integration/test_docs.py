@@ -328,8 +328,10 @@ def expected_type(row):
         base = "list of names"
     elif parse == "parse_cooldown_schedule":
         base = "list of seconds"
-    elif parse in LIST_ITEM_TABLES:
+    elif parse in LIST_ITEM_TABLES or parse == "parse_webhooks":
         base = "list"
+    elif parse == "parse_bool":
+        base = "boolean"
     else:
         raise AssertionError("cf-config.c has a new parser %s: teach test_docs.py its type" % parse)
     if flags & {"FIELD_ALLOW_EMPTY", "FIELD_EMPTY_IS_NULL"}:
@@ -445,7 +447,8 @@ class ConfigDocTest(unittest.TestCase):
                 for i, item in enumerate(items):
                     item[sub] = SAMPLES.get(type_, "x{i}").format(i=i)
                 continue
-            if row["default"] == "(required)" or row["type"] == "list":
+            if row["default"] == "(required)" or (
+                    row["type"] == "list" and any(k.startswith(key + "[].") for k in rows)):
                 continue
             parts = key.split(".")
             node_for(parts[:-1])[parts[-1]] = row["default"].strip("`")

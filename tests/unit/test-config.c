@@ -70,7 +70,7 @@ static const ErrorCase error_cases[] = {
   { ACCOUNTS "http:\n  listen_address_for_the_loopback_status_api_that_is_much_too_long_for_a_typo: x\n",
     -1, CF_CONFIG_ERROR_UNKNOWN_KEY,
     SRC ":4:3: http.listen_address_for_the_loopback_status_api_that_is_much_too_…: "
-    "unknown key (known keys: listen)" },
+    "unknown key (known keys: listen, dashboard)" },
 
   /* wrong types */
   { ACCOUNTS "pool: [1, 2]\n", -1, CF_CONFIG_ERROR_TYPE,
@@ -303,6 +303,30 @@ static const ErrorCase error_cases[] = {
     "janitor, notifications, delegation, http)" },
   { ACCOUNTS "quota:\n  interval: \"-\"\n", -1, CF_CONFIG_ERROR_VALUE,
     SRC ":4:3: quota.interval: '-' is not a duration (e.g. 500ms, 30s, 5m, 1h30m)" },
+  /* notifications.webhooks and http.dashboard (ARCHITECTURE.md 4.9) */
+  { ACCOUNTS "notifications:\n  webhooks:\n    - {kind: teams, url: \"http://h/x\"}\n", -1,
+    CF_CONFIG_ERROR_VALUE,
+    SRC ":5:8: notifications.webhooks[0].kind: 'teams' is not a webhook kind (generic, slack, "
+    "discord, ntfy)" },
+  { ACCOUNTS "notifications:\n  webhooks:\n    - {kind: slack}\n", -1, CF_CONFIG_ERROR_MISSING,
+    SRC ":5:7: notifications.webhooks[0].url: required key is missing" },
+  { ACCOUNTS "notifications:\n  webhooks:\n    - {url: \"http://h/x\"}\n", -1,
+    CF_CONFIG_ERROR_MISSING, SRC ":5:7: notifications.webhooks[0].kind: required key is missing" },
+  { ACCOUNTS "notifications:\n  webhooks:\n    - {kind: ntfy, url: \"ftp://h/x\"}\n", -1,
+    CF_CONFIG_ERROR_VALUE,
+    SRC ":5:20: notifications.webhooks[0].url: 'ftp://h/x' is not an http:// or https:// URL" },
+  { ACCOUNTS "notifications:\n  webhooks:\n    - kind: generic\n      url: \"http://h/x\"\n"
+    "      events: [swap, lunch]\n", -1, CF_CONFIG_ERROR_VALUE,
+    SRC ":7:22: notifications.webhooks[0].events[1]: 'lunch' is not an event (swap, limit, "
+    "usage-warning, needs-input, task-failed, task-done)" },
+  { ACCOUNTS "notifications:\n  webhooks:\n    - {kind: generic, url: \"http://h/x\", events: []}\n",
+    -1, CF_CONFIG_ERROR_VALUE,
+    SRC ":5:42: notifications.webhooks[0].events: must list at least one event (swap, limit, "
+    "usage-warning, needs-input, task-failed, task-done)" },
+  { ACCOUNTS "notifications:\n  webhooks: {kind: slack}\n", -1, CF_CONFIG_ERROR_TYPE,
+    SRC ":4:3: notifications.webhooks: must be a list, not a mapping" },
+  { ACCOUNTS "http:\n  dashboard: maybe\n", -1, CF_CONFIG_ERROR_TYPE,
+    SRC ":4:3: http.dashboard: 'maybe' is not a boolean (expected true, false, yes or no)" },
   { "accounts:\0\n", 11, CF_CONFIG_ERROR_SYNTAX,
     SRC ":1:10: contains a NUL byte" },
   { "accounts: " "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[" "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
@@ -405,6 +429,8 @@ assert_defaults (const CfConfig *config)
   g_assert_cmpstr (config->delegation_api_key_env, ==, "SECUTOOLS_API_KEY");
   g_assert_cmpint (config->delegation_reap_interval_usec, ==, 30 * SEC);
   g_assert_cmpstr (config->http_listen, ==, "127.0.0.1:8377");
+  g_assert_true (config->http_dashboard);
+  g_assert_cmpuint (config->webhooks->len, ==, 0);
 }
 
 static void
@@ -502,7 +528,8 @@ test_example_mentions_every_key (void)
     "switch_at:", "switch_back_below:", "warn_at:", "start_stagger:",
     "notifications:", "telegram_token_env:", "telegram_chat_id_env:", "resend_api_key_env:",
     "notify_email_env:", "email_from:", "telegram_url:", "resend_url:", "delegation:",
-    "url:", "api_key_env:", "reap_interval:", "http:", "listen:",
+    "url:", "api_key_env:", "reap_interval:", "http:", "listen:", "webhooks:", "kind:",
+    "events:", "dashboard:",
   };
   g_autofree char *path = example_path ();
   g_autofree char *text = NULL;
@@ -515,6 +542,35 @@ test_example_mentions_every_key (void)
       g_test_message ("%s", keys[i]);
       g_assert_nonnull (strstr (text, keys[i]));
     }
+}
+
+static void
+test_webhooks (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CfConfig) config = load (ACCOUNTS
+                                     "notifications:\n"
+                                     "  webhooks:\n"
+                                     "    - {kind: slack, url: \"https://hooks.example/T/B/s3cret\"}\n"
+                                     "    - kind: ntfy\n"
+                                     "      url: http://127.0.0.1:9/topic\n"
+                                     "      events: [task-done, limit, task-done]\n"
+                                     "http:\n"
+                                     "  dashboard: false\n", &error);
+  const CfWebhookConfig *slack, *ntfy;
+
+  g_assert_no_error (error);
+  g_assert_nonnull (config);
+  g_assert_false (config->http_dashboard);
+  g_assert_cmpuint (config->webhooks->len, ==, 2);
+  slack = g_ptr_array_index (config->webhooks, 0);
+  ntfy = g_ptr_array_index (config->webhooks, 1);
+  g_assert_cmpint (slack->kind, ==, CF_WEBHOOK_SLACK);
+  g_assert_cmpstr (slack->url, ==, "https://hooks.example/T/B/s3cret");
+  g_assert_cmpuint (slack->events, ==, CF_WEBHOOK_EVENTS_DEFAULT);
+  g_assert_false (slack->events & CF_WEBHOOK_EVENT_TASK_DONE);
+  g_assert_cmpint (ntfy->kind, ==, CF_WEBHOOK_NTFY);
+  g_assert_cmpuint (ntfy->events, ==, CF_WEBHOOK_EVENT_TASK_DONE | CF_WEBHOOK_EVENT_LIMIT);
 }
 
 static void
@@ -965,6 +1021,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/null-sections", test_null_sections);
   g_test_add_func ("/config/example", test_example);
   g_test_add_func ("/config/example-documents-every-key", test_example_mentions_every_key);
+  g_test_add_func ("/config/webhooks", test_webhooks);
   g_test_add_func ("/config/tilde", test_tilde_expansion);
   g_test_add_func ("/config/deprecated-projects-dir", test_deprecated_projects_dir);
   g_test_add_func ("/config/durations", test_durations);
