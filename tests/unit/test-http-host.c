@@ -88,7 +88,7 @@ test_host_too_long (void)
     g_string_append (name, "a.");
   g_string_append (name, "localhost");
   g_assert_false (cf_http_host_is_loopback (name->str));
-  g_assert_true (cf_http_host_is_loopback (name->str + name->len - 40));
+  g_assert_true (cf_http_host_is_loopback (name->str + name->len - 41));
 }
 
 int
