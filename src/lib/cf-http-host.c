@@ -100,3 +100,43 @@ cf_http_host_is_loopback (const char *host)
     }
   return is_ipv4_loopback (host, end) || is_localhost_name (host, end);
 }
+
+gboolean
+cf_http_host_is_acceptable (const char *host, const char *local_address)
+{
+  const char *end, *name_end, *colon;
+  gsize length, address_length;
+
+  if (cf_http_host_is_loopback (host))
+    return TRUE;
+  if (host == NULL || local_address == NULL || *local_address == '\0' ||
+      local_address[strspn (local_address, "0123456789abcdefABCDEF:.")] != '\0')
+    return FALSE;
+  length = strnlen (host, MAX_HOST_LENGTH + 1);
+  if (length == 0 || length > MAX_HOST_LENGTH)
+    return FALSE;
+  end = host + length;
+  address_length = strlen (local_address);
+
+  if (host[0] == '[')
+    {
+      const char *close = memchr (host, ']', length);
+
+      if (close == NULL || (close + 1 != end && (close[1] != ':' || !is_port (close + 2, end))))
+        return FALSE;
+      return (gsize) (close - host - 1) == address_length &&
+             strchr (local_address, ':') != NULL &&
+             g_ascii_strncasecmp (host + 1, local_address, address_length) == 0;
+    }
+  colon = memchr (host, ':', length);
+  name_end = end;
+  if (colon != NULL)
+    {
+      if (!is_port (colon + 1, end))
+        return FALSE;
+      name_end = colon;
+    }
+  return (gsize) (name_end - host) == address_length &&
+         strchr (local_address, ':') == NULL &&
+         memcmp (host, local_address, address_length) == 0;
+}

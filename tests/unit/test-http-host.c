@@ -79,6 +79,49 @@ test_host_table (void)
     }
 }
 
+typedef struct {
+  const char *host;
+  const char *local_address;
+  gboolean acceptable;
+} AcceptableCase;
+
+static const AcceptableCase acceptable_cases[] = {
+  { "localhost:8377", NULL, TRUE },
+  { "127.0.0.1", "192.0.2.7", TRUE },
+  { "192.0.2.7", "192.0.2.7", TRUE },
+  { "192.0.2.7:8377", "192.0.2.7", TRUE },
+  { "[2001:db8::1]:8377", "2001:db8::1", TRUE },
+  { "[2001:DB8::1]", "2001:db8::1", TRUE },
+
+  { "192.0.2.7", NULL, FALSE },
+  { "192.0.2.7", "", FALSE },
+  { "192.0.2.70", "192.0.2.7", FALSE },
+  { "192.0.2.", "192.0.2.7", FALSE },
+  { "192.0.2.7:", "192.0.2.7", FALSE },
+  { "192.0.2.7:x", "192.0.2.7", FALSE },
+  { "evil.example", "192.0.2.7", FALSE },
+  { "evil.example", "evil.example", FALSE },
+  { "[2001:db8::1]", "2001:db8::2", FALSE },
+  { "2001:db8::1", "2001:db8::1", FALSE },
+  { "[192.0.2.7]", "192.0.2.7", FALSE },
+  { "[2001:db8::1", "2001:db8::1", FALSE },
+  { NULL, "192.0.2.7", FALSE },
+};
+
+static void
+test_acceptable_table (void)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (acceptable_cases); i++)
+    {
+      const AcceptableCase *c = &acceptable_cases[i];
+      gboolean got = cf_http_host_is_acceptable (c->host, c->local_address);
+
+      if (got != c->acceptable)
+        g_error ("Host '%s' on '%s': expected %s, got %s", c->host, c->local_address,
+                 c->acceptable ? "acceptable" : "refused", got ? "acceptable" : "refused");
+    }
+}
+
 static void
 test_host_too_long (void)
 {
@@ -97,5 +140,6 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/http-host/table", test_host_table);
   g_test_add_func ("/http-host/too-long", test_host_too_long);
+  g_test_add_func ("/http-host/acceptable", test_acceptable_table);
   return g_test_run ();
 }
