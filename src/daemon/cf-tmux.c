@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 #include "cf-tmux.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 #include <glib-unix.h>
 #include <gio/gunixinputstream.h>
 #include <gio/gunixoutputstream.h>
 
+#include "cf-fd-limit.h"
 #include "cf-shell.h"
 
 #define DEFAULT_CONTROL_SESSION "claude-failover-control"
@@ -63,6 +66,7 @@ struct _CfTmux {
 
   char *socket_path;           /* NULL = the user's default server */
   char *control_session;
+  guint nice;
 
   gboolean running;            /* between cf_tmux_start and cf_tmux_stop */
   ConnState state;
@@ -553,6 +557,21 @@ on_connect_timeout (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* Between fork and exec: async-signal-safe calls only. */
+static void
+control_client_setup (gpointer user_data)
+{
+  guint steps = GPOINTER_TO_UINT (user_data);
+
+  if (steps > 0)
+    {
+      errno = 0;
+      if (nice ((int) steps) == -1 && errno != 0)
+        _exit (126);   /* never start sessions at the daemon's priority */
+    }
+  cf_fd_limit_restore_in_child ();
+}
+
 static void
 connect_now (CfTmux *self)
 {
@@ -585,6 +604,8 @@ connect_now (CfTmux *self)
                                         | G_SUBPROCESS_FLAGS_STDERR_MERGE);
   /* Inside tmux, $TMUX makes new-session refuse to nest. */
   g_subprocess_launcher_unsetenv (launcher, "TMUX");
+  g_subprocess_launcher_set_child_setup (launcher, control_client_setup,
+                                         GUINT_TO_POINTER (self->nice), NULL);
   self->process = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata,
                                                 &error);
   if (self->process == NULL)
@@ -1335,6 +1356,14 @@ cf_tmux_get_commands_sent (CfTmux *self)
 {
   g_return_val_if_fail (CF_IS_TMUX (self), 0);
   return self->commands_sent;
+}
+
+void
+cf_tmux_set_nice (CfTmux *self, guint nice)
+{
+  g_return_if_fail (CF_IS_TMUX (self));
+
+  self->nice = MIN (nice, 19);
 }
 
 CfTmux *

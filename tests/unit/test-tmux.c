@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* CfTmux against a real tmux server on a private socket. */
+#include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <glib/gstdio.h>
 
 #include "cf-shell.h"
@@ -159,6 +161,12 @@ static void
 fixture_setup_unstarted (Fixture *f, gconstpointer data)
 {
   fixture_setup_socket (f, "later/tmux.sock");
+}
+
+static void
+fixture_setup_not_connected (Fixture *f, gconstpointer data)
+{
+  fixture_setup_socket (f, "tmux.sock");
 }
 
 static void
@@ -1028,6 +1036,48 @@ test_cancel (Fixture *f, gconstpointer data)
   g_assert_cmpuint (cf_tmux_get_commands_sent (f->tmux), ==, sent);
 }
 
+/* tmux.nice: the server the client starts, and a session in it, run
+ * that many steps below the test's own priority. */
+static void
+test_nice (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) lines = NULL;
+  int own, server, pane;
+
+  if (f->tmux == NULL)
+    {
+      g_test_skip ("tmux is not installed");
+      return;
+    }
+  errno = 0;
+  own = getpriority (PRIO_PROCESS, 0);
+  g_assert_cmpint (errno, ==, 0);
+  if (own > 19 - 7)
+    {
+      g_test_skip ("the test already runs at a high niceness");
+      return;
+    }
+  cf_tmux_set_nice (f->tmux, 7);
+  cf_tmux_start (f->tmux);
+  WAIT_UNTIL (f->connected == 1);
+  g_assert_true (new_session (f, "niced", NULL, NULL, "exec cat", &error));
+  g_assert_no_error (error);
+  cf_tmux_command_async (f->tmux, "display-message -p -t niced '#{pid} #{pane_pid}'", NULL,
+                         store_result, &result);
+  lines = cf_tmux_command_finish (f->tmux, wait_result (&result), &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (lines);
+  g_assert_cmpint (sscanf (lines[0], "%d %d", &server, &pane), ==, 2);
+  errno = 0;
+  g_assert_cmpint (getpriority (PRIO_PROCESS, (id_t) server), ==, own + 7);
+  g_assert_cmpint (getpriority (PRIO_PROCESS, (id_t) pane), ==, own + 7);
+  g_assert_cmpint (errno, ==, 0);
+  /* The test itself is untouched. */
+  g_assert_cmpint (getpriority (PRIO_PROCESS, 0), ==, own);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1059,6 +1109,8 @@ main (int argc, char **argv)
   ADD ("/tmux/stop", test_stop);
   ADD ("/tmux/cancel", test_cancel);
 #undef ADD
+  g_test_add ("/tmux/nice", Fixture, NULL, fixture_setup_not_connected, test_nice,
+              fixture_teardown);
   g_test_add ("/tmux/reconnect-backoff", Fixture, NULL, fixture_setup_unstarted,
               test_reconnect_backoff, fixture_teardown);
   status = g_test_run ();
