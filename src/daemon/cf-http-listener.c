@@ -33,7 +33,6 @@ struct _CfHttpListener {
   SoupServer *server;
   GPtrArray *listening;        /* Listening */
   GHashTable *connections;     /* GSocketAddress (remote) → Connection */
-  rlim_t fd_limit;             /* 0 = no limit */
   guint64 n_refused;
   guint64 n_refused_logged;
   gint64 last_refusal_log;
@@ -137,6 +136,16 @@ log_refusals (CfHttpListener *self)
   self->last_refusal_log = now;
 }
 
+/* Read at each connection: the limit can change under us (prlimit). */
+static gboolean
+descriptors_low (int fd)
+{
+  struct rlimit limit;
+
+  return getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
+         (rlim_t) fd + CF_HTTP_FD_RESERVE >= limit.rlim_cur;
+}
+
 static void
 admit (CfHttpListener *self, GSocket *client)
 {
@@ -147,7 +156,7 @@ admit (CfHttpListener *self, GSocket *client)
   Connection *connection;
 
   if (g_hash_table_size (self->connections) >= CF_HTTP_MAX_CONNECTIONS ||
-      (self->fd_limit > 0 && (rlim_t) fd + CF_HTTP_FD_RESERVE >= self->fd_limit))
+      descriptors_low (fd))
     {
       self->n_refused++;
       g_socket_close (client, NULL);
@@ -309,14 +318,11 @@ CfHttpListener *
 cf_http_listener_new (SoupServer *server)
 {
   CfHttpListener *self = g_new0 (CfHttpListener, 1);
-  struct rlimit limit;
 
   self->server = g_object_ref (server);
   self->listening = g_ptr_array_new_with_free_func ((GDestroyNotify) listening_free);
   self->connections = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
                                              (GDestroyNotify) connection_free);
-  if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
-    self->fd_limit = limit.rlim_cur;
   self->request_started_id = g_signal_connect (server, "request-started",
                                                G_CALLBACK (on_request_started), self);
   self->request_read_id = g_signal_connect (server, "request-read",
