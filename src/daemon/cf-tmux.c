@@ -557,6 +557,19 @@ on_connect_timeout (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+text_has_control (const char *text)
+{
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (c < 0x20 || (c >= 0x7f && c <= 0x9f))
+        return TRUE;
+    }
+  return FALSE;
+}
+
 /* Between fork and exec: async-signal-safe calls only. */
 static void
 control_client_setup (gpointer user_data)
@@ -987,6 +1000,14 @@ cf_tmux_send_text_async (CfTmux *self, const char *name, const char *text,
     {
       g_task_return_new_error (task, CF_TMUX_ERROR, CF_TMUX_ERROR_INVALID,
                                "text to type contains a line break");
+      return;
+    }
+  /* Any other control character (C-u, C-c, ESC, DEL, C1) edits or ends the
+   * line being typed: what follows it would run as typed (issue 18). */
+  if (!g_utf8_validate (text, -1, NULL) || text_has_control (text))
+    {
+      g_task_return_new_error (task, CF_TMUX_ERROR, CF_TMUX_ERROR_INVALID,
+                               "text to type contains a control character or is not UTF-8");
       return;
     }
   if (*text == '\0')

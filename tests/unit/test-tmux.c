@@ -455,7 +455,7 @@ test_session_lifecycle (Fixture *f, gconstpointer data)
   g_assert_error (error, CF_TMUX_ERROR, CF_TMUX_ERROR_COMMAND);
 }
 
-#define TRICKY_TEXT "$(touch %s) ; echo \"q'uote\" \\ ~ #{session_name} $HOME `id` \t end;"
+#define TRICKY_TEXT "$(touch %s) ; echo \"q'uote\" \\ ~ #{session_name} $HOME `id` end;"
 
 static void
 test_send_literal (Fixture *f, gconstpointer data)
@@ -499,6 +499,25 @@ test_send_literal (Fixture *f, gconstpointer data)
   /* Typed text never contains a line break. */
   g_assert_false (send_text (f, "lit", "two\nlines", &error));
   g_assert_error (error, CF_TMUX_ERROR, CF_TMUX_ERROR_INVALID);
+  g_clear_error (&error);
+
+  /* Nor any other control character: C-u, C-c, ESC, DEL (issue 18, break 6)
+   * would edit or end the typed line, and U+0080..U+009F are C1 controls. */
+  for (guint c = 1; c < 0x20; c++)
+    {
+      char typed[] = { 'a', (char) c, 'b', '\0' };
+
+      g_test_message ("control byte %02x", c);
+      g_assert_false (send_text (f, "lit", typed, &error));
+      g_assert_error (error, CF_TMUX_ERROR, CF_TMUX_ERROR_INVALID);
+      g_clear_error (&error);
+    }
+  g_assert_false (send_text (f, "lit", "a\x7f" "b", &error));
+  g_assert_error (error, CF_TMUX_ERROR, CF_TMUX_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (send_text (f, "lit", "a\xc2\x9b" "b", &error));
+  g_assert_error (error, CF_TMUX_ERROR, CF_TMUX_ERROR_INVALID);
+  g_clear_error (&error);
 }
 
 /* Turns bracketed-paste mode on, then saves every paste it receives
