@@ -51,6 +51,56 @@ CALLER = "nobody"
 NS_MARKER = "CF_TEST_POLKIT_MOUNT_NS"
 
 
+# Sends N interactive SubmitTask calls with 1 MB bodies on one connection at
+# once; prints {"errors": {name: count}, "pending": unanswered after the
+# errors stopped coming, "sample": one error text}.
+FLOOD_SCRIPT = r"""
+import json, sys, time
+import dbus, dbus.mainloop.glib
+from gi.repository import GLib
+dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
+bus = dbus.bus.BusConnection(sys.argv[1])
+n = int(sys.argv[2])
+proxy = bus.get_object("org.claudefailover", "/org/claudefailover/Manager")
+errors, sample, answered = {}, [], [0]
+body = "x" * (1024 * 1024 - 4096)
+loop = GLib.MainLoop()
+last = [time.monotonic()]
+def on_error(e):
+    name = e.get_dbus_name()
+    errors[name] = errors.get(name, 0) + 1
+    sample.append(e.get_dbus_message())
+    answered[0] += 1
+    last[0] = time.monotonic()
+def on_reply(*args):
+    answered[0] += 1
+    last[0] = time.monotonic()
+for i in range(n):
+    proxy.SubmitTask("demo", f"flood {i}", body, dbus.Dictionary({}, signature="sv"),
+                     dbus_interface="org.claudefailover.Manager", timeout=300,
+                     reply_handler=on_reply, error_handler=on_error)
+start = time.monotonic()
+def check():
+    now = time.monotonic()
+    if (answered[0] > 0 and now - last[0] > 5) or now - start > 100:
+        loop.quit()
+        return False
+    return True
+GLib.timeout_add(200, check)
+loop.run()
+print(json.dumps({"errors": errors, "pending": n - answered[0],
+                  "sample": next((s for s in sample if "pending" in s), sample[0] if sample else "")}))
+"""
+
+
+def rss_anon_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    raise AssertionError("no RssAnon")
+
+
 def gvariant_strv(items):
     return "@as [" + ", ".join(repr(i) for i in items) + "]"
 
@@ -369,6 +419,48 @@ class MockPolkitTest(unittest.TestCase):
         # The held checks are answered after the daemon is gone: nothing to see.
         self.polkit.mock("ReleaseHangingCalls")
         self.assertNotIn("AddressSanitizer", sb.daemon_log())
+
+    def test_pending_checks_are_bounded(self):
+        """Issue 18, break 5: 600 SubmitTask calls with 1 MB bodies
+        from one connection while polkitd hangs. Beyond a few pending checks
+        the caller is refused at once, the daemon's memory stays bounded, and
+        other callers are still served."""
+        sb = self.sb
+        self.start()
+        other = next((u for u in ("daemon", "bin", "sys") if user_exists(u)), None)
+        require(other is not None, "no second unprivileged user")
+        self.polkit.mock("SimulateHang", "true")
+        pid = sb.daemon.pid
+        before = rss_anon_kib(pid)
+        flood = subprocess.run(
+            ["runuser", "-u", CALLER, "--", "/usr/bin/python3", "-c", FLOOD_SCRIPT,
+             sb.bus_address, "600"], env=sb.env(), capture_output=True, text=True, timeout=120)
+        self.assertEqual(flood.returncode, 0, flood.stderr)
+        result = json.loads(flood.stdout)
+        # Everything beyond the bound answered at once, with a clear error.
+        self.assertGreaterEqual(result["errors"].get("org.freedesktop.DBus.Error.LimitsExceeded",
+                                                     0), 500, result)
+        self.assertLessEqual(result["pending"], 16, result)
+        self.assertIn("authorizations pending; wait for them to finish", result["sample"])
+        hanging = len(self.polkit.check_calls())
+        self.assertLessEqual(hanging, 16, "checks that reached polkitd from one connection")
+        grown = rss_anon_kib(pid) - before
+        self.assertLess(grown, 48 * 1024, f"RssAnon grew by {grown} KiB")
+        # Another user still gets their check to polkitd (it hangs too: it was
+        # not refused), and root is served at once.
+        second = subprocess.Popen(
+            ["runuser", "-u", other, "--", "gdbus", "call", "--address", sb.bus_address,
+             "--dest", BUS_NAME, "--object-path", OBJECT_PATH,
+             "--method", f"{INTERFACE}.PauseDispatch"], env=sb.env(), text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        sb.wait_for(lambda: len(self.polkit.check_calls()) == hanging + 1, timeout=10,
+                    what="the second user's check at polkitd")
+        self.assertIsNone(second.poll())
+        self.assert_allowed(gdbus_call(sb, "PauseDispatch"))
+        self.assert_allowed(gdbus_call(sb, "GetStatus", user=CALLER))
+        self.polkit.mock("ReleaseHangingCalls")
+        second.communicate(timeout=10)
+        self.assertIsNone(sb.daemon.poll())
 
     def test_reload_method_is_sighup(self):
         sb = self.sb
