@@ -264,9 +264,9 @@ ask_polkitd (Check *check)
   if (count_checks (self, check, ASKING_SAME_UID) >= MAX_ASKING_PER_UID)
     {
       check_finish_with (check, SD_BUS_ERROR_LIMITS_EXCEEDED,
-                         _("Cannot authorize %s: uid %" G_GINT64_FORMAT " already has %u "
-                           "authorizations pending; wait for them to finish"),
-                         call_member (check), check->uid, MAX_ASKING_PER_UID);
+                         _("Cannot authorize %s: uid %u already has %u authorizations "
+                           "pending; wait for them to finish"),
+                         call_member (check), (guint) check->uid, MAX_ASKING_PER_UID);
       return;
     }
   if (count_checks (self, check, ASKING) >= MAX_ASKING)
