@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <unistd.h>
 #include <glib-unix.h>
@@ -520,6 +521,8 @@ on_tmux_writable (GObject *stream, gpointer user_data)
 
 /* ---- connecting --------------------------------------------------------- */
 
+static void on_server_pid (GObject *source, GAsyncResult *result, gpointer user_data);
+
 static void
 probe_reply (CfTmux *self, GTask *task, const char *verb, gboolean ok, GStrv lines,
              gpointer data)
@@ -545,6 +548,9 @@ probe_reply (CfTmux *self, GTask *task, const char *verb, gboolean ok, GStrv lin
   self->failed_attempts = 0;
   log_connection (self, G_LOG_LEVEL_MESSAGE, message != NULL ? message : "connected");
   g_signal_emit (self, signals[SIGNAL_CONNECTED], 0);
+  if (self->nice > 0 && self->state == CONN_CONNECTED)
+    cf_tmux_command_async (self, "display-message -p '#{pid}'", NULL, on_server_pid,
+                           GUINT_TO_POINTER (self->nice));
 }
 
 static gboolean
@@ -568,6 +574,73 @@ text_has_control (const char *text)
         return TRUE;
     }
   return FALSE;
+}
+
+/* The tmux server calls setsid(): with the kernel's autogroups (the
+ * default where the CPU controller is not in use) it then competes with the
+ * daemon as a whole session, whatever the niceness of its processes. So a
+ * server that runs at our tmux.nice (one we started, or one reniced to it)
+ * gets that niceness on its autogroup too. /proc writes: in a thread. */
+static void
+renice_autogroup_in_thread (GTask *task, gpointer source, gpointer task_data,
+                            GCancellable *cancellable)
+{
+  pid_t pid = (pid_t) GPOINTER_TO_INT (task_data);
+  guint steps = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (task), "steps"));
+  g_autofree char *path = g_strdup_printf ("/proc/%d/autogroup", (int) pid);
+  g_autofree char *value = NULL;
+  g_autoptr(GError) error = NULL;
+  int own, server;
+
+  errno = 0;
+  own = getpriority (PRIO_PROCESS, 0);
+  server = getpriority (PRIO_PROCESS, (id_t) pid);
+  if (errno != 0 || server < MIN (19, own + (int) steps))
+    {
+      g_task_return_boolean (task, FALSE);   /* not ours to slow down */
+      return;
+    }
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_task_return_boolean (task, FALSE);   /* no autogroups in this kernel */
+      return;
+    }
+  value = g_strdup_printf ("%d\n", MIN (19, own + (int) steps));
+  if (!g_file_set_contents_full (path, value, -1, G_FILE_SET_CONTENTS_NONE, 0644, &error))
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_autogroup_reniced (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (g_task_propagate_boolean (G_TASK (result), &error))
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                      "MESSAGE", "tmux server's autogroup set to tmux.nice");
+  else if (error != NULL)
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                      "MESSAGE", "Cannot lower the tmux server's autogroup priority: %s",
+                      error->message);
+}
+
+static void
+on_server_pid (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) lines = cf_tmux_command_finish (CF_TMUX (source), result, &error);
+  g_autoptr(GTask) task = NULL;
+  gint64 pid = 0;
+
+  if (lines == NULL || lines[0] == NULL ||
+      !g_ascii_string_to_signed (lines[0], 10, 1, G_MAXINT, &pid, NULL))
+    return;
+  task = g_task_new (NULL, NULL, on_autogroup_reniced, NULL);
+  g_task_set_task_data (task, GINT_TO_POINTER ((int) pid), NULL);
+  g_object_set_data (G_OBJECT (task), "steps", user_data);
+  g_task_run_in_thread (task, renice_autogroup_in_thread);
 }
 
 /* Between fork and exec: async-signal-safe calls only. */

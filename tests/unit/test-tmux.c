@@ -1057,9 +1057,20 @@ test_cancel (Fixture *f, gconstpointer data)
 
 /* tmux.nice: the server the client starts, and a session in it, run
  * that many steps below the test's own priority. */
+static gboolean
+file_ends_with (const char *path, const char *suffix)
+{
+  g_autofree char *text = NULL;
+
+  return g_file_get_contents (path, &text, NULL, NULL) && g_str_has_suffix (text, suffix);
+}
+
 static void
 test_nice (Fixture *f, gconstpointer data)
 {
+  g_autofree char *autogroup = NULL;
+  g_autofree char *enabled = NULL;
+  g_autofree char *expected = NULL;
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) lines = NULL;
@@ -1095,6 +1106,18 @@ test_nice (Fixture *f, gconstpointer data)
   g_assert_cmpint (errno, ==, 0);
   /* The test itself is untouched. */
   g_assert_cmpint (getpriority (PRIO_PROCESS, 0), ==, own);
+
+  /* With autogroups, the server's session competes as a whole: its
+   * autogroup gets the niceness too. */
+  autogroup = g_strdup_printf ("/proc/%d/autogroup", server);
+  if (!g_file_get_contents ("/proc/sys/kernel/sched_autogroup_enabled", &enabled, NULL, NULL) ||
+      enabled[0] != '1' || !g_file_test (autogroup, G_FILE_TEST_EXISTS))
+    {
+      g_test_message ("no autogroups here: the autogroup is not checked");
+      return;
+    }
+  expected = g_strdup_printf (" nice %d\n", own + 7);
+  WAIT_UNTIL (file_ends_with (autogroup, expected));
 }
 
 int
