@@ -212,6 +212,17 @@ endpoint_metrics (CfHttp *self, SoupServerMessage *msg)
   cf_loop_watch_get (&loop);
 
   cf_metrics_render (out, self->state, &context, g_get_real_time ());
+  g_string_append_printf (out,
+                          "# HELP claude_failover_http_connections HTTP connections open now.\n"
+                          "# TYPE claude_failover_http_connections gauge\n"
+                          "claude_failover_http_connections %u\n"
+                          "# HELP claude_failover_http_connections_refused_total HTTP connections "
+                          "closed unread: over the connection limit, or too few descriptors "
+                          "left.\n"
+                          "# TYPE claude_failover_http_connections_refused_total counter\n"
+                          "claude_failover_http_connections_refused_total %" G_GUINT64_FORMAT "\n",
+                          cf_http_listener_get_n_connections (self->listener),
+                          cf_http_listener_get_n_refused (self->listener));
   if (self->delegation_metrics != NULL)
     self->delegation_metrics (out, self->delegation_data);
   respond (msg, SOUP_STATUS_OK, "text/plain; version=0.0.4; charset=utf-8",

@@ -14,6 +14,7 @@
 """
 
 import os
+import re
 import resource
 import socket
 import subprocess
@@ -174,6 +175,14 @@ class HostileHttpTest(SandboxTestCase):
                 s.close()
         self.wait_health(timeout=10, what="/health after the flood")
         sb.call("GetStatus")
+        metrics = get(self.port, "/metrics").decode("utf-8", "replace")
+        refused = re.search(r"^claude_failover_http_connections_refused_total (\d+)$", metrics,
+                            re.M)
+        self.assertIsNotNone(refused, metrics[-500:])
+        # Some were refused at once; the others got a slot as earlier ones
+        # timed out (how many of each depends on when the kernel delivered them).
+        self.assertGreater(int(refused.group(1)), 0)
+        self.assertRegex(metrics, r"(?m)^claude_failover_http_connections [0-9]+$")
         log = sb.daemon_log()
         self.assertNotIn("Too many open files", log)
         self.assertIn("HTTP: refused ", log)
