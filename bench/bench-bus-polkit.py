@@ -23,7 +23,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--calls", type=int, default=1000)
-    parser.add_argument("--pending", type=int, default=50)
+    parser.add_argument("--pending", type=int, default=16)
     parser.add_argument("--assert-p99-ms", type=float)
     args = parser.parse_args()
     require(os.getuid() == 0, "needs root: the pending callers run as nobody")

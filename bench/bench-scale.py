@@ -19,10 +19,12 @@ at 1 s (every pane polled every second), HTTP on:
    thread (the one that answers D-Bus) ran and how long it waited for a CPU
    while runnable (/proc/PID/schedstat); then VmHWM again.
 
---nice-sessions N starts the tmux server, and so every fake Claude session
-and hook it runs, at nice N: the daemon then gets a CPU first, which
-separates its own latency from the wait for a CPU that 50 busy sessions on
-2 cores impose.
+--nice-sessions N sets the daemon's own tmux.nice to N and lets the daemon
+start the tmux server (with the harness's server options, from the sandbox
+home's .tmux.conf), so that server and every fake Claude session and hook
+in it run N steps below the daemon, as in production: the daemon then gets
+a CPU first, which separates its own latency from the wait for a CPU that
+50 busy sessions on 2 cores impose.
 
     bench/bench-scale.py [--sizes 5,10,25,50] [--idle-s S] [--calls N]
                          [--keystrokes N] [--storm-tasks N] [--nice-sessions N]
@@ -267,10 +269,17 @@ def storm(sb, log, tasks):
 def measure(size, args):
     with Sandbox("benchsc") as sb:
         sb.start_bus()
-        sb.start_tmux()
         if args.nice_sessions:
-            server = int(sb.tmux("display-message", "-p", "#{pid}").stdout.strip())
-            os.setpriority(os.PRIO_PROCESS, server, args.nice_sessions)
+            # The daemon starts the server (tmux.nice applies only then), with
+            # the options the harness would have set.
+            with open(os.path.join(sb.home, ".tmux.conf"), "w") as f:
+                f.write("set-option -g exit-empty off\n"
+                        "set-option -g default-size 160x50\n"
+                        "set-option -g history-limit 5000\n"
+                        "set-option -g remain-on-exit off\n")
+            sb._tmux_started = True     # killed with the sandbox
+        else:
+            sb.start_tmux()
         sb.fake_work_ms = 50
         sb.write_config({"pool": {"autonomous": {"min": size, "max": size}},
                          "quota": {"interval": "1s", "pool_threshold": 1,
@@ -278,14 +287,22 @@ def measure(size, args):
                          "watcher": {"interval": "1s"},
                          "lifecycle": {"interval": "15s"},
                          "janitor": {"interval": "5m"},
-                         "http": {"listen": f"127.0.0.1:{free_port()}"}})
+                         "http": {"listen": f"127.0.0.1:{free_port()}"},
+                         "tmux": {"nice": args.nice_sessions}})
         log = SignalLog(sb)
         sb.start_daemon()
         pid = sb.daemon.pid
         sb.wait_for(lambda: len(sessions_in(sb, "idle")) == size, timeout=60 + 4 * size,
                     interval=0.5, what=f"{size} idle sessions")
         tmux_pid = int(sb.tmux("display-message", "-p", "#{pid}").stdout.strip())
-        r = {"sessions": size, "nice_sessions": args.nice_sessions}
+        r = {"sessions": size, "nice_sessions": args.nice_sessions,
+             "tmux_server_nice": os.getpriority(os.PRIO_PROCESS, tmux_pid)
+                                 - os.getpriority(os.PRIO_PROCESS, pid)}
+        expected = min(19, os.getpriority(os.PRIO_PROCESS, pid) + args.nice_sessions) \
+            - os.getpriority(os.PRIO_PROCESS, pid)
+        if args.nice_sessions and r["tmux_server_nice"] != expected:
+            raise SystemExit(f"bench-scale: the tmux server runs {r['tmux_server_nice']} steps "
+                             f"below the daemon, not {expected} (tmux.nice {args.nice_sessions})")
 
         # Polled: the daemon captures a pool session while it works (quota
         # and watcher, each every second), not while it is idle. So every

@@ -269,6 +269,7 @@ cf_daemon_start (CfDaemon *self, GError **error)
   g_source_attach (self->event_source, NULL);
 
   self->tmux = cf_tmux_new (self->config->tmux_socket, CF_TMUX_CONTROL_SESSION);
+  cf_tmux_set_nice (self->tmux, self->config->tmux_nice);
   self->hooks = cf_hooks_new (self->state, self->tmux);
   self->inbox = cf_inbox_new (self->config, self->state);
   self->watcher = cf_watcher_new (self->config, self->state, self->tmux, self->hooks);
@@ -344,6 +345,7 @@ cf_daemon_reload (CfDaemon *self, GError **error)
 
   g_clear_pointer (&self->config, cf_config_unref);
   self->config = cf_config_ref (config);
+  cf_tmux_set_nice (self->tmux, config->tmux_nice);
   sync_accounts (self);
   cf_bus_set_config (self->bus, config);
   cf_lifecycle_set_config (self->lifecycle, config);

@@ -10,6 +10,8 @@
 #include "cf-build-config.h"
 #include "cf-http-dashboard.h"
 #include "cf-http-events.h"
+#include "cf-http-host.h"
+#include "cf-http-listener.h"
 #include "cf-json.h"
 #include "cf-metrics.h"
 #include "cf-status.h"
@@ -24,6 +26,7 @@ struct _CfHttp {
   CfState *state;
   CfHealth *health;
   SoupServer *server;
+  CfHttpListener *listener;
   gboolean socket_activated;
   gint64 start_time;           /* µs since the epoch */
 
@@ -214,6 +217,17 @@ endpoint_metrics (CfHttp *self, SoupServerMessage *msg)
   cf_loop_watch_get (&loop);
 
   cf_metrics_render (out, self->state, &context, g_get_real_time ());
+  g_string_append_printf (out,
+                          "# HELP claude_failover_http_connections HTTP connections open now.\n"
+                          "# TYPE claude_failover_http_connections gauge\n"
+                          "claude_failover_http_connections %u\n"
+                          "# HELP claude_failover_http_connections_refused_total HTTP connections "
+                          "closed unread: over the connection limit, or too few descriptors "
+                          "left.\n"
+                          "# TYPE claude_failover_http_connections_refused_total counter\n"
+                          "claude_failover_http_connections_refused_total %" G_GUINT64_FORMAT "\n",
+                          cf_http_listener_get_n_connections (self->listener),
+                          cf_http_listener_get_n_refused (self->listener));
   if (self->delegation_metrics != NULL)
     self->delegation_metrics (out, self->delegation_data);
   respond (msg, SOUP_STATUS_OK, "text/plain; version=0.0.4; charset=utf-8",
@@ -238,19 +252,130 @@ endpoint_queue (CfHttp *self, SoupServerMessage *msg)
   cf_http_dashboard_serve_queue (msg, self->inbox);
 }
 
+/* The one route table. A route whose response stays open (a stream such
+ * as Server-Sent Events) sets `streams`, so that its connection is not
+ * closed after CF_HTTP_RESPONSE_TIMEOUT_S. */
 static const struct {
   const char *path;
   EndpointFunc func;
+  gboolean streams;
 } endpoints[] = {
-  { "/health", endpoint_health },
-  { "/status", endpoint_status },
-  { "/api/delegated/status", endpoint_delegated_status },
-  { "/watchdog/status", endpoint_watchdog_status },
-  { "/metrics", endpoint_metrics },
-  { "/events", endpoint_events },
-  { "/", endpoint_dashboard },
-  { "/api/queue", endpoint_queue },
+  { "/health", endpoint_health, FALSE },
+  { "/status", endpoint_status, FALSE },
+  { "/api/delegated/status", endpoint_delegated_status, FALSE },
+  { "/watchdog/status", endpoint_watchdog_status, FALSE },
+  { "/metrics", endpoint_metrics, FALSE },
+  { "/events", endpoint_events, TRUE },
+  { "/", endpoint_dashboard, FALSE },
+  { "/api/queue", endpoint_queue, FALSE },
 };
+
+/* ---- refusals before the body ---------------------------------------------- */
+
+typedef struct {
+  GIOStream *stream;
+  char *text;
+} Refusal;
+
+static void
+refusal_free (Refusal *refusal)
+{
+  g_clear_object (&refusal->stream);
+  g_free (refusal->text);
+  g_free (refusal);
+}
+
+static void
+on_refusal_closed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_io_stream_close_finish (G_IO_STREAM (source), result, NULL);
+  refusal_free (user_data);
+}
+
+static void
+on_refusal_written (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Refusal *refusal = user_data;
+
+  g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL);
+  g_io_stream_close_async (refusal->stream, G_PRIORITY_DEFAULT, NULL, on_refusal_closed,
+                           refusal);
+}
+
+/* Answers STATUS and closes the connection without reading what follows
+ * the headers: libsoup would otherwise read (and keep) the whole body. */
+static void
+refuse_unread (SoupServerMessage *msg, guint status, const char *error)
+{
+  g_autofree char *body = g_strdup_printf ("{\n  \"error\" : \"%s\",\n  \"status\" : %u\n}\n",
+                                           error, status);
+  Refusal *refusal;
+  GIOStream *stream;
+
+  stream = soup_server_message_steal_connection (msg);   /* MSG may be gone now */
+  if (stream == NULL)
+    return;
+  refusal = g_new0 (Refusal, 1);
+  refusal->stream = stream;
+  refusal->text = g_strdup_printf ("HTTP/1.1 %u %s\r\n"
+                                   "Content-Type: application/json\r\n"
+                                   "Content-Length: %zu\r\n"
+                                   "Cache-Control: no-store\r\n"
+                                   "X-Content-Type-Options: nosniff\r\n"
+                                   "Connection: close\r\n\r\n%s",
+                                   status, soup_status_get_phrase (status), strlen (body), body);
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (stream), refusal->text,
+                                   strlen (refusal->text), G_PRIORITY_DEFAULT, NULL,
+                                   on_refusal_written, refusal);
+}
+
+static gboolean
+has_body (SoupServerMessage *msg)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+
+  switch (soup_message_headers_get_encoding (headers))
+    {
+    case SOUP_ENCODING_NONE:
+      return FALSE;
+    case SOUP_ENCODING_CONTENT_LENGTH:
+      return soup_message_headers_get_content_length (headers) > 0;
+    default:
+      return TRUE;
+    }
+}
+
+/* Runs once the headers are in, before any body is read: a Host that is
+ * neither loopback nor the address literal the request came in on (a DNS
+ * rebinding from a browser) gets 421, any request body 413 (this API is
+ * read-only), whichever listener the request came through. */
+static void
+handle_headers (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
+                gpointer user_data)
+{
+  const char *host = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                   "Host");
+  GSocketAddress *local = soup_server_message_get_local_address (msg);
+  g_autofree char *local_address = NULL;
+  gboolean host_ok;
+
+  if (local != NULL && G_IS_INET_SOCKET_ADDRESS (local))
+    local_address = g_inet_address_to_string (
+        g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (local)));
+  host_ok = host == NULL || cf_http_host_is_acceptable (host, local_address);
+
+  if (has_body (msg))
+    {
+      refuse_unread (msg, host_ok ? SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE
+                                  : SOUP_STATUS_MISDIRECTED_REQUEST,
+                     host_ok ? "request bodies are refused: this API is read-only"
+                             : "the Host header does not name this machine's loopback");
+      return;
+    }
+  if (!host_ok)
+    respond_error (msg, SOUP_STATUS_MISDIRECTED_REQUEST,
+                   "the Host header does not name this machine's loopback");
+}
 
 static void
 handle_request (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
@@ -270,6 +395,8 @@ handle_request (SoupServer *server, SoupServerMessage *msg, const char *path, GH
                            "method not allowed: this API is read-only");
             return;
           }
+        if (endpoints[i].streams)
+          cf_http_listener_keep_open (self->listener, msg);
         endpoints[i].func (self, msg);
         return;
       }
@@ -378,7 +505,7 @@ listen_on_passed_sockets (CfHttp *self, int n, GError **error)
                             "MESSAGE", "HTTP status API on %s (not loopback, as http.listen "
                             "says): anyone who can reach it can read the status", shown);
         }
-      if (!soup_server_listen_socket (self->server, socket, 0, error))
+      if (!cf_http_listener_add_socket (self->listener, socket, error))
         return FALSE;
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                         "MESSAGE", "HTTP status API on %s (socket from systemd)", shown);
@@ -401,7 +528,7 @@ listen_on_configured_address (CfHttp *self, GError **error)
       return FALSE;
     }
   shown = describe_address (address);
-  if (!soup_server_listen (self->server, address, 0, &local_error))
+  if (!cf_http_listener_listen (self->listener, address, &local_error))
     {
       g_set_error (error, local_error->domain, local_error->code,
                    "cannot listen on %s (http.listen): %s", shown, local_error->message);
@@ -442,7 +569,9 @@ cf_http_start (CfHttp *self, GError **error)
     }
 
   self->server = soup_server_new ("server-header", "claude-failover/" PACKAGE_VERSION, NULL);
+  soup_server_add_early_handler (self->server, NULL, handle_headers, self, NULL);
   soup_server_add_handler (self->server, NULL, handle_request, self, NULL);
+  self->listener = cf_http_listener_new (self->server);
   if (!(n > 0 ? listen_on_passed_sockets (self, n, error)
               : listen_on_configured_address (self, error)))
     {
@@ -465,6 +594,7 @@ cf_http_stop (CfHttp *self)
   if (self->server != NULL)
     {
       soup_server_disconnect (self->server);
+      g_clear_pointer (&self->listener, cf_http_listener_free);
       g_clear_object (&self->server);
     }
 }
@@ -474,16 +604,18 @@ cf_http_get_urls (CfHttp *self)
 {
   g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
 
-  if (self->server != NULL)
+  if (self->listener != NULL)
     {
-      GSList *uris = soup_server_get_uris (self->server);
+      g_autoptr(GPtrArray) addresses = cf_http_listener_get_addresses (self->listener);
 
-      for (GSList *l = uris; l != NULL; l = l->next)
-        {
-          g_autofree char *url = g_uri_to_string (l->data);
-          g_strv_builder_add (builder, url);
-        }
-      g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+      for (guint i = 0; i < addresses->len; i++)
+        if (G_IS_INET_SOCKET_ADDRESS (addresses->pdata[i]))
+          {
+            g_autofree char *shown = describe_address (addresses->pdata[i]);
+            g_autofree char *url = g_strdup_printf ("http://%s/", shown);
+
+            g_strv_builder_add (builder, url);
+          }
     }
   return g_strv_builder_end (builder);
 }

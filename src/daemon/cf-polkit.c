@@ -15,6 +15,15 @@
  * for a password: then give them time to type it. */
 #define INTERACTIVE_TIMEOUT_USEC (300 * G_USEC_PER_SEC)
 
+/* Each check keeps its call (and the arguments in it) and holds a pending
+ * reply on our bus connection, which dbus-daemon caps (128 on the system
+ * bus: past that the bus refuses our calls, everyone's checks included).
+ * So a check beyond these bounds is denied at once (issue 18, break 5). */
+#define MAX_PENDING_PER_SENDER 8      /* checks from one connection */
+#define MAX_IDENTIFYING 32            /* GetConnectionUnixUser in flight, all callers */
+#define MAX_ASKING_PER_UID 16         /* CheckAuthorization in flight for one uid */
+#define MAX_ASKING 64                 /* CheckAuthorization in flight, all callers */
+
 struct _CfPolkit {
   GObject parent_instance;
 
@@ -38,6 +47,7 @@ typedef struct {
   guint idle_id;             /* a verdict already known, delivered from the loop */
   sd_bus_error verdict;      /* the denial idle_id delivers */
   gint64 uid;                /* the caller's, -1 until the bus said */
+  gboolean asking;           /* CheckAuthorization sent */
 } Check;
 
 static const char *
@@ -203,6 +213,45 @@ on_check_reply (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
   return 0;
 }
 
+typedef enum {
+  SAME_SENDER,
+  IDENTIFYING,
+  ASKING_SAME_UID,
+  ASKING,
+} CheckKind;
+
+/* Pending checks other than LIKE of KIND (a few dozen at most). */
+static guint
+count_checks (CfPolkit *self, const Check *like, CheckKind kind)
+{
+  const char *sender = sd_bus_message_get_sender (like->call);
+  guint n = 0;
+
+  for (GList *l = self->checks.head; l != NULL; l = l->next)
+    {
+      const Check *c = l->data;
+
+      if (c == like || c->idle_id != 0)
+        continue;
+      switch (kind)
+        {
+        case SAME_SENDER:
+          n += g_strcmp0 (sd_bus_message_get_sender (c->call), sender) == 0;
+          break;
+        case IDENTIFYING:
+          n += c->uid < 0;
+          break;
+        case ASKING_SAME_UID:
+          n += c->asking && c->uid == like->uid;
+          break;
+        case ASKING:
+          n += c->asking;
+          break;
+        }
+    }
+  return n;
+}
+
 static void
 ask_polkitd (Check *check)
 {
@@ -212,6 +261,22 @@ ask_polkitd (Check *check)
   const char *sender = sd_bus_message_get_sender (check->call);
   int r;
 
+  if (count_checks (self, check, ASKING_SAME_UID) >= MAX_ASKING_PER_UID)
+    {
+      check_finish_with (check, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                         _("Cannot authorize %s: uid %u already has %u authorizations "
+                           "pending; wait for them to finish"),
+                         call_member (check), (guint) check->uid, MAX_ASKING_PER_UID);
+      return;
+    }
+  if (count_checks (self, check, ASKING) >= MAX_ASKING)
+    {
+      check_finish_with (check, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                         _("Cannot authorize %s: %u authorizations are pending; try again "
+                           "later"), call_member (check), MAX_ASKING);
+      return;
+    }
+  check->asking = TRUE;
   r = sd_bus_message_new_method_call (self->bus, &request, POLKIT_BUS_NAME, POLKIT_OBJECT_PATH,
                                       POLKIT_INTERFACE, "CheckAuthorization");
   if (r >= 0)
@@ -304,6 +369,21 @@ cf_polkit_authorize (CfPolkit *self,
       check_finish_later (check, SD_BUS_ERROR_ACCESS_DENIED,
                           _("Cannot identify the caller of %s: the message has no sender"),
                           call_member (check));
+      return;
+    }
+  if (count_checks (self, check, SAME_SENDER) >= MAX_PENDING_PER_SENDER)
+    {
+      check_finish_later (check, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                          _("Cannot authorize %s: this connection already has %u "
+                            "authorizations pending; wait for them to finish"),
+                          call_member (check), MAX_PENDING_PER_SENDER);
+      return;
+    }
+  if (count_checks (self, check, IDENTIFYING) >= MAX_IDENTIFYING)
+    {
+      check_finish_later (check, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                          _("Cannot authorize %s: %u callers are being identified; try again "
+                            "later"), call_member (check), MAX_IDENTIFYING);
       return;
     }
   /* Unique names are never reused, so the uid asked now is the caller's. */

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 #include "cf-tmux.h"
 
+#include <errno.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <string.h>
+#include <unistd.h>
 #include <glib-unix.h>
 #include <gio/gunixinputstream.h>
 #include <gio/gunixoutputstream.h>
 
+#include "cf-fd-limit.h"
 #include "cf-shell.h"
 
 #define DEFAULT_CONTROL_SESSION "claude-failover-control"
@@ -63,6 +67,7 @@ struct _CfTmux {
 
   char *socket_path;           /* NULL = the user's default server */
   char *control_session;
+  guint nice;
 
   gboolean running;            /* between cf_tmux_start and cf_tmux_stop */
   ConnState state;
@@ -516,6 +521,8 @@ on_tmux_writable (GObject *stream, gpointer user_data)
 
 /* ---- connecting --------------------------------------------------------- */
 
+static void on_server_pid (GObject *source, GAsyncResult *result, gpointer user_data);
+
 static void
 probe_reply (CfTmux *self, GTask *task, const char *verb, gboolean ok, GStrv lines,
              gpointer data)
@@ -541,6 +548,9 @@ probe_reply (CfTmux *self, GTask *task, const char *verb, gboolean ok, GStrv lin
   self->failed_attempts = 0;
   log_connection (self, G_LOG_LEVEL_MESSAGE, message != NULL ? message : "connected");
   g_signal_emit (self, signals[SIGNAL_CONNECTED], 0);
+  if (self->nice > 0 && self->state == CONN_CONNECTED)
+    cf_tmux_command_async (self, "display-message -p '#{pid}'", NULL, on_server_pid,
+                           GUINT_TO_POINTER (self->nice));
 }
 
 static gboolean
@@ -551,6 +561,101 @@ on_connect_timeout (gpointer user_data)
   self->connect_timeout_id = 0;
   teardown (self, "tmux did not answer within " G_STRINGIFY (CONNECT_TIMEOUT_S) " s", FALSE);
   return G_SOURCE_REMOVE;
+}
+
+static gboolean
+text_has_control (const char *text)
+{
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (c < 0x20 || (c >= 0x7f && c <= 0x9f))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* The tmux server calls setsid(): with the kernel's autogroups (the
+ * default where the CPU controller is not in use) it then competes with the
+ * daemon as a whole session, whatever the niceness of its processes. So a
+ * server that runs at our tmux.nice (one we started, or one reniced to it)
+ * gets that niceness on its autogroup too. /proc writes: in a thread. */
+static void
+renice_autogroup_in_thread (GTask *task, gpointer source, gpointer task_data,
+                            GCancellable *cancellable)
+{
+  pid_t pid = (pid_t) GPOINTER_TO_INT (task_data);
+  guint steps = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (task), "steps"));
+  g_autofree char *path = g_strdup_printf ("/proc/%d/autogroup", (int) pid);
+  g_autofree char *value = NULL;
+  g_autoptr(GError) error = NULL;
+  int own, server;
+
+  errno = 0;
+  own = getpriority (PRIO_PROCESS, 0);
+  server = getpriority (PRIO_PROCESS, (id_t) pid);
+  if (errno != 0 || server < MIN (19, own + (int) steps))
+    {
+      g_task_return_boolean (task, FALSE);   /* not ours to slow down */
+      return;
+    }
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_task_return_boolean (task, FALSE);   /* no autogroups in this kernel */
+      return;
+    }
+  value = g_strdup_printf ("%d\n", MIN (19, own + (int) steps));
+  if (!g_file_set_contents_full (path, value, -1, G_FILE_SET_CONTENTS_NONE, 0644, &error))
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_autogroup_reniced (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (g_task_propagate_boolean (G_TASK (result), &error))
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                      "MESSAGE", "tmux server's autogroup set to tmux.nice");
+  else if (error != NULL)
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                      "MESSAGE", "Cannot lower the tmux server's autogroup priority: %s",
+                      error->message);
+}
+
+static void
+on_server_pid (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) lines = cf_tmux_command_finish (CF_TMUX (source), result, &error);
+  g_autoptr(GTask) task = NULL;
+  gint64 pid = 0;
+
+  if (lines == NULL || lines[0] == NULL ||
+      !g_ascii_string_to_signed (lines[0], 10, 1, G_MAXINT, &pid, NULL))
+    return;
+  task = g_task_new (NULL, NULL, on_autogroup_reniced, NULL);
+  g_task_set_task_data (task, GINT_TO_POINTER ((int) pid), NULL);
+  g_object_set_data (G_OBJECT (task), "steps", user_data);
+  g_task_run_in_thread (task, renice_autogroup_in_thread);
+}
+
+/* Between fork and exec: async-signal-safe calls only. */
+static void
+control_client_setup (gpointer user_data)
+{
+  guint steps = GPOINTER_TO_UINT (user_data);
+
+  if (steps > 0)
+    {
+      errno = 0;
+      if (nice ((int) steps) == -1 && errno != 0)
+        _exit (126);   /* never start sessions at the daemon's priority */
+    }
+  cf_fd_limit_restore_in_child ();
 }
 
 static void
@@ -585,6 +690,8 @@ connect_now (CfTmux *self)
                                         | G_SUBPROCESS_FLAGS_STDERR_MERGE);
   /* Inside tmux, $TMUX makes new-session refuse to nest. */
   g_subprocess_launcher_unsetenv (launcher, "TMUX");
+  g_subprocess_launcher_set_child_setup (launcher, control_client_setup,
+                                         GUINT_TO_POINTER (self->nice), NULL);
   self->process = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata,
                                                 &error);
   if (self->process == NULL)
@@ -980,6 +1087,14 @@ cf_tmux_send_text_async (CfTmux *self, const char *name, const char *text,
     {
       g_task_return_new_error (task, CF_TMUX_ERROR, CF_TMUX_ERROR_INVALID,
                                "text to type contains a line break");
+      return;
+    }
+  /* Any other control character (C-u, C-c, ESC, DEL, C1) edits or ends the
+   * line being typed: what follows it would run as typed (issue 18). */
+  if (!g_utf8_validate (text, -1, NULL) || text_has_control (text))
+    {
+      g_task_return_new_error (task, CF_TMUX_ERROR, CF_TMUX_ERROR_INVALID,
+                               "text to type contains a control character or is not UTF-8");
       return;
     }
   if (*text == '\0')
@@ -1460,6 +1575,14 @@ cf_tmux_get_commands_sent (CfTmux *self)
 {
   g_return_val_if_fail (CF_IS_TMUX (self), 0);
   return self->commands_sent;
+}
+
+void
+cf_tmux_set_nice (CfTmux *self, guint nice)
+{
+  g_return_if_fail (CF_IS_TMUX (self));
+
+  self->nice = MIN (nice, 19);
 }
 
 CfTmux *

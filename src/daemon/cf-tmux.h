@@ -33,6 +33,12 @@ G_DECLARE_FINAL_TYPE (CfTmux, cf_tmux, CF, TMUX, GObject)
  * once with CF_TMUX_ERROR_DISCONNECTED. */
 CfTmux *cf_tmux_new (const char *socket_path, const char *control_session);
 void cf_tmux_start (CfTmux *self);
+/* The control client, and so a tmux server it starts and every session in
+ * that server, runs NICE steps below the daemon's own CPU priority
+ * (tmux.nice); its open-file limit is the one the daemon started with.
+ * Takes effect at the next (re)connection. A server already running keeps
+ * its priority. */
+void cf_tmux_set_nice (CfTmux *self, guint nice);
 void cf_tmux_stop (CfTmux *self);
 gboolean cf_tmux_is_connected (CfTmux *self);
 const char *cf_tmux_get_control_session (CfTmux *self);

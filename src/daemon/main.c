@@ -6,6 +6,7 @@
 #include "cf-build-config.h"
 #include "cf-config.h"
 #include "cf-daemon.h"
+#include "cf-fd-limit.h"
 #include "cf-i18n.h"
 #include "cf-loop-watch.h"
 
@@ -117,6 +118,7 @@ main (int argc, char **argv)
       return 1;
     }
 
+  cf_fd_limit_raise ();
   loop = g_main_loop_new (NULL, FALSE);
   daemon = cf_daemon_new (config, config_path);
   context.loop = loop;

@@ -616,6 +616,22 @@ parse_bool (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const
                        _("'%s' is not a boolean (expected true, false, yes or no)"), shown);
 }
 
+/* A niceness the service user may set on its own children: 0..19. */
+static gboolean
+parse_nice (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
+            const Field *field, GError **error)
+{
+  guint number = 0;
+
+  if (!uint_value (loader, at, value, path, &number, error))
+    return FALSE;
+  if (number > 19)
+    return set_error_at (error, loader, at, path, CF_CONFIG_ERROR_VALUE,
+                         _("must be between 0 and 19"));
+  *FIELD_SLOT (loader, field, guint) = number;
+  return TRUE;
+}
+
 static gboolean
 parse_section (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
                const Field *field, GError **error)
@@ -1061,6 +1077,7 @@ parse_webhooks (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, c
 static const Field tmux_fields[] = {
   { "socket", parse_path, CONFIG_OFFSET (tmux_socket), FIELD_ALLOW_EMPTY, 0, NULL },
   { "claude_command", parse_string, CONFIG_OFFSET (claude_command), 0, 0, NULL },
+  { "nice", parse_nice, CONFIG_OFFSET (tmux_nice), 0, 0, NULL },
   { NULL, NULL, 0, 0, 0, NULL },
 };
 
@@ -1459,6 +1476,7 @@ config_new_with_defaults (const char *source, const char *home)
   config->runtime_dir = g_strdup ("/run/claude-failover");
   config->tmux_socket = g_strdup ("");
   config->claude_command = g_strdup ("claude");
+  config->tmux_nice = 10;
   config->accounts = g_ptr_array_new_with_free_func ((GDestroyNotify) account_free);
   config->claude_link = g_build_filename (home, ".claude", NULL);
   config->shared_root = g_build_filename (home, ".claude-shared", NULL);

@@ -56,6 +56,7 @@ typedef struct {
 
   char *tmux_socket;           /* "" = default server */
   char *claude_command;
+  guint tmux_nice;             /* 0..19: niceness of a tmux server the daemon starts */
 
   GPtrArray *accounts;         /* CfAccountConfig*, >= 1, first = primary */
   char *claude_link;

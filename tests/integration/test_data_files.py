@@ -143,6 +143,8 @@ class SystemdUnitTest(unittest.TestCase):
             "Restart": ["on-failure"],
             "NoNewPrivileges": ["yes"],
             "PrivateTmp": ["no"],
+            # Issue 18: 1024 descriptors were exhausted by idle HTTP connections.
+            "LimitNOFILE": ["1024:65536"],
         }
         for key, value in expect.items():
             self.assertEqual(svc.get(key), value, key)

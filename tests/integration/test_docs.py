@@ -320,6 +320,8 @@ def expected_type(row):
         base = "integer" + (" ≥ %d" % row["min"] if row["min"] else "")
     elif parse == "parse_percent":
         base = "percentage 0–100"
+    elif parse == "parse_nice":
+        base = "integer 0–19"
     elif parse == "parse_duration":
         base = "duration" + (" (0 allowed)" if "FIELD_ALLOW_ZERO" in flags else "")
     elif parse == "parse_path_list":

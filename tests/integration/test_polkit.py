@@ -51,6 +51,55 @@ CALLER = "nobody"
 NS_MARKER = "CF_TEST_POLKIT_MOUNT_NS"
 
 
+# Sends N SubmitTask calls with 1 MB bodies, interactive authorization
+# allowed, on one connection at once; prints {"errors": {name: count}, "pending": unanswered after the
+# errors stopped coming, "sample": one error text}.
+FLOOD_SCRIPT = r"""
+import json, sys, time
+from gi.repository import Gio, GLib
+flags = (Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
+         | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION)
+bus = Gio.DBusConnection.new_for_address_sync(sys.argv[1], flags, None, None)
+n = int(sys.argv[2])
+errors, sample, answered = {}, [], [0]
+body = "x" * (1024 * 1024 - 4096)
+loop = GLib.MainLoop()
+last = [time.monotonic()]
+def done(connection, result, user_data):
+    try:
+        connection.call_finish(result)
+    except GLib.Error as e:
+        name = Gio.DBusError.get_remote_error(e) or e.message
+        errors[name] = errors.get(name, 0) + 1
+        sample.append(e.message)
+    answered[0] += 1
+    last[0] = time.monotonic()
+for i in range(n):
+    bus.call("org.claudefailover", "/org/claudefailover/Manager", "org.claudefailover.Manager",
+             "SubmitTask", GLib.Variant("(sssa{sv})", ("demo", f"flood {i}", body, {})), None,
+             Gio.DBusCallFlags.ALLOW_INTERACTIVE_AUTHORIZATION, 300000, None, done, None)
+start = time.monotonic()
+def check():
+    now = time.monotonic()
+    if (answered[0] > 0 and now - last[0] > 5) or now - start > 100:
+        loop.quit()
+        return False
+    return True
+GLib.timeout_add(200, check)
+loop.run()
+print(json.dumps({"errors": errors, "pending": n - answered[0],
+                  "sample": next((s for s in sample if "pending" in s), sample[0] if sample else "")}))
+"""
+
+
+def rss_anon_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    raise AssertionError("no RssAnon")
+
+
 def gvariant_strv(items):
     return "@as [" + ", ".join(repr(i) for i in items) + "]"
 
@@ -369,6 +418,51 @@ class MockPolkitTest(unittest.TestCase):
         # The held checks are answered after the daemon is gone: nothing to see.
         self.polkit.mock("ReleaseHangingCalls")
         self.assertNotIn("AddressSanitizer", sb.daemon_log())
+
+    def test_pending_checks_are_bounded(self):
+        """Issue 18, break 5: 600 interactive SubmitTask calls with 1 MB bodies
+        from one connection while polkitd hangs. Beyond a few pending checks
+        the caller is refused at once, the daemon's memory stays bounded, and
+        other callers are still served."""
+        sb = self.sb
+        self.start()
+        other = next((u for u in ("daemon", "bin", "sys") if user_exists(u)), None)
+        require(other is not None, "no second unprivileged user")
+        self.polkit.mock("SimulateHang", "true")
+        pid = sb.daemon.pid
+        before = rss_anon_kib(pid)
+        flood = subprocess.run(
+            ["runuser", "-u", CALLER, "--", "/usr/bin/python3", "-c", FLOOD_SCRIPT,
+             sb.bus_address, "600"], env=sb.env(), capture_output=True, text=True, timeout=120)
+        self.assertEqual(flood.returncode, 0, flood.stderr)
+        result = json.loads(flood.stdout)
+        # Everything beyond the bound answered at once, with a clear error.
+        self.assertGreaterEqual(result["errors"].get("org.freedesktop.DBus.Error.LimitsExceeded",
+                                                     0), 500, result)
+        self.assertLessEqual(result["pending"], 16, result)
+        self.assertIn("authorizations pending; wait for them to finish", result["sample"])
+        calls = self.polkit.check_calls()
+        hanging = len(calls)
+        self.assertLessEqual(hanging, 16, "checks that reached polkitd from one connection")
+        self.assertGreater(hanging, 0)
+        self.assertEqual({c[3] for c in calls}, {1}, "AllowUserInteraction on every check")
+        grown = rss_anon_kib(pid) - before
+        self.assertLess(grown, 48 * 1024, f"RssAnon grew by {grown} KiB")
+        # Another user still gets their check to polkitd (it hangs too: it was
+        # not refused), and root is served at once.
+        second = subprocess.Popen(
+            ["runuser", "-u", other, "--", "gdbus", "call", "--address", sb.bus_address,
+             "--dest", BUS_NAME, "--object-path", OBJECT_PATH,
+             "--method", f"{INTERFACE}.PauseDispatch"], env=sb.env(), text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        sb.wait_for(lambda: len(self.polkit.check_calls()) == hanging + 1, timeout=10,
+                    what="the second user's check at polkitd")
+        self.assertIsNone(second.poll())
+        self.assert_allowed(gdbus_call(sb, "PauseDispatch"))
+        self.assert_allowed(gdbus_call(sb, "GetStatus", user=CALLER))
+        self.polkit.mock("ReleaseHangingCalls")
+        second.communicate(timeout=10)
+        self.assertIsNone(sb.daemon.poll())
 
     def test_reload_method_is_sighup(self):
         sb = self.sb

@@ -53,7 +53,7 @@ static const ErrorCase error_cases[] = {
   { ACCOUNTS "Accounts: []\n", -1, CF_CONFIG_ERROR_UNKNOWN_KEY,
     SRC ":3:1: Accounts: unknown key, did you mean 'accounts'?" },
   { ACCOUNTS "tmux:\n  banana: 1\n", -1, CF_CONFIG_ERROR_UNKNOWN_KEY,
-    SRC ":4:3: tmux.banana: unknown key (known keys: socket, claude_command)" },
+    SRC ":4:3: tmux.banana: unknown key (known keys: socket, claude_command, nice)" },
   { ACCOUNTS "dispatcher:\n  models: {urgent: opus}\n", -1, CF_CONFIG_ERROR_UNKNOWN_KEY,
     SRC ":4:12: dispatcher.models.urgent: unknown key (known keys: critical, high, default, low)" },
   { "accounts:\n  - {name: main, home: /h, homedir: /x}\n", -1, CF_CONFIG_ERROR_UNKNOWN_KEY,
@@ -145,6 +145,10 @@ static const ErrorCase error_cases[] = {
     SRC ":4:12: dispatcher.models.high: must not be empty" },
   { ACCOUNTS "dispatcher:\n  message_template: \"\"\n", -1, CF_CONFIG_ERROR_VALUE,
     SRC ":4:3: dispatcher.message_template: must not be empty" },
+  { ACCOUNTS "tmux:\n  nice: 20\n", -1, CF_CONFIG_ERROR_VALUE,
+    SRC ":4:3: tmux.nice: must be between 0 and 19" },
+  { ACCOUNTS "tmux:\n  nice: -1\n", -1, CF_CONFIG_ERROR_VALUE,
+    SRC ":4:3: tmux.nice: must not be negative" },
   { ACCOUNTS "tmux:\n  claude_command: \"claude\\n--bad\"\n", -1, CF_CONFIG_ERROR_VALUE,
     SRC ":4:3: tmux.claude_command: must not contain control characters" },
   { ACCOUNTS "notifications:\n  telegram_token_env: 'my token'\n", -1, CF_CONFIG_ERROR_VALUE,
@@ -376,6 +380,7 @@ assert_defaults (const CfConfig *config)
 
   g_assert_cmpstr (config->state_file, ==, "/var/lib/claude-failover/state.json");
   g_assert_cmpstr (config->runtime_dir, ==, "/run/claude-failover");
+  g_assert_cmpuint (config->tmux_nice, ==, 10);
   g_assert_cmpstr (config->tmux_socket, ==, "");
   g_assert_cmpstr (config->claude_command, ==, "claude");
   g_assert_cmpstr (config->claude_link, ==, HOME "/.claude");
@@ -517,7 +522,7 @@ static void
 test_example_mentions_every_key (void)
 {
   static const char *const keys[] = {
-    "state_file:", "runtime_dir:", "tmux:", "socket:", "claude_command:", "accounts:",
+    "state_file:", "runtime_dir:", "tmux:", "socket:", "claude_command:", "nice:", "accounts:",
     "name:", "home:", "claude_link:", "shared_state:", "root:", "entries:", "pool:",
     "autonomous:", "prefix:", "start_index:", "min:", "max:", "dedicated:", "project:",
     "projects:", "dir:", "extra:", "dispatcher:", "idle_timeout:", "prompt_timeout:",
@@ -700,7 +705,8 @@ test_values (void)
                                      "  message_template: \"{body}\\n\\tdone\"\n"
                                      "notifications: {telegram_token_env: '', email_from: me}\n"
                                      "delegation: {url: 'http://127.0.0.1:9/api', api_key_env: KEY_2}\n"
-                                     "http: {listen: '[::1]:8377'}\n", &error);
+                                     "http: {listen: '[::1]:8377'}\n"
+                                     "tmux: {nice: 0}\n", &error);
   static const char *const none[] = { NULL };
 
   g_assert_no_error (error);
@@ -719,6 +725,7 @@ test_values (void)
   g_assert_cmpstr (config->delegation_url, ==, "http://127.0.0.1:9/api");
   g_assert_cmpstr (config->delegation_api_key_env, ==, "KEY_2");
   g_assert_cmpstr (config->http_listen, ==, "[::1]:8377");
+  g_assert_cmpuint (config->tmux_nice, ==, 0);
 }
 
 static void

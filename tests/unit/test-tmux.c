@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* CfTmux against a real tmux server on a private socket. */
+#include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <glib/gstdio.h>
 
 #include "cf-shell.h"
@@ -159,6 +161,12 @@ static void
 fixture_setup_unstarted (Fixture *f, gconstpointer data)
 {
   fixture_setup_socket (f, "later/tmux.sock");
+}
+
+static void
+fixture_setup_not_connected (Fixture *f, gconstpointer data)
+{
+  fixture_setup_socket (f, "tmux.sock");
 }
 
 static void
@@ -457,7 +465,7 @@ test_session_lifecycle (Fixture *f, gconstpointer data)
   g_assert_error (error, CF_TMUX_ERROR, CF_TMUX_ERROR_COMMAND);
 }
 
-#define TRICKY_TEXT "$(touch %s) ; echo \"q'uote\" \\ ~ #{session_name} $HOME `id` \t end;"
+#define TRICKY_TEXT "$(touch %s) ; echo \"q'uote\" \\ ~ #{session_name} $HOME `id` end;"
 
 static void
 test_send_literal (Fixture *f, gconstpointer data)
@@ -501,6 +509,25 @@ test_send_literal (Fixture *f, gconstpointer data)
   /* Typed text never contains a line break. */
   g_assert_false (send_text (f, "lit", "two\nlines", &error));
   g_assert_error (error, CF_TMUX_ERROR, CF_TMUX_ERROR_INVALID);
+  g_clear_error (&error);
+
+  /* Nor any other control character: C-u, C-c, ESC, DEL (issue 18, break 6)
+   * would edit or end the typed line, and U+0080..U+009F are C1 controls. */
+  for (guint c = 1; c < 0x20; c++)
+    {
+      char typed[] = { 'a', (char) c, 'b', '\0' };
+
+      g_test_message ("control byte %02x", c);
+      g_assert_false (send_text (f, "lit", typed, &error));
+      g_assert_error (error, CF_TMUX_ERROR, CF_TMUX_ERROR_INVALID);
+      g_clear_error (&error);
+    }
+  g_assert_false (send_text (f, "lit", "a\x7f" "b", &error));
+  g_assert_error (error, CF_TMUX_ERROR, CF_TMUX_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (send_text (f, "lit", "a\xc2\x9b" "b", &error));
+  g_assert_error (error, CF_TMUX_ERROR, CF_TMUX_ERROR_INVALID);
+  g_clear_error (&error);
 }
 
 /* Turns bracketed-paste mode on, then saves every paste it receives
@@ -1117,6 +1144,69 @@ test_respawn (Fixture *f, gconstpointer data)
     g_assert_false (respawn (f, "no-such-session", NULL, NULL, argv, &error));
     g_assert_error (error, CF_TMUX_ERROR, CF_TMUX_ERROR_COMMAND);
   }
+/* tmux.nice: the server the client starts, and a session in it, run
+ * that many steps below the test's own priority. */
+static gboolean
+file_ends_with (const char *path, const char *suffix)
+{
+  g_autofree char *text = NULL;
+
+  return g_file_get_contents (path, &text, NULL, NULL) && g_str_has_suffix (text, suffix);
+}
+
+static void
+test_nice (Fixture *f, gconstpointer data)
+{
+  g_autofree char *autogroup = NULL;
+  g_autofree char *enabled = NULL;
+  g_autofree char *expected = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) lines = NULL;
+  int own, server, pane;
+
+  if (f->tmux == NULL)
+    {
+      g_test_skip ("tmux is not installed");
+      return;
+    }
+  errno = 0;
+  own = getpriority (PRIO_PROCESS, 0);
+  g_assert_cmpint (errno, ==, 0);
+  if (own > 19 - 7)
+    {
+      g_test_skip ("the test already runs at a high niceness");
+      return;
+    }
+  cf_tmux_set_nice (f->tmux, 7);
+  cf_tmux_start (f->tmux);
+  WAIT_UNTIL (f->connected == 1);
+  g_assert_true (new_session (f, "niced", NULL, NULL, "exec cat", &error));
+  g_assert_no_error (error);
+  cf_tmux_command_async (f->tmux, "display-message -p -t niced '#{pid} #{pane_pid}'", NULL,
+                         store_result, &result);
+  lines = cf_tmux_command_finish (f->tmux, wait_result (&result), &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (lines);
+  g_assert_cmpint (sscanf (lines[0], "%d %d", &server, &pane), ==, 2);
+  errno = 0;
+  g_assert_cmpint (getpriority (PRIO_PROCESS, (id_t) server), ==, own + 7);
+  g_assert_cmpint (getpriority (PRIO_PROCESS, (id_t) pane), ==, own + 7);
+  g_assert_cmpint (errno, ==, 0);
+  /* The test itself is untouched. */
+  g_assert_cmpint (getpriority (PRIO_PROCESS, 0), ==, own);
+
+  /* With autogroups, the server's session competes as a whole: its
+   * autogroup gets the niceness too. */
+  autogroup = g_strdup_printf ("/proc/%d/autogroup", server);
+  if (!g_file_get_contents ("/proc/sys/kernel/sched_autogroup_enabled", &enabled, NULL, NULL) ||
+      enabled[0] != '1' || !g_file_test (autogroup, G_FILE_TEST_EXISTS))
+    {
+      g_test_message ("no autogroups here: the autogroup is not checked");
+      return;
+    }
+  expected = g_strdup_printf (" nice %d\n", own + 7);
+  WAIT_UNTIL (file_ends_with (autogroup, expected));
 }
 
 int
@@ -1151,6 +1241,8 @@ main (int argc, char **argv)
   ADD ("/tmux/stop", test_stop);
   ADD ("/tmux/cancel", test_cancel);
 #undef ADD
+  g_test_add ("/tmux/nice", Fixture, NULL, fixture_setup_not_connected, test_nice,
+              fixture_teardown);
   g_test_add ("/tmux/reconnect-backoff", Fixture, NULL, fixture_setup_unstarted,
               test_reconnect_backoff, fixture_teardown);
   status = g_test_run ();
