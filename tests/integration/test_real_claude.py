@@ -169,6 +169,8 @@ class RealClaudeTest(SandboxTestCase):
             self.assertFalse(self.turns_with(marker, "backup"))
         self.assertEqual(self.signals.events("SwapStarted"), [])
         self.assertEqual(sb.get_property("ActiveAccount"), "main")
+        sb.wait_for(lambda: self.signals.count("TaskFinished") >= 4, timeout=10,
+                    what="four TaskFinished")
         finished = [(e["args"][1], e["args"][3]) for e in self.signals.events("TaskFinished")]
         self.assertEqual(finished, [("throttled", "requeued"), ("throttled", "done"),
                                     ("errored", "requeued"), ("errored", "done")])
