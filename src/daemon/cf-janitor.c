@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <glib/gi18n.h>
 #include <unistd.h>
@@ -13,8 +12,6 @@
 #include "cf-taskq.h"
 
 #define DONE_SIGNAL_PREFIX "agent-done-"
-/* cf-taskq.h: moves hold an exclusive flock on this file. */
-#define QUEUE_LOCK_FILE ".lock"
 #define QUEUE_META_DIR "meta"
 
 struct _CfJanitor {
@@ -218,23 +215,6 @@ release_task (Pass *pass, const char *project, const char *id)
     }
 }
 
-static int
-lock_queue (const char *project)
-{
-  g_autofree char *path = g_build_filename (project, CF_TASKQ_QUEUE_DIR, QUEUE_LOCK_FILE, NULL);
-  int fd = open (path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
-
-  if (fd < 0)
-    return -1;
-  while (flock (fd, LOCK_EX) < 0)
-    if (errno != EINTR)
-      {
-        close (fd);
-        return -1;
-      }
-  return fd;
-}
-
 /* The meta file of a task that is in no directory. Kept for a while (an
  * operator may still be moving the task by hand), then removed under the
  * queue lock, after checking again that the task did not come back. */
@@ -245,6 +225,7 @@ remove_orphan_meta (Pass *pass, const char *project, const char *id)
   g_autofree char *path = g_build_filename (project, CF_TASKQ_QUEUE_DIR, QUEUE_META_DIR, name,
                                             NULL);
   gint64 now = g_get_real_time ();
+  g_autoptr(GError) error = NULL;
   struct stat st;
   int lock;
 
@@ -254,11 +235,10 @@ remove_orphan_meta (Pass *pass, const char *project, const char *id)
       pass->stale_age_usec)
     return;
 
-  lock = lock_queue (project);
+  lock = cf_taskq_lock (project, &error);
   if (lock < 0)
     {
-      int saved = errno;
-      g_autofree char *text = g_strdup_printf ("cannot lock the queue: %s", g_strerror (saved));
+      g_autofree char *text = g_strdup_printf ("cannot lock the queue: %s", error->message);
       log_project (G_LOG_LEVEL_WARNING, project, text);
       return;
     }
@@ -277,7 +257,7 @@ remove_orphan_meta (Pass *pass, const char *project, const char *id)
           log_task (G_LOG_LEVEL_WARNING, project, id, NULL, text);
         }
     }
-  close (lock);
+  cf_taskq_unlock (lock);
 }
 
 /* Tasks in the inbox that a remote job has (their marker is next to them). */

@@ -456,25 +456,79 @@ unlock_queue (int fd)
 G_DEFINE_AUTO_CLEANUP_FREE_FUNC (QueueLock, unlock_queue, -1)
 
 /* Each call opens its own descriptor, so the flock excludes other threads
- * of this process as well as other processes. */
-static int
-lock_queue (const char *project, GError **error)
+ * of this process as well as other processes. The file is 0600: whoever
+ * can open it can hold it, so nobody but the service user may. The wait is
+ * bounded: a lock somebody keeps must cost its project a retry later, never
+ * a worker thread (and whatever waits for it) for good. */
+int
+cf_taskq_lock (const char *project, GError **error)
 {
-  g_autofree char *path = g_build_filename (project, CF_TASKQ_QUEUE_DIR, LOCK_FILE, NULL);
-  g_auto(FileDescriptor) fd = open (path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
+  g_autofree char *path = NULL;
+  g_auto(FileDescriptor) fd = -1;
+  struct stat st;
+  gint64 deadline = g_get_monotonic_time () + CF_TASKQ_LOCK_WAIT_USEC;
 
+  if (!check_project (project, error))
+    return -1;
+  path = g_build_filename (project, CF_TASKQ_QUEUE_DIR, LOCK_FILE, NULL);
+  fd = open (path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
   if (fd < 0)
     {
       set_errno_error (error, path, errno);
       return -1;
     }
-  while (flock (fd, LOCK_EX) < 0)
-    if (errno != EINTR)
-      {
-        set_errno_error (error, path, errno);
-        return -1;
-      }
+  if (fstat (fd, &st) < 0)
+    {
+      set_errno_error (error, path, errno);
+      return -1;
+    }
+  if (!S_ISREG (st.st_mode))
+    {
+      g_autofree char *shown = g_filename_display_name (path);
+
+      g_set_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_REGULAR,
+                   _("%s: is not a regular file"), shown);
+      return -1;
+    }
+  /* Lock files made before it was 0600; another owner's stays as it is. */
+  if ((st.st_mode & 077) != 0 && st.st_uid == geteuid ())
+    (void) fchmod (fd, st.st_mode & 0600);
+  while (flock (fd, LOCK_EX | LOCK_NB) < 0)
+    {
+      int saved = errno;
+
+      if (saved == EINTR)
+        continue;
+      if (saved != EWOULDBLOCK)
+        {
+          set_errno_error (error, path, saved);
+          return -1;
+        }
+      if (g_get_monotonic_time () >= deadline)
+        {
+          g_autofree char *shown = g_filename_display_name (path);
+
+          g_set_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_BUSY,
+                       _("%s: the queue lock is held by another process; try again later"),
+                       shown);
+          return -1;
+        }
+      g_usleep (CF_TASKQ_LOCK_RETRY_USEC);
+    }
   return g_steal_fd (&fd);
+}
+
+void
+cf_taskq_unlock (int lock)
+{
+  if (lock >= 0)
+    unlock_queue (lock);
+}
+
+static int
+lock_queue (const char *project, GError **error)
+{
+  return cf_taskq_lock (project, error);
 }
 
 /* The queue's own directories are real directories: through a symlink,

@@ -22,8 +22,11 @@ G_BEGIN_DECLS
  *
  * All functions are synchronous and meant for a worker thread. They share
  * no state: calls on different projects run in parallel, and the ones that
- * write hold an exclusive flock on the project's .lock for their duration,
- * so calls on the same project (from threads or processes) are serialised.
+ * write hold an exclusive flock on the project's .lock (0600) for their
+ * duration, so calls on the same project (from threads or processes) are
+ * serialised. Taking it waits at most CF_TASKQ_LOCK_WAIT_USEC: a lock held
+ * longer (by another process) fails the call with CF_TASKQ_ERROR_BUSY and
+ * changes nothing, so the caller retries later.
  *
  * PROJECT must be an absolute path; ids must pass cf_task_id_is_valid.
  * Anything else fails with CF_TASKQ_ERROR_INVALID_ARGUMENT before any file
@@ -47,7 +50,13 @@ typedef enum {
   CF_TASKQ_ERROR_TOO_LARGE,        /* over CF_TASK_MAX_SIZE */
   CF_TASKQ_ERROR_CORRUPT_META,     /* meta/<id>.json is not a meta file of this format */
   CF_TASKQ_ERROR_DELEGATED,        /* a remote job has the task (inbox/<id>.md.delegated) */
+  CF_TASKQ_ERROR_BUSY,             /* the queue lock stayed held for CF_TASKQ_LOCK_WAIT_USEC */
 } CfTaskqError;
+
+/* The longest a call waits for a project's queue lock, and how often it
+ * tries again meanwhile. */
+#define CF_TASKQ_LOCK_WAIT_USEC (1 * G_USEC_PER_SEC)
+#define CF_TASKQ_LOCK_RETRY_USEC (10 * 1000)
 
 typedef enum {
   CF_TASK_PLACE_ABSENT,
@@ -247,6 +256,13 @@ gboolean cf_taskq_set_local_only (const char *project,
                                   const char *reason,
                                   gint64 now_usec,
                                   GError **error);
+
+/* Takes the project's queue lock (creating .lock 0600, and making an older
+ * one of ours 0600) for a caller that changes the queue by other means: a
+ * descriptor to give to cf_taskq_unlock, or -1 with ERROR (BUSY when it
+ * stayed held for CF_TASKQ_LOCK_WAIT_USEC). */
+int cf_taskq_lock (const char *project, GError **error);
+void cf_taskq_unlock (int lock);
 
 /* Attempts recorded for ID; 0 when there is no (readable) meta file. */
 guint cf_taskq_attempts (const char *project, const char *id);

@@ -6,6 +6,7 @@
 #include <json-glib/json-glib.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -126,6 +127,76 @@ meta_of (const char *project, const char *id)
   g_assert_true (cf_taskq_read_meta (project, id, &meta, &error));
   g_assert_no_error (error);
   return meta;
+}
+
+/* --- The queue lock ---------------------------------------------------------------- */
+
+static void
+test_lock_held_elsewhere (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = g_build_filename (f->project, ".agent-queue", ".lock", NULL);
+  struct stat st;
+  guint attempt = 0;
+  gint64 start;
+  int other;
+  int lock;
+
+  /* A lock file from before it was private is made 0600. */
+  write_file (path, "");
+  g_assert_cmpint (g_chmod (path, 0644), ==, 0);
+  add_task (f, "inbox", "fix", "Fix the login\n");
+  lock = cf_taskq_lock (f->project, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (lock, >=, 0);
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, 0600);
+  cf_taskq_unlock (lock);
+
+  /* Another open file description holds it, as another process would. */
+  other = open (path, O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (other, >=, 0);
+  g_assert_cmpint (flock (other, LOCK_EX), ==, 0);
+
+  start = g_get_monotonic_time ();
+  g_assert_false (cf_taskq_claim (f->project, "fix", "ccl-auto-1", "main", "sonnet", NOW,
+                                  &attempt, &error));
+  g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_BUSY);
+  g_assert_nonnull (strstr (error->message, "held by another process"));
+  g_clear_error (&error);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, CF_TASKQ_LOCK_WAIT_USEC);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, CF_TASKQ_LOCK_WAIT_USEC + 2 * G_USEC_PER_SEC);
+  /* Nothing changed. */
+  g_assert_cmpint (cf_taskq_locate (f->project, "fix"), ==, CF_TASK_PLACE_INBOX);
+  g_assert_cmpuint (cf_taskq_attempts (f->project, "fix"), ==, 0);
+
+  g_assert_false (cf_taskq_reject (f->project, "fix", "cancelled", NOW, &error));
+  g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_BUSY);
+  g_clear_error (&error);
+  g_assert_cmpint (cf_taskq_locate (f->project, "fix"), ==, CF_TASK_PLACE_INBOX);
+
+  /* Released: the same claim goes through. */
+  close (other);
+  g_assert_true (cf_taskq_claim (f->project, "fix", "ccl-auto-1", "main", "sonnet", NOW,
+                                 &attempt, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (attempt, ==, 1);
+  g_assert_cmpint (cf_taskq_locate (f->project, "fix"), ==, CF_TASK_PLACE_ACTIVE);
+}
+
+static void
+test_lock_created_private (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = g_build_filename (f->project, ".agent-queue", ".lock", NULL);
+  struct stat st;
+  guint attempt = 0;
+
+  add_task (f, "inbox", "fix", "Fix the login\n");
+  g_assert_true (cf_taskq_claim (f->project, "fix", NULL, NULL, NULL, NOW, &attempt, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, 0600);
 }
 
 /* --- Directories ------------------------------------------------------------------- */
@@ -1488,6 +1559,8 @@ main (int argc, char **argv)
   ADD ("/taskq/recover", test_recover);
   ADD ("/taskq/threads", test_threads);
   ADD ("/taskq/crash-safety", test_crash_safety);
+  ADD ("/taskq/lock-held-elsewhere", test_lock_held_elsewhere);
+  ADD ("/taskq/lock-created-private", test_lock_created_private);
 #undef ADD
 
   return g_test_run ();
