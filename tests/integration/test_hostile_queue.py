@@ -81,6 +81,51 @@ class HostileQueueTest(SandboxTestCase):
         sb.daemon.send_signal(signal.SIGHUP)
         sb.wait_for(lambda: idle_pool(sb, 2), timeout=20, what="second session after reload")
 
+    def test_held_queue_lock_stalls_only_its_project(self):
+        sb = self.sb
+        sb.write_config({"pool": {"autonomous": {"min": 2, "max": 2}}})
+        demo = sb.project_dir
+        other = os.path.join(os.path.dirname(demo), "other")
+        for place in ("inbox", "active", "done", "failed"):
+            os.makedirs(queue_dir(other, place), exist_ok=True)
+        lock_path = os.path.join(demo, ".agent-queue", ".lock")
+        # A lock file from before it was private, held by another process.
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        os.chmod(lock_path, 0o644)
+        self.addCleanup(os.close, fd)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        sb.add_task("held-1", "Held one.")
+        sb.add_task("held-2", "Held two.")
+        sb.start_daemon()
+        sb.wait_for(lambda: idle_pool(sb, 2), timeout=20, what="pool")
+
+        for n in range(3):
+            sb.add_task(f"free-{n}", f"Free {n}.", project=other)
+        deadline = time.monotonic() + 60
+        while set(task_ids(other, "done")) != {"free-0", "free-1", "free-2"}:
+            self.assertLess(time.monotonic(), deadline, "the other project was not served")
+            _, elapsed = self.timed(lambda: sb.call("GetStatus"))
+            self.assertLess(elapsed, 1.0, "GetStatus waited behind a held queue lock")
+            time.sleep(0.2)
+        self.assertEqual(task_ids(demo, "inbox"), ["held-1", "held-2"])
+        self.assertEqual(task_ids(demo, "active"), [])
+        self.assertEqual(stat.S_IMODE(os.stat(lock_path).st_mode), 0o600)
+        self.assertEqual(sb.daemon_log().count("the queue lock is held by another process; "
+                                               "try again later: the project's tasks wait"), 1,
+                         "the lock-out is logged once")
+
+        r, elapsed = self.timed(lambda: sb.call("CancelTask", "ss", "demo", "held-2",
+                                                check=False))
+        self.assertLess(elapsed, 5, "CancelTask waited behind a held queue lock")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("held by another process", r.stderr)
+        self.assertEqual(task_ids(demo, "inbox"), ["held-1", "held-2"])
+        self.assertIsNone(sb.daemon.poll())
+
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        sb.wait_for(lambda: set(task_ids(demo, "done")) == {"held-1", "held-2"}, timeout=60,
+                    what="the held project's tasks after the release")
+        self.assertIn("is free again", sb.daemon_log())
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
