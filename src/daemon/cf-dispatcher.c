@@ -334,14 +334,38 @@ launch_fail (Launch *launch, const char *reason, gboolean count_attempt)
   launch_finish (launch);
 }
 
+static void arm_locked_out_timer (CfDispatcher *self);
+
 static gboolean
 on_locked_out_expired (gpointer user_data)
 {
   CfDispatcher *self = user_data;
 
   self->locked_out_id = 0;
+  arm_locked_out_timer (self);
   cf_dispatcher_kick (self);
   return G_SOURCE_REMOVE;
+}
+
+/* One timer, for the earliest project whose wait ends. */
+static void
+arm_locked_out_timer (CfDispatcher *self)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint64 earliest = G_MAXINT64;
+  GHashTableIter iter;
+  gpointer value;
+
+  g_clear_handle_id (&self->locked_out_id, g_source_remove);
+  if (self->cancellable == NULL)
+    return;
+  g_hash_table_iter_init (&iter, self->locked_out);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (*(gint64 *) value > now)
+      earliest = MIN (earliest, *(gint64 *) value);
+  if (earliest != G_MAXINT64)
+    self->locked_out_id = g_timeout_add ((guint) ((earliest - now) / 1000 + 1),
+                                         on_locked_out_expired, self);
 }
 
 /* Another process keeps the project's queue lock: its tasks wait (the
@@ -361,9 +385,7 @@ lock_out_project (CfDispatcher *self, Launch *launch, const char *reason)
       g_hash_table_insert (self->locked_out, g_strdup (launch->project), until);
     }
   *until = g_get_monotonic_time () + CF_DISPATCHER_LOCKED_OUT_USEC;
-  if (self->locked_out_id == 0 && self->cancellable != NULL)
-    self->locked_out_id = g_timeout_add ((guint) (CF_DISPATCHER_LOCKED_OUT_USEC / 1000),
-                                         on_locked_out_expired, self);
+  arm_locked_out_timer (self);
 }
 
 static gboolean

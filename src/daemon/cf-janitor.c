@@ -156,12 +156,29 @@ release_task (Pass *pass, const char *project, const char *id)
   g_autofree char *text = NULL;
   const char *session = NULL;
   gint64 now = g_get_real_time ();
+  g_autofree char *verdict_reason = NULL;
+  CfTaskOutcome outcome;
   gint64 updated_at;
   Suspect *before;
   gboolean give_up;
 
   if (g_hash_table_contains (pass->in_use, key))
     return;
+  if (cf_taskq_pending_verdict (project, id, &outcome, &verdict_reason))
+    {
+      /* Finished, but its move failed: settle it with its own verdict. */
+      if (cf_taskq_finish (project, id, outcome, verdict_reason, NULL, now, &error))
+        log_task (G_LOG_LEVEL_MESSAGE, project, id, NULL,
+                  outcome == CF_TASK_OUTCOME_DONE ? "finished task moved to done/ at last"
+                                                  : "finished task moved to failed/ at last");
+      else if (!g_error_matches (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_FOUND))
+        {
+          g_autofree char *message =
+            g_strdup_printf ("finished task still cannot leave active/: %s", error->message);
+          log_task (G_LOG_LEVEL_INFO, project, id, NULL, message);
+        }
+      return;
+    }
   if (!cf_taskq_read_meta (project, id, &meta, &error))
     {
       /* Without its history the attempt count is unknown: the operator decides. */
@@ -227,7 +244,7 @@ remove_orphan_meta (Pass *pass, const char *project, const char *id)
   gint64 now = g_get_real_time ();
   g_autoptr(GError) error = NULL;
   struct stat st;
-  int lock;
+  CfTaskqLock *lock;
 
   if (lstat (path, &st) < 0 || !S_ISREG (st.st_mode))
     return;
@@ -236,7 +253,7 @@ remove_orphan_meta (Pass *pass, const char *project, const char *id)
     return;
 
   lock = cf_taskq_lock (project, &error);
-  if (lock < 0)
+  if (lock == NULL)
     {
       g_autofree char *text = g_strdup_printf ("cannot lock the queue: %s", error->message);
       log_project (G_LOG_LEVEL_WARNING, project, text);

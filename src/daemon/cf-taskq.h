@@ -24,9 +24,9 @@ G_BEGIN_DECLS
  * no state: calls on different projects run in parallel, and the ones that
  * write hold an exclusive flock on the project's .lock (0600) for their
  * duration, so calls on the same project (from threads or processes) are
- * serialised. Taking it waits at most CF_TASKQ_LOCK_WAIT_USEC: a lock held
- * longer (by another process) fails the call with CF_TASKQ_ERROR_BUSY and
- * changes nothing, so the caller retries later.
+ * serialised. Waiting for another process's flock lasts at most
+ * CF_TASKQ_LOCK_WAIT_USEC: a lock held longer fails the call with
+ * CF_TASKQ_ERROR_BUSY and changes nothing, so the caller retries later.
  *
  * PROJECT must be an absolute path; ids must pass cf_task_id_is_valid.
  * Anything else fails with CF_TASKQ_ERROR_INVALID_ARGUMENT before any file
@@ -51,6 +51,7 @@ typedef enum {
   CF_TASKQ_ERROR_CORRUPT_META,     /* meta/<id>.json is not a meta file of this format */
   CF_TASKQ_ERROR_DELEGATED,        /* a remote job has the task (inbox/<id>.md.delegated) */
   CF_TASKQ_ERROR_BUSY,             /* the queue lock stayed held for CF_TASKQ_LOCK_WAIT_USEC */
+  CF_TASKQ_ERROR_FINISHED,         /* finished: a kept verdict waits for its move (no requeue) */
 } CfTaskqError;
 
 /* The longest a call waits for a project's queue lock, and how often it
@@ -186,6 +187,18 @@ gboolean cf_taskq_finish (const char *project,
                           gint64 now_usec,
                           GError **error);
 
+/* A finished task whose move failed (disk full, no descriptor left, the
+ * queue lock held) keeps its verdict: cf_taskq_finish remembers OUTCOME and
+ * REASON from its start until the move succeeds (in memory, and in
+ * meta/<id>.verdict once a move failed, when the disk takes it). Meanwhile
+ * the task stays in active/, the requeues refuse it (FINISHED), and calling
+ * cf_taskq_finish again retries the move. TRUE when ID has such a verdict;
+ * *out_reason (may be NULL) is newly allocated. */
+gboolean cf_taskq_pending_verdict (const char *project,
+                                   const char *id,
+                                   CfTaskOutcome *out_outcome,
+                                   char **out_reason);
+
 /* Moves an entry out of the inbox into failed/ whatever it is (symlink,
  * FIFO, directory, unreadable or broken task) and writes REASON to the meta
  * file (when the name holds a valid id) and to a .reason.txt file next to
@@ -258,11 +271,13 @@ gboolean cf_taskq_set_local_only (const char *project,
                                   GError **error);
 
 /* Takes the project's queue lock (creating .lock 0600, and making an older
- * one of ours 0600) for a caller that changes the queue by other means: a
- * descriptor to give to cf_taskq_unlock, or -1 with ERROR (BUSY when it
- * stayed held for CF_TASKQ_LOCK_WAIT_USEC). */
-int cf_taskq_lock (const char *project, GError **error);
-void cf_taskq_unlock (int lock);
+ * one of ours 0600) for a caller that changes the queue by other means:
+ * give it back with cf_taskq_unlock. NULL with ERROR when it cannot be
+ * taken (BUSY: another process held it for CF_TASKQ_LOCK_WAIT_USEC).
+ * Threads of this process wait for each other without that bound. */
+typedef struct _CfTaskqLock CfTaskqLock;
+CfTaskqLock *cf_taskq_lock (const char *project, GError **error);
+void cf_taskq_unlock (CfTaskqLock *lock);
 
 /* Attempts recorded for ID; 0 when there is no (readable) meta file. */
 guint cf_taskq_attempts (const char *project, const char *id);
@@ -306,5 +321,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (CfTaskqEntry, cf_taskq_entry_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CfTaskqRejected, cf_taskq_rejected_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CfTaskMeta, cf_task_meta_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CfTaskqRecovery, cf_taskq_recovery_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CfTaskqLock, cf_taskq_unlock)
 
 G_END_DECLS

@@ -110,9 +110,13 @@ class HostileQueueTest(SandboxTestCase):
         self.assertEqual(task_ids(demo, "inbox"), ["held-1", "held-2"])
         self.assertEqual(task_ids(demo, "active"), [])
         self.assertEqual(stat.S_IMODE(os.stat(lock_path).st_mode), 0o600)
-        self.assertEqual(sb.daemon_log().count("the queue lock is held by another process; "
-                                               "try again later: the project's tasks wait"), 1,
-                         "the lock-out is logged once")
+        lockout = ("the queue lock is held by another process; try again later: "
+                   "the project's tasks wait")
+        sb.wait_for(lambda: lockout in sb.daemon_log(), timeout=20, what="the lock-out logged")
+        # Tried again after 5 s, still held: not logged again.
+        time.sleep(7)
+        self.assertEqual(sb.daemon_log().count(lockout), 1, "the lock-out is logged once")
+        self.assertEqual(task_ids(demo, "inbox"), ["held-1", "held-2"])
 
         r, elapsed = self.timed(lambda: sb.call("CancelTask", "ss", "demo", "held-2",
                                                 check=False))
@@ -126,6 +130,32 @@ class HostileQueueTest(SandboxTestCase):
         sb.wait_for(lambda: set(task_ids(demo, "done")) == {"held-1", "held-2"}, timeout=60,
                     what="the held project's tasks after the release")
         self.assertIn("is free again", sb.daemon_log())
+    def test_finished_task_whose_move_fails_is_never_run_again(self):
+        sb = self.sb
+        demo = sb.project_dir
+        sb.write_config({"pool": {"autonomous": {"min": 1, "max": 1}}})
+        # The first three writes of a finished task's meta file fail (ENOSPC).
+        sb.start_daemon(env=sb.env(CF_FAULT_FAIL="taskq-finish-meta:3"))
+        sb.wait_for(lambda: idle_pool(sb, 1), timeout=20, what="pool")
+        sb.add_task("once", "Do it once.")
+
+        back_in_inbox = False
+        deadline = time.monotonic() + 90
+        while "once" not in task_ids(demo, "done"):
+            self.assertLess(time.monotonic(), deadline, "the finished task never reached done/")
+            if sb.fake_events("prompt") and "once" in task_ids(demo, "inbox"):
+                back_in_inbox = True
+            time.sleep(0.05)
+        self.assertFalse(back_in_inbox, "a finished task went back to the inbox")
+        log = sb.daemon_log()
+        self.assertEqual(log.count("fault injection: failing at taskq-finish-meta"), 3, log)
+        self.assertEqual(log.count("cannot leave active/"), 1, "the operator is told once")
+        self.assertFalse(os.path.exists(os.path.join(demo, ".agent-queue", "meta",
+                                                     "once.verdict")))
+        time.sleep(2)
+        prompts = [e for e in sb.fake_events("prompt") if e["text"].startswith("[once]")]
+        self.assertEqual(len(prompts), 1, "the finished task ran again")
+        self.assertEqual(task_ids(demo, "inbox") + task_ids(demo, "active"), [])
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
