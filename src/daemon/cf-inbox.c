@@ -885,6 +885,7 @@ typedef enum {
   PARSE_GONE,
   PARSE_REJECTED,              /* moved to failed/, MESSAGE = reason */
   PARSE_DEFERRED,              /* does not parse, but may still be being written */
+  PARSE_WRITING,               /* its writer still has it open: read again once ready */
   PARSE_ERROR,                 /* neither readable nor rejectable, MESSAGE says why */
 } ParseOutcome;
 
@@ -955,6 +956,8 @@ parse_one (ParseItem *item)
     {
       if (g_error_matches (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_FOUND))
         item->outcome = PARSE_GONE;
+      else if (g_error_matches (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_WRITING))
+        item->outcome = PARSE_WRITING;
       else if (!is_refusal (error, item->project, item->id))
         {
           item->outcome = PARSE_ERROR;
@@ -1070,6 +1073,16 @@ on_parsed (GObject *source, GAsyncResult *result, gpointer user_data)
         case PARSE_GONE:
           if (project != NULL)
             request_scan (project, SETTLE_USEC);
+          break;
+
+        case PARSE_WRITING:
+          /* Its writer still has it open: ready again once it stood still
+           * (or closed it), never refused meanwhile. */
+          if (!current)
+            break;
+          entry->ready = FALSE;
+          entry_refresh (self, entry);
+          request_scan (project, SETTLE_USEC);
           break;
 
         case PARSE_DEFERRED:

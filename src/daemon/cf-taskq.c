@@ -7,6 +7,7 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -1132,6 +1133,38 @@ cf_taskq_scan_inbox (const char *project,
   return TRUE;
 }
 
+/* A task written in place (not renamed in) must not be read before its
+ * writer closed it, however long the writer pauses: a read lease cannot
+ * be taken on a file some process has open for writing (EAGAIN). Without
+ * leases here (another user's file and no CAP_LEASE, a file system without
+ * them) this says nothing, and the callers' settle times decide alone. A
+ * lease break during the instant it is held raises SIGURG, which is
+ * ignored by default, instead of the fatal SIGIO. */
+static gboolean
+check_not_being_written (const char *path, GError **error)
+{
+  g_auto(FileDescriptor) fd = open (path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+                                          O_NOCTTY);
+
+  if (fd < 0)
+    return TRUE;               /* read_regular says what is wrong */
+  if (fcntl (fd, F_SETSIG, SIGURG) < 0)
+    return TRUE;
+  if (fcntl (fd, F_SETLEASE, F_RDLCK) < 0)
+    {
+      g_autofree char *shown = NULL;
+
+      if (errno != EAGAIN)
+        return TRUE;
+      shown = g_filename_display_name (path);
+      g_set_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_WRITING,
+                   _("%s: still open for writing"), shown);
+      return FALSE;
+    }
+  (void) fcntl (fd, F_SETLEASE, F_UNLCK);
+  return TRUE;
+}
+
 gboolean
 cf_taskq_read_task_in (const char *project, CfTaskPlace place, const char *id, CfTask **out,
                        GError **error)
@@ -1151,6 +1184,8 @@ cf_taskq_read_task_in (const char *project, CfTaskPlace place, const char *id, C
                    _("no directory holds absent tasks"));
       return FALSE;
     }
+  if (place == CF_TASK_PLACE_INBOX && !check_not_being_written (path, error))
+    return FALSE;
   if (!read_regular (path, CF_TASK_MAX_SIZE, &data, &length, error))
     return FALSE;
   *out = cf_task_parse (id, data, length, error);

@@ -52,6 +52,7 @@ typedef enum {
   CF_TASKQ_ERROR_DELEGATED,        /* a remote job has the task (inbox/<id>.md.delegated) */
   CF_TASKQ_ERROR_BUSY,             /* the queue lock stayed held for CF_TASKQ_LOCK_WAIT_USEC */
   CF_TASKQ_ERROR_FINISHED,         /* finished: a kept verdict waits for its move (no requeue) */
+  CF_TASKQ_ERROR_WRITING,          /* an inbox file some process still has open for writing */
 } CfTaskqError;
 
 /* The longest a call waits for a project's queue lock, and how often it
@@ -146,7 +147,10 @@ gboolean cf_taskq_scan_inbox (const char *project,
 
 /* Reads and parses inbox/<id>.md (cf_taskq_read_task_in: any place but
  * ABSENT) without following a symlink or blocking on a FIFO. Parse errors
- * come back in CF_TASK_ERROR; file problems in CF_TASKQ_ERROR. */
+ * come back in CF_TASK_ERROR; file problems in CF_TASKQ_ERROR. An inbox
+ * file that a process still has open for writing is not read (WRITING),
+ * where the system lets the daemon know (a lease on a file it owns or with
+ * CAP_LEASE, on a local file system). */
 gboolean cf_taskq_read_task (const char *project,
                              const char *id,
                              CfTask **out,

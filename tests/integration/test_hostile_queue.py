@@ -156,6 +156,40 @@ class HostileQueueTest(SandboxTestCase):
         prompts = [e for e in sb.fake_events("prompt") if e["text"].startswith("[once]")]
         self.assertEqual(len(prompts), 1, "the finished task ran again")
         self.assertEqual(task_ids(demo, "inbox") + task_ids(demo, "active"), [])
+    def test_task_written_in_place_with_a_pause_is_read_whole(self):
+        sb = self.sb
+        demo = sb.project_dir
+        sb.write_config({"pool": {"autonomous": {"min": 1, "max": 1}}})
+        sb.start_daemon()
+        sb.wait_for(lambda: idle_pool(sb, 1), timeout=20, what="pool")
+        path = os.path.join(queue_dir(demo, "inbox"), "slow.md")
+        failed_seen = []
+
+        def watch_failed():
+            while not stop.is_set():
+                if task_ids(demo, "failed"):
+                    failed_seen.extend(task_ids(demo, "failed"))
+                stop.wait(0.05)
+
+        stop = threading.Event()
+        watcher = threading.Thread(target=watch_failed)
+        watcher.start()
+        try:
+            # Half the frontmatter, a 6 s pause with the file open, the rest.
+            with open(path, "w") as f:
+                f.write("---\ntitle: Slow writer\n")
+                f.flush()
+                time.sleep(6)
+                self.assertEqual(sb.fake_events("prompt"), [], "dispatched half written")
+                f.write("priority: high\n---\nThe body WHOLE-7c1e arrived.\n")
+            sb.wait_for(lambda: "slow" in task_ids(demo, "done"), timeout=60, what="slow in done/")
+        finally:
+            stop.set()
+            watcher.join()
+        self.assertEqual(failed_seen, [], "a half-written task was sent to failed/")
+        prompts = [e["text"] for e in sb.fake_events("prompt")]
+        self.assertEqual(len(prompts), 1, prompts)
+        self.assertIn("WHOLE-7c1e", prompts[0])
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -282,6 +282,38 @@ test_verdict_on_disk_survives_restart (Fixture *f, gconstpointer data)
   g_assert_false (cf_taskq_pending_verdict (f->project, "gone", NULL, NULL));
 }
 
+/* --- A task file still being written ------------------------------------------------ */
+
+static void
+test_read_task_open_for_writing (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CfTask) task = NULL;
+  g_autofree char *path = qpath (f, "inbox", "slow.md");
+  const char *half = "---\ntitle: Slow\n";
+  int writer;
+
+  writer = open (path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  g_assert_cmpint (writer, >=, 0);
+  g_assert_cmpint (write (writer, half, strlen (half)), ==, (gssize) strlen (half));
+  g_assert_false (cf_taskq_read_task (f->project, "slow", &task, &error));
+  g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_WRITING);
+  g_clear_error (&error);
+  g_assert_cmpint (close (writer), ==, 0);
+
+  writer = open (path, O_WRONLY | O_APPEND | O_CLOEXEC);
+  g_assert_cmpint (writer, >=, 0);
+  g_assert_cmpint (write (writer, "---\nBody\n", 9), ==, 9);
+  g_assert_false (cf_taskq_read_task (f->project, "slow", &task, &error));
+  g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_WRITING);
+  g_clear_error (&error);
+  g_assert_cmpint (close (writer), ==, 0);
+
+  g_assert_true (cf_taskq_read_task (f->project, "slow", &task, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (task->title, ==, "Slow");
+}
+
 /* --- Directories ------------------------------------------------------------------- */
 
 static void
@@ -1645,6 +1677,7 @@ main (int argc, char **argv)
   ADD ("/taskq/lock-held-elsewhere", test_lock_held_elsewhere);
   ADD ("/taskq/lock-created-private", test_lock_created_private);
   ADD ("/taskq/finish-keeps-verdict", test_finish_keeps_verdict);
+  ADD ("/taskq/read-task-open-for-writing", test_read_task_open_for_writing);
   ADD ("/taskq/verdict-on-disk-survives-restart", test_verdict_on_disk_survives_restart);
 #undef ADD
 
