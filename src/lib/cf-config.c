@@ -433,6 +433,29 @@ parse_string (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, con
   return TRUE;
 }
 
+/* YAML 1.2's core booleans only: "yes", "on" and "1" are refused. */
+static gboolean
+parse_bool (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
+            const Field *field, GError **error)
+{
+  gboolean *slot = FIELD_SLOT (loader, field, gboolean);
+  const char *text = NULL;
+
+  if (!scalar_text (loader, at, value, path, FALSE, &text, error))
+    return FALSE;
+  if (strcmp (text, "true") == 0)
+    *slot = TRUE;
+  else if (strcmp (text, "false") == 0)
+    *slot = FALSE;
+  else
+    {
+      g_autofree char *shown = cf_text_for_message (text);
+      return set_error_at (error, loader, at, path, CF_CONFIG_ERROR_VALUE,
+                           _("'%s' is not true or false"), shown);
+    }
+  return TRUE;
+}
+
 /* Expands ~ and checks the result is absolute. *out is NULL for an empty
  * value the field allows. */
 static gboolean
@@ -937,6 +960,7 @@ static const Field pool_fields[] = {
 static const Field projects_fields[] = {
   { "dir", parse_path, CONFIG_OFFSET (projects_dir), FIELD_EMPTY_IS_NULL, 0, NULL },
   { "extra", parse_path_list, CONFIG_OFFSET (projects_extra), 0, 0, NULL },
+  { "allow_other_owners", parse_bool, CONFIG_OFFSET (projects_allow_other_owners), 0, 0, NULL },
   { NULL, NULL, 0, 0, 0, NULL },
 };
 

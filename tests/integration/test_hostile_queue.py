@@ -18,6 +18,7 @@
 import fcntl
 import glob
 import os
+import re
 import signal
 import stat
 import sys
@@ -190,6 +191,34 @@ class HostileQueueTest(SandboxTestCase):
         prompts = [e["text"] for e in sb.fake_events("prompt")]
         self.assertEqual(len(prompts), 1, prompts)
         self.assertIn("WHOLE-7c1e", prompts[0])
+    def test_project_of_another_user_is_refused_by_default(self):
+        require(os.getuid() == 0, "needs root (chown)")
+        sb = self.sb
+        sb.write_config({"pool": {"autonomous": {"min": 1, "max": 1}}})
+        demo = sb.project_dir
+        theirs = os.path.join(os.path.dirname(demo), "theirs")
+        for place in ("inbox", "active", "done", "failed"):
+            os.makedirs(queue_dir(theirs, place), exist_ok=True)
+        os.chown(theirs, 65534, 65534)
+        sb.add_task("planted", "Run what another user wrote.", project=theirs)
+        sb.add_task("mine", "Mine.")
+        sb.start_daemon()
+        sb.wait_for(lambda: "mine" in task_ids(demo, "done"), timeout=60, what="mine in done/")
+        sb.wait_for(lambda: f"{theirs}: owned by " in sb.daemon_log(), timeout=10,
+                    what="the refusal logged")
+        log = sb.daemon_log()
+        self.assertRegex(log, re.escape(theirs) + r": owned by (\S+ \()?uid 65534\)?, neither "
+                              r"the service user nor root")
+        self.assertEqual(log.count(f"{theirs}: owned by "), 1, "logged once")
+        self.assertEqual(task_ids(theirs, "inbox"), ["planted"])
+        self.assertEqual([e for e in sb.fake_events("prompt") if "planted" in e["text"]], [])
+
+        # The operator allows it: served after a reload.
+        sb.write_config({"pool": {"autonomous": {"min": 1, "max": 1}},
+                         "projects": {"allow_other_owners": True}})
+        sb.daemon.send_signal(signal.SIGHUP)
+        sb.wait_for(lambda: "planted" in task_ids(theirs, "done"), timeout=60,
+                    what="the allowed project's task in done/")
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

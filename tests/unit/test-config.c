@@ -224,6 +224,10 @@ static const ErrorCase error_cases[] = {
     SRC ":5:5: pool.autonomous.min: must not exceed max (200)" },
   { ACCOUNTS "pool:\n  autonomous:\n    min: -3\n", -1, CF_CONFIG_ERROR_VALUE,
     SRC ":5:5: pool.autonomous.min: must not be negative" },
+  { ACCOUNTS "projects:\n  allow_other_owners: yes\n", -1, CF_CONFIG_ERROR_VALUE,
+    SRC ":4:3: projects.allow_other_owners: 'yes' is not true or false" },
+  { ACCOUNTS "projects:\n  allow_other_owners: 1\n", -1, CF_CONFIG_ERROR_VALUE,
+    SRC ":4:3: projects.allow_other_owners: '1' is not true or false" },
   { ACCOUNTS "pool:\n  autonomous:\n    start_index: 4294967295\n", -1, CF_CONFIG_ERROR_VALUE,
     SRC ":5:5: pool.autonomous.start_index: start_index + max must not exceed 4294967295" },
   { ACCOUNTS "pool:\n  autonomous: {prefix: 'ccl.auto.'}\n", -1, CF_CONFIG_ERROR_VALUE,
@@ -624,6 +628,24 @@ test_values (void)
 }
 
 static void
+test_allow_other_owners (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CfConfig) defaults = load (ACCOUNTS, &error);
+  g_autoptr(CfConfig) allowed = NULL;
+  g_autoptr(CfConfig) refused = NULL;
+
+  g_assert_no_error (error);
+  g_assert_false (defaults->projects_allow_other_owners);
+  allowed = load (ACCOUNTS "projects: {allow_other_owners: true}\n", &error);
+  g_assert_no_error (error);
+  g_assert_true (allowed->projects_allow_other_owners);
+  refused = load (ACCOUNTS "projects: {allow_other_owners: false}\n", &error);
+  g_assert_no_error (error);
+  g_assert_false (refused->projects_allow_other_owners);
+}
+
+static void
 test_listen_addresses (void)
 {
   static const struct {
@@ -949,6 +971,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/deprecated-projects-dir", test_deprecated_projects_dir);
   g_test_add_func ("/config/durations", test_durations);
   g_test_add_func ("/config/values", test_values);
+  g_test_add_func ("/config/allow-other-owners", test_allow_other_owners);
   g_test_add_func ("/config/lookups", test_lookups);
   g_test_add_func ("/config/priorities", test_priorities);
   g_test_add_func ("/config/listen-addresses", test_listen_addresses);
