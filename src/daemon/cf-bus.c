@@ -29,6 +29,7 @@ struct _CfBus {
   CfSwitcher *switcher;
   CfQuota *quota;
   CfBusReloadFunc reload_func;
+  CfBusReloadFinishFunc reload_finish;
   gpointer reload_data;
   sd_bus *bus;
   CfPolkit *polkit;
@@ -492,11 +493,12 @@ method_pause_resume (sd_bus_message *message, void *userdata, sd_bus_error *erro
 }
 
 static void
-reload_authorized (Pending *p)
+on_reloaded (GObject *source, GAsyncResult *result, gpointer user_data)
 {
+  Pending *p = user_data;
   g_autoptr(GError) local_error = NULL;
 
-  if (p->self->reload_func (p->self->reload_data, &local_error))
+  if (p->self->reload_finish (p->self->reload_data, result, &local_error))
     (void) sd_bus_reply_method_return (p->message, "");
   else
     {
@@ -506,6 +508,12 @@ reload_authorized (Pending *p)
       reply_error (p->message, SD_BUS_ERROR_FAILED, local_error->message);
     }
   pending_free (p);
+}
+
+static void
+reload_authorized (Pending *p)
+{
+  p->self->reload_func (p->self->reload_data, on_reloaded, p);
 }
 
 static int
@@ -1100,9 +1108,11 @@ cf_bus_new (CfState *state, CfConfig *config)
 }
 
 void
-cf_bus_set_reload_func (CfBus *self, CfBusReloadFunc func, gpointer user_data)
+cf_bus_set_reload_func (CfBus *self, CfBusReloadFunc func, CfBusReloadFinishFunc finish,
+                        gpointer user_data)
 {
   self->reload_func = func;
+  self->reload_finish = finish;
   self->reload_data = user_data;
 }
 

@@ -31,10 +31,15 @@ void cf_bus_set_components (CfBus *self, CfInbox *inbox, CfHooks *hooks, CfWatch
  * SwapStarted and SwapFinished come from QUOTA and SWITCHER. */
 void cf_bus_set_failover (CfBus *self, CfSwitcher *switcher, CfQuota *quota);
 
-/* What Reload() runs once the caller is authorised, the same as SIGHUP:
+/* What Reload() runs once the caller is authorised, the same as SIGHUP: an
+ * asynchronous reload (the file is read off the main loop); FINISH gives
  * FALSE with ERROR when the new configuration is refused. */
-typedef gboolean (*CfBusReloadFunc) (gpointer user_data, GError **error);
-void cf_bus_set_reload_func (CfBus *self, CfBusReloadFunc func, gpointer user_data);
+typedef void (*CfBusReloadFunc) (gpointer user_data, GAsyncReadyCallback callback,
+                                 gpointer callback_data);
+typedef gboolean (*CfBusReloadFinishFunc) (gpointer user_data, GAsyncResult *result,
+                                           GError **error);
+void cf_bus_set_reload_func (CfBus *self, CfBusReloadFunc func, CfBusReloadFinishFunc finish,
+                             gpointer user_data);
 
 /* Connects to the system bus (DBUS_SYSTEM_BUS_ADDRESS honoured), attaches to
  * EVENT, exports the object and requests the name asynchronously.

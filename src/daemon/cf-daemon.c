@@ -34,6 +34,8 @@
 struct _CfDaemon {
   GObject parent_instance;
 
+  gboolean shutting_down;
+
   CfConfig *config;
   char *config_path;
   sd_event *event;
@@ -221,10 +223,16 @@ on_resume_failed (CfDispatcher *dispatcher, const char *session, const char *pro
                    body);
 }
 
-static gboolean
-reload_from_bus (gpointer daemon, GError **error)
+static void
+reload_from_bus (gpointer daemon, GAsyncReadyCallback callback, gpointer callback_data)
 {
-  return cf_daemon_reload (daemon, error);
+  cf_daemon_reload_async (daemon, callback, callback_data);
+}
+
+static gboolean
+reload_from_bus_finish (gpointer daemon, GAsyncResult *result, GError **error)
+{
+  return cf_daemon_reload_finish (daemon, result, error);
 }
 
 gboolean
@@ -300,7 +308,7 @@ cf_daemon_start (CfDaemon *self, GError **error)
   self->bus = cf_bus_new (self->state, self->config);
   cf_bus_set_components (self->bus, self->inbox, self->hooks, self->watcher);
   cf_bus_set_failover (self->bus, self->switcher, self->quota);
-  cf_bus_set_reload_func (self->bus, reload_from_bus, self);
+  cf_bus_set_reload_func (self->bus, reload_from_bus, reload_from_bus_finish, self);
   g_signal_connect (self->bus, "name-acquired", G_CALLBACK (on_name_acquired), self);
   g_signal_connect (self->bus, "name-lost", G_CALLBACK (on_name_lost), self);
   if (!cf_bus_start (self->bus, self->event, error))
@@ -323,19 +331,23 @@ cf_daemon_start (CfDaemon *self, GError **error)
   return TRUE;
 }
 
-gboolean
-cf_daemon_reload (CfDaemon *self, GError **error)
+/* Runs in a worker thread: the file may sit on a slow disk, and whatever
+ * it is (a FIFO, a device) must not hold the main loop. */
+static void
+load_config_in_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
-  g_autoptr(CfConfig) config = NULL;
+  GError *error = NULL;
+  CfConfig *config = cf_config_load_file (data, g_get_home_dir (), &error);
 
-  sd_notifyf (0, "RELOADING=1\nMONOTONIC_USEC=%" G_GUINT64_FORMAT,
-              (guint64) g_get_monotonic_time ());
-  config = cf_config_load_file (self->config_path, g_get_home_dir (), error);
-  if (config == NULL)
-    {
-      sd_notify (0, "READY=1");
-      return FALSE;
-    }
+  if (config != NULL)
+    g_task_return_pointer (task, config, (GDestroyNotify) cf_config_unref);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+apply_config (CfDaemon *self, CfConfig *config)
+{
   for (guint i = 0; config->warnings != NULL && config->warnings[i] != NULL; i++)
     g_warning ("%s", config->warnings[i]);
   if (g_strcmp0 (config->tmux_socket, self->config->tmux_socket) != 0)
@@ -362,8 +374,45 @@ cf_daemon_reload (CfDaemon *self, GError **error)
   cf_http_set_config (self->http, config);
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                     "MESSAGE", "Configuration reloaded from %s", self->config_path);
+}
+
+static void
+on_config_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) reload = user_data;
+  CfDaemon *self = g_task_get_source_object (reload);
+  g_autoptr(CfConfig) config = NULL;
+  GError *error = NULL;
+
+  config = g_task_propagate_pointer (G_TASK (result), &error);
+  /* A reload that ends after shutdown began has nothing left to apply to. */
+  if (config != NULL && !self->shutting_down)
+    apply_config (self, config);
   sd_notify (0, "READY=1");
-  return TRUE;
+  if (config == NULL)
+    g_task_return_error (reload, error);
+  else
+    g_task_return_boolean (reload, TRUE);
+}
+
+void
+cf_daemon_reload_async (CfDaemon *self, GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *reload = g_task_new (self, NULL, callback, user_data);
+  g_autoptr(GTask) load = g_task_new (self, NULL, on_config_loaded, reload);
+
+  g_task_set_source_tag (reload, cf_daemon_reload_async);
+  sd_notifyf (0, "RELOADING=1\nMONOTONIC_USEC=%" G_GUINT64_FORMAT,
+              (guint64) g_get_monotonic_time ());
+  g_task_set_task_data (load, g_strdup (self->config_path), g_free);
+  g_task_run_in_thread (load, load_config_in_thread);
+}
+
+gboolean
+cf_daemon_reload_finish (CfDaemon *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 void
@@ -371,6 +420,7 @@ cf_daemon_shutdown (CfDaemon *self)
 {
   g_autoptr(GError) error = NULL;
 
+  self->shutting_down = TRUE;
   sd_notify (0, "STOPPING=1");
   if (self->dispatcher != NULL)
     cf_dispatcher_stop (self->dispatcher);

@@ -15,8 +15,10 @@ G_DECLARE_FINAL_TYPE (CfDaemon, cf_daemon, CF, DAEMON, GObject)
 
 CfDaemon *cf_daemon_new (CfConfig *config, const char *config_path);
 gboolean cf_daemon_start (CfDaemon *self, GError **error);
-/* Re-reads the config file; keeps the running config when it is invalid. */
-gboolean cf_daemon_reload (CfDaemon *self, GError **error);
+/* Re-reads the config file in a worker thread and applies it on the main
+ * loop; keeps the running config when it is invalid (the error says why). */
+void cf_daemon_reload_async (CfDaemon *self, GAsyncReadyCallback callback, gpointer user_data);
+gboolean cf_daemon_reload_finish (CfDaemon *self, GAsyncResult *result, GError **error);
 /* Stops components and writes the state one last time. */
 void cf_daemon_shutdown (CfDaemon *self);
 

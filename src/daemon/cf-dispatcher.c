@@ -33,10 +33,12 @@ struct _CfDispatcher {
 
   GHashTable *launches;        /* session name → Launch* */
   GHashTable *last_served;     /* project → GSIZE sequence of its last launch */
+  GHashTable *locked_out;      /* project → gint64* monotonic µs before which it is not tried */
   gsize served_seq;
   guint kick_id;
   guint cooldown_id;           /* kicks when the earliest cooldown seen ends */
   gint64 cooldown_at;          /* µs epoch it is armed for, 0 = none */
+  guint locked_out_id;         /* kicks when the earliest locked-out project may be tried */
   gulong handlers[4];
   CfDispatcherSkipFunc skip;
   gpointer skip_data;
@@ -53,6 +55,9 @@ enum {
   N_SIGNALS,
 };
 static guint signals[N_SIGNALS];
+/* How long a project whose queue lock another process holds is left alone
+ * before a claim is tried again. */
+#define CF_DISPATCHER_LOCKED_OUT_USEC (5 * G_USEC_PER_SEC)
 
 typedef enum {
   STAGE_CHECK_SESSION,
@@ -366,6 +371,68 @@ launch_fail (Launch *launch, const char *reason, gboolean count_attempt)
   launch_finish (launch);
 }
 
+static void arm_locked_out_timer (CfDispatcher *self);
+
+static gboolean
+on_locked_out_expired (gpointer user_data)
+{
+  CfDispatcher *self = user_data;
+
+  self->locked_out_id = 0;
+  arm_locked_out_timer (self);
+  cf_dispatcher_kick (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* One timer, for the earliest project whose wait ends. */
+static void
+arm_locked_out_timer (CfDispatcher *self)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint64 earliest = G_MAXINT64;
+  GHashTableIter iter;
+  gpointer value;
+
+  g_clear_handle_id (&self->locked_out_id, g_source_remove);
+  if (self->cancellable == NULL)
+    return;
+  g_hash_table_iter_init (&iter, self->locked_out);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (*(gint64 *) value > now)
+      earliest = MIN (earliest, *(gint64 *) value);
+  if (earliest != G_MAXINT64)
+    self->locked_out_id = g_timeout_add ((guint) ((earliest - now) / 1000 + 1),
+                                         on_locked_out_expired, self);
+}
+
+/* Another process keeps the project's queue lock: its tasks wait (the
+ * claim changed nothing), the other projects are served, and the project
+ * is tried again every CF_DISPATCHER_LOCKED_OUT_USEC. Said once per
+ * episode. */
+static void
+lock_out_project (CfDispatcher *self, Launch *launch, const char *reason)
+{
+  gint64 *until = g_hash_table_lookup (self->locked_out, launch->project);
+
+  if (until == NULL)
+    {
+      log_launch (G_LOG_LEVEL_WARNING, launch, "%s: the project's tasks wait until it is "
+                  "released (other projects are served)", reason);
+      until = g_new (gint64, 1);
+      g_hash_table_insert (self->locked_out, g_strdup (launch->project), until);
+    }
+  *until = g_get_monotonic_time () + CF_DISPATCHER_LOCKED_OUT_USEC;
+  arm_locked_out_timer (self);
+}
+
+static gboolean
+is_locked_out (CfDispatcher *self, const char *project)
+{
+  gint64 *until = g_hash_table_lookup (self->locked_out, project);
+
+  return until != NULL && g_get_monotonic_time () < *until;
+}
+
 static void
 on_claimed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -384,6 +451,8 @@ on_claimed (GObject *source, GAsyncResult *result, gpointer user_data)
                       launch->task_id, error->message);
           cf_state_task_finished (self->state, launch->project, launch->task_id, "", "failed");
         }
+      else if (g_error_matches (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_BUSY))
+        lock_out_project (self, launch, error->message);
       else
         log_launch (G_LOG_LEVEL_INFO, launch, "task %s not claimed: %s", launch->task_id,
                     error->message);
@@ -391,6 +460,9 @@ on_claimed (GObject *source, GAsyncResult *result, gpointer user_data)
       launch_finish (launch);
       return;
     }
+  if (g_hash_table_remove (self->locked_out, launch->project))
+    log_launch (G_LOG_LEVEL_MESSAGE, launch, "the queue lock of %s is free again: its tasks "
+                "are dispatched", launch->project);
   if (job->exhausted)
     {
       log_launch (G_LOG_LEVEL_WARNING, launch, "task %s used all its attempts: moved to failed/",
@@ -915,6 +987,8 @@ dispatchable (const CfInboxTask *task, gpointer user_data)
     }
   if (self->skip != NULL && self->skip (task, self->skip_data))
     return FALSE;
+  if (is_locked_out (self, task->project))
+    return FALSE;
   return !g_hash_table_contains (c->busy_ids, task->id) ||
          !task_in_flight (self, task->project, task->id);
 }
@@ -1141,6 +1215,7 @@ cf_dispatcher_stop (CfDispatcher *self)
   g_clear_handle_id (&self->kick_id, g_source_remove);
   g_clear_handle_id (&self->cooldown_id, g_source_remove);
   self->cooldown_at = 0;
+  g_clear_handle_id (&self->locked_out_id, g_source_remove);
   g_clear_signal_handler (&self->handlers[0], self->inbox);
   g_clear_signal_handler (&self->handlers[1], self->state);
   g_clear_signal_handler (&self->handlers[2], self->state);
@@ -1163,6 +1238,7 @@ cf_dispatcher_dispose (GObject *object)
   cf_dispatcher_stop (self);
   g_clear_pointer (&self->launches, g_hash_table_unref);
   g_clear_pointer (&self->last_served, g_hash_table_unref);
+  g_clear_pointer (&self->locked_out, g_hash_table_unref);
   g_clear_object (&self->inbox);
   g_clear_object (&self->hooks);
   g_clear_object (&self->tmux);
@@ -1189,6 +1265,7 @@ cf_dispatcher_init (CfDispatcher *self)
   self->launches = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                           (GDestroyNotify) launch_free);
   self->last_served = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->locked_out = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
 CfDispatcher *

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gi18n.h>
+#include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -536,6 +538,7 @@ typedef struct {
   gboolean discover;
   gboolean scan_all;           /* scan every discovered project: a full scan */
   char *projects_dir;
+  gboolean allow_other_owners; /* projects.allow_other_owners */
   GPtrArray *explicit_paths;   /* char* */
   GPtrArray *paths;            /* char*: projects to scan when not discovering */
 
@@ -721,6 +724,30 @@ is_directory (const char *path)
   return stat (path, &st) == 0 && S_ISDIR (st.st_mode);
 }
 
+/* Whoever owns a project writes the tasks Claude runs with the service
+ * user's accounts: only the service user's and root's projects are served
+ * unless projects.allow_other_owners says otherwise. FALSE with *out_message
+ * (naming the project and its owner) for another user's project. */
+static gboolean
+owner_allowed (const char *path, gboolean allow_other_owners, char **out_message)
+{
+  struct stat st;
+  struct passwd entry, *found = NULL;
+  char buffer[4096];
+  g_autofree char *owner = NULL;
+
+  if (allow_other_owners || stat (path, &st) < 0 || st.st_uid == 0 || st.st_uid == geteuid ())
+    return TRUE;
+  if (getpwuid_r (st.st_uid, &entry, buffer, sizeof buffer, &found) == 0 && found != NULL)
+    owner = g_strdup_printf ("%s (uid %u)", found->pw_name, (guint) st.st_uid);
+  else
+    owner = g_strdup_printf ("uid %u", (guint) st.st_uid);
+  *out_message = g_strdup_printf (_("%s: owned by %s, neither the service user nor root; its "
+                                    "tasks are not run (projects.allow_other_owners allows it)"),
+                                  path, owner);
+  return FALSE;
+}
+
 static int
 compare_strings (gconstpointer a, gconstpointer b)
 {
@@ -742,10 +769,16 @@ discover (ScanJob *job)
     {
       const char *path = g_ptr_array_index (job->explicit_paths, i);
       g_autoptr(GError) error = NULL;
+      g_autofree char *refusal = NULL;
       ProjectSpec *spec;
 
       if (g_hash_table_contains (known, path))
         continue;
+      if (!owner_allowed (path, job->allow_other_owners, &refusal))
+        {
+          g_hash_table_replace (job->failures, g_strdup (path), g_steal_pointer (&refusal));
+          continue;
+        }
       if (!cf_taskq_ensure_dirs (path, &error))
         {
           g_hash_table_replace (job->failures, g_strdup (path), g_strdup (error->message));
@@ -782,8 +815,15 @@ discover (ScanJob *job)
           if (is_directory (inbox))
             {
               g_autoptr(GError) error = NULL;
+              g_autofree char *refusal = NULL;
               ProjectSpec *spec;
 
+              if (!owner_allowed (path, job->allow_other_owners, &refusal))
+                {
+                  g_hash_table_replace (job->failures, g_steal_pointer (&path),
+                                        g_steal_pointer (&refusal));
+                  continue;
+                }
               /* A queue directory that is a symlink: refused, not followed. */
               if (!cf_taskq_ensure_dirs (path, &error))
                 {
@@ -885,6 +925,7 @@ typedef enum {
   PARSE_GONE,
   PARSE_REJECTED,              /* moved to failed/, MESSAGE = reason */
   PARSE_DEFERRED,              /* does not parse, but may still be being written */
+  PARSE_WRITING,               /* its writer still has it open: read again once ready */
   PARSE_ERROR,                 /* neither readable nor rejectable, MESSAGE says why */
 } ParseOutcome;
 
@@ -955,6 +996,8 @@ parse_one (ParseItem *item)
     {
       if (g_error_matches (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_FOUND))
         item->outcome = PARSE_GONE;
+      else if (g_error_matches (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_WRITING))
+        item->outcome = PARSE_WRITING;
       else if (!is_refusal (error, item->project, item->id))
         {
           item->outcome = PARSE_ERROR;
@@ -1070,6 +1113,16 @@ on_parsed (GObject *source, GAsyncResult *result, gpointer user_data)
         case PARSE_GONE:
           if (project != NULL)
             request_scan (project, SETTLE_USEC);
+          break;
+
+        case PARSE_WRITING:
+          /* Its writer still has it open: ready again once it stood still
+           * (or closed it), never refused meanwhile. */
+          if (!current)
+            break;
+          entry->ready = FALSE;
+          entry_refresh (self, entry);
+          request_scan (project, SETTLE_USEC);
           break;
 
         case PARSE_DEFERRED:
@@ -1450,6 +1503,7 @@ start_discovery (CfInbox *self, gboolean scan_all)
   job->discover = TRUE;
   job->scan_all = scan_all;
   job->projects_dir = canonical_project (config->projects_dir);
+  job->allow_other_owners = config->projects_allow_other_owners;
   job->explicit_paths = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; config->projects_extra[i] != NULL; i++)
     {

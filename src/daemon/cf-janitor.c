@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <glib/gi18n.h>
 #include <unistd.h>
@@ -13,8 +12,6 @@
 #include "cf-taskq.h"
 
 #define DONE_SIGNAL_PREFIX "agent-done-"
-/* cf-taskq.h: moves hold an exclusive flock on this file. */
-#define QUEUE_LOCK_FILE ".lock"
 #define QUEUE_META_DIR "meta"
 
 struct _CfJanitor {
@@ -159,12 +156,29 @@ release_task (Pass *pass, const char *project, const char *id)
   g_autofree char *text = NULL;
   const char *session = NULL;
   gint64 now = g_get_real_time ();
+  g_autofree char *verdict_reason = NULL;
+  CfTaskOutcome outcome;
   gint64 updated_at;
   Suspect *before;
   gboolean give_up;
 
   if (g_hash_table_contains (pass->in_use, key))
     return;
+  if (cf_taskq_pending_verdict (project, id, &outcome, &verdict_reason))
+    {
+      /* Finished, but its move failed: settle it with its own verdict. */
+      if (cf_taskq_finish (project, id, outcome, verdict_reason, NULL, now, &error))
+        log_task (G_LOG_LEVEL_MESSAGE, project, id, NULL,
+                  outcome == CF_TASK_OUTCOME_DONE ? "finished task moved to done/ at last"
+                                                  : "finished task moved to failed/ at last");
+      else if (!g_error_matches (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_FOUND))
+        {
+          g_autofree char *message =
+            g_strdup_printf ("finished task still cannot leave active/: %s", error->message);
+          log_task (G_LOG_LEVEL_INFO, project, id, NULL, message);
+        }
+      return;
+    }
   if (!cf_taskq_read_meta (project, id, &meta, &error))
     {
       /* Without its history the attempt count is unknown: the operator decides. */
@@ -218,23 +232,6 @@ release_task (Pass *pass, const char *project, const char *id)
     }
 }
 
-static int
-lock_queue (const char *project)
-{
-  g_autofree char *path = g_build_filename (project, CF_TASKQ_QUEUE_DIR, QUEUE_LOCK_FILE, NULL);
-  int fd = open (path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
-
-  if (fd < 0)
-    return -1;
-  while (flock (fd, LOCK_EX) < 0)
-    if (errno != EINTR)
-      {
-        close (fd);
-        return -1;
-      }
-  return fd;
-}
-
 /* The meta file of a task that is in no directory. Kept for a while (an
  * operator may still be moving the task by hand), then removed under the
  * queue lock, after checking again that the task did not come back. */
@@ -245,8 +242,9 @@ remove_orphan_meta (Pass *pass, const char *project, const char *id)
   g_autofree char *path = g_build_filename (project, CF_TASKQ_QUEUE_DIR, QUEUE_META_DIR, name,
                                             NULL);
   gint64 now = g_get_real_time ();
+  g_autoptr(GError) error = NULL;
   struct stat st;
-  int lock;
+  CfTaskqLock *lock;
 
   if (lstat (path, &st) < 0 || !S_ISREG (st.st_mode))
     return;
@@ -254,11 +252,10 @@ remove_orphan_meta (Pass *pass, const char *project, const char *id)
       pass->stale_age_usec)
     return;
 
-  lock = lock_queue (project);
-  if (lock < 0)
+  lock = cf_taskq_lock (project, &error);
+  if (lock == NULL)
     {
-      int saved = errno;
-      g_autofree char *text = g_strdup_printf ("cannot lock the queue: %s", g_strerror (saved));
+      g_autofree char *text = g_strdup_printf ("cannot lock the queue: %s", error->message);
       log_project (G_LOG_LEVEL_WARNING, project, text);
       return;
     }
@@ -277,7 +274,7 @@ remove_orphan_meta (Pass *pass, const char *project, const char *id)
           log_task (G_LOG_LEVEL_WARNING, project, id, NULL, text);
         }
     }
-  close (lock);
+  cf_taskq_unlock (lock);
 }
 
 /* Tasks in the inbox that a remote job has (their marker is next to them). */

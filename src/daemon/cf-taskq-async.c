@@ -84,6 +84,8 @@ return_in_thread (GTask *task, gpointer source, gpointer data, GCancellable *can
   Job *job = data;
   GError *error = NULL;
   gint64 now = g_get_real_time ();
+  g_autofree char *verdict_reason = NULL;
+  CfTaskOutcome outcome;
   gboolean ok;
 
   /* Only a task still running may go back: one already in done/ or failed/
@@ -94,7 +96,13 @@ return_in_thread (GTask *task, gpointer source, gpointer data, GCancellable *can
                                _("task %s is not active"), job->id);
       return;
     }
-  if (job->count_attempt && cf_taskq_attempts (job->project, job->id) >= job->max_attempts)
+  /* Finished already (its move failed): settle it, never run it again. */
+  if (cf_taskq_pending_verdict (job->project, job->id, &outcome, &verdict_reason))
+    {
+      job->failed = outcome == CF_TASK_OUTCOME_FAILED;
+      ok = cf_taskq_finish (job->project, job->id, outcome, verdict_reason, NULL, now, &error);
+    }
+  else if (job->count_attempt && cf_taskq_attempts (job->project, job->id) >= job->max_attempts)
     {
       g_autofree char *reason = g_strdup_printf (_("%s; gave up after %u attempts"),
                                                  job->reason, job->max_attempts);

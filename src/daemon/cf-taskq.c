@@ -7,12 +7,14 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cf-fault.h"
 #include "cf-json.h"
 
 G_DEFINE_QUARK (cf-taskq-error-quark, cf_taskq_error)
@@ -22,6 +24,9 @@ G_DEFINE_QUARK (cf-taskq-error-quark, cf_taskq_error)
 #define STATUS_FILE "status.json"
 #define REASON_SUFFIX ".reason.txt"
 #define DELEGATED_SUFFIX ".md.delegated"
+#define VERDICT_SUFFIX ".verdict"
+/* "done" or "failed", a newline, the reason: a few hundred bytes. */
+#define VERDICT_MAX_SIZE 8192
 /* Meta files stay small (bounded history); anything bigger is not ours. */
 #define META_MAX_SIZE (1024 * 1024)
 /* A meta file is one flat object. */
@@ -444,37 +449,134 @@ read_regular (const char *path, gsize max, char **out_data, gsize *out_length, G
 
 /* --- The queue lock ---------------------------------------------------------- */
 
-typedef int QueueLock;
+struct _CfTaskqLock {
+  int fd;
+  GMutex *mutex;
+};
 
-static void
-unlock_queue (int fd)
+/* Threads of this process take turns on a project through its mutex
+ * (never freed: one per project directory); only then the flock, which
+ * excludes other processes. So the bounded wait below is spent only on a
+ * lock another process holds, never lost to a busy neighbour thread. */
+G_LOCK_DEFINE_STATIC (project_mutexes);
+static GHashTable *project_mutexes;   /* project → GMutex* */
+
+static GMutex *
+project_mutex (const char *project)
 {
-  /* Closing the descriptor releases the flock. */
-  close (fd);
+  GMutex *mutex;
+
+  G_LOCK (project_mutexes);
+  if (project_mutexes == NULL)
+    project_mutexes = g_hash_table_new (g_str_hash, g_str_equal);
+  mutex = g_hash_table_lookup (project_mutexes, project);
+  if (mutex == NULL)
+    {
+      mutex = g_new0 (GMutex, 1);
+      g_mutex_init (mutex);
+      g_hash_table_insert (project_mutexes, g_strdup (project), mutex);
+    }
+  G_UNLOCK (project_mutexes);
+  return mutex;
 }
 
-G_DEFINE_AUTO_CLEANUP_FREE_FUNC (QueueLock, unlock_queue, -1)
+static gboolean
+flock_bounded (int fd, const char *path, GError **error)
+{
+  gint64 deadline = g_get_monotonic_time () + CF_TASKQ_LOCK_WAIT_USEC;
 
-/* Each call opens its own descriptor, so the flock excludes other threads
- * of this process as well as other processes. */
-static int
-lock_queue (const char *project, GError **error)
+  while (flock (fd, LOCK_EX | LOCK_NB) < 0)
+    {
+      int saved = errno;
+
+      if (saved == EINTR)
+        continue;
+      if (saved != EWOULDBLOCK)
+        return set_errno_error (error, path, saved);
+      if (g_get_monotonic_time () >= deadline)
+        {
+          g_autofree char *shown = g_filename_display_name (path);
+
+          g_set_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_BUSY,
+                       _("%s: the queue lock is held by another process; try again later"),
+                       shown);
+          return FALSE;
+        }
+      g_usleep (CF_TASKQ_LOCK_RETRY_USEC);
+    }
+  return TRUE;
+}
+
+/* The file is 0600: whoever can open it can hold it, so nobody but the
+ * service user may. The wait is bounded: a lock somebody keeps must cost
+ * its project a retry later, never a worker thread (and whatever waits for
+ * it) for good. */
+static gboolean
+open_and_lock (const char *project, int *out_fd, GError **error)
 {
   g_autofree char *path = g_build_filename (project, CF_TASKQ_QUEUE_DIR, LOCK_FILE, NULL);
-  g_auto(FileDescriptor) fd = open (path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
+  g_auto(FileDescriptor) fd = -1;
+  struct stat st;
 
+  fd = open (path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
   if (fd < 0)
+    return set_errno_error (error, path, errno);
+  if (fstat (fd, &st) < 0)
+    return set_errno_error (error, path, errno);
+  if (!S_ISREG (st.st_mode))
     {
-      set_errno_error (error, path, errno);
-      return -1;
+      g_autofree char *shown = g_filename_display_name (path);
+
+      g_set_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_REGULAR,
+                   _("%s: is not a regular file"), shown);
+      return FALSE;
     }
-  while (flock (fd, LOCK_EX) < 0)
-    if (errno != EINTR)
-      {
-        set_errno_error (error, path, errno);
-        return -1;
-      }
-  return g_steal_fd (&fd);
+  /* Lock files made before it was 0600; another owner's stays as it is. */
+  if ((st.st_mode & 077) != 0 && st.st_uid == geteuid ())
+    (void) fchmod (fd, st.st_mode & 0600);
+  if (!flock_bounded (fd, path, error))
+    return FALSE;
+  *out_fd = g_steal_fd (&fd);
+  return TRUE;
+}
+
+CfTaskqLock *
+cf_taskq_lock (const char *project, GError **error)
+{
+  GMutex *mutex;
+  CfTaskqLock *lock;
+  int fd = -1;
+
+  if (!check_project (project, error))
+    return NULL;
+  mutex = project_mutex (project);
+  g_mutex_lock (mutex);
+  if (!open_and_lock (project, &fd, error))
+    {
+      g_mutex_unlock (mutex);
+      return NULL;
+    }
+  lock = g_new0 (CfTaskqLock, 1);
+  lock->fd = fd;
+  lock->mutex = mutex;
+  return lock;
+}
+
+void
+cf_taskq_unlock (CfTaskqLock *lock)
+{
+  if (lock == NULL)
+    return;
+  /* Closing the descriptor releases the flock. */
+  close (lock->fd);
+  g_mutex_unlock (lock->mutex);
+  g_free (lock);
+}
+
+static CfTaskqLock *
+lock_queue (const char *project, GError **error)
+{
+  return cf_taskq_lock (project, error);
 }
 
 /* The queue's own directories are real directories: through a symlink,
@@ -1031,6 +1133,38 @@ cf_taskq_scan_inbox (const char *project,
   return TRUE;
 }
 
+/* A task written in place (not renamed in) must not be read before its
+ * writer closed it, however long the writer pauses: a read lease cannot
+ * be taken on a file some process has open for writing (EAGAIN). Without
+ * leases here (another user's file and no CAP_LEASE, a file system without
+ * them) this says nothing, and the callers' settle times decide alone. A
+ * lease break during the instant it is held raises SIGURG, which is
+ * ignored by default, instead of the fatal SIGIO. */
+static gboolean
+check_not_being_written (const char *path, GError **error)
+{
+  g_auto(FileDescriptor) fd = open (path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+                                          O_NOCTTY);
+
+  if (fd < 0)
+    return TRUE;               /* read_regular says what is wrong */
+  if (fcntl (fd, F_SETSIG, SIGURG) < 0)
+    return TRUE;
+  if (fcntl (fd, F_SETLEASE, F_RDLCK) < 0)
+    {
+      g_autofree char *shown = NULL;
+
+      if (errno != EAGAIN)
+        return TRUE;
+      shown = g_filename_display_name (path);
+      g_set_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_WRITING,
+                   _("%s: still open for writing"), shown);
+      return FALSE;
+    }
+  (void) fcntl (fd, F_SETLEASE, F_UNLCK);
+  return TRUE;
+}
+
 gboolean
 cf_taskq_read_task_in (const char *project, CfTaskPlace place, const char *id, CfTask **out,
                        GError **error)
@@ -1050,6 +1184,8 @@ cf_taskq_read_task_in (const char *project, CfTaskPlace place, const char *id, C
                    _("no directory holds absent tasks"));
       return FALSE;
     }
+  if (place == CF_TASK_PLACE_INBOX && !check_not_being_written (path, error))
+    return FALSE;
   if (!read_regular (path, CF_TASK_MAX_SIZE, &data, &length, error))
     return FALSE;
   *out = cf_task_parse (id, data, length, error);
@@ -1111,7 +1247,7 @@ cf_taskq_claim (const char *project,
                 guint *out_attempt,
                 GError **error)
 {
-  g_auto(QueueLock) lock = -1;
+  g_autoptr(CfTaskqLock) lock = NULL;
   g_autofree char *inbox_path = NULL;
   g_autofree char *active_path = NULL;
   g_autoptr(JsonObject) meta = NULL;
@@ -1123,7 +1259,7 @@ cf_taskq_claim (const char *project,
   if (!check_args (project, id, error) || !cf_taskq_ensure_dirs (project, error))
     return FALSE;
   lock = lock_queue (project, error);
-  if (lock < 0)
+  if (lock == NULL)
     return FALSE;
 
   inbox_path = cf_taskq_task_path (project, CF_TASK_PLACE_INBOX, id);
@@ -1248,16 +1384,16 @@ write_reason_file (const char *project, const char *name, const char *heading,
   return write_durably (path, text->str, text->len, error);
 }
 
-gboolean
-cf_taskq_finish (const char *project,
-                 const char *id,
-                 CfTaskOutcome outcome,
-                 const char *reason,
-                 const char *footer,
-                 gint64 now_usec,
-                 GError **error)
+static gboolean
+finish_task (const char *project,
+             const char *id,
+             CfTaskOutcome outcome,
+             const char *reason,
+             const char *footer,
+             gint64 now_usec,
+             GError **error)
 {
-  g_auto(QueueLock) lock = -1;
+  g_autoptr(CfTaskqLock) lock = NULL;
   g_autofree char *source = NULL;
   g_autofree char *dest = NULL;
   g_autoptr(JsonObject) meta = NULL;
@@ -1271,7 +1407,7 @@ cf_taskq_finish (const char *project,
   if (!check_args (project, id, error) || !cf_taskq_ensure_dirs (project, error))
     return FALSE;
   lock = lock_queue (project, error);
-  if (lock < 0)
+  if (lock == NULL)
     return FALSE;
 
   to = outcome == CF_TASK_OUTCOME_DONE ? CF_TASK_PLACE_DONE : CF_TASK_PLACE_FAILED;
@@ -1305,6 +1441,11 @@ cf_taskq_finish (const char *project,
   json_object_set_string_member (event, "outcome", outcome_name);
   set_string_or_null (event, "reason", reason);
   meta_update (meta, to, outcome_name, now_usec, event);
+  if (cf_fault_fail ("taskq-finish-meta"))
+    {
+      g_autofree char *path = meta_path (project, id);
+      return set_errno_error (error, path, ENOSPC);
+    }
   if (!meta_store (project, id, meta, error))
     return FALSE;
 
@@ -1338,6 +1479,156 @@ cf_taskq_finish (const char *project,
   return TRUE;
 }
 
+/* --- Verdicts awaiting their move ----------------------------------------------- */
+
+/* From the moment a task is finished until its move out of active/ has
+ * succeeded, its verdict is kept: in memory for this process, and, once a
+ * move failed, in meta/<id>.verdict when the disk takes it (for the next
+ * run). While a verdict is kept the task is never given back to the
+ * inbox: Claude did it, and running it again would repeat its work. */
+
+G_LOCK_DEFINE_STATIC (verdicts);
+static GHashTable *verdicts;   /* "<project>/<id>" → "done|failed\n<reason>" */
+
+static char *
+verdict_key (const char *project, const char *id)
+{
+  return g_strconcat (project, "/", id, NULL);
+}
+
+static char *
+verdict_path (const char *project, const char *id)
+{
+  g_autofree char *file = g_strconcat (id, VERDICT_SUFFIX, NULL);
+
+  return g_build_filename (project, CF_TASKQ_QUEUE_DIR, CF_TASKQ_META_DIR, file, NULL);
+}
+
+static char *
+verdict_text (CfTaskOutcome outcome, const char *reason)
+{
+  return g_strconcat (outcome == CF_TASK_OUTCOME_DONE ? "done" : "failed", "\n",
+                      reason != NULL ? reason : "", NULL);
+}
+
+static gboolean
+verdict_parse (const char *text, CfTaskOutcome *out_outcome, char **out_reason)
+{
+  const char *newline = strchr (text, '\n');
+  CfTaskOutcome outcome;
+
+  if (newline == NULL)
+    return FALSE;
+  if (newline - text == 4 && strncmp (text, "done", 4) == 0)
+    outcome = CF_TASK_OUTCOME_DONE;
+  else if (newline - text == 6 && strncmp (text, "failed", 6) == 0)
+    outcome = CF_TASK_OUTCOME_FAILED;
+  else
+    return FALSE;
+  if (out_outcome != NULL)
+    *out_outcome = outcome;
+  if (out_reason != NULL)
+    *out_reason = newline[1] != '\0' ? g_strdup (newline + 1) : NULL;
+  return TRUE;
+}
+
+static void
+verdict_remember (const char *project, const char *id, CfTaskOutcome outcome, const char *reason)
+{
+  G_LOCK (verdicts);
+  if (verdicts == NULL)
+    verdicts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_hash_table_replace (verdicts, verdict_key (project, id), verdict_text (outcome, reason));
+  G_UNLOCK (verdicts);
+}
+
+static void
+verdict_forget (const char *project, const char *id)
+{
+  g_autofree char *key = verdict_key (project, id);
+  g_autofree char *path = verdict_path (project, id);
+
+  G_LOCK (verdicts);
+  if (verdicts != NULL)
+    g_hash_table_remove (verdicts, key);
+  G_UNLOCK (verdicts);
+  remove_quietly (path, id);
+}
+
+/* Best effort: the disk that refused the meta file may refuse this too;
+ * the verdict in memory still holds for this run. */
+static void
+verdict_store (const char *project, const char *id, CfTaskOutcome outcome, const char *reason)
+{
+  g_autofree char *path = verdict_path (project, id);
+  g_autofree char *text = verdict_text (outcome, reason);
+  g_autoptr(GError) error = NULL;
+
+  if (!write_durably (path, text, strlen (text), &error))
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                      "CF_TASK", id,
+                      "MESSAGE", "cannot keep the verdict of %s on disk, only in memory: %s",
+                      id, error->message);
+}
+
+gboolean
+cf_taskq_pending_verdict (const char *project,
+                          const char *id,
+                          CfTaskOutcome *out_outcome,
+                          char **out_reason)
+{
+  g_autofree char *key = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *path = NULL;
+  gsize length = 0;
+
+  if (!check_args (project, id, NULL))
+    return FALSE;
+  key = verdict_key (project, id);
+  G_LOCK (verdicts);
+  if (verdicts != NULL)
+    text = g_strdup (g_hash_table_lookup (verdicts, key));
+  G_UNLOCK (verdicts);
+  if (text != NULL)
+    return verdict_parse (text, out_outcome, out_reason);
+
+  path = verdict_path (project, id);
+  if (!read_regular (path, VERDICT_MAX_SIZE, &text, &length, NULL) ||
+      strlen (text) != length || !g_utf8_validate (text, -1, NULL))
+    return FALSE;
+  return verdict_parse (text, out_outcome, out_reason);
+}
+
+gboolean
+cf_taskq_finish (const char *project,
+                 const char *id,
+                 CfTaskOutcome outcome,
+                 const char *reason,
+                 const char *footer,
+                 gint64 now_usec,
+                 GError **error)
+{
+  GError *local_error = NULL;
+
+  g_return_val_if_fail (outcome == CF_TASK_OUTCOME_DONE || outcome == CF_TASK_OUTCOME_FAILED, FALSE);
+
+  if (!check_args (project, id, error))
+    return FALSE;
+  verdict_remember (project, id, outcome, reason);
+  if (finish_task (project, id, outcome, reason, footer, now_usec, &local_error))
+    {
+      verdict_forget (project, id);
+      return TRUE;
+    }
+  /* Not in active/ (nor a delegated task in the inbox): settled elsewhere. */
+  if (g_error_matches (local_error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_FOUND))
+    verdict_forget (project, id);
+  else
+    verdict_store (project, id, outcome, reason);
+  g_propagate_error (error, local_error);
+  return FALSE;
+}
+
 gboolean
 cf_taskq_reject (const char *project,
                  const char *name,
@@ -1345,7 +1636,7 @@ cf_taskq_reject (const char *project,
                  gint64 now_usec,
                  GError **error)
 {
-  g_auto(QueueLock) lock = -1;
+  g_autoptr(CfTaskqLock) lock = NULL;
   g_autofree char *file = NULL;
   g_autofree char *id = NULL;
   g_autofree char *inbox = NULL;
@@ -1378,7 +1669,7 @@ cf_taskq_reject (const char *project,
   if (!cf_taskq_ensure_dirs (project, error))
     return FALSE;
   lock = lock_queue (project, error);
-  if (lock < 0)
+  if (lock == NULL)
     return FALSE;
 
   inbox = place_dir (project, CF_TASK_PLACE_INBOX);
@@ -1461,7 +1752,7 @@ requeue_from (const char *project,
               gint64 now_usec,
               GError **error)
 {
-  g_auto(QueueLock) lock = -1;
+  g_autoptr(CfTaskqLock) lock = NULL;
   g_autofree char *source = NULL;
   g_autofree char *dest = NULL;
   g_autoptr(JsonObject) meta = NULL;
@@ -1473,7 +1764,7 @@ requeue_from (const char *project,
   if (!check_args (project, id, error) || !cf_taskq_ensure_dirs (project, error))
     return FALSE;
   lock = lock_queue (project, error);
-  if (lock < 0)
+  if (lock == NULL)
     return FALSE;
 
   dest = cf_taskq_task_path (project, CF_TASK_PLACE_INBOX, id);
@@ -1489,6 +1780,12 @@ requeue_from (const char *project,
     }
   if (from == CF_TASK_PLACE_ABSENT)
     return not_in_place (error, id, project, source_names);
+  if (from == CF_TASK_PLACE_ACTIVE && cf_taskq_pending_verdict (project, id, NULL, NULL))
+    {
+      g_set_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_FINISHED,
+                   _("task %s is finished; its move out of active/ is being retried"), id);
+      return FALSE;
+    }
   if (!require_regular (source, error))
     return FALSE;
   if (exists_no_follow (dest, NULL))
@@ -1570,7 +1867,7 @@ cf_taskq_mark_delegated (const char *project,
                          gint64 now_usec,
                          GError **error)
 {
-  g_auto(QueueLock) lock = -1;
+  g_autoptr(CfTaskqLock) lock = NULL;
   g_autofree char *task = NULL;
   g_autofree char *path = NULL;
   g_autoptr(JsonObject) meta = NULL;
@@ -1582,7 +1879,7 @@ cf_taskq_mark_delegated (const char *project,
   if (!check_args (project, id, error) || !cf_taskq_ensure_dirs (project, error))
     return FALSE;
   lock = lock_queue (project, error);
-  if (lock < 0)
+  if (lock == NULL)
     return FALSE;
 
   task = cf_taskq_task_path (project, CF_TASK_PLACE_INBOX, id);
@@ -1679,14 +1976,14 @@ cf_taskq_list_delegated (const char *project, GPtrArray **out_ids, GError **erro
 gboolean
 cf_taskq_remove_delegated (const char *project, const char *id, GError **error)
 {
-  g_auto(QueueLock) lock = -1;
+  g_autoptr(CfTaskqLock) lock = NULL;
   g_autofree char *path = NULL;
   g_autofree char *dir = NULL;
 
   if (!check_args (project, id, error))
     return FALSE;
   lock = lock_queue (project, error);
-  if (lock < 0)
+  if (lock == NULL)
     return FALSE;
   path = marker_path (project, id);
   if (g_unlink (path) < 0)
@@ -1702,14 +1999,14 @@ cf_taskq_set_local_only (const char *project,
                          gint64 now_usec,
                          GError **error)
 {
-  g_auto(QueueLock) lock = -1;
+  g_autoptr(CfTaskqLock) lock = NULL;
   g_autoptr(JsonObject) meta = NULL;
   JsonObject *event;
 
   if (!check_args (project, id, error) || !cf_taskq_ensure_dirs (project, error))
     return FALSE;
   lock = lock_queue (project, error);
-  if (lock < 0)
+  if (lock == NULL)
     return FALSE;
   if (!meta_load (project, id, &meta, error))
     return FALSE;
@@ -1728,7 +2025,7 @@ cf_taskq_set_local_only (const char *project,
 gboolean
 cf_taskq_write_status (const char *project, guint delegated_count, gint64 now_usec, GError **error)
 {
-  g_auto(QueueLock) lock = -1;
+  g_autoptr(CfTaskqLock) lock = NULL;
   g_autoptr(JsonBuilder) builder = json_builder_new ();
   g_autoptr(JsonGenerator) generator = json_generator_new ();
   g_autoptr(JsonNode) root = NULL;
@@ -1742,7 +2039,7 @@ cf_taskq_write_status (const char *project, guint delegated_count, gint64 now_us
     return FALSE;
   /* Held so recovery never removes the temporary file of a write in flight. */
   lock = lock_queue (project, error);
-  if (lock < 0 || !cf_taskq_count (project, &counts, error))
+  if (lock == NULL || !cf_taskq_count (project, &counts, error))
     return FALSE;
 
   when = format_time (now_usec, FALSE);
@@ -1824,11 +2121,12 @@ cf_taskq_recover (const char *project, gint64 now_usec, CfTaskqRecovery **out, G
     { "inbox", DELEGATED_SUFFIX },
     { "failed", REASON_SUFFIX },
     { CF_TASKQ_META_DIR, ".json" },
+    { CF_TASKQ_META_DIR, VERDICT_SUFFIX },
     { NULL, STATUS_FILE },
   };
   g_autoptr(CfTaskqRecovery) recovery = g_new0 (CfTaskqRecovery, 1);
   g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_auto(QueueLock) lock = -1;
+  g_autoptr(CfTaskqLock) lock = NULL;
   g_autoptr(DIR) dir = NULL;
   g_autofree char *meta_dir = NULL;
   struct dirent *entry;
@@ -1838,7 +2136,7 @@ cf_taskq_recover (const char *project, gint64 now_usec, CfTaskqRecovery **out, G
   if (!check_project (project, error) || !cf_taskq_ensure_dirs (project, error))
     return FALSE;
   lock = lock_queue (project, error);
-  if (lock < 0)
+  if (lock == NULL)
     return FALSE;
 
   recovery->active = g_ptr_array_new_with_free_func (g_free);

@@ -22,8 +22,11 @@ G_BEGIN_DECLS
  *
  * All functions are synchronous and meant for a worker thread. They share
  * no state: calls on different projects run in parallel, and the ones that
- * write hold an exclusive flock on the project's .lock for their duration,
- * so calls on the same project (from threads or processes) are serialised.
+ * write hold an exclusive flock on the project's .lock (0600) for their
+ * duration, so calls on the same project (from threads or processes) are
+ * serialised. Waiting for another process's flock lasts at most
+ * CF_TASKQ_LOCK_WAIT_USEC: a lock held longer fails the call with
+ * CF_TASKQ_ERROR_BUSY and changes nothing, so the caller retries later.
  *
  * PROJECT must be an absolute path; ids must pass cf_task_id_is_valid.
  * Anything else fails with CF_TASKQ_ERROR_INVALID_ARGUMENT before any file
@@ -47,7 +50,15 @@ typedef enum {
   CF_TASKQ_ERROR_TOO_LARGE,        /* over CF_TASK_MAX_SIZE */
   CF_TASKQ_ERROR_CORRUPT_META,     /* meta/<id>.json is not a meta file of this format */
   CF_TASKQ_ERROR_DELEGATED,        /* a remote job has the task (inbox/<id>.md.delegated) */
+  CF_TASKQ_ERROR_BUSY,             /* the queue lock stayed held for CF_TASKQ_LOCK_WAIT_USEC */
+  CF_TASKQ_ERROR_FINISHED,         /* finished: a kept verdict waits for its move (no requeue) */
+  CF_TASKQ_ERROR_WRITING,          /* an inbox file some process still has open for writing */
 } CfTaskqError;
+
+/* The longest a call waits for a project's queue lock, and how often it
+ * tries again meanwhile. */
+#define CF_TASKQ_LOCK_WAIT_USEC (1 * G_USEC_PER_SEC)
+#define CF_TASKQ_LOCK_RETRY_USEC (10 * 1000)
 
 typedef enum {
   CF_TASK_PLACE_ABSENT,
@@ -136,7 +147,10 @@ gboolean cf_taskq_scan_inbox (const char *project,
 
 /* Reads and parses inbox/<id>.md (cf_taskq_read_task_in: any place but
  * ABSENT) without following a symlink or blocking on a FIFO. Parse errors
- * come back in CF_TASK_ERROR; file problems in CF_TASKQ_ERROR. */
+ * come back in CF_TASK_ERROR; file problems in CF_TASKQ_ERROR. An inbox
+ * file that a process still has open for writing is not read (WRITING),
+ * where the system lets the daemon know (a lease on a file it owns or with
+ * CAP_LEASE, on a local file system). */
 gboolean cf_taskq_read_task (const char *project,
                              const char *id,
                              CfTask **out,
@@ -176,6 +190,18 @@ gboolean cf_taskq_finish (const char *project,
                           const char *footer,
                           gint64 now_usec,
                           GError **error);
+
+/* A finished task whose move failed (disk full, no descriptor left, the
+ * queue lock held) keeps its verdict: cf_taskq_finish remembers OUTCOME and
+ * REASON from its start until the move succeeds (in memory, and in
+ * meta/<id>.verdict once a move failed, when the disk takes it). Meanwhile
+ * the task stays in active/, the requeues refuse it (FINISHED), and calling
+ * cf_taskq_finish again retries the move. TRUE when ID has such a verdict;
+ * *out_reason (may be NULL) is newly allocated. */
+gboolean cf_taskq_pending_verdict (const char *project,
+                                   const char *id,
+                                   CfTaskOutcome *out_outcome,
+                                   char **out_reason);
 
 /* Moves an entry out of the inbox into failed/ whatever it is (symlink,
  * FIFO, directory, unreadable or broken task) and writes REASON to the meta
@@ -248,6 +274,15 @@ gboolean cf_taskq_set_local_only (const char *project,
                                   gint64 now_usec,
                                   GError **error);
 
+/* Takes the project's queue lock (creating .lock 0600, and making an older
+ * one of ours 0600) for a caller that changes the queue by other means:
+ * give it back with cf_taskq_unlock. NULL with ERROR when it cannot be
+ * taken (BUSY: another process held it for CF_TASKQ_LOCK_WAIT_USEC).
+ * Threads of this process wait for each other without that bound. */
+typedef struct _CfTaskqLock CfTaskqLock;
+CfTaskqLock *cf_taskq_lock (const char *project, GError **error);
+void cf_taskq_unlock (CfTaskqLock *lock);
+
 /* Attempts recorded for ID; 0 when there is no (readable) meta file. */
 guint cf_taskq_attempts (const char *project, const char *id);
 
@@ -290,5 +325,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (CfTaskqEntry, cf_taskq_entry_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CfTaskqRejected, cf_taskq_rejected_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CfTaskMeta, cf_task_meta_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CfTaskqRecovery, cf_taskq_recovery_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CfTaskqLock, cf_taskq_unlock)
 
 G_END_DECLS

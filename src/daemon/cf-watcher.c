@@ -26,6 +26,7 @@ struct _CfWatcher {
 
   GHashTable *watches;         /* session name → Watch* */
   GHashTable *early_stops;     /* session name → "project\ntask": Stop before the launch ended */
+  GHashTable *settling;        /* "project/task" → Settle*: finished, its move retried */
   guint timer_id;
   gulong handlers[3];
 };
@@ -48,6 +49,7 @@ typedef struct {
   gboolean finishing;          /* outcome decided, recycling the session */
   gboolean session_died;       /* the tmux session disappeared meanwhile */
   const char *outcome;         /* static: done, timeout, requeued */
+  char *why;                   /* the outcome's reason */
   gboolean evicted;            /* account switch: attempt not counted, session killed */
   gint64 exit_deadline;
   guint timer_id;
@@ -69,6 +71,7 @@ watch_unref (Watch *watch)
   g_free (watch->project);
   g_free (watch->task);
   g_free (watch->last_text);
+  g_free (watch->why);
   g_free (watch);
 }
 
@@ -290,6 +293,132 @@ recycle_session (Watch *watch)
 
 /* ---- outcomes ----------------------------------------------------------- */
 
+/* A finished task whose move out of active/ failed (disk full, no
+ * descriptor left, the queue lock held): cf_taskq_finish keeps its verdict,
+ * so nothing gives it back to the inbox, and the move is tried again with a
+ * growing delay until it succeeds. Said once when it starts, once when it
+ * ends. */
+typedef struct {
+  CfWatcher *self;             /* weak: the table holds the settle */
+  char *key;
+  char *project;
+  char *task;
+  char *session;
+  const char *outcome;         /* static: done, cancelled */
+  char *why;
+  guint retries;
+  guint timer_id;
+} Settle;
+
+#define SETTLE_FIRST_DELAY_MS 1000
+#define SETTLE_MAX_DELAY_MS (60 * 1000)
+
+static void
+settle_free (Settle *settle)
+{
+  g_clear_handle_id (&settle->timer_id, g_source_remove);
+  g_free (settle->key);
+  g_free (settle->project);
+  g_free (settle->task);
+  g_free (settle->session);
+  g_free (settle->why);
+  g_free (settle);
+}
+
+static void settle_schedule (Settle *settle);
+
+/* One retry in flight: finds its settle again by key, if it is still there. */
+typedef struct {
+  CfWatcher *self;             /* strong */
+  char *key;
+} SettleCall;
+
+static void
+on_settle_moved (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  SettleCall *call = user_data;
+  g_autoptr(CfWatcher) self = call->self;
+  g_autofree char *key = call->key;
+  g_autoptr(GError) error = NULL;
+  gboolean ok = cf_taskq_finish_finish (result, &error);
+  Settle *settle = self->settling != NULL ? g_hash_table_lookup (self->settling, key) : NULL;
+
+  g_free (call);
+  if (settle == NULL)
+    return;
+  if (ok || g_error_matches (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_FOUND))
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                        "CF_SESSION", settle->session,
+                        "CF_TASK", settle->task,
+                        "CF_PROJECT", settle->project,
+                        "MESSAGE", "task %s: finished (%s), out of active/ after %u retries",
+                        settle->task, settle->outcome, settle->retries);
+      if (ok)
+        cf_state_task_finished (self->state, settle->project, settle->task, settle->session,
+                                settle->outcome);
+      g_hash_table_remove (self->settling, key);
+      return;
+    }
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
+                    "CF_TASK", settle->task,
+                    "MESSAGE", "task %s: move still failing: %s", settle->task, error->message);
+  settle_schedule (settle);
+}
+
+static gboolean
+on_settle_timer (gpointer user_data)
+{
+  Settle *settle = user_data;
+  SettleCall *call = g_new0 (SettleCall, 1);
+
+  settle->timer_id = 0;
+  settle->retries++;
+  call->self = g_object_ref (settle->self);
+  call->key = g_strdup (settle->key);
+  cf_taskq_finish_async (settle->project, settle->task,
+                         g_str_equal (settle->outcome, "done") ? CF_TASK_OUTCOME_DONE
+                                                               : CF_TASK_OUTCOME_FAILED,
+                         settle->why, NULL, on_settle_moved, call);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+settle_schedule (Settle *settle)
+{
+  guint delay = SETTLE_FIRST_DELAY_MS;
+
+  if (settle->self->cancellable == NULL)
+    return;
+  for (guint i = 0; i < settle->retries && delay < SETTLE_MAX_DELAY_MS; i++)
+    delay *= 2;
+  settle->timer_id = g_timeout_add (MIN (delay, SETTLE_MAX_DELAY_MS), on_settle_timer, settle);
+}
+
+static void
+settle_later (Watch *watch, const GError *error)
+{
+  CfWatcher *self = watch->self;
+  g_autofree char *key = g_strconcat (watch->project, "/", watch->task, NULL);
+  Settle *settle;
+
+  if (g_hash_table_contains (self->settling, key))
+    return;
+  log_watch (G_LOG_LEVEL_WARNING, watch, "task %s finished (%s) but cannot leave active/: %s; "
+             "it stays there with its verdict and the move is retried (it is never run again)",
+             watch->task, watch->outcome, error->message);
+  settle = g_new0 (Settle, 1);
+  settle->self = self;
+  settle->key = g_steal_pointer (&key);
+  settle->project = g_strdup (watch->project);
+  settle->task = g_strdup (watch->task);
+  settle->session = g_strdup (watch->session);
+  settle->outcome = watch->outcome;
+  settle->why = g_strdup (watch->why);
+  g_hash_table_insert (self->settling, settle->key, settle);
+  settle_schedule (settle);
+}
+
 static void
 on_task_moved (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -308,7 +437,10 @@ on_task_moved (GObject *source, GAsyncResult *result, gpointer user_data)
   if (watch->ended)
     return;
   self = watch->self;
-  if (!ok)
+  if (!ok && g_task_get_source_tag (G_TASK (result)) != cf_taskq_return_async &&
+      !g_error_matches (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_FOUND))
+    settle_later (watch, error);
+  else if (!ok)
     log_watch (G_LOG_LEVEL_WARNING, watch, "cannot move task %s: %s", watch->task, error->message);
   else
     cf_state_task_finished (self->state, watch->project, watch->task, watch->session,
@@ -352,6 +484,8 @@ finish_watch (Watch *watch, const char *outcome, const char *why)
     return;
   watch->finishing = TRUE;
   watch->outcome = outcome;
+  g_free (watch->why);
+  watch->why = g_strdup (why);
   g_clear_handle_id (&watch->timer_id, g_source_remove);
   log_watch (G_LOG_LEVEL_MESSAGE, watch, "task %s: %s (%s)", watch->task, outcome, why);
   remove_signal_file (self, watch->session);
@@ -746,6 +880,7 @@ cf_watcher_stop (CfWatcher *self)
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   g_clear_handle_id (&self->timer_id, g_source_remove);
+  g_hash_table_remove_all (self->settling);
   g_clear_signal_handler (&self->handlers[0], self->hooks);
   g_clear_signal_handler (&self->handlers[1], self->state);
 }
@@ -770,6 +905,7 @@ cf_watcher_dispose (GObject *object)
   cf_watcher_stop (self);
   g_clear_pointer (&self->watches, g_hash_table_unref);
   g_clear_pointer (&self->early_stops, g_hash_table_unref);
+  g_clear_pointer (&self->settling, g_hash_table_unref);
   g_clear_object (&self->hooks);
   g_clear_object (&self->tmux);
   g_clear_object (&self->state);
@@ -788,6 +924,8 @@ cf_watcher_init (CfWatcher *self)
 {
   self->watches = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) watch_drop);
   self->early_stops = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->settling = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                          (GDestroyNotify) settle_free);
 }
 
 CfWatcher *

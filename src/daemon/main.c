@@ -26,16 +26,23 @@ on_terminate (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+static void
+on_reloaded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!cf_daemon_reload_finish (CF_DAEMON (source), result, &error))
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                      "MESSAGE", "Reload refused, keeping the running configuration: %s",
+                      error->message);
+}
+
 static gboolean
 on_reload (gpointer user_data)
 {
   Context *context = user_data;
-  g_autoptr(GError) error = NULL;
 
-  if (!cf_daemon_reload (context->daemon, &error))
-    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                      "MESSAGE", "Reload refused, keeping the running configuration: %s",
-                      error->message);
+  cf_daemon_reload_async (context->daemon, on_reloaded, NULL);
   return G_SOURCE_CONTINUE;
 }
 

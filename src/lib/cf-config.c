@@ -22,6 +22,8 @@ G_DEFINE_QUARK (cf-config-error-quark, cf_config_error)
 /* A configuration is a few kilobytes; anything this large is a mistake
  * (or /dev/zero) and must not stall the daemon's start. */
 #define CF_CONFIG_MAX_FILE_SIZE (1024 * 1024)
+/* pool.autonomous.max above this is refused: a typo, not a pool. */
+#define CF_CONFIG_POOL_MAX_SESSIONS 200u
 
 /* The schema is four levels deep; deeper input can only be an error, and
  * the limit keeps the recursive tree code bounded on hostile input. */
@@ -1104,6 +1106,7 @@ static const Field pool_fields[] = {
 static const Field projects_fields[] = {
   { "dir", parse_path, CONFIG_OFFSET (projects_dir), FIELD_EMPTY_IS_NULL, 0, NULL },
   { "extra", parse_path_list, CONFIG_OFFSET (projects_extra), 0, 0, NULL },
+  { "allow_other_owners", parse_bool, CONFIG_OFFSET (projects_allow_other_owners), 0, 0, NULL },
   { NULL, NULL, 0, 0, 0, NULL },
 };
 
@@ -1326,6 +1329,10 @@ check_pool (Loader *loader, GError **error)
   const CfYamlNode *max_at = seen_key (loader, "pool.autonomous.max");
   const CfYamlNode *start_at = seen_key (loader, "pool.autonomous.start_index");
 
+  if (config->pool_max > CF_CONFIG_POOL_MAX_SESSIONS)
+    return set_error_at (error, loader, max_at, "pool.autonomous.max", CF_CONFIG_ERROR_VALUE,
+                         _("must be at most %u (each session is a Claude Code process)"),
+                         CF_CONFIG_POOL_MAX_SESSIONS);
   if (config->pool_min > config->pool_max)
     {
       if (min_at != NULL)
@@ -1617,8 +1624,9 @@ cf_config_load_data (const char *data,
   return g_steal_pointer (&config);
 }
 
-/* Reads at most CF_CONFIG_MAX_FILE_SIZE bytes, so a device or a runaway
- * file fails cleanly instead of hanging or exhausting memory. */
+/* Only a regular file of at most CF_CONFIG_MAX_FILE_SIZE bytes is read, so
+ * a FIFO, a device or a runaway file fails at once instead of hanging the
+ * caller (--check-config, or a reload) or exhausting memory. */
 static gboolean
 read_config_file (const char *path, char **out_data, gsize *out_length, GError **error)
 {
@@ -1626,17 +1634,39 @@ read_config_file (const char *path, char **out_data, gsize *out_length, GError *
   struct stat st;
   int fd;
 
-  fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  /* O_NONBLOCK: opening a FIFO for reading would wait for a writer. */
+  fd = open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0)
     {
       int saved = errno;
       g_set_error (error, CF_CONFIG_ERROR, CF_CONFIG_ERROR_IO, "%s: %s", path, g_strerror (saved));
       return FALSE;
     }
-  if (fstat (fd, &st) == 0 && S_ISDIR (st.st_mode))
+  if (fstat (fd, &st) < 0)
+    {
+      int saved = errno;
+      close (fd);
+      g_set_error (error, CF_CONFIG_ERROR, CF_CONFIG_ERROR_IO, "%s: %s", path, g_strerror (saved));
+      return FALSE;
+    }
+  if (S_ISDIR (st.st_mode))
     {
       close (fd);
       g_set_error (error, CF_CONFIG_ERROR, CF_CONFIG_ERROR_IO, "%s: %s", path, g_strerror (EISDIR));
+      return FALSE;
+    }
+  if (!S_ISREG (st.st_mode))
+    {
+      close (fd);
+      g_set_error (error, CF_CONFIG_ERROR, CF_CONFIG_ERROR_IO, "%s: %s", path,
+                   _("not a regular file (a FIFO, socket or device); the configuration must be a regular file"));
+      return FALSE;
+    }
+  if (st.st_size > CF_CONFIG_MAX_FILE_SIZE)
+    {
+      close (fd);
+      g_set_error (error, CF_CONFIG_ERROR, CF_CONFIG_ERROR_IO, "%s: %s", path,
+                   _("the file is larger than 1 MiB"));
       return FALSE;
     }
 

@@ -72,6 +72,7 @@ typedef struct {
 
   char *projects_dir;          /* NULL when set to "" (only extra is watched) */
   GStrv projects_extra;        /* never NULL */
+  gboolean projects_allow_other_owners; /* serve project dirs of users other than us and root */
 
   gint64 idle_timeout_usec;
   gint64 prompt_timeout_usec;

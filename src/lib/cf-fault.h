@@ -16,4 +16,15 @@ void cf_fault_point (const char *name);
 /* TRUE when LIST (comma-separated names) contains NAME. Pure. */
 gboolean cf_fault_list_contains (const char *list, const char *name);
 
+/* Error injection: TRUE when the caller is to fail as if the operation at
+ * NAME had failed (e.g. "taskq-finish-meta": the write of a finished task's
+ * meta file). CF_FAULT_FAIL lists "NAME" (fail every time) or "NAME:N"
+ * (fail the first N times in this process), comma-separated. Thread-safe;
+ * unset, it costs one comparison against a cached NULL. */
+gboolean cf_fault_fail (const char *name);
+
+/* How many times LIST makes NAME fail: FALSE when it does not name it;
+ * *out_times is G_MAXUINT for "NAME", N for "NAME:N". Pure. */
+gboolean cf_fault_fail_times (const char *list, const char *name, guint *out_times);
+
 G_END_DECLS

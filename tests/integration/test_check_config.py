@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 BUILD_DIR = os.environ.get("CF_BUILD_DIR", "")
@@ -21,6 +22,8 @@ EXAMPLE = os.path.join(SOURCE_DIR, "data", "config.example.yaml")
 BAD_FIXTURES = {
     "bad-unknown-key.yaml": "6:5: pool.autonomous.prefx: unknown key, did you mean 'prefix'?",
     "bad-min-max.yaml": "6:5: pool.autonomous.min: must not exceed max (10)",
+    "bad-pool-max.yaml": "6:5: pool.autonomous.max: must be at most 200 (each session is a "
+                         "Claude Code process)",
     "bad-syntax.yaml": "4:5: invalid YAML: did not find expected ',' or '}' "
                        "(while parsing a flow mapping started at line 3, column 5)",
     "bad-duration.yaml": "5:3: quota.interval: '30 seconds' is not a duration "
@@ -115,6 +118,22 @@ class CheckConfigTest(unittest.TestCase):
         self.assertEqual(result.returncode, 1, stderr)
         self.assertEqual(len(stderr.splitlines()), 1, stderr)
         self.assertTrue(stderr.startswith(f"{path}: "), stderr)
+
+    def test_fifo_is_refused_at_once(self):
+        # A FIFO nobody writes to used to hang --check-config in open(2).
+        path = os.path.join(self.home.name, "fifo.yaml")
+        os.mkfifo(path, 0o600)
+        try:
+            start = time.monotonic()
+            result = self.check(path)
+            elapsed = time.monotonic() - start
+            stderr = result.stderr.decode(errors="replace")
+            self.assertEqual(result.returncode, 1, stderr)
+            self.assertEqual(stderr, f"{path}: not a regular file (a FIFO, socket or device); "
+                                     f"the configuration must be a regular file\n")
+            self.assertLess(elapsed, 5, "refusing a FIFO must not wait for a writer")
+        finally:
+            os.unlink(path)
 
 
 if __name__ == "__main__":

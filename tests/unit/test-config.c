@@ -3,6 +3,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cf-config.h"
 #include "cf-duration.h"
@@ -234,6 +235,18 @@ static const ErrorCase error_cases[] = {
     SRC ":5:5: pool.autonomous.min: must not exceed max (10)" },
   { ACCOUNTS "pool:\n  autonomous:\n    max: 1\n", -1, CF_CONFIG_ERROR_VALUE,
     SRC ":5:5: pool.autonomous.max: must not be less than min (2)" },
+  { ACCOUNTS "pool:\n  autonomous:\n    max: 201\n", -1, CF_CONFIG_ERROR_VALUE,
+    SRC ":5:5: pool.autonomous.max: must be at most 200 (each session is a Claude Code process)" },
+  { ACCOUNTS "pool:\n  autonomous: {min: 300, max: 100000}\n", -1, CF_CONFIG_ERROR_VALUE,
+    SRC ":4:26: pool.autonomous.max: must be at most 200 (each session is a Claude Code process)" },
+  { ACCOUNTS "pool:\n  autonomous:\n    min: 201\n    max: 200\n", -1, CF_CONFIG_ERROR_VALUE,
+    SRC ":5:5: pool.autonomous.min: must not exceed max (200)" },
+  { ACCOUNTS "pool:\n  autonomous:\n    min: -3\n", -1, CF_CONFIG_ERROR_VALUE,
+    SRC ":5:5: pool.autonomous.min: must not be negative" },
+  { ACCOUNTS "projects:\n  allow_other_owners: on\n", -1, CF_CONFIG_ERROR_TYPE,
+    SRC ":4:3: projects.allow_other_owners: 'on' is not a boolean (expected true, false, yes or no)" },
+  { ACCOUNTS "projects:\n  allow_other_owners: 1\n", -1, CF_CONFIG_ERROR_TYPE,
+    SRC ":4:3: projects.allow_other_owners: '1' is not a boolean (expected true, false, yes or no)" },
   { ACCOUNTS "pool:\n  autonomous:\n    start_index: 4294967295\n", -1, CF_CONFIG_ERROR_VALUE,
     SRC ":5:5: pool.autonomous.start_index: start_index + max must not exceed 4294967295" },
   { ACCOUNTS "pool:\n  autonomous: {prefix: 'ccl.auto.'}\n", -1, CF_CONFIG_ERROR_VALUE,
@@ -729,6 +742,24 @@ test_values (void)
 }
 
 static void
+test_allow_other_owners (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CfConfig) defaults = load (ACCOUNTS, &error);
+  g_autoptr(CfConfig) allowed = NULL;
+  g_autoptr(CfConfig) refused = NULL;
+
+  g_assert_no_error (error);
+  g_assert_false (defaults->projects_allow_other_owners);
+  allowed = load (ACCOUNTS "projects: {allow_other_owners: true}\n", &error);
+  g_assert_no_error (error);
+  g_assert_true (allowed->projects_allow_other_owners);
+  refused = load (ACCOUNTS "projects: {allow_other_owners: false}\n", &error);
+  g_assert_no_error (error);
+  g_assert_false (refused->projects_allow_other_owners);
+}
+
+static void
 test_listen_addresses (void)
 {
   static const struct {
@@ -910,6 +941,7 @@ test_file_errors (void)
   g_autofree char *dir = g_dir_make_tmp ("cf-config-XXXXXX", &error);
   g_autofree char *missing = NULL;
   g_autofree char *big = NULL;
+  g_autofree char *fifo = NULL;
   g_autofree char *expected = NULL;
   g_autofree char *data = NULL;
 
@@ -939,6 +971,25 @@ test_file_errors (void)
   g_assert_true (g_str_has_prefix (error->message, big));
   g_clear_error (&error);
 
+  /* A FIFO nobody writes to: refused at once, never waited on. */
+  fifo = g_build_filename (dir, "fifo.yaml", NULL);
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  config = cf_config_load_file (fifo, HOME, &error);
+  g_assert_null (config);
+  g_assert_error (error, CF_CONFIG_ERROR, CF_CONFIG_ERROR_IO);
+  g_clear_pointer (&expected, g_free);
+  expected = g_strdup_printf ("%s: not a regular file (a FIFO, socket or device); "
+                              "the configuration must be a regular file", fifo);
+  g_assert_cmpstr (error->message, ==, expected);
+  g_clear_error (&error);
+
+  config = cf_config_load_file ("/dev/zero", HOME, &error);
+  g_assert_null (config);
+  g_assert_error (error, CF_CONFIG_ERROR, CF_CONFIG_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, "not a regular file"));
+  g_clear_error (&error);
+
+  g_assert_cmpint (g_unlink (fifo), ==, 0);
   g_assert_cmpint (g_unlink (big), ==, 0);
   g_assert_cmpint (g_rmdir (dir), ==, 0);
 }
@@ -954,6 +1005,8 @@ static const FixtureCase fixture_cases[] = {
     "6:5: pool.autonomous.prefx: unknown key, did you mean 'prefix'?" },
   { "bad-min-max.yaml", CF_CONFIG_ERROR_VALUE,
     "6:5: pool.autonomous.min: must not exceed max (10)" },
+  { "bad-pool-max.yaml", CF_CONFIG_ERROR_VALUE,
+    "6:5: pool.autonomous.max: must be at most 200 (each session is a Claude Code process)" },
   { "bad-syntax.yaml", CF_CONFIG_ERROR_SYNTAX,
     "4:5: invalid YAML: did not find expected ',' or '}' "
     "(while parsing a flow mapping started at line 3, column 5)" },
@@ -1034,6 +1087,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/durations", test_durations);
   g_test_add_func ("/config/usage-thresholds", test_usage_thresholds);
   g_test_add_func ("/config/values", test_values);
+  g_test_add_func ("/config/allow-other-owners", test_allow_other_owners);
   g_test_add_func ("/config/lookups", test_lookups);
   g_test_add_func ("/config/priorities", test_priorities);
   g_test_add_func ("/config/listen-addresses", test_listen_addresses);

@@ -393,6 +393,45 @@ test_fault_list (void)
   cf_fault_point ("swap-saving");
 }
 
+static void
+test_fault_fail_times (void)
+{
+  static const struct { const char *list, *name; gboolean expected; guint times; } rows[] = {
+    { NULL, "taskq-finish-meta", FALSE, 0 },
+    { "", "taskq-finish-meta", FALSE, 0 },
+    { "taskq-finish-meta", "taskq-finish-meta", TRUE, G_MAXUINT },
+    { "taskq-finish-meta:3", "taskq-finish-meta", TRUE, 3 },
+    { "a,taskq-finish-meta:0,b", "taskq-finish-meta", TRUE, 0 },
+    { "a:1,taskq-finish-meta:12", "taskq-finish-meta", TRUE, 12 },
+    { "taskq-finish-meta:", "taskq-finish-meta", FALSE, 0 },
+    { "taskq-finish-meta:3x", "taskq-finish-meta", FALSE, 0 },
+    { "taskq-finish-meta:-1", "taskq-finish-meta", FALSE, 0 },
+    { "taskq-finish-meta:99999999999", "taskq-finish-meta", FALSE, 0 },
+    { "taskq-finish-metadata:2", "taskq-finish-meta", FALSE, 0 },
+    { "taskq-finish", "taskq-finish-meta", FALSE, 0 },
+    { "x-taskq-finish-meta", "taskq-finish-meta", FALSE, 0 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
+    {
+      guint times = 0;
+
+      g_assert_cmpint (cf_fault_fail_times (rows[i].list, rows[i].name, &times), ==,
+                       rows[i].expected);
+      g_assert_cmpuint (times, ==, rows[i].times);
+    }
+
+  /* Read once per process: this is the first cf_fault_fail call here. */
+  g_setenv ("CF_FAULT_FAIL", "unit-twice:2,unit-always", TRUE);
+  g_assert_true (cf_fault_fail ("unit-twice"));
+  g_assert_true (cf_fault_fail ("unit-twice"));
+  g_assert_false (cf_fault_fail ("unit-twice"));
+  for (guint i = 0; i < 5; i++)
+    g_assert_true (cf_fault_fail ("unit-always"));
+  g_assert_false (cf_fault_fail ("unit-never"));
+  g_unsetenv ("CF_FAULT_FAIL");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -409,5 +448,6 @@ main (int argc, char **argv)
   g_test_add ("/symlinks/flip-never-disappears", Fixture, NULL, fixture_setup,
               test_flip_never_disappears, fixture_teardown);
   g_test_add_func ("/fault/list", test_fault_list);
+  g_test_add_func ("/fault/fail-times", test_fault_fail_times);
   return g_test_run ();
 }

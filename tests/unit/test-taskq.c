@@ -6,6 +6,7 @@
 #include <json-glib/json-glib.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -126,6 +127,191 @@ meta_of (const char *project, const char *id)
   g_assert_true (cf_taskq_read_meta (project, id, &meta, &error));
   g_assert_no_error (error);
   return meta;
+}
+
+/* --- The queue lock ---------------------------------------------------------------- */
+
+static void
+test_lock_held_elsewhere (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = g_build_filename (f->project, ".agent-queue", ".lock", NULL);
+  struct stat st;
+  guint attempt = 0;
+  gint64 start;
+  int other;
+  CfTaskqLock *lock;
+
+  /* A lock file from before it was private is made 0600. */
+  write_file (path, "");
+  g_assert_cmpint (g_chmod (path, 0644), ==, 0);
+  add_task (f, "inbox", "fix", "Fix the login\n");
+  lock = cf_taskq_lock (f->project, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (lock);
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, 0600);
+  cf_taskq_unlock (lock);
+
+  /* Another open file description holds it, as another process would. */
+  other = open (path, O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (other, >=, 0);
+  g_assert_cmpint (flock (other, LOCK_EX), ==, 0);
+
+  start = g_get_monotonic_time ();
+  g_assert_false (cf_taskq_claim (f->project, "fix", "ccl-auto-1", "main", "sonnet", NOW,
+                                  &attempt, &error));
+  g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_BUSY);
+  g_assert_nonnull (strstr (error->message, "held by another process"));
+  g_clear_error (&error);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, CF_TASKQ_LOCK_WAIT_USEC);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, CF_TASKQ_LOCK_WAIT_USEC + 2 * G_USEC_PER_SEC);
+  /* Nothing changed. */
+  g_assert_cmpint (cf_taskq_locate (f->project, "fix"), ==, CF_TASK_PLACE_INBOX);
+  g_assert_cmpuint (cf_taskq_attempts (f->project, "fix"), ==, 0);
+
+  g_assert_false (cf_taskq_reject (f->project, "fix", "cancelled", NOW, &error));
+  g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_BUSY);
+  g_clear_error (&error);
+  g_assert_cmpint (cf_taskq_locate (f->project, "fix"), ==, CF_TASK_PLACE_INBOX);
+
+  /* Released: the same claim goes through. */
+  close (other);
+  g_assert_true (cf_taskq_claim (f->project, "fix", "ccl-auto-1", "main", "sonnet", NOW,
+                                 &attempt, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (attempt, ==, 1);
+  g_assert_cmpint (cf_taskq_locate (f->project, "fix"), ==, CF_TASK_PLACE_ACTIVE);
+}
+
+static void
+test_lock_created_private (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = g_build_filename (f->project, ".agent-queue", ".lock", NULL);
+  struct stat st;
+  guint attempt = 0;
+
+  add_task (f, "inbox", "fix", "Fix the login\n");
+  g_assert_true (cf_taskq_claim (f->project, "fix", NULL, NULL, NULL, NOW, &attempt, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, 0600);
+}
+
+/* --- A finished task whose move fails -------------------------------------------- */
+
+static void
+test_finish_keeps_verdict (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *meta_file = qpath (f, "meta", "fix.json");
+  g_autofree char *sidecar = qpath (f, "meta", "fix.verdict");
+  g_autofree char *reason = NULL;
+  g_autofree char *text = NULL;
+  CfTaskOutcome outcome = CF_TASK_OUTCOME_FAILED;
+  guint attempt = 0;
+
+  add_task (f, "inbox", "fix", "Fix the login\n");
+  g_assert_true (cf_taskq_claim (f->project, "fix", "ccl-auto-1", "main", "sonnet", NOW,
+                                 &attempt, &error));
+  g_assert_no_error (error);
+  g_assert_false (cf_taskq_pending_verdict (f->project, "fix", NULL, NULL));
+
+  /* The meta file cannot be written (a directory in its place: EISDIR,
+   * whoever runs the test). */
+  g_assert_cmpint (g_unlink (meta_file), ==, 0);
+  g_assert_cmpint (g_mkdir (meta_file, 0755), ==, 0);
+  g_assert_false (cf_taskq_finish (f->project, "fix", CF_TASK_OUTCOME_DONE, NULL, NULL, NOW,
+                                   &error));
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+  g_assert_cmpint (cf_taskq_locate (f->project, "fix"), ==, CF_TASK_PLACE_ACTIVE);
+  g_assert_true (cf_taskq_pending_verdict (f->project, "fix", &outcome, &reason));
+  g_assert_cmpint (outcome, ==, CF_TASK_OUTCOME_DONE);
+  g_assert_null (reason);
+  text = read_file (sidecar);
+  g_assert_cmpstr (text, ==, "done\n");
+
+  /* Nothing gives it back to the inbox meanwhile. */
+  g_assert_false (cf_taskq_requeue_active (f->project, "fix", TRUE, NOW, &error));
+  g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_FINISHED);
+  g_clear_error (&error);
+  g_assert_false (cf_taskq_requeue (f->project, "fix", FALSE, NOW, &error));
+  g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_FINISHED);
+  g_clear_error (&error);
+  g_assert_cmpint (cf_taskq_locate (f->project, "fix"), ==, CF_TASK_PLACE_ACTIVE);
+  g_assert_cmpuint (places_of (f->project, "fix"), ==, 1);
+
+  /* The disk is back: the retried move goes through and the verdict goes. */
+  g_assert_cmpint (g_rmdir (meta_file), ==, 0);
+  g_assert_true (cf_taskq_finish (f->project, "fix", CF_TASK_OUTCOME_DONE, NULL, NULL, NOW,
+                                  &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (cf_taskq_locate (f->project, "fix"), ==, CF_TASK_PLACE_DONE);
+  g_assert_false (cf_taskq_pending_verdict (f->project, "fix", NULL, NULL));
+  g_assert_false (exists (sidecar));
+}
+
+static void
+test_verdict_on_disk_survives_restart (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *sidecar = qpath (f, "meta", "gone.verdict");
+  g_autofree char *reason = NULL;
+  CfTaskOutcome outcome = CF_TASK_OUTCOME_DONE;
+  guint attempt = 0;
+
+  /* What a run that could not move the task left behind; this process
+   * never saw it. */
+  add_task (f, "inbox", "gone", "Deploy\n");
+  g_assert_true (cf_taskq_claim (f->project, "gone", NULL, NULL, NULL, NOW, &attempt, &error));
+  g_assert_no_error (error);
+  write_file (sidecar, "failed\nthe tests did not pass");
+  g_assert_true (cf_taskq_pending_verdict (f->project, "gone", &outcome, &reason));
+  g_assert_cmpint (outcome, ==, CF_TASK_OUTCOME_FAILED);
+  g_assert_cmpstr (reason, ==, "the tests did not pass");
+  g_assert_false (cf_taskq_requeue_active (f->project, "gone", TRUE, NOW, &error));
+  g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_FINISHED);
+  g_clear_error (&error);
+
+  /* Garbage is no verdict. */
+  write_file (sidecar, "maybe\n");
+  g_assert_false (cf_taskq_pending_verdict (f->project, "gone", NULL, NULL));
+  write_file (sidecar, "done");
+  g_assert_false (cf_taskq_pending_verdict (f->project, "gone", NULL, NULL));
+}
+
+/* --- A task file still being written ------------------------------------------------ */
+
+static void
+test_read_task_open_for_writing (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CfTask) task = NULL;
+  g_autofree char *path = qpath (f, "inbox", "slow.md");
+  const char *half = "---\ntitle: Slow\n";
+  int writer;
+
+  writer = open (path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  g_assert_cmpint (writer, >=, 0);
+  g_assert_cmpint (write (writer, half, strlen (half)), ==, (gssize) strlen (half));
+  g_assert_false (cf_taskq_read_task (f->project, "slow", &task, &error));
+  g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_WRITING);
+  g_clear_error (&error);
+  g_assert_cmpint (close (writer), ==, 0);
+
+  writer = open (path, O_WRONLY | O_APPEND | O_CLOEXEC);
+  g_assert_cmpint (writer, >=, 0);
+  g_assert_cmpint (write (writer, "---\nBody\n", 9), ==, 9);
+  g_assert_false (cf_taskq_read_task (f->project, "slow", &task, &error));
+  g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_WRITING);
+  g_clear_error (&error);
+  g_assert_cmpint (close (writer), ==, 0);
+
+  g_assert_true (cf_taskq_read_task (f->project, "slow", &task, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (task->title, ==, "Slow");
 }
 
 /* --- Directories ------------------------------------------------------------------- */
@@ -1488,6 +1674,11 @@ main (int argc, char **argv)
   ADD ("/taskq/recover", test_recover);
   ADD ("/taskq/threads", test_threads);
   ADD ("/taskq/crash-safety", test_crash_safety);
+  ADD ("/taskq/lock-held-elsewhere", test_lock_held_elsewhere);
+  ADD ("/taskq/lock-created-private", test_lock_created_private);
+  ADD ("/taskq/finish-keeps-verdict", test_finish_keeps_verdict);
+  ADD ("/taskq/read-task-open-for-writing", test_read_task_open_for_writing);
+  ADD ("/taskq/verdict-on-disk-survives-restart", test_verdict_on_disk_survives_restart);
 #undef ADD
 
   return g_test_run ();
