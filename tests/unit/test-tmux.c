@@ -1144,6 +1144,8 @@ test_respawn (Fixture *f, gconstpointer data)
     g_assert_false (respawn (f, "no-such-session", NULL, NULL, argv, &error));
     g_assert_error (error, CF_TMUX_ERROR, CF_TMUX_ERROR_COMMAND);
   }
+}
+
 /* tmux.nice: the server the client starts, and a session in it, run
  * that many steps below the test's own priority. */
 static gboolean
