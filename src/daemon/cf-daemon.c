@@ -295,6 +295,8 @@ cf_daemon_start (CfDaemon *self, GError **error)
                                     self->dispatcher, self->quota);
   cf_notify_follow_switcher (self->notify, self->switcher);
   g_signal_connect (self->dispatcher, "resume-failed", G_CALLBACK (on_resume_failed), self);
+  g_signal_connect_swapped (self->dispatcher, "prompt-ready", G_CALLBACK (cf_quota_note_history),
+                            self->quota);
   cf_notify_follow_quota (self->notify, self->quota);
   cf_http_set_cockpit (self->http, self->inbox, self->switcher, self->quota);
   /* Refuses a broken account layout before anything runs; finishes or

@@ -52,6 +52,7 @@ G_DEFINE_FINAL_TYPE (CfDispatcher, cf_dispatcher, G_TYPE_OBJECT)
 
 enum {
   SIGNAL_RESUME_FAILED,
+  SIGNAL_PROMPT_READY,
   N_SIGNALS,
 };
 static guint signals[N_SIGNALS];
@@ -662,6 +663,7 @@ on_ready_capture (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (verdict.ready)
     {
+      g_signal_emit (launch->self, signals[SIGNAL_PROMPT_READY], 0, launch->session, text);
       launch->before_paste = g_steal_pointer (&text);
       launch->stage = STAGE_PASTE;
       launch_step (launch);
@@ -1257,6 +1259,11 @@ cf_dispatcher_class_init (CfDispatcherClass *klass)
     g_signal_new ("resume-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 5, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING,
                   G_TYPE_STRING, G_TYPE_STRING);
+  /* (session, screen): Claude's prompt is ready, nothing pasted yet; a
+   * resumed conversation's earlier turns are on that screen. */
+  signals[SIGNAL_PROMPT_READY] =
+    g_signal_new ("prompt-ready", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void

@@ -28,7 +28,9 @@ G_BEGIN_DECLS
  *
  * Signal "resume-failed" (session, project, task, account, why): a
  * cf_dispatcher_resume() found no conversation to resume; the task started
- * over in a new conversation in the same session, its attempt not counted. */
+ * over in a new conversation in the same session, its attempt not counted.
+ * Signal "prompt-ready" (session, screen): a launched or resumed Claude shows
+ * its prompt and nothing has been pasted yet. */
 
 #define CF_TYPE_DISPATCHER (cf_dispatcher_get_type ())
 G_DECLARE_FINAL_TYPE (CfDispatcher, cf_dispatcher, CF, DISPATCHER, GObject)

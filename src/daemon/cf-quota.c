@@ -285,6 +285,10 @@ limit_is_history (CfQuota *self, CfSession *session, const CfPaneVerdict *verdic
 
   if (history == NULL || !verdict->limit_match)
     return FALSE;
+  /* Relaunched after a limit and not yet given its prompt: nothing it shows
+   * can be a new limit (a new one comes with a StopFailure hook). */
+  if (session->state == CF_SESSION_LAUNCHING)
+    return TRUE;
   if (verdict->reset_at != NULL)
     reset = g_date_time_to_unix (verdict->reset_at) * G_USEC_PER_SEC;
   for (guint i = 0; i < history->lines->len && !old; i++)
@@ -617,6 +621,34 @@ cf_quota_stop (CfQuota *self)
   g_clear_signal_handler (&self->hook_handler, self->hooks);
   g_clear_signal_handler (&self->session_handler, self->state);
   g_clear_handle_id (&self->timer_id, g_source_remove);
+}
+
+void
+cf_quota_note_history (CfQuota *self, const char *name, const char *screen)
+{
+  History *history = g_hash_table_lookup (self->history, name);
+  CfPaneContext context = {
+    .now_unix = g_get_real_time () / G_USEC_PER_SEC,
+    .local_zone = self->local_zone,
+    .tail_lines = 50,
+  };
+  g_auto(CfPaneVerdict) verdict = { 0 };
+
+  cf_pane_classify (screen, (gsize) -1, &context, &verdict);
+  if (!verdict.limit_match || verdict.snippet == NULL)
+    return;
+  if (history == NULL)
+    {
+      history = g_new0 (History, 1);
+      history->lines = g_ptr_array_new_with_free_func (g_free);
+      g_hash_table_replace (self->history, g_strdup (name), history);
+    }
+  g_ptr_array_add (history->lines, g_strdup (verdict.snippet));
+  if (verdict.reset_at != NULL)
+    {
+      gint64 reset = g_date_time_to_unix (verdict.reset_at) * G_USEC_PER_SEC;
+      history->resets[history->resets[0] == 0 ? 0 : 1] = reset;
+    }
 }
 
 /* Claude in NAME is about to be relaunched (resumed after a switch, or a

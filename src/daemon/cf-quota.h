@@ -41,6 +41,10 @@ void cf_quota_stop (CfQuota *self);
 void cf_quota_reset (CfQuota *self);
 /* Polls now instead of at the next tick (tests, benchmarks). */
 void cf_quota_poll_now (CfQuota *self);
+/* The screen a relaunched Claude in SESSION showed before it was given any
+ * prompt (the dispatcher's ready check): a limit line there belongs to the
+ * conversation it resumed, never to the account it now runs on. */
+void cf_quota_note_history (CfQuota *self, const char *session, const char *screen);
 /* Limit verdicts taken so far (metrics). */
 guint64 cf_quota_get_detections (CfQuota *self);
 
