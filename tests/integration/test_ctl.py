@@ -719,8 +719,9 @@ class CtlMonitorTest(CtlTestCase):
                          f"exhausted, resets {re.escape(reset_text)} \\(<relative>\\); sessions: "
                          f"ccl-auto-0; evidence: .*usage limit reached\\|{reset}$")
         self.assertEqual(swap_lines[2], "<time>             SwapFinished       main → backup "
-                         "succeeded: switched from main to backup; tasks requeued: 1, dedicated "
-                         "sessions resumed: 0, left at their shell: 0")
+                         "succeeded: switched from main to backup; tasks resumed in their "
+                         "conversation: 1, tasks requeued: 0, dedicated sessions resumed: 0, "
+                         "left at their shell: 0")
         self.assertIn("<time>             SessionChanged     ccl-auto-0 → working "
                       "(demo/YYYYMMDD-HHMMSS-watched-XXXX)", normalised)
         self.assertTrue(any(re.search(r"PropertiesChanged  .*ActiveAccount=backup", l)
@@ -906,7 +907,7 @@ class CtlCompletionTest(CtlTestCase):
         require_programs("bash")
         sb.start_bus()
         self.assertEqual(self.complete("claude-failoverctl s"),
-                         ["status", "sessions", "submit", "switch"])
+                         ["status", "sessions", "submit", "switch", "statusline"])
         self.assertIn("clear-partial-swap", self.complete("claude-failoverctl "))
         self.assertEqual(self.complete("claude-failoverctl --j"), ["--json"])
         self.assertEqual(self.complete("claude-failoverctl --json re"),

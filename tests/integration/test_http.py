@@ -344,7 +344,8 @@ class HttpApiTest(SandboxTestCase):
                 self.assertEqual(headers["connection"], "close")
                 self.assertEqual(json.loads(body)["status"], 413)
 
-        for path in ("/", "/nope", "/health/", "/status.json", "/metrics/x", "/../etc/passwd",
+        # "/" is the dashboard (http.dashboard, on by default): test_dashboard.py.
+        for path in ("/nope", "/health/", "/status.json", "/metrics/x", "/../etc/passwd",
                      "/api/delegated", "/HEALTH"):
             status, headers, body = request(port, path)
             self.assertEqual(status, 404, path)
