@@ -70,6 +70,11 @@ act (CfUsageSwitch *self, const CfUsagePolicyAccount *active, const CfUsageVerdi
   g_autoptr(GError) error = NULL;
   gint64 paused_until = cf_state_get_all_exhausted_until (self->state);
 
+  /* Our pause lasts until the earliest reset + return_margin, even though
+   * the account is back at its reset: the margin is for the clocks. */
+  if (self->paused && paused_until > now && verdict->action != CF_USAGE_ACTION_WAIT)
+    return;
+
   switch (verdict->action)
     {
     case CF_USAGE_ACTION_SWITCH:
@@ -187,7 +192,7 @@ on_state_changed (CfState *state, guint what, CfUsageSwitch *self)
 {
   if (what & (CF_STATE_CHANGE_USAGE | CF_STATE_CHANGE_ACCOUNTS | CF_STATE_CHANGE_ACTIVE_ACCOUNT |
               CF_STATE_CHANGE_SWAP_STATE | CF_STATE_CHANGE_LAST_SWAP |
-              CF_STATE_CHANGE_PARTIAL_SWAP))
+              CF_STATE_CHANGE_PARTIAL_SWAP | CF_STATE_CHANGE_DISPATCH_PAUSED))
     queue_evaluation (self);
 }
 

@@ -623,7 +623,8 @@ read_warn_at (CfNotifier *self, GVariantDict *options)
     {
       if (warn_at < 0 || warn_at > 100)
         {
-          g_printerr (_("claude-failover-notifier: --warn-at must be a percentage from 0 to 100\n"));
+          g_printerr ("%s\n",
+                      _("claude-failover-notifier: --warn-at must be a percentage from 0 to 100"));
           return FALSE;
         }
       self->warn_at = (guint) warn_at;

@@ -326,7 +326,7 @@ class ProactiveSwitchTest(harness.SandboxTestCase):
         # At backup's reset + return_margin (1 s) work resumes, on the backup.
         started = self.signals.wait("SwapStarted", timeout=15)
         self.assertEqual(started["args"], ["main", "backup", "usage"])
-        self.assertGreaterEqual(started["t"], now + 4 - 0.5)
+        self.assertGreaterEqual(started["t"], now + 4 + 1 - 0.5)
         sb.wait_for(lambda: "waits" in queue(project, "done"), timeout=20, what="the task done")
         self.assertFalse(sb.get_property("DispatchPaused"))
         self.assertEqual(sb.fake_events("start")[-1]["CLAUDE_CONFIG_DIR"], self.backup_home)
