@@ -906,7 +906,7 @@ class CtlCompletionTest(CtlTestCase):
         require_programs("bash")
         sb.start_bus()
         self.assertEqual(self.complete("claude-failoverctl s"),
-                         ["status", "sessions", "submit", "switch"])
+                         ["status", "sessions", "submit", "switch", "statusline"])
         self.assertIn("clear-partial-swap", self.complete("claude-failoverctl "))
         self.assertEqual(self.complete("claude-failoverctl --j"), ["--json"])
         self.assertEqual(self.complete("claude-failoverctl --json re"),
