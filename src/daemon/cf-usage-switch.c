@@ -12,7 +12,6 @@ struct _CfUsageSwitch {
   CfHooks *hooks;
   guint idle_id;
   guint timer_id;
-  char *last_reason;           /* SwapStarted reason of the last switch seen */
   gboolean paused;             /* dispatch paused by this component */
   gboolean stopped;
 };
@@ -171,7 +170,8 @@ evaluate (gpointer user_data)
   input.active = cf_state_get_active_account (self->state);
   input.switch_back_below = self->config->quota_switch_back_below;
   cf_state_get_last_swap (self->state, &input.last_switch, &from, &to);
-  input.last_switch_reason = self->last_reason;
+  /* Persisted with LastSwap; a switch running now is not over yet. */
+  input.last_switch_reason = cf_state_get_last_swap_reason (self->state);
   input.cooldown = self->config->quota_reactivate_cooldown_usec;
   input.return_margin = self->config->quota_return_margin_usec;
 
@@ -200,8 +200,6 @@ static void
 on_swap_started (CfSwitcher *switcher, const char *from, const char *to, const char *reason,
                  CfUsageSwitch *self)
 {
-  g_free (self->last_reason);
-  self->last_reason = g_strdup (reason);
   /* A switch of any kind ends the pause this component made. */
   self->paused = FALSE;
 }
@@ -253,7 +251,6 @@ cf_usage_switch_dispose (GObject *object)
   g_clear_object (&self->state);
   g_clear_object (&self->switcher);
   g_clear_pointer (&self->config, cf_config_unref);
-  g_clear_pointer (&self->last_reason, g_free);
   G_OBJECT_CLASS (cf_usage_switch_parent_class)->dispose (object);
 }
 

@@ -234,7 +234,7 @@ class ProactiveSwitchTest(harness.SandboxTestCase):
             deadline = time.monotonic() + 1
             while time.monotonic() < deadline:
                 row = {u[0]: u for u in self.sb.get_property("Usage")}[account]
-                if row[1] == five or self.sb.get_property("SwapState") != "normal":
+                if row[1] == five:
                     return
                 time.sleep(0.05)
         self.fail(f"the daemon never showed {account} at {five} %")
@@ -277,6 +277,27 @@ class ProactiveSwitchTest(harness.SandboxTestCase):
         self.assertEqual(len([e for e in sb.fake_events("start")
                               if e["CLAUDE_CONFIG_DIR"] == self.main_home]), 1)
         self.assertEqual(self.signals.count("SwapStarted"), 1)
+
+    def test_back_to_the_primary_below_switch_back_below(self):
+        sb = self.sb
+        self.start(pool=1)
+        now = int(time.time())
+        self.report(self.main_home, 97, now + 3600)
+        self.signals.wait("SwapFinished", lambda a: a[:3] == ["main", "backup", True], timeout=20)
+        # 85 % is under switch_at but not under switch_back_below (80): stay.
+        self.report(self.main_home, 85, now + 3600)
+        time.sleep(1.5)
+        self.assertEqual(self.signals.count("SwapStarted"), 1)
+        self.assertEqual(sb.get_property("ActiveAccount"), "backup")
+        # A restart keeps the reason of the last switch (the return needs it).
+        self.assertEqual(sb.stop_daemon(), 0)
+        sb.start_daemon()
+        # Its window reset early (a new window, 5 % used): back to main.
+        self.report(self.main_home, 5, now + 18000)
+        back = self.signals.wait("SwapStarted", lambda a: a[:2] == ["backup", "main"], timeout=10)
+        self.assertEqual(back["args"][2], "return")
+        self.signals.wait("SwapFinished", lambda a: a[:3] == ["backup", "main", True], timeout=20)
+        self.assertEqual(os.readlink(os.path.join(sb.home, ".claude")), self.main_home)
 
     def test_the_old_accounts_wall_still_moves_a_draining_session(self):
         sb = self.sb
