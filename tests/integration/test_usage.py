@@ -272,6 +272,8 @@ class ProactiveSwitchTest(harness.SandboxTestCase):
         self.assertEqual(sb.fake_events("start")[-1]["CLAUDE_CONFIG_DIR"], self.backup_home)
         # The long task finishes where it began, never requeued or killed.
         sb.wait_for(lambda: "long" in queue(project, "done"), timeout=20, what="long done")
+        # The signal can reach the log after the file reached done/.
+        self.signals.wait("TaskFinished", lambda a: a[1] == "long", timeout=10)
         outcomes = [e["args"] for e in self.signals.events("TaskFinished") if e["args"][1] == "long"]
         self.assertEqual([a[3] for a in outcomes], ["done"], outcomes)
         self.assertEqual(len([e for e in sb.fake_events("start")
@@ -355,7 +357,7 @@ class ProactiveSwitchTest(harness.SandboxTestCase):
     def test_sessions_start_stagger_apart_when_dispatch_resumes(self):
         sb = self.sb
         project = sb.project_dir
-        self.start(pool=3, lifecycle={"start_stagger": "1s"})
+        self.start(pool=3, lifecycle={"start_stagger": "1500ms"})
         self.assertEqual(sb.ctl("pause").returncode, 0)
         sb.wait_for(lambda: sb.get_property("DispatchPaused"), what="dispatch paused")
         for i in range(3):
@@ -367,8 +369,10 @@ class ProactiveSwitchTest(harness.SandboxTestCase):
                              timeout=20, what="three launches")
         times = sorted(e["time"] for e in starts)
         gaps = [b - a for a, b in zip(times, times[1:])]
-        print(f"launch gaps with start_stagger 1s: {', '.join(f'{g:.2f}s' for g in gaps)}")
-        self.assertTrue(all(g >= 0.9 for g in gaps), gaps)
+        print(f"launch gaps with start_stagger 1.5 s: {', '.join(f'{g:.2f}s' for g in gaps)}")
+        # Claude's own start-up adds jitter to when it logs; without the
+        # stagger the three start within a few tenths of a second.
+        self.assertTrue(all(g >= 1.0 for g in gaps), gaps)
         sb.wait_for(lambda: len(queue(project, "done")) == 3, timeout=30, what="all done")
 
 
