@@ -13,6 +13,7 @@ struct _CfUsageSwitch {
   guint idle_id;
   guint timer_id;
   gboolean paused;             /* dispatch paused by this component */
+  gboolean pause_at_reset;     /* ... until a known reset + return_margin */
   gboolean stopped;
 };
 
@@ -70,8 +71,10 @@ act (CfUsageSwitch *self, const CfUsagePolicyAccount *active, const CfUsageVerdi
   gint64 paused_until = cf_state_get_all_exhausted_until (self->state);
 
   /* Our pause lasts until the earliest reset + return_margin, even though
-   * the account is back at its reset: the margin is for the clocks. */
-  if (self->paused && paused_until > now && verdict->action != CF_USAGE_ACTION_WAIT)
+   * the account is back at its reset: the margin is for the clocks. A
+   * pause whose end was a guess ends with the first reading with room. */
+  if (self->paused && self->pause_at_reset && paused_until > now &&
+      verdict->action != CF_USAGE_ACTION_WAIT)
     return;
 
   switch (verdict->action)
@@ -111,6 +114,7 @@ act (CfUsageSwitch *self, const CfUsagePolicyAccount *active, const CfUsageVerdi
         if (paused_until > now && (!self->paused || verdict->until == 0 || paused_until == until))
           return;
         self->paused = TRUE;
+        self->pause_at_reset = verdict->until > 0;
         g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
                           "CF_ACCOUNT", active->name,
                           "MESSAGE", "Every account is at its usage threshold: dispatch paused "

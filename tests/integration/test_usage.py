@@ -331,6 +331,18 @@ class ProactiveSwitchTest(harness.SandboxTestCase):
         self.assertEqual(self.signals.count("SwapStarted"), 1)
         self.assertEqual(sb.get_property("ActiveAccount"), "backup")
 
+    def test_a_pause_without_a_known_reset_ends_with_a_reading_with_room(self):
+        sb = self.sb
+        self.start(pool=1)
+        self.report(self.backup_home, 99, None)
+        self.report(self.main_home, 97, None)
+        sb.wait_for(lambda: sb.get_property("DispatchPaused"), timeout=10, what="dispatch paused")
+        self.report(self.backup_home, 20, None)
+        started = self.signals.wait("SwapStarted", timeout=10)
+        self.assertEqual(started["args"], ["main", "backup", "usage"])
+        sb.wait_for(lambda: not sb.get_property("DispatchPaused"), timeout=10,
+                    what="dispatch running again")
+
     def test_every_account_over_waits_until_the_earliest_reset(self):
         sb = self.sb
         project = sb.project_dir
