@@ -331,6 +331,23 @@ class ProactiveSwitchTest(harness.SandboxTestCase):
         self.assertEqual(self.signals.count("SwapStarted"), 1)
         self.assertEqual(sb.get_property("ActiveAccount"), "backup")
 
+    def test_a_warning_on_screen_fills_in_where_the_statusline_is_silent(self):
+        sb = self.sb
+        self.start(pool=1)
+        sb.add_task("w", "FAKE:work=20000 a task with a warning in view")
+        working = sb.wait_for(lambda: [s for s in sb.get_property("Sessions") if s[2] == "working"],
+                              timeout=20, what="the task working")[0]
+        sb.fake_control(working[0], "print You've used 93% of your 5-hour limit · resets 11:59pm (UTC)")
+        row = sb.wait_for(lambda: {r[0]: r for r in sb.get_property("Usage")}["main"][1] == 93.0
+                          and {r[0]: r for r in sb.get_property("Usage")}["main"], timeout=10,
+                          what="the warning read from the screen")
+        self.assertGreater(row[2], time.time() * 10**6)
+        # The statusline's number wins over the line still on screen.
+        self.report(self.main_home, 40, int(time.time()) + 3600)
+        time.sleep(1.5)
+        self.assertEqual({r[0]: r for r in sb.get_property("Usage")}["main"][1], 40.0)
+        self.assertEqual(self.signals.count("SwapStarted"), 0)
+
     def test_a_pause_without_a_known_reset_ends_with_a_reading_with_room(self):
         sb = self.sb
         self.start(pool=1)
