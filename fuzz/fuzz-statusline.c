@@ -40,6 +40,20 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   g_autofree char *report = NULL;
   g_autofree char *line = NULL;
 
+  {
+    g_autoptr(GTimeZone) utc = g_time_zone_new_utc ();
+    CfUsageWindowKind kind;
+    double percent;
+    gint64 reset;
+
+    if (cf_usage_parse_warning (json, NOW / G_USEC_PER_SEC, utc, &kind, &percent, &reset))
+      {
+        g_assert_true (kind == CF_USAGE_FIVE_HOUR || kind == CF_USAGE_SEVEN_DAY);
+        g_assert_true (percent >= 0 && percent <= 100);
+        g_assert_cmpint (reset, >=, 0);
+      }
+  }
+
   if (!cf_statusline_parse (json, size, &statusline, &error))
     {
       g_assert_nonnull (error);

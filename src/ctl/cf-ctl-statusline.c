@@ -223,8 +223,9 @@ account_name (void)
   return NULL;
 }
 
-/* Hands the input to COMMAND as its standard input and becomes it. */
-static int
+/* Hands the input to COMMAND as its standard input and becomes it; returns
+ * only when that failed (our own line is printed then). */
+static void
 exec_then (const char *command, GByteArray *input)
 {
   int fd = memfd_create ("claude-failover-statusline", MFD_CLOEXEC);
@@ -238,7 +239,6 @@ exec_then (const char *command, GByteArray *input)
     }
   fflush (stdout);
   execl ("/bin/sh", "sh", "-c", command, (char *) NULL);
-  return 0;
 }
 
 int
@@ -304,7 +304,7 @@ cf_ctl_statusline (int argc, char **argv, gboolean json)
     }
 
   if (then != NULL)
-    return exec_then (then, input);
+    exec_then (then, input);
 
   account = account_name ();
   if (statusline != NULL)

@@ -165,7 +165,8 @@ cf_hooks_report (CfHooks *self, const char *event, const char *pane, const char 
   g_autofree char *command = NULL;
   Lookup *lookup;
 
-  if (g_strcmp0 (event, CF_STATUSLINE_EVENT) == 0 && (pane[0] == '\0' || cf_hooks_pane_is_valid (pane)))
+  if (g_strcmp0 (event, CF_STATUSLINE_EVENT) == 0 &&
+      (pane[0] == '\0' || cf_hooks_pane_is_valid (pane)))
     return report_statusline (self, pane, payload_json, error);
   if (!cf_hooks_pane_is_valid (pane))
     {

@@ -35,6 +35,7 @@ struct _CfQuota {
 
 enum {
   SIGNAL_EXHAUSTED,
+  SIGNAL_USAGE_WARNING,
   N_SIGNALS,
 };
 static guint signals[N_SIGNALS];
@@ -464,6 +465,10 @@ on_capture (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   cf_pane_classify (text, strlen (text), &context, &probe->verdict);
+  if (!probe->from_hook && probe->verdict.warning && !probe->verdict.limit_match &&
+      !probe->verdict.server_error && probe->verdict.snippet != NULL)
+    g_signal_emit (self, signals[SIGNAL_USAGE_WARNING], 0, probe->session,
+                   probe->verdict.snippet);
   if (probe->from_hook)
     {
       Evidence *evidence = g_hash_table_lookup (self->evidence, probe->session);
@@ -741,6 +746,11 @@ cf_quota_class_init (CfQuotaClass *klass)
 
   object_class->dispose = cf_quota_dispose;
   object_class->finalize = cf_quota_finalize;
+  /* (gchararray session, gchararray line): a usage warning on screen, read
+   * by the usage tracker. */
+  signals[SIGNAL_USAGE_WARNING] =
+    g_signal_new ("usage-warning", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
   signals[SIGNAL_EXHAUSTED] =
     g_signal_new ("exhausted", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRV, G_TYPE_INT64,

@@ -28,7 +28,9 @@ G_BEGIN_DECLS
  * with session, pattern, a 120-byte pane snippet and the reset time.
  *
  * Signal "exhausted" (gchararray account, GStrv sessions, gint64 reset_at µs
- * epoch or 0 when unknown, gchararray evidence). */
+ * epoch or 0 when unknown, gchararray evidence); "usage-warning" (gchararray
+ * session, gchararray line) for a usage warning in a polled pane's footer
+ * (cf_usage_parse_warning () reads it). */
 
 #define CF_TYPE_QUOTA (cf_quota_get_type ())
 G_DECLARE_FINAL_TYPE (CfQuota, cf_quota, CF, QUOTA, GObject)

@@ -31,6 +31,7 @@ struct _CfState {
   gint64 last_swap_when;
   char *last_swap_from;
   char *last_swap_to;
+  char *last_swap_reason;      /* the journal's reason when the switch completed */
   gint64 return_at;
   gboolean dispatch_paused;    /* by the operator */
   gint64 all_exhausted_until;  /* every account out: dispatch paused until then, 0 = no */
@@ -308,6 +309,8 @@ cf_state_to_json (CfState *self)
   json_builder_add_string_value (builder, self->last_swap_from ? self->last_swap_from : "");
   json_builder_set_member_name (builder, "to");
   json_builder_add_string_value (builder, self->last_swap_to ? self->last_swap_to : "");
+  json_builder_set_member_name (builder, "reason");
+  json_builder_add_string_value (builder, self->last_swap_reason ? self->last_swap_reason : "");
   json_builder_end_object (builder);
 
   json_builder_set_member_name (builder, "return_at");
@@ -551,6 +554,7 @@ reset_content (CfState *self)
   self->partial_swap = FALSE;
   self->last_swap_when = 0;
   g_clear_pointer (&self->last_swap_from, g_free);
+  g_clear_pointer (&self->last_swap_reason, g_free);
   g_clear_pointer (&self->last_swap_to, g_free);
   self->return_at = 0;
   self->dispatch_paused = FALSE;
@@ -688,7 +692,8 @@ cf_state_from_json (CfState *self, const char *json, gssize length, GError **err
   if (last != NULL &&
       (!read_int (last, "when", &scratch->last_swap_when, &local_error) ||
        !read_string (last, "from", &scratch->last_swap_from, &local_error) ||
-       !read_string (last, "to", &scratch->last_swap_to, &local_error)))
+       !read_string (last, "to", &scratch->last_swap_to, &local_error) ||
+       !read_string (last, "reason", &scratch->last_swap_reason, &local_error)))
     goto fail;
 
   if (!read_int (root, "return_at", &scratch->return_at, &local_error) ||
@@ -726,6 +731,7 @@ cf_state_from_json (CfState *self, const char *json, gssize length, GError **err
   self->last_swap_when = scratch->last_swap_when;
   self->last_swap_from = g_steal_pointer (&scratch->last_swap_from);
   self->last_swap_to = g_steal_pointer (&scratch->last_swap_to);
+  self->last_swap_reason = g_steal_pointer (&scratch->last_swap_reason);
   self->return_at = scratch->return_at;
   self->dispatch_paused = scratch->dispatch_paused;
   self->all_exhausted_until = scratch->all_exhausted_until;
@@ -1484,8 +1490,15 @@ cf_state_set_last_swap (CfState *self, gint64 when, const char *from, const char
   self->last_swap_when = when;
   changed |= replace_string (&self->last_swap_from, from);
   changed |= replace_string (&self->last_swap_to, to);
+  changed |= replace_string (&self->last_swap_reason, self->swap_reason);
   if (changed)
     emit_changed (self, CF_STATE_CHANGE_LAST_SWAP);
+}
+
+const char *
+cf_state_get_last_swap_reason (CfState *self)
+{
+  return self->last_swap_reason ? self->last_swap_reason : "";
 }
 
 gint64

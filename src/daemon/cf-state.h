@@ -211,7 +211,10 @@ void cf_state_set_swap_reason (CfState *self, const char *reason);
 gboolean cf_state_get_partial_swap (CfState *self);
 void cf_state_set_partial_swap (CfState *self, gboolean partial);
 void cf_state_get_last_swap (CfState *self, gint64 *when, const char **from, const char **to);
+/* Also records the journal's reason (cf_state_get_swap_reason ()) as the
+ * last switch's reason, persisted: "" when none was journaled. */
 void cf_state_set_last_swap (CfState *self, gint64 when, const char *from, const char *to);
+const char *cf_state_get_last_swap_reason (CfState *self);
 gint64 cf_state_get_return_at (CfState *self);
 void cf_state_set_return_at (CfState *self, gint64 when);
 /* DispatchPaused: by the operator, or because every account is exhausted. */

@@ -141,8 +141,9 @@ value_usage (CfState *state, const CfConfig *config, gint64 now)
   for (guint i = 0; i < accounts->len; i++)
     {
       CfAccountState *account = g_ptr_array_index (accounts, i);
-      CfUsageWindow five_hour = cf_usage_window_at (&account->usage.windows[CF_USAGE_FIVE_HOUR], now);
-      CfUsageWindow seven_day = cf_usage_window_at (&account->usage.windows[CF_USAGE_SEVEN_DAY], now);
+      const CfUsageWindow *windows = account->usage.windows;
+      CfUsageWindow five_hour = cf_usage_window_at (&windows[CF_USAGE_FIVE_HOUR], now);
+      CfUsageWindow seven_day = cf_usage_window_at (&windows[CF_USAGE_SEVEN_DAY], now);
       gint64 updated = MAX (five_hour.updated, seven_day.updated);
 
       g_variant_builder_add (&builder, "(sdtdtst)", account->name,

@@ -932,7 +932,8 @@ cf_switcher_switch_draining (CfSwitcher *self, const char *account, const char *
     }
   if (!check_can_switch (self, error))
     return FALSE;
-  if (self->last_failure > 0 && now - self->last_failure < self->config->quota_reactivate_cooldown_usec)
+  if (self->last_failure > 0 &&
+      now - self->last_failure < self->config->quota_reactivate_cooldown_usec)
     {
       g_set_error_literal (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_INVALID,
                            _("the last switch failed less than quota.reactivate_cooldown ago"));

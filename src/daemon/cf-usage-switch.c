@@ -12,8 +12,8 @@ struct _CfUsageSwitch {
   CfHooks *hooks;
   guint idle_id;
   guint timer_id;
-  char *last_reason;           /* SwapStarted reason of the last switch seen */
   gboolean paused;             /* dispatch paused by this component */
+  gboolean pause_at_reset;     /* ... until a known reset + return_margin */
   gboolean stopped;
 };
 
@@ -70,6 +70,13 @@ act (CfUsageSwitch *self, const CfUsagePolicyAccount *active, const CfUsageVerdi
   g_autoptr(GError) error = NULL;
   gint64 paused_until = cf_state_get_all_exhausted_until (self->state);
 
+  /* Our pause lasts until the earliest reset + return_margin, even though
+   * the account is back at its reset: the margin is for the clocks. A
+   * pause whose end was a guess ends with the first reading with room. */
+  if (self->paused && self->pause_at_reset && paused_until > now &&
+      verdict->action != CF_USAGE_ACTION_WAIT)
+    return;
+
   switch (verdict->action)
     {
     case CF_USAGE_ACTION_SWITCH:
@@ -107,6 +114,7 @@ act (CfUsageSwitch *self, const CfUsagePolicyAccount *active, const CfUsageVerdi
         if (paused_until > now && (!self->paused || verdict->until == 0 || paused_until == until))
           return;
         self->paused = TRUE;
+        self->pause_at_reset = verdict->until > 0;
         g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
                           "CF_ACCOUNT", active->name,
                           "MESSAGE", "Every account is at its usage threshold: dispatch paused "
@@ -166,7 +174,8 @@ evaluate (gpointer user_data)
   input.active = cf_state_get_active_account (self->state);
   input.switch_back_below = self->config->quota_switch_back_below;
   cf_state_get_last_swap (self->state, &input.last_switch, &from, &to);
-  input.last_switch_reason = self->last_reason;
+  /* Persisted with LastSwap; a switch running now is not over yet. */
+  input.last_switch_reason = cf_state_get_last_swap_reason (self->state);
   input.cooldown = self->config->quota_reactivate_cooldown_usec;
   input.return_margin = self->config->quota_return_margin_usec;
 
@@ -187,7 +196,7 @@ on_state_changed (CfState *state, guint what, CfUsageSwitch *self)
 {
   if (what & (CF_STATE_CHANGE_USAGE | CF_STATE_CHANGE_ACCOUNTS | CF_STATE_CHANGE_ACTIVE_ACCOUNT |
               CF_STATE_CHANGE_SWAP_STATE | CF_STATE_CHANGE_LAST_SWAP |
-              CF_STATE_CHANGE_PARTIAL_SWAP))
+              CF_STATE_CHANGE_PARTIAL_SWAP | CF_STATE_CHANGE_DISPATCH_PAUSED))
     queue_evaluation (self);
 }
 
@@ -195,8 +204,6 @@ static void
 on_swap_started (CfSwitcher *switcher, const char *from, const char *to, const char *reason,
                  CfUsageSwitch *self)
 {
-  g_free (self->last_reason);
-  self->last_reason = g_strdup (reason);
   /* A switch of any kind ends the pause this component made. */
   self->paused = FALSE;
 }
@@ -248,7 +255,6 @@ cf_usage_switch_dispose (GObject *object)
   g_clear_object (&self->state);
   g_clear_object (&self->switcher);
   g_clear_pointer (&self->config, cf_config_unref);
-  g_clear_pointer (&self->last_reason, g_free);
   G_OBJECT_CLASS (cf_usage_switch_parent_class)->dispose (object);
 }
 

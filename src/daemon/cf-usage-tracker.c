@@ -5,6 +5,9 @@
 
 /* A limit's reset further away than this is the weekly window's. */
 #define FIVE_HOURS_USEC ((gint64) 5 * 3600 * G_USEC_PER_SEC)
+/* A statusline reading younger than this wins over a warning on screen,
+ * which may be an old line still visible. */
+#define STATUSLINE_PRECEDENCE_USEC ((gint64) 15 * 60 * G_USEC_PER_SEC)
 
 struct _CfUsageTracker {
   GObject parent_instance;
@@ -17,6 +20,7 @@ struct _CfUsageTracker {
   guint64 dropped;
   guint expiry_id;             /* the next window reset */
   gint64 expiry_at;
+  GTimeZone *local_zone;
 };
 
 G_DEFINE_FINAL_TYPE (CfUsageTracker, cf_usage_tracker, G_TYPE_OBJECT)
@@ -112,6 +116,41 @@ on_statusline (CfHooks *hooks, const char *session, CfStatusline *statusline,
                     statusline->windows[CF_USAGE_SEVEN_DAY].used);
 }
 
+/* The screen's warning only fills in where the statusline is silent (not
+ * installed, or an older Claude Code): the statusline's numbers are the
+ * server's, a footer line can be one left from an earlier window. */
+static void
+on_usage_warning (CfQuota *quota, const char *session_name, const char *line,
+                  CfUsageTracker *self)
+{
+  CfSession *session = cf_state_lookup_session (self->state, session_name);
+  const char *account = session != NULL && session->account[0] != '\0'
+                        ? session->account : cf_state_get_active_account (self->state);
+  CfAccountState *state = cf_state_lookup_account (self->state, account);
+  gint64 now = g_get_real_time ();
+  CfUsageWindowKind kind;
+  CfUsageWindow window;
+  double percent;
+  gint64 reset;
+
+  if (state == NULL ||
+      !cf_usage_parse_warning (line, now / G_USEC_PER_SEC, self->local_zone, &kind, &percent,
+                               &reset))
+    return;
+  window = cf_usage_window_at (&state->usage.windows[kind], now);
+  if (window.source == CF_USAGE_SOURCE_STATUSLINE &&
+      now - window.updated < STATUSLINE_PRECEDENCE_USEC)
+    return;
+  if (window.used == percent && (reset == 0 || window.resets_at == reset))
+    return;
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "CF_ACCOUNT", account, "CF_SESSION", session_name,
+                    "MESSAGE", "usage of %s from the screen of %s: %s %.0f%%", account,
+                    session_name, cf_usage_window_kind_to_string (kind), percent);
+  cf_state_record_account_usage (self->state, account, kind, percent, reset,
+                                 CF_USAGE_SOURCE_WARNING, now);
+}
+
 static void
 on_exhausted (CfQuota *quota, const char *account, GStrv sessions, gint64 reset_at,
               const char *evidence, CfUsageTracker *self)
@@ -162,6 +201,7 @@ cf_usage_tracker_dispose (GObject *object)
   g_clear_object (&self->quota);
   g_clear_object (&self->state);
   g_clear_pointer (&self->config, cf_config_unref);
+  g_clear_pointer (&self->local_zone, g_time_zone_unref);
   G_OBJECT_CLASS (cf_usage_tracker_parent_class)->dispose (object);
 }
 
@@ -174,6 +214,7 @@ cf_usage_tracker_class_init (CfUsageTrackerClass *klass)
 static void
 cf_usage_tracker_init (CfUsageTracker *self)
 {
+  self->local_zone = g_time_zone_new_local ();
 }
 
 CfUsageTracker *
@@ -191,6 +232,7 @@ cf_usage_tracker_new (CfConfig *config, CfState *state, CfHooks *hooks, CfQuota 
     {
       self->quota = g_object_ref (quota);
       g_signal_connect (quota, "exhausted", G_CALLBACK (on_exhausted), self);
+      g_signal_connect (quota, "usage-warning", G_CALLBACK (on_usage_warning), self);
     }
   return self;
 }

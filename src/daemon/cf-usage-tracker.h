@@ -11,8 +11,10 @@
 G_BEGIN_DECLS
 
 /* Gathers each account's usage into state (ARCHITECTURE.md 4.9, `Usage`):
- * the statusline reports routed by CfHooks ("statusline"), and the limits
- * CfQuota finds ("exhausted": the window is full until its reset). The
+ * the statusline reports routed by CfHooks ("statusline"), the limits
+ * CfQuota finds ("exhausted": the window is full until its reset), and the
+ * usage warnings it sees on screen ("usage-warning", only where no recent
+ * statusline reading exists). The
  * account of a report is the one whose home it names (CLAUDE_CONFIG_DIR of
  * the Claude that drew it), else the session's. Decisions are not made
  * here: see cf-usage-policy. */

@@ -2,6 +2,9 @@
 #include "cf-usage.h"
 
 #include <math.h>
+#include <string.h>
+
+#include "cf-reset-time.h"
 
 static const char *const source_names[] = {
   [CF_USAGE_SOURCE_NONE] = "",
@@ -143,4 +146,47 @@ cf_usage_peak (const CfUsage *usage, gint64 now)
         peak = MAX (peak, window.used);
     }
   return peak;
+}
+
+gboolean
+cf_usage_parse_warning (const char *line, gint64 now_unix, GTimeZone *local_zone,
+                        CfUsageWindowKind *kind, double *percent, gint64 *resets_at)
+{
+  static gsize once;
+  static GRegex *regex;
+  g_autoptr(GMatchInfo) match = NULL;
+  g_autofree char *number = NULL;
+  g_autofree char *words = NULL;
+  g_autofree char *window = NULL;
+  g_autoptr(GDateTime) reset = NULL;
+  const char *resets;
+  gint end = 0;
+
+  if (g_once_init_enter (&once))
+    {
+      regex = g_regex_new ("used (\\d{1,3})% of your ((?:[\\w-]+ ){0,2}?)limit\\b",
+                           G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
+      g_once_init_leave (&once, 1);
+    }
+  if (line == NULL || !g_utf8_validate (line, -1, NULL) ||
+      !g_regex_match (regex, line, 0, &match))
+    return FALSE;
+  number = g_match_info_fetch (match, 1);
+  words = g_match_info_fetch (match, 2);
+  window = g_utf8_strdown (words, -1);
+  if (strstr (window, "week") != NULL || strstr (window, "opus") != NULL ||
+      strstr (window, "sonnet") != NULL)
+    *kind = CF_USAGE_SEVEN_DAY;
+  else if (strstr (window, "5-hour") != NULL || strstr (window, "five-hour") != NULL ||
+           strstr (window, "session") != NULL)
+    *kind = CF_USAGE_FIVE_HOUR;
+  else
+    return FALSE;
+  *percent = MIN (g_ascii_strtod (number, NULL), CF_USAGE_PERCENT_MAX);
+  g_match_info_fetch_pos (match, 0, NULL, &end);
+  resets = strstr (line + end, "resets");
+  if (resets != NULL)
+    reset = cf_reset_time_parse (resets + strlen ("resets"), now_unix, local_zone);
+  *resets_at = reset != NULL ? g_date_time_to_unix (reset) * G_USEC_PER_SEC : 0;
+  return TRUE;
 }

@@ -66,6 +66,15 @@ gint64 cf_usage_next_change (const CfUsage *usage, gint64 now);
 gboolean cf_usage_record (CfUsage *usage, CfUsageWindowKind kind, double used,
                           gint64 resets_at, CfUsageSource source, gint64 when);
 
+/* Reads a usage warning Claude Code shows in its footer ("You've used 92%
+ * of your 5-hour limit · resets 3pm (Europe/Berlin)") anywhere in LINE:
+ * the window (5-hour or session: five-hour; weekly, Opus, Sonnet: weekly),
+ * the percentage and the reset (µs since the epoch, 0 when none is shown,
+ * read with cf_reset_time_parse () at NOW_UNIX in LOCAL_ZONE). FALSE when
+ * LINE holds no such warning or names another window. */
+gboolean cf_usage_parse_warning (const char *line, gint64 now_unix, GTimeZone *local_zone,
+                                 CfUsageWindowKind *kind, double *percent, gint64 *resets_at);
+
 /* The highest used percentage of USAGE's windows known at NOW; -1 when
  * neither is known. */
 double cf_usage_peak (const CfUsage *usage, gint64 now);

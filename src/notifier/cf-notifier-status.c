@@ -104,7 +104,8 @@ cf_notifier_status_update (CfNotifierStatus *status, const char *name, GVariant 
     status->dispatch_paused = g_variant_get_boolean (value);
   else if (g_str_equal (name, "PartialSwap") && g_variant_is_of_type (value, G_VARIANT_TYPE_BOOLEAN))
     status->partial_swap = g_variant_get_boolean (value);
-  else if (g_str_equal (name, "Usage") && g_variant_is_of_type (value, G_VARIANT_TYPE ("a(sdtdtst)")))
+  else if (g_str_equal (name, "Usage") &&
+           g_variant_is_of_type (value, G_VARIANT_TYPE ("a(sdtdtst)")))
     take_usage (status, value);
   else if (g_str_equal (name, "ReturnAt") && g_variant_is_of_type (value, G_VARIANT_TYPE_UINT64))
     status->return_at = (gint64) MIN (g_variant_get_uint64 (value), (guint64) G_MAXINT64);

@@ -623,7 +623,8 @@ read_warn_at (CfNotifier *self, GVariantDict *options)
     {
       if (warn_at < 0 || warn_at > 100)
         {
-          g_printerr (_("claude-failover-notifier: --warn-at must be a percentage from 0 to 100\n"));
+          g_printerr ("%s\n",
+                      _("claude-failover-notifier: --warn-at must be a percentage from 0 to 100"));
           return FALSE;
         }
       self->warn_at = (guint) warn_at;
@@ -741,7 +742,8 @@ cf_notifier_init (CfNotifier *self)
   static const GOptionEntry entries[] = {
     { "version", 0, 0, G_OPTION_ARG_NONE, NULL, N_("Show the program's version and exit"), NULL },
     { "warn-at", 0, 0, G_OPTION_ARG_INT, NULL,
-      N_("Warn when an account has used this % of a usage window (default: quota.warn_at)"),
+      N_("Warn when an account has used this percentage of a usage window "
+         "(default: quota.warn_at)"),
       N_("PERCENT") },
     { "config", 0, 0, G_OPTION_ARG_FILENAME, NULL,
       N_("The daemon's configuration file, read for quota.warn_at"), N_("FILE") },

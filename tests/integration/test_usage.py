@@ -234,7 +234,7 @@ class ProactiveSwitchTest(harness.SandboxTestCase):
             deadline = time.monotonic() + 1
             while time.monotonic() < deadline:
                 row = {u[0]: u for u in self.sb.get_property("Usage")}[account]
-                if row[1] == five or self.sb.get_property("SwapState") != "normal":
+                if row[1] == five:
                     return
                 time.sleep(0.05)
         self.fail(f"the daemon never showed {account} at {five} %")
@@ -272,11 +272,34 @@ class ProactiveSwitchTest(harness.SandboxTestCase):
         self.assertEqual(sb.fake_events("start")[-1]["CLAUDE_CONFIG_DIR"], self.backup_home)
         # The long task finishes where it began, never requeued or killed.
         sb.wait_for(lambda: "long" in queue(project, "done"), timeout=20, what="long done")
+        # The signal can reach the log after the file reached done/.
+        self.signals.wait("TaskFinished", lambda a: a[1] == "long", timeout=10)
         outcomes = [e["args"] for e in self.signals.events("TaskFinished") if e["args"][1] == "long"]
         self.assertEqual([a[3] for a in outcomes], ["done"], outcomes)
         self.assertEqual(len([e for e in sb.fake_events("start")
                               if e["CLAUDE_CONFIG_DIR"] == self.main_home]), 1)
         self.assertEqual(self.signals.count("SwapStarted"), 1)
+
+    def test_back_to_the_primary_below_switch_back_below(self):
+        sb = self.sb
+        self.start(pool=1)
+        now = int(time.time())
+        self.report(self.main_home, 97, now + 3600)
+        self.signals.wait("SwapFinished", lambda a: a[:3] == ["main", "backup", True], timeout=20)
+        # 85 % is under switch_at but not under switch_back_below (80): stay.
+        self.report(self.main_home, 85, now + 3600)
+        time.sleep(1.5)
+        self.assertEqual(self.signals.count("SwapStarted"), 1)
+        self.assertEqual(sb.get_property("ActiveAccount"), "backup")
+        # A restart keeps the reason of the last switch (the return needs it).
+        self.assertEqual(sb.stop_daemon(), 0)
+        sb.start_daemon()
+        # Its window reset early (a new window, 5 % used): back to main.
+        self.report(self.main_home, 5, now + 18000)
+        back = self.signals.wait("SwapStarted", lambda a: a[:2] == ["backup", "main"], timeout=10)
+        self.assertEqual(back["args"][2], "return")
+        self.signals.wait("SwapFinished", lambda a: a[:3] == ["backup", "main", True], timeout=20)
+        self.assertEqual(os.readlink(os.path.join(sb.home, ".claude")), self.main_home)
 
     def test_the_old_accounts_wall_still_moves_a_draining_session(self):
         sb = self.sb
@@ -308,6 +331,35 @@ class ProactiveSwitchTest(harness.SandboxTestCase):
         self.assertEqual(self.signals.count("SwapStarted"), 1)
         self.assertEqual(sb.get_property("ActiveAccount"), "backup")
 
+    def test_a_warning_on_screen_fills_in_where_the_statusline_is_silent(self):
+        sb = self.sb
+        self.start(pool=1)
+        sb.add_task("w", "FAKE:work=20000 a task with a warning in view")
+        working = sb.wait_for(lambda: [s for s in sb.get_property("Sessions") if s[2] == "working"],
+                              timeout=20, what="the task working")[0]
+        sb.fake_control(working[0], "print You've used 93% of your 5-hour limit · resets 11:59pm (UTC)")
+        row = sb.wait_for(lambda: {r[0]: r for r in sb.get_property("Usage")}["main"][1] == 93.0
+                          and {r[0]: r for r in sb.get_property("Usage")}["main"], timeout=10,
+                          what="the warning read from the screen")
+        self.assertGreater(row[2], time.time() * 10**6)
+        # The statusline's number wins over the line still on screen.
+        self.report(self.main_home, 40, int(time.time()) + 3600)
+        time.sleep(1.5)
+        self.assertEqual({r[0]: r for r in sb.get_property("Usage")}["main"][1], 40.0)
+        self.assertEqual(self.signals.count("SwapStarted"), 0)
+
+    def test_a_pause_without_a_known_reset_ends_with_a_reading_with_room(self):
+        sb = self.sb
+        self.start(pool=1)
+        self.report(self.backup_home, 99, None)
+        self.report(self.main_home, 97, None)
+        sb.wait_for(lambda: sb.get_property("DispatchPaused"), timeout=10, what="dispatch paused")
+        self.report(self.backup_home, 20, None)
+        started = self.signals.wait("SwapStarted", timeout=10)
+        self.assertEqual(started["args"], ["main", "backup", "usage"])
+        sb.wait_for(lambda: not sb.get_property("DispatchPaused"), timeout=10,
+                    what="dispatch running again")
+
     def test_every_account_over_waits_until_the_earliest_reset(self):
         sb = self.sb
         project = sb.project_dir
@@ -326,7 +378,7 @@ class ProactiveSwitchTest(harness.SandboxTestCase):
         # At backup's reset + return_margin (1 s) work resumes, on the backup.
         started = self.signals.wait("SwapStarted", timeout=15)
         self.assertEqual(started["args"], ["main", "backup", "usage"])
-        self.assertGreaterEqual(started["t"], now + 4 - 0.5)
+        self.assertGreaterEqual(started["t"], now + 4 + 1 - 0.5)
         sb.wait_for(lambda: "waits" in queue(project, "done"), timeout=20, what="the task done")
         self.assertFalse(sb.get_property("DispatchPaused"))
         self.assertEqual(sb.fake_events("start")[-1]["CLAUDE_CONFIG_DIR"], self.backup_home)
@@ -334,7 +386,7 @@ class ProactiveSwitchTest(harness.SandboxTestCase):
     def test_sessions_start_stagger_apart_when_dispatch_resumes(self):
         sb = self.sb
         project = sb.project_dir
-        self.start(pool=3, lifecycle={"start_stagger": "1s"})
+        self.start(pool=3, lifecycle={"start_stagger": "1500ms"})
         self.assertEqual(sb.ctl("pause").returncode, 0)
         sb.wait_for(lambda: sb.get_property("DispatchPaused"), what="dispatch paused")
         for i in range(3):
@@ -346,8 +398,10 @@ class ProactiveSwitchTest(harness.SandboxTestCase):
                              timeout=20, what="three launches")
         times = sorted(e["time"] for e in starts)
         gaps = [b - a for a, b in zip(times, times[1:])]
-        print(f"launch gaps with start_stagger 1s: {', '.join(f'{g:.2f}s' for g in gaps)}")
-        self.assertTrue(all(g >= 0.9 for g in gaps), gaps)
+        print(f"launch gaps with start_stagger 1.5 s: {', '.join(f'{g:.2f}s' for g in gaps)}")
+        # Claude's own start-up adds jitter to when it logs; without the
+        # stagger the three start within a few tenths of a second.
+        self.assertTrue(all(g >= 1.0 for g in gaps), gaps)
         sb.wait_for(lambda: len(queue(project, "done")) == 3, timeout=30, what="all done")
 
 

@@ -52,6 +52,11 @@ populate (CfState *state)
   cf_state_set_all_exhausted_until (state, 1800000000000000);
   cf_state_set_partial_swap (state, TRUE);
   cf_state_set_last_swap (state, 1750000000000000, "main", "backup");
+  cf_state_record_account_usage (state, "main", CF_USAGE_FIVE_HOUR, 96.5, 1800000000000000,
+                                 CF_USAGE_SOURCE_STATUSLINE, 1750000000000000);
+  cf_state_record_account_usage (state, "backup", CF_USAGE_SEVEN_DAY, 100, 1800600000000000,
+                                 CF_USAGE_SOURCE_LIMIT, 1750000000000001);
+  cf_state_set_account_problem (state, "backup", "authentication_failed");
   cf_state_set_return_at (state, 1800000300000000);
   cf_state_set_dispatch_paused (state, TRUE);
   cf_state_increment_counter (state, CF_COUNTER_DISPATCHED);
@@ -106,6 +111,23 @@ test_round_trip (Fixture *f, gconstpointer data)
   cf_state_get_last_swap (b, &when, &from, &to);
   g_assert_cmpint (when, ==, 1750000000000000);
   g_assert_cmpstr (from, ==, "main");
+  /* The journal's reason when the switch was recorded. */
+  g_assert_cmpstr (cf_state_get_last_swap_reason (b), ==, "quota");
+  {
+    CfAccountState *main_account = cf_state_lookup_account (b, "main");
+    CfAccountState *backup = cf_state_lookup_account (b, "backup");
+    const CfUsageWindow *five = &main_account->usage.windows[CF_USAGE_FIVE_HOUR];
+    const CfUsageWindow *week = &backup->usage.windows[CF_USAGE_SEVEN_DAY];
+
+    g_assert_cmpfloat (five->used, ==, 96.5);
+    g_assert_cmpint (five->resets_at, ==, 1800000000000000);
+    g_assert_cmpint (five->updated, ==, 1750000000000000);
+    g_assert_cmpint (five->source, ==, CF_USAGE_SOURCE_STATUSLINE);
+    g_assert_cmpfloat (main_account->usage.windows[CF_USAGE_SEVEN_DAY].used, ==, -1);
+    g_assert_cmpfloat (week->used, ==, 100);
+    g_assert_cmpint (week->source, ==, CF_USAGE_SOURCE_LIMIT);
+    g_assert_cmpstr (backup->problem, ==, "authentication_failed");
+  }
   g_assert_cmpint (cf_state_get_return_at (b), ==, 1800000300000000);
   g_assert_true (cf_state_get_dispatch_paused (b));
   /* Counters on D-Bus count since start: a fresh load starts at zero. */
@@ -542,6 +564,33 @@ test_write_error_reported (Fixture *f, gconstpointer data)
   g_ptr_array_set_size (warnings, 0);
 }
 
+/* A file written before usage was tracked reads as "nothing known"; a
+ * usage of the wrong shape is refused like any other bad member. */
+static void
+test_usage_from_older_files (void)
+{
+  g_autoptr(CfState) state = cf_state_new (NULL);
+  g_autoptr(CfState) bad = cf_state_new (NULL);
+  g_autoptr(GError) error = NULL;
+  const char *old = "{\"version\": 1, \"active_account\": \"main\", \"accounts\": "
+                    "[{\"name\": \"main\", \"exhausted_until\": 0}], \"sessions\": [], "
+                    "\"last_swap\": {\"when\": 5, \"from\": \"a\", \"to\": \"b\"}}";
+  CfAccountState *account;
+
+  g_assert_true (cf_state_from_json (state, old, -1, &error));
+  g_assert_no_error (error);
+  account = cf_state_lookup_account (state, "main");
+  g_assert_nonnull (account);
+  g_assert_cmpfloat (account->usage.windows[CF_USAGE_FIVE_HOUR].used, ==, -1);
+  g_assert_cmpfloat (account->usage.windows[CF_USAGE_SEVEN_DAY].used, ==, -1);
+  g_assert_cmpstr (cf_state_get_last_swap_reason (state), ==, "");
+
+  g_assert_false (cf_state_from_json (bad, "{\"version\": 1, \"accounts\": [{\"name\": \"main\", "
+                                      "\"usage\": {\"five_hour\": {\"used\": \"high\"}}}]}",
+                                      -1, &error));
+  g_assert_nonnull (error);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -553,6 +602,7 @@ main (int argc, char **argv)
   g_test_add ("/state/flush-async-failure", Fixture, NULL, fixture_setup, test_flush_async_failure,
               fixture_teardown);
   g_test_add_func ("/state/dispatch-paused-sources", test_dispatch_paused_sources);
+  g_test_add_func ("/state/usage-from-older-files", test_usage_from_older_files);
   g_test_add ("/state/missing-file", Fixture, NULL, fixture_setup, test_missing_file, fixture_teardown);
   g_test_add ("/state/corrupt-quarantined", Fixture, NULL, fixture_setup, test_corrupt_quarantined,
               fixture_teardown);

@@ -107,6 +107,34 @@ test_parse_bad (gconstpointer data)
   g_assert_null (statusline);
 }
 
+/* What the real Claude Code 2.1.332 handed its statusLine command (captured
+ * against the mock API with an allowed_warning at 92 %). */
+static void
+test_parse_real_capture (void)
+{
+  g_autofree char *path = g_build_filename (CF_FIXTURES_DIR, "statusline",
+                                            "claude-2.1.332-statusline.json", NULL);
+  g_autofree char *text = NULL;
+  gsize length = 0;
+  g_autoptr(CfStatusline) statusline = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+
+  g_assert_true (g_file_get_contents (path, &text, &length, &error));
+  g_assert_true (cf_statusline_parse (text, length, &statusline, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (statusline->session_id, ==, "93b0d9a7-4b7b-449b-8fa6-3d5f93d7d262");
+  g_assert_cmpstr (statusline->model, ==, "Opus 5.5");
+  g_assert_true (statusline->has_rate_limits);
+  g_assert_cmpfloat (statusline->windows[CF_USAGE_FIVE_HOUR].used, ==, 92);
+  g_assert_cmpint (statusline->windows[CF_USAGE_FIVE_HOUR].resets_at, ==,
+                   G_GINT64_CONSTANT (1796568913) * SEC);
+  g_assert_cmpfloat (statusline->windows[CF_USAGE_SEVEN_DAY].used, ==, -1);
+  /* context_window.used_percentage is the context, not the account: ignored. */
+  line = cf_statusline_format (statusline, "main", G_GINT64_CONSTANT (1796568913) * SEC - 3600 * SEC);
+  g_assert_cmpstr (line, ==, "main · 5h 92% ↻1h00m");
+}
+
 static void
 test_parse_limits (void)
 {
@@ -273,6 +301,7 @@ main (int argc, char **argv)
       g_autofree char *path = g_strdup_printf ("/statusline/parse-bad/%s", bad_cases[i].name);
       g_test_add_data_func (path, &bad_cases[i], test_parse_bad);
     }
+  g_test_add_func ("/statusline/parse-real-capture", test_parse_real_capture);
   g_test_add_func ("/statusline/parse-limits", test_parse_limits);
   g_test_add_func ("/statusline/report-round-trip", test_report_round_trip);
   for (guint i = 0; i < G_N_ELEMENTS (forward_cases); i++)

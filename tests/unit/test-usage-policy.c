@@ -70,6 +70,59 @@ test_record_and_age (void)
   g_assert_cmpstr (cf_usage_source_to_string (99), ==, "");
 }
 
+/* --- Usage warnings on screen ----------------------------------------------------------- */
+
+typedef struct {
+  const char *line;
+  gboolean found;
+  CfUsageWindowKind kind;
+  double percent;
+  gint64 reset;                /* Unix seconds, 0 = none */
+} WarningCase;
+
+/* NOW is 2027-01-15 08:00:00 UTC. */
+static const WarningCase warning_cases[] = {
+  { "You've used 92% of your 5-hour limit · resets 3pm (UTC)", TRUE, CF_USAGE_FIVE_HOUR, 92,
+    G_GINT64_CONSTANT (1800000000) + 7 * 3600 },
+  { "? for shortcuts                    You’ve used 90% of your session limit · resets 9pm",
+    TRUE, CF_USAGE_FIVE_HOUR, 90, G_GINT64_CONSTANT (1800000000) + 13 * 3600 },
+  { "You've used 98% of your weekly limit · resets Jan 17, 2am (UTC)", TRUE, CF_USAGE_SEVEN_DAY,
+    98, G_GINT64_CONSTANT (1800000000) + 42 * 3600 },
+  { "You've used 85% of your Opus limit", TRUE, CF_USAGE_SEVEN_DAY, 85, 0 },
+  { "You've used 100% of your weekly Sonnet limit · resets in 2 hours", TRUE, CF_USAGE_SEVEN_DAY,
+    100, G_GINT64_CONSTANT (1800000000) + 2 * 3600 },
+  { "You've used 999% of your 5-hour limit", TRUE, CF_USAGE_FIVE_HOUR, 100, 0 },
+  { "You've used 50% of your credit limit", FALSE, 0, 0, 0 },
+  { "Approaching usage limit · resets at 3pm", FALSE, 0, 0, 0 },
+  { "You've hit your 5-hour limit · resets 1:47pm (UTC)", FALSE, 0, 0, 0 },
+  { "", FALSE, 0, 0, 0 },
+};
+
+static void
+test_parse_warning (void)
+{
+  const gint64 now_unix = G_GINT64_CONSTANT (1800000000);
+  g_autoptr(GTimeZone) utc = g_time_zone_new_utc ();
+
+  for (guint i = 0; i < G_N_ELEMENTS (warning_cases); i++)
+    {
+      const WarningCase *c = &warning_cases[i];
+      CfUsageWindowKind kind = CF_USAGE_N_WINDOWS;
+      double percent = -1;
+      gint64 reset = -1;
+
+      g_test_message ("case %u: %s", i, c->line);
+      g_assert_cmpint (cf_usage_parse_warning (c->line, now_unix, utc, &kind, &percent, &reset),
+                       ==, c->found);
+      if (!c->found)
+        continue;
+      g_assert_cmpint (kind, ==, c->kind);
+      g_assert_cmpfloat (percent, ==, c->percent);
+      g_assert_cmpint (reset, ==, c->reset * SEC);
+    }
+  g_assert_false (cf_usage_parse_warning (NULL, now_unix, utc, NULL, NULL, NULL));
+}
+
 /* --- The policy ------------------------------------------------------------------- */
 
 typedef struct {
@@ -347,6 +400,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/usage/record-and-age", test_record_and_age);
+  g_test_add_func ("/usage/parse-warning", test_parse_warning);
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_autofree char *path = g_strdup_printf ("/usage-policy/decide/%s", cases[i].name);
