@@ -45,8 +45,8 @@ static const ErrorCase error_cases[] = {
     SRC ":2:28: accounts[0].homedir: unknown key (known keys: name, home)" },
   { ACCOUNTS "\"a\\nb\": 1\n", -1, CF_CONFIG_ERROR_UNKNOWN_KEY,
     SRC ":3:1: a\\nb: unknown key (known keys: state_file, runtime_dir, tmux, accounts, "
-    "claude_link, shared_state, pool, projects, dispatcher, watcher, lifecycle, quota, "
-    "janitor, notifications, delegation, http)" },
+    "claude_link, prepare_accounts, shared_state, pool, projects, dispatcher, watcher, "
+    "lifecycle, quota, janitor, notifications, delegation, http)" },
 
   /* the renamed key is accepted but never suggested */
   { ACCOUNTS "dispatcher:\n  projects_dri: /p\n", -1, CF_CONFIG_ERROR_UNKNOWN_KEY,
@@ -106,6 +106,12 @@ static const ErrorCase error_cases[] = {
     SRC ":5:5: pool.autonomous.max: must not be negative" },
   { ACCOUNTS "pool:\n  autonomous:\n    max: 4294967296\n", -1, CF_CONFIG_ERROR_VALUE,
     SRC ":5:5: pool.autonomous.max: is too large (at most 4294967295)" },
+  { ACCOUNTS "prepare_accounts: maybe\n", -1, CF_CONFIG_ERROR_TYPE,
+    SRC ":3:1: prepare_accounts: 'maybe' is not a boolean (expected true, false, yes or no)" },
+  { ACCOUNTS "prepare_accounts:\n", -1, CF_CONFIG_ERROR_TYPE,
+    SRC ":3:1: prepare_accounts: '' is not a boolean (expected true, false, yes or no)" },
+  { ACCOUNTS "prepare_accounts: [true]\n", -1, CF_CONFIG_ERROR_TYPE,
+    SRC ":3:1: prepare_accounts: must be a single value, not a list" },
   { ACCOUNTS "quota:\n  tail_lines: 0\n", -1, CF_CONFIG_ERROR_VALUE,
     SRC ":4:3: quota.tail_lines: must be at least 1" },
   { ACCOUNTS "quota:\n  pool_threshold: 0\n", -1, CF_CONFIG_ERROR_VALUE,
@@ -284,8 +290,8 @@ static const ErrorCase error_cases[] = {
     SRC ":4:21: invalid YAML: control characters are not allowed" },
   { ACCOUNTS "\"\": 1\n", -1, CF_CONFIG_ERROR_UNKNOWN_KEY,
     SRC ":3:1: \"\": unknown key (known keys: state_file, runtime_dir, tmux, accounts, "
-    "claude_link, shared_state, pool, projects, dispatcher, watcher, lifecycle, quota, "
-    "janitor, notifications, delegation, http)" },
+    "claude_link, prepare_accounts, shared_state, pool, projects, dispatcher, watcher, "
+    "lifecycle, quota, janitor, notifications, delegation, http)" },
   { ACCOUNTS "quota:\n  interval: \"-\"\n", -1, CF_CONFIG_ERROR_VALUE,
     SRC ":4:3: quota.interval: '-' is not a duration (e.g. 500ms, 30s, 5m, 1h30m)" },
   { "accounts:\0\n", 11, CF_CONFIG_ERROR_SYNTAX,
@@ -340,6 +346,7 @@ assert_defaults (const CfConfig *config)
   g_assert_cmpstr (config->tmux_socket, ==, "");
   g_assert_cmpstr (config->claude_command, ==, "claude");
   g_assert_cmpstr (config->claude_link, ==, HOME "/.claude");
+  g_assert_true (config->prepare_accounts);
   g_assert_cmpstr (config->shared_root, ==, HOME "/.claude-shared");
   assert_strv ((const char *const *) config->shared_entries, entries);
   g_assert_cmpstr (config->pool_prefix, ==, "ccl-auto-");
@@ -471,7 +478,7 @@ test_example_mentions_every_key (void)
 {
   static const char *const keys[] = {
     "state_file:", "runtime_dir:", "tmux:", "socket:", "claude_command:", "accounts:",
-    "name:", "home:", "claude_link:", "shared_state:", "root:", "entries:", "pool:",
+    "name:", "home:", "claude_link:", "prepare_accounts:", "shared_state:", "root:", "entries:", "pool:",
     "autonomous:", "prefix:", "start_index:", "min:", "max:", "dedicated:", "project:",
     "projects:", "dir:", "extra:", "dispatcher:", "idle_timeout:", "prompt_timeout:",
     "max_dispatch_per_task:", "cooldown_schedule:", "models:", "critical:", "high:",
@@ -612,6 +619,26 @@ test_values (void)
   g_assert_cmpstr (config->delegation_url, ==, "http://127.0.0.1:9/api");
   g_assert_cmpstr (config->delegation_api_key_env, ==, "KEY_2");
   g_assert_cmpstr (config->http_listen, ==, "[::1]:8377");
+}
+
+static void
+test_booleans (void)
+{
+  static const struct { const char *text; gboolean want; } cases[] = {
+    { "true", TRUE }, { "false", FALSE }, { "yes", TRUE }, { "no", FALSE },
+    { "True", TRUE }, { "FALSE", FALSE }, { "'false'", FALSE },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *yaml = g_strdup_printf (ACCOUNTS "prepare_accounts: %s\n", cases[i].text);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(CfConfig) config = load (yaml, &error);
+
+      g_test_message ("prepare_accounts: %s", cases[i].text);
+      g_assert_no_error (error);
+      g_assert_cmpint (config->prepare_accounts, ==, cases[i].want);
+    }
 }
 
 static void
@@ -918,6 +945,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/deprecated-projects-dir", test_deprecated_projects_dir);
   g_test_add_func ("/config/durations", test_durations);
   g_test_add_func ("/config/values", test_values);
+  g_test_add_func ("/config/booleans", test_booleans);
   g_test_add_func ("/config/lookups", test_lookups);
   g_test_add_func ("/config/priorities", test_priorities);
   g_test_add_func ("/config/listen-addresses", test_listen_addresses);
