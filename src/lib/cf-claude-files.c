@@ -214,15 +214,15 @@ cf_claude_merge_global (JsonObject *root, const char *const *project_dirs,
   if (project_dirs == NULL || project_dirs[0] == NULL)
     return TRUE;
   projects_node = json_object_get_member (root, "projects");
-  if (projects_node == NULL || JSON_NODE_HOLDS_NULL (projects_node))
-    json_object_set_object_member (root, "projects", json_object_new ());
-  else if (!JSON_NODE_HOLDS_OBJECT (projects_node))
+  if (projects_node != NULL && !JSON_NODE_HOLDS_NULL (projects_node) &&
+      !JSON_NODE_HOLDS_OBJECT (projects_node))
     {
       g_set_error_literal (error, CF_CLAUDE_FILES_ERROR, CF_CLAUDE_FILES_ERROR_SHAPE,
                            _("\"projects\" is not an object"));
       return FALSE;
     }
-  projects = json_object_get_object_member (root, "projects");
+  projects = projects_node != NULL && JSON_NODE_HOLDS_OBJECT (projects_node)
+               ? json_node_get_object (projects_node) : NULL;
 
   for (guint i = 0; project_dirs[i] != NULL; i++)
     {
@@ -233,10 +233,15 @@ cf_claude_merge_global (JsonObject *root, const char *const *project_dirs,
       if (dir == NULL)
         continue;
       what = g_strdup_printf ("trust %s", dir);
-      if (is_covered (projects, dir))
+      if (projects != NULL && is_covered (projects, dir))
         {
           note (changes->unchanged, what);
           continue;
+        }
+      if (projects == NULL)
+        {
+          json_object_set_object_member (root, "projects", json_object_new ());
+          projects = json_object_get_object_member (root, "projects");
         }
       entry = json_object_get_member (projects, dir);
       if (entry == NULL || JSON_NODE_HOLDS_NULL (entry))
