@@ -710,6 +710,8 @@ static const sd_bus_vtable manager_vtable[] = {
                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_PROPERTY ("TasksDelegated", "t", property_get, 0,
                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("ClaudeVersion", "s", property_get, 0,
+                   SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_METHOD_WITH_ARGS ("GetStatus",
                            SD_BUS_NO_ARGS,
                            SD_BUS_RESULT ("a{sv}", status),

@@ -17,6 +17,9 @@ CfDaemon *cf_daemon_new (CfConfig *config, const char *config_path);
 gboolean cf_daemon_start (CfDaemon *self, GError **error);
 /* Re-reads the config file; keeps the running config when it is invalid. */
 gboolean cf_daemon_reload (CfDaemon *self, GError **error);
+/* The account preparation (prepare_accounts), for the launch sequence:
+ * cf_account_prep_ensure_async () before a session starts on an account. */
+struct _CfAccountPrep *cf_daemon_get_account_prep (CfDaemon *self);
 /* Stops components and writes the state one last time. */
 void cf_daemon_shutdown (CfDaemon *self);
 

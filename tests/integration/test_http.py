@@ -25,7 +25,7 @@ from harness import SandboxTestCase, require_programs  # noqa: E402
 ENDPOINTS = ["/health", "/status", "/api/delegated/status", "/watchdog/status", "/metrics"]
 PROPERTIES = ["Version", "ActiveAccount", "Accounts", "SwapState", "PartialSwap", "LastSwap",
               "ReturnAt", "DispatchPaused", "Sessions", "PendingTasks", "TasksDispatched",
-              "TasksCompleted", "TasksFailed", "TasksDelegated"]
+              "TasksCompleted", "TasksFailed", "TasksDelegated", "ClaudeVersion"]
 
 
 def free_port():
