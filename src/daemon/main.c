@@ -116,12 +116,10 @@ main (int argc, char **argv)
       reports = cf_account_prep_all_sync (config, cf_account_prep_default_ctl_program ());
       for (guint i = 0; i < reports->len; i++)
         {
-          CfAccountPrepReport *report = g_ptr_array_index (reports, i);
+          const CfAccountPrepReport *report = g_ptr_array_index (reports, i);
 
-          if (report->ok)
-            g_print ("%s\n", report->line);
-          else
-            g_printerr ("%s\n", report->line);
+          /* On stdout: stderr is for what makes the configuration invalid. */
+          g_print ("%s\n", report->line);
         }
       return 0;
     }

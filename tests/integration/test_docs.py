@@ -326,6 +326,8 @@ def expected_type(row):
         base = "list of names"
     elif parse == "parse_cooldown_schedule":
         base = "list of seconds"
+    elif parse == "parse_bool":
+        base = "boolean"
     elif parse in LIST_ITEM_TABLES:
         base = "list"
     else:
