@@ -300,7 +300,6 @@ cf_daemon_start (CfDaemon *self, GError **error)
   g_signal_connect (self->state, "changed", G_CALLBACK (on_state_changed), self);
   self->cancellable = g_cancellable_new ();
   self->account_prep = cf_account_prep_new (self->config, cf_account_prep_default_ctl_program ());
-  check_claude (self);
   self->health = cf_health_new (self->state,
                                 test_override_ms ("CF_TEST_HEALTH_GRACE_MS", CF_HEALTH_GRACE_MS));
   self->notify = notify_new (self);
@@ -365,6 +364,8 @@ cf_daemon_start (CfDaemon *self, GError **error)
   cf_dispatcher_start (self->dispatcher);
   cf_janitor_start (self->janitor);
   cf_quota_start (self->quota);
+  /* After cf_http_new: the systemd sockets must not leak into `claude --version`. */
+  check_claude (self);
 
   cf_state_enable_autosave (self->state, CF_STATE_DEBOUNCE_MS, CF_STATE_PERIOD_MS);
   return TRUE;
