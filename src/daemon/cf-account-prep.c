@@ -128,7 +128,7 @@ merge_settings (const char *text, gsize length, char **out_text, gpointer user_d
 /* Merges into HOME/NAME; appends to PARTS what changed, or why not. */
 static gboolean
 update_file (const char *home, const struct stat *home_st, const char *name,
-             CfAccountFileMergeFunc merge, MergeData *data, GPtrArray *parts)
+             CfAccountFileMergeFunc merge, MergeData *data, GPtrArray *parts, gboolean *changed)
 {
   g_autofree char *path = g_build_filename (home, name, NULL);
   g_autoptr(GError) error = NULL;
@@ -153,6 +153,7 @@ update_file (const char *home, const struct stat *home_st, const char *name,
     {
       g_autofree char *what = cf_claude_changes_describe (&data->changes);
       g_ptr_array_add (parts, g_strdup_printf ("%s: %s", name, what));
+      *changed = TRUE;
     }
   cf_claude_changes_clear (&data->changes);
   return TRUE;
@@ -175,6 +176,7 @@ prepare_home (const char *label, const char *home, const char *const *project_di
   MergeData data = { project_dirs, NULL, { 0 } };
   struct stat home_st;
   gboolean ok = TRUE;
+  gboolean changed = FALSE;
 
   if (stat (home, &home_st) < 0 || !S_ISDIR (home_st.st_mode))
     {
@@ -189,10 +191,10 @@ prepare_home (const char *label, const char *home, const char *const *project_di
                                label, home, g_strerror (saved_errno), home);
       return FALSE;
     }
-  ok &= update_file (home, &home_st, GLOBAL_NAME, merge_global, &data, parts);
+  ok &= update_file (home, &home_st, GLOBAL_NAME, merge_global, &data, parts, &changed);
   if (program_is_usable (ctl_program))
     data.program = ctl_program;
-  ok &= update_file (home, &home_st, SETTINGS_NAME, merge_settings, &data, parts);
+  ok &= update_file (home, &home_st, SETTINGS_NAME, merge_settings, &data, parts, &changed);
   if (data.program == NULL)
     /* TRANSLATORS: %s is the path of claude-failoverctl */
     g_ptr_array_add (parts, g_strdup_printf (_("hooks and statusline not installed: %s is not "
@@ -203,8 +205,12 @@ prepare_home (const char *label, const char *home, const char *const *project_di
     return *line = g_strdup_printf (_("%s: %s already prepared"), label, home), TRUE;
   g_ptr_array_add (parts, NULL);
   joined = g_strjoinv ("; ", (char **) parts->pdata);
-  /* TRANSLATORS: account label, its home, then what changed */
-  *line = g_strdup_printf (_("%s: prepared %s: %s"), label, home, joined);
+  if (changed)
+    /* TRANSLATORS: account label, its home, then what changed */
+    *line = g_strdup_printf (_("%s: prepared %s: %s"), label, home, joined);
+  else
+    /* TRANSLATORS: account label, its home, then what could not change */
+    *line = g_strdup_printf (_("%s: %s: %s"), label, home, joined);
   return ok && data.program != NULL;
 }
 

@@ -255,10 +255,15 @@ class AccountPrepTest(SandboxTestCase):
         r = sb.run([sb.daemon_path, "--config", sb.config_path, "--check-config"],
                    env=sb.env(CF_CTL_PATH="/nonexistent/claude-failoverctl"))
         self.assertEqual(r.returncode, 0, r)
-        self.assertIn("hooks and statusline not installed: /nonexistent/claude-failoverctl is "
-                      "not an executable file", r.stderr)
+        self.assertEqual(r.stderr, "")
+        self.assertIn(f"account main: prepared {self.main}: settings.json: added bypass-warning; "
+                      "hooks and statusline not installed: /nonexistent/claude-failoverctl is "
+                      "not an executable file", r.stdout)
         settings = read_json(os.path.join(self.main, "settings.json"))
         self.assertEqual(settings, {"skipDangerousModePermissionPrompt": True})
+        r = sb.run([sb.daemon_path, "--config", sb.config_path, "--check-config"],
+                   env=sb.env(CF_CTL_PATH="/nonexistent/claude-failoverctl"))
+        self.assertIn(f"account main: {self.main}: hooks and statusline not installed", r.stdout)
 
     # --- ClaudeVersion ------------------------------------------------------------
 
