@@ -49,6 +49,18 @@ def real_claude():
     return path if os.access(path, os.X_OK) else None
 
 
+def start_mock():
+    """tests/mock_anthropic.py started, or None where it is not in the tree yet."""
+    sys.path.insert(0, os.path.join(harness.source_dir(), "tests"))
+    try:
+        import mock_anthropic
+    except ImportError:
+        return None
+    mock = mock_anthropic.MockAnthropic(lifetime=300)
+    mock.start()
+    return mock
+
+
 def closed_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -321,6 +333,12 @@ class AccountPrepTest(SandboxTestCase):
         # A subscription account that never ran Claude: credentials and the
         # API's address, nothing else (the ready prompt comes before any request).
         unprepared = os.path.join(sb.root, "unprepared-home")
+        # With the mock API a typed prompt must reach it; without, the ready
+        # prompt (drawn before any request) is the proof.
+        mock = start_mock()
+        if mock is not None:
+            self.addCleanup(mock.stop)
+        api = mock.url if mock is not None else f"http://127.0.0.1:{closed_port()}"
         for home in (self.main, unprepared):
             os.makedirs(home, exist_ok=True)
             write(os.path.join(home, ".credentials.json"), json.dumps({"claudeAiOauth": {
@@ -328,7 +346,7 @@ class AccountPrepTest(SandboxTestCase):
                 "expiresAt": int(time.time() + 86400) * 1000,
                 "scopes": ["user:inference", "user:profile"], "subscriptionType": "max"}}), 0o600)
             write(os.path.join(home, "settings.json"), json.dumps({"env": {
-                "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{closed_port()}",
+                "ANTHROPIC_BASE_URL": api,
                 "DISABLE_AUTOUPDATER": "1", "CLAUDE_CODE_MAX_RETRIES": "0"}}), 0o600)
         self.start(claude_command=claude)
         self.wait_prepared()
@@ -357,6 +375,16 @@ class AccountPrepTest(SandboxTestCase):
             else:
                 self.fail(f"{name}: no ready prompt within 30 s:\n{screen}")
             self.assertIn(os.path.basename(cwd), screen)
+            if mock is not None:
+                word = f"pineapple-{name}"
+                sb.tmux("send-keys", "-t", f"={name}:", "-l", f"Say the word {word}")
+                time.sleep(0.3)
+                sb.tmux("send-keys", "-t", f"={name}:", "Enter")
+                self.assertIsNotNone(
+                    mock.wait_for(lambda reqs: any(word in r["text"] for r in reqs
+                                                   if r["path"] == "/v1/messages"
+                                                   and not r["title"]), timeout=30),
+                    f"{name}: the prompt never reached the API:\n{sb.capture(name)}")
             sb.tmux("kill-session", "-t", f"={name}")
 
         # The control: the same launch with a home the daemon did not prepare
