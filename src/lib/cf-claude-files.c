@@ -99,7 +99,12 @@ cf_claude_files_parse (const char *text, gsize length, GError **error)
   const char *invalid = NULL;
 
   if (is_blank (text, length))
-    return json_node_init_object (json_node_alloc (), json_object_new ());
+    {
+      JsonNode *empty = json_node_new (JSON_NODE_OBJECT);
+
+      json_node_take_object (empty, json_object_new ());
+      return empty;
+    }
   if (!g_utf8_validate_len (text, length, &invalid))
     {
       g_set_error (error, CF_CLAUDE_FILES_ERROR, CF_CLAUDE_FILES_ERROR_INVALID,
