@@ -301,12 +301,28 @@ class AccountPrepTest(SandboxTestCase):
                     what="ClaudeVersion 99.0.1")
         self.assertRegex(sb.daemon_log(), r"Claude Code 99\.0\.1 \(.*claude-newer\) is newer than "
                                           + re.escape(pinned_version()))
-        # Broken now: Reload asks again and says it is unknown.
+        # Broken now: Reload asks again, says it is unknown, and tells the bus.
+        monitor = os.path.join(sb.root, "monitor.jsonl")
+        sb.spawn(["busctl", f"--address={sb.bus_address}", "monitor", "--json=short",
+                  "--match", "type='signal',member='PropertiesChanged'"], log_path=monitor)
+        time.sleep(0.5)
         write(newer, "#!/bin/sh\necho 'segfault' >&2; exit 3\n", 0o755)
         sb.call("Reload")
         sb.wait_for(lambda: sb.get_property("ClaudeVersion") == "", timeout=10,
                     what="ClaudeVersion unknown")
         self.assertIn("claude-newer --version printed no version", sb.daemon_log())
+
+        def changed_versions():
+            found = []
+            with open(monitor, encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    if line.startswith("{"):
+                        changed = json.loads(line).get("payload", {}).get("data", [None, {}])[1]
+                        if isinstance(changed, dict) and "ClaudeVersion" in changed:
+                            found.append(changed["ClaudeVersion"]["data"])
+            return found
+        sb.wait_for(lambda: changed_versions() == [""], timeout=10,
+                    what="PropertiesChanged ClaudeVersion ''")
 
     def test_claude_command_not_found(self):
         sb = self.sb
