@@ -3,7 +3,9 @@
  * session starts on an account in a project, answered from a worker thread. */
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
+#include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cf-account-prep.h"
 #include "cf-test-util.h"
@@ -172,6 +174,38 @@ test_failures_are_one_line (Fixture *f, gconstpointer data)
   }
 }
 
+/* Run as root (tests, odd setups), the files stay the account owner's. */
+static void
+test_owner_kept (Fixture *f, gconstpointer data)
+{
+  g_autoptr(CfAccountPrep) prep = cf_account_prep_new (f->config, "/bin/sh");
+  g_autofree char *global = g_build_filename (f->home, ".claude.json", NULL);
+  g_autofree char *settings = g_build_filename (f->home, "settings.json", NULL);
+  g_autoptr(GError) error = NULL;
+  GStatBuf st;
+
+  if (geteuid () != 0)
+    {
+      g_test_skip ("needs root to give files to another user");
+      return;
+    }
+  cf_test_write_file (global, "{}");
+  g_assert_cmpint (chown (global, 4242, 4343), ==, 0);
+  g_assert_cmpint (chmod (global, 0640), ==, 0);
+  g_assert_cmpint (chown (f->home, 5151, 5252), ==, 0);
+  g_assert_true (ensure (f, prep, f->home, f->project, &error));
+  g_assert_no_error (error);
+  /* The existing file keeps its owner and mode; the new one gets the home's owner. */
+  g_assert_cmpint (g_stat (global, &st), ==, 0);
+  g_assert_cmpuint (st.st_uid, ==, 4242);
+  g_assert_cmpuint (st.st_gid, ==, 4343);
+  g_assert_cmpuint (st.st_mode & 07777, ==, 0640);
+  g_assert_cmpint (g_stat (settings, &st), ==, 0);
+  g_assert_cmpuint (st.st_uid, ==, 5151);
+  g_assert_cmpuint (st.st_gid, ==, 5252);
+  g_assert_cmpuint (st.st_mode & 07777, ==, 0600);
+}
+
 static void
 test_off_does_nothing (Fixture *f, gconstpointer data)
 {
@@ -210,6 +244,8 @@ main (int argc, char **argv)
               test_trusts_the_project, fixture_tear_down);
   g_test_add ("/account-prep/ensure/failures", Fixture, NULL, fixture_set_up,
               test_failures_are_one_line, fixture_tear_down);
+  g_test_add ("/account-prep/ensure/owner-kept", Fixture, NULL, fixture_set_up, test_owner_kept,
+              fixture_tear_down);
   g_test_add ("/account-prep/ensure/off", Fixture, NULL, fixture_set_up, test_off_does_nothing,
               fixture_tear_down);
   g_test_add ("/account-prep/all", Fixture, NULL, fixture_set_up, test_all_reports_each_account,
