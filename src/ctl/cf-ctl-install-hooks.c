@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* claude-failoverctl install-hooks ACCOUNT_HOME: merges the hooks that run
- * `claude-failoverctl hook EVENT` into a Claude Code account's settings.json,
- * leaving everything else in the file as it was. */
+ * `claude-failoverctl hook EVENT` and the statusline into a Claude Code
+ * account's settings.json, leaving everything else in the file as it was.
+ * The merge is cf-claude-files' (the daemon's too), the write cf-account-file's. */
 #include "cf-ctl.h"
 
 #include <errno.h>
@@ -14,23 +15,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cf-account-file.h"
+#include "cf-claude-files.h"
 #include "cf-json.h"
-#include "cf-shell.h"
 
 #define PROGRAM "claude-failoverctl"
 #define SETTINGS_NAME "settings.json"
-/* Seconds Claude Code gives each hook; `hook` itself finishes within 2. */
-#define CF_INSTALL_HOOK_TIMEOUT 5
 /* A settings file is a few KiB; this only stops a wrong path early. */
 #define CF_SETTINGS_MAX_SIZE (16 * 1024 * 1024)
-/* Far deeper than any settings.json; bounds json-glib's recursion. */
-#define CF_SETTINGS_MAX_DEPTH 128
 #define CF_SETTINGS_NEW_MODE 0600
-
-/* The events the daemon acts on, in the order they are reported. */
-static const char *const hook_events[] = {
-  "Stop", "StopFailure", "SessionStart", "UserPromptSubmit", "Notification",
-};
 
 typedef struct {
   char *command;
@@ -46,22 +39,6 @@ install_options_clear (InstallOptions *options)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (InstallOptions, install_options_clear)
 
-typedef struct {
-  GPtrArray *added;            /* static event names */
-  GPtrArray *updated;
-  GPtrArray *unchanged;
-} Changes;
-
-static void
-changes_clear (Changes *changes)
-{
-  g_clear_pointer (&changes->added, g_ptr_array_unref);
-  g_clear_pointer (&changes->updated, g_ptr_array_unref);
-  g_clear_pointer (&changes->unchanged, g_ptr_array_unref);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Changes, changes_clear)
-
 static void
 print_help (void)
 {
@@ -70,13 +47,16 @@ print_help (void)
            _("Adds to ACCOUNT_HOME/settings.json (a Claude Code config directory, as in\n"
              "CLAUDE_CONFIG_DIR) the hooks that report Stop, StopFailure, SessionStart,\n"
              "UserPromptSubmit and Notification to claude-failoverd through\n"
-             "`claude-failoverctl hook EVENT`. Every other setting and hook is kept; a hook\n"
+             "`claude-failoverctl hook EVENT`, and the statusLine that runs\n"
+             "`claude-failoverctl statusline` (an existing statusline command is kept and\n"
+             "run by it, behind --then). Every other setting and hook is kept; a hook\n"
              "already running `claude-failoverctl hook EVENT` is kept too, with its path\n"
              "brought up to date, so running this again changes nothing. The file is\n"
-             "created (mode 0600) when missing and replaced atomically, keeping its mode;\n"
+             "created (mode 0600) when missing and replaced atomically, keeping its mode,\n"
+             "under the lock Claude Code takes for its own writes (settings.json.lock);\n"
              "run as root, files are read and written as the owner of ACCOUNT_HOME.\n"
-             "A file that is not a JSON object, or whose \"hooks\" is not an object, is\n"
-             "left untouched."),
+             "A file that is not a JSON object, or whose \"hooks\" or \"statusLine\" has\n"
+             "another shape, is left untouched."),
            _("Options:"),
            _("  --command PATH   the claude-failoverctl the hooks run (default: this one)"),
            _("  --json           print {\"path\", \"added\", \"updated\", \"unchanged\"}"),
@@ -118,155 +98,6 @@ running_program (GError **error)
       return NULL;
     }
   return g_steal_pointer (&path);
-}
-
-static gboolean
-needs_quoting (const char *word)
-{
-  for (const char *p = word; *p != '\0'; p++)
-    if (!g_ascii_isalnum (*p) && strchr ("/._+-@%:,=", *p) == NULL)
-      return TRUE;
-  return *word == '\0';
-}
-
-/* Claude Code runs the command with a shell. */
-static char *
-hook_command (const char *program, const char *event)
-{
-  g_autofree char *quoted = needs_quoting (program) ? cf_shell_quote (program) : g_strdup (program);
-
-  return g_strdup_printf ("%s hook %s", quoted, event);
-}
-
-/* A command that runs `claude-failoverctl hook EVENT` (from any path, or as
- * PROGRAM under another name) and nothing else. *SAME_PROGRAM tells
- * whether it runs PROGRAM itself. */
-static gboolean
-is_our_command (const char *command, const char *event, const char *program,
-                gboolean *same_program)
-{
-  g_auto(GStrv) words = NULL;
-  g_autofree char *base = NULL;
-  int n = 0;
-
-  if (!g_shell_parse_argv (command, &n, &words, NULL) || n != 3 ||
-      !g_str_equal (words[1], "hook") || !g_str_equal (words[2], event))
-    return FALSE;
-  base = g_path_get_basename (words[0]);
-  *same_program = g_str_equal (words[0], program);
-  return *same_program || g_str_equal (base, "claude-failoverctl");
-}
-
-/* --- Merging ------------------------------------------------------------------------ */
-
-static JsonObject *
-new_group (const char *command)
-{
-  JsonObject *hook = json_object_new ();
-  JsonArray *hooks = json_array_new ();
-  JsonObject *group = json_object_new ();
-
-  json_object_set_string_member (hook, "type", "command");
-  json_object_set_string_member (hook, "command", command);
-  json_object_set_int_member (hook, "timeout", CF_INSTALL_HOOK_TIMEOUT);
-  json_array_add_object_element (hooks, hook);
-  json_object_set_array_member (group, "hooks", hooks);
-  return group;
-}
-
-/* Brings our hooks in GROUPS (Claude Code's [{"matcher", "hooks": [...]}])
- * to COMMAND; FALSE when there is none. *UPDATED tells whether one changed. */
-static gboolean
-update_existing (JsonArray *groups, const char *event, const char *program,
-                 const char *command, gboolean *updated)
-{
-  gboolean found = FALSE;
-
-  *updated = FALSE;
-  for (guint i = 0; i < json_array_get_length (groups); i++)
-    {
-      JsonNode *group = json_array_get_element (groups, i);
-      JsonNode *hooks_node;
-      JsonArray *hooks;
-
-      if (!JSON_NODE_HOLDS_OBJECT (group))
-        continue;
-      hooks_node = json_object_get_member (json_node_get_object (group), "hooks");
-      if (hooks_node == NULL || !JSON_NODE_HOLDS_ARRAY (hooks_node))
-        continue;
-      hooks = json_node_get_array (hooks_node);
-      for (guint j = 0; j < json_array_get_length (hooks); j++)
-        {
-          JsonNode *hook_node = json_array_get_element (hooks, j);
-          JsonObject *hook;
-          const char *type, *existing;
-          gboolean same_program = FALSE;
-
-          if (!JSON_NODE_HOLDS_OBJECT (hook_node))
-            continue;
-          hook = json_node_get_object (hook_node);
-          type = json_object_get_string_member_with_default (hook, "type", NULL);
-          existing = json_object_get_string_member_with_default (hook, "command", NULL);
-          if (g_strcmp0 (type, "command") != 0 || existing == NULL ||
-              !is_our_command (existing, event, program, &same_program))
-            continue;
-          found = TRUE;
-          if (!same_program)
-            {
-              json_object_set_string_member (hook, "command", command);
-              *updated = TRUE;
-            }
-        }
-    }
-  return found;
-}
-
-/* Adds or updates our hooks in ROOT. FALSE with ERROR when the file's
- * shape is not Claude Code's; ROOT may then be half-changed and must not be
- * written. */
-static gboolean
-merge_hooks (JsonObject *root, const char *program, Changes *changes, GError **error)
-{
-  JsonNode *hooks_node = json_object_get_member (root, "hooks");
-  JsonObject *hooks;
-
-  if (hooks_node == NULL)
-    json_object_set_object_member (root, "hooks", json_object_new ());
-  else if (!JSON_NODE_HOLDS_OBJECT (hooks_node))
-    {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                           _("\"hooks\" is not an object"));
-      return FALSE;
-    }
-  hooks = json_object_get_object_member (root, "hooks");
-
-  for (guint i = 0; i < G_N_ELEMENTS (hook_events); i++)
-    {
-      const char *event = hook_events[i];
-      g_autofree char *command = hook_command (program, event);
-      JsonNode *groups_node = json_object_get_member (hooks, event);
-      JsonArray *groups;
-      gboolean updated = FALSE;
-
-      if (groups_node == NULL)
-        json_object_set_array_member (hooks, event, json_array_new ());
-      else if (!JSON_NODE_HOLDS_ARRAY (groups_node))
-        {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                       _("\"hooks\".\"%s\" is not a list"), event);
-          return FALSE;
-        }
-      groups = json_object_get_array_member (hooks, event);
-
-      if (!update_existing (groups, event, program, command, &updated))
-        {
-          json_array_add_object_element (groups, new_group (command));
-          g_ptr_array_add (changes->added, (gpointer) event);
-        }
-      else
-        g_ptr_array_add (updated ? changes->updated : changes->unchanged, (gpointer) event);
-    }
-  return TRUE;
 }
 
 /* --- The file ---------------------------------------------------------------------- */
@@ -353,71 +184,44 @@ resolve_settings (const char *settings, gboolean *exists, mode_t *mode, GError *
   return target ? g_steal_pointer (&target) : g_strdup (settings);
 }
 
+typedef struct {
+  const char *program;
+  CfClaudeChanges *changes;
+  gboolean parsed;             /* a failure is about the shape, not the syntax */
+} MergeData;
+
 static gboolean
-is_blank (const char *text, gsize length)
+merge_settings (const char *text, gsize length, char **out_text, gpointer user_data,
+                GError **error)
 {
-  for (gsize i = 0; i < length; i++)
-    if (!g_ascii_isspace (text[i]))
-      return FALSE;
+  MergeData *data = user_data;
+  g_autoptr(JsonNode) root = cf_claude_files_parse (text != NULL ? text : "", length, error);
+
+  *out_text = NULL;
+  if (root == NULL)
+    return FALSE;
+  data->parsed = TRUE;
+  if (!cf_claude_merge_hooks (json_node_get_object (root), data->program, data->changes, error) ||
+      !cf_claude_merge_statusline (json_node_get_object (root), data->program, data->changes,
+                                   error))
+    return FALSE;
+  if (cf_claude_changes_any (data->changes))
+    *out_text = cf_claude_files_to_text (root, length == 0 || text[length - 1] == '\n');
   return TRUE;
-}
-
-/* The settings object of TEXT (LENGTH bytes); a blank file counts as {}. */
-static JsonNode *
-parse_settings (const char *text, gsize length, GError **error)
-{
-  g_autoptr(JsonParser) parser = NULL;
-  const char *invalid = NULL;
-
-  if (is_blank (text, length))
-    return json_node_init_object (json_node_alloc (), json_object_new ());
-  if (!g_utf8_validate_len (text, length, &invalid))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   _("not UTF-8 text (at byte offset %lu)"),
-                   (unsigned long) (invalid - text));
-      return NULL;
-    }
-  /* json-glib would also take comments, single quotes and a second value,
-   * and silently change integers beyond 64 bits: refuse what Claude Code
-   * would refuse and what could not be written back unchanged. */
-  if (!cf_json_check_syntax (text, length, CF_SETTINGS_MAX_DEPTH, CF_JSON_CHECK_EXACT, error))
-    return NULL;
-  parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, text, (gssize) length, error))
-    return NULL;
-  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                           _("the top level is not a JSON object"));
-      return NULL;
-    }
-  return json_parser_steal_root (parser);
-}
-
-static gboolean
-write_settings (const char *path, const char *text, mode_t mode, GError **error)
-{
-  mode_t saved_umask;
-  gboolean ok;
-
-  /* The mode is the file's own, not the caller's umask. */
-  saved_umask = umask (0);
-  ok = g_file_set_contents_full (path, text, -1,
-                                 G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
-                                 (int) mode, error);
-  umask (saved_umask);
-  return ok;
 }
 
 /* --- Output ------------------------------------------------------------------------- */
 
 static char *
-join_events (GPtrArray *events)
+join_names (GPtrArray *names)
 {
-  g_ptr_array_add (events, NULL);
-  g_ptr_array_set_size (events, events->len - 1);
-  return g_strjoinv (", ", (char **) events->pdata);
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) strv = NULL;
+
+  for (guint i = 0; i < names->len; i++)
+    g_strv_builder_add (builder, g_ptr_array_index (names, i));
+  strv = g_strv_builder_end (builder);
+  return g_strjoinv (", ", strv);
 }
 
 static void
@@ -431,7 +235,7 @@ add_string_array (JsonBuilder *builder, const char *key, GPtrArray *values)
 }
 
 static void
-print_changes_json (const char *path, Changes *changes)
+print_changes_json (const char *path, CfClaudeChanges *changes)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new ();
   g_autoptr(JsonGenerator) generator = json_generator_new ();
@@ -452,17 +256,17 @@ print_changes_json (const char *path, Changes *changes)
 }
 
 static void
-print_changes (const char *path, const char *program, Changes *changes)
+print_changes (const char *path, const char *program, CfClaudeChanges *changes)
 {
   if (changes->added->len > 0)
     {
-      g_autofree char *events = join_events (changes->added);
+      g_autofree char *events = join_names (changes->added);
       /* TRANSLATORS: file name, then a list of hook events such as "Stop, StopFailure". */
       g_print (_("%s: added %s\n"), path, events);
     }
   if (changes->updated->len > 0)
     {
-      g_autofree char *events = join_events (changes->updated);
+      g_autofree char *events = join_names (changes->updated);
       /* TRANSLATORS: file name, hook events, then the program path. */
       g_print (_("%s: updated %s to run %s\n"), path, events, program);
     }
@@ -483,18 +287,15 @@ cf_ctl_install_hooks (int argc, char **argv, gboolean json)
   g_autoptr(GOptionContext) context = g_option_context_new (NULL);
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) args = NULL;
-  g_auto(Changes) changes = { 0 };
+  g_auto(CfClaudeChanges) changes = { 0 };
   g_autofree char *program = NULL;
   g_autofree char *settings = NULL;
   g_autofree char *path = NULL;
-  g_autofree char *contents = NULL;
-  g_autofree char *text = NULL;
-  g_autoptr(JsonNode) root = NULL;
+  CfAccountFileOptions file_options;
+  MergeData data = { 0 };
   const char *home = NULL;
   struct stat home_st;
   gboolean exists = FALSE;
-  gboolean trailing_newline = TRUE;
-  gsize length = 0;
   mode_t mode;
 
   /* As in explain-pane: GOption's own help would exit() from the parser. */
@@ -543,31 +344,23 @@ cf_ctl_install_hooks (int argc, char **argv, gboolean json)
   path = resolve_settings (settings, &exists, &mode, &error);
   if (path == NULL)
     return fail (1, "install-hooks: %s", error->message);
-  if (exists)
+
+  cf_claude_changes_init (&changes);
+  data.program = program;
+  data.changes = &changes;
+  cf_account_file_options_init (&file_options);
+  file_options.new_mode = CF_SETTINGS_NEW_MODE;
+  file_options.max_size = CF_SETTINGS_MAX_SIZE;
+  if (!cf_account_file_update (path, &file_options, merge_settings, &data, NULL, &error))
     {
-      if (!g_file_get_contents (path, &contents, &length, &error))
-        return fail (1, "install-hooks: %s", error->message);
-      trailing_newline = length == 0 || contents[length - 1] == '\n';
-    }
-  root = parse_settings (exists ? contents : "", length, &error);
-  if (root == NULL)
-    /* TRANSLATORS: file name, then why it was refused. */
-    return fail (1, _("install-hooks: cannot parse %s: %s; the file is unchanged"), path,
-                 error->message);
-
-  changes.added = g_ptr_array_new ();
-  changes.updated = g_ptr_array_new ();
-  changes.unchanged = g_ptr_array_new ();
-  if (!merge_hooks (json_node_get_object (root), program, &changes, &error))
-    return fail (1, _("install-hooks: %s in %s; the file is unchanged"), error->message, path);
-
-  if (changes.added->len > 0 || changes.updated->len > 0)
-    {
-      g_autofree char *body = cf_json_to_string (root);
-
-      text = g_strconcat (body, trailing_newline ? "\n" : "", NULL);
-      if (!write_settings (path, text, mode, &error))
-        return fail (1, "install-hooks: %s", error->message);
+      if (!data.parsed && error->domain == CF_CLAUDE_FILES_ERROR)
+        /* TRANSLATORS: file name, then why it was refused. */
+        return fail (1, _("install-hooks: cannot parse %s: %s; the file is unchanged"), path,
+                     error->message);
+      if (error->domain == CF_CLAUDE_FILES_ERROR)
+        return fail (1, _("install-hooks: %s in %s; the file is unchanged"), error->message,
+                     path);
+      return fail (1, "install-hooks: %s", error->message);
     }
 
   if (options.json)

@@ -6,7 +6,11 @@
 #include <glib/gstdio.h>
 #include <systemd/sd-daemon.h>
 
+#include "cf-account-prep.h"
+#include "cf-build-config.h"
 #include "cf-bus.h"
+#include "cf-claude-probe.h"
+#include "cf-claude-version.h"
 #include "cf-delegation.h"
 #include "cf-dispatcher.h"
 #include "cf-event-source.h"
@@ -30,6 +34,8 @@
 #define CF_STATE_PERIOD_MS 10000
 /* How long /health must stay degraded before a notification says so. */
 #define CF_HEALTH_GRACE_MS 30000
+/* `claude --version` answers in well under a second. */
+#define CF_CLAUDE_VERSION_TIMEOUT_MS 10000
 
 struct _CfDaemon {
   GObject parent_instance;
@@ -57,6 +63,8 @@ struct _CfDaemon {
   CfHealth *health;
   CfNotify *notify;
   CfHttp *http;
+  CfAccountPrep *account_prep;
+  GCancellable *cancellable;   /* the start-up and Reload jobs; cancelled at shutdown */
   gboolean ready;
 };
 
@@ -209,6 +217,69 @@ sync_accounts (CfDaemon *self)
 }
 
 static void
+on_accounts_prepared (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GPtrArray) reports = cf_account_prep_all_finish (CF_ACCOUNT_PREP (source), result);
+
+  /* Each line names the account, its home and what changed: no secret. */
+  for (guint i = 0; reports != NULL && i < reports->len; i++)
+    {
+      CfAccountPrepReport *report = g_ptr_array_index (reports, i);
+
+      g_log_structured (G_LOG_DOMAIN, report->ok ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_WARNING,
+                        "CF_ACCOUNT", report->account,
+                        "MESSAGE", "Account preparation: %s", report->line);
+    }
+}
+
+static void
+on_claude_version (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *version = cf_claude_probe_version_finish (result, &error);
+  CfDaemon *self = user_data;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (version == NULL)
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                        "MESSAGE", "Claude Code version unknown: %s", error->message);
+      cf_state_set_claude_version (self->state, "");
+      return;
+    }
+  cf_state_set_claude_version (self->state, version);
+  if (cf_claude_version_compare (version, CF_CLAUDE_TESTED_VERSION) > 0)
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                      "CF_CLAUDE_VERSION", version,
+                      "MESSAGE", "Claude Code %s (%s) is newer than %s, the version this "
+                      "claude-failoverd was tested with: its screens, hooks or first-run "
+                      "dialogs may have changed (see docs/compatibility.md)",
+                      version, self->config->claude_command, CF_CLAUDE_TESTED_VERSION);
+  else
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                      "CF_CLAUDE_VERSION", version,
+                      "MESSAGE", "Claude Code %s (%s)", version, self->config->claude_command);
+}
+
+/* At start-up and on Reload: the account homes made launchable, and the
+ * version of the Claude the sessions run; both off the main loop. */
+static void
+check_claude (CfDaemon *self)
+{
+  cf_account_prep_all_async (self->account_prep, self->cancellable, on_accounts_prepared, self);
+  cf_claude_probe_version_async (self->config->claude_command, CF_CLAUDE_VERSION_TIMEOUT_MS,
+                                 self->cancellable, on_claude_version, self);
+}
+
+CfAccountPrep *
+cf_daemon_get_account_prep (CfDaemon *self)
+{
+  return self->account_prep;
+}
+
+
+static void
 on_resume_failed (CfDispatcher *dispatcher, const char *session, const char *project,
                   const char *task, const char *account, const char *why, CfDaemon *self)
 {
@@ -255,6 +326,8 @@ cf_daemon_start (CfDaemon *self, GError **error)
                 self->config->state_file, quarantined);
   sync_accounts (self);
   g_signal_connect (self->state, "changed", G_CALLBACK (on_state_changed), self);
+  self->cancellable = g_cancellable_new ();
+  self->account_prep = cf_account_prep_new (self->config, cf_account_prep_default_ctl_program ());
   self->health = cf_health_new (self->state,
                                 test_override_ms ("CF_TEST_HEALTH_GRACE_MS", CF_HEALTH_GRACE_MS));
   self->notify = notify_new (self);
@@ -328,6 +401,8 @@ cf_daemon_start (CfDaemon *self, GError **error)
   cf_dispatcher_start (self->dispatcher);
   cf_janitor_start (self->janitor);
   cf_quota_start (self->quota);
+  /* After cf_http_new: the systemd sockets must not leak into `claude --version`. */
+  check_claude (self);
 
   cf_state_enable_autosave (self->state, CF_STATE_DEBOUNCE_MS, CF_STATE_PERIOD_MS);
   return TRUE;
@@ -374,6 +449,8 @@ apply_config (CfDaemon *self, CfConfig *config)
   cf_switcher_set_config (self->switcher, config);
   cf_notify_set_config (self->notify, config);
   cf_http_set_config (self->http, config);
+  cf_account_prep_set_config (self->account_prep, config);
+  check_claude (self);
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                     "MESSAGE", "Configuration reloaded from %s", self->config_path);
 }
@@ -424,6 +501,8 @@ cf_daemon_shutdown (CfDaemon *self)
 
   self->shutting_down = TRUE;
   sd_notify (0, "STOPPING=1");
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
   if (self->dispatcher != NULL)
     cf_dispatcher_stop (self->dispatcher);
   if (self->delegation != NULL)
@@ -479,6 +558,10 @@ cf_daemon_dispose (GObject *object)
   g_clear_object (&self->http);
   g_clear_object (&self->notify);
   g_clear_object (&self->health);
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  g_clear_object (&self->account_prep);
   g_clear_object (&self->state);
   if (self->event_source != NULL)
     {

@@ -19,6 +19,9 @@ gboolean cf_daemon_start (CfDaemon *self, GError **error);
  * loop; keeps the running config when it is invalid (the error says why). */
 void cf_daemon_reload_async (CfDaemon *self, GAsyncReadyCallback callback, gpointer user_data);
 gboolean cf_daemon_reload_finish (CfDaemon *self, GAsyncResult *result, GError **error);
+/* The account preparation (prepare_accounts), for the launch sequence:
+ * cf_account_prep_ensure_async () before a session starts on an account. */
+struct _CfAccountPrep *cf_daemon_get_account_prep (CfDaemon *self);
 /* Stops components and writes the state one last time. */
 void cf_daemon_shutdown (CfDaemon *self);
 

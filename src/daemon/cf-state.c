@@ -36,6 +36,7 @@ struct _CfState {
   gboolean dispatch_paused;    /* by the operator */
   gint64 all_exhausted_until;  /* every account out: dispatch paused until then, 0 = no */
   guint pending_tasks;
+  char *claude_version;         /* `claude --version`, "" = unknown; not persisted */
   guint64 counters[CF_COUNTER_COUNT];          /* lifetime totals, persisted */
   guint64 counters_at_start[CF_COUNTER_COUNT]; /* totals when loaded */
   guint64 events[CF_EVENT_COUNT];              /* since start, not persisted */
@@ -1568,6 +1569,23 @@ cf_state_set_pending_tasks (CfState *self, guint count)
   g_signal_emit (self, signals[SIGNAL_CHANGED], 0, (guint) CF_STATE_CHANGE_PENDING_TASKS);
 }
 
+const char *
+cf_state_get_claude_version (CfState *self)
+{
+  return self->claude_version != NULL ? self->claude_version : "";
+}
+
+void
+cf_state_set_claude_version (CfState *self, const char *version)
+{
+  if (g_strcmp0 (cf_state_get_claude_version (self), version != NULL ? version : "") == 0)
+    return;
+  g_free (self->claude_version);
+  self->claude_version = g_strdup (version);
+  /* Asked of the program at start and Reload, not persisted: no save needed. */
+  g_signal_emit (self, signals[SIGNAL_CHANGED], 0, (guint) CF_STATE_CHANGE_CLAUDE_VERSION);
+}
+
 guint64
 cf_state_get_counter (CfState *self, CfCounter counter)
 {
@@ -1615,6 +1633,7 @@ cf_state_finalize (GObject *object)
   g_ptr_array_unref (self->flush_waiters);
   reset_content (self);
   g_free (self->write_error);
+  g_free (self->claude_version);
   g_hash_table_unref (self->sessions);
   g_ptr_array_unref (self->accounts);
   g_free (self->path);

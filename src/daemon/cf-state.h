@@ -49,6 +49,7 @@ typedef enum {
   CF_STATE_CHANGE_COUNTERS = 1 << 9,
   CF_STATE_CHANGE_PERSISTENCE = 1 << 10,   /* the state file became (un)writable */
   CF_STATE_CHANGE_USAGE = 1 << 11,         /* an account's usage or problem */
+  CF_STATE_CHANGE_CLAUDE_VERSION = 1 << 12,
 } CfStateChange;
 
 typedef struct {
@@ -226,6 +227,9 @@ gint64 cf_state_get_all_exhausted_until (CfState *self);
 void cf_state_set_all_exhausted_until (CfState *self, gint64 until);
 guint cf_state_get_pending_tasks (CfState *self);
 void cf_state_set_pending_tasks (CfState *self, guint count);
+/* `<claude_command> --version` ("2.1.332"), "" = unknown. */
+const char *cf_state_get_claude_version (CfState *self);
+void cf_state_set_claude_version (CfState *self, const char *version);
 guint64 cf_state_get_counter (CfState *self, CfCounter counter);
 void cf_state_increment_counter (CfState *self, CfCounter counter);
 void cf_state_count_event (CfState *self, CfEvent event);

@@ -106,6 +106,12 @@ value_pending_tasks (CfState *state, const CfConfig *config, gint64 now)
 }
 
 static GVariant *
+value_claude_version (CfState *state, const CfConfig *config, gint64 now)
+{
+  return g_variant_new_string (cf_state_get_claude_version (state));
+}
+
+static GVariant *
 value_tasks_dispatched (CfState *state, const CfConfig *config, gint64 now)
 {
   return g_variant_new_uint64 (cf_state_get_counter (state, CF_COUNTER_DISPATCHED));
@@ -172,6 +178,7 @@ static const CfStatusProperty properties[] = {
   { "TasksFailed", "t", CF_STATE_CHANGE_COUNTERS },
   { "TasksDelegated", "t", CF_STATE_CHANGE_COUNTERS },
   { "Usage", "a(sdtdtst)", CF_STATE_CHANGE_USAGE | CF_STATE_CHANGE_ACCOUNTS },
+  { "ClaudeVersion", "s", CF_STATE_CHANGE_CLAUDE_VERSION },
 };
 
 /* Same order as properties[]. */
@@ -191,6 +198,7 @@ static const ValueFunc values[] = {
   value_tasks_failed,
   value_tasks_delegated,
   value_usage,
+  value_claude_version,
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (properties) == G_N_ELEMENTS (values));

@@ -195,9 +195,21 @@ submit_in_thread (GTask *task, gpointer source, gpointer data, GCancellable *can
       g_task_return_error (task, error);
       return;
     }
-  /* link(2) + unlink: the same atomic appearance as a rename, but it
-   * refuses to replace a task that already has this id. */
-  if (link (temp, final) < 0)
+  /* An atomic appearance that refuses to replace a task that already has
+   * this id: renameat2 (RENAME_NOREPLACE), else link(2) + unlink, whose
+   * moment with two links the inbox refuses (a task file must be a file of
+   * its own), so only where the filesystem lacks the former. */
+  if (renameat2 (AT_FDCWD, temp, AT_FDCWD, final, RENAME_NOREPLACE) == 0)
+    {
+      if (!fsync_dir (inbox, &error))
+        {
+          g_task_return_error (task, error);
+          return;
+        }
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  if (errno == EEXIST || (errno != EINVAL && errno != ENOSYS) || link (temp, final) < 0)
     {
       int saved_errno = errno;
       g_unlink (temp);

@@ -3,6 +3,7 @@
 #include <glib/gi18n.h>
 #include <stdio.h>
 
+#include "cf-account-prep.h"
 #include "cf-build-config.h"
 #include "cf-config.h"
 #include "cf-daemon.h"
@@ -69,6 +70,7 @@ main (int argc, char **argv)
   g_autoptr(CfConfig) config = NULL;
   g_autoptr(CfDaemon) daemon = NULL;
   g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(GPtrArray) reports = NULL;
   Context context = { 0 };
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
@@ -117,6 +119,16 @@ main (int argc, char **argv)
           return 1;
         }
       g_print (_("%s: configuration is valid\n"), config_path);
+      /* The account homes are made launchable here too, so that an operator
+       * sees at once what the daemon would change (prepare_accounts). */
+      reports = cf_account_prep_all_sync (config, cf_account_prep_default_ctl_program ());
+      for (guint i = 0; i < reports->len; i++)
+        {
+          const CfAccountPrepReport *report = g_ptr_array_index (reports, i);
+
+          /* On stdout: stderr is for what makes the configuration invalid. */
+          g_print ("%s\n", report->line);
+        }
       return 0;
     }
   if (config == NULL)

@@ -635,6 +635,30 @@ parse_nice (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const
 }
 
 static gboolean
+parse_bool (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
+            const Field *field, GError **error)
+{
+  const char *text;
+  g_autofree char *shown = NULL;
+
+  if (!scalar_text (loader, at, value, path, FALSE, &text, error))
+    return FALSE;
+  if (g_ascii_strcasecmp (text, "true") == 0 || g_ascii_strcasecmp (text, "yes") == 0)
+    {
+      *FIELD_SLOT (loader, field, gboolean) = TRUE;
+      return TRUE;
+    }
+  if (g_ascii_strcasecmp (text, "false") == 0 || g_ascii_strcasecmp (text, "no") == 0)
+    {
+      *FIELD_SLOT (loader, field, gboolean) = FALSE;
+      return TRUE;
+    }
+  shown = cf_text_for_message (text);
+  return set_error_at (error, loader, at, path, CF_CONFIG_ERROR_TYPE,
+                       _("'%s' is not a boolean (expected true, false, yes or no)"), shown);
+}
+
+static gboolean
 parse_section (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
                const Field *field, GError **error)
 {
@@ -1200,6 +1224,7 @@ static const Field root_fields[] = {
   { "tmux", parse_section, 0, 0, 0, tmux_fields },
   { "accounts", parse_accounts, CONFIG_OFFSET (accounts), 0, 0, NULL },
   { "claude_link", parse_path, CONFIG_OFFSET (claude_link), 0, 0, NULL },
+  { "prepare_accounts", parse_bool, CONFIG_OFFSET (prepare_accounts), 0, 0, NULL },
   { "shared_state", parse_section, 0, 0, 0, shared_state_fields },
   { "pool", parse_section, 0, 0, 0, pool_fields },
   { "projects", parse_section, 0, 0, 0, projects_fields },
@@ -1486,6 +1511,7 @@ config_new_with_defaults (const char *source, const char *home)
   config->tmux_nice = 10;
   config->accounts = g_ptr_array_new_with_free_func ((GDestroyNotify) account_free);
   config->claude_link = g_build_filename (home, ".claude", NULL);
+  config->prepare_accounts = TRUE;
   config->shared_root = g_build_filename (home, ".claude-shared", NULL);
   config->shared_entries = g_strdupv ((char **) entries);
   config->pool_prefix = g_strdup ("ccl-auto-");

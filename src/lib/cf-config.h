@@ -60,6 +60,7 @@ typedef struct {
 
   GPtrArray *accounts;         /* CfAccountConfig*, >= 1, first = primary */
   char *claude_link;
+  gboolean prepare_accounts;   /* keep account homes launchable (ARCHITECTURE.md 4.9) */
 
   char *shared_root;
   GStrv shared_entries;

@@ -19,6 +19,8 @@ import harness  # noqa: E402
 
 CTL = os.path.join(harness.build_dir(), "src", "ctl", "claude-failoverctl")
 EVENTS = ["Stop", "StopFailure", "SessionStart", "UserPromptSubmit", "Notification"]
+# What install-hooks reports: the hook events, then the statusline.
+INSTALLED = EVENTS + ["statusLine"]
 UUID = "00893aaf-19fa-41d2-8238-13269b9b3ca0"
 
 # Records every ReportHookEvent call as one JSON line before replying,
@@ -107,10 +109,11 @@ class InstallHooksTest(unittest.TestCase):
         r = self.install()
         self.assertEqual(r.returncode, 0, r)
         self.assertEqual(r.stderr, "")
-        self.assertEqual(r.stdout, f"{self.settings}: added {', '.join(EVENTS)}\n")
+        self.assertEqual(r.stdout, f"{self.settings}: added {', '.join(INSTALLED)}\n")
         self.assertEqual(stat.S_IMODE(os.stat(self.settings).st_mode), 0o600)
         text = self.read()
-        expected = {"hooks": {e: [our_group(self.command(e))] for e in EVENTS}}
+        expected = {"hooks": {e: [our_group(self.command(e))] for e in EVENTS},
+                    "statusLine": {"type": "command", "command": f"{CTL} statusline"}}
         self.assertEqual(json.loads(text), expected)
         # Written the way Claude Code writes it (JSON.stringify (…, null, 2)).
         self.assertEqual(text, json.dumps(expected, indent=2, ensure_ascii=False) + "\n")
@@ -118,12 +121,12 @@ class InstallHooksTest(unittest.TestCase):
     def test_json_output(self):
         r = self.install(json_output=True)
         self.assertEqual(r.returncode, 0, r)
-        self.assertEqual(json.loads(r.stdout), {"path": self.settings, "added": EVENTS,
+        self.assertEqual(json.loads(r.stdout), {"path": self.settings, "added": INSTALLED,
                                                 "updated": [], "unchanged": []})
         self.assertEqual(r.stdout.count("\n"), 1)
         r = self.install("--json")
         self.assertEqual(json.loads(r.stdout), {"path": self.settings, "added": [],
-                                                "updated": [], "unchanged": EVENTS})
+                                                "updated": [], "unchanged": INSTALLED})
 
     def test_keeps_every_other_key_and_hook(self):
         before = {
@@ -154,10 +157,12 @@ class InstallHooksTest(unittest.TestCase):
 
         r = self.install()
         self.assertEqual(r.returncode, 0, r)
-        self.assertEqual(r.stdout, f"{self.settings}: added {', '.join(EVENTS)}\n")
+        self.assertEqual(r.stdout, f"{self.settings}: added {', '.join(INSTALLED)}\n")
         self.assertEqual(stat.S_IMODE(os.stat(self.settings).st_mode), 0o640)
 
         expected = json.loads(original)
+        # The operator's statusline keeps running, behind ours.
+        expected["statusLine"]["command"] = f"{CTL} statusline --then '~/.claude/statusline.sh'"
         hooks = expected["hooks"]
         for event in EVENTS:
             hooks.setdefault(event, []).append(our_group(self.command(event)))
@@ -189,7 +194,7 @@ class InstallHooksTest(unittest.TestCase):
         r = self.install()
         self.assertEqual(r.returncode, 0, r)
         data = json.loads(self.read())
-        self.assertEqual(list(data), ["model", "hooks", "n"])
+        self.assertEqual(list(data), ["model", "hooks", "n", "statusLine"])
         self.assertEqual(data["n"], 1000)
         self.assertEqual(data["hooks"]["Stop"][0], {"hooks": [{"type": "command", "command": "true"}]})
         self.assertFalse(self.read().endswith("\n"), "a file without a final newline keeps none")
@@ -301,7 +306,7 @@ class InstallHooksTest(unittest.TestCase):
         r = self.install(json_output=True)
         self.assertEqual(r.returncode, 0, r)
         self.assertEqual(json.loads(r.stdout), {
-            "path": self.settings, "added": ["Notification"],
+            "path": self.settings, "added": ["Notification", "statusLine"],
             "updated": ["Stop", "StopFailure", "UserPromptSubmit"],
             "unchanged": ["SessionStart"]})
         new = json.loads(self.read())
@@ -322,6 +327,47 @@ class InstallHooksTest(unittest.TestCase):
 
         r = self.install()
         self.assertEqual(r.stdout, f"{self.settings}: already installed\n")
+
+    def test_statusline_path_update_keeps_then(self):
+        self.write(json.dumps({"statusLine": {
+            "type": "command", "padding": 2,
+            "command": "/opt/old/bin/claude-failoverctl statusline --then 'my-line --short'"}}))
+        r = self.install(json_output=True)
+        self.assertEqual(r.returncode, 0, r)
+        self.assertEqual(json.loads(r.stdout)["updated"], ["statusLine"])
+        status = json.loads(self.read())["statusLine"]
+        self.assertEqual(status, {"type": "command", "padding": 2,
+                                  "command": f"{CTL} statusline --then 'my-line --short'"})
+        self.assertEqual(shlex.split(status["command"]),
+                         [CTL, "statusline", "--then", "my-line --short"])
+        r = self.install()
+        self.assertEqual(r.stdout, f"{self.settings}: already installed\n")
+
+    def test_statusline_of_another_shape_is_refused(self):
+        for text in ['{"statusLine": "my-line"}', '{"statusLine": {"type": "command", "command": 3}}']:
+            self.write(text)
+            self.assert_refused(self.install(), "statusLine", "the file is unchanged")
+            self.assertEqual(self.read(), text)
+
+    def test_respects_claude_codes_lock(self):
+        # Claude Code 2.1.332 writes settings.json under a proper-lockfile
+        # directory lock, settings.json.lock; we take the same one.
+        self.write('{"model": "opus"}\n')
+        lock = self.settings + ".lock"
+        os.mkdir(lock)
+        started = time.monotonic()
+        self.assert_refused(self.install(), "settings.json.lock")
+        self.assertGreater(time.monotonic() - started, 4)
+        self.assertEqual(self.read(), '{"model": "opus"}\n')
+        self.assertTrue(os.path.isdir(lock), "someone else's lock is left alone")
+        # A lock its holder stopped refreshing 10 s ago is stale, as for Claude Code.
+        old = time.time() - 30
+        os.utime(lock, (old, old))
+        r = self.install()
+        self.assertEqual(r.returncode, 0, r)
+        self.assertFalse(os.path.exists(lock))
+        self.assertEqual(json.loads(self.read())["model"], "opus")
+        self.assertEqual([n for n in os.listdir(self.account) if ".tmp." in n], [])
 
     def test_command_override_is_quoted_for_the_shell(self):
         program = "/opt/claude failover/bin/claude-failoverctl"

@@ -25,7 +25,8 @@ from harness import SandboxTestCase, require_programs  # noqa: E402
 ENDPOINTS = ["/health", "/status", "/api/delegated/status", "/watchdog/status", "/metrics"]
 PROPERTIES = ["Version", "ActiveAccount", "Accounts", "SwapState", "PartialSwap", "LastSwap",
               "ReturnAt", "DispatchPaused", "Sessions", "PendingTasks", "TasksDispatched",
-              "TasksCompleted", "TasksFailed", "TasksDelegated", "Usage"]
+              "TasksCompleted", "TasksFailed", "TasksDelegated", "Usage",
+              "ClaudeVersion"]
 
 
 def free_port():
@@ -371,6 +372,7 @@ class HttpApiTest(SandboxTestCase):
         sb.call("PauseDispatch")
         sb.add_task("waiting", "not dispatched while paused")
         sb.wait_for(lambda: sb.get_property("PendingTasks") == 1, what="PendingTasks 1")
+        sb.wait_for(lambda: sb.get_property("ClaudeVersion") != "", what="ClaudeVersion")
         # Nothing moves now: the two views are taken of the same state.
         for _ in range(3):
             over_http = get_json(self.port, "/status")[1]
@@ -458,7 +460,10 @@ class HttpApiTest(SandboxTestCase):
     def test_health_degraded_and_back(self):
         sb = self.sb
         self.start(min_sessions=0)
-        self.assertEqual(get_json(self.port, "/health")[0], 200)
+        # Owning the bus name and connecting to tmux finish just after the
+        # name shows on the bus: degraded for those milliseconds is true.
+        sb.wait_for(lambda: get_json(self.port, "/health")[0] == 200, timeout=10,
+                    what="/health 200 after start-up")
         # The state file's directory becomes a file: every write fails.
         state_dir = os.path.dirname(sb.config["state_file"])
         shutil.rmtree(state_dir)

@@ -61,8 +61,8 @@ static const ErrorCase error_cases[] = {
     SRC ":2:28: accounts[0].homedir: unknown key (known keys: name, home, switch_at)" },
   { ACCOUNTS "\"a\\nb\": 1\n", -1, CF_CONFIG_ERROR_UNKNOWN_KEY,
     SRC ":3:1: a\\nb: unknown key (known keys: state_file, runtime_dir, tmux, accounts, "
-    "claude_link, shared_state, pool, projects, dispatcher, watcher, lifecycle, quota, "
-    "janitor, notifications, delegation, http)" },
+    "claude_link, prepare_accounts, shared_state, pool, projects, dispatcher, watcher, "
+    "lifecycle, quota, janitor, notifications, delegation, http)" },
 
   /* the renamed key is accepted but never suggested */
   { ACCOUNTS "dispatcher:\n  projects_dri: /p\n", -1, CF_CONFIG_ERROR_UNKNOWN_KEY,
@@ -122,6 +122,12 @@ static const ErrorCase error_cases[] = {
     SRC ":5:5: pool.autonomous.max: must not be negative" },
   { ACCOUNTS "pool:\n  autonomous:\n    max: 4294967296\n", -1, CF_CONFIG_ERROR_VALUE,
     SRC ":5:5: pool.autonomous.max: is too large (at most 4294967295)" },
+  { ACCOUNTS "prepare_accounts: maybe\n", -1, CF_CONFIG_ERROR_TYPE,
+    SRC ":3:1: prepare_accounts: 'maybe' is not a boolean (expected true, false, yes or no)" },
+  { ACCOUNTS "prepare_accounts:\n", -1, CF_CONFIG_ERROR_TYPE,
+    SRC ":3:1: prepare_accounts: '' is not a boolean (expected true, false, yes or no)" },
+  { ACCOUNTS "prepare_accounts: [true]\n", -1, CF_CONFIG_ERROR_TYPE,
+    SRC ":3:1: prepare_accounts: must be a single value, not a list" },
   { ACCOUNTS "quota:\n  tail_lines: 0\n", -1, CF_CONFIG_ERROR_VALUE,
     SRC ":4:3: quota.tail_lines: must be at least 1" },
   { ACCOUNTS "quota:\n  pool_threshold: 0\n", -1, CF_CONFIG_ERROR_VALUE,
@@ -316,8 +322,8 @@ static const ErrorCase error_cases[] = {
     SRC ":4:21: invalid YAML: control characters are not allowed" },
   { ACCOUNTS "\"\": 1\n", -1, CF_CONFIG_ERROR_UNKNOWN_KEY,
     SRC ":3:1: \"\": unknown key (known keys: state_file, runtime_dir, tmux, accounts, "
-    "claude_link, shared_state, pool, projects, dispatcher, watcher, lifecycle, quota, "
-    "janitor, notifications, delegation, http)" },
+    "claude_link, prepare_accounts, shared_state, pool, projects, dispatcher, watcher, "
+    "lifecycle, quota, janitor, notifications, delegation, http)" },
   { ACCOUNTS "quota:\n  interval: \"-\"\n", -1, CF_CONFIG_ERROR_VALUE,
     SRC ":4:3: quota.interval: '-' is not a duration (e.g. 500ms, 30s, 5m, 1h30m)" },
   /* notifications.webhooks and http.dashboard (ARCHITECTURE.md 4.9) */
@@ -397,6 +403,7 @@ assert_defaults (const CfConfig *config)
   g_assert_cmpstr (config->tmux_socket, ==, "");
   g_assert_cmpstr (config->claude_command, ==, "claude");
   g_assert_cmpstr (config->claude_link, ==, HOME "/.claude");
+  g_assert_true (config->prepare_accounts);
   g_assert_cmpstr (config->shared_root, ==, HOME "/.claude-shared");
   assert_strv ((const char *const *) config->shared_entries, entries);
   g_assert_cmpstr (config->pool_prefix, ==, "ccl-auto-");
@@ -536,7 +543,7 @@ test_example_mentions_every_key (void)
 {
   static const char *const keys[] = {
     "state_file:", "runtime_dir:", "tmux:", "socket:", "claude_command:", "nice:", "accounts:",
-    "name:", "home:", "claude_link:", "shared_state:", "root:", "entries:", "pool:",
+    "name:", "home:", "claude_link:", "prepare_accounts:", "shared_state:", "root:", "entries:", "pool:",
     "autonomous:", "prefix:", "start_index:", "min:", "max:", "dedicated:", "project:",
     "projects:", "dir:", "extra:", "dispatcher:", "idle_timeout:", "prompt_timeout:",
     "max_dispatch_per_task:", "cooldown_schedule:", "models:", "critical:", "high:",
@@ -757,6 +764,26 @@ test_allow_other_owners (void)
   refused = load (ACCOUNTS "projects: {allow_other_owners: false}\n", &error);
   g_assert_no_error (error);
   g_assert_false (refused->projects_allow_other_owners);
+}
+
+static void
+test_booleans (void)
+{
+  static const struct { const char *text; gboolean want; } cases[] = {
+    { "true", TRUE }, { "false", FALSE }, { "yes", TRUE }, { "no", FALSE },
+    { "True", TRUE }, { "FALSE", FALSE }, { "'false'", FALSE },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *yaml = g_strdup_printf (ACCOUNTS "prepare_accounts: %s\n", cases[i].text);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(CfConfig) config = load (yaml, &error);
+
+      g_test_message ("prepare_accounts: %s", cases[i].text);
+      g_assert_no_error (error);
+      g_assert_cmpint (config->prepare_accounts, ==, cases[i].want);
+    }
 }
 
 static void
@@ -1088,6 +1115,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/usage-thresholds", test_usage_thresholds);
   g_test_add_func ("/config/values", test_values);
   g_test_add_func ("/config/allow-other-owners", test_allow_other_owners);
+  g_test_add_func ("/config/booleans", test_booleans);
   g_test_add_func ("/config/lookups", test_lookups);
   g_test_add_func ("/config/priorities", test_priorities);
   g_test_add_func ("/config/listen-addresses", test_listen_addresses);

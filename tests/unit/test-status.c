@@ -45,6 +45,7 @@ populated_state (void)
   cf_state_set_return_at (state, NOW + 3600);
   cf_state_set_dispatch_paused (state, TRUE);
   cf_state_set_pending_tasks (state, 7);
+  cf_state_set_claude_version (state, "2.1.332");
   cf_state_task_dispatched (state, "/p/web", "fix-login", "ccl-auto-0", "sonnet", "backup");
   cf_state_task_finished (state, "/p/web", "old", "ccl-auto-0", "failed");
   return state;
@@ -136,6 +137,8 @@ test_snapshot_values (void)
   g_assert_cmpuint (t, ==, 1);
   g_assert_true (g_variant_lookup (snapshot, "TasksCompleted", "t", &t));
   g_assert_cmpuint (t, ==, 0);
+  g_assert_true (g_variant_lookup (snapshot, "ClaudeVersion", "&s", &text));
+  g_assert_cmpstr (text, ==, "2.1.332");
 
   /* Availability is judged at NOW: later, main is available again. */
   g_clear_pointer (&accounts, g_variant_unref);
