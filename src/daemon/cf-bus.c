@@ -719,6 +719,7 @@ static const sd_bus_vtable manager_vtable[] = {
   SD_BUS_PROPERTY ("TasksDelegated", "t", property_get, 0,
                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_PROPERTY ("Usage", "a(sdtdtst)", property_get, 0,
+                   SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_PROPERTY ("ClaudeVersion", "s", property_get, 0,
                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_METHOD_WITH_ARGS ("GetStatus",

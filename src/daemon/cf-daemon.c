@@ -368,6 +368,7 @@ cf_daemon_start (CfDaemon *self, GError **error)
                                     self->dispatcher, self->quota);
   cf_notify_follow_switcher (self->notify, self->switcher);
   g_signal_connect (self->dispatcher, "resume-failed", G_CALLBACK (on_resume_failed), self);
+  cf_dispatcher_set_account_prep (self->dispatcher, self->account_prep);
   g_signal_connect_swapped (self->dispatcher, "prompt-ready", G_CALLBACK (cf_quota_note_history),
                             self->quota);
   cf_notify_follow_quota (self->notify, self->quota);

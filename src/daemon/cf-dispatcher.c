@@ -4,6 +4,7 @@
 #include <glib/gi18n.h>
 #include <string.h>
 
+#include "cf-account-prep.h"
 #include "cf-claude-command.h"
 #include "cf-pane.h"
 #include "cf-schedule.h"
@@ -29,6 +30,8 @@ struct _CfDispatcher {
   CfTmux *tmux;
   CfInbox *inbox;
   CfHooks *hooks;
+  CfAccountPrep *account_prep; /* NULL: no preparation before a launch */
+  GHashTable *prepared;        /* "home\nproject" prepared since the last config */
   GCancellable *cancellable;
 
   GHashTable *launches;        /* session name → Launch* */
@@ -64,6 +67,7 @@ typedef enum {
   STAGE_CHECK_SESSION,
   STAGE_CLAIM,
   STAGE_READ_TASK,             /* a resume that failed: the task's text again */
+  STAGE_PREPARE,               /* the account home trusts the project (prepare_accounts) */
   STAGE_RESPAWN,
   STAGE_WAIT_READY,
   STAGE_PASTE,
@@ -477,7 +481,7 @@ on_claimed (GObject *source, GAsyncResult *result, gpointer user_data)
   launch->attempt = job->attempt;
   launch->model = g_strdup (job->model);
   launch->message = g_strdup (job->message);
-  launch->stage = STAGE_RESPAWN;
+  launch->stage = STAGE_PREPARE;
   launch_step (launch);
 }
 
@@ -521,6 +525,28 @@ on_task_read (GObject *source, GAsyncResult *result, gpointer user_data)
   launch->model = g_strdup (job->model);
   g_free (launch->message);
   launch->message = g_strdup (launch->resuming ? RESUME_PROMPT : job->message);
+  launch->stage = STAGE_PREPARE;
+  launch_step (launch);
+}
+
+static void
+on_prepared (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Launch *launch = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (cf_account_prep_ensure_finish (CF_ACCOUNT_PREP (source), result, &error))
+    g_hash_table_add (launch->self->prepared,
+                      g_strdup_printf ("%s\n%s", launch->home, launch->project));
+  else if (launch_cancelled (launch, error))
+    return;
+  else
+    /* Not fatal here: a project left untrusted shows its dialog, and the
+     * launch fails with that dialog's line and the fix. */
+    log_launch (G_LOG_LEVEL_WARNING, launch, "cannot prepare account %s for %s: %s",
+                launch->account, launch->project, error->message);
+  if (launch_aborted (launch))
+    return;
   launch->stage = STAGE_RESPAWN;
   launch_step (launch);
 }
@@ -817,6 +843,22 @@ launch_step (Launch *launch)
          * never returned: lost in active/ (load test, 9 of 2000). */
         g_task_set_check_cancellable (task, FALSE);
         g_task_run_in_thread (task, claim_in_thread);
+      }
+      break;
+
+    case STAGE_PREPARE:
+      {
+        g_autofree char *key = g_strdup_printf ("%s\n%s", launch->home, launch->project);
+
+        if (self->account_prep == NULL || g_hash_table_contains (self->prepared, key))
+          {
+            launch->stage = STAGE_RESPAWN;
+            launch_step (launch);
+            return;
+          }
+        /* A project created since start-up is trusted before its first task. */
+        cf_account_prep_ensure_async (self->account_prep, launch->home, launch->project,
+                                      launch->cancellable, on_prepared, launch);
       }
       break;
 
@@ -1225,8 +1267,16 @@ cf_dispatcher_stop (CfDispatcher *self)
 }
 
 void
+cf_dispatcher_set_account_prep (CfDispatcher *self, CfAccountPrep *prep)
+{
+  g_set_object (&self->account_prep, prep);
+  g_hash_table_remove_all (self->prepared);
+}
+
+void
 cf_dispatcher_set_config (CfDispatcher *self, CfConfig *config)
 {
+  g_hash_table_remove_all (self->prepared);
   g_clear_pointer (&self->config, cf_config_unref);
   self->config = cf_config_ref (config);
   cf_dispatcher_kick (self);
@@ -1240,6 +1290,8 @@ cf_dispatcher_dispose (GObject *object)
   cf_dispatcher_stop (self);
   g_clear_pointer (&self->launches, g_hash_table_unref);
   g_clear_pointer (&self->last_served, g_hash_table_unref);
+  g_clear_pointer (&self->prepared, g_hash_table_unref);
+  g_clear_object (&self->account_prep);
   g_clear_pointer (&self->locked_out, g_hash_table_unref);
   g_clear_object (&self->inbox);
   g_clear_object (&self->hooks);
@@ -1272,6 +1324,7 @@ cf_dispatcher_init (CfDispatcher *self)
   self->launches = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                           (GDestroyNotify) launch_free);
   self->last_served = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->prepared = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->locked_out = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 

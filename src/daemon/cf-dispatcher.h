@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "cf-account-prep.h"
 #include "cf-config.h"
 #include "cf-hooks.h"
 #include "cf-inbox.h"
@@ -38,6 +39,10 @@ G_DECLARE_FINAL_TYPE (CfDispatcher, cf_dispatcher, CF, DISPATCHER, GObject)
 CfDispatcher *cf_dispatcher_new (CfConfig *config, CfState *state, CfTmux *tmux,
                                  CfInbox *inbox, CfHooks *hooks);
 void cf_dispatcher_set_config (CfDispatcher *self, CfConfig *config);
+/* Before each launch the account home is made to trust the task's project
+ * (cf_account_prep_ensure_async), once per home and project until the next
+ * configuration. NULL: no preparation. */
+void cf_dispatcher_set_account_prep (CfDispatcher *self, CfAccountPrep *prep);
 void cf_dispatcher_start (CfDispatcher *self);
 void cf_dispatcher_stop (CfDispatcher *self);
 /* Looks for work now (coalesced into one idle callback). */

@@ -635,30 +635,6 @@ parse_nice (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const
 }
 
 static gboolean
-parse_bool (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
-            const Field *field, GError **error)
-{
-  const char *text;
-  g_autofree char *shown = NULL;
-
-  if (!scalar_text (loader, at, value, path, FALSE, &text, error))
-    return FALSE;
-  if (g_ascii_strcasecmp (text, "true") == 0 || g_ascii_strcasecmp (text, "yes") == 0)
-    {
-      *FIELD_SLOT (loader, field, gboolean) = TRUE;
-      return TRUE;
-    }
-  if (g_ascii_strcasecmp (text, "false") == 0 || g_ascii_strcasecmp (text, "no") == 0)
-    {
-      *FIELD_SLOT (loader, field, gboolean) = FALSE;
-      return TRUE;
-    }
-  shown = cf_text_for_message (text);
-  return set_error_at (error, loader, at, path, CF_CONFIG_ERROR_TYPE,
-                       _("'%s' is not a boolean (expected true, false, yes or no)"), shown);
-}
-
-static gboolean
 parse_section (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
                const Field *field, GError **error)
 {

@@ -73,9 +73,13 @@ class RealClaudeTest(SandboxTestCase):
                     config[key] = value
         sb.write_config(config)
         for account in accounts:
+            # Only what an operator does (log in: credentials) and the mock's address;
+            # unless TRUSTED, onboarding, trust, the bypass warning and the hooks are left
+            # to the daemon's preparation (prepare_accounts).
             make_account_home(self.home_of(account), account, self.mock.url,
                               prepared=trusted, trusted=[sb.projects_dir] if trusted else ())
-            sb.ctl("install-hooks", self.home_of(account), check=True)
+            if trusted:
+                sb.ctl("install-hooks", self.home_of(account), check=True)
         self.signals = SignalLog(sb)
         sb.start_daemon()
         sb.wait_for(lambda: len([s for s in sb.get_property("Sessions") if s[2] == "idle"]) >= 2,
@@ -116,6 +120,33 @@ class RealClaudeTest(SandboxTestCase):
             out = sb.tmux("display-message", "-p", "-t", f"={name}:",
                           "#{pane_current_command}|#{pane_start_command}").stdout
             self.assertIn("--session-id", out)
+
+    def test_never_trusted_project_launches_without_any_dialog(self):
+        sb = self.sb
+        # Empty account homes but for the login: the daemon prepares them.
+        self.start(trusted=False)
+        for account in ("main", "backup"):
+            with open(os.path.join(self.home_of(account), ".claude.json")) as f:
+                prepared = json.load(f)
+            self.assertTrue(prepared["hasCompletedOnboarding"])
+            with open(os.path.join(self.home_of(account), "settings.json")) as f:
+                settings = json.load(f)
+            self.assertTrue(settings["skipDangerousModePermissionPrompt"])
+            self.assertIn("Stop", settings["hooks"])
+            self.assertEqual(settings["env"]["ANTHROPIC_BASE_URL"], self.mock.url)
+        # A project created after start-up, never seen by any account.
+        project = os.path.join(sb.projects_dir, "brand-new")
+        for sub in ("inbox", "active", "done", "failed"):
+            os.makedirs(os.path.join(project, ".agent-queue", sub))
+        sb.add_task("fresh", "Say FRESHPROJECT.", project=project)
+        self.wait_places(["fresh"], "done", timeout=90, project=project)
+        self.assertTrue(self.turns_with("FRESHPROJECT", "main"))
+        with open(os.path.join(self.home_of("main"), ".claude.json")) as f:
+            trusted = json.load(f)["projects"]
+        self.assertTrue(any(os.path.realpath(p) == os.path.realpath(project) or
+                            os.path.realpath(project).startswith(os.path.realpath(p) + "/")
+                            for p, v in trusted.items() if v.get("hasTrustDialogAccepted")))
+        self.assertNotIn("dialog", sb.daemon_log().lower().replace("dialogs", ""))
 
     def _limit_then_resume(self, claim, reset):
         sb = self.sb
