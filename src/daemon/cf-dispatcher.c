@@ -866,7 +866,9 @@ launch_step (Launch *launch)
       {
         g_autoptr(GError) error = NULL;
         g_autofree char *config_dir = g_strdup_printf ("CLAUDE_CONFIG_DIR=%s", launch->home);
-        const char *env[] = { config_dir, NULL };
+        /* Names the account to the statusline command (claude-failoverctl statusline). */
+        g_autofree char *account = g_strdup_printf ("CF_ACCOUNT=%s", launch->account);
+        const char *env[] = { config_dir, account, NULL };
         g_auto(GStrv) argv = cf_claude_argv (self->config->claude_command, launch->model,
                                              launch->resuming ? CF_CLAUDE_RESUME
                                                               : CF_CLAUDE_NEW_CONVERSATION,

@@ -201,8 +201,10 @@ class AccountPrepTest(SandboxTestCase):
         fresh = os.path.join(sb.projects_dir, "fresh")
         os.makedirs(fresh)
         sb.call("Reload")
-        sb.wait_for(lambda: fresh in read_json(os.path.join(self.main, ".claude.json"))["projects"],
-                    timeout=10, what="the new project trusted after Reload")
+        # Each account is prepared in turn: wait for both.
+        for home in (self.main, self.backup):
+            sb.wait_for(lambda: fresh in read_json(os.path.join(home, ".claude.json"))["projects"],
+                        timeout=10, what=f"the new project trusted in {home} after Reload")
         self.assert_prepared(self.backup, [fresh])
 
     def test_waits_for_claude_codes_lock(self):

@@ -238,6 +238,66 @@ class RealClaudeTest(SandboxTestCase):
                         "the conversation went on (its earlier turn was sent again)")
         self.assertEqual(task_places(sb.project_dir, []), {})
 
+    def usage(self, account):
+        return {row[0]: row[1:] for row in self.sb.get_property("Usage")}.get(account)
+
+    def test_usage_over_switch_at_switches_without_interrupting_work(self):
+        """Issue 17: Claude's statusline reports 96 % of main's 5-hour window (the mock's
+        allowed_warning headers) → Usage shows it → a proactive switch (reason usage) that
+        lets the working session finish its task on main; the next task runs on backup."""
+        sb = self.sb
+        self.start({"quota": {"switch_at": 95, "switch_back_below": 80, "warn_at": 85,
+                              "reactivate_cooldown": "1h"}})
+        # Task A keeps a session busy on main (a slow answer); task B's answer carries
+        # the warning headers.
+        self.mock.set_behavior("main", "slow", delay=12, times=1)
+        sb.add_task("a-long", "Take a while, LONGTASK.")
+        self.mock.wait_for(lambda reqs: any("LONGTASK" in r["text"] and not r["title"] and
+                                            r["path"] == "/v1/messages" for r in reqs), 60)
+        self.mock.set_behavior("main", "warning", claim="five_hour", utilization=96)
+        sb.add_task("b-warn", "Quick one, WARNTASK.")
+        sb.wait_for(lambda: (self.usage("main") or [-1])[0] >= 96, timeout=60,
+                    what="Usage: main's five-hour window at 96 %")
+        started = self.signals.wait("SwapStarted", timeout=30)
+        self.assertEqual(started["args"], ["main", "backup", "usage"])
+        self.wait_places(["a-long", "b-warn"], "done", timeout=90)
+        # The long task was not interrupted: it ran once, on main, never resumed or restarted.
+        self.assertEqual([r["account"] for r in self.turns_with("LONGTASK")], ["main"])
+        self.assertNotIn("a-long resumes", sb.daemon_log())
+        self.assertEqual([f[3] for f in (e["args"] for e in self.signals.events("TaskFinished"))
+                          if f[1] == "a-long"], ["done"])
+        sb.add_task("c-next", "Next one, NEXTTASK.")
+        self.wait_places(["c-next"], "done", timeout=60)
+        self.assertEqual([r["account"] for r in self.turns_with("NEXTTASK")], ["backup"])
+
+    def test_every_account_out_waits_and_resumes_at_the_earliest_reset(self):
+        """Issue 17: both accounts hit their wall → dispatch waits (DispatchPaused), keeps the
+        queue, and resumes by itself at the earliest reset + return_margin; sessions start at
+        least lifecycle.start_stagger apart."""
+        sb = self.sb
+        reset = int(time.time()) + 25
+        self.start({"quota": {"return_margin": "1s", "reactivate_cooldown": "1s"},
+                    "lifecycle": {"interval": "300ms", "start_stagger": "1s"}})
+        self.mock.set_behavior("main", "limit", claim="five_hour", reset=reset, times=1)
+        self.mock.set_behavior("backup", "limit", claim="five_hour", reset=reset + 3600)
+        sb.add_task("w0", "First, WAITTASK0.")
+        self.signals.wait("SwapStarted", timeout=60)
+        sb.wait_for(lambda: sb.get_property("DispatchPaused"), timeout=60, what="dispatch paused")
+        self.mock.set_behavior("backup", "ok")
+        for i in (1, 2):
+            sb.add_task(f"w{i}", f"Then, WAITTASK{i}.")
+        time.sleep(2)
+        self.assertEqual(task_places(sb.project_dir, ["w1", "w2"]),
+                         {"w1": ["inbox"], "w2": ["inbox"]})
+        # Main's reset comes first: back to main, and the queue drains in order.
+        self.wait_places(["w0", "w1", "w2"], "done", timeout=120)
+        self.assertGreaterEqual(time.time(), reset)
+        dispatched = [e for e in self.signals.events("TaskDispatched")
+                      if e["args"][1] in ("w1", "w2")]
+        self.assertEqual([e["args"][4] for e in dispatched], ["main", "main"])
+        gap = abs(dispatched[1]["t"] - dispatched[0]["t"])
+        self.assertGreaterEqual(gap, 0.9, "sessions start at least start_stagger apart")
+
     def _state_uuid(self, name):
         try:
             with open(self.sb.config["state_file"]) as f:
