@@ -90,14 +90,25 @@ def _has_tool_result(content):
         isinstance(b, dict) and b.get("type") == "tool_result" for b in content)
 
 
+# What Claude Code wraps around the user's words: context, and records of local
+# commands such as /exit (kept in a resumed conversation).
+_WRAPPERS_RE = re.compile(r"<(system-reminder|local-command-caveat|local-command-stdout|"
+                          r"local-command-stderr|command-name|command-message|command-args)>"
+                          r".*?</\1>", re.S)
+
+
+def _user_words(content):
+    return _WRAPPERS_RE.sub("", _text_of(content)).strip()
+
+
 def last_user_text(body):
-    """The text of the last user message that carries text (tool results skipped),
-    without the <system-reminder> blocks Claude Code prepends."""
+    """The words of the last user message that has some (tool results skipped), without
+    what Claude Code wraps around them. A turn after a failed one carries both prompts in
+    one message: both are in the text, in order."""
     for msg in reversed(body.get("messages") or []):
         if not isinstance(msg, dict) or msg.get("role") != "user":
             continue
-        text = _text_of(msg.get("content"))
-        text = re.sub(r"<system-reminder>.*?</system-reminder>", "", text, flags=re.S).strip()
+        text = _user_words(msg.get("content"))
         if text:
             return text
     return ""
@@ -108,12 +119,15 @@ def all_user_texts(body):
     out = []
     for msg in body.get("messages") or []:
         if isinstance(msg, dict) and msg.get("role") == "user":
-            text = _text_of(msg.get("content"))
-            text = re.sub(r"<system-reminder>.*?</system-reminder>", "", text,
-                          flags=re.S).strip()
+            text = _user_words(msg.get("content"))
             if text:
                 out.append(text)
     return out
+
+
+def is_quota_probe(body):
+    """The one-token "quota" request Claude Code sends at start-up."""
+    return body.get("max_tokens") == 1 and last_user_text(body) == "quota"
 
 
 def is_title_request(body):
@@ -213,9 +227,10 @@ class MockAnthropic:
                     if account is None or r["account"] == account]
 
     def turns(self, account=None):
-        """The logged /v1/messages requests that were turns (not titles, not probes)."""
+        """The logged /v1/messages requests that were turns (not titles, not the start-up
+        quota probe)."""
         return [r for r in self.requests(account)
-                if r["path"] == "/v1/messages" and not r["title"]]
+                if r["path"] == "/v1/messages" and not r["title"] and not r["probe"]]
 
     def wait_for(self, predicate, timeout=10.0):
         """Waits until predicate(requests) is true; returns the requests or None."""
@@ -334,6 +349,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _record(self, account, path, status, body=None, title=False, mode="", note=""):
         body = body or {}
+        probe = path == "/v1/messages" and is_quota_probe(body)
         self.mock.record({
             "time": time.time(),
             "method": self.command,
@@ -341,6 +357,7 @@ class _Handler(BaseHTTPRequestHandler):
             "path": path,
             "model": body.get("model", ""),
             "title": title,
+            "probe": probe,
             "stream": bool(body.get("stream")),
             "text": last_user_text(body) if body else "",
             "user_texts": all_user_texts(body) if body else [],
@@ -429,7 +446,7 @@ class _Handler(BaseHTTPRequestHandler):
     # --- the Messages API ----------------------------------------------------
     def _messages(self, account, has_token, body):
         title = is_title_request(body)
-        probe = body.get("max_tokens") == 1 and last_user_text(body) == "quota"
+        probe = is_quota_probe(body)
         b = self.mock.behavior_for(account, consume=not title and not probe)
         mode = b.mode
         if (title or probe) and mode not in REFUSING_MODES:
