@@ -56,6 +56,8 @@ TOKEN_SUFFIX = "mocktoken"
 MODES = ("ok", "slow", "stall", "tool_use", "error500", "error529", "throttle429",
          "limit", "warning", "auth401")
 CLAIMS = ("five_hour", "seven_day", "seven_day_opus", "seven_day_sonnet", "overage")
+PARAMS = {"text", "delay", "chunks", "stall", "command", "description", "message", "claim",
+          "reset", "utilization", "threshold", "overage_status", "overage_disabled_reason"}
 # Modes that refuse every request of the account, the title request included.
 REFUSING_MODES = ("limit", "auth401")
 
@@ -101,11 +103,18 @@ def _user_words(content):
     return _WRAPPERS_RE.sub("", _text_of(content)).strip()
 
 
+def _ends_with_tool_result(body):
+    msgs = body.get("messages")
+    return (isinstance(msgs, list) and bool(msgs) and isinstance(msgs[-1], dict)
+            and _has_tool_result(msgs[-1].get("content")))
+
+
 def last_user_text(body):
     """The words of the last user message that has some (tool results skipped), without
     what Claude Code wraps around them. A turn after a failed one carries both prompts in
     one message: both are in the text, in order."""
-    for msg in reversed(body.get("messages") or []):
+    msgs = body.get("messages")
+    for msg in reversed(msgs if isinstance(msgs, list) else []):
         if not isinstance(msg, dict) or msg.get("role") != "user":
             continue
         text = _user_words(msg.get("content"))
@@ -117,7 +126,8 @@ def last_user_text(body):
 def all_user_texts(body):
     """Every user text of the conversation, in order (tells what a resumed turn carried)."""
     out = []
-    for msg in body.get("messages") or []:
+    msgs = body.get("messages")
+    for msg in msgs if isinstance(msgs, list) else []:
         if isinstance(msg, dict) and msg.get("role") == "user":
             text = _user_words(msg.get("content"))
             if text:
@@ -157,6 +167,19 @@ class Behavior:
         claim = params.get("claim")
         if claim is not None and claim not in CLAIMS:
             raise ValueError(f"unknown claim {claim!r} (one of {', '.join(CLAIMS)})")
+        unknown = set(params) - PARAMS
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {', '.join(sorted(unknown))} "
+                             f"(known: {', '.join(sorted(PARAMS))})")
+        for key in ("delay", "chunks", "stall", "reset", "utilization", "threshold"):
+            if key in params and (isinstance(params[key], bool)
+                                  or not isinstance(params[key], (int, float))
+                                  or params[key] < 0):
+                raise ValueError(f"{key} must be a non-negative number")
+        for key in ("text", "command", "description", "message", "overage_status",
+                    "overage_disabled_reason"):
+            if key in params and not isinstance(params[key], str):
+                raise ValueError(f"{key} must be a string")
         self.mode = mode
         self.times = times
         self.params = params
@@ -361,9 +384,7 @@ class _Handler(BaseHTTPRequestHandler):
             "stream": bool(body.get("stream")),
             "text": last_user_text(body) if body else "",
             "user_texts": all_user_texts(body) if body else [],
-            "tool_result": bool(body.get("messages")) and _has_tool_result(
-                (body.get("messages") or [{}])[-1].get("content")
-                if isinstance((body.get("messages") or [{}])[-1], dict) else None),
+            "tool_result": _ends_with_tool_result(body),
             "status": status,
             "mode": mode,
             "note": note,
@@ -417,7 +438,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"type": "error", "error": {"type": "not_found_error",
                                                         "message": f"Not found: {parts.path}"}})
             return
-        self._messages(account, has_token, body)
+        try:
+            self._messages(account, has_token, body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        except Exception as e:  # a mock bug must show, not hang the CLI
+            print(f"mock_anthropic: {type(e).__name__}: {e}", file=sys.stderr)
+            self.close_connection = True
 
     def _control(self, path, raw):
         try:
@@ -522,8 +549,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(body, headers, [("text", "ok")], account=account, mode=mode)
             return
         if mode == "tool_use":
-            last = (body.get("messages") or [{}])[-1]
-            if isinstance(last, dict) and _has_tool_result(last.get("content")):
+            if _ends_with_tool_result(body):
                 self._reply(body, headers, [("text", p.get("text", "The command ran."))],
                             account=account, mode=mode)
             else:

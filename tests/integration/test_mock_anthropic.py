@@ -204,6 +204,23 @@ class MockAnthropicTest(unittest.TestCase):
         self.assertEqual(self.post("main", {"messages": []},
                                    path="/v1/messages/count_tokens")[0], 200)
 
+    def test_malformed_requests_never_break_it(self):
+        for raw in ('{"messages": {"a": 1}}', '{"messages": "xx", "stream": true}',
+                    '{"messages": [1, null, {"role": "user", "content": 5}]}',
+                    '{"max_tokens": "1", "model": {"x": 1}}'):
+            with self.subTest(raw=raw):
+                conn = http.client.HTTPConnection("127.0.0.1", self.mock.port, timeout=10)
+                conn.request("POST", "/v1/messages", raw,
+                             {"Authorization": f"Bearer {token_for('main')}"})
+                self.assertEqual(conn.getresponse().status, 200)
+                conn.close()
+        for bad in ({"mode": "slow", "delay": "x"}, {"mode": "ok", "times": -1},
+                    {"mode": "limit", "claim": "weird"}, {"mode": "ok", "bogus": 1}):
+            with self.subTest(bad=bad):
+                with self.assertRaises(ValueError):
+                    self.mock.set_behavior("main", **bad)
+        self.assertEqual(self.turn("main", "still fine")[0], 200)
+
     def test_loopback_only(self):
         with self.assertRaises(ValueError):
             MockAnthropic(host="0.0.0.0")
