@@ -279,6 +279,16 @@ class ClaudeTmux:
     def keys(self, target, *keys):
         self.run("send-keys", "-t", target, *keys)
 
-    def close(self):
+    def close(self, wait=5.0):
+        """Kills the server, then waits for the panes' processes to be gone (a CLI still
+        exiting writes into its config dir, which would outlive a cleanup)."""
+        import time
+        r = subprocess.run([self._tmux or "tmux", "-S", self.sock, "list-panes", "-a", "-F",
+                            "#{pane_pid}"], capture_output=True, text=True)
+        pids = [int(p) for p in r.stdout.split() if p.isdigit()]
         subprocess.run([self._tmux or "tmux", "-S", self.sock, "kill-server"],
                        capture_output=True)
+        deadline = time.monotonic() + wait
+        while pids and time.monotonic() < deadline:
+            pids = [p for p in pids if os.path.exists(f"/proc/{p}")]
+            time.sleep(0.05)
