@@ -56,6 +56,8 @@ TOKEN_SUFFIX = "mocktoken"
 MODES = ("ok", "slow", "stall", "tool_use", "error500", "error529", "throttle429",
          "limit", "warning", "auth401")
 CLAIMS = ("five_hour", "seven_day", "seven_day_opus", "seven_day_sonnet", "overage")
+PARAMS = {"text", "delay", "chunks", "stall", "command", "description", "message", "claim",
+          "reset", "utilization", "threshold", "overage_status", "overage_disabled_reason"}
 # Modes that refuse every request of the account, the title request included.
 REFUSING_MODES = ("limit", "auth401")
 
@@ -90,14 +92,32 @@ def _has_tool_result(content):
         isinstance(b, dict) and b.get("type") == "tool_result" for b in content)
 
 
+# What Claude Code wraps around the user's words: context, and records of local
+# commands such as /exit (kept in a resumed conversation).
+_WRAPPERS_RE = re.compile(r"<(system-reminder|local-command-caveat|local-command-stdout|"
+                          r"local-command-stderr|command-name|command-message|command-args)>"
+                          r".*?</\1>", re.S)
+
+
+def _user_words(content):
+    return _WRAPPERS_RE.sub("", _text_of(content)).strip()
+
+
+def _ends_with_tool_result(body):
+    msgs = body.get("messages")
+    return (isinstance(msgs, list) and bool(msgs) and isinstance(msgs[-1], dict)
+            and _has_tool_result(msgs[-1].get("content")))
+
+
 def last_user_text(body):
-    """The text of the last user message that carries text (tool results skipped),
-    without the <system-reminder> blocks Claude Code prepends."""
-    for msg in reversed(body.get("messages") or []):
+    """The words of the last user message that has some (tool results skipped), without
+    what Claude Code wraps around them. A turn after a failed one carries both prompts in
+    one message: both are in the text, in order."""
+    msgs = body.get("messages")
+    for msg in reversed(msgs if isinstance(msgs, list) else []):
         if not isinstance(msg, dict) or msg.get("role") != "user":
             continue
-        text = _text_of(msg.get("content"))
-        text = re.sub(r"<system-reminder>.*?</system-reminder>", "", text, flags=re.S).strip()
+        text = _user_words(msg.get("content"))
         if text:
             return text
     return ""
@@ -106,14 +126,18 @@ def last_user_text(body):
 def all_user_texts(body):
     """Every user text of the conversation, in order (tells what a resumed turn carried)."""
     out = []
-    for msg in body.get("messages") or []:
+    msgs = body.get("messages")
+    for msg in msgs if isinstance(msgs, list) else []:
         if isinstance(msg, dict) and msg.get("role") == "user":
-            text = _text_of(msg.get("content"))
-            text = re.sub(r"<system-reminder>.*?</system-reminder>", "", text,
-                          flags=re.S).strip()
+            text = _user_words(msg.get("content"))
             if text:
                 out.append(text)
     return out
+
+
+def is_quota_probe(body):
+    """The one-token "quota" request Claude Code sends at start-up."""
+    return body.get("max_tokens") == 1 and last_user_text(body) == "quota"
 
 
 def is_title_request(body):
@@ -143,6 +167,19 @@ class Behavior:
         claim = params.get("claim")
         if claim is not None and claim not in CLAIMS:
             raise ValueError(f"unknown claim {claim!r} (one of {', '.join(CLAIMS)})")
+        unknown = set(params) - PARAMS
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {', '.join(sorted(unknown))} "
+                             f"(known: {', '.join(sorted(PARAMS))})")
+        for key in ("delay", "chunks", "stall", "reset", "utilization", "threshold"):
+            if key in params and (isinstance(params[key], bool)
+                                  or not isinstance(params[key], (int, float))
+                                  or params[key] < 0):
+                raise ValueError(f"{key} must be a non-negative number")
+        for key in ("text", "command", "description", "message", "overage_status",
+                    "overage_disabled_reason"):
+            if key in params and not isinstance(params[key], str):
+                raise ValueError(f"{key} must be a string")
         self.mode = mode
         self.times = times
         self.params = params
@@ -213,9 +250,10 @@ class MockAnthropic:
                     if account is None or r["account"] == account]
 
     def turns(self, account=None):
-        """The logged /v1/messages requests that were turns (not titles, not probes)."""
+        """The logged /v1/messages requests that were turns (not titles, not the start-up
+        quota probe)."""
         return [r for r in self.requests(account)
-                if r["path"] == "/v1/messages" and not r["title"]]
+                if r["path"] == "/v1/messages" and not r["title"] and not r["probe"]]
 
     def wait_for(self, predicate, timeout=10.0):
         """Waits until predicate(requests) is true; returns the requests or None."""
@@ -334,6 +372,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _record(self, account, path, status, body=None, title=False, mode="", note=""):
         body = body or {}
+        probe = path == "/v1/messages" and is_quota_probe(body)
         self.mock.record({
             "time": time.time(),
             "method": self.command,
@@ -341,12 +380,11 @@ class _Handler(BaseHTTPRequestHandler):
             "path": path,
             "model": body.get("model", ""),
             "title": title,
+            "probe": probe,
             "stream": bool(body.get("stream")),
             "text": last_user_text(body) if body else "",
             "user_texts": all_user_texts(body) if body else [],
-            "tool_result": bool(body.get("messages")) and _has_tool_result(
-                (body.get("messages") or [{}])[-1].get("content")
-                if isinstance((body.get("messages") or [{}])[-1], dict) else None),
+            "tool_result": _ends_with_tool_result(body),
             "status": status,
             "mode": mode,
             "note": note,
@@ -400,7 +438,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"type": "error", "error": {"type": "not_found_error",
                                                         "message": f"Not found: {parts.path}"}})
             return
-        self._messages(account, has_token, body)
+        try:
+            self._messages(account, has_token, body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        except Exception as e:  # a mock bug must show, not hang the CLI
+            print(f"mock_anthropic: {type(e).__name__}: {e}", file=sys.stderr)
+            self.close_connection = True
 
     def _control(self, path, raw):
         try:
@@ -429,7 +473,7 @@ class _Handler(BaseHTTPRequestHandler):
     # --- the Messages API ----------------------------------------------------
     def _messages(self, account, has_token, body):
         title = is_title_request(body)
-        probe = body.get("max_tokens") == 1 and last_user_text(body) == "quota"
+        probe = is_quota_probe(body)
         b = self.mock.behavior_for(account, consume=not title and not probe)
         mode = b.mode
         if (title or probe) and mode not in REFUSING_MODES:
@@ -505,8 +549,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(body, headers, [("text", "ok")], account=account, mode=mode)
             return
         if mode == "tool_use":
-            last = (body.get("messages") or [{}])[-1]
-            if isinstance(last, dict) and _has_tool_result(last.get("content")):
+            if _ends_with_tool_result(body):
                 self._reply(body, headers, [("text", p.get("text", "The command ran."))],
                             account=account, mode=mode)
             else:

@@ -391,7 +391,8 @@ def sc_stall(c):
     t = c.launch(home)
     c.ready(t)
     c.type(t, "Fix the flaky test")
-    c.save("stalled", t, r"esc to interrupt", timeout=10)
+    # The spinner runs ("✽ Whirring… (43s)") until, about 45 s in, the CLI says so.
+    c.save("stalled", t, r"Waiting for API response · will retry in", timeout=75)
     c.keys(t, "Escape")
     c.kill(t)
 

@@ -202,3 +202,93 @@ def claude_env(home, base=None, **extra):
         env["IS_SANDBOX"] = "1"
     env.update(extra)
     return env
+
+
+class ClaudeTmux:
+    """A private tmux server (its own socket, no user config) running real CLIs.
+
+        tm = ClaudeTmux(directory)
+        target = tm.launch(claude, home, cwd=project)        # CLI as the pane's process
+        tm.wait_screen(target, PROMPT_RE); tm.type(target, "task"); tm.close()
+    """
+
+    # The empty input box: "❯" and a no-break space (2.1.332).
+    PROMPT_RE = r"^❯[ \u00a0]*$"
+
+    def __init__(self, directory, width=200, height=50):
+        import shutil
+        self.sock = os.path.join(directory, "tmux.sock")
+        self.width, self.height = width, height
+        self._n = 0
+        self._tmux = shutil.which("tmux")
+        self.run("-f", "/dev/null", "start-server", ";", "set-option", "-g", "exit-empty",
+                 "off", ";", "set-option", "-g", "history-limit", "5000")
+
+    def run(self, *args, check=True, input=None):
+        r = subprocess.run([self._tmux or "tmux", "-S", self.sock, *args], capture_output=True,
+                           input=input, timeout=30)
+        if check and r.returncode != 0:
+            raise RuntimeError(f"tmux {' '.join(args)}: {r.stderr.decode().strip()}")
+        return r.stdout.decode("utf-8", "replace")
+
+    def launch(self, claude, home, args=("--dangerously-skip-permissions",), cwd=None,
+               shell=False, env=None):
+        """A session running CLAUDE ARGS under account HOME (no shell parses anything), or
+        with SHELL a `sh` that runs it and stays (to see what is printed after exit)."""
+        import shlex
+        self._n += 1
+        name = f"c{self._n}"
+        cenv = claude_env(home, **(env or {}))
+        argv = ["new-session", "-d", "-s", name, "-x", str(self.width), "-y",
+                str(self.height), "-c", cwd or os.getcwd()]
+        for k in ("CLAUDE_CONFIG_DIR", "IS_SANDBOX", "DISABLE_AUTOUPDATER", "TZ"):
+            if k in cenv:
+                argv += ["-e", f"{k}={cenv[k]}"]
+        for k, v in (env or {}).items():
+            argv += ["-e", f"{k}={v}"]
+        if shell:
+            line = " ".join(shlex.quote(a) for a in [claude, *args])
+            argv += ["--", "/bin/sh", "-c", f"{line}; echo EXIT=$?; exec sleep 600"]
+        else:
+            argv += ["--", claude, *args]
+        self.run(*argv)
+        return f"={name}:"
+
+    def capture(self, target):
+        return self.run("capture-pane", "-p", "-t", target)
+
+    def wait_screen(self, target, pattern, timeout=20.0):
+        """The screen once PATTERN (a regex, multiline) shows; AssertionError otherwise."""
+        import time
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.capture(target)
+            if re.search(pattern, screen, re.M):
+                return screen
+            time.sleep(0.15)
+        raise AssertionError(f"/{pattern}/ not on screen after {timeout}s:\n{screen}")
+
+    def type(self, target, text, enter=True):
+        import time
+        self.run("send-keys", "-t", target, "-l", text)
+        if enter:
+            time.sleep(0.3)
+            self.run("send-keys", "-t", target, "Enter")
+
+    def keys(self, target, *keys):
+        self.run("send-keys", "-t", target, *keys)
+
+    def close(self, wait=5.0):
+        """Kills the server, then waits for the panes' processes to be gone (a CLI still
+        exiting writes into its config dir, which would outlive a cleanup)."""
+        import time
+        r = subprocess.run([self._tmux or "tmux", "-S", self.sock, "list-panes", "-a", "-F",
+                            "#{pane_pid}"], capture_output=True, text=True)
+        pids = [int(p) for p in r.stdout.split() if p.isdigit()]
+        subprocess.run([self._tmux or "tmux", "-S", self.sock, "kill-server"],
+                       capture_output=True)
+        deadline = time.monotonic() + wait
+        while pids and time.monotonic() < deadline:
+            pids = [p for p in pids if os.path.exists(f"/proc/{p}")]
+            time.sleep(0.05)

@@ -346,6 +346,25 @@ class FakeClaudeTest(unittest.TestCase):
         self.assertEqual(tail(shape(fake)), tail(shape(real)))
         self.assertEqual(tail(shape(fake))[-1], "mode busy")
 
+    def test_retrying_and_stalled_lines_of_the_real_cli(self):
+        self.install_hooks(events=("StopFailure",))
+        for n, (prompt, what, line) in enumerate((
+                ("Fix FAKE:work=2500 FAKE:retrying", "retrying",
+                 r"^✻ API error · retrying in \d+s · attempt 1/10$"),
+                ("Fix FAKE:hang FAKE:stall", "stalled",
+                 r"^✻ Waiting for API response · will retry in 4m 15s · check your network$"))):
+            with self.subTest(what=what):
+                name = f"s{n}"
+                self.start(name, width=200, height=50)
+                self.sb.send_text(name, prompt)
+                fake = self.wait_screen(name, lambda s: re.search(line, s, re.M), what)
+                real = without_statusline(real_capture(what))
+                self.assertRegex(real, re.compile(line, re.M))
+                # Busy like the real one: the line above the box, esc to interrupt below it.
+                self.assertEqual(shape(fake)[-6:], shape(real)[-6:])
+                self.assertEqual(input_area(fake)[3].strip(), STATUS_BUSY)
+        self.assertEqual(self.wait_hook("StopFailure")[0]["stdin"]["error"], "server_error")
+
     def test_auto_continue_cancelled_with_escape(self):
         self.start("s1", width=200, height=50)
         self.sb.send_text("s1", "go FAKE:work=100 FAKE:limit=You've hit your 5-hour limit · "
