@@ -343,7 +343,10 @@ class ExplainLiveFakeClaudeTest(unittest.TestCase):
 
         self.sb.fake_control("live", "limit You've hit your session limit · resets 8pm (America/New_York)")
         limited = self.wait_explained(lambda o: o["limit"], "limit")
-        self.assertEqual(limited["pattern"], "hit-session-limit")
+        # As the real CLI, the fake arms Claude's own auto-continue under the limit line:
+        # the newest line decides the pattern, the zone in parentheses the reset.
+        self.assertIn(limited["pattern"], ("hit-session-limit", "auto-continue-set"))
+        self.assertEqual(limited["auto_continue"], "armed")
         self.assertTrue(limited["reset_at"].endswith("-04:00") or limited["reset_at"].endswith("-05:00"))
         self.assertFalse(limited["busy"])
 
