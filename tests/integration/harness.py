@@ -299,9 +299,6 @@ class Sandbox:
         env.update({
             "HOME": self.home,
             "FAKE_CLAUDE_LOG": self.fake_log_path,
-            # The claude-failoverctl the daemon installs into account homes' hooks
-            # and statusline (prepare_accounts): the one just built.
-            "CF_CTL_PATH": self.ctl_path,
             "FAKE_CLAUDE_CONTROL_DIR": self.fake_control_dir,
             "FAKE_CLAUDE_WORK_MS": str(self.fake_work_ms),
             "LC_ALL": "C.UTF-8",

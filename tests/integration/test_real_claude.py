@@ -34,6 +34,9 @@ class RealClaudeTest(SandboxTestCase):
         if os.geteuid() == 0:
             os.environ["IS_SANDBOX"] = "1"
         super().setUp()
+        # The claude-failoverctl the daemon installs into the account homes' hooks and
+        # statusline (prepare_accounts): the one just built.
+        os.environ["CF_CTL_PATH"] = self.sb.ctl_path
         self.mock = start_mock(lifetime=900, log_path=os.path.join(self.sb.root, "mock.jsonl"))
         self.addCleanup(self.mock.stop)
         self.addCleanup(self._dump_mock)
@@ -287,8 +290,8 @@ class RealClaudeTest(SandboxTestCase):
         for i in (1, 2):
             sb.add_task(f"w{i}", f"Then, WAITTASK{i}.")
         time.sleep(2)
-        self.assertEqual(task_places(sb.project_dir, ["w1", "w2"]),
-                         {"w1": ["inbox"], "w2": ["inbox"]})
+        places = task_places(sb.project_dir, ["w1", "w2"])
+        self.assertEqual((places.get("w1"), places.get("w2")), (["inbox"], ["inbox"]))
         # Main's reset comes first: back to main, and the queue drains in order.
         self.wait_places(["w0", "w1", "w2"], "done", timeout=120)
         self.assertGreaterEqual(time.time(), reset)
