@@ -552,6 +552,18 @@ on_hook (CfHooks *hooks, const char *name, CfHookPayload *payload, CfQuota *self
       evidence->pattern = g_strdup ("hook-stop-failure");
       g_free (evidence->snippet);
       evidence->snippet = g_strdup_printf ("StopFailure error=%s", payload->error);
+      {
+        /* The switch is decided now, often before Claude draws the line:
+         * the message's reset is the primary's return time and what the
+         * resumed conversation will redraw (History). */
+        gint64 now = g_get_real_time ();
+        g_autoptr(GDateTime) reset_at =
+          cf_hook_payload_reset_at (payload, now / G_USEC_PER_SEC, self->local_zone);
+        gint64 reset_usec = reset_at ? g_date_time_to_unix (reset_at) * G_USEC_PER_SEC : 0;
+
+        if (reset_usec > now)
+          evidence->reset_usec = reset_usec;
+      }
       log_evidence (evidence, cf_state_get_active_account (self->state),
                     "StopFailure hook reports a usage limit");
       /* Decide now (the hook is precise); a quick capture only adds the
