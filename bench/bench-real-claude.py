@@ -32,7 +32,9 @@ import datetime
 import json
 import os
 import re
+import shlex
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -62,6 +64,7 @@ class Bench:
             os.environ["IS_SANDBOX"] = "1"
         self.sb = Sandbox(name)
         self.mock = None
+        self.control = None
 
     def __enter__(self):
         sb = self.sb
@@ -74,7 +77,8 @@ class Bench:
                 "tmux": {"claude_command": CLAUDE},
                 "accounts": [{"name": a, "home": h} for a, h in homes.items()],
                 "pool": {"autonomous": {"min": 1, "max": 1}},
-                "dispatcher": {"prompt_timeout": "20s"},
+                # The task's text alone, so that the daemon and the hand paste the same line.
+                "dispatcher": {"prompt_timeout": "20s", "message_template": "{body}"},
                 "quota": {"interval": "500ms", "pool_threshold": 1,
                           "reactivate_cooldown": "1s"},
                 "watcher": {"interval": "300ms"},
@@ -92,6 +96,8 @@ class Bench:
         return self
 
     def __exit__(self, *exc):
+        if self.control is not None:
+            self.control.close()
         if self.mock is not None:
             self.mock.stop()
         return self.sb.__exit__(*exc)
@@ -122,7 +128,7 @@ class Bench:
         inbox = os.path.join(sb.project_dir, ".agent-queue", "inbox")
         tmp = os.path.join(inbox, f".d{i}.tmp")
         with open(tmp, "w") as f:
-            f.write(f"Say the word {marker}.\n")
+            f.write(f"Say the word {marker}.")
         t0 = time.time()
         os.rename(tmp, os.path.join(inbox, f"d{i}.md"))
         t1 = self.wait_received(marker)
@@ -131,25 +137,31 @@ class Bench:
         return t1 - t0
 
     def hand_round(self, i, argv_prefix):
-        """The daemon's way of starting Claude, done by hand: respawn-pane with the
-        project as working directory and the account in the environment."""
+        """The daemon's way of starting Claude, done by hand over a tmux control client
+        (as cheap per command as the daemon's): respawn-pane with the project as working
+        directory and the account in the environment, the prompt awaited by a capture every
+        10 ms, a bracketed paste, Enter once the text shows."""
         sb = self.sb
         self.wait_idle()
         time.sleep(0.3)
-        if HAND not in sb.sessions():
+        if self.control is None:
             sb.new_session(HAND, cwd=sb.project_dir)
+            self.control = ControlClient(sb)
+        tmux = self.control
+        target = f"={HAND}:"
         marker = f"BENCH-H{i}-{uuid.uuid4().hex[:6]}"
         home = os.path.join(sb.home, ".claude-main")
         argv = argv_prefix + ["--session-id", str(uuid.uuid4())]
         t0 = time.time()
-        sb.tmux("respawn-pane", "-k", "-t", f"={HAND}:", "-c", sb.project_dir,
-                "-e", f"CLAUDE_CONFIG_DIR={home}", *argv)
-        sb.wait_for(lambda: READY_RE.search(sb.capture(HAND)), timeout=20, interval=0.01,
-                    what="Claude's prompt (by hand)")
-        sb.paste(HAND, f"Say the word {marker}.", enter=False)
-        sb.wait_for(lambda: marker in sb.capture(HAND), timeout=5, interval=0.01,
-                    what="the pasted text on screen")
-        sb.tmux("send-keys", "-t", f"={HAND}:", "Enter")
+        tmux.run("respawn-pane", "-k", "-t", target, "-c", sb.project_dir,
+                 "-e", f"CLAUDE_CONFIG_DIR={home}", *argv)
+        sb.wait_for(lambda: READY_RE.search(tmux.run("capture-pane", "-p", "-t", target)),
+                    timeout=20, interval=0.01, what="Claude's prompt (by hand)")
+        tmux.run("set-buffer", "-b", "hand", f"Say the word {marker}.")
+        tmux.run("paste-buffer", "-p", "-d", "-b", "hand", "-t", target)
+        sb.wait_for(lambda: marker in tmux.run("capture-pane", "-p", "-t", target), timeout=5,
+                    interval=0.01, what="the pasted text on screen")
+        tmux.run("send-keys", "-t", target, "Enter")
         t1 = self.wait_received(marker)
         return t1 - t0
 
@@ -176,6 +188,48 @@ class Bench:
         hook = daemon_log_time(self.sb.daemon_log(), "StopFailure hook reports a usage limit",
                                started["t"])
         return started["t"] - refused, (started["t"] - hook) if hook else None
+
+
+class ControlClient:
+    """One `tmux -C` client: commands in, their %begin/%end framed output back."""
+
+    def __init__(self, sb):
+        self.proc = subprocess.Popen(["tmux", "-S", sb.tmux_socket, "-C", "attach", "-r", "-t",
+                                      f"={HAND}"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, env=sb.env())
+        self._read_block()  # the reply to the attach itself
+
+    def _read_block(self):
+        lines, inside = [], False
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise AssertionError("the tmux control client exited")
+            line = line.decode("utf-8", "replace").rstrip("\n")
+            if line.startswith("%begin"):
+                inside, lines = True, []
+            elif inside and (line.startswith("%end") or line.startswith("%error")):
+                if line.startswith("%error"):
+                    raise AssertionError("tmux: " + "\n".join(lines))
+                return "\n".join(lines)
+            elif inside:
+                lines.append(line)
+
+    def run(self, *argv):
+        self.proc.stdin.write((" ".join(shlex.quote(a) for a in argv) + "\n").encode())
+        self.proc.stdin.flush()
+        return self._read_block()
+
+    def close(self):
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def daemon_log_time(log, text, near):

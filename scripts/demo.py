@@ -12,6 +12,7 @@ tests/fake-claude, and one line says so.
 --keep leaves the sandbox running until Enter is pressed; --simulator runs the simulator
 even when the real CLI is there."""
 
+import json
 import os
 import subprocess
 import sys
@@ -46,6 +47,18 @@ def clock(epoch):
 def queue_of(sb, place):
     return sorted(n[:-3] for n in os.listdir(os.path.join(sb.project_dir, ".agent-queue", place))
                   if n.endswith(".md"))
+
+
+def claimed_at(sb, task):
+    """When the daemon claimed TASK first (its meta file, ISO 8601 UTC)."""
+    path = os.path.join(sb.project_dir, ".agent-queue", "meta", f"{task}.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            meta = json.load(f)
+    except (OSError, ValueError):
+        return "~"
+    claims = [h.get("at", "~") for h in meta.get("history", []) if h.get("event") == "claim"]
+    return claims[0] if claims else meta.get("claimed_at") or "~"
 
 
 def wait_done(sb, ids, timeout, what=None):
@@ -173,7 +186,9 @@ def real_failover(claude, sb, signals, summary):
     quota = signals.wait("QuotaExhausted", timeout=30)
     refused = [r for r in mock.turns("main") if r["status"] == 429 and "TRIGGER" in r["text"]]
     t0 = refused[0]["time"] if refused else quota["t"]
+    known = quota["args"][2] // 1_000_000
     say(f"QuotaExhausted: account {quota['args'][0]}, sessions {', '.join(quota['args'][1])}, "
+        f"reset {clock(known) + ' UTC' if known else 'unknown'}, "
         f"{(quota['t'] - t0) * 1000:.0f} ms after the mock refused the task's turn "
         "(StopFailure hook)")
     for name in quota["args"][1]:
@@ -382,10 +397,13 @@ def run(claude, keep):
                     say(f"done: {name[:-3]}")
             time.sleep(0.1)
         show("claude-failoverctl status", sb.ctl("status"))
-        order = [e["args"][1] for e in signals.events("TaskDispatched")]
-        say(f"dispatch order (TaskDispatched): {', '.join(order)}; "
-            + (f"the mock API received {claude.prompts()} turns"
-               if real else f"fake Claude received {claude.prompts()} prompts"))
+        ids = ["urgent-fix"] + [f"demo-task-{i}" for i in range(4)]
+        say(f"claim order (claimed_at in each task's meta file): "
+            f"{', '.join(sorted(ids, key=lambda t: claimed_at(sb, t)))}; "
+            f"TaskDispatched order (prompt submitted): "
+            f"{', '.join(e['args'][1] for e in signals.events('TaskDispatched'))}")
+        say(f"the mock API has received {claude.prompts()} prompts (the operator's included)"
+            if real else f"fake Claude received {claude.prompts()} prompts")
 
         (real_failover if real else simulated_failover)(claude, sb, signals, summary)
 
