@@ -155,6 +155,8 @@ detection_paused (CfQuota *self)
 
 /* ---- decision ------------------------------------------------------------ */
 
+static void mark_relaunched (CfQuota *self, const char *name);
+
 static void
 evaluate (CfQuota *self)
 {
@@ -229,7 +231,12 @@ evaluate (CfQuota *self)
                       "blocked (thresholds %u/%u)", account, blocked_count[CF_SESSION_POOL],
                       blocked_count[CF_SESSION_DEDICATED], need[CF_SESSION_POOL],
                       need[CF_SESSION_DEDICATED]);
-    /* The switcher takes it from here; these sessions are about to go. */
+    /* The switcher takes it from here; these sessions are about to go. What
+     * stopped them is their history now: the evidence goes before the
+     * switcher relaunches them, and a hook's evidence is often all there
+     * is (no reading yet of a line Claude had not drawn). */
+    for (guint i = 0; i < blocked->len; i++)
+      mark_relaunched (self, ((Evidence *) g_ptr_array_index (blocked, i))->session);
     g_hash_table_remove_all (self->evidence);
     g_signal_emit (self, signals[SIGNAL_EXHAUSTED], 0, account, session_names, reset_usec,
                    evidence_text->str);
