@@ -443,7 +443,9 @@ def main():
         return 2
     claude = choose_claude("--simulator" in args)
     if isinstance(claude, SimulatedClaude) and claude.why != "--simulator":
-        print(f"demo: {claude.why}; showing the simulator tests/fake-claude instead", flush=True)
+        # scripts/demo passes what scripts/setup said about the install (npm unreachable…).
+        why = os.environ.get("CF_DEMO_SETUP_NOTE") or claude.why
+        print(f"demo: {why}; showing the simulator tests/fake-claude instead", flush=True)
     try:
         return run(claude, "--keep" in args)
     finally:
