@@ -178,7 +178,7 @@ def real_failover(claude, sb, signals, summary):
                             for i in range(2)), timeout=30, what="the long tasks streaming")
     say(f"2 long tasks streaming on account main (mock: slow replies); {link} → "
         f"{os.readlink(link)}")
-    reset = next_reset(20)
+    reset = next_reset(15)
     mock.set_behavior("main", "limit", claim="five_hour", reset=reset, times=1)
     sb.add_task("trigger", "Fix the typo in the README (TRIGGER).", title="Fix a typo")
     say(f"the mock refuses main's next request: 429, 5-hour limit, resets {clock(reset)} UTC "
