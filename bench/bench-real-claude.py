@@ -42,7 +42,8 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 from harness import Sandbox, _atomic_write  # noqa: E402
-from realclaude import make_account_home, require_real_claude, start_mock  # noqa: E402
+from realclaude import (make_account_home, remove_late_writes, require_real_claude,  # noqa: E402
+                        start_mock)
 from signal_log import SignalLog  # noqa: E402
 
 CLAUDE = require_real_claude()
@@ -62,6 +63,9 @@ class Bench:
     def __init__(self, name):
         if os.geteuid() == 0:
             os.environ["IS_SANDBOX"] = "1"
+        # No telemetry: with no internet a killed Claude writes its failed events into the
+        # account home seconds after the sandbox is gone.
+        os.environ["DISABLE_TELEMETRY"] = "1"
         self.sb = Sandbox(name)
         self.mock = None
         self.control = None
@@ -100,7 +104,9 @@ class Bench:
             self.control.close()
         if self.mock is not None:
             self.mock.stop()
-        return self.sb.__exit__(*exc)
+        result = self.sb.__exit__(*exc)
+        remove_late_writes(self.sb.root, wait=1.0)
+        return result
 
     def wait_idle(self):
         self.sb.wait_for(lambda: [s for s in self.sb.get_property("Sessions")

@@ -80,6 +80,9 @@ class RealClaude:
         # server (and so every pane) inherits it from the sandbox environment.
         if os.geteuid() == 0:
             os.environ["IS_SANDBOX"] = "1"
+        # No telemetry: with no internet a killed Claude writes its failed events into the
+        # account home seconds after the sandbox is gone.
+        os.environ["DISABLE_TELEMETRY"] = "1"
 
     def describe(self):
         return f"the real Claude Code {self.version} ({self.path})"
@@ -418,6 +421,8 @@ def run(claude, keep):
         say(f"daemon stopped cleanly (exit {code}); state written to "
             f"{sb.config['state_file']}")
         claude.stop()
+    if real:
+        realclaude.remove_late_writes(sb.root)
     say("sandbox removed")
     print_summary(claude, summary)
     problems = []
