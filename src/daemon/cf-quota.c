@@ -573,9 +573,10 @@ on_hook (CfHooks *hooks, const char *name, CfHookPayload *payload, CfQuota *self
       }
       log_evidence (evidence, cf_state_get_active_account (self->state),
                     "StopFailure hook reports a usage limit");
-      /* Decide now (the hook is precise); a quick capture only adds the
-       * reset time when the pane shows one. */
-      if (cf_tmux_is_connected (self->tmux))
+      /* Decide now (the hook is precise). Only when its message named no
+       * reset does a quick capture come first, for the reset the pane may
+       * show: a capture waits behind a busy tmux server. */
+      if (evidence->reset_usec == 0 && cf_tmux_is_connected (self->tmux))
         capture (self, name, TRUE);
       else
         evaluate (self);
