@@ -156,6 +156,8 @@ detection_paused (CfQuota *self)
 
 /* ---- decision ------------------------------------------------------------ */
 
+static void mark_relaunched (CfQuota *self, const char *name);
+
 static void
 evaluate (CfQuota *self)
 {
@@ -230,7 +232,12 @@ evaluate (CfQuota *self)
                       "blocked (thresholds %u/%u)", account, blocked_count[CF_SESSION_POOL],
                       blocked_count[CF_SESSION_DEDICATED], need[CF_SESSION_POOL],
                       need[CF_SESSION_DEDICATED]);
-    /* The switcher takes it from here; these sessions are about to go. */
+    /* The switcher takes it from here; these sessions are about to go. What
+     * stopped them is their history now: the evidence goes before the
+     * switcher relaunches them, and a hook's evidence is often all there
+     * is (no reading yet of a line Claude had not drawn). */
+    for (guint i = 0; i < blocked->len; i++)
+      mark_relaunched (self, ((Evidence *) g_ptr_array_index (blocked, i))->session);
     g_hash_table_remove_all (self->evidence);
     g_signal_emit (self, signals[SIGNAL_EXHAUSTED], 0, account, session_names, reset_usec,
                    evidence_text->str);
@@ -560,11 +567,24 @@ on_hook (CfHooks *hooks, const char *name, CfHookPayload *payload, CfQuota *self
       evidence->pattern = g_strdup ("hook-stop-failure");
       g_free (evidence->snippet);
       evidence->snippet = g_strdup_printf ("StopFailure error=%s", payload->error);
+      {
+        /* The switch is decided now, often before Claude draws the line:
+         * the message's reset is the primary's return time and what the
+         * resumed conversation will redraw (History). */
+        gint64 now = g_get_real_time ();
+        g_autoptr(GDateTime) reset_at =
+          cf_hook_payload_reset_at (payload, now / G_USEC_PER_SEC, self->local_zone);
+        gint64 reset_usec = reset_at ? g_date_time_to_unix (reset_at) * G_USEC_PER_SEC : 0;
+
+        if (reset_usec > now)
+          evidence->reset_usec = reset_usec;
+      }
       log_evidence (evidence, cf_state_get_active_account (self->state),
                     "StopFailure hook reports a usage limit");
-      /* Decide now (the hook is precise); a quick capture only adds the
-       * reset time when the pane shows one. */
-      if (cf_tmux_is_connected (self->tmux))
+      /* Decide now (the hook is precise). Only when its message named no
+       * reset does a quick capture come first, for the reset the pane may
+       * show: a capture waits behind a busy tmux server. */
+      if (evidence->reset_usec == 0 && cf_tmux_is_connected (self->tmux))
         capture (self, name, TRUE);
       else
         evaluate (self);

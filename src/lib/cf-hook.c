@@ -312,3 +312,17 @@ cf_hook_payload_is_throttle (const CfHookPayload *payload)
 {
   return error_is_429 (payload) && !cf_hook_payload_is_rate_limit (payload);
 }
+
+GDateTime *
+cf_hook_payload_reset_at (const CfHookPayload *payload, gint64 now_unix, GTimeZone *local_zone)
+{
+  CfPaneContext context = { .now_unix = now_unix, .local_zone = local_zone, .tail_lines = 50 };
+  g_auto(CfPaneVerdict) verdict = { 0 };
+
+  if (!cf_hook_payload_is_rate_limit (payload) || payload->last_assistant_message == NULL)
+    return NULL;
+  cf_pane_classify (payload->last_assistant_message, (gsize) -1, &context, &verdict);
+  if (!verdict.limit_match || verdict.reset_at == NULL)
+    return NULL;
+  return g_date_time_ref (verdict.reset_at);
+}

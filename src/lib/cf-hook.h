@@ -106,6 +106,15 @@ gboolean cf_hook_payload_is_rate_limit (const CfHookPayload *payload);
  * limit)", "Request rejected (429)"): Claude's own retry or a later prompt
  * cures it; no account switch. */
 gboolean cf_hook_payload_is_throttle (const CfHookPayload *payload);
+/* The reset time a usage-limit StopFailure names in last_assistant_message
+ * ("You've hit your 5-hour limit · resets 1:47pm (UTC)"), read with the
+ * pane's pattern table relative to NOW_UNIX (LOCAL_ZONE for a time without
+ * a zone, NULL = UTC); NULL when the payload is no usage limit or names no
+ * reset. The hook runs before Claude's screen is sure to show the line, so
+ * this is the reset a switch decided on the hook can know. Pure. */
+GDateTime *cf_hook_payload_reset_at (const CfHookPayload *payload,
+                                     gint64 now_unix,
+                                     GTimeZone *local_zone);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CfHookPayload, cf_hook_payload_free)
 

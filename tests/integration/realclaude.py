@@ -15,8 +15,10 @@ meson, scripts/setup and the tests). The CLI is CF_CLAUDE_BIN, else
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import time
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
@@ -181,6 +183,19 @@ def make_account_home(home, account, mock_url, prepared=True, trusted=(),
     if cj:
         _write_json(os.path.join(home, ".claude.json"), cj)
     return home
+
+
+def remove_late_writes(root, wait=2.0):
+    """Remove ROOT again if it comes back within WAIT seconds: a Claude killed with its tmux
+    server writes its account files (telemetry, .claude.json backups) as it exits, after the
+    sandbox was removed. Call it after the Sandbox closed (not with CF_KEEP_SANDBOX=1)."""
+    if os.environ.get("CF_KEEP_SANDBOX") == "1":
+        return
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if os.path.exists(root):
+            shutil.rmtree(root, ignore_errors=True)
+        time.sleep(0.1)
 
 
 def hook_settings(command, events):

@@ -518,6 +518,101 @@ test_limit_or_throttle (void)
     }
 }
 
+/* --- The reset time a usage-limit StopFailure names ---------------------------------- */
+
+/* 2026-12-06 13:37:20 UTC (14:37:20 in Berlin). */
+#define RESET_NOW G_GINT64_CONSTANT (1796564240)
+
+typedef struct {
+  const char *name;
+  const char *error;
+  const char *message;         /* NULL: no last_assistant_message */
+  const char *zone;            /* the daemon's local zone, NULL = UTC */
+  const char *reset;           /* ISO 8601 UTC, NULL = none */
+} ResetCase;
+
+static const ResetCase reset_cases[] = {
+  { "five-hour-utc", "rate_limit", "You've hit your 5-hour limit · resets 1:47pm (UTC)", NULL,
+    "2026-12-06T13:47:00Z" },
+  { "zone-named-wins", "rate_limit", "You've hit your limit · resets 3pm (Europe/Berlin)", NULL,
+    "2026-12-06T14:00:00Z" },
+  { "weekly-with-date", "rate_limit",
+    "You've hit your weekly limit · resets Dec 9, 5:32pm (Europe/Berlin)", NULL,
+    "2026-12-09T16:32:00Z" },
+  { "no-zone-local", "rate_limit", "You've hit your 5-hour limit · resets 4:15pm",
+    "Europe/Berlin", "2026-12-06T15:15:00Z" },
+  { "same-minute", "rate_limit", "You've hit your 5-hour limit · resets 1:37pm (UTC)", NULL,
+    "2026-12-06T13:37:00Z" },
+  { "api-error-name", "rate_limit_error", "You've hit your 5-hour limit · resets 1:47pm (UTC)",
+    NULL, "2026-12-06T13:47:00Z" },
+  { "no-reset", "rate_limit", "You've hit your limit", NULL, NULL },
+  { "throttle", "rate_limit",
+    "API Error: Server is temporarily limiting requests (not your usage limit) · Rate limited",
+    NULL, NULL },
+  { "not-a-429", "overloaded", "You've hit your 5-hour limit · resets 1:47pm (UTC)", NULL, NULL },
+  { "no-message", "rate_limit", NULL, NULL, NULL },
+};
+
+static void
+test_reset_at (gconstpointer data)
+{
+  const ResetCase *c = data;
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *json = NULL;
+  g_autoptr(CfHookPayload) payload = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GTimeZone) zone = c->zone ? g_time_zone_new_identifier (c->zone) : NULL;
+  g_autoptr(GDateTime) reset = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "hook_event_name");
+  json_builder_add_string_value (builder, "StopFailure");
+  json_builder_set_member_name (builder, "error");
+  json_builder_add_string_value (builder, c->error);
+  if (c->message != NULL)
+    {
+      json_builder_set_member_name (builder, "last_assistant_message");
+      json_builder_add_string_value (builder, c->message);
+    }
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  json_generator_set_root (generator, root);
+  json = json_generator_to_data (generator, NULL);
+  g_assert_true (cf_hook_payload_parse ("StopFailure", json, (gsize) -1, &payload, &error));
+  g_assert_no_error (error);
+
+  reset = cf_hook_payload_reset_at (payload, RESET_NOW, zone);
+  if (c->reset == NULL)
+    g_assert_null (reset);
+  else
+    {
+      g_autoptr(GDateTime) utc = NULL;
+      g_autofree char *text = NULL;
+
+      g_assert_nonnull (reset);
+      utc = g_date_time_to_utc (reset);
+      text = g_date_time_format (utc, "%Y-%m-%dT%H:%M:%SZ");
+      g_assert_cmpstr (text, ==, c->reset);
+    }
+}
+
+static void
+test_reset_at_not_stop_failure (void)
+{
+  g_autoptr(CfHookPayload) payload = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_null (cf_hook_payload_reset_at (NULL, RESET_NOW, NULL));
+  g_assert_true (cf_hook_payload_parse ("Stop", "{\"error\": \"rate_limit\", "
+                                        "\"last_assistant_message\": \"You've hit your 5-hour "
+                                        "limit · resets 1:47pm (UTC)\"}", (gsize) -1, &payload,
+                                        &error));
+  g_assert_no_error (error);
+  g_assert_null (cf_hook_payload_reset_at (payload, RESET_NOW, NULL));
+}
+
 static void
 test_rate_limit_null (void)
 {
@@ -546,5 +641,11 @@ main (int argc, char **argv)
   g_test_add_func ("/hook/event-names", test_event_names);
   g_test_add_func ("/hook/rate-limit-null", test_rate_limit_null);
   g_test_add_func ("/hook/limit-or-throttle", test_limit_or_throttle);
+  for (guint i = 0; i < G_N_ELEMENTS (reset_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/hook/reset-at/%s", reset_cases[i].name);
+      g_test_add_data_func (path, &reset_cases[i], test_reset_at);
+    }
+  g_test_add_func ("/hook/reset-at/not-stop-failure", test_reset_at_not_stop_failure);
   return g_test_run ();
 }
