@@ -18,7 +18,8 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import SandboxTestCase, task_places  # noqa: E402
-from realclaude import make_account_home, require_real_claude, start_mock  # noqa: E402
+from realclaude import (make_account_home, remove_late_writes, require_real_claude,  # noqa: E402
+                        start_mock)
 from signal_log import SignalLog  # noqa: E402
 
 CLAUDE = require_real_claude()
@@ -33,6 +34,9 @@ class RealClaudeTest(SandboxTestCase):
         # server the sandbox starts (and so every pane) inherits it.
         if os.geteuid() == 0:
             os.environ["IS_SANDBOX"] = "1"
+        # A killed Claude otherwise writes telemetry and .claude.json backups into the
+        # sandbox after it is gone, leaving it behind in /tmp.
+        os.environ["DISABLE_TELEMETRY"] = "1"
         super().setUp()
         # The claude-failoverctl the daemon installs into the account homes' hooks and
         # statusline (prepare_accounts): the one just built.
@@ -40,6 +44,11 @@ class RealClaudeTest(SandboxTestCase):
         self.mock = start_mock(lifetime=900, log_path=os.path.join(self.sb.root, "mock.jsonl"))
         self.addCleanup(self.mock.stop)
         self.addCleanup(self._dump_mock)
+
+    def _close_sandbox(self):
+        root = self.sb.root
+        super()._close_sandbox()
+        remove_late_writes(root)
 
     def _dump_mock(self):
         if not any(t is self for t, _ in list(self._outcome.result.failures) +
