@@ -77,6 +77,39 @@ forget_session (CfQuota *self, const char *name)
   g_hash_table_remove (self->readings, name);
 }
 
+/* The session's state follows its evidence (ARCHITECTURE.md 4.9): blocked
+ * while a usage limit holds it, never done or idle; working again (idle for
+ * an operator's dedicated session) once the limit is no longer on screen.
+ * Claude working again (UserPromptSubmit, a busy pane) is the watcher's. */
+static void
+set_blocked (CfQuota *self, const char *name, gboolean blocked)
+{
+  CfSession *session = cf_state_lookup_session (self->state, name);
+
+  if (session == NULL)
+    return;
+  if (blocked && session->state != CF_SESSION_BLOCKED &&
+      (session->kind == CF_SESSION_DEDICATED
+         ? session->state != CF_SESSION_DEAD && session->state != CF_SESSION_LAUNCHING
+         : cf_session_state_holds_task (session->state) && session->task[0] != '\0'))
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                        "CF_SESSION", name, "CF_TASK", session->task,
+                        "MESSAGE", "%s: %s → blocked (usage limit)", name,
+                        cf_session_state_to_string (session->state));
+      cf_state_set_session_state (self->state, name, CF_SESSION_BLOCKED);
+    }
+  else if (!blocked && session->state == CF_SESSION_BLOCKED)
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                        "CF_SESSION", name, "CF_TASK", session->task,
+                        "MESSAGE", "%s: blocked → %s (no usage limit any more)", name,
+                        session->kind == CF_SESSION_POOL ? "working" : "idle");
+      cf_state_set_session_state (self->state, name, session->kind == CF_SESSION_POOL
+                                                       ? CF_SESSION_WORKING : CF_SESSION_IDLE);
+    }
+}
+
 static void
 evidence_free (Evidence *evidence)
 {
@@ -141,8 +174,7 @@ session_is_candidate (CfQuota *self, CfSession *session)
     return FALSE;
   if (session->kind == CF_SESSION_DEDICATED)
     return session->state != CF_SESSION_DEAD;
-  return session->state == CF_SESSION_LAUNCHING || session->state == CF_SESSION_WORKING ||
-         session->state == CF_SESSION_STALLED;
+  return session->state == CF_SESSION_LAUNCHING || cf_session_state_holds_task (session->state);
 }
 
 static gboolean
@@ -350,6 +382,7 @@ observe_current_pane (CfQuota *self, CfSession *session, const CfPaneVerdict *ve
       if (evidence->blocked || evidence->unconfirmed > 0)
         log_evidence (evidence, account, "no limit on screen any more: suspicion cleared");
       g_hash_table_remove (self->evidence, session->name);
+      set_blocked (self, session->name, FALSE);
       return;
     }
   evidence = ensure_evidence (self, session);
@@ -369,6 +402,7 @@ observe_current_pane (CfQuota *self, CfSession *session, const CfPaneVerdict *ve
           cf_state_count_event (self->state, CF_EVENT_LIMIT_BY_PANE);
           log_evidence (evidence, account, "usage limit on screen");
         }
+      set_blocked (self, session->name, TRUE);
       return;
     }
   if (evidence->blocked)
@@ -379,6 +413,7 @@ observe_current_pane (CfQuota *self, CfSession *session, const CfPaneVerdict *ve
       evidence->blocked = TRUE;
       cf_state_count_event (self->state, CF_EVENT_LIMIT_BY_PANE);
       log_evidence (evidence, account, "usage limit on screen, confirmed by a second poll");
+      set_blocked (self, session->name, TRUE);
     }
   else
     log_evidence (evidence, account, "usage limit on screen without a reset time: "
@@ -553,6 +588,7 @@ on_hook (CfHooks *hooks, const char *name, CfHookPayload *payload, CfQuota *self
       evidence->snippet = g_strdup_printf ("StopFailure error=%s", payload->error);
       log_evidence (evidence, cf_state_get_active_account (self->state),
                     "StopFailure hook reports a usage limit");
+      set_blocked (self, name, TRUE);
       /* Decide now (the hook is precise); a quick capture only adds the
        * reset time when the pane shows one. */
       if (cf_tmux_is_connected (self->tmux))

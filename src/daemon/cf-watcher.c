@@ -32,6 +32,12 @@ struct _CfWatcher {
 
 G_DEFINE_FINAL_TYPE (CfWatcher, cf_watcher, G_TYPE_OBJECT)
 
+enum {
+  SIGNAL_NEEDS_INPUT,
+  N_SIGNALS,
+};
+static guint signals[N_SIGNALS];
+
 /* A Watch is referenced by the watches table and by every asynchronous
  * call in flight for it (capture, session info, keys, queue move): a call
  * answered after the watch was ended or replaced finds it alive, marked
@@ -49,6 +55,8 @@ typedef struct {
   gboolean session_died;       /* the tmux session disappeared meanwhile */
   const char *outcome;         /* static: done, timeout, requeued */
   gboolean evicted;            /* account switch: attempt not counted, session killed */
+  gboolean kill_on_finish;     /* a dialog holds the pane: /exit + Enter could answer it */
+  gboolean needs_input_by_hook; /* needs-input from a Notification hook (the pane may not show it) */
   gint64 exit_deadline;
   guint timer_id;
 } Watch;
@@ -322,14 +330,14 @@ on_task_moved (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   /* The session died and was already recreated and given new work while
    * the queue move ran: it is not this watch's to recycle any more. */
-  if (watch->evicted)
+  if (watch->evicted || watch->kill_on_finish)
     {
       cf_state_set_session_work (self->state, watch->session, NULL, NULL);
       cf_tmux_kill_session_async (self->tmux, watch->session, NULL, on_killed, NULL);
       watch_end (watch);
       return;
     }
-  if (watch->session_died || session->state != CF_SESSION_WORKING ||
+  if (watch->session_died || !cf_session_state_holds_task (session->state) ||
       !g_str_equal (session->task, watch->task) || !g_str_equal (session->project, watch->project))
     {
       watch_end (watch);
@@ -377,6 +385,7 @@ finish_detected (Watch *watch, CfEvent how, const char *outcome, const char *why
 /* ---- polling ------------------------------------------------------------ */
 
 static void on_claude_check (GObject *source, GAsyncResult *result, gpointer user_data);
+static void resume_working (CfWatcher *self, const char *name, const char *why);
 
 static void
 on_capture (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -386,6 +395,7 @@ on_capture (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autofree char *text = cf_tmux_capture_finish (CF_TMUX (source), result, &error);
   g_auto(CfPaneVerdict) verdict = { 0 };
   CfPaneContext context = { .now_unix = g_get_real_time () / G_USEC_PER_SEC };
+  CfSession *session;
   gboolean stable;
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || watch->ended)
@@ -398,9 +408,31 @@ on_capture (GObject *source, GAsyncResult *result, gpointer user_data)
   stable = watch->last_text != NULL && g_str_equal (watch->last_text, text);
   g_free (watch->last_text);
   watch->last_text = g_steal_pointer (&text);
-  /* A usage limit leaves a stable pane with no spinner: blocked, not done. */
-  if (verdict.limit)
+  /* A usage limit leaves a stable pane with no spinner: blocked, not done
+   * (the quota decides; Claude's own limit menu is the limit's, not a
+   * person's). */
+  if (verdict.limit || verdict.dialog_kind == CF_PANE_DIALOG_LIMIT_MENU)
     return;
+  session = cf_state_lookup_session (watch->self->state, watch->session);
+  if (session == NULL || !g_str_equal (session->task, watch->task))
+    return;
+  if (verdict.needs_input)
+    {
+      g_autofree char *what = g_strdup_printf ("%s: %s", cf_pane_dialog_to_string (verdict.dialog_kind),
+                                               verdict.dialog != NULL ? verdict.dialog : "");
+      cf_watcher_enter_needs_input (watch->self, watch->session, what, FALSE);
+      return;
+    }
+  if (session->state == CF_SESSION_BLOCKED || session->state == CF_SESSION_NEEDS_INPUT)
+    {
+      /* Claude works again (its own auto-continue, or a person answered),
+       * or the dialog seen on the pane is gone: working again. A
+       * needs-input from a hook waits for a sign of work. */
+      if (verdict.busy || (session->state == CF_SESSION_NEEDS_INPUT && !watch->needs_input_by_hook))
+        resume_working (watch->self, watch->session,
+                        verdict.busy ? "the pane is busy again" : "the dialog is gone");
+      return;
+    }
   if (stable && verdict.prompt && !verdict.busy)
     finish_detected (watch, CF_EVENT_DONE_BY_PANE, "done", "pane idle over two polls");
   else if (stable && !verdict.prompt && !verdict.busy)
@@ -457,9 +489,64 @@ ensure_watch (CfWatcher *self, CfSession *session)
 static gboolean
 is_watched_session (CfSession *session)
 {
-  return session->kind == CF_SESSION_POOL && session->state == CF_SESSION_WORKING &&
+  return session->kind == CF_SESSION_POOL &&
+         (session->state == CF_SESSION_WORKING || session->state == CF_SESSION_BLOCKED ||
+          session->state == CF_SESSION_NEEDS_INPUT) &&
          session->task[0] != '\0' && session->project[0] != '\0';
 }
+
+/* ---- waiting: blocked and needs-input ------------------------------------ */
+
+static void
+resume_working (CfWatcher *self, const char *name, const char *why)
+{
+  CfSession *session = cf_state_lookup_session (self->state, name);
+  Watch *watch = g_hash_table_lookup (self->watches, name);
+
+  if (session == NULL ||
+      (session->state != CF_SESSION_BLOCKED && session->state != CF_SESSION_NEEDS_INPUT))
+    return;
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                    "CF_SESSION", name, "CF_TASK", session->task,
+                    "MESSAGE", "%s: %s → working (%s)", name,
+                    cf_session_state_to_string (session->state), why);
+  if (watch != NULL)
+    watch->needs_input_by_hook = FALSE;
+  cf_state_set_session_state (self->state, name, CF_SESSION_WORKING);
+}
+
+void
+cf_watcher_enter_needs_input (CfWatcher *self, const char *name, const char *what,
+                              gboolean by_hook)
+{
+  CfSession *session = cf_state_lookup_session (self->state, name);
+  g_autofree char *project = NULL;
+  g_autofree char *task = NULL;
+  Watch *watch;
+
+  if (session == NULL || session->state == CF_SESSION_NEEDS_INPUT)
+    return;
+  if (session->kind == CF_SESSION_POOL)
+    {
+      if (!is_watched_session (session) || (watch = ensure_watch (self, session)) == NULL ||
+          watch->finishing)
+        return;
+      watch->needs_input_by_hook = by_hook;
+    }
+  else if (session->state == CF_SESSION_DEAD)
+    return;
+  project = g_strdup (session->project);
+  task = g_strdup (session->task);
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                    "CF_SESSION", name, "CF_TASK", task,
+                    "MESSAGE", "%s: needs input (%s)%s", name, what,
+                    session->kind == CF_SESSION_POOL
+                      ? ": the task goes back to the queue after dispatcher.needs_input_timeout"
+                      : "");
+  cf_state_set_session_state (self->state, name, CF_SESSION_NEEDS_INPUT);
+  g_signal_emit (self, signals[SIGNAL_NEEDS_INPUT], 0, name, project, task, what);
+}
+
 
 static gboolean
 on_tick (gpointer user_data)
@@ -478,7 +565,15 @@ on_tick (gpointer user_data)
         continue;
       if (signal_file_present (self, session->name))
         finish_detected (watch, CF_EVENT_DONE_BY_SIGNAL_FILE, "done", "done-signal file");
-      else if (now - session->since > self->config->idle_timeout_usec)
+      else if (session->state == CF_SESSION_NEEDS_INPUT &&
+               now - session->since > self->config->needs_input_timeout_usec)
+        {
+          watch->kill_on_finish = TRUE;
+          finish_watch (watch, "requeued", _("nobody answered the session's question within "
+                                             "dispatcher.needs_input_timeout"));
+        }
+      else if (session->state == CF_SESSION_WORKING &&
+               now - session->since > self->config->idle_timeout_usec)
         finish_detected (watch, CF_EVENT_DONE_BY_IDLE_TIMEOUT, "timeout",
                          "dispatcher.idle_timeout reached");
       else if (!watch->capturing)
@@ -508,11 +603,30 @@ on_hook (CfHooks *hooks, const char *name, CfHookPayload *payload, CfWatcher *se
         cf_state_set_session_state (self->state, name, CF_SESSION_WORKING);
       else if (payload->event == CF_HOOK_EVENT_STOP)
         cf_state_set_session_state (self->state, name, CF_SESSION_IDLE);
+      else if (cf_hook_payload_needs_person (payload))
+        cf_watcher_enter_needs_input (self, name, payload->notification_type, TRUE);
+      return;
+    }
+  if (cf_hook_payload_needs_person (payload))
+    {
+      g_autofree char *what = g_strdup_printf ("%s: %s", payload->notification_type,
+                                               payload->message != NULL ? payload->message : "");
+      cf_watcher_enter_needs_input (self, name, what, TRUE);
+      return;
+    }
+  if (payload->event == CF_HOOK_EVENT_USER_PROMPT_SUBMIT)
+    {
+      /* Claude's own auto-continue after a limit, or a person's answer. */
+      resume_working (self, name, "UserPromptSubmit hook");
       return;
     }
   if (payload->event == CF_HOOK_EVENT_STOP && is_watched_session (session) &&
       (watch = ensure_watch (self, session)) != NULL)
-    finish_detected (watch, CF_EVENT_DONE_BY_HOOK, "done", "Stop hook");
+    {
+      if (session->state == CF_SESSION_NEEDS_INPUT)
+        watch->kill_on_finish = watch->kill_on_finish || !watch->needs_input_by_hook;
+      finish_detected (watch, CF_EVENT_DONE_BY_HOOK, "done", "Stop hook");
+    }
   else if (payload->event == CF_HOOK_EVENT_STOP_FAILURE && !cf_hook_payload_is_rate_limit (payload) &&
            is_watched_session (session) && (watch = ensure_watch (self, session)) != NULL)
     {
@@ -693,8 +807,8 @@ recover_after_restart (CfWatcher *self)
     {
       CfSession *session = g_ptr_array_index (sessions, i);
       gboolean half_launched = session->state == CF_SESSION_LAUNCHING;
-      gboolean half_recycled = (session->state == CF_SESSION_WORKING ||
-                                session->state == CF_SESSION_STALLED) && session->task[0] == '\0';
+      gboolean half_recycled = cf_session_state_holds_task (session->state) &&
+                               session->task[0] == '\0';
 
       if (session->kind != CF_SESSION_POOL || (!half_launched && !half_recycled))
         continue;
@@ -775,6 +889,11 @@ static void
 cf_watcher_class_init (CfWatcherClass *klass)
 {
   G_OBJECT_CLASS (klass)->dispose = cf_watcher_dispose;
+  /* (name, project, task, what): a session waits for a person. */
+  signals[SIGNAL_NEEDS_INPUT] =
+    g_signal_new ("needs-input", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING,
+                  G_TYPE_STRING);
 }
 
 static void
