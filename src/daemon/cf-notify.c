@@ -92,6 +92,8 @@ static const char *const kind_names[] = {
   [CF_NOTIFY_TASK_FAILED] = "task-failed",
   [CF_NOTIFY_DAEMON_DEGRADED] = "daemon-degraded",
   [CF_NOTIFY_RESUME_FAILED] = "resume-failed",
+  [CF_NOTIFY_NEEDS_INPUT] = "needs-input",
+  [CF_NOTIFY_ACCOUNT_UNUSABLE] = "account-unusable",
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (kind_names) == CF_NOTIFY_KIND_COUNT);
 

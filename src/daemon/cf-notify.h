@@ -52,6 +52,8 @@ typedef enum {
   CF_NOTIFY_TASK_FAILED,       /* a task went to failed/ after its last attempt */
   CF_NOTIFY_DAEMON_DEGRADED,   /* /health has been degraded for a while */
   CF_NOTIFY_RESUME_FAILED,     /* a switch could not resume a task's conversation */
+  CF_NOTIFY_NEEDS_INPUT,       /* a session waits for a person (needs-input) */
+  CF_NOTIFY_ACCOUNT_UNUSABLE,  /* an account cannot be used until EnableAccount */
   CF_NOTIFY_KIND_COUNT,
 } CfNotifyKind;
 

@@ -35,6 +35,7 @@ struct _CfQuota {
 
 enum {
   SIGNAL_EXHAUSTED,
+  SIGNAL_ACCOUNT_UNUSABLE,
   N_SIGNALS,
 };
 static guint signals[N_SIGNALS];
@@ -566,6 +567,23 @@ on_hook (CfHooks *hooks, const char *name, CfHookPayload *payload, CfQuota *self
   switch (payload->event)
     {
     case CF_HOOK_EVENT_STOP_FAILURE:
+      if (cf_hook_payload_account_problem (payload) != NULL)
+        {
+          /* Not a limit: no reset will cure it (ARCHITECTURE.md 4.9). The
+           * account the session runs on, whether active or still draining. */
+          const char *problem = cf_hook_payload_account_problem (payload);
+          g_autofree char *account = g_strdup (session->account[0] != '\0'
+                                                 ? session->account
+                                                 : cf_state_get_active_account (self->state));
+
+          g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                            "CF_SESSION", name, "CF_ACCOUNT", account,
+                            "MESSAGE", "%s: StopFailure %s: account %s is unusable (%s)", name,
+                            problem, account,
+                            payload->last_assistant_message ? payload->last_assistant_message : "");
+          g_signal_emit (self, signals[SIGNAL_ACCOUNT_UNUSABLE], 0, account, problem);
+          return;
+        }
       if (cf_hook_payload_is_throttle (payload))
         g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                           "CF_SESSION", name,
@@ -749,6 +767,10 @@ cf_quota_class_init (CfQuotaClass *klass)
     g_signal_new ("exhausted", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRV, G_TYPE_INT64,
                   G_TYPE_STRING);
+  /* (account, problem): a StopFailure said the account cannot be used. */
+  signals[SIGNAL_ACCOUNT_UNUSABLE] =
+    g_signal_new ("account-unusable", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void
