@@ -57,6 +57,7 @@ typedef struct {
   gboolean evicted;            /* account switch: attempt not counted, session killed */
   gboolean kill_on_finish;     /* a dialog holds the pane: /exit + Enter could answer it */
   gboolean needs_input_by_hook; /* needs-input from a Notification hook (the pane may not show it) */
+  gboolean seen_waiting;       /* needs-input: a poll has seen the pane not busy since */
   gint64 exit_deadline;
   guint timer_id;
 } Watch;
@@ -416,6 +417,8 @@ on_capture (GObject *source, GAsyncResult *result, gpointer user_data)
   session = cf_state_lookup_session (watch->self->state, watch->session);
   if (session == NULL || !g_str_equal (session->task, watch->task))
     return;
+  if (session->state == CF_SESSION_NEEDS_INPUT && (!verdict.busy || verdict.needs_input))
+    watch->seen_waiting = TRUE;
   if (verdict.needs_input)
     {
       g_autofree char *what = g_strdup_printf ("%s: %s", cf_pane_dialog_to_string (verdict.dialog_kind),
@@ -427,8 +430,12 @@ on_capture (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       /* Claude works again (its own auto-continue, or a person answered),
        * or the dialog seen on the pane is gone: working again. A
-       * needs-input from a hook waits for a sign of work. */
-      if (verdict.busy || (session->state == CF_SESSION_NEEDS_INPUT && !watch->needs_input_by_hook))
+       * needs-input from a hook (Claude may still show its spinner when
+       * it fires) waits for the pane to pause, then work again. */
+      gboolean works_again = verdict.busy && (session->state == CF_SESSION_BLOCKED ||
+                                              !watch->needs_input_by_hook || watch->seen_waiting);
+
+      if (works_again || (session->state == CF_SESSION_NEEDS_INPUT && !watch->needs_input_by_hook))
         resume_working (watch->self, watch->session,
                         verdict.busy ? "the pane is busy again" : "the dialog is gone");
       return;
@@ -532,6 +539,7 @@ cf_watcher_enter_needs_input (CfWatcher *self, const char *name, const char *wha
           watch->finishing)
         return;
       watch->needs_input_by_hook = by_hook;
+      watch->seen_waiting = FALSE;
     }
   else if (session->state == CF_SESSION_DEAD)
     return;
