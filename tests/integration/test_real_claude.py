@@ -173,6 +173,9 @@ class RealClaudeTest(SandboxTestCase):
             self.assertFalse(self.turns_with(marker, "backup"))
         self.assertEqual(self.signals.events("SwapStarted"), [])
         self.assertEqual(sb.get_property("ActiveAccount"), "main")
+        # The signal comes after the file's move.
+        self.signals.wait("TaskFinished", lambda a: a[1] == "errored" and a[3] == "done",
+                          timeout=10)
         finished = [(e["args"][1], e["args"][3]) for e in self.signals.events("TaskFinished")]
         self.assertEqual(finished, [("throttled", "requeued"), ("throttled", "done"),
                                     ("errored", "requeued"), ("errored", "done")])
@@ -252,6 +255,8 @@ class RealClaudeTest(SandboxTestCase):
         self.wait_places(["ask"], "done", timeout=90)
         with open(os.path.join(sb.project_dir, ".agent-queue", "meta", "ask.json")) as f:
             self.assertEqual(json.load(f)["attempts"], 2)
+        # The signal comes after the file's move.
+        self.signals.wait("TaskFinished", lambda a: a[3] == "done", timeout=10)
         finished = [(e["args"][1], e["args"][3]) for e in self.signals.events("TaskFinished")]
         self.assertEqual(finished, [("ask", "requeued"), ("ask", "done")])
 
