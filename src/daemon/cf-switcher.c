@@ -377,6 +377,7 @@ relaunch_dedicated (Swap *swap, CfSession *session)
 typedef struct {
   Swap *swap;
   char *session;
+  gboolean want_uuid;          /* the conversation is not known from a hook */
 } Probe;
 
 static void
@@ -509,7 +510,14 @@ on_history (GObject *source, GAsyncResult *result, gpointer user_data)
   if (text != NULL)
     {
       cf_pane_classify (text, strlen (text), &context, &verdict);
-      if (verdict.resume_uuid != NULL && cf_state_lookup_session (swap->self->state, probe->session))
+      /* A task whose turn has already finished on screen (its Stop hook
+       * still on its way) is done: resumed, it would be answered again on
+       * the new account, requeued it would run twice. */
+      if (cf_watcher_settle_if_finished (swap->self->watcher, probe->session, &verdict))
+        log_swap (G_LOG_LEVEL_MESSAGE, swap, "%s: its task had finished on screen: done, "
+                  "not resumed", probe->session);
+      if (probe->want_uuid && verdict.resume_uuid != NULL &&
+          cf_state_lookup_session (swap->self->state, probe->session))
         {
           cf_state_set_session_resume_uuid (swap->self->state, probe->session, verdict.resume_uuid);
           log_swap (G_LOG_LEVEL_INFO, swap, "%s: conversation %s (from the pane history)",
@@ -539,19 +547,26 @@ step_save (Swap *swap)
                             cf_session_state_holds_task (session->state));
       Probe *probe;
 
+      gboolean pool_task = session->kind == CF_SESSION_POOL &&
+                           session->state == CF_SESSION_WORKING && session->task[0] != '\0';
+      gboolean want_uuid;
+
       if (!running)
         continue;
-      if (cf_uuid_is_valid (session->resume_uuid))
-        {
-          log_swap (G_LOG_LEVEL_INFO, swap, "%s: conversation %s (from its SessionStart hook)",
-                    session->name, session->resume_uuid);
-          continue;
-        }
-      if (session->resume_uuid[0] != '\0')
+      want_uuid = !cf_uuid_is_valid (session->resume_uuid);
+      if (!want_uuid)
+        log_swap (G_LOG_LEVEL_INFO, swap, "%s: conversation %s (from its SessionStart hook)",
+                  session->name, session->resume_uuid);
+      /* A working pool session's pane is read anyway: has its task already
+       * finished there? */
+      if (!want_uuid && !pool_task)
+        continue;
+      if (want_uuid && session->resume_uuid[0] != '\0')
         cf_state_set_session_resume_uuid (self->state, session->name, NULL);
       probe = g_new0 (Probe, 1);
       probe->swap = swap;
       probe->session = g_strdup (session->name);
+      probe->want_uuid = want_uuid;
       swap->pending++;
       cf_tmux_capture_async (self->tmux, session->name, RESUME_HISTORY_LINES, NULL, on_history,
                              probe);

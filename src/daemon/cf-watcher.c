@@ -922,3 +922,24 @@ cf_watcher_new (CfConfig *config, CfState *state, CfTmux *tmux, CfHooks *hooks)
   self->hooks = g_object_ref (hooks);
   return self;
 }
+
+gboolean
+cf_watcher_settle_if_finished (CfWatcher *self, const char *name, const CfPaneVerdict *verdict)
+{
+  CfSession *session = cf_state_lookup_session (self->state, name);
+  Watch *watch;
+
+  /* "ready": an empty live input box at the bottom, no spinner, no dialog,
+   * Claude still running; and nothing that says the turn failed. A session
+   * working for less than a second may show its box before the spinner. */
+  if (session == NULL || session->kind != CF_SESSION_POOL ||
+      session->state != CF_SESSION_WORKING || !is_watched_session (session) ||
+      g_get_real_time () - session->since < G_USEC_PER_SEC ||
+      !verdict->ready || verdict->busy || verdict->limit_match || verdict->server_error ||
+      verdict->throttle || verdict->needs_input || verdict->auto_continue != NULL ||
+      (watch = ensure_watch (self, session)) == NULL || watch->finishing)
+    return FALSE;
+  finish_detected (watch, CF_EVENT_DONE_BY_PANE, "done",
+                   "the pane showed the finished turn when the account switch came");
+  return TRUE;
+}

@@ -49,7 +49,7 @@ class DetectionTest(SandboxTestCase):
         self.telegram = FakeApi()
         self.addCleanup(self.telegram.close)
 
-    def start(self, overrides=None, pool=1):
+    def start(self, overrides=None, pool=1, hook_command=None):
         sb = self.sb
         base = {"pool": {"autonomous": {"min": pool, "max": pool}},
                 "watcher": {"interval": f"{int(INTERVAL * 1000)}ms"},
@@ -59,7 +59,7 @@ class DetectionTest(SandboxTestCase):
                 "notifications": {"telegram_url": self.telegram.url}}
         sb.write_config(merge(base, overrides or {}))
         for account in sb.config["accounts"]:
-            r = sb.ctl("install-hooks", account["home"], "--command", sb.ctl_path)
+            r = sb.ctl("install-hooks", account["home"], "--command", hook_command or sb.ctl_path)
             self.assertEqual(r.returncode, 0, r.stderr)
         self.signals = SignalLog(sb)
         sb.start_daemon(env=sb.env(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_CHAT_ID=CHAT,
@@ -219,6 +219,49 @@ class DetectionTest(SandboxTestCase):
         r = sb.ctl("switch", "main")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(sb.get_property("ActiveAccount"), "main")
+
+    def test_task_finished_on_screen_when_the_limit_hits_is_answered_once(self):
+        """The race of the 1 000-task load test: a task whose turn has just
+        finished when another session's limit starts a switch, its Stop hook
+        still on its way. It is done, not resumed on the backup (answered
+        twice) nor requeued (run twice). The Stop hook is held back 4 s by a
+        wrapper; the watcher polls every 10 s, so only the switch's own look
+        at the pane can see the finished turn."""
+        sb = self.sb
+        hold = os.path.join(sb.root, "hold")
+        os.makedirs(hold)
+        wrapper = os.path.join(hold, "claude-failoverctl")   # install-hooks knows it as ours
+        with open(wrapper, "w", encoding="utf-8") as f:
+            f.write("#!/bin/sh\n"
+                    'if [ "$2" = Stop ]; then sleep 4; fi\n'
+                    f'exec {sb.ctl_path} "$@"\n')
+        os.chmod(wrapper, 0o755)
+        self.start({"watcher": {"interval": "10s"}, "quota": {"pool_threshold": 1}}, pool=2,
+                   hook_command=wrapper)
+        sb.add_task("long", "FAKE:hang the session that hits the limit")
+        limited = self.session_of("long")[0]
+        sb.wait_for(lambda: self.session_of("long")[2] == "working", timeout=20, what="working")
+        sb.add_task("quick", "FAKE:work=200 finished just before the limit")
+        quick = self.session_of("quick")[0]
+        sb.wait_for(lambda: sb.fake_events("reply"), timeout=20, what="the quick task's reply")
+        time.sleep(1.2)
+        self.assertEqual(self.session_of("quick")[2], "working")   # its Stop is held back
+        conversation = [e["session_id"] for e in sb.fake_events("prompt")
+                        if e["text"].startswith("[quick]")][0]
+        sb.fake_control(limited, "limit You've hit your 5-hour limit · resets 11:59pm (UTC)")
+        self.signals.wait("SwapStarted", lambda a: a[:2] == ["main", "backup"], timeout=20)
+        self.signals.wait("SwapFinished", timeout=30)
+        sb.wait_for(lambda: queue(sb.project_dir, "done") == ["quick"], timeout=20,
+                    what="quick done")
+        self.assertIn(f"{quick}: its task had finished on screen: done, not resumed",
+                      sb.daemon_log())
+        time.sleep(4.5)                  # the held Stop hook arrives, and changes nothing
+        self.assertEqual(sb.fake_events("start", resume=conversation), [])
+        self.assertEqual(len([e for e in sb.fake_events("prompt")
+                              if e["text"].startswith("[quick]")]), 1)
+        finished = [e["args"] for e in self.signals.events("TaskFinished") if e["args"][1] == "quick"]
+        self.assertEqual([a[3] for a in finished], ["done"])
+        self.assertEqual(queue(sb.project_dir, "inbox"), [])
 
 
 if __name__ == "__main__":
