@@ -186,6 +186,8 @@ detection_paused (CfQuota *self)
          cf_state_get_partial_swap (self->state);
 }
 
+static void mark_relaunched (CfQuota *self, const char *name);
+
 /* ---- decision ------------------------------------------------------------ */
 
 static void
@@ -262,7 +264,12 @@ evaluate (CfQuota *self)
                       "blocked (thresholds %u/%u)", account, blocked_count[CF_SESSION_POOL],
                       blocked_count[CF_SESSION_DEDICATED], need[CF_SESSION_POOL],
                       need[CF_SESSION_DEDICATED]);
-    /* The switcher takes it from here; these sessions are about to go. */
+    /* The switcher takes it from here; these sessions are about to go.
+     * What they showed is their history once relaunched (a resumed
+     * conversation redraws it), also when the evidence was a hook alone
+     * and no pane reading was taken. */
+    for (guint i = 0; i < blocked->len; i++)
+      mark_relaunched (self, ((Evidence *) g_ptr_array_index (blocked, i))->session);
     g_hash_table_remove_all (self->evidence);
     g_signal_emit (self, signals[SIGNAL_EXHAUSTED], 0, account, session_names, reset_usec,
                    evidence_text->str);
@@ -604,6 +611,29 @@ on_hook (CfHooks *hooks, const char *name, CfHookPayload *payload, CfQuota *self
       evidence->pattern = g_strdup ("hook-stop-failure");
       g_free (evidence->snippet);
       evidence->snippet = g_strdup_printf ("StopFailure error=%s", payload->error);
+      if (payload->last_assistant_message != NULL)
+        {
+          /* The hook's message is the limit line Claude draws ("You've hit
+           * your 5-hour limit · resets 4:08pm (UTC)"): its reset is known
+           * now, before the pane shows it, and a resumed conversation that
+           * redraws it later has it as history, not as a new limit. */
+          g_auto(CfPaneVerdict) message = { 0 };
+          CfPaneContext context = {
+            .now_unix = g_get_real_time () / G_USEC_PER_SEC,
+            .local_zone = self->local_zone,
+            .tail_lines = self->config->quota_tail_lines,
+          };
+
+          cf_pane_classify (payload->last_assistant_message,
+                            strlen (payload->last_assistant_message), &context, &message);
+          if (message.limit && message.reset_at != NULL &&
+              g_date_time_to_unix (message.reset_at) > context.now_unix)
+            {
+              evidence->reset_usec = g_date_time_to_unix (message.reset_at) * G_USEC_PER_SEC;
+              g_free (evidence->snippet);
+              evidence->snippet = g_strdup (message.snippet);
+            }
+        }
       log_evidence (evidence, cf_state_get_active_account (self->state),
                     "StopFailure hook reports a usage limit");
       set_blocked (self, name, TRUE);
