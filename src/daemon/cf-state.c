@@ -67,6 +67,7 @@ static const char *const session_kind_names[] = { "pool", "dedicated" };
 static const char *const session_state_names[] = {
   "idle", "launching", "working", "stalled", "failed", "dead", "blocked", "needs-input",
 };
+G_STATIC_ASSERT (G_N_ELEMENTS (session_state_names) == CF_SESSION_STATE_LAST + 1);
 static const char *const swap_state_names[] = {
   "normal", "saving", "switching", "resuming", "fallback",
 };
