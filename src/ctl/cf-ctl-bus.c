@@ -132,6 +132,8 @@ cf_ctl_explain_error (const char *member, const CfCtlCallInfo *info, const sd_bu
   if (sd_bus_error_has_name (error, CF_ERROR_SWAP_IN_PROGRESS))
     return g_strdup_printf (_("an account switch is in progress; try again when it has "
                               "finished (%s)"), message);
+  if (sd_bus_error_has_name (error, CF_ERROR_ACCOUNT_UNUSABLE))
+    return g_strdup (message);
   if (sd_bus_error_has_name (error, CF_ERROR_PARTIAL_SWAP))
     return g_strdup_printf (_("account switches are refused after a partial swap: repair the "
                               "account links, then run 'claude-failoverctl clear-partial-swap' "

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The commands that steer the daemon: `clear-partial-swap`, `pause`,
- * `resume`, `reload` and `recycle` (`switch` has its own file). */
+ * `resume`, `reload`, `recycle` and `accounts enable` (`switch` has its
+ * own file). */
 #include "cf-ctl.h"
 
 #include <glib/gi18n.h>
@@ -11,6 +12,20 @@
 #include "cf-names.h"
 
 static const char *const session_arg_names[] = { "SESSION" };
+static const char *const accounts_arg_names[] = { "enable", "NAME" };
+
+static const CfCtlUsage accounts_usage = {
+  .command = "accounts",
+  .json_help = N_("no output on success: the exit status says it"),
+  .parameters = N_("enable NAME"),
+  .summary = N_("'accounts enable NAME' clears the problem of account NAME (EnableAccount):\n"
+                "an account the daemon marked unusable (authentication_failed, billing_error,\n"
+                "…: the problem column of 'status') may be switched to again. Fix the account\n"
+                "first (log in again with CLAUDE_CONFIG_DIR set to its home)."),
+  .min_args = 2,
+  .max_args = 2,
+  .arg_names = accounts_arg_names,
+};
 
 static const CfCtlUsage clear_partial_swap_usage = {
   .command = "clear-partial-swap",
@@ -145,5 +160,37 @@ cf_ctl_recycle (int argc, char **argv, gboolean json)
   session = cf_ctl_printable (args[0]);
   /* TRANSLATORS: %s is a session name */
   g_print (_("Session %s is being recycled.\n"), session);
+  return 0;
+}
+
+int
+cf_ctl_accounts (int argc, char **argv, gboolean json)
+{
+  g_autoptr(sd_bus) bus = NULL;
+  g_auto(GStrv) args = NULL;
+  g_autofree char *account = NULL;
+  CfCtlCallInfo info = { .command = accounts_usage.command, .action = CF_POLKIT_SWITCH_ACCOUNT };
+  int status = cf_ctl_parse_args (&accounts_usage, NULL, argc, argv, &json, &args);
+
+  if (status >= 0)
+    return status;
+  if (!g_str_equal (args[0], "enable"))
+    {
+      g_autofree char *shown = cf_ctl_printable (args[0]);
+      /* TRANSLATORS: %s is what the user typed after "accounts" */
+      return cf_ctl_fail (2, accounts_usage.command,
+                          _("unknown action '%s' (known: enable)"), shown);
+    }
+  info.account = args[1];
+  bus = cf_ctl_bus_open (accounts_usage.command, FALSE);
+  if (bus == NULL)
+    return 1;
+  if (!cf_ctl_call_simple (bus, "EnableAccount", &info, CF_CTL_CALL_MUTATING, NULL, "s", args[1]))
+    return 1;
+  if (json)
+    return 0;
+  account = cf_ctl_printable (args[1]);
+  /* TRANSLATORS: %s is an account name */
+  g_print (_("Account %s is enabled: the daemon may switch to it again.\n"), account);
   return 0;
 }

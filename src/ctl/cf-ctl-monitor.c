@@ -213,6 +213,36 @@ show_task_dispatched (Monitor *mon, sd_bus_message *m)
 }
 
 static int
+show_session_needs_input (Monitor *mon, sd_bus_message *m)
+{
+  const char *name, *project, *task, *what;
+  int r = sd_bus_message_read (m, "ssss", &name, &project, &task, &what);
+
+  if (r < 0)
+    return r;
+  if (mon->json)
+    {
+      JsonBuilder *b = json_event_begin ("SessionNeedsInput");
+      json_add_string (b, "name", name);
+      json_add_string (b, "project", project);
+      json_add_string (b, "task", task);
+      json_add_string (b, "what", what);
+      json_event_end (b);
+    }
+  else
+    {
+      g_autofree char *n = cf_ctl_printable (name);
+      g_autofree char *w = cf_ctl_printable (what);
+      g_autofree char *label = *task ? task_label (project, task) : NULL;
+      /* TRANSLATORS: session (project/task): what waits for a person */
+      g_autofree char *text = label != NULL ? g_strdup_printf (_("%s (%s): %s"), n, label, w)
+                                            : g_strdup_printf (_("%s: %s"), n, w);
+      human_event ("SessionNeedsInput", CF_CTL_STYLE_YELLOW, text);
+    }
+  return 0;
+}
+
+static int
 show_task_finished (Monitor *mon, sd_bus_message *m)
 {
   const char *project, *task, *session, *outcome;
@@ -381,6 +411,8 @@ on_manager_signal (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
     r = show_swap_started (mon, m);
   else if (g_str_equal (member, "SwapFinished"))
     r = show_swap_finished (mon, m);
+  else if (g_str_equal (member, "SessionNeedsInput"))
+    r = show_session_needs_input (mon, m);
   else
     {
       /* A newer daemon's signal: say that it happened. */
@@ -662,9 +694,9 @@ static const CfCtlUsage monitor_usage = {
   .parameters = "",
   .summary = N_("Prints the daemon's signals as they arrive, one line each with the time:\n"
                 "SessionChanged, TaskDispatched, TaskFinished, QuotaExhausted, SwapStarted,\n"
-                "SwapFinished, and PropertiesChanged for the account, swap and dispatch\n"
-                "properties. Keeps watching while the daemon stops and starts again (a\n"
-                "\"Daemon\" line each time) until interrupted (Ctrl-C)."),
+                "SwapFinished, SessionNeedsInput, and PropertiesChanged for the account,\n"
+                "swap and dispatch properties. Keeps watching while the daemon stops and\n"
+                "starts again (a \"Daemon\" line each time) until interrupted (Ctrl-C)."),
   .description = N_("With --json, each line is one JSON object with \"time\" (ISO 8601), \"event\"\n"
                     "and the signal's arguments under their D-Bus names."),
 };

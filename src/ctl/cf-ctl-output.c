@@ -113,7 +113,8 @@ cf_ctl_style_for_session_state (const char *state)
     return CF_CTL_STYLE_GREEN;
   if (g_strcmp0 (state, "working") == 0 || g_strcmp0 (state, "launching") == 0)
     return CF_CTL_STYLE_BLUE;
-  if (g_strcmp0 (state, "stalled") == 0)
+  if (g_strcmp0 (state, "stalled") == 0 || g_strcmp0 (state, "blocked") == 0 ||
+      g_strcmp0 (state, "needs-input") == 0)
     return CF_CTL_STYLE_YELLOW;
   if (g_strcmp0 (state, "failed") == 0 || g_strcmp0 (state, "dead") == 0)
     return CF_CTL_STYLE_RED;

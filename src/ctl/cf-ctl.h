@@ -18,6 +18,7 @@ int cf_ctl_requeue (int argc, char **argv, gboolean json);
 int cf_ctl_cancel (int argc, char **argv, gboolean json);
 int cf_ctl_switch (int argc, char **argv, gboolean json);
 int cf_ctl_clear_partial_swap (int argc, char **argv, gboolean json);
+int cf_ctl_accounts (int argc, char **argv, gboolean json);
 int cf_ctl_pause (int argc, char **argv, gboolean json);
 int cf_ctl_resume (int argc, char **argv, gboolean json);
 int cf_ctl_reload (int argc, char **argv, gboolean json);

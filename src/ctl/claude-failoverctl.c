@@ -44,6 +44,8 @@ static const Command commands[] = {
     N_("Switch to ACCOUNT, or to the next available one: [ACCOUNT]") },
   { "clear-partial-swap", cf_ctl_clear_partial_swap, GROUP_CONTROL, TRUE,
     N_("Allow switches again after a partial swap") },
+  { "accounts", cf_ctl_accounts, GROUP_CONTROL, TRUE,
+    N_("Let the daemon use an account marked unusable again: enable NAME") },
   { "pause", cf_ctl_pause, GROUP_CONTROL, TRUE, N_("Stop dispatching new tasks") },
   { "resume", cf_ctl_resume, GROUP_CONTROL, TRUE, N_("Dispatch tasks again") },
   { "reload", cf_ctl_reload, GROUP_CONTROL, TRUE, N_("Reload the configuration file") },

@@ -47,6 +47,7 @@ struct _CfBus {
   gulong dispatched_handler;
   gulong finished_handler;
   gulong failover_handlers[4];
+  gulong needs_input_handler;  /* the watcher's "needs-input" */
 };
 
 enum {
@@ -597,6 +598,8 @@ switcher_error (GError *error, sd_bus_error *bus_error)
     name = CF_ERROR_SWAP_IN_PROGRESS;
   else if (g_error_matches (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_PARTIAL_SWAP))
     name = CF_ERROR_PARTIAL_SWAP;
+  else if (g_error_matches (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_UNUSABLE))
+    name = CF_ERROR_ACCOUNT_UNUSABLE;
   return sd_bus_error_set (bus_error, name, error->message);
 }
 
@@ -614,6 +617,39 @@ reply_switcher_result (Pending *p, gboolean ok, GError *error)
       sd_bus_error_free (&bus_error);
     }
   pending_free (p);
+}
+
+static void
+enable_account_authorized (Pending *p)
+{
+  g_autoptr(GError) local_error = NULL;
+  gboolean ok;
+
+  ok = cf_switcher_enable_account (p->self->switcher, p->account, &local_error);
+  reply_switcher_result (p, ok, local_error);
+}
+
+static int
+method_enable_account (sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+  CfBus *self = userdata;
+  const char *account;
+  Pending *p;
+  int r;
+
+  r = sd_bus_message_read (message, "s", &account);
+  if (r < 0)
+    return r;
+  if (cf_config_find_account (self->config, account) == NULL)
+    {
+      g_autofree char *shown = cf_text_for_message (account);
+      return sd_bus_error_setf (error, CF_ERROR_NO_SUCH_ACCOUNT, _("No account named '%s'"), shown);
+    }
+  if (self->switcher == NULL)
+    return sd_bus_error_set (error, SD_BUS_ERROR_NOT_SUPPORTED, _("No account switcher"));
+  p = pending_new (self, message, NULL, NULL);
+  p->account = g_strdup (account);
+  return authorize_then (p, CF_POLKIT_SWITCH_ACCOUNT, enable_account_authorized);
 }
 
 static void
@@ -746,6 +782,10 @@ static const sd_bus_vtable manager_vtable[] = {
                            SD_BUS_ARGS ("s", account),
                            SD_BUS_NO_RESULT,
                            method_switch_account, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("EnableAccount",
+                           SD_BUS_ARGS ("s", account),
+                           SD_BUS_NO_RESULT,
+                           method_enable_account, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD ("ClearPartialSwap", "", "", method_clear_partial_swap, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD ("PauseDispatch", "", "", method_pause_resume, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD ("ResumeDispatch", "", "", method_pause_resume, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -776,6 +816,9 @@ static const sd_bus_vtable manager_vtable[] = {
                            0),
   SD_BUS_SIGNAL_WITH_ARGS ("SwapFinished",
                            SD_BUS_ARGS ("s", from, "s", to, "b", success, "s", message),
+                           0),
+  SD_BUS_SIGNAL_WITH_ARGS ("SessionNeedsInput",
+                           SD_BUS_ARGS ("s", name, "s", project, "s", task, "s", what),
                            0),
   SD_BUS_VTABLE_END,
 };
@@ -855,6 +898,20 @@ on_task_finished (CfState *state, const char *project, const char *task, const c
                           project, task, session, outcome);
   if (r < 0)
     g_warning ("Cannot emit TaskFinished: %s", g_strerror (-r));
+}
+
+static void
+on_needs_input (CfWatcher *watcher, const char *name, const char *project, const char *task,
+                const char *what, CfBus *self)
+{
+  int r;
+
+  if (self->bus == NULL || !self->name_acquired)
+    return;
+  r = sd_bus_emit_signal (self->bus, CF_OBJECT_PATH, CF_INTERFACE, "SessionNeedsInput", "ssss",
+                          name, project, task, what);
+  if (r < 0)
+    g_warning ("Cannot emit SessionNeedsInput: %s", g_strerror (-r));
 }
 
 static void
@@ -1058,6 +1115,8 @@ cf_bus_dispose (GObject *object)
     }
   g_clear_object (&self->inbox);
   g_clear_object (&self->hooks);
+  if (self->watcher != NULL)
+    g_clear_signal_handler (&self->needs_input_handler, self->watcher);
   g_clear_object (&self->watcher);
   if (self->quota != NULL)
     g_clear_signal_handler (&self->failover_handlers[0], self->quota);
@@ -1123,7 +1182,12 @@ cf_bus_set_components (CfBus *self, CfInbox *inbox, CfHooks *hooks, CfWatcher *w
 {
   g_set_object (&self->inbox, inbox);
   g_set_object (&self->hooks, hooks);
+  if (self->watcher != NULL)
+    g_clear_signal_handler (&self->needs_input_handler, self->watcher);
   g_set_object (&self->watcher, watcher);
+  if (watcher != NULL)
+    self->needs_input_handler = g_signal_connect (watcher, "needs-input",
+                                                  G_CALLBACK (on_needs_input), self);
 }
 
 void

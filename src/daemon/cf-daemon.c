@@ -140,6 +140,44 @@ on_quota_exhausted (CfQuota *quota, const char *account, GStrv sessions, gint64 
 }
 
 static void
+on_account_unusable (CfQuota *quota, const char *account, const char *problem, CfDaemon *self)
+{
+  CfAccountState *state = cf_state_lookup_account (self->state, account);
+  gboolean known = state != NULL && g_strcmp0 (state->problem, problem) == 0;
+  g_autofree char *body = NULL;
+
+  cf_switcher_account_unusable (self->switcher, account, problem);
+  if (known)
+    return;                    /* notified when it was first seen */
+  body = g_strdup_printf (_("Account %s cannot be used (%s): no usage reset will cure this. "
+                            "The daemon switched away from it and will not use it again. "
+                            "Log in again or settle the account (claude /login with "
+                            "CLAUDE_CONFIG_DIR set to its home), then run "
+                            "'claude-failoverctl accounts enable %s'."),
+                          account, problem, account);
+  cf_notify_event (self->notify, CF_NOTIFY_ACCOUNT_UNUSABLE, _("A Claude account is unusable"),
+                   body);
+}
+
+static void
+on_needs_input (CfWatcher *watcher, const char *name, const char *project, const char *task,
+                const char *what, CfDaemon *self)
+{
+  g_autofree char *body = NULL;
+  g_autofree char *timeout = g_strdup_printf ("%" G_GINT64_FORMAT " s",
+                                              self->config->needs_input_timeout_usec / G_USEC_PER_SEC);
+
+  if (task[0] != '\0')
+    body = g_strdup_printf (_("Session %s (project %s, task %s) waits for a person: %s. Answer "
+                              "it in its tmux session (tmux attach -t =%s); otherwise the task "
+                              "goes back to the queue after %s."),
+                            name, project, task, what, name, timeout);
+  else
+    body = g_strdup_printf (_("Session %s waits for a person: %s."), name, what);
+  cf_notify_event (self->notify, CF_NOTIFY_NEEDS_INPUT, _("A Claude session needs input"), body);
+}
+
+static void
 on_degraded (CfHealth *health, guint reasons, CfDaemon *self)
 {
   g_autofree char *body = cf_health_describe (reasons);
@@ -378,6 +416,8 @@ cf_daemon_start (CfDaemon *self, GError **error)
   if (!cf_switcher_start (self->switcher, error))
     return FALSE;
   g_signal_connect (self->quota, "exhausted", G_CALLBACK (on_quota_exhausted), self);
+  g_signal_connect (self->quota, "account-unusable", G_CALLBACK (on_account_unusable), self);
+  g_signal_connect (self->watcher, "needs-input", G_CALLBACK (on_needs_input), self);
   self->usage_switch = cf_usage_switch_new (self->config, self->state, self->switcher,
                                             self->hooks);
 

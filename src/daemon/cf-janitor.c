@@ -442,8 +442,7 @@ sessions_at_work (CfJanitor *self)
       CfSession *session = g_ptr_array_index (sessions, i);
 
       /* Stalled still holds its task: the watcher decides what happens to it. */
-      if (session->state != CF_SESSION_LAUNCHING && session->state != CF_SESSION_WORKING &&
-          session->state != CF_SESSION_STALLED)
+      if (session->state != CF_SESSION_LAUNCHING && !cf_session_state_holds_task (session->state))
         continue;
       if (*session->project == '\0' || *session->task == '\0')
         continue;

@@ -117,7 +117,7 @@ mark_presence (CfLifecycle *self, const char *name, CfSessionKind kind, CfTmuxSe
   else if (!present && session->state != CF_SESSION_DEAD)
     {
       log_session (G_LOG_LEVEL_WARNING, name, "session disappeared");
-      if (session->state == CF_SESSION_WORKING || session->state == CF_SESSION_LAUNCHING)
+      if (cf_session_state_holds_task (session->state) || session->state == CF_SESSION_LAUNCHING)
         cf_state_mark_session_failed (self->state, name, g_get_real_time ());
       cf_state_set_session_state (self->state, name, CF_SESSION_DEAD);
     }

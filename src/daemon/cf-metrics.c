@@ -92,7 +92,7 @@ static void
 render_sessions (GString *out, CfState *state)
 {
   g_autoptr(GPtrArray) sessions = cf_state_list_sessions (state);
-  guint counts[2][CF_SESSION_DEAD + 1] = { { 0 } };
+  guint counts[2][CF_SESSION_STATE_LAST + 1] = { { 0 } };
   guint active_tasks = 0;
 
   for (guint i = 0; i < sessions->len; i++)
@@ -101,13 +101,12 @@ render_sessions (GString *out, CfState *state)
 
       counts[s->kind][s->state]++;
       if (*s->task != '\0' &&
-          (s->state == CF_SESSION_LAUNCHING || s->state == CF_SESSION_WORKING ||
-           s->state == CF_SESSION_STALLED))
+          (s->state == CF_SESSION_LAUNCHING || cf_session_state_holds_task (s->state)))
         active_tasks++;
     }
   family (out, "sessions", "gauge", "Claude sessions by kind and state.");
   for (guint kind = CF_SESSION_POOL; kind <= CF_SESSION_DEDICATED; kind++)
-    for (guint st = CF_SESSION_IDLE; st <= CF_SESSION_DEAD; st++)
+    for (guint st = CF_SESSION_IDLE; st <= CF_SESSION_STATE_LAST; st++)
       sample2 (out, "sessions", "kind", cf_session_kind_to_string (kind),
                "state", cf_session_state_to_string (st), counts[kind][st]);
 

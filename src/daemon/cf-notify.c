@@ -106,6 +106,7 @@ static const char *const kind_names[] = {
   [CF_NOTIFY_LIMIT] = "limit",
   [CF_NOTIFY_USAGE_WARNING] = "usage-warning",
   [CF_NOTIFY_NEEDS_INPUT] = "needs-input",
+  [CF_NOTIFY_ACCOUNT_UNUSABLE] = "account-unusable",
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (kind_names) == CF_NOTIFY_KIND_COUNT);
 

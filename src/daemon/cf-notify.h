@@ -67,6 +67,7 @@ typedef enum {
   CF_NOTIFY_LIMIT,             /* an account hit its usage limit (QuotaExhausted) */
   CF_NOTIFY_USAGE_WARNING,     /* an account's usage passed quota.warn_at */
   CF_NOTIFY_NEEDS_INPUT,       /* a session waits for a person (SessionNeedsInput) */
+  CF_NOTIFY_ACCOUNT_UNUSABLE,  /* an account cannot be used until EnableAccount */
   CF_NOTIFY_KIND_COUNT,
 } CfNotifyKind;
 

@@ -36,6 +36,7 @@ struct _CfQuota {
 enum {
   SIGNAL_EXHAUSTED,
   SIGNAL_USAGE_WARNING,
+  SIGNAL_ACCOUNT_UNUSABLE,
   N_SIGNALS,
 };
 static guint signals[N_SIGNALS];
@@ -76,6 +77,39 @@ forget_session (CfQuota *self, const char *name)
 {
   g_hash_table_remove (self->evidence, name);
   g_hash_table_remove (self->readings, name);
+}
+
+/* The session's state follows its evidence (ARCHITECTURE.md 4.9): blocked
+ * while a usage limit holds it, never done or idle; working again (idle for
+ * an operator's dedicated session) once the limit is no longer on screen.
+ * Claude working again (UserPromptSubmit, a busy pane) is the watcher's. */
+static void
+set_blocked (CfQuota *self, const char *name, gboolean blocked)
+{
+  CfSession *session = cf_state_lookup_session (self->state, name);
+
+  if (session == NULL)
+    return;
+  if (blocked && session->state != CF_SESSION_BLOCKED &&
+      (session->kind == CF_SESSION_DEDICATED
+         ? session->state != CF_SESSION_DEAD && session->state != CF_SESSION_LAUNCHING
+         : cf_session_state_holds_task (session->state) && session->task[0] != '\0'))
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                        "CF_SESSION", name, "CF_TASK", session->task,
+                        "MESSAGE", "%s: %s → blocked (usage limit)", name,
+                        cf_session_state_to_string (session->state));
+      cf_state_set_session_state (self->state, name, CF_SESSION_BLOCKED);
+    }
+  else if (!blocked && session->state == CF_SESSION_BLOCKED)
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                        "CF_SESSION", name, "CF_TASK", session->task,
+                        "MESSAGE", "%s: blocked → %s (no usage limit any more)", name,
+                        session->kind == CF_SESSION_POOL ? "working" : "idle");
+      cf_state_set_session_state (self->state, name, session->kind == CF_SESSION_POOL
+                                                       ? CF_SESSION_WORKING : CF_SESSION_IDLE);
+    }
 }
 
 static void
@@ -142,8 +176,7 @@ session_is_candidate (CfQuota *self, CfSession *session)
     return FALSE;
   if (session->kind == CF_SESSION_DEDICATED)
     return session->state != CF_SESSION_DEAD;
-  return session->state == CF_SESSION_LAUNCHING || session->state == CF_SESSION_WORKING ||
-         session->state == CF_SESSION_STALLED;
+  return session->state == CF_SESSION_LAUNCHING || cf_session_state_holds_task (session->state);
 }
 
 static gboolean
@@ -153,6 +186,8 @@ detection_paused (CfQuota *self)
          cf_swap_state_in_progress (cf_state_get_swap_state (self->state)) ||
          cf_state_get_partial_swap (self->state);
 }
+
+static void mark_relaunched (CfQuota *self, const char *name);
 
 /* ---- decision ------------------------------------------------------------ */
 
@@ -362,6 +397,7 @@ observe_current_pane (CfQuota *self, CfSession *session, const CfPaneVerdict *ve
       if (evidence->blocked || evidence->unconfirmed > 0)
         log_evidence (evidence, account, "no limit on screen any more: suspicion cleared");
       g_hash_table_remove (self->evidence, session->name);
+      set_blocked (self, session->name, FALSE);
       return;
     }
   evidence = ensure_evidence (self, session);
@@ -381,6 +417,7 @@ observe_current_pane (CfQuota *self, CfSession *session, const CfPaneVerdict *ve
           cf_state_count_event (self->state, CF_EVENT_LIMIT_BY_PANE);
           log_evidence (evidence, account, "usage limit on screen");
         }
+      set_blocked (self, session->name, TRUE);
       return;
     }
   if (evidence->blocked)
@@ -391,6 +428,7 @@ observe_current_pane (CfQuota *self, CfSession *session, const CfPaneVerdict *ve
       evidence->blocked = TRUE;
       cf_state_count_event (self->state, CF_EVENT_LIMIT_BY_PANE);
       log_evidence (evidence, account, "usage limit on screen, confirmed by a second poll");
+      set_blocked (self, session->name, TRUE);
     }
   else
     log_evidence (evidence, account, "usage limit on screen without a reset time: "
@@ -547,6 +585,23 @@ on_hook (CfHooks *hooks, const char *name, CfHookPayload *payload, CfQuota *self
   switch (payload->event)
     {
     case CF_HOOK_EVENT_STOP_FAILURE:
+      if (cf_hook_payload_account_problem (payload) != NULL)
+        {
+          /* Not a limit: no reset will cure it (ARCHITECTURE.md 4.9). The
+           * account the session runs on, whether active or still draining. */
+          const char *problem = cf_hook_payload_account_problem (payload);
+          g_autofree char *account = g_strdup (session->account[0] != '\0'
+                                                 ? session->account
+                                                 : cf_state_get_active_account (self->state));
+
+          g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                            "CF_SESSION", name, "CF_ACCOUNT", account,
+                            "MESSAGE", "%s: StopFailure %s: account %s is unusable (%s)", name,
+                            problem, account,
+                            payload->last_assistant_message ? payload->last_assistant_message : "");
+          g_signal_emit (self, signals[SIGNAL_ACCOUNT_UNUSABLE], 0, account, problem);
+          return;
+        }
       if (cf_hook_payload_is_throttle (payload))
         g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                           "CF_SESSION", name,
@@ -581,6 +636,7 @@ on_hook (CfHooks *hooks, const char *name, CfHookPayload *payload, CfQuota *self
       }
       log_evidence (evidence, cf_state_get_active_account (self->state),
                     "StopFailure hook reports a usage limit");
+      set_blocked (self, name, TRUE);
       /* Decide now (the hook is precise). Only when its message named no
        * reset does a quick capture come first, for the reset the pane may
        * show: a capture waits behind a busy tmux server. */
@@ -775,6 +831,10 @@ cf_quota_class_init (CfQuotaClass *klass)
     g_signal_new ("exhausted", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRV, G_TYPE_INT64,
                   G_TYPE_STRING);
+  /* (account, problem): a StopFailure said the account cannot be used. */
+  signals[SIGNAL_ACCOUNT_UNUSABLE] =
+    g_signal_new ("account-unusable", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void

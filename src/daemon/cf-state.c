@@ -67,8 +67,9 @@ G_DEFINE_FINAL_TYPE (CfState, cf_state, G_TYPE_OBJECT)
 
 static const char *const session_kind_names[] = { "pool", "dedicated" };
 static const char *const session_state_names[] = {
-  "idle", "launching", "working", "stalled", "failed", "dead",
+  "idle", "launching", "working", "stalled", "failed", "dead", "blocked", "needs-input",
 };
+G_STATIC_ASSERT (G_N_ELEMENTS (session_state_names) == CF_SESSION_STATE_LAST + 1);
 static const char *const swap_state_names[] = {
   "normal", "saving", "switching", "resuming", "fallback",
 };
@@ -111,6 +112,13 @@ cf_session_state_from_string (const char *text, CfSessionState *out)
     return FALSE;
   *out = i;
   return TRUE;
+}
+
+gboolean
+cf_session_state_holds_task (CfSessionState state)
+{
+  return state == CF_SESSION_WORKING || state == CF_SESSION_STALLED ||
+         state == CF_SESSION_BLOCKED || state == CF_SESSION_NEEDS_INPUT;
 }
 
 const char *
@@ -1221,7 +1229,7 @@ cf_state_find_session_by_task (CfState *self, const char *project, const char *t
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
       CfSession *s = value;
-      if ((s->state == CF_SESSION_LAUNCHING || s->state == CF_SESSION_WORKING) &&
+      if ((s->state == CF_SESSION_LAUNCHING || cf_session_state_holds_task (s->state)) &&
           g_str_equal (s->project, project) && g_str_equal (s->task, task))
         return s;
     }

@@ -26,7 +26,11 @@ typedef enum {
   CF_SESSION_STALLED,
   CF_SESSION_FAILED,
   CF_SESSION_DEAD,
+  CF_SESSION_BLOCKED,           /* waiting on a usage limit (ARCHITECTURE.md 4.9) */
+  CF_SESSION_NEEDS_INPUT,       /* a dialog, menu or permission question waits for a person */
 } CfSessionState;
+
+#define CF_SESSION_STATE_LAST CF_SESSION_NEEDS_INPUT
 
 typedef enum {
   CF_SWAP_NORMAL,
@@ -114,6 +118,9 @@ typedef enum {
 const char *cf_session_kind_to_string (CfSessionKind kind);
 const char *cf_session_state_to_string (CfSessionState state);
 gboolean cf_session_state_from_string (const char *text, CfSessionState *out);
+/* TRUE for working, stalled, blocked and needs-input: Claude runs the
+ * session's task (LAUNCHING excluded: the prompt is not typed yet). */
+gboolean cf_session_state_holds_task (CfSessionState state);
 const char *cf_swap_state_to_string (CfSwapState state);
 /* TRUE for saving, switching, resuming: a switch is running. Fallback is a
  * resting state (on a backup account, return scheduled). */

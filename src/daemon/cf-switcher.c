@@ -132,8 +132,18 @@ account_exhausted_until (CfSwitcher *self, const char *name)
   return 0;
 }
 
+/* "" when NAME is usable, else why not (authentication_failed, …):
+ * an unusable account is never switched to until EnableAccount. */
+static const char *
+account_problem (CfSwitcher *self, const char *name)
+{
+  CfAccountState *account = cf_state_lookup_account (self->state, name);
+
+  return account != NULL && account->problem != NULL ? account->problem : "";
+}
+
 /* The account after EXCLUDE in the configured order (wrapping), available
- * now; NULL when none. */
+ * now (not exhausted, not unusable); NULL when none. */
 static const CfAccountConfig *
 next_available (CfSwitcher *self, const char *exclude)
 {
@@ -149,7 +159,8 @@ next_available (CfSwitcher *self, const char *exclude)
       const CfAccountConfig *account = g_ptr_array_index (accounts, (start + n) % accounts->len);
 
       if (!g_str_equal (account->name, exclude) &&
-          account_exhausted_until (self, account->name) <= now)
+          account_exhausted_until (self, account->name) <= now &&
+          account_problem (self, account->name)[0] == '\0')
         return account;
     }
   return NULL;
@@ -366,6 +377,7 @@ relaunch_dedicated (Swap *swap, CfSession *session)
 typedef struct {
   Swap *swap;
   char *session;
+  gboolean want_uuid;          /* the conversation is not known from a hook */
 } Probe;
 
 static void
@@ -416,7 +428,7 @@ step_resume (Swap *swap)
            * project directory: the task is not started again. A task whose
            * outcome is already being written is not resumed (it would run
            * twice). */
-          if ((session->state == CF_SESSION_WORKING || session->state == CF_SESSION_STALLED) &&
+          if (cf_session_state_holds_task (session->state) &&
               session->task[0] != '\0' &&
               !cf_watcher_is_finishing (self->watcher, session->name) &&
               cf_dispatcher_resume (self->dispatcher, session->name, swap->to))
@@ -426,7 +438,7 @@ step_resume (Swap *swap)
                         session->name, session->task, session->resume_uuid);
               continue;
             }
-          if (session->state == CF_SESSION_WORKING && session->task[0] != '\0')
+          if (cf_session_state_holds_task (session->state) && session->task[0] != '\0')
             swap->requeued++;
           cf_watcher_evict (self->watcher, session->name, _("the account ran out: switching accounts"));
           continue;
@@ -498,7 +510,14 @@ on_history (GObject *source, GAsyncResult *result, gpointer user_data)
   if (text != NULL)
     {
       cf_pane_classify (text, strlen (text), &context, &verdict);
-      if (verdict.resume_uuid != NULL && cf_state_lookup_session (swap->self->state, probe->session))
+      /* A task whose turn has already finished on screen (its Stop hook
+       * still on its way) is done: resumed, it would be answered again on
+       * the new account, requeued it would run twice. */
+      if (cf_watcher_settle_if_finished (swap->self->watcher, probe->session, &verdict))
+        log_swap (G_LOG_LEVEL_MESSAGE, swap, "%s: its task had finished on screen: done, "
+                  "not resumed", probe->session);
+      if (probe->want_uuid && verdict.resume_uuid != NULL &&
+          cf_state_lookup_session (swap->self->state, probe->session))
         {
           cf_state_set_session_resume_uuid (swap->self->state, probe->session, verdict.resume_uuid);
           log_swap (G_LOG_LEVEL_INFO, swap, "%s: conversation %s (from the pane history)",
@@ -525,23 +544,29 @@ step_save (Swap *swap)
       gboolean running = session->kind == CF_SESSION_DEDICATED
                          ? session->state != CF_SESSION_DEAD
                          : (session->state == CF_SESSION_LAUNCHING ||
-                            session->state == CF_SESSION_WORKING ||
-                            session->state == CF_SESSION_STALLED);
+                            cf_session_state_holds_task (session->state));
       Probe *probe;
+
+      gboolean pool_task = session->kind == CF_SESSION_POOL &&
+                           session->state == CF_SESSION_WORKING && session->task[0] != '\0';
+      gboolean want_uuid;
 
       if (!running)
         continue;
-      if (cf_uuid_is_valid (session->resume_uuid))
-        {
-          log_swap (G_LOG_LEVEL_INFO, swap, "%s: conversation %s (from its SessionStart hook)",
-                    session->name, session->resume_uuid);
-          continue;
-        }
-      if (session->resume_uuid[0] != '\0')
+      want_uuid = !cf_uuid_is_valid (session->resume_uuid);
+      if (!want_uuid)
+        log_swap (G_LOG_LEVEL_INFO, swap, "%s: conversation %s (from its SessionStart hook)",
+                  session->name, session->resume_uuid);
+      /* A working pool session's pane is read anyway: has its task already
+       * finished there? */
+      if (!want_uuid && !pool_task)
+        continue;
+      if (want_uuid && session->resume_uuid[0] != '\0')
         cf_state_set_session_resume_uuid (self->state, session->name, NULL);
       probe = g_new0 (Probe, 1);
       probe->swap = swap;
       probe->session = g_strdup (session->name);
+      probe->want_uuid = want_uuid;
       swap->pending++;
       cf_tmux_capture_async (self->tmux, session->name, RESUME_HISTORY_LINES, NULL, on_history,
                              probe);
@@ -600,6 +625,16 @@ on_return_timer (gpointer user_data)
                         " s more", primary->name, (until - now) / G_USEC_PER_SEC);
       cf_state_set_return_at (self->state, until + self->config->quota_return_margin_usec);
       arm_timers (self);
+      return G_SOURCE_REMOVE;
+    }
+  if (account_problem (self, primary->name)[0] != '\0')
+    {
+      /* EnableAccount re-arms nothing: the operator switches back by hand. */
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                        "CF_ACCOUNT", primary->name,
+                        "MESSAGE", "Not returning to %s: it is unusable (%s) until "
+                        "EnableAccount", primary->name, account_problem (self, primary->name));
+      cf_state_set_return_at (self->state, 0);
       return G_SOURCE_REMOVE;
     }
   problems = cf_symlinks_validate_all (self->config, FALSE);
@@ -765,6 +800,14 @@ cf_switcher_switch (CfSwitcher *self, const char *account, GError **error)
                        _("'%s' is already the active account"), account);
           return FALSE;
         }
+      if (account_problem (self, target->name)[0] != '\0')
+        {
+          g_set_error (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_UNUSABLE,
+                       _("account '%s' is unusable (%s): fix it, then run "
+                         "'claude-failoverctl accounts enable %s'"),
+                       target->name, account_problem (self, target->name), target->name);
+          return FALSE;
+        }
     }
   if (!check_can_switch (self, error))
     return FALSE;
@@ -888,6 +931,61 @@ cf_switcher_account_exhausted (CfSwitcher *self, const char *account, gint64 res
   }
 }
 
+/* ---- unusable accounts ----------------------------------------------------- */
+
+void
+cf_switcher_account_unusable (CfSwitcher *self, const char *account, const char *problem)
+{
+  const CfAccountConfig *target;
+  g_autoptr(GError) error = NULL;
+
+  if (cf_config_find_account (self->config, account) == NULL || problem == NULL ||
+      problem[0] == '\0')
+    return;
+  if (!g_str_equal (account_problem (self, account), problem))
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "CF_ACCOUNT", account,
+                      "MESSAGE", "Account %s is unusable (%s): never switched to until "
+                      "EnableAccount", account, problem);
+  cf_state_set_account_problem (self->state, account, problem);
+  if (self->cancellable == NULL || self->swap != NULL ||
+      !g_str_equal (account, cf_state_get_active_account (self->state)))
+    return;
+  if (!check_can_switch (self, &error))
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "CF_ACCOUNT", account,
+                        "MESSAGE", "Account %s is unusable but cannot be switched: %s",
+                        account, error->message);
+      return;
+    }
+  target = next_available (self, account);
+  if (target == NULL)
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "CF_ACCOUNT", account,
+                        "MESSAGE", "Account %s is unusable and no other account is available",
+                        account);
+      return;
+    }
+  /* No reactivate cooldown: staying on a dead account helps nobody. */
+  swap_begin (self, account, target->name, "auth");
+}
+
+gboolean
+cf_switcher_enable_account (CfSwitcher *self, const char *account, GError **error)
+{
+  if (cf_config_find_account (self->config, account) == NULL)
+    {
+      g_set_error (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_NO_SUCH_ACCOUNT,
+                   _("no account named '%s'"), account);
+      return FALSE;
+    }
+  if (account_problem (self, account)[0] != '\0')
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "CF_ACCOUNT", account,
+                      "MESSAGE", "Account %s enabled again by the operator (was: %s)",
+                      account, account_problem (self, account));
+  cf_state_set_account_problem (self->state, account, NULL);
+  return TRUE;
+}
+
 /* ---- proactive switches (cf-usage-switch) --------------------------------- */
 
 /* After a usage switch, pool sessions still finishing on the old account
@@ -904,7 +1002,7 @@ evict_drained (CfSwitcher *self, const char *account)
       CfSession *session = g_ptr_array_index (sessions, i);
 
       if (session->kind != CF_SESSION_POOL || !g_str_equal (session->account, account) ||
-          (session->state != CF_SESSION_WORKING && session->state != CF_SESSION_STALLED))
+          !cf_session_state_holds_task (session->state))
         continue;
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                         "CF_SESSION", session->name, "CF_TASK", session->task,

@@ -45,6 +45,7 @@ typedef enum {
   CF_SWITCHER_ERROR_PARTIAL_SWAP,
   CF_SWITCHER_ERROR_INVALID,
   CF_SWITCHER_ERROR_LAYOUT,    /* shared links or claude_link need the operator */
+  CF_SWITCHER_ERROR_UNUSABLE,  /* the account has a problem (EnableAccount clears it) */
 } CfSwitcherError;
 
 /* Reset assumed when a limit names no time (the 5-hour window). */
@@ -74,6 +75,14 @@ gboolean cf_switcher_clear_partial (CfSwitcher *self, GError **error);
  * when there is none. */
 void cf_switcher_account_exhausted (CfSwitcher *self, const char *account, gint64 reset_usec,
                                     const char *evidence);
+
+/* ACCOUNT cannot be used at all (PROBLEM: authentication_failed,
+ * billing_error, …, not a usage limit): its problem is recorded (Usage,
+ * persisted), it is never switched to, and when it is the active account
+ * the daemon switches away at once (SwapStarted reason "auth"). */
+void cf_switcher_account_unusable (CfSwitcher *self, const char *account, const char *problem);
+/* EnableAccount: clears ACCOUNT's problem. */
+gboolean cf_switcher_enable_account (CfSwitcher *self, const char *account, GError **error);
 
 /* A proactive switch (cf-usage-switch) to ACCOUNT, REASON "usage" or
  * "return": like a reactive one (journal, crash safety, dedicated sessions

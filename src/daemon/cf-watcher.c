@@ -33,6 +33,12 @@ struct _CfWatcher {
 
 G_DEFINE_FINAL_TYPE (CfWatcher, cf_watcher, G_TYPE_OBJECT)
 
+enum {
+  SIGNAL_NEEDS_INPUT,
+  N_SIGNALS,
+};
+static guint signals[N_SIGNALS];
+
 /* A Watch is referenced by the watches table and by every asynchronous
  * call in flight for it (capture, session info, keys, queue move): a call
  * answered after the watch was ended or replaced finds it alive, marked
@@ -51,6 +57,9 @@ typedef struct {
   const char *outcome;         /* static: done, timeout, requeued */
   char *why;                   /* the outcome's reason */
   gboolean evicted;            /* account switch: attempt not counted, session killed */
+  gboolean kill_on_finish;     /* a dialog holds the pane: /exit + Enter could answer it */
+  gboolean needs_input_by_hook; /* needs-input from a Notification hook (the pane may not show it) */
+  gboolean seen_waiting;       /* needs-input: a poll has seen the pane not busy since */
   gint64 exit_deadline;
   guint timer_id;
 } Watch;
@@ -457,14 +466,14 @@ on_task_moved (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   /* The session died and was already recreated and given new work while
    * the queue move ran: it is not this watch's to recycle any more. */
-  if (watch->evicted)
+  if (watch->evicted || watch->kill_on_finish)
     {
       cf_state_set_session_work (self->state, watch->session, NULL, NULL);
       cf_tmux_kill_session_async (self->tmux, watch->session, NULL, on_killed, NULL);
       watch_end (watch);
       return;
     }
-  if (watch->session_died || session->state != CF_SESSION_WORKING ||
+  if (watch->session_died || !cf_session_state_holds_task (session->state) ||
       !g_str_equal (session->task, watch->task) || !g_str_equal (session->project, watch->project))
     {
       watch_end (watch);
@@ -514,6 +523,7 @@ finish_detected (Watch *watch, CfEvent how, const char *outcome, const char *why
 /* ---- polling ------------------------------------------------------------ */
 
 static void on_claude_check (GObject *source, GAsyncResult *result, gpointer user_data);
+static void resume_working (CfWatcher *self, const char *name, const char *why);
 
 static void
 on_capture (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -523,6 +533,7 @@ on_capture (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autofree char *text = cf_tmux_capture_finish (CF_TMUX (source), result, &error);
   g_auto(CfPaneVerdict) verdict = { 0 };
   CfPaneContext context = { .now_unix = g_get_real_time () / G_USEC_PER_SEC };
+  CfSession *session;
   gboolean stable;
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || watch->ended)
@@ -535,9 +546,37 @@ on_capture (GObject *source, GAsyncResult *result, gpointer user_data)
   stable = watch->last_text != NULL && g_str_equal (watch->last_text, text);
   g_free (watch->last_text);
   watch->last_text = g_steal_pointer (&text);
-  /* A usage limit leaves a stable pane with no spinner: blocked, not done. */
-  if (verdict.limit)
+  /* A usage limit leaves a stable pane with no spinner: blocked, not done
+   * (the quota decides; Claude's own limit menu is the limit's, not a
+   * person's). */
+  if (verdict.limit || verdict.dialog_kind == CF_PANE_DIALOG_LIMIT_MENU)
     return;
+  session = cf_state_lookup_session (watch->self->state, watch->session);
+  if (session == NULL || !g_str_equal (session->task, watch->task))
+    return;
+  if (session->state == CF_SESSION_NEEDS_INPUT && (!verdict.busy || verdict.needs_input))
+    watch->seen_waiting = TRUE;
+  if (verdict.needs_input)
+    {
+      g_autofree char *what = g_strdup_printf ("%s: %s", cf_pane_dialog_to_string (verdict.dialog_kind),
+                                               verdict.dialog != NULL ? verdict.dialog : "");
+      cf_watcher_enter_needs_input (watch->self, watch->session, what, FALSE);
+      return;
+    }
+  if (session->state == CF_SESSION_BLOCKED || session->state == CF_SESSION_NEEDS_INPUT)
+    {
+      /* Claude works again (its own auto-continue, or a person answered),
+       * or the dialog seen on the pane is gone: working again. A
+       * needs-input from a hook (Claude may still show its spinner when
+       * it fires) waits for the pane to pause, then work again. */
+      gboolean works_again = verdict.busy && (session->state == CF_SESSION_BLOCKED ||
+                                              !watch->needs_input_by_hook || watch->seen_waiting);
+
+      if (works_again || (session->state == CF_SESSION_NEEDS_INPUT && !watch->needs_input_by_hook))
+        resume_working (watch->self, watch->session,
+                        verdict.busy ? "the pane is busy again" : "the dialog is gone");
+      return;
+    }
   if (stable && verdict.prompt && !verdict.busy)
     finish_detected (watch, CF_EVENT_DONE_BY_PANE, "done", "pane idle over two polls");
   else if (stable && !verdict.prompt && !verdict.busy)
@@ -594,9 +633,65 @@ ensure_watch (CfWatcher *self, CfSession *session)
 static gboolean
 is_watched_session (CfSession *session)
 {
-  return session->kind == CF_SESSION_POOL && session->state == CF_SESSION_WORKING &&
+  return session->kind == CF_SESSION_POOL &&
+         (session->state == CF_SESSION_WORKING || session->state == CF_SESSION_BLOCKED ||
+          session->state == CF_SESSION_NEEDS_INPUT) &&
          session->task[0] != '\0' && session->project[0] != '\0';
 }
+
+/* ---- waiting: blocked and needs-input ------------------------------------ */
+
+static void
+resume_working (CfWatcher *self, const char *name, const char *why)
+{
+  CfSession *session = cf_state_lookup_session (self->state, name);
+  Watch *watch = g_hash_table_lookup (self->watches, name);
+
+  if (session == NULL ||
+      (session->state != CF_SESSION_BLOCKED && session->state != CF_SESSION_NEEDS_INPUT))
+    return;
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                    "CF_SESSION", name, "CF_TASK", session->task,
+                    "MESSAGE", "%s: %s → working (%s)", name,
+                    cf_session_state_to_string (session->state), why);
+  if (watch != NULL)
+    watch->needs_input_by_hook = FALSE;
+  cf_state_set_session_state (self->state, name, CF_SESSION_WORKING);
+}
+
+void
+cf_watcher_enter_needs_input (CfWatcher *self, const char *name, const char *what,
+                              gboolean by_hook)
+{
+  CfSession *session = cf_state_lookup_session (self->state, name);
+  g_autofree char *project = NULL;
+  g_autofree char *task = NULL;
+  Watch *watch;
+
+  if (session == NULL || session->state == CF_SESSION_NEEDS_INPUT)
+    return;
+  if (session->kind == CF_SESSION_POOL)
+    {
+      if (!is_watched_session (session) || (watch = ensure_watch (self, session)) == NULL ||
+          watch->finishing)
+        return;
+      watch->needs_input_by_hook = by_hook;
+      watch->seen_waiting = FALSE;
+    }
+  else if (session->state == CF_SESSION_DEAD)
+    return;
+  project = g_strdup (session->project);
+  task = g_strdup (session->task);
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                    "CF_SESSION", name, "CF_TASK", task,
+                    "MESSAGE", "%s: needs input (%s)%s", name, what,
+                    session->kind == CF_SESSION_POOL
+                      ? ": the task goes back to the queue after dispatcher.needs_input_timeout"
+                      : "");
+  cf_state_set_session_state (self->state, name, CF_SESSION_NEEDS_INPUT);
+  g_signal_emit (self, signals[SIGNAL_NEEDS_INPUT], 0, name, project, task, what);
+}
+
 
 static gboolean
 on_tick (gpointer user_data)
@@ -615,7 +710,15 @@ on_tick (gpointer user_data)
         continue;
       if (signal_file_present (self, session->name))
         finish_detected (watch, CF_EVENT_DONE_BY_SIGNAL_FILE, "done", "done-signal file");
-      else if (now - session->since > self->config->idle_timeout_usec)
+      else if (session->state == CF_SESSION_NEEDS_INPUT &&
+               now - session->since > self->config->needs_input_timeout_usec)
+        {
+          watch->kill_on_finish = TRUE;
+          finish_watch (watch, "requeued", _("nobody answered the session's question within "
+                                             "dispatcher.needs_input_timeout"));
+        }
+      else if (session->state == CF_SESSION_WORKING &&
+               now - session->since > self->config->idle_timeout_usec)
         finish_detected (watch, CF_EVENT_DONE_BY_IDLE_TIMEOUT, "timeout",
                          "dispatcher.idle_timeout reached");
       else if (!watch->capturing)
@@ -645,11 +748,30 @@ on_hook (CfHooks *hooks, const char *name, CfHookPayload *payload, CfWatcher *se
         cf_state_set_session_state (self->state, name, CF_SESSION_WORKING);
       else if (payload->event == CF_HOOK_EVENT_STOP)
         cf_state_set_session_state (self->state, name, CF_SESSION_IDLE);
+      else if (cf_hook_payload_needs_person (payload))
+        cf_watcher_enter_needs_input (self, name, payload->notification_type, TRUE);
+      return;
+    }
+  if (cf_hook_payload_needs_person (payload))
+    {
+      g_autofree char *what = g_strdup_printf ("%s: %s", payload->notification_type,
+                                               payload->message != NULL ? payload->message : "");
+      cf_watcher_enter_needs_input (self, name, what, TRUE);
+      return;
+    }
+  if (payload->event == CF_HOOK_EVENT_USER_PROMPT_SUBMIT)
+    {
+      /* Claude's own auto-continue after a limit, or a person's answer. */
+      resume_working (self, name, "UserPromptSubmit hook");
       return;
     }
   if (payload->event == CF_HOOK_EVENT_STOP && is_watched_session (session) &&
       (watch = ensure_watch (self, session)) != NULL)
-    finish_detected (watch, CF_EVENT_DONE_BY_HOOK, "done", "Stop hook");
+    {
+      if (session->state == CF_SESSION_NEEDS_INPUT)
+        watch->kill_on_finish = watch->kill_on_finish || !watch->needs_input_by_hook;
+      finish_detected (watch, CF_EVENT_DONE_BY_HOOK, "done", "Stop hook");
+    }
   else if (payload->event == CF_HOOK_EVENT_STOP_FAILURE && !cf_hook_payload_is_rate_limit (payload) &&
            is_watched_session (session) && (watch = ensure_watch (self, session)) != NULL)
     {
@@ -830,11 +952,11 @@ recover_after_restart (CfWatcher *self)
     {
       CfSession *session = g_ptr_array_index (sessions, i);
       gboolean half_launched = session->state == CF_SESSION_LAUNCHING && session->task[0] != '\0';
-      /* Launching without a task is a recycle; working or stalled without
-       * one is what older versions left for it. */
+      /* Launching without a task is a recycle; a state that holds a task
+       * but has none is what older versions left for it. */
       gboolean half_recycled = (session->state == CF_SESSION_LAUNCHING ||
-                                session->state == CF_SESSION_WORKING ||
-                                session->state == CF_SESSION_STALLED) && session->task[0] == '\0';
+                                cf_session_state_holds_task (session->state)) &&
+                               session->task[0] == '\0';
 
       if (session->kind != CF_SESSION_POOL || (!half_launched && !half_recycled))
         continue;
@@ -917,6 +1039,11 @@ static void
 cf_watcher_class_init (CfWatcherClass *klass)
 {
   G_OBJECT_CLASS (klass)->dispose = cf_watcher_dispose;
+  /* (name, project, task, what): a session waits for a person. */
+  signals[SIGNAL_NEEDS_INPUT] =
+    g_signal_new ("needs-input", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING,
+                  G_TYPE_STRING);
 }
 
 static void
@@ -938,4 +1065,25 @@ cf_watcher_new (CfConfig *config, CfState *state, CfTmux *tmux, CfHooks *hooks)
   self->tmux = g_object_ref (tmux);
   self->hooks = g_object_ref (hooks);
   return self;
+}
+
+gboolean
+cf_watcher_settle_if_finished (CfWatcher *self, const char *name, const CfPaneVerdict *verdict)
+{
+  CfSession *session = cf_state_lookup_session (self->state, name);
+  Watch *watch;
+
+  /* "ready": an empty live input box at the bottom, no spinner, no dialog,
+   * Claude still running; and nothing that says the turn failed. A session
+   * working for less than a second may show its box before the spinner. */
+  if (session == NULL || session->kind != CF_SESSION_POOL ||
+      session->state != CF_SESSION_WORKING || !is_watched_session (session) ||
+      g_get_real_time () - session->since < G_USEC_PER_SEC ||
+      !verdict->ready || verdict->busy || verdict->limit_match || verdict->server_error ||
+      verdict->throttle || verdict->needs_input || verdict->auto_continue != NULL ||
+      (watch = ensure_watch (self, session)) == NULL || watch->finishing)
+    return FALSE;
+  finish_detected (watch, CF_EVENT_DONE_BY_PANE, "done",
+                   "the pane showed the finished turn when the account switch came");
+  return TRUE;
 }

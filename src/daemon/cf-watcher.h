@@ -5,6 +5,7 @@
 
 #include "cf-config.h"
 #include "cf-hooks.h"
+#include "cf-pane.h"
 #include "cf-state.h"
 #include "cf-tmux.h"
 
@@ -44,6 +45,22 @@ void cf_watcher_evict (CfWatcher *self, const char *session, const char *why);
 /* TRUE when SESSION's task already has its outcome (a Stop hook, the done
  * signal, …) and is being settled: it must not be resumed or run again. */
 gboolean cf_watcher_is_finishing (CfWatcher *self, const char *session);
+/* SESSION waits for a person (a permission question, a menu, an unknown
+ * dialog, or a Notification hook asking for one, BY_HOOK): state
+ * needs-input, signal "needs-input" (name, project, task, WHAT). A pool
+ * session's task goes back to the queue after dispatcher.needs_input_timeout,
+ * attempt counted, and the session is killed (never /exit into a dialog);
+ * the pane busy again, a UserPromptSubmit or (for a pane dialog) the dialog
+ * gone make it working again. Never done, never idle. */
+void cf_watcher_enter_needs_input (CfWatcher *self, const char *session, const char *what,
+                                   gboolean by_hook);
+/* An account switch read SESSION's pane (VERDICT): when it shows the
+ * task's turn finished (ready, no limit, no error, no dialog), the task is
+ * done now (its Stop hook may still be on its way): TRUE, and
+ * cf_watcher_is_finishing () is TRUE from then on, so that the switch
+ * neither resumes nor requeues it. */
+gboolean cf_watcher_settle_if_finished (CfWatcher *self, const char *session,
+                                        const CfPaneVerdict *verdict);
 /* Path of the done-signal file for SESSION. Newly allocated. */
 char *cf_watcher_signal_path (CfConfig *config, const char *session);
 

@@ -1121,6 +1121,7 @@ static const Field models_fields[] = {
 static const Field dispatcher_fields[] = {
   { "idle_timeout", parse_duration, CONFIG_OFFSET (idle_timeout_usec), 0, 0, NULL },
   { "prompt_timeout", parse_duration, CONFIG_OFFSET (prompt_timeout_usec), 0, 0, NULL },
+  { "needs_input_timeout", parse_duration, CONFIG_OFFSET (needs_input_timeout_usec), 0, 0, NULL },
   { "max_dispatch_per_task", parse_uint, CONFIG_OFFSET (max_dispatch_per_task), 0, 1, NULL },
   { "cooldown_schedule", parse_cooldown_schedule, CONFIG_OFFSET (cooldown_schedule), 0, 0, NULL },
   { "models", parse_section, 0, 0, 0, models_fields },
@@ -1499,6 +1500,7 @@ config_new_with_defaults (const char *source, const char *home)
   config->projects_extra = g_new0 (char *, 1);
   config->idle_timeout_usec = (gint64) 60 * 60 * G_USEC_PER_SEC;
   config->prompt_timeout_usec = (gint64) 30 * G_USEC_PER_SEC;
+  config->needs_input_timeout_usec = (gint64) 10 * 60 * G_USEC_PER_SEC;
   config->max_dispatch_per_task = 3;
   config->cooldown_schedule = g_array_new (FALSE, FALSE, sizeof (guint));
   g_array_append_vals (config->cooldown_schedule, cooldown, G_N_ELEMENTS (cooldown));

@@ -77,6 +77,7 @@ typedef struct {
 
   gint64 idle_timeout_usec;
   gint64 prompt_timeout_usec;
+  gint64 needs_input_timeout_usec; /* a session waiting for a person this long: task requeued */
   guint max_dispatch_per_task;
   GArray *cooldown_schedule;   /* guint seconds, one per attempt */
   char *models[CF_PRIORITY_COUNT];

@@ -326,3 +326,31 @@ cf_hook_payload_reset_at (const CfHookPayload *payload, gint64 now_unix, GTimeZo
     return NULL;
   return g_date_time_ref (verdict.reset_at);
 }
+
+const char *
+cf_hook_payload_account_problem (const CfHookPayload *payload)
+{
+  static const char *const problems[] = {
+    "authentication_failed", "oauth_org_not_allowed", "account_on_hold",
+    "verification_required", "billing_error",
+  };
+
+  if (payload == NULL || payload->event != CF_HOOK_EVENT_STOP_FAILURE || payload->error == NULL)
+    return NULL;
+  for (guint i = 0; i < G_N_ELEMENTS (problems); i++)
+    if (g_str_equal (payload->error, problems[i]))
+      return problems[i];
+  return NULL;
+}
+
+gboolean
+cf_hook_payload_needs_person (const CfHookPayload *payload)
+{
+  static const char *const types[] = {
+    "permission_prompt", "agent_needs_input", "elicitation_dialog", NULL,
+  };
+
+  return payload != NULL && payload->event == CF_HOOK_EVENT_NOTIFICATION &&
+         payload->notification_type != NULL &&
+         g_strv_contains (types, payload->notification_type);
+}

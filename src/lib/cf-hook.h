@@ -115,6 +115,15 @@ gboolean cf_hook_payload_is_throttle (const CfHookPayload *payload);
 GDateTime *cf_hook_payload_reset_at (const CfHookPayload *payload,
                                      gint64 now_unix,
                                      GTimeZone *local_zone);
+/* For a StopFailure whose error says the account itself cannot be used
+ * (authentication_failed, oauth_org_not_allowed, account_on_hold,
+ * verification_required, billing_error): that error, static; else NULL.
+ * No switch back cures it: the account is unusable until EnableAccount. */
+const char *cf_hook_payload_account_problem (const CfHookPayload *payload);
+/* TRUE for a Notification that waits for a person (notification_type
+ * permission_prompt, agent_needs_input or elicitation_dialog); idle_prompt
+ * and the others are not. */
+gboolean cf_hook_payload_needs_person (const CfHookPayload *payload);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CfHookPayload, cf_hook_payload_free)
 

@@ -14,6 +14,7 @@
 #define CF_ERROR_INVALID_ARGUMENT CF_ERROR_PREFIX "InvalidArgument"
 #define CF_ERROR_SWAP_IN_PROGRESS CF_ERROR_PREFIX "SwapInProgress"
 #define CF_ERROR_PARTIAL_SWAP CF_ERROR_PREFIX "PartialSwap"
+#define CF_ERROR_ACCOUNT_UNUSABLE CF_ERROR_PREFIX "AccountUnusable"
 
 #define CF_POLKIT_SWITCH_ACCOUNT "org.claudefailover.switch-account"
 #define CF_POLKIT_CONTROL "org.claudefailover.control"

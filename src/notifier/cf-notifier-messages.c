@@ -345,6 +345,23 @@ cf_notifier_message_task_failed (const char *project_path, const char *task_id,
 }
 
 CfNotifierMessage *
+cf_notifier_message_needs_input (const char *session, const char *project_path,
+                                 const char *task_id, const char *what)
+{
+  g_autofree char *project = (project_path && g_path_is_absolute (project_path))
+                             ? g_path_get_basename (project_path) : g_strdup (project_path);
+  g_autofree char *detail = cf_notifier_one_line (what, DAEMON_MESSAGE_CHARS);
+  GString *body = g_string_new (NULL);
+
+  if (task_id != NULL && task_id[0] != '\0')
+    add_printf (body, _("Project %s, task %s: %s"), project ? project : "", task_id, detail);
+  else
+    g_string_append (body, detail);
+  return message_new (CF_NOTIFIER_KIND_NEEDS_INPUT, G_NOTIFICATION_PRIORITY_HIGH,
+                      string_printf (_("Session %s needs input"), session ? session : ""), body);
+}
+
+CfNotifierMessage *
 cf_notifier_message_switch_error (const char *account, const char *error)
 {
   g_autofree char *detail = cf_notifier_one_line (error, DAEMON_MESSAGE_CHARS);

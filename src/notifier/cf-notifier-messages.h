@@ -20,6 +20,7 @@ G_BEGIN_DECLS
 #define CF_NOTIFIER_KIND_TASK_FAILED "task-failed"
 #define CF_NOTIFIER_KIND_SWITCH_ERROR "switch-error"
 #define CF_NOTIFIER_KIND_USAGE "usage-warning"
+#define CF_NOTIFIER_KIND_NEEDS_INPUT "needs-input"
 
 typedef struct {
   const char *kind;            /* one of CF_NOTIFIER_KIND_* */
@@ -78,6 +79,13 @@ CfNotifierMessage *cf_notifier_message_task_failed (const char *project_path,
                                                     const char *outcome);
 
 CfNotifierMessage *cf_notifier_message_switch_error (const char *account, const char *error);
+
+/* SessionNeedsInput: SESSION (working on TASK of PROJECT_PATH, "" = none)
+ * waits for a person; WHAT is the dialog or notification. */
+CfNotifierMessage *cf_notifier_message_needs_input (const char *session,
+                                                    const char *project_path,
+                                                    const char *task_id,
+                                                    const char *what);
 
 /* The usage warnings to show now (CfNotifierMessage*, maybe none): one
  * per account window of STATUS at or above WARN_AT % (0 = off) that

@@ -365,6 +365,14 @@ on_manager_signal (GDBusConnection *bus, const char *sender, const char *path,
       g_variant_get (parameters, "(&s&s&s&s)", &project, &task, &session, &outcome);
       message = cf_notifier_message_task_failed (project, task, session, outcome);
     }
+  else if (g_str_equal (signal, "SessionNeedsInput") &&
+           g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(ssss)")))
+    {
+      const char *name, *project, *task, *what;
+
+      g_variant_get (parameters, "(&s&s&s&s)", &name, &project, &task, &what);
+      message = cf_notifier_message_needs_input (name, project, task, what);
+    }
   if (message != NULL)
     show (self, message);
 }

@@ -33,15 +33,23 @@ def overlapping_runs(events):
     time. A process works on a task from its prompt until its reply, exit,
     crash or the end of the log (a killed pane)."""
     by_pid = {}
+    by_conversation = {}
     for e in events:
         by_pid.setdefault(e["pid"], []).append(e)
+    # A resumed conversation's prompt ("Your session was moved to another
+    # account …") goes on with the task first prompted in that conversation.
+    for e in sorted(events, key=lambda e: e["time"]):
+        if e["event"] == "prompt" and e["text"].startswith("["):
+            by_conversation[e.get("session_id")] = e["text"].split("]")[0][1:]
     runs = {}
     end_of_log = max((e["time"] for e in events), default=0)
     for pid, evs in by_pid.items():
         start = task = None
         for e in evs:
             if e["event"] == "prompt":
-                start, task = e["time"], e["text"].split("]")[0][1:]
+                start = e["time"]
+                task = (e["text"].split("]")[0][1:] if e["text"].startswith("[")
+                        else by_conversation.get(e.get("session_id"), e["text"][:40]))
             elif e["event"] in ("reply", "exit", "crash", "limit", "server_error") and task:
                 runs.setdefault(task, []).append((start, e["time"], pid))
                 task = None

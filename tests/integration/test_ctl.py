@@ -36,14 +36,14 @@ GOLDEN_DIR = os.path.join(FIXTURES, "ctl")
 UPDATE = os.environ.get("CF_UPDATE_GOLDEN") == "1"
 
 COMMANDS = ["status", "sessions", "tasks", "monitor", "submit", "requeue", "cancel", "switch",
-            "clear-partial-swap", "pause", "resume", "reload", "recycle"]
+            "clear-partial-swap", "accounts", "pause", "resume", "reload", "recycle"]
 
 # Every command that talks to the daemon, with valid arguments.
 BUS_COMMANDS = [
     ["status"], ["sessions"], ["tasks"], ["submit", "demo", "--title", "Fix it"],
     ["requeue", "demo", "some-task"], ["cancel", "demo", "some-task"], ["switch"],
     ["switch", "backup"], ["clear-partial-swap"], ["pause"], ["resume"], ["reload"],
-    ["recycle", "ccl-auto-0"],
+    ["recycle", "ccl-auto-0"], ["accounts", "enable", "main"],
 ]
 
 TASK_ID_RE = re.compile(r"\b\d{8}-\d{6}-([a-z0-9-]+?)-[0-9a-f]{4}\b")

@@ -14,6 +14,8 @@ every kill. After each kill, after each restart and at the end:
 - the state file is JSON with a version; once the daemon is up the switch
   journal is back to normal/fallback, PartialSwap is false, and the state
   file, the properties and GetStatus agree on the account and swap state;
+- answered exactly once: no task's text was prompted more often than it was
+  claimed, nor after it reached done/ (fake-claude's event log);
 - at the end every task is done, no task was run by two Claude processes at
   once (fake-claude's event log), local tasks were all prompted, delegated
   ones finished through the API.
@@ -48,6 +50,12 @@ WEIGHTS = (2, 3, 2, 1, 1)
 # Fault points of a switch (src/daemon/cf-switcher.c): a switch takes tens of
 # milliseconds, so half the "switch" kills use them to land inside one.
 SWAP_STEPS = ("swap-saving", "swap-switching", "swap-flipped", "swap-resuming")
+
+
+def iso_epoch(text):
+    """The meta files' "2026-12-06T14:02:26.767354Z" as epoch seconds."""
+    from datetime import datetime
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 class Violation(AssertionError):
@@ -166,6 +174,14 @@ class FaultKillTest(unittest.TestCase):
 
             where = settled_task_places(project, ids)
             self.assertEqual(set(where), set(ids), f"{when}: unknown task files")
+            # Answered exactly once: each task's text reaches Claude at most
+            # once per attempt the queue recorded (its claims), and never
+            # after the task reached done/ (fake-claude's log of prompts).
+            prompts = {}
+            for e in sb.fake_events("prompt"):
+                tid = e["text"].split("]")[0][1:] if e["text"].startswith("[") else None
+                if tid in where:
+                    prompts.setdefault(tid, []).append(e["time"])
             for tid, places in where.items():
                 self.assertEqual(len(places), 1, f"{when}: {tid} is in {places}")
             inbox = os.path.join(project, ".agent-queue", "inbox")
@@ -199,6 +215,19 @@ class FaultKillTest(unittest.TestCase):
                                         f"given back: {meta}")
                 seen_attempts[tid] = attempts
                 max_attempts[tid] = max(max_attempts.get(tid, 0), attempts)
+                history = meta.get("history", [])
+                claims = sum(1 for e in history if e.get("event") == "claim")
+                if len(prompts.get(tid, [])) > claims:
+                    raise Violation(f"{when}: {tid} was prompted {len(prompts[tid])} times for "
+                                    f"{claims} claims (answered twice): {meta}")
+                finished = [e for e in history
+                            if e.get("event") == "finish" and e.get("outcome") == "done"]
+                if where[tid] == ["done"] and finished:
+                    done_at = iso_epoch(finished[-1]["at"])
+                    late = [t for t in prompts.get(tid, []) if t > done_at]
+                    if late:
+                        raise Violation(f"{when}: {tid} was prompted again after it was done "
+                                        f"({len(late)} times): {meta}")
             self.assertIn(os.readlink(link), homes.values(), f"{when}: {link} points elsewhere")
             # Absent only until the first write (a kill right after the
             # first start); never removed after.

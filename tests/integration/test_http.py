@@ -406,7 +406,8 @@ class HttpApiTest(SandboxTestCase):
         self.assertEqual(sample(families, "claude_failover_build_info", version=version), 1)
         self.assertEqual(sample(families, "claude_failover_healthy"), 1)
         for kind in ("pool", "dedicated"):
-            for state in ("idle", "launching", "working", "stalled", "failed", "dead"):
+            for state in ("idle", "launching", "working", "stalled", "failed", "dead",
+                          "blocked", "needs-input"):
                 expected = sum(1 for s in status["Sessions"] if s[1] == kind and s[2] == state)
                 self.assertEqual(sample(families, "claude_failover_sessions",
                                         kind=kind, state=state), expected, (kind, state))

@@ -169,6 +169,10 @@ class RealClaudeTest(SandboxTestCase):
         sb.add_task("job", f"Write the word {marker} please.")
         started = self.signals.wait("SwapStarted", timeout=60)
         self.assertEqual(started["args"][:3], ["main", "backup", "quota"])
+        # The session on the limit was blocked (never done, never idle) before the switch.
+        blocked = [e for e in self.signals.events("SessionChanged") if e["args"][1] == "blocked"]
+        self.assertTrue(blocked and blocked[0]["t"] <= started["t"] and
+                        blocked[0]["args"][3] == "job", self.signals.events("SessionChanged"))
         self.wait_places(["job"], "done", timeout=90)
         # The task's own conversation went on on the backup: the resumed turn carries the
         # original prompt as an earlier turn, then the prompt to go on.
@@ -218,6 +222,85 @@ class RealClaudeTest(SandboxTestCase):
         self.assertEqual(finished, [("throttled", "requeued"), ("throttled", "done"),
                                     ("errored", "requeued"), ("errored", "done")])
         self.assertIn("a 429 that is not a usage limit", sb.daemon_log())
+
+    def test_throttle_on_both_pool_sessions_never_switches(self):
+        # Both sessions' turns get the server's 429 (not a usage limit) at once; Claude
+        # gives up at once (CLAUDE_CODE_MAX_RETRIES=0), the tasks go back to the queue and
+        # finish once the throttle is over. Two throttled turns here, not 60 s of them:
+        # with retries off each throttled turn costs an attempt, and the point is the
+        # verdict (throttle, no switch), not the length of the window.
+        sb = self.sb
+        self.start({"dispatcher": {"max_dispatch_per_task": 3}})
+        self.mock.set_behavior("main", "throttle429", times=2)
+        markers = {t: f"{t.upper()}-{uuid.uuid4().hex[:6]}" for t in ("left", "right")}
+        for task, marker in markers.items():
+            sb.add_task(task, f"Answer with the word {marker}.")
+        self.wait_places(list(markers), "done", timeout=120)
+        for task, marker in markers.items():
+            statuses = [r["status"] for r in self.turns_with(marker, "main")]
+            self.assertEqual(statuses, [429, 200], f"{task}: {statuses}")
+            self.assertFalse(self.turns_with(marker, "backup"))
+        self.assertEqual(len({e["args"][2] for e in self.signals.events("TaskDispatched")}), 2)
+        self.assertEqual(self.signals.events("SwapStarted"), [])
+        self.assertEqual(sb.get_property("ActiveAccount"), "main")
+        self.assertNotIn("blocked", [e["args"][1] for e in self.signals.events("SessionChanged")])
+        self.assertEqual(sb.daemon_log().count("a 429 that is not a usage limit"), 2)
+
+    def test_auth_failure_switches_with_reason_auth_until_enabled(self):
+        sb = self.sb
+        self.start()
+        self.mock.set_behavior("main", "auth401")
+        sb.add_task("login", "Answer with the word AUTHFAIL.")
+        started = self.signals.wait("SwapStarted", timeout=60)
+        self.assertEqual(started["args"], ["main", "backup", "auth"])
+        self.wait_places(["login"], "done", timeout=90)
+        # (Claude tries a refused token twice before it gives up.)
+        self.assertEqual({r["status"] for r in self.turns_with("AUTHFAIL", "main")}, {401})
+        self.assertEqual([r["status"] for r in self.turns_with("AUTHFAIL", "backup")], [200])
+        usage = {u[0]: u[5] for u in sb.get_property("Usage")}
+        self.assertEqual(usage, {"main": "authentication_failed", "backup": ""})
+        # Never switched to until enabled again.
+        r = sb.call("SwitchAccount", "s", "main", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("is unusable (authentication_failed)", r.stderr)
+        self.mock.set_behavior("main", "ok")
+        sb.ctl("accounts", "enable", "main", check=True)
+        self.assertEqual({u[0]: u[5] for u in sb.get_property("Usage")}["main"], "")
+        sb.call("SwitchAccount", "s", "main")
+        finished = self.signals.wait("SwapFinished", lambda a: a[1] == "main", timeout=60)
+        self.assertTrue(finished["args"][2], finished)
+
+    def test_needs_input_requeues_after_the_timeout(self):
+        # The daemon runs Claude with --dangerously-skip-permissions: the real CLI asks no
+        # permission question in a pool session. Its Notification hook of type
+        # permission_prompt is sent by hand, into a session whose turn is still streaming.
+        sb = self.sb
+        self.start({"dispatcher": {"needs_input_timeout": "2s"}})
+        self.mock.set_behavior("main", "slow", delay=20, chunks=20, times=1)
+        sb.add_task("ask", "Answer with the word ASKME.")
+        session = sb.wait_for(lambda: [s[0] for s in sb.get_property("Sessions")
+                                       if s[4] == "ask" and s[2] == "working"],
+                              timeout=30, what="the task working")[0]
+        self.mock.wait_for(lambda reqs: any("ASKME" in r["text"] for r in reqs), 30)
+        pane = sb.tmux("display-message", "-p", "-t", f"={session}:", "#{pane_id}").stdout.strip()
+        r = sb.ctl("hook", "Notification", input=json.dumps(
+            {"hook_event_name": "Notification", "notification_type": "permission_prompt",
+             "message": "Claude needs your permission to use Bash"}),
+            env=sb.env(TMUX_PANE=pane, CF_HOOK_DEBUG="1"))
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        signal = self.signals.wait("SessionNeedsInput", timeout=10)
+        self.assertEqual([signal["args"][0], signal["args"][2]], [session, "ask"])
+        self.assertIn("permission_prompt", signal["args"][3])
+        requeued = self.signals.wait("TaskFinished", lambda a: a[1] == "ask", timeout=15)
+        self.assertEqual(requeued["args"][3], "requeued")
+        self.assertGreaterEqual(requeued["t"] - signal["t"], 2.0 - 0.2)
+        self.wait_places(["ask"], "done", timeout=90)
+        with open(os.path.join(sb.project_dir, ".agent-queue", "meta", "ask.json")) as f:
+            self.assertEqual(json.load(f)["attempts"], 2)
+        # The signal comes after the file's move.
+        self.signals.wait("TaskFinished", lambda a: a[3] == "done", timeout=10)
+        finished = [(e["args"][1], e["args"][3]) for e in self.signals.events("TaskFinished")]
+        self.assertEqual(finished, [("ask", "requeued"), ("ask", "done")])
 
     def test_dedicated_session_resumed_across_a_switch(self):
         sb = self.sb

@@ -67,7 +67,7 @@ static const ErrorCase error_cases[] = {
   /* the renamed key is accepted but never suggested */
   { ACCOUNTS "dispatcher:\n  projects_dri: /p\n", -1, CF_CONFIG_ERROR_UNKNOWN_KEY,
     SRC ":4:3: dispatcher.projects_dri: unknown key (known keys: idle_timeout, prompt_timeout, "
-    "max_dispatch_per_task, cooldown_schedule, models, message_template)" },
+    "needs_input_timeout, max_dispatch_per_task, cooldown_schedule, models, message_template)" },
   { ACCOUNTS "http:\n  listen_address_for_the_loopback_status_api_that_is_much_too_long_for_a_typo: x\n",
     -1, CF_CONFIG_ERROR_UNKNOWN_KEY,
     SRC ":4:3: http.listen_address_for_the_loopback_status_api_that_is_much_too_…: "
@@ -413,6 +413,7 @@ assert_defaults (const CfConfig *config)
   g_assert_cmpstr (config->projects_dir, ==, HOME "/projects");
   assert_strv ((const char *const *) config->projects_extra, none);
   g_assert_cmpint (config->idle_timeout_usec, ==, 60 * 60 * SEC);
+  g_assert_cmpint (config->needs_input_timeout_usec, ==, 10 * 60 * SEC);
   g_assert_cmpint (config->prompt_timeout_usec, ==, 30 * SEC);
   g_assert_cmpuint (config->max_dispatch_per_task, ==, 3);
   g_assert_cmpuint (config->cooldown_schedule->len, ==, 3);
@@ -545,7 +546,7 @@ test_example_mentions_every_key (void)
     "state_file:", "runtime_dir:", "tmux:", "socket:", "claude_command:", "nice:", "accounts:",
     "name:", "home:", "claude_link:", "prepare_accounts:", "shared_state:", "root:", "entries:", "pool:",
     "autonomous:", "prefix:", "start_index:", "min:", "max:", "dedicated:", "project:",
-    "projects:", "dir:", "extra:", "dispatcher:", "idle_timeout:", "prompt_timeout:",
+    "projects:", "dir:", "extra:", "dispatcher:", "idle_timeout:", "prompt_timeout:", "needs_input_timeout:",
     "max_dispatch_per_task:", "cooldown_schedule:", "models:", "critical:", "high:",
     "default:", "low:", "message_template:", "watcher:", "interval:", "done_signal_dir:",
     "lifecycle:", "quota:", "tail_lines:", "pool_threshold:", "dedicated_threshold:",
@@ -684,6 +685,7 @@ test_durations (void)
                                      "dispatcher:\n"
                                      "  idle_timeout: 1h30m\n"
                                      "  prompt_timeout: 500ms\n"
+                                     "  needs_input_timeout: 2s\n"
                                      "  cooldown_schedule: [0, 5m, \"10\", 1h]\n"
                                      "watcher: {interval: 45}\n"
                                      "lifecycle: {interval: 1m0s}\n"
@@ -698,6 +700,7 @@ test_durations (void)
   g_assert_no_error (error);
   g_assert_cmpint (config->idle_timeout_usec, ==, 90 * 60 * SEC);
   g_assert_cmpint (config->prompt_timeout_usec, ==, 500 * 1000);
+  g_assert_cmpint (config->needs_input_timeout_usec, ==, 2 * SEC);
   g_assert_cmpuint (config->cooldown_schedule->len, ==, G_N_ELEMENTS (cooldown));
   for (guint i = 0; i < G_N_ELEMENTS (cooldown); i++)
     g_assert_cmpuint (g_array_index (config->cooldown_schedule, guint, i), ==, cooldown[i]);

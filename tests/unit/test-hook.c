@@ -613,6 +613,52 @@ test_reset_at_not_stop_failure (void)
   g_assert_null (cf_hook_payload_reset_at (payload, RESET_NOW, NULL));
 }
 
+static const struct {
+  const char *event;
+  const char *json;
+  const char *problem;         /* cf_hook_payload_account_problem, NULL = none */
+  gboolean needs_person;
+} account_rows[] = {
+  { "StopFailure", "{\"error\": \"authentication_failed\"}", "authentication_failed", FALSE },
+  { "StopFailure", "{\"error\": \"oauth_org_not_allowed\"}", "oauth_org_not_allowed", FALSE },
+  { "StopFailure", "{\"error\": \"account_on_hold\"}", "account_on_hold", FALSE },
+  { "StopFailure", "{\"error\": \"verification_required\"}", "verification_required", FALSE },
+  { "StopFailure", "{\"error\": \"billing_error\"}", "billing_error", FALSE },
+  { "StopFailure", "{\"error\": \"rate_limit\"}", NULL, FALSE },
+  { "StopFailure", "{\"error\": \"server_error\"}", NULL, FALSE },
+  { "StopFailure", "{\"error\": \"authentication_failed_x\"}", NULL, FALSE },
+  { "StopFailure", "{}", NULL, FALSE },
+  /* the error of another event is not the account's */
+  { "Stop", "{\"error\": \"authentication_failed\"}", NULL, FALSE },
+  { "Notification", "{\"notification_type\": \"permission_prompt\", \"message\": \"Claude needs "
+    "your permission to use Bash\"}", NULL, TRUE },
+  { "Notification", "{\"notification_type\": \"agent_needs_input\"}", NULL, TRUE },
+  { "Notification", "{\"notification_type\": \"elicitation_dialog\"}", NULL, TRUE },
+  { "Notification", "{\"notification_type\": \"idle_prompt\"}", NULL, FALSE },
+  { "Notification", "{\"notification_type\": \"auth_success\"}", NULL, FALSE },
+  { "Notification", "{\"message\": \"Claude needs your permission\"}", NULL, FALSE },
+  { "UserPromptSubmit", "{\"notification_type\": \"permission_prompt\"}", NULL, FALSE },
+};
+
+static void
+test_account_problem_and_person (void)
+{
+  g_assert_null (cf_hook_payload_account_problem (NULL));
+  g_assert_false (cf_hook_payload_needs_person (NULL));
+  for (guint i = 0; i < G_N_ELEMENTS (account_rows); i++)
+    {
+      g_autoptr(CfHookPayload) payload = NULL;
+      g_autoptr(GError) error = NULL;
+
+      g_test_message ("row %u: %s %s", i, account_rows[i].event, account_rows[i].json);
+      g_assert_true (cf_hook_payload_parse (account_rows[i].event, account_rows[i].json,
+                                            (gsize) -1, &payload, &error));
+      g_assert_no_error (error);
+      g_assert_cmpstr (cf_hook_payload_account_problem (payload), ==, account_rows[i].problem);
+      g_assert_cmpint (cf_hook_payload_needs_person (payload), ==, account_rows[i].needs_person);
+    }
+}
+
 static void
 test_rate_limit_null (void)
 {
@@ -647,5 +693,6 @@ main (int argc, char **argv)
       g_test_add_data_func (path, &reset_cases[i], test_reset_at);
     }
   g_test_add_func ("/hook/reset-at/not-stop-failure", test_reset_at_not_stop_failure);
+  g_test_add_func ("/hook/account-problem-and-person", test_account_problem_and_person);
   return g_test_run ();
 }

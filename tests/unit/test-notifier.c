@@ -418,6 +418,32 @@ static const TaskCase task_cases[] = {
 };
 
 static void
+test_needs_input (void)
+{
+  static const struct {
+    const char *session, *project, *task, *what, *title, *body;
+  } rows[] = {
+    { "ccl-auto-1", "/home/claude/projects/web", "t1", "permission_prompt: Claude needs your permission",
+      "Session ccl-auto-1 needs input", "Project web, task t1: permission_prompt: Claude needs your permission" },
+    { "ccl-1-web", "", "", "permission_prompt", "Session ccl-1-web needs input", "permission_prompt" },
+    { "ccl-auto-2", "api", "t2", "permission: Do you want\n   to proceed?",
+      "Session ccl-auto-2 needs input", "Project api, task t2: permission: Do you want to proceed?" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
+    {
+      g_autoptr(CfNotifierMessage) message =
+        cf_notifier_message_needs_input (rows[i].session, rows[i].project, rows[i].task, rows[i].what);
+
+      g_test_message ("row %u", i);
+      g_assert_cmpstr (message->kind, ==, CF_NOTIFIER_KIND_NEEDS_INPUT);
+      g_assert_cmpint (message->priority, ==, G_NOTIFICATION_PRIORITY_HIGH);
+      g_assert_cmpstr (message->title, ==, rows[i].title);
+      g_assert_cmpstr (message->body, ==, rows[i].body);
+    }
+}
+
+static void
 test_task_failed (void)
 {
   for (guint i = 0; i < G_N_ELEMENTS (task_cases); i++)
@@ -465,6 +491,7 @@ main (int argc, char **argv)
   g_test_add_func ("/notifier/message/conditions", test_conditions);
   g_test_add_func ("/notifier/message/usage-warnings", test_usage_warnings);
   g_test_add_func ("/notifier/message/task-failed", test_task_failed);
+  g_test_add_func ("/notifier/message/needs-input", test_needs_input);
   g_test_add_func ("/notifier/message/switch-error", test_switch_error);
   return g_test_run ();
 }

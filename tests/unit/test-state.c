@@ -591,6 +591,65 @@ test_usage_from_older_files (void)
   g_assert_nonnull (error);
 }
 
+/* ARCHITECTURE.md 4.3 and 4.9: the names on the bus, in the state file,
+ * and which states hold a task (switch, janitor, metrics). */
+static void
+test_session_state_names (void)
+{
+  static const struct {
+    CfSessionState state;
+    const char *name;
+    gboolean holds_task;
+  } rows[] = {
+    { CF_SESSION_IDLE, "idle", FALSE },
+    { CF_SESSION_LAUNCHING, "launching", FALSE },
+    { CF_SESSION_WORKING, "working", TRUE },
+    { CF_SESSION_STALLED, "stalled", TRUE },
+    { CF_SESSION_FAILED, "failed", FALSE },
+    { CF_SESSION_DEAD, "dead", FALSE },
+    { CF_SESSION_BLOCKED, "blocked", TRUE },
+    { CF_SESSION_NEEDS_INPUT, "needs-input", TRUE },
+  };
+  CfSessionState parsed;
+
+  g_assert_cmpuint (G_N_ELEMENTS (rows), ==, CF_SESSION_STATE_LAST + 1);
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
+    {
+      g_assert_cmpstr (cf_session_state_to_string (rows[i].state), ==, rows[i].name);
+      g_assert_true (cf_session_state_from_string (rows[i].name, &parsed));
+      g_assert_cmpint (parsed, ==, rows[i].state);
+      g_assert_cmpint (cf_session_state_holds_task (rows[i].state), ==, rows[i].holds_task);
+    }
+  g_assert_false (cf_session_state_from_string ("needs_input", &parsed));
+  g_assert_false (cf_session_state_from_string ("Blocked", &parsed));
+}
+
+/* A blocked session with its task survives a restart as it was. */
+static void
+test_blocked_round_trip (void)
+{
+  g_autoptr(CfState) a = cf_state_new (NULL);
+  g_autoptr(CfState) b = cf_state_new (NULL);
+  g_autofree char *json = NULL;
+  g_autoptr(GError) error = NULL;
+  CfSession *s;
+
+  cf_state_ensure_session (a, "ccl-auto-0", CF_SESSION_POOL);
+  cf_state_set_session_work (a, "ccl-auto-0", "/p", "t1");
+  cf_state_set_session_state (a, "ccl-auto-0", CF_SESSION_BLOCKED);
+  cf_state_ensure_session (a, "ccl-auto-1", CF_SESSION_POOL);
+  cf_state_set_session_work (a, "ccl-auto-1", "/p", "t2");
+  cf_state_set_session_state (a, "ccl-auto-1", CF_SESSION_NEEDS_INPUT);
+  json = cf_state_to_json (a);
+  g_assert_true (cf_state_from_json (b, json, -1, &error));
+  g_assert_no_error (error);
+  s = cf_state_lookup_session (b, "ccl-auto-0");
+  g_assert_cmpint (s->state, ==, CF_SESSION_BLOCKED);
+  g_assert_true (cf_state_find_session_by_task (b, "/p", "t1") == s);
+  g_assert_cmpint (cf_state_lookup_session (b, "ccl-auto-1")->state, ==, CF_SESSION_NEEDS_INPUT);
+  g_assert_true (cf_state_find_session_by_task (b, "/p", "t2") == cf_state_lookup_session (b, "ccl-auto-1"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -603,6 +662,8 @@ main (int argc, char **argv)
               fixture_teardown);
   g_test_add_func ("/state/dispatch-paused-sources", test_dispatch_paused_sources);
   g_test_add_func ("/state/usage-from-older-files", test_usage_from_older_files);
+  g_test_add_func ("/state/session-state-names", test_session_state_names);
+  g_test_add_func ("/state/blocked-round-trip", test_blocked_round_trip);
   g_test_add ("/state/missing-file", Fixture, NULL, fixture_setup, test_missing_file, fixture_teardown);
   g_test_add ("/state/corrupt-quarantined", Fixture, NULL, fixture_setup, test_corrupt_quarantined,
               fixture_teardown);

@@ -30,6 +30,7 @@ typedef struct {
   GPtrArray *warnings;
   guint finished;
   char *last_outcome;
+  GPtrArray *needs_input;      /* "name|project|task|what" of each "needs-input" */
 } Fixture;
 
 static char *
@@ -81,6 +82,21 @@ on_task_finished (CfState *state, const char *project, const char *task, const c
 }
 
 static void
+on_needs_input (CfWatcher *watcher, const char *name, const char *project, const char *task,
+                const char *what, Fixture *f)
+{
+  g_ptr_array_add (f->needs_input, g_strdup_printf ("%s|%s|%s|%s", name, project, task, what));
+}
+
+static gboolean
+finished_once (gpointer fixture, gconstpointer data)
+{
+  Fixture *f = fixture;
+
+  return f->finished > 0;
+}
+
+static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
@@ -108,7 +124,8 @@ fixture_setup (Fixture *f, gconstpointer data)
   yaml = g_strdup_printf ("accounts:\n"
                           "  - {name: main, home: %s/home-main}\n"
                           "projects:\n  dir: %s/projects\n"
-                          "watcher: {interval: 50ms, done_signal_dir: %s}\n",
+                          "watcher: {interval: 50ms, done_signal_dir: %s}\n"
+                          "dispatcher: {needs_input_timeout: 400ms}\n",
                           f->root, f->root, f->root);
   f->config = cf_config_load_data (yaml, -1, "test.yaml", f->root, &error);
   g_assert_no_error (error);
@@ -130,6 +147,8 @@ fixture_setup (Fixture *f, gconstpointer data)
   g_assert_true (cf_test_run_until (f, tmux_connected, NULL, 10000));
   f->hooks = cf_hooks_new (f->state, f->tmux);
   f->watcher = cf_watcher_new (f->config, f->state, f->tmux, f->hooks);
+  f->needs_input = g_ptr_array_new_with_free_func (g_free);
+  g_signal_connect (f->watcher, "needs-input", G_CALLBACK (on_needs_input), f);
 }
 
 static void
@@ -156,6 +175,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
   g_free (f->socket);
   g_free (f->project);
   g_free (f->last_outcome);
+  g_clear_pointer (&f->needs_input, g_ptr_array_unref);
 }
 
 /* The account switch evicts a working session whose pane capture is still
@@ -271,6 +291,96 @@ test_early_stop_forgotten (Fixture *f, gconstpointer data)
   g_assert_true (g_file_test (task, G_FILE_TEST_EXISTS));
 }
 
+static void
+start_working (Fixture *f, const char *task_id)
+{
+  g_autofree char *name = g_strconcat (task_id, ".md", NULL);
+  g_autofree char *task = g_build_filename (f->project, ".agent-queue", "active", name, NULL);
+
+  cf_test_write_file (task, "Needs a permission.\n");
+  cf_watcher_start (f->watcher);
+  cf_state_ensure_session (f->state, SESSION, CF_SESSION_POOL);
+  cf_state_set_session_pane (f->state, SESSION, "%0");
+  cf_state_set_session_state (f->state, SESSION, CF_SESSION_LAUNCHING);
+  cf_state_set_session_work (f->state, SESSION, f->project, task_id);
+  cf_state_set_session_state (f->state, SESSION, CF_SESSION_WORKING);
+}
+
+static gboolean
+hooks_routed (gpointer fixture, gconstpointer data)
+{
+  Fixture *f = fixture;
+
+  return cf_hooks_get_routed (f->hooks) >= GPOINTER_TO_UINT (data);
+}
+
+/* Reports a hook event and waits until it reached the watcher. */
+static void
+report (Fixture *f, const char *event, const char *payload)
+{
+  g_autoptr(GError) error = NULL;
+  guint before = (guint) cf_hooks_get_routed (f->hooks);
+
+  g_assert_true (cf_hooks_report (f->hooks, event, "%0", payload, &error));
+  g_assert_no_error (error);
+  g_assert_true (cf_test_run_until (f, hooks_routed, GUINT_TO_POINTER (before + 1), 5000));
+}
+
+/* A Notification asking for a person: needs-input (signal with the
+ * session, project, task and what), never done or idle, and after
+ * dispatcher.needs_input_timeout the task goes back to the inbox. */
+static void
+test_needs_input_times_out (Fixture *f, gconstpointer data)
+{
+  g_autofree char *inbox = g_build_filename (f->project, ".agent-queue", "inbox", "t5.md", NULL);
+  g_autofree char *expected = NULL;
+  gint64 asked;
+
+  if (f->root == NULL)
+    return;
+  start_working (f, "t5");
+  report (f, "Notification", "{\"hook_event_name\":\"Notification\","
+          "\"notification_type\":\"permission_prompt\","
+          "\"message\":\"Claude needs your permission to use Bash\"}");
+  asked = g_get_monotonic_time ();
+  g_assert_cmpint (cf_state_lookup_session (f->state, SESSION)->state, ==, CF_SESSION_NEEDS_INPUT);
+  g_assert_cmpuint (f->needs_input->len, ==, 1);
+  expected = g_strdup_printf ("%s|%s|t5|permission_prompt: Claude needs your permission to use Bash",
+                              SESSION, f->project);
+  g_assert_cmpstr (g_ptr_array_index (f->needs_input, 0), ==, expected);
+  /* Asked again: one signal. */
+  report (f, "Notification", "{\"notification_type\":\"permission_prompt\"}");
+  g_assert_cmpuint (f->needs_input->len, ==, 1);
+
+  g_assert_true (cf_test_run_until (f, finished_once, NULL, 5000));
+  g_assert_cmpint (g_get_monotonic_time () - asked, >=, 350 * 1000);
+  g_assert_cmpstr (f->last_outcome, ==, "requeued");
+  g_assert_true (g_file_test (inbox, G_FILE_TEST_EXISTS));
+}
+
+/* Answered (UserPromptSubmit; idle_prompt is no question): working again,
+ * nothing requeued. */
+static void
+test_needs_input_answered (Fixture *f, gconstpointer data)
+{
+  g_autofree char *active = g_build_filename (f->project, ".agent-queue", "active", "t6.md", NULL);
+
+  if (f->root == NULL)
+    return;
+  start_working (f, "t6");
+  report (f, "Notification", "{\"notification_type\":\"idle_prompt\"}");
+  g_assert_cmpint (cf_state_lookup_session (f->state, SESSION)->state, ==, CF_SESSION_WORKING);
+  report (f, "Notification", "{\"notification_type\":\"elicitation_dialog\"}");
+  g_assert_cmpint (cf_state_lookup_session (f->state, SESSION)->state, ==, CF_SESSION_NEEDS_INPUT);
+  report (f, "UserPromptSubmit", "{\"prompt\":\"yes\"}");
+  g_assert_cmpint (cf_state_lookup_session (f->state, SESSION)->state, ==, CF_SESSION_WORKING);
+  cf_test_run_for (600);
+  g_assert_cmpuint (f->finished, ==, 0);
+  g_assert_cmpint (cf_state_lookup_session (f->state, SESSION)->state, ==, CF_SESSION_WORKING);
+  g_assert_true (g_file_test (active, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (f->needs_input->len, ==, 1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -283,5 +393,9 @@ main (int argc, char **argv)
               test_stop_before_launch_ended, fixture_teardown);
   g_test_add ("/watcher/early-stop-forgotten", Fixture, NULL, fixture_setup,
               test_early_stop_forgotten, fixture_teardown);
+  g_test_add ("/watcher/needs-input-times-out", Fixture, NULL, fixture_setup,
+              test_needs_input_times_out, fixture_teardown);
+  g_test_add ("/watcher/needs-input-answered", Fixture, NULL, fixture_setup,
+              test_needs_input_answered, fixture_teardown);
   return g_test_run ();
 }
