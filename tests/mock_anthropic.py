@@ -33,6 +33,8 @@ Modes (params in brackets):
               [claim five_hour|seven_day, utilization (percent, default 92), reset, text]
   auth401     401 authentication_error
 ``times: N`` applies the mode to the next N turn requests, then the account is back to ok.
+``match: TEXT`` applies it only to requests whose newest user text contains TEXT (Claude's
+start-up probe and other tasks' turns get ok).
 The title request Claude Code sends beside each turn is answered by the same mode only when
 the mode refuses every request (limit, auth401); otherwise it always gets a short title.
 """
@@ -266,13 +268,17 @@ class MockAnthropic:
         return None
 
     # --- used by the handler -------------------------------------------------
-    def behavior_for(self, account, consume):
+    def behavior_for(self, account, consume, text=None):
         """The behaviour applying to the account's next request; consume counts it
-        against `times`."""
+        against `times`. A behaviour with a `match` parameter applies only to requests
+        whose newest user text contains it (TEXT); any other request gets ok."""
         with self._lock:
             key = account if account in self._behaviors else "*"
             b = self._behaviors.get(key)
             if b is None:
+                return Behavior("ok")
+            match = b.params.get("match")
+            if match is not None and (text is None or match not in text):
                 return Behavior("ok")
             if b.times is not None and b.times <= 0:
                 del self._behaviors[key]
@@ -474,7 +480,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _messages(self, account, has_token, body):
         title = is_title_request(body)
         probe = is_quota_probe(body)
-        b = self.mock.behavior_for(account, consume=not title and not probe)
+        b = self.mock.behavior_for(account, consume=not title and not probe,
+                                   text=last_user_text(body))
         mode = b.mode
         if (title or probe) and mode not in REFUSING_MODES:
             mode = "ok" if mode != "warning" else "warning"

@@ -164,8 +164,10 @@ class RealClaudeTest(SandboxTestCase):
         sb = self.sb
         self.start()
         # The first turn on main is refused; the backup answers.
-        self.mock.set_behavior("main", "limit", claim=claim, reset=reset, times=1)
         marker = uuid.uuid4().hex[:8]
+        # Only the task's turn: a limit already there at start-up would refuse Claude's
+        # start-up probe too, and the statusline's 100 % would switch before the task runs.
+        self.mock.set_behavior("main", "limit", claim=claim, reset=reset, times=1, match=marker)
         sb.add_task("job", f"Write the word {marker} please.")
         started = self.signals.wait("SwapStarted", timeout=60)
         self.assertEqual(started["args"][:3], ["main", "backup", "quota"])
@@ -373,7 +375,8 @@ class RealClaudeTest(SandboxTestCase):
         reset = int(time.time()) + 25
         self.start({"quota": {"return_margin": "1s", "reactivate_cooldown": "1s"},
                     "lifecycle": {"interval": "300ms", "start_stagger": "1s"}})
-        self.mock.set_behavior("main", "limit", claim="five_hour", reset=reset, times=1)
+        self.mock.set_behavior("main", "limit", claim="five_hour", reset=reset, times=1,
+                               match="WAITTASK0")
         self.mock.set_behavior("backup", "limit", claim="five_hour", reset=reset + 3600)
         sb.add_task("w0", "First, WAITTASK0.")
         self.signals.wait("SwapStarted", timeout=60)
@@ -411,7 +414,7 @@ class RealClaudeTest(SandboxTestCase):
         self.start({"shared_state": {"root": os.path.join(sb.home, ".claude-shared"),
                                      "entries": ["session-env", "file-history"]}})
         self.mock.set_behavior("main", "limit", claim="five_hour",
-                               reset=int(time.time()) + 7200, times=1)
+                               reset=int(time.time()) + 7200, times=1, match="LOSTCONV")
         sb.add_task("lost", "Say the word LOSTCONV.")
         self.signals.wait("SwapStarted", timeout=60)
         self.wait_places(["lost"], "done", timeout=90)
