@@ -59,7 +59,7 @@ MODES = ("ok", "slow", "stall", "tool_use", "error500", "error529", "throttle429
          "limit", "warning", "auth401")
 CLAIMS = ("five_hour", "seven_day", "seven_day_opus", "seven_day_sonnet", "overage")
 PARAMS = {"text", "delay", "chunks", "stall", "command", "description", "message", "claim",
-          "reset", "utilization", "threshold", "overage_status", "overage_disabled_reason"}
+          "reset", "utilization", "threshold", "overage_status", "overage_disabled_reason", "match"}
 # Modes that refuse every request of the account, the title request included.
 REFUSING_MODES = ("limit", "auth401")
 

@@ -409,6 +409,8 @@ cf_daemon_start (CfDaemon *self, GError **error)
   cf_dispatcher_set_account_prep (self->dispatcher, self->account_prep);
   g_signal_connect_swapped (self->dispatcher, "prompt-ready", G_CALLBACK (cf_quota_note_history),
                             self->quota);
+  g_signal_connect_swapped (self->dispatcher, "launch-limited",
+                            G_CALLBACK (cf_quota_note_launch_limit), self->quota);
   cf_notify_follow_quota (self->notify, self->quota);
   cf_http_set_cockpit (self->http, self->inbox, self->switcher, self->quota);
   /* Refuses a broken account layout before anything runs; finishes or

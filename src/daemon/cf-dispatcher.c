@@ -56,6 +56,7 @@ G_DEFINE_FINAL_TYPE (CfDispatcher, cf_dispatcher, G_TYPE_OBJECT)
 enum {
   SIGNAL_RESUME_FAILED,
   SIGNAL_PROMPT_READY,
+  SIGNAL_LAUNCH_LIMITED,
   N_SIGNALS,
 };
 static guint signals[N_SIGNALS];
@@ -535,16 +536,18 @@ on_prepared (GObject *source, GAsyncResult *result, gpointer user_data)
   Launch *launch = user_data;
   g_autoptr(GError) error = NULL;
 
-  if (cf_account_prep_ensure_finish (CF_ACCOUNT_PREP (source), result, &error))
-    g_hash_table_add (launch->self->prepared,
-                      g_strdup_printf ("%s\n%s", launch->home, launch->project));
-  else if (launch_cancelled (launch, error))
-    return;
-  else
-    /* Not fatal here: a project left untrusted shows its dialog, and the
-     * launch fails with that dialog's line and the fix. */
-    log_launch (G_LOG_LEVEL_WARNING, launch, "cannot prepare account %s for %s: %s",
-                launch->account, launch->project, error->message);
+  if (!cf_account_prep_ensure_finish (CF_ACCOUNT_PREP (source), result, &error))
+    {
+      if (launch_cancelled (launch, error))
+        return;
+      /* Not fatal here: a project left untrusted shows its dialog, and the
+       * launch fails with that dialog's line and the fix. Said once per
+       * home and project, not at every launch. */
+      log_launch (G_LOG_LEVEL_WARNING, launch, "cannot prepare account %s for %s: %s",
+                  launch->account, launch->project, error->message);
+    }
+  g_hash_table_add (launch->self->prepared,
+                    g_strdup_printf ("%s\n%s", launch->home, launch->project));
   if (launch_aborted (launch))
     return;
   launch->stage = STAGE_RESPAWN;
@@ -664,7 +667,10 @@ on_ready_capture (GObject *source, GAsyncResult *result, gpointer user_data)
    * the last one included: only a live menu counts as a limit then. */
   if (verdict.limit && (!launch->resuming || verdict.dialog_kind == CF_PANE_DIALOG_LIMIT_MENU))
     {
-      /* The account is out: not the task's fault. */
+      /* The account is out: not the task's fault. The quota hears it
+       * before the session goes, so that the switch need not wait for a
+       * pane poll to catch a session that only lives this long. */
+      g_signal_emit (launch->self, signals[SIGNAL_LAUNCH_LIMITED], 0, launch->session, text);
       launch_fail (launch, "Claude shows a usage limit", FALSE);
       return;
     }
@@ -776,6 +782,7 @@ on_confirm_capture (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (verdict.limit && (!launch->resuming || verdict.dialog_kind == CF_PANE_DIALOG_LIMIT_MENU))
     {
+      g_signal_emit (launch->self, signals[SIGNAL_LAUNCH_LIMITED], 0, launch->session, text);
       launch_fail (launch, "Claude shows a usage limit", FALSE);
       return;
     }
@@ -1317,6 +1324,10 @@ cf_dispatcher_class_init (CfDispatcherClass *klass)
    * resumed conversation's earlier turns are on that screen. */
   signals[SIGNAL_PROMPT_READY] =
     g_signal_new ("prompt-ready", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+  /* (session, screen): a launch ends because Claude shows a usage limit. */
+  signals[SIGNAL_LAUNCH_LIMITED] =
+    g_signal_new ("launch-limited", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
 }
 

@@ -31,7 +31,9 @@ G_BEGIN_DECLS
  * cf_dispatcher_resume() found no conversation to resume; the task started
  * over in a new conversation in the same session, its attempt not counted.
  * Signal "prompt-ready" (session, screen): a launched or resumed Claude shows
- * its prompt and nothing has been pasted yet. */
+ * its prompt and nothing has been pasted yet.
+ * Signal "launch-limited" (session, screen): a launch ends because Claude
+ * shows a usage limit (the task goes back, its attempt not counted). */
 
 #define CF_TYPE_DISPATCHER (cf_dispatcher_get_type ())
 G_DECLARE_FINAL_TYPE (CfDispatcher, cf_dispatcher, CF, DISPATCHER, GObject)

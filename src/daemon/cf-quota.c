@@ -732,6 +732,27 @@ cf_quota_note_history (CfQuota *self, const char *name, const char *screen)
     }
 }
 
+void
+cf_quota_note_launch_limit (CfQuota *self, const char *name, const char *screen)
+{
+  CfSession *session = cf_state_lookup_session (self->state, name);
+  CfPaneContext context = {
+    .now_unix = g_get_real_time () / G_USEC_PER_SEC,
+    .local_zone = self->local_zone,
+    .tail_lines = self->config->quota_tail_lines,
+  };
+  g_auto(CfPaneVerdict) verdict = { 0 };
+
+  if (session == NULL || self->cancellable == NULL || detection_paused (self) ||
+      !session_is_candidate (self, session))
+    return;
+  cf_pane_classify (screen, (gsize) -1, &context, &verdict);
+  if (!verdict.limit)
+    return;
+  observe_pane (self, session, &verdict);
+  evaluate (self);
+}
+
 /* Claude in NAME is about to be relaunched (resumed after a switch, or a
  * new launch): what stopped it becomes its history. */
 static void

@@ -47,6 +47,9 @@ void cf_quota_poll_now (CfQuota *self);
  * prompt (the dispatcher's ready check): a limit line there belongs to the
  * conversation it resumed, never to the account it now runs on. */
 void cf_quota_note_history (CfQuota *self, const char *session, const char *screen);
+/* SCREEN is what SESSION shows as its launch ends on a usage limit: taken as
+ * that session's evidence and decided on at once (the session goes next). */
+void cf_quota_note_launch_limit (CfQuota *self, const char *session, const char *screen);
 /* Limit verdicts taken so far (metrics). */
 guint64 cf_quota_get_detections (CfQuota *self);
 
