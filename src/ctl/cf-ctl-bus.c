@@ -246,6 +246,7 @@ cf_ctl_status_free (CfCtlStatus *status)
   g_free (status->active_account);
   g_clear_pointer (&status->accounts, g_ptr_array_unref);
   g_free (status->swap_state);
+  g_free (status->dispatch_paused_reason);
   g_free (status->last_swap_from);
   g_free (status->last_swap_to);
   g_clear_pointer (&status->sessions, g_ptr_array_unref);
@@ -407,6 +408,10 @@ read_status_entry (sd_bus_message *m, const char *key, CfCtlStatus *st)
     return sd_bus_message_read (m, "u", &st->pending_tasks);
   if (g_str_equal (key, "ReturnAt"))
     return sd_bus_message_read (m, "t", &st->return_at);
+  if (g_str_equal (key, "DispatchPausedReason"))
+    return read_string (m, &st->dispatch_paused_reason);
+  if (g_str_equal (key, "DispatchResumesAt"))
+    return sd_bus_message_read (m, "t", &st->dispatch_resumes_at);
   if (g_str_equal (key, "TasksDispatched"))
     return sd_bus_message_read (m, "t", &st->dispatched);
   if (g_str_equal (key, "TasksCompleted"))

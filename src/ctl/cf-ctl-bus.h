@@ -94,6 +94,8 @@ typedef struct {
   char *last_swap_from, *last_swap_to;
   guint64 return_at;
   gboolean dispatch_paused;
+  char *dispatch_paused_reason; /* "operator", "accounts-exhausted", "" (or NULL: older daemon) */
+  guint64 dispatch_resumes_at;  /* µs epoch, 0 = none */
   GPtrArray *sessions;         /* CfCtlSession* */
   guint32 pending_tasks;
   guint64 dispatched, completed, failed, delegated;

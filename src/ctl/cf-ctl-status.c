@@ -132,6 +132,8 @@ print_status_json (CfCtlStatus *st)
   json_builder_end_object (b);
   add_int_member (b, "return_at", (gint64) st->return_at);
   add_bool_member (b, "dispatch_paused", st->dispatch_paused);
+  add_string_member (b, "dispatch_paused_reason", st->dispatch_paused_reason);
+  add_int_member (b, "dispatch_resumes_at", (gint64) st->dispatch_resumes_at);
   add_int_member (b, "pending_tasks", st->pending_tasks);
   add_int_member (b, "tasks_dispatched", (gint64) st->dispatched);
   add_int_member (b, "tasks_completed", (gint64) st->completed);
@@ -281,6 +283,13 @@ print_status_human (CfCtlStatus *st)
       available += ((CfCtlAccount *) g_ptr_array_index (st->accounts, i))->available;
     print_field (_("Dispatch:"), cf_ctl_dispatch_text (st->dispatch_paused, st->swap_state,
                                                       available, st->accounts->len));
+    if (g_strcmp0 (st->dispatch_paused_reason, "accounts-exhausted") == 0 &&
+        st->dispatch_resumes_at > 0)
+      {
+        g_autofree char *when = cf_ctl_absolute_time ((gint64) st->dispatch_resumes_at);
+        /* TRANSLATORS: dispatch waits for the earliest usage reset */
+        print_field (_("Resumes at:"), when);
+      }
   }
   print_field (_("Pending tasks:"), pending);
   /* Plain %llu: a G_GUINT64_FORMAT macro would cut the msgid short. */

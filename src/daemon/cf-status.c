@@ -71,6 +71,27 @@ value_dispatch_paused (CfState *state, const CfConfig *config, gint64 now)
   return g_variant_new_boolean (cf_state_get_dispatch_paused (state));
 }
 
+/* Why DispatchPaused is true: "operator" (PauseDispatch), "accounts-exhausted"
+ * (every account is out until DispatchResumesAt), or "" when it is not. */
+static GVariant *
+value_dispatch_paused_reason (CfState *state, const CfConfig *config, gint64 now)
+{
+  if (cf_state_get_operator_paused (state))
+    return g_variant_new_string ("operator");
+  return g_variant_new_string (cf_state_get_all_exhausted_until (state) != 0
+                               ? "accounts-exhausted" : "");
+}
+
+/* When dispatch resumes by itself (the earliest reset + return_margin), 0 =
+ * not paused, or paused until an operator resumes it. */
+static GVariant *
+value_dispatch_resumes_at (CfState *state, const CfConfig *config, gint64 now)
+{
+  if (cf_state_get_operator_paused (state))
+    return g_variant_new_uint64 (0);
+  return g_variant_new_uint64 ((guint64) MAX (cf_state_get_all_exhausted_until (state), 0));
+}
+
 static GVariant *
 value_sessions (CfState *state, const CfConfig *config, gint64 now)
 {
@@ -179,6 +200,8 @@ static const CfStatusProperty properties[] = {
   { "TasksDelegated", "t", CF_STATE_CHANGE_COUNTERS },
   { "Usage", "a(sdtdtst)", CF_STATE_CHANGE_USAGE | CF_STATE_CHANGE_ACCOUNTS },
   { "ClaudeVersion", "s", CF_STATE_CHANGE_CLAUDE_VERSION },
+  { "DispatchPausedReason", "s", CF_STATE_CHANGE_DISPATCH_PAUSED },
+  { "DispatchResumesAt", "t", CF_STATE_CHANGE_DISPATCH_PAUSED },
 };
 
 /* Same order as properties[]. */
@@ -199,6 +222,8 @@ static const ValueFunc values[] = {
   value_tasks_delegated,
   value_usage,
   value_claude_version,
+  value_dispatch_paused_reason,
+  value_dispatch_resumes_at,
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (properties) == G_N_ELEMENTS (values));

@@ -22,7 +22,7 @@ from harness import BUS_NAME, INTERFACE, OBJECT_PATH, SandboxTestCase  # noqa: E
 PROPERTIES = ["Version", "ActiveAccount", "Accounts", "SwapState", "PartialSwap", "LastSwap",
               "ReturnAt", "DispatchPaused", "Sessions", "PendingTasks", "TasksDispatched",
               "TasksCompleted", "TasksFailed", "TasksDelegated", "Usage",
-              "ClaudeVersion"]
+              "ClaudeVersion", "DispatchPausedReason", "DispatchResumesAt"]
 
 
 def interface_members(xml_text):

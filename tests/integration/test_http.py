@@ -26,7 +26,7 @@ ENDPOINTS = ["/health", "/status", "/api/delegated/status", "/watchdog/status", 
 PROPERTIES = ["Version", "ActiveAccount", "Accounts", "SwapState", "PartialSwap", "LastSwap",
               "ReturnAt", "DispatchPaused", "Sessions", "PendingTasks", "TasksDispatched",
               "TasksCompleted", "TasksFailed", "TasksDelegated", "Usage",
-              "ClaudeVersion"]
+              "ClaudeVersion", "DispatchPausedReason", "DispatchResumesAt"]
 
 
 def free_port():
