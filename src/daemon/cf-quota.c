@@ -308,12 +308,14 @@ static void on_session_changed (CfState *state, CfSession *session, CfQuota *sel
 typedef struct {
   GPtrArray *lines;            /* limit lines seen before the relaunch */
   gint64 resets[2];            /* their reset times (µs), 0 = none */
+  char *task;                  /* the task whose conversation shows them */
 } History;
 
 static void
 history_free (History *history)
 {
   g_ptr_array_unref (history->lines);
+  g_free (history->task);
   g_free (history);
 }
 
@@ -720,8 +722,11 @@ cf_quota_note_history (CfQuota *self, const char *name, const char *screen)
     return;
   if (history == NULL)
     {
+      CfSession *session = cf_state_lookup_session (self->state, name);
+
       history = g_new0 (History, 1);
       history->lines = g_ptr_array_new_with_free_func (g_free);
+      history->task = g_strdup (session != NULL ? session->task : "");
       g_hash_table_replace (self->history, g_strdup (name), history);
     }
   g_ptr_array_add (history->lines, g_strdup (verdict.snippet));
@@ -760,6 +765,7 @@ mark_relaunched (CfQuota *self, const char *name)
 {
   Evidence *evidence = g_hash_table_lookup (self->evidence, name);
   Reading *reading = g_hash_table_lookup (self->readings, name);
+  CfSession *session;
   History *history;
 
   g_hash_table_remove (self->history_logged, name);
@@ -773,6 +779,8 @@ mark_relaunched (CfQuota *self, const char *name)
     g_ptr_array_add (history->lines, g_strdup (reading->snippet));
   history->resets[0] = evidence != NULL ? evidence->reset_usec : 0;
   history->resets[1] = reading != NULL ? reading->reset_usec : 0;
+  session = cf_state_lookup_session (self->state, name);
+  history->task = g_strdup (session != NULL ? session->task : "");
   g_hash_table_replace (self->history, g_strdup (name), history);
 }
 
@@ -791,11 +799,17 @@ cf_quota_reset (CfQuota *self)
 static void
 on_session_changed (CfState *state, CfSession *session, CfQuota *self)
 {
-  if (session->state == CF_SESSION_LAUNCHING)
-    {
-      mark_relaunched (self, session->name);
-      forget_session (self, session->name);
-    }
+  History *history;
+
+  if (session->state != CF_SESSION_LAUNCHING)
+    return;
+  /* A resume goes on with the same task, and its conversation redraws what
+   * the switch recorded (mark_relaunched, from evaluate or cf_quota_reset);
+   * a launch of another task starts on a clean screen: no history. */
+  history = g_hash_table_lookup (self->history, session->name);
+  if (history != NULL && g_strcmp0 (history->task, session->task) != 0)
+    g_hash_table_remove (self->history, session->name);
+  forget_session (self, session->name);
 }
 
 void
