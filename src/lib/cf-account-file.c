@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "cf-account-file.h"
 
+#include "cf-fault.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <gio/gio.h>
@@ -203,6 +205,7 @@ cf_account_file_update (const char *path, const CfAccountFileOptions *options,
   lock_path = g_strconcat (target.path, ".lock", NULL);
   if (!lock_acquire (lock_path, options->lock_wait_ms, error))
     return FALSE;
+  cf_fault_point ("account-file-locked");
 
   /* Read again under the lock: the file may have changed while we waited. */
   g_clear_pointer (&target.path, g_free);
@@ -216,6 +219,7 @@ cf_account_file_update (const char *path, const CfAccountFileOptions *options,
     {
       if (!replace (&target, options, text, error))
         goto out;
+      cf_fault_point ("account-file-replaced");
       if (written_path != NULL)
         *written_path = g_strdup (target.path);
     }

@@ -11,6 +11,9 @@ every kill. After each kill, after each restart and at the end:
   once the daemon has recovered); none is lost;
 - attempt counts never go down;
 - claude_link points to a configured account home;
+- each account home's .claude.json and settings.json are whole JSON (the
+  preparation's writes are atomic), and once the daemon is up again they
+  trust the project and no lock of Claude Code's is left behind;
 - the state file is JSON with a version; once the daemon is up the switch
   journal is back to normal/fallback, PartialSwap is false, and the state
   file, the properties and GetStatus agree on the account and swap state;
@@ -24,7 +27,10 @@ Each kill moment is drawn in one of these phases: "dispatch" (new tasks just
 dropped in the inbox), "switch" (a limit shown by the active account's
 sessions or a SwitchAccount call just made), "delegation" (remote tasks just
 added, remote jobs just completed), "recovery" (right after the restart,
-before anything settled) and "any".
+before anything settled), "usage" (a statusline reading over switch_at just
+reported: a draining switch), "prep" (the homes' trust just taken out: the
+restart prepares them again, killed at a fault point of that write half the
+time) and "any".
 
 CF_CRASH_SEED replays a run (the seed is printed first); CF_CRASH_KILLS sets
 the number of kills (default 30; 200 with CF_LONG=1)."""
@@ -45,11 +51,24 @@ from harness import (BUS_NAME, OBJECT_PATH, INTERFACE, Sandbox, require_programs
 from test_crash import overlapping_runs  # noqa: E402
 from test_delegation import KEY, KEY_ENV, JobApi  # noqa: E402
 
-PHASES = ("dispatch", "switch", "delegation", "recovery", "any")
-WEIGHTS = (2, 3, 2, 1, 1)
+PHASES = ("dispatch", "switch", "delegation", "recovery", "any", "usage", "prep")
+WEIGHTS = (2, 3, 2, 1, 1, 1, 1)
 # Fault points of a switch (src/daemon/cf-switcher.c): a switch takes tens of
 # milliseconds, so half the "switch" kills use them to land inside one.
 SWAP_STEPS = ("swap-saving", "swap-switching", "swap-flipped", "swap-resuming")
+# Fault points of the account preparation (src/lib/cf-account-file.c): Claude Code's lock
+# taken, and the file replaced but the lock not yet released. The "prep" phase takes a
+# project's trust out of the homes, so the next start-up writes them again.
+PREP_STEPS = ("account-file-locked", "account-file-replaced")
+
+
+def statusline_payload(percent, resets_at):
+    """What Claude Code hands its statusLine command (CLAUDE-CODE.md)."""
+    return json.dumps({"session_id": "00000000-0000-4000-8000-000000000001",
+                       "transcript_path": "/nonexistent.jsonl", "cwd": "/",
+                       "model": {"id": "claude-sonnet-4-5", "display_name": "Sonnet"},
+                       "rate_limits": {"five_hour": {"used_percentage": percent,
+                                                     "resets_at": resets_at}}})
 
 
 def iso_epoch(text):
@@ -134,6 +153,7 @@ class FaultKillTest(unittest.TestCase):
             "delegation": {"url": api.url, "api_key_env": KEY_ENV, "reap_interval": "200ms"},
         })
         env = sb.env(**{KEY_ENV: KEY})
+        os.makedirs(os.path.join(sb.root, "xdg"), mode=0o700, exist_ok=True)
         state_file = sb.config["state_file"]
         project = sb.project_dir
         local, remote = [], []
@@ -229,6 +249,15 @@ class FaultKillTest(unittest.TestCase):
                         raise Violation(f"{when}: {tid} was prompted again after it was done "
                                         f"({len(late)} times): {meta}")
             self.assertIn(os.readlink(link), homes.values(), f"{when}: {link} points elsewhere")
+            for home in homes.values():
+                for name in (".claude.json", "settings.json"):
+                    path = os.path.join(home, name)
+                    if os.path.exists(path):
+                        with open(path, encoding="utf-8") as f:
+                            try:
+                                json.load(f)
+                            except ValueError as e:
+                                raise Violation(f"{when}: {path} is not whole JSON: {e}")
             # Absent only until the first write (a kill right after the
             # first start); never removed after.
             if os.path.exists(state_file) or state_seen:
@@ -302,13 +331,49 @@ class FaultKillTest(unittest.TestCase):
 
         def draw():
             phase = rng.choices(PHASES, WEIGHTS)[0]
-            fault = rng.choice(SWAP_STEPS) if phase == "switch" and rng.random() < 0.5 else None
+            fault = None
+            if phase in ("switch", "usage") and rng.random() < 0.5:
+                fault = rng.choice(SWAP_STEPS)
+            elif phase == "prep" and rng.random() < 0.5:
+                fault = rng.choice(PREP_STEPS)
             return phase, fault
+
+        def untrust():
+            """Takes the project's trust out of every home (as a home copied from
+            elsewhere would lack it): the next start-up's preparation writes it back."""
+            for home in homes.values():
+                path = os.path.join(home, ".claude.json")
+                try:
+                    with open(path, encoding="utf-8") as f:
+                        data = json.load(f)
+                except (OSError, ValueError):
+                    continue
+                data.pop("projects", None)
+                tmp = path + ".cf-test"
+                with open(tmp, "w", encoding="utf-8") as f:
+                    json.dump(data, f)
+                os.replace(tmp, path)
+
+        def trusted_everywhere():
+            for home in homes.values():
+                with open(os.path.join(home, ".claude.json"), encoding="utf-8") as f:
+                    projects = json.load(f).get("projects") or {}
+                if not any(os.path.realpath(project).startswith(os.path.realpath(p))
+                           and v.get("hasTrustDialogAccepted") for p, v in projects.items()):
+                    return False
+                if any(name.endswith(".lock") for name in os.listdir(home)):
+                    return False
+            return True
+
+        def start_phase(phase, fault):
+            if phase == "prep":
+                untrust()
+            return start(fault)
 
         add_local(12)
         add_remote(3)
         phase, fault = draw()
-        alive = start(fault)
+        alive = start_phase(phase, fault)
         for k in range(kills):
             phases[phase] += 1
             when = f"kill {k + 1}/{kills} ({phase}{', at ' + fault if fault else ''}, seed {seed})"
@@ -351,6 +416,27 @@ class FaultKillTest(unittest.TestCase):
                 delay = rng.uniform(0.0, 1.2)
             elif phase == "recovery":
                 delay = rng.uniform(0.0, 0.4)
+            elif phase == "usage":
+                # Over quota.switch_at (95): a proactive, draining switch; the window
+                # resets in seconds so that it cannot keep every account out.
+                active = sb.get_property("ActiveAccount")
+                sb.ctl("statusline", input=statusline_payload(rng.randint(96, 99),
+                                                             int(time.time()) + 4),
+                       env=sb.env(CLAUDE_CONFIG_DIR=homes[active], TMUX_PANE=None,
+                                  XDG_RUNTIME_DIR=os.path.join(sb.root, "xdg")))
+                switches_asked += 1
+                if fault:
+                    deadline = time.monotonic() + 5
+                    while time.monotonic() < deadline and sb.daemon.poll() is None:
+                        time.sleep(0.02)
+                else:
+                    delay = rng.uniform(0.0, 1.0)
+            elif phase == "prep":
+                if alive:
+                    # The restart has written the homes again (or died doing it).
+                    sb.wait_for(trusted_everywhere, timeout=20,
+                                what=f"the project trusted in every home before {when}")
+                delay = rng.uniform(0.0, 0.5)
             else:
                 add_local(rng.randint(0, 2))
                 delay = rng.uniform(0.1, 1.5)
@@ -370,7 +456,7 @@ class FaultKillTest(unittest.TestCase):
             if glob.glob(os.path.join(project, ".agent-queue", "inbox", "*.md.delegated")):
                 caught["jobs delegated"] += 1
             phase, fault = draw()
-            alive = start(fault)
+            alive = start_phase(phase, fault)
             if not alive:
                 caught["fault points"] += 1
 
@@ -384,6 +470,8 @@ class FaultKillTest(unittest.TestCase):
             sb.fake_account_limit(home, False)
         limited.clear()
         self.assertTrue(wait_recovered("a recovered, consistent daemon after the last restart"))
+        # Whatever start-up or write a kill cut, the homes end prepared and unlocked.
+        sb.wait_for(trusted_everywhere, timeout=30, what="the project trusted in every home")
 
         def all_done():
             where = check_disk("draining", recovered=True)
