@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cf-taskq.h"
+#include "cf-worktree.h"
 
 #define DONE_SIGNAL_PREFIX "agent-done-"
 #define QUEUE_META_DIR "meta"
@@ -292,9 +293,16 @@ count_delegated (const char *project)
   return n;
 }
 
+static gboolean
+task_exists (const char *project, const char *id)
+{
+  return cf_taskq_locate (project, id) != CF_TASK_PLACE_ABSENT;
+}
+
 static void
 tidy_project (Pass *pass, const char *project)
 {
+  guint pruned;
   g_autoptr(CfTaskqRecovery) recovery = NULL;
   g_autoptr(GError) error = NULL;
 
@@ -317,6 +325,15 @@ tidy_project (Pass *pass, const char *project)
     release_task (pass, project, g_ptr_array_index (recovery->active, i));
   for (guint i = 0; i < recovery->orphan_meta->len; i++)
     remove_orphan_meta (pass, project, g_ptr_array_index (recovery->orphan_meta, i));
+  /* A worktree outlives its task only when the task file was deleted:
+   * the worktree goes, its branch cf/<id> stays for the operator. */
+  pruned = cf_worktree_prune (project, task_exists);
+  if (pruned > 0)
+    {
+      g_autofree char *text = g_strdup_printf ("removed %u worktrees of tasks that no longer exist "
+                                               "(their branches are kept)", pruned);
+      log_project (G_LOG_LEVEL_MESSAGE, project, text);
+    }
 
   if (!cf_taskq_write_status (project, count_delegated (project), g_get_real_time (), &error))
     project_problem (pass, project, error);

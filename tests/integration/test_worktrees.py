@@ -216,6 +216,54 @@ class WorktreeTest(SandboxTestCase):
             self.assertIn("dependency broken failed", f.read())
         self.assertIsNone(self.start_of("after"))
 
+    def test_janitor_prunes_the_worktree_of_a_deleted_task_and_keeps_its_branch(self):
+        sb = self.sb
+        repo = self.project("repo")
+        self.start({"projects": {"dir": sb.projects_dir, "isolation": "worktree",
+                                 "keep_worktrees": "always"}})
+        sb.add_task("kept", "Work. FAKE:work=100", project=repo)
+        self.wait_places(repo, "done", ["kept"])
+        path = os.path.join(repo, ".agent-queue", "worktrees", "kept")
+        with open(os.path.join(queue_dir(repo, "done"), "kept.md")) as f:
+            self.assertIn("Branch: cf/kept (worktree .agent-queue/worktrees/kept: kept (keep_worktrees: always))",
+                          f.read())
+        self.assertTrue(os.path.isdir(path))
+        time.sleep(1.5)
+        self.assertTrue(os.path.isdir(path), "a kept worktree of an existing task is not pruned")
+        os.unlink(os.path.join(queue_dir(repo, "done"), "kept.md"))
+        sb.wait_for(lambda: not os.path.exists(path), timeout=15, what="the janitor removed the worktree")
+        self.assertNotIn(path, git(repo, "worktree", "list"))
+        self.assertEqual(git(repo, "branch", "--list", "cf/kept").strip(), "cf/kept")
+
+    def crash_during_creation(self, fault):
+        sb = self.sb
+        repo = self.project("repo")
+        # The requeue after the crash counts an attempt: no cooldown after it here.
+        self.start({"projects": {"dir": sb.projects_dir, "isolation": "worktree"},
+                    "dispatcher": {"prompt_timeout": "5s", "cooldown_schedule": [0]}})
+        sb.stop_daemon()
+        sb.start_daemon(env=sb.env(CF_FAULT_CRASH_AT=fault))
+        sb.add_task("crashy", "Work. FAKE:work=200", project=repo)
+        sb.wait_for(lambda: sb.daemon.poll() is not None, timeout=30, what=f"the daemon killed at {fault}")
+        self.assertEqual(sb.daemon.returncode, -9)
+        sb.start_daemon()
+        self.wait_places(repo, "done", ["crashy"], timeout=60)
+        prompts = [e for e in sb.fake_events("prompt") if e["text"].startswith("[crashy]")]
+        self.assertEqual(len(prompts), 1, "run exactly once")
+        self.assertEqual(self.start_of("crashy")["cwd"], os.path.join(repo, ".agent-queue", "worktrees", "crashy"))
+        for place in ("inbox", "active", "failed"):
+            self.assertEqual(task_ids(repo, place), [], place)
+        self.assertEqual(git(repo, "branch", "--list", "cf/*").split(), ["cf/crashy"])
+        # Done and clean: no worktree left behind, none registered.
+        self.assertEqual(len(git(repo, "worktree", "list").splitlines()), 1)
+        self.assertEqual(os.listdir(os.path.join(repo, ".agent-queue", "worktrees")), [])
+
+    def test_kill_before_git_worktree_add(self):
+        self.crash_during_creation("worktree-adding")
+
+    def test_kill_after_git_worktree_add(self):
+        self.crash_during_creation("worktree-added")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
