@@ -55,6 +55,7 @@ typedef struct {
   gint64 grace_usec;
   gint64 stale_age_usec;
   guint max_attempts;
+  CfKeepWorktrees keep_worktrees;
   char *signal_dir;            /* NULL = none */
 
   guint requeued;
@@ -167,8 +168,11 @@ release_task (Pass *pass, const char *project, const char *id)
     return;
   if (cf_taskq_pending_verdict (project, id, &outcome, &verdict_reason))
     {
-      /* Finished, but its move failed: settle it with its own verdict. */
-      if (cf_taskq_finish (project, id, outcome, verdict_reason, NULL, now, &error))
+      /* Finished, but its move failed: settle it with its own verdict
+       * (and its worktree's footer, when a crash interrupted that). */
+      g_autofree char *footer = cf_worktree_conclude (project, id, outcome == CF_TASK_OUTCOME_FAILED,
+                                                      pass->keep_worktrees);
+      if (cf_taskq_finish (project, id, outcome, verdict_reason, footer, now, &error))
         log_task (G_LOG_LEVEL_MESSAGE, project, id, NULL,
                   outcome == CF_TASK_OUTCOME_DONE ? "finished task moved to done/ at last"
                                                   : "finished task moved to failed/ at last");
@@ -487,6 +491,7 @@ start_pass (CfJanitor *self)
   pass->grace_usec = 2 * config->watcher_interval_usec;
   pass->stale_age_usec = config->janitor_stale_signal_age_usec;
   pass->max_attempts = MAX (config->max_dispatch_per_task, 1);
+  pass->keep_worktrees = config->projects_keep_worktrees;
   if (config->done_signal_dir != NULL && *config->done_signal_dir != '\0')
     pass->signal_dir = g_strdup (config->done_signal_dir);
 

@@ -506,6 +506,7 @@ finish_watch (Watch *watch, const char *outcome, const char *why)
     /* The footer (a worktree's branch, commits, diffstat) first; the
      * move then writes it into the task file. */
     cf_worktree_conclude_async (watch->project, watch->task, !g_str_equal (outcome, "done"),
+                                g_str_equal (outcome, "done") ? NULL : why,
                                 self->config->projects_keep_worktrees, on_concluded, watch_ref (watch));
   else
     cf_taskq_return_async (watch->project, watch->task, !watch->evicted,

@@ -16,6 +16,20 @@ G_DEFINE_QUARK (cf-worktree-error-quark, cf_worktree_error)
 /* Output beyond this is cut: a footer names commits, it is not a log. */
 #define FOOTER_MAX_LINES 50
 
+static gint keep_policy = CF_KEEP_WORKTREES_ON_FAILURE;
+
+void
+cf_worktree_set_keep_policy (CfKeepWorktrees keep)
+{
+  g_atomic_int_set (&keep_policy, (gint) keep);
+}
+
+CfKeepWorktrees
+cf_worktree_get_keep_policy (void)
+{
+  return (CfKeepWorktrees) g_atomic_int_get (&keep_policy);
+}
+
 char *
 cf_worktree_path (const char *project, const char *id)
 {
@@ -331,6 +345,7 @@ typedef struct {
   char *project;
   char *id;
   gboolean failed;
+  char *reason;                /* a failed task's */
   CfKeepWorktrees keep;
 } Job;
 
@@ -339,6 +354,7 @@ job_free (Job *job)
 {
   g_free (job->project);
   g_free (job->id);
+  g_free (job->reason);
   g_free (job);
 }
 
@@ -389,19 +405,27 @@ static void
 conclude_in_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
   Job *job = data;
+  g_autofree char *path = cf_worktree_path (job->project, job->id);
+  g_autofree char *base_file = base_path (job->project, job->id);
 
+  /* Concluding runs git for a while: a crash meanwhile must not run the
+   * finished task again (the janitor settles it with this verdict). */
+  if (g_file_test (path, G_FILE_TEST_EXISTS) || g_file_test (base_file, G_FILE_TEST_EXISTS))
+    cf_taskq_keep_verdict (job->project, job->id,
+                           job->failed ? CF_TASK_OUTCOME_FAILED : CF_TASK_OUTCOME_DONE, job->reason);
   g_task_return_pointer (task, cf_worktree_conclude (job->project, job->id, job->failed, job->keep),
                          g_free);
 }
 
 void
-cf_worktree_conclude_async (const char *project, const char *id, gboolean failed, CfKeepWorktrees keep,
-                            GAsyncReadyCallback callback, gpointer user_data)
+cf_worktree_conclude_async (const char *project, const char *id, gboolean failed, const char *reason,
+                            CfKeepWorktrees keep, GAsyncReadyCallback callback, gpointer user_data)
 {
   g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
   Job *job = job_new (project, id);
 
   job->failed = failed;
+  job->reason = g_strdup (reason);
   job->keep = keep;
   g_task_set_source_tag (task, cf_worktree_conclude_async);
   g_task_set_task_data (task, job, (GDestroyNotify) job_free);

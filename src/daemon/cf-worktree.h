@@ -44,12 +44,20 @@ char *cf_worktree_conclude (const char *project, const char *id, gboolean failed
 typedef gboolean (*CfWorktreeLiveFunc) (const char *project, const char *id);
 guint cf_worktree_prune (const char *project, CfWorktreeLiveFunc is_live);
 
+/* projects.keep_worktrees for the code that settles a finished task after
+ * a crash and has no configuration of its own (cf_taskq_return_async);
+ * the daemon sets it with each configuration. Thread-safe. */
+void cf_worktree_set_keep_policy (CfKeepWorktrees keep);
+CfKeepWorktrees cf_worktree_get_keep_policy (void);
+
 void cf_worktree_ensure_async (const char *project, const char *id, GCancellable *cancellable,
                                GAsyncReadyCallback callback, gpointer user_data);
 /* The worktree path, or NULL with ERROR. */
 char *cf_worktree_ensure_finish (GAsyncResult *result, GError **error);
 
-void cf_worktree_conclude_async (const char *project, const char *id, gboolean failed,
+/* Keeps the verdict (FAILED, REASON) pending first when the task has a
+ * worktree (cf_taskq_keep_verdict). */
+void cf_worktree_conclude_async (const char *project, const char *id, gboolean failed, const char *reason,
                                  CfKeepWorktrees keep, GAsyncReadyCallback callback, gpointer user_data);
 /* The footer, NULL when none (never an error). */
 char *cf_worktree_conclude_finish (GAsyncResult *result);

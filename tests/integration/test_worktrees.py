@@ -264,6 +264,28 @@ class WorktreeTest(SandboxTestCase):
     def test_kill_after_git_worktree_add(self):
         self.crash_during_creation("worktree-added")
 
+    def test_kill_while_removing_the_worktree(self):
+        sb = self.sb
+        repo = self.project("repo")
+        self.start({"projects": {"dir": sb.projects_dir, "isolation": "worktree"},
+                    "dispatcher": {"prompt_timeout": "5s", "cooldown_schedule": [0]}})
+        sb.stop_daemon()
+        sb.start_daemon(env=sb.env(CF_FAULT_CRASH_AT="worktree-removing"))
+        sb.add_task("leaving", "Work. FAKE:work=200", project=repo)
+        sb.wait_for(lambda: sb.daemon.poll() is not None, timeout=30, what="the daemon killed at worktree-removing")
+        self.assertEqual(sb.daemon.returncode, -9)
+        sb.start_daemon()
+        self.wait_places(repo, "done", ["leaving"], timeout=60)
+        prompts = [e for e in sb.fake_events("prompt") if e["text"].startswith("[leaving]")]
+        self.assertEqual(len(prompts), 1, "run exactly once")
+        for place in ("inbox", "active", "failed"):
+            self.assertEqual(task_ids(repo, place), [], place)
+        self.assertEqual(git(repo, "branch", "--list", "cf/*").replace("+", "").split(), ["cf/leaving"])
+        with open(os.path.join(queue_dir(repo, "done"), "leaving.md")) as f:
+            self.assertIn("Branch: cf/leaving", f.read())
+        sb.wait_for(lambda: len(git(repo, "worktree", "list").splitlines()) == 1, timeout=15,
+                    what="no worktree left registered")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
