@@ -5,6 +5,7 @@ parts and real git: a worktree per task (isolation), projects.max_parallel,
 depends_on; the session's cwd is what tests/fake-claude logs at its start."""
 
 import glob
+import json
 import os
 import re
 import subprocess
@@ -117,6 +118,12 @@ class WorktreeTest(SandboxTestCase):
             git(cwd, "add", f"{tid}.txt")
             git(cwd, "commit", "-q", "-m", f"work of {tid}")
         self.assertNotEqual(cwds["w1"], cwds["w2"])
+        shown = sb.ctl("tasks", "repo").stdout
+        for tid in ("w1", "w2"):
+            self.assertIn(f"{tid}: branch cf/{tid}, worktree {cwds[tid]}", shown)
+        listed = {t["task_id"]: t for t in json.loads(sb.ctl("--json", "tasks", "repo").stdout)}
+        self.assertEqual(listed["w1"]["branch"], "cf/w1")
+        self.assertEqual(listed["w1"]["worktree"], cwds["w1"])
         self.wait_places(repo, "done", ["w1", "w2"])
         base = git(repo, "rev-parse", "main").strip()
         for tid in ("w1", "w2"):
@@ -191,6 +198,10 @@ class WorktreeTest(SandboxTestCase):
         time.sleep(0.05)
         sb.add_task("first", "First. FAKE:work=1500", project=repo)
         time.sleep(0.5)
+        r = sb.ctl("tasks", "repo")
+        self.assertIn("second: waiting for first", r.stdout)
+        self.assertIn("orphan: depends on unknown task nosuch", r.stdout)
+        self.assertIn("c1: dependency cycle: c1 → c2 → c1", r.stdout)
         sb.call("ResumeDispatch")
         self.wait_places(repo, "failed", ["orphan", "c1", "c2"], timeout=30)
         with open(os.path.join(queue_dir(repo, "failed"), "orphan.reason.txt")) as f:
