@@ -297,6 +297,26 @@ class WorktreeTest(SandboxTestCase):
         sb.wait_for(lambda: len(git(repo, "worktree", "list").splitlines()) == 1, timeout=15,
                     what="no worktree left registered")
 
+    def test_resume_after_a_switch_goes_back_to_the_same_worktree(self):
+        sb = self.sb
+        repo = self.project("repo")
+        self.start({"projects": {"dir": sb.projects_dir, "isolation": "worktree"},
+                    "quota": {"interval": "300ms", "reactivate_cooldown": "1s", "return_margin": "1s",
+                              "pool_threshold": 1, "dedicated_threshold": 1}}, sessions=1)
+        sb.add_task("moved", "Long work. FAKE:work=4000", project=repo)
+        sb.wait_for(lambda: self.start_of("moved"), timeout=30, what="the task started")
+        path = os.path.join(repo, ".agent-queue", "worktrees", "moved")
+        self.assertEqual(self.start_of("moved")["cwd"], path)
+        reset = int(time.time() + 30)
+        sb.fake_account_limit(os.path.join(sb.home, ".claude-main"), f"Claude AI usage limit reached|{reset}")
+        sb.wait_for(lambda: any(e.get("resume") for e in sb.fake_events("start")), timeout=30,
+                    what="the conversation resumed on the other account")
+        resumed = [e for e in sb.fake_events("start") if e.get("resume")]
+        self.assertEqual(resumed[0]["cwd"], path, "the resume works in the task's worktree")
+        self.assertEqual(resumed[0]["CLAUDE_CONFIG_DIR"], os.path.join(sb.home, ".claude-backup"))
+        self.assertEqual(git(repo, "branch", "--list", "cf/*").replace("+", "").split(), ["cf/moved"])
+        self.assertEqual(len(git(repo, "worktree", "list").splitlines()), 2)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
