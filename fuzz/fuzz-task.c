@@ -44,6 +44,14 @@ check_task (const CfTask *task)
     g_assert_false (g_ascii_isspace (task->body[strlen (task->body) - 1]));
 
   g_assert_cmpuint (task->priority, <, CF_PRIORITY_COUNT);
+  g_assert_cmpuint (task->isolation, <=, CF_TASK_ISOLATION_WORKTREE);
+  g_assert_nonnull (task->depends_on);
+  g_assert_cmpuint (g_strv_length (task->depends_on), <=, CF_TASK_MAX_DEPENDENCIES);
+  for (guint i = 0; task->depends_on[i] != NULL; i++)
+    {
+      g_assert_true (cf_task_id_is_valid (task->depends_on[i]));
+      g_assert_cmpstr (task->depends_on[i], !=, task->id);
+    }
   g_assert_nonnull (cf_priority_to_string (task->priority));
   for (guint i = 0; task->tags[i] != NULL; i++)
     {

@@ -13,6 +13,7 @@
 #include "cf-ctl-args.h"
 #include "cf-ctl-bus.h"
 #include "cf-ctl-output.h"
+#include "cf-depends.h"
 #include "cf-names.h"
 #include "cf-submit.h"
 #include "cf-task.h"
@@ -69,6 +70,135 @@ project_matches (const char *project, const char *directory)
   return g_str_equal (project, base);
 }
 
+/* ---- what the daemon's ListTasks cannot say (its signature is fixed):
+ * why a queued task waits (depends_on) and a task's worktree, read from
+ * the queue directories themselves, best effort. */
+
+#define QUEUE_DIR ".agent-queue"
+
+typedef struct {
+  const char *project;
+  GHashTable *nodes;           /* id → Node* */
+} DiskLookup;
+
+typedef struct {
+  CfDependsPlace place;
+  char **depends_on;
+  char *reason;
+} Node;
+
+static void
+node_free (Node *node)
+{
+  g_strfreev (node->depends_on);
+  g_free (node->reason);
+  g_free (node);
+}
+
+static char *
+queue_file (const char *project, const char *place, const char *id, const char *suffix)
+{
+  g_autofree char *name = g_strconcat (id, suffix, NULL);
+
+  return g_build_filename (project, QUEUE_DIR, place, name, NULL);
+}
+
+static CfTask *
+read_queued (const char *project, const char *place, const char *id)
+{
+  g_autofree char *path = queue_file (project, place, id, ".md");
+  g_autofree char *text = NULL;
+  gsize length = 0;
+
+  if (!g_file_get_contents (path, &text, &length, NULL))
+    return NULL;
+  return cf_task_parse (id, text, length, NULL);
+}
+
+static CfDependsPlace
+lookup_queue (const char *id, const char *const **out_depends_on, const char **out_reason, gpointer data)
+{
+  DiskLookup *lookup = data;
+  Node *node = g_hash_table_lookup (lookup->nodes, id);
+
+  if (node == NULL)
+    {
+      static const char *const queued[] = { "inbox", "active" };
+      g_autofree char *done = queue_file (lookup->project, "done", id, ".md");
+      g_autofree char *failed = queue_file (lookup->project, "failed", id, ".md");
+
+      node = g_new0 (Node, 1);
+      node->place = CF_DEPENDS_PLACE_UNKNOWN;
+      for (guint i = 0; i < G_N_ELEMENTS (queued) && node->place == CF_DEPENDS_PLACE_UNKNOWN; i++)
+        {
+          g_autofree char *path = queue_file (lookup->project, queued[i], id, ".md");
+
+          if (g_file_test (path, G_FILE_TEST_EXISTS))
+            {
+              g_autoptr(CfTask) task = read_queued (lookup->project, queued[i], id);
+
+              node->place = CF_DEPENDS_PLACE_QUEUED;
+              if (task != NULL)
+                node->depends_on = g_strdupv (task->depends_on);
+            }
+        }
+      if (node->place == CF_DEPENDS_PLACE_UNKNOWN && g_file_test (done, G_FILE_TEST_EXISTS))
+        node->place = CF_DEPENDS_PLACE_DONE;
+      else if (node->place == CF_DEPENDS_PLACE_UNKNOWN && g_file_test (failed, G_FILE_TEST_EXISTS))
+        {
+          g_autofree char *reason_path = queue_file (lookup->project, "failed", id, ".reason.txt");
+          g_autofree char *reason = NULL;
+
+          node->place = CF_DEPENDS_PLACE_FAILED;
+          if (g_file_get_contents (reason_path, &reason, NULL, NULL))
+            {
+              char *newline = strchr (reason, '\n');
+              if (newline != NULL)
+                *newline = '\0';
+              node->reason = g_steal_pointer (&reason);
+            }
+        }
+      g_hash_table_insert (lookup->nodes, g_strdup (id), node);
+    }
+  *out_depends_on = (const char *const *) node->depends_on;
+  *out_reason = node->reason;
+  return node->place;
+}
+
+/* "waiting for a, b" for a queued task whose dependencies are not done. */
+static char *
+task_waiting (const CfCtlTask *t)
+{
+  g_autoptr(CfTask) task = NULL;
+  g_autoptr(GHashTable) nodes = NULL;
+  DiskLookup lookup = { .project = t->project };
+  char *reason = NULL;
+
+  if (!g_str_equal (t->state, "inbox") || !cf_task_id_is_valid (t->id))
+    return NULL;
+  task = read_queued (t->project, "inbox", t->id);
+  if (task == NULL || task->depends_on[0] == NULL)
+    return NULL;
+  nodes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) node_free);
+  lookup.nodes = nodes;
+  if (cf_depends_check (t->id, (const char *const *) task->depends_on, lookup_queue, &lookup, &reason) ==
+      CF_DEPENDS_READY)
+    g_clear_pointer (&reason, g_free);
+  return reason;
+}
+
+/* The task's worktree directory when it has one, else NULL. */
+static char *
+task_worktree (const CfCtlTask *t)
+{
+  g_autofree char *path = NULL;
+
+  if (!cf_task_id_is_valid (t->id))
+    return NULL;
+  path = g_build_filename (t->project, QUEUE_DIR, "worktrees", t->id, NULL);
+  return g_file_test (path, G_FILE_TEST_IS_DIR) ? g_steal_pointer (&path) : NULL;
+}
+
 static void
 print_tasks_json (GPtrArray *tasks)
 {
@@ -92,6 +222,24 @@ print_tasks_json (GPtrArray *tasks)
       json_builder_add_string_value (b, t->title);
       json_builder_set_member_name (b, "mtime");
       json_builder_add_int_value (b, (gint64) t->mtime);
+      {
+        g_autofree char *waiting = task_waiting (t);
+        g_autofree char *worktree = task_worktree (t);
+
+        if (waiting != NULL)
+          {
+            json_builder_set_member_name (b, "waiting");
+            json_builder_add_string_value (b, waiting);
+          }
+        if (worktree != NULL)
+          {
+            g_autofree char *branch = g_strconcat ("cf/", t->id, NULL);
+            json_builder_set_member_name (b, "branch");
+            json_builder_add_string_value (b, branch);
+            json_builder_set_member_name (b, "worktree");
+            json_builder_add_string_value (b, worktree);
+          }
+      }
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
@@ -103,6 +251,7 @@ print_tasks_table (GPtrArray *tasks, GHashTable *labels)
 {
   g_autoptr(CfCtlTable) table = cf_ctl_table_new (6, _("PROJECT"), _("TASK"), _("STATE"),
                                                   _("SESSION"), _("TITLE"), _("UPDATED"));
+  g_autoptr(GString) notes = g_string_new (NULL);
   gint64 now = g_get_real_time ();
 
   if (tasks->len == 0)
@@ -123,8 +272,28 @@ print_tasks_table (GPtrArray *tasks, GHashTable *labels)
       cf_ctl_table_set (table, 3, *t->session ? t->session : "-", CF_CTL_STYLE_NONE);
       cf_ctl_table_set (table, 4, *title ? title : "-", CF_CTL_STYLE_NONE);
       cf_ctl_table_set (table, 5, updated, CF_CTL_STYLE_DIM);
+      {
+        g_autofree char *waiting = task_waiting (t);
+        g_autofree char *worktree = task_worktree (t);
+        g_autofree char *id = cf_ctl_printable (t->id);
+
+        if (waiting != NULL)
+          {
+            g_autofree char *shown = cf_ctl_printable (waiting);
+            /* TRANSLATORS: under the tasks table: task id, then why it is not dispatched */
+            g_string_append_printf (notes, _("%s: %s\n"), id, shown);
+          }
+        if (worktree != NULL)
+          {
+            g_autofree char *shown = cf_ctl_printable (worktree);
+            /* TRANSLATORS: under the tasks table: task id, its git branch, its worktree directory */
+            g_string_append_printf (notes, _("%s: branch cf/%s, worktree %s\n"), id, id, shown);
+          }
+      }
     }
   cf_ctl_table_print (table);
+  if (notes->len > 0)
+    g_print ("\n%s", notes->str);
 }
 
 static const char *const tasks_arg_names[] = { "PROJECT" };

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "cf-daemon.h"
+#include "cf-worktree.h"
 
 #include <errno.h>
 #include <glib/gi18n.h>
@@ -395,6 +396,7 @@ cf_daemon_start (CfDaemon *self, GError **error)
   self->dispatcher = cf_dispatcher_new (self->config, self->state, self->tmux, self->inbox,
                                         self->hooks);
   self->janitor = cf_janitor_new (self->config, self->state, self->inbox);
+  cf_worktree_set_keep_policy (self->config->projects_keep_worktrees);
   /* Remote-routed tasks are the delegation's: the dispatcher skips them. */
   self->delegation = cf_delegation_new (self->config, self->state, self->inbox);
   cf_dispatcher_set_skip_func (self->dispatcher, cf_delegation_skip_task, self->delegation);
@@ -486,6 +488,7 @@ apply_config (CfDaemon *self, CfConfig *config)
   cf_dispatcher_set_config (self->dispatcher, config);
   cf_delegation_set_config (self->delegation, config);
   cf_janitor_set_config (self->janitor, config);
+  cf_worktree_set_keep_policy (config->projects_keep_worktrees);
   cf_quota_set_config (self->quota, config);
   cf_usage_tracker_set_config (self->usage_tracker, config);
   cf_usage_switch_set_config (self->usage_switch, config);

@@ -11,6 +11,8 @@
 #include "cf-shell.h"
 #include "cf-task.h"
 #include "cf-taskq-async.h"
+#include "cf-task-depends.h"
+#include "cf-worktree.h"
 
 #define READY_POLL_MS 50
 /* Sent to Claude (not to a person) after --resume on the new account. */
@@ -37,12 +39,15 @@ struct _CfDispatcher {
   GHashTable *launches;        /* session name → Launch* */
   GHashTable *last_served;     /* project → GSIZE sequence of its last launch */
   GHashTable *locked_out;      /* project → gint64* monotonic µs before which it is not tried */
+  GHashTable *waiting;         /* "project\nid" → why it waits (depends_on), until a task of
+                                  the project finishes or CF_DISPATCHER_WAITING_USEC passed */
+  guint waiting_id;            /* re-checks the waiting tasks */
   gsize served_seq;
   guint kick_id;
   guint cooldown_id;           /* kicks when the earliest cooldown seen ends */
   gint64 cooldown_at;          /* µs epoch it is armed for, 0 = none */
   guint locked_out_id;         /* kicks when the earliest locked-out project may be tried */
-  gulong handlers[4];
+  gulong handlers[5];
   CfDispatcherSkipFunc skip;
   gpointer skip_data;
   /* lifecycle.start_stagger: after a switch or a pause, launches go out
@@ -63,11 +68,16 @@ static guint signals[N_SIGNALS];
 /* How long a project whose queue lock another process holds is left alone
  * before a claim is tried again. */
 #define CF_DISPATCHER_LOCKED_OUT_USEC (5 * G_USEC_PER_SEC)
+/* How often tasks waiting for their dependencies are looked at again when
+ * no task of their project finished meanwhile (a dependency settled by
+ * hand, in another process). */
+#define CF_DISPATCHER_WAITING_MS 5000
 
 typedef enum {
   STAGE_CHECK_SESSION,
   STAGE_CLAIM,
   STAGE_READ_TASK,             /* a resume that failed: the task's text again */
+  STAGE_WORKTREE,              /* isolation: worktree — the task's own git worktree */
   STAGE_PREPARE,               /* the account home trusts the project (prepare_accounts) */
   STAGE_RESPAWN,
   STAGE_WAIT_READY,
@@ -82,6 +92,9 @@ typedef struct {
   char *session;
   char *project;
   char *task_id;
+  char *cwd;                   /* where the session works: the project, or the task's worktree */
+  gboolean worktree;           /* the task works in a worktree of its own */
+  gboolean worktree_asked;     /* ...because its frontmatter says so (else projects.isolation) */
   char *account;
   char *home;
   char *model;
@@ -132,6 +145,7 @@ launch_free (Launch *launch)
   g_clear_object (&launch->cancellable);
   g_free (launch->session);
   g_free (launch->project);
+  g_free (launch->cwd);
   g_free (launch->task_id);
   g_free (launch->account);
   g_free (launch->home);
@@ -219,6 +233,9 @@ typedef struct {
   char *message;
   guint attempt;
   gboolean exhausted;          /* attempts used up: moved to failed/ */
+  gboolean worktree;           /* isolation: worktree, by the task or projects.isolation */
+  gboolean worktree_asked;     /* by the task itself */
+  char *waiting;               /* depends_on not met yet: why (nothing was moved) */
   gboolean rejected;           /* unreadable task: moved to failed/ */
 } ClaimJob;
 
@@ -232,8 +249,18 @@ claim_job_free (ClaimJob *job)
   g_free (job->model_override);
   g_free (job->model);
   g_free (job->message);
+  g_free (job->waiting);
   cf_config_unref (job->config);
   g_free (job);
+}
+
+static void
+choose_isolation (ClaimJob *job, const CfTask *parsed)
+{
+  job->worktree_asked = parsed->isolation == CF_TASK_ISOLATION_WORKTREE;
+  job->worktree = job->worktree_asked ||
+                  (parsed->isolation == CF_TASK_ISOLATION_UNSET &&
+                   job->config->projects_isolation == CF_ISOLATION_WORKTREE);
 }
 
 static void
@@ -260,6 +287,33 @@ claim_in_thread (GTask *task, gpointer source, gpointer data, GCancellable *canc
       return;
     }
 
+  if (parsed->depends_on[0] != NULL)
+    {
+      g_autofree char *reason = NULL;
+
+      switch (cf_task_depends_check (job->project, parsed, &reason))
+        {
+        case CF_DEPENDS_READY:
+          break;
+        case CF_DEPENDS_WAIT:
+          job->waiting = g_steal_pointer (&reason);
+          g_task_return_boolean (task, FALSE);
+          return;
+        case CF_DEPENDS_FAIL:
+        default:
+          {
+            g_autoptr(GError) reject_error = NULL;
+            g_autofree char *line = g_strdup_printf ("%s.md: depends_on: %s", job->task_id, reason);
+
+            if (!cf_taskq_reject (job->project, job->task_id, line, now, &reject_error))
+              g_warning ("Cannot move %s to failed/: %s", job->task_id, reject_error->message);
+            job->rejected = TRUE;
+            g_task_return_new_error (task, CF_TASK_ERROR, CF_TASK_ERROR_VALUE, "%s", line);
+            return;
+          }
+        }
+    }
+  choose_isolation (job, parsed);
   job->model = g_strdup (cf_task_model (parsed, job->config));
   job->message = cf_task_render_message (parsed, project_name, job->config->message_template);
   if (!cf_taskq_claim (job->project, job->task_id, job->session, job->account, job->model, now,
@@ -298,6 +352,7 @@ read_active_in_thread (GTask *task, gpointer source, gpointer data, GCancellable
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
+  choose_isolation (job, parsed);
   job->model = g_strdup (cf_task_model (parsed, job->config));
   job->message = cf_task_render_message (parsed, project_name, job->config->message_template);
   g_task_return_boolean (task, TRUE);
@@ -439,6 +494,46 @@ is_locked_out (CfDispatcher *self, const char *project)
   return until != NULL && g_get_monotonic_time () < *until;
 }
 
+static gboolean
+on_waiting_recheck (gpointer user_data)
+{
+  CfDispatcher *self = user_data;
+
+  self->waiting_id = 0;
+  g_hash_table_remove_all (self->waiting);
+  cf_dispatcher_kick (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+arm_waiting_timer (CfDispatcher *self)
+{
+  if (self->waiting_id == 0 && self->cancellable != NULL)
+    self->waiting_id = g_timeout_add (CF_DISPATCHER_WAITING_MS, on_waiting_recheck, self);
+}
+
+/* A task of PROJECT finished: the tasks of that project that wait for
+ * their dependencies are looked at again. */
+static void
+on_task_finished (CfState *state, const char *project, const char *task, const char *session,
+                  const char *outcome, CfDispatcher *self)
+{
+  g_autofree char *prefix = g_strconcat (project, "\n", NULL);
+  GHashTableIter iter;
+  gpointer key;
+  gboolean removed = FALSE;
+
+  g_hash_table_iter_init (&iter, self->waiting);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    if (g_str_has_prefix (key, prefix))
+      {
+        g_hash_table_iter_remove (&iter);
+        removed = TRUE;
+      }
+  if (removed)
+    cf_dispatcher_kick (self);
+}
+
 static void
 on_claimed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -449,6 +544,18 @@ on_claimed (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
+      if (job->waiting != NULL)
+        {
+          g_autofree char *key = g_strdup_printf ("%s\n%s", launch->project, launch->task_id);
+
+          if (!g_hash_table_contains (self->waiting, key))
+            log_launch (G_LOG_LEVEL_MESSAGE, launch, "task %s waits: %s", launch->task_id, job->waiting);
+          g_hash_table_replace (self->waiting, g_steal_pointer (&key), g_strdup (job->waiting));
+          arm_waiting_timer (self);
+          cf_state_set_session_state_and_work (self->state, launch->session, CF_SESSION_IDLE, NULL, NULL);
+          launch_finish (launch);
+          return;
+        }
       if (launch_cancelled (launch, error))
         return;
       if (job->rejected)
@@ -482,7 +589,9 @@ on_claimed (GObject *source, GAsyncResult *result, gpointer user_data)
   launch->attempt = job->attempt;
   launch->model = g_strdup (job->model);
   launch->message = g_strdup (job->message);
-  launch->stage = STAGE_PREPARE;
+  launch->worktree = job->worktree;
+  launch->worktree_asked = job->worktree_asked;
+  launch->stage = launch->worktree ? STAGE_WORKTREE : STAGE_PREPARE;
   launch_step (launch);
 }
 
@@ -526,6 +635,57 @@ on_task_read (GObject *source, GAsyncResult *result, gpointer user_data)
   launch->model = g_strdup (job->model);
   g_free (launch->message);
   launch->message = g_strdup (launch->resuming ? RESUME_PROMPT : job->message);
+  launch->worktree = job->worktree;
+  launch->worktree_asked = job->worktree_asked;
+  launch->stage = launch->worktree ? STAGE_WORKTREE : STAGE_PREPARE;
+  launch_step (launch);
+}
+
+static void
+on_worktree_failed_moved (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Launch *launch = user_data;
+  CfDispatcher *self = launch->self;
+  g_autoptr(GError) error = NULL;
+
+  if (!cf_taskq_finish_finish (result, &error))
+    log_launch (G_LOG_LEVEL_WARNING, launch, "cannot move task %s to failed/: %s", launch->task_id,
+                error->message);
+  else
+    cf_state_task_finished (self->state, launch->project, launch->task_id, launch->session, "failed");
+  cf_state_set_session_state_and_work (self->state, launch->session, CF_SESSION_IDLE, NULL, NULL);
+  launch_finish (launch);
+  cf_dispatcher_kick (self);
+}
+
+static void
+on_worktree (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Launch *launch = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = cf_worktree_ensure_finish (result, &error);
+
+  if (path == NULL && launch->worktree_asked)
+    {
+      /* The task asked for isolation: running it in the shared checkout
+       * is what it wanted to avoid. */
+      log_launch (G_LOG_LEVEL_WARNING, launch, "task %s asked for isolation: worktree: %s; "
+                  "moved to failed/", launch->task_id, error->message);
+      cf_taskq_finish_async (launch->project, launch->task_id, CF_TASK_OUTCOME_FAILED, error->message,
+                             NULL, on_worktree_failed_moved, launch);
+      return;
+    }
+  if (launch_aborted (launch))
+    return;
+  if (path == NULL)
+    log_launch (G_LOG_LEVEL_WARNING, launch, "task %s runs in the shared project directory "
+                "(projects.isolation: worktree): %s", launch->task_id, error->message);
+  else
+    {
+      log_launch (G_LOG_LEVEL_INFO, launch, "task %s works in %s", launch->task_id, path);
+      g_free (launch->cwd);
+      launch->cwd = g_steal_pointer (&path);
+    }
   launch->stage = STAGE_PREPARE;
   launch_step (launch);
 }
@@ -544,10 +704,10 @@ on_prepared (GObject *source, GAsyncResult *result, gpointer user_data)
        * launch fails with that dialog's line and the fix. Said once per
        * home and project, not at every launch. */
       log_launch (G_LOG_LEVEL_WARNING, launch, "cannot prepare account %s for %s: %s",
-                  launch->account, launch->project, error->message);
+                  launch->account, launch->cwd, error->message);
     }
   g_hash_table_add (launch->self->prepared,
-                    g_strdup_printf ("%s\n%s", launch->home, launch->project));
+                    g_strdup_printf ("%s\n%s", launch->home, launch->cwd));
   if (launch_aborted (launch))
     return;
   launch->stage = STAGE_RESPAWN;
@@ -853,9 +1013,13 @@ launch_step (Launch *launch)
       }
       break;
 
+    case STAGE_WORKTREE:
+      cf_worktree_ensure_async (launch->project, launch->task_id, launch->cancellable, on_worktree, launch);
+      break;
+
     case STAGE_PREPARE:
       {
-        g_autofree char *key = g_strdup_printf ("%s\n%s", launch->home, launch->project);
+        g_autofree char *key = g_strdup_printf ("%s\n%s", launch->home, launch->cwd);
 
         if (self->account_prep == NULL || g_hash_table_contains (self->prepared, key))
           {
@@ -864,7 +1028,7 @@ launch_step (Launch *launch)
             return;
           }
         /* A project created since start-up is trusted before its first task. */
-        cf_account_prep_ensure_async (self->account_prep, launch->home, launch->project,
+        cf_account_prep_ensure_async (self->account_prep, launch->home, launch->cwd,
                                       launch->cancellable, on_prepared, launch);
       }
       break;
@@ -886,7 +1050,7 @@ launch_step (Launch *launch)
             launch_fail (launch, error->message, TRUE);
             return;
           }
-        cf_tmux_respawn_async (self->tmux, launch->session, launch->project, env,
+        cf_tmux_respawn_async (self->tmux, launch->session, launch->cwd, env,
                                (const char *const *) argv, launch->cancellable, on_respawned,
                                launch);
       }
@@ -947,6 +1111,34 @@ task_in_flight (CfDispatcher *self, const char *project, const char *task_id)
 /* The ids of the tasks being launched or worked on (any project): with a
  * long queue, a pending task whose id is not in this small set needs no
  * task_in_flight() walk over every launch and session. */
+/* Tasks launching or worked on, per project (projects.max_parallel). */
+static GHashTable *
+running_per_project (CfDispatcher *self, GPtrArray *sessions)
+{
+  GHashTable *running = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->launches);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Launch *launch = value;
+      g_hash_table_replace (running, g_strdup (launch->project),
+                            GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (running, launch->project)) + 1));
+    }
+  for (guint i = 0; i < sessions->len; i++)
+    {
+      CfSession *session = g_ptr_array_index (sessions, i);
+
+      if (session->task[0] == '\0' || session->project[0] == '\0' ||
+          g_hash_table_contains (self->launches, session->name))
+        continue;
+      g_hash_table_replace (running, g_strdup (session->project),
+                            GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (running, session->project)) + 1));
+    }
+  return running;
+}
+
 static GHashTable *
 ids_in_flight (CfDispatcher *self, GPtrArray *sessions)
 {
@@ -981,6 +1173,7 @@ start_launch (CfDispatcher *self, CfSession *session, CfInboxTask *task)
   launch->self = g_object_ref (self);
   launch->session = g_strdup (session->name);
   launch->project = g_strdup (task->project);
+  launch->cwd = g_strdup (task->project);
   launch->task_id = g_strdup (task->id);
   launch->account = g_strdup (account);
   launch->home = g_strdup (configured->home);
@@ -1017,6 +1210,7 @@ schedule_item (const CfInboxTask *task)
 typedef struct {
   CfDispatcher *self;
   GHashTable *busy_ids;        /* ids_in_flight() */
+  GHashTable *running;         /* project → GUINT count launching or working (max_parallel) */
   gint64 now;
   gint64 next_ready;           /* earliest end of a cooldown seen, 0 = none */
 } Candidates;
@@ -1042,6 +1236,16 @@ dispatchable (const CfInboxTask *task, gpointer user_data)
     return FALSE;
   if (is_locked_out (self, task->project))
     return FALSE;
+  if (self->config->projects_max_parallel > 0 &&
+      GPOINTER_TO_UINT (g_hash_table_lookup (c->running, task->project)) >=
+      self->config->projects_max_parallel)
+    return FALSE;
+  if (g_hash_table_size (self->waiting) > 0)
+    {
+      g_autofree char *key = g_strdup_printf ("%s\n%s", task->project, task->id);
+      if (g_hash_table_contains (self->waiting, key))
+        return FALSE;
+    }
   return !g_hash_table_contains (c->busy_ids, task->id) ||
          !task_in_flight (self, task->project, task->id);
 }
@@ -1113,6 +1317,7 @@ dispatch_now (gpointer user_data)
   g_autoptr(GPtrArray) heads = NULL;
   g_autoptr(GArray) items = NULL;
   g_autoptr(GHashTable) busy_ids = NULL;
+  g_autoptr(GHashTable) running = NULL;
   Candidates candidates = { .self = self, .now = g_get_real_time () };
   guint free_sessions = 0;
   guint launched = 0;
@@ -1145,6 +1350,8 @@ dispatch_now (gpointer user_data)
    * length of the queue (10 000 tasks, say). */
   busy_ids = ids_in_flight (self, sessions);
   candidates.busy_ids = busy_ids;
+  running = running_per_project (self, sessions);
+  candidates.running = running;
   heads = cf_inbox_list_heads (self->inbox, NULL, dispatchable, &candidates);
   items = g_array_sized_new (FALSE, FALSE, sizeof (CfScheduleItem), heads->len);
   for (guint i = 0; i < sessions->len && heads->len > 0; i++)
@@ -1169,6 +1376,8 @@ dispatch_now (gpointer user_data)
       /* The launch takes the task out of the inbox's listing: the project's
        * next dispatchable task takes its place among the candidates. */
       task = g_ptr_array_index (heads, pick);
+      g_hash_table_replace (running, g_strdup (task->project),
+                            GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (running, task->project)) + 1));
       start_launch (self, session, task);
       launched++;
       if (stagger_started (self))
@@ -1255,6 +1464,7 @@ cf_dispatcher_start (CfDispatcher *self)
                                         G_CALLBACK (on_session_changed), self);
   self->handlers[2] = g_signal_connect (self->state, "changed", G_CALLBACK (on_state_changed), self);
   self->handlers[3] = g_signal_connect (self->hooks, "hook", G_CALLBACK (on_hook), self);
+  self->handlers[4] = g_signal_connect (self->state, "task-finished", G_CALLBACK (on_task_finished), self);
   cf_dispatcher_kick (self);
 }
 
@@ -1269,10 +1479,12 @@ cf_dispatcher_stop (CfDispatcher *self)
   g_clear_handle_id (&self->cooldown_id, g_source_remove);
   self->cooldown_at = 0;
   g_clear_handle_id (&self->locked_out_id, g_source_remove);
+  g_clear_handle_id (&self->waiting_id, g_source_remove);
   g_clear_signal_handler (&self->handlers[0], self->inbox);
   g_clear_signal_handler (&self->handlers[1], self->state);
   g_clear_signal_handler (&self->handlers[2], self->state);
   g_clear_signal_handler (&self->handlers[3], self->hooks);
+  g_clear_signal_handler (&self->handlers[4], self->state);
 }
 
 void
@@ -1302,6 +1514,7 @@ cf_dispatcher_dispose (GObject *object)
   g_clear_pointer (&self->prepared, g_hash_table_unref);
   g_clear_object (&self->account_prep);
   g_clear_pointer (&self->locked_out, g_hash_table_unref);
+  g_clear_pointer (&self->waiting, g_hash_table_unref);
   g_clear_object (&self->inbox);
   g_clear_object (&self->hooks);
   g_clear_object (&self->tmux);
@@ -1339,6 +1552,7 @@ cf_dispatcher_init (CfDispatcher *self)
   self->last_served = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->prepared = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->locked_out = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->waiting = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
 CfDispatcher *
@@ -1371,6 +1585,7 @@ cf_dispatcher_resume (CfDispatcher *self, const char *name, const char *account)
   launch->self = g_object_ref (self);
   launch->session = g_strdup (name);
   launch->project = g_strdup (session->project);
+  launch->cwd = g_strdup (session->project);
   launch->task_id = g_strdup (session->task);
   launch->account = g_strdup (account);
   launch->home = g_strdup (configured->home);

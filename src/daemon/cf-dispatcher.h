@@ -27,6 +27,17 @@ G_BEGIN_DECLS
  * A task whose cooldown has not ended is dispatched when it ends (a timer
  * for the earliest one), not at the next unrelated event.
  *
+ * Parallel tasks of one project (docs/worktrees.md): the claim first checks
+ * the task's depends_on (cf_task_depends_check): it waits, not claimed and
+ * with its reason logged, until a task of its project finishes (or 5 s
+ * pass), and goes to failed/ at once on a failed or unknown dependency or a
+ * cycle. projects.max_parallel keeps a project's further tasks out of the
+ * candidates while that many are launching or working. With isolation:
+ * worktree (the task's frontmatter or projects.isolation) a stage between
+ * the claim and the account preparation makes the task's git worktree
+ * (cf_worktree_ensure_async, a worker thread), which becomes the session's
+ * working directory; a resume goes back to it.
+ *
  * Signal "resume-failed" (session, project, task, account, why): a
  * cf_dispatcher_resume() found no conversation to resume; the task started
  * over in a new conversation in the same session, its attempt not counted.

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cf-taskq.h"
+#include "cf-worktree.h"
 
 #define DONE_SIGNAL_PREFIX "agent-done-"
 #define QUEUE_META_DIR "meta"
@@ -54,6 +55,7 @@ typedef struct {
   gint64 grace_usec;
   gint64 stale_age_usec;
   guint max_attempts;
+  CfKeepWorktrees keep_worktrees;
   char *signal_dir;            /* NULL = none */
 
   guint requeued;
@@ -166,8 +168,11 @@ release_task (Pass *pass, const char *project, const char *id)
     return;
   if (cf_taskq_pending_verdict (project, id, &outcome, &verdict_reason))
     {
-      /* Finished, but its move failed: settle it with its own verdict. */
-      if (cf_taskq_finish (project, id, outcome, verdict_reason, NULL, now, &error))
+      /* Finished, but its move failed: settle it with its own verdict
+       * (and its worktree's footer, when a crash interrupted that). */
+      g_autofree char *footer = cf_worktree_conclude (project, id, outcome == CF_TASK_OUTCOME_FAILED,
+                                                      pass->keep_worktrees);
+      if (cf_taskq_finish (project, id, outcome, verdict_reason, footer, now, &error))
         log_task (G_LOG_LEVEL_MESSAGE, project, id, NULL,
                   outcome == CF_TASK_OUTCOME_DONE ? "finished task moved to done/ at last"
                                                   : "finished task moved to failed/ at last");
@@ -292,9 +297,16 @@ count_delegated (const char *project)
   return n;
 }
 
+static gboolean
+task_exists (const char *project, const char *id)
+{
+  return cf_taskq_locate (project, id) != CF_TASK_PLACE_ABSENT;
+}
+
 static void
 tidy_project (Pass *pass, const char *project)
 {
+  guint pruned;
   g_autoptr(CfTaskqRecovery) recovery = NULL;
   g_autoptr(GError) error = NULL;
 
@@ -317,6 +329,15 @@ tidy_project (Pass *pass, const char *project)
     release_task (pass, project, g_ptr_array_index (recovery->active, i));
   for (guint i = 0; i < recovery->orphan_meta->len; i++)
     remove_orphan_meta (pass, project, g_ptr_array_index (recovery->orphan_meta, i));
+  /* A worktree outlives its task only when the task file was deleted:
+   * the worktree goes, its branch cf/<id> stays for the operator. */
+  pruned = cf_worktree_prune (project, task_exists);
+  if (pruned > 0)
+    {
+      g_autofree char *text = g_strdup_printf ("removed %u worktrees of tasks that no longer exist "
+                                               "(their branches are kept)", pruned);
+      log_project (G_LOG_LEVEL_MESSAGE, project, text);
+    }
 
   if (!cf_taskq_write_status (project, count_delegated (project), g_get_real_time (), &error))
     project_problem (pass, project, error);
@@ -469,6 +490,7 @@ start_pass (CfJanitor *self)
   pass->grace_usec = 2 * config->watcher_interval_usec;
   pass->stale_age_usec = config->janitor_stale_signal_age_usec;
   pass->max_attempts = MAX (config->max_dispatch_per_task, 1);
+  pass->keep_worktrees = config->projects_keep_worktrees;
   if (config->done_signal_dir != NULL && *config->done_signal_dir != '\0')
     pass->signal_dir = g_strdup (config->done_signal_dir);
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "cf-taskq-async.h"
+#include "cf-worktree.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -99,8 +100,12 @@ return_in_thread (GTask *task, gpointer source, gpointer data, GCancellable *can
   /* Finished already (its move failed): settle it, never run it again. */
   if (cf_taskq_pending_verdict (job->project, job->id, &outcome, &verdict_reason))
     {
+      /* A crash may have come while its worktree was concluded. */
+      g_autofree char *footer = cf_worktree_conclude (job->project, job->id,
+                                                      outcome == CF_TASK_OUTCOME_FAILED,
+                                                      cf_worktree_get_keep_policy ());
       job->failed = outcome == CF_TASK_OUTCOME_FAILED;
-      ok = cf_taskq_finish (job->project, job->id, outcome, verdict_reason, NULL, now, &error);
+      ok = cf_taskq_finish (job->project, job->id, outcome, verdict_reason, footer, now, &error);
     }
   else if (job->count_attempt && cf_taskq_attempts (job->project, job->id) >= job->max_attempts)
     {

@@ -1571,6 +1571,15 @@ verdict_store (const char *project, const char *id, CfTaskOutcome outcome, const
                       id, error->message);
 }
 
+void
+cf_taskq_keep_verdict (const char *project, const char *id, CfTaskOutcome outcome, const char *reason)
+{
+  if (!check_args (project, id, NULL))
+    return;
+  verdict_remember (project, id, outcome, reason);
+  verdict_store (project, id, outcome, reason);
+}
+
 gboolean
 cf_taskq_pending_verdict (const char *project,
                           const char *id,

@@ -198,6 +198,15 @@ gboolean cf_taskq_finish (const char *project,
  * the task stays in active/, the requeues refuse it (FINISHED), and calling
  * cf_taskq_finish again retries the move. TRUE when ID has such a verdict;
  * *out_reason (may be NULL) is newly allocated. */
+/* Keeps OUTCOME and REASON as the pending verdict of ID (memory and
+ * meta/<id>.verdict, best effort) before work that precedes the move and a
+ * crash may interrupt (a worktree's conclusion): a restart then settles the
+ * task with it instead of running it again. */
+void cf_taskq_keep_verdict (const char *project,
+                            const char *id,
+                            CfTaskOutcome outcome,
+                            const char *reason);
+
 gboolean cf_taskq_pending_verdict (const char *project,
                                    const char *id,
                                    CfTaskOutcome *out_outcome,

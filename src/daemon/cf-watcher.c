@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "cf-watcher.h"
+#include "cf-worktree.h"
 
 #include <errno.h>
 #include <glib/gi18n.h>
@@ -482,6 +483,18 @@ on_task_moved (GObject *source, GAsyncResult *result, gpointer user_data)
   recycle_session (watch);
 }
 
+static void
+on_concluded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Watch *watch = user_data;
+  g_autofree char *footer = cf_worktree_conclude_finish (result);
+  gboolean done = g_str_equal (watch->outcome, "done");
+
+  /* The reference moves on to the queue move. */
+  cf_taskq_finish_async (watch->project, watch->task, done ? CF_TASK_OUTCOME_DONE : CF_TASK_OUTCOME_FAILED,
+                         done ? NULL : watch->why, footer, on_task_moved, watch);
+}
+
 /* OUTCOME: "done" moves the task to done/, "cancelled" to failed/;
  * "timeout" and "requeued" give it back to the queue, attempt counted. */
 static void
@@ -498,12 +511,12 @@ finish_watch (Watch *watch, const char *outcome, const char *why)
   g_clear_handle_id (&watch->timer_id, g_source_remove);
   log_watch (G_LOG_LEVEL_MESSAGE, watch, "task %s: %s (%s)", watch->task, outcome, why);
   remove_signal_file (self, watch->session);
-  if (g_str_equal (outcome, "done"))
-    cf_taskq_finish_async (watch->project, watch->task, CF_TASK_OUTCOME_DONE, NULL, NULL,
-                           on_task_moved, watch_ref (watch));
-  else if (g_str_equal (outcome, "cancelled"))
-    cf_taskq_finish_async (watch->project, watch->task, CF_TASK_OUTCOME_FAILED, why, NULL,
-                           on_task_moved, watch_ref (watch));
+  if (g_str_equal (outcome, "done") || g_str_equal (outcome, "cancelled"))
+    /* The footer (a worktree's branch, commits, diffstat) first; the
+     * move then writes it into the task file. */
+    cf_worktree_conclude_async (watch->project, watch->task, !g_str_equal (outcome, "done"),
+                                g_str_equal (outcome, "done") ? NULL : why,
+                                self->config->projects_keep_worktrees, on_concluded, watch_ref (watch));
   else
     cf_taskq_return_async (watch->project, watch->task, !watch->evicted,
                            self->config->max_dispatch_per_task, why, on_task_moved,

@@ -618,6 +618,57 @@ parse_bool (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const
                        _("'%s' is not a boolean (expected true, false, yes or no)"), shown);
 }
 
+static gboolean
+parse_choice (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
+              const char *const *names, guint n_names, const char *expected, int *out, GError **error)
+{
+  const char *text;
+  g_autofree char *shown = NULL;
+
+  if (!scalar_text (loader, at, value, path, FALSE, &text, error))
+    return FALSE;
+  for (guint i = 0; i < n_names; i++)
+    if (g_ascii_strcasecmp (text, names[i]) == 0)
+      {
+        *out = (int) i;
+        return TRUE;
+      }
+  shown = cf_text_for_message (text);
+  return set_error_at (error, loader, at, path, CF_CONFIG_ERROR_VALUE,
+                       _("'%s' is not one of %s"), shown, expected);
+}
+
+static gboolean
+parse_isolation (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
+                 const Field *field, GError **error)
+{
+  static const char *const names[] = { [CF_ISOLATION_SHARED] = "shared", [CF_ISOLATION_WORKTREE] = "worktree" };
+  int chosen = 0;
+
+  if (!parse_choice (loader, at, value, path, names, G_N_ELEMENTS (names), "shared, worktree", &chosen, error))
+    return FALSE;
+  *FIELD_SLOT (loader, field, CfIsolation) = (CfIsolation) chosen;
+  return TRUE;
+}
+
+static gboolean
+parse_keep_worktrees (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
+                      const Field *field, GError **error)
+{
+  static const char *const names[] = {
+    [CF_KEEP_WORKTREES_ALWAYS] = "always",
+    [CF_KEEP_WORKTREES_ON_FAILURE] = "on-failure",
+    [CF_KEEP_WORKTREES_NEVER] = "never",
+  };
+  int chosen = 0;
+
+  if (!parse_choice (loader, at, value, path, names, G_N_ELEMENTS (names), "always, on-failure, never",
+                     &chosen, error))
+    return FALSE;
+  *FIELD_SLOT (loader, field, CfKeepWorktrees) = (CfKeepWorktrees) chosen;
+  return TRUE;
+}
+
 /* A niceness the service user may set on its own children: 0..19. */
 static gboolean
 parse_nice (Loader *loader, const CfYamlNode *at, const CfYamlNode *value, const char *path,
@@ -1107,6 +1158,9 @@ static const Field projects_fields[] = {
   { "dir", parse_path, CONFIG_OFFSET (projects_dir), FIELD_EMPTY_IS_NULL, 0, NULL },
   { "extra", parse_path_list, CONFIG_OFFSET (projects_extra), 0, 0, NULL },
   { "allow_other_owners", parse_bool, CONFIG_OFFSET (projects_allow_other_owners), 0, 0, NULL },
+  { "isolation", parse_isolation, CONFIG_OFFSET (projects_isolation), 0, 0, NULL },
+  { "max_parallel", parse_uint, CONFIG_OFFSET (projects_max_parallel), 0, 0, NULL },
+  { "keep_worktrees", parse_keep_worktrees, CONFIG_OFFSET (projects_keep_worktrees), 0, 0, NULL },
   { NULL, NULL, 0, 0, 0, NULL },
 };
 
@@ -1498,6 +1552,9 @@ config_new_with_defaults (const char *source, const char *home)
   config->dedicated = g_ptr_array_new_with_free_func ((GDestroyNotify) dedicated_free);
   config->projects_dir = g_build_filename (home, "projects", NULL);
   config->projects_extra = g_new0 (char *, 1);
+  config->projects_isolation = CF_ISOLATION_SHARED;
+  config->projects_max_parallel = 0;
+  config->projects_keep_worktrees = CF_KEEP_WORKTREES_ON_FAILURE;
   config->idle_timeout_usec = (gint64) 60 * 60 * G_USEC_PER_SEC;
   config->prompt_timeout_usec = (gint64) 30 * G_USEC_PER_SEC;
   config->needs_input_timeout_usec = (gint64) 10 * 60 * G_USEC_PER_SEC;

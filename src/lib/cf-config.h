@@ -40,6 +40,18 @@ typedef struct {
   guint events;                /* CfWebhookEvent flags */
 } CfWebhookConfig;
 
+/* projects.isolation and projects.keep_worktrees (ARCHITECTURE.md 4.9). */
+typedef enum {
+  CF_ISOLATION_SHARED,
+  CF_ISOLATION_WORKTREE,
+} CfIsolation;
+
+typedef enum {
+  CF_KEEP_WORKTREES_ALWAYS,
+  CF_KEEP_WORKTREES_ON_FAILURE,   /* kept when the task failed or left changes uncommitted */
+  CF_KEEP_WORKTREES_NEVER,
+} CfKeepWorktrees;
+
 typedef enum {
   CF_PRIORITY_CRITICAL,
   CF_PRIORITY_HIGH,
@@ -74,6 +86,9 @@ typedef struct {
   char *projects_dir;          /* NULL when set to "" (only extra is watched) */
   GStrv projects_extra;        /* never NULL */
   gboolean projects_allow_other_owners; /* serve project dirs of users other than us and root */
+  CfIsolation projects_isolation;       /* default for tasks that do not say; default SHARED */
+  guint projects_max_parallel;          /* tasks of one project launching/working at once, 0 = no limit */
+  CfKeepWorktrees projects_keep_worktrees; /* default ON_FAILURE */
 
   gint64 idle_timeout_usec;
   gint64 prompt_timeout_usec;

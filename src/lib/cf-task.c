@@ -66,6 +66,20 @@ cf_preferred_ai_to_string (CfPreferredAi preferred)
 
 /* --- Text helpers ------------------------------------------------------------ */
 
+static const char *const isolation_names[] = {
+  [CF_TASK_ISOLATION_UNSET] = NULL,
+  [CF_TASK_ISOLATION_SHARED] = "shared",
+  [CF_TASK_ISOLATION_WORKTREE] = "worktree",
+};
+
+const char *
+cf_task_isolation_to_string (CfTaskIsolation isolation)
+{
+  if ((guint) isolation >= G_N_ELEMENTS (isolation_names))
+    return NULL;
+  return isolation_names[isolation];
+}
+
 static gboolean
 is_blank_or_control (gunichar c)
 {
@@ -457,6 +471,89 @@ parse_model (const Parser *parser, const CfYamlNode *key, const CfYamlNode *valu
   return TRUE;
 }
 
+static gboolean
+parse_isolation (const Parser *parser, const CfYamlNode *key, const CfYamlNode *value, CfTask *task,
+                 GError **error)
+{
+  const char *text;
+  g_autofree char *shown = NULL;
+
+  if (!scalar_text (parser, key, value, &text, error))
+    return FALSE;
+  if (text == NULL || *text == '\0')
+    return TRUE;
+  for (guint i = 0; i < G_N_ELEMENTS (isolation_names); i++)
+    if (isolation_names[i] != NULL && g_ascii_strcasecmp (text, isolation_names[i]) == 0)
+      {
+        task->isolation = (CfTaskIsolation) i;
+        return TRUE;
+      }
+  shown = cf_text_for_message (text);
+  return set_error_pos (error, parser, key->line, key->column, key->value, CF_TASK_ERROR_VALUE,
+                        _("'%s' is not an isolation (expected shared or worktree)"), shown);
+}
+
+static gboolean
+add_dependency (const Parser *parser, const CfYamlNode *key, const CfYamlNode *item, const char *path,
+                GPtrArray *ids, CfTask *task, GError **error)
+{
+  g_autofree char *shown = NULL;
+
+  if (cf_yaml_node_is_null (item) || *item->value == '\0')
+    return TRUE;
+  shown = cf_text_for_message (item->value);
+  if (!cf_task_id_is_valid (item->value))
+    return set_error_pos (error, parser, item->line, item->column, path, CF_TASK_ERROR_VALUE,
+                          _("'%s' is not a task id (letters, digits, '.', '_' and '-', "
+                            "not starting with '.')"), shown);
+  if (g_strcmp0 (item->value, task->id) == 0)
+    return set_error_pos (error, parser, item->line, item->column, path, CF_TASK_ERROR_VALUE,
+                          _("a task cannot depend on itself"));
+  for (guint i = 0; i < ids->len; i++)
+    if (g_strcmp0 (g_ptr_array_index (ids, i), item->value) == 0)
+      return set_error_pos (error, parser, item->line, item->column, path, CF_TASK_ERROR_VALUE,
+                            _("'%s' is listed twice"), shown);
+  if (ids->len >= CF_TASK_MAX_DEPENDENCIES)
+    return set_error_pos (error, parser, key->line, key->column, key->value, CF_TASK_ERROR_VALUE,
+                          _("more than %u dependencies"), CF_TASK_MAX_DEPENDENCIES);
+  g_ptr_array_add (ids, g_strdup (item->value));
+  return TRUE;
+}
+
+static gboolean
+parse_depends_on (const Parser *parser, const CfYamlNode *key, const CfYamlNode *value, CfTask *task,
+                  GError **error)
+{
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+
+  if (value->type == CF_YAML_NODE_MAPPING)
+    return set_error_pos (error, parser, key->line, key->column, key->value, CF_TASK_ERROR_TYPE,
+                          _("must be a list or a single value, not a mapping"));
+  if (value->type == CF_YAML_NODE_SCALAR)
+    {
+      if (!add_dependency (parser, key, value, key->value, ids, task, error))
+        return FALSE;
+    }
+  else
+    for (guint i = 0; i < value->children->len; i++)
+      {
+        const CfYamlNode *item = g_ptr_array_index (value->children, i);
+        g_autofree char *path = g_strdup_printf ("%s[%u]", key->value, i);
+
+        if (item->type != CF_YAML_NODE_SCALAR)
+          return set_error_pos (error, parser, item->line, item->column, path, CF_TASK_ERROR_TYPE,
+                                item->type == CF_YAML_NODE_SEQUENCE
+                                ? _("must be a single value, not a list")
+                                : _("must be a single value, not a mapping"));
+        if (!add_dependency (parser, key, item, path, ids, task, error))
+          return FALSE;
+      }
+  g_ptr_array_add (ids, NULL);
+  g_strfreev (task->depends_on);
+  task->depends_on = (GStrv) g_ptr_array_steal (ids, NULL);
+  return TRUE;
+}
+
 typedef gboolean (*FieldParseFunc) (const Parser *parser, const CfYamlNode *key, const CfYamlNode *value,
                                     CfTask *task, GError **error);
 
@@ -472,6 +569,8 @@ static const struct {
   { "allow_delegation", parse_allow_delegation },
   { "complexity_hint", parse_complexity },
   { "model", parse_model },
+  { "isolation", parse_isolation },
+  { "depends_on", parse_depends_on },
 };
 
 static void
@@ -717,6 +816,7 @@ cf_task_free (CfTask *task)
   g_strfreev (task->tags);
   g_free (task->preferred_ai_name);
   g_free (task->model);
+  g_strfreev (task->depends_on);
   g_strfreev (task->warnings);
   g_free (task);
 }
@@ -732,6 +832,8 @@ task_new_with_defaults (const char *id)
   task->preferred_ai = CF_PREFERRED_AI_AUTO;
   task->preferred_ai_name = g_strdup (preferred_ai_names[CF_PREFERRED_AI_AUTO]);
   task->complexity_hint = CF_COMPLEXITY_UNSET;
+  task->isolation = CF_TASK_ISOLATION_UNSET;
+  task->depends_on = g_new0 (char *, 1);
   return task;
 }
 

@@ -45,6 +45,17 @@ typedef enum {
   CF_COMPLEXITY_HIGH,
 } CfComplexity;
 
+/* Where the task's session works (ARCHITECTURE.md 4.9): UNSET follows
+ * projects.isolation; a value set here was asked for by the task itself. */
+typedef enum {
+  CF_TASK_ISOLATION_UNSET,
+  CF_TASK_ISOLATION_SHARED,
+  CF_TASK_ISOLATION_WORKTREE,
+} CfTaskIsolation;
+
+/* Most tasks one task may wait for; a longer list is refused. */
+#define CF_TASK_MAX_DEPENDENCIES 64
+
 typedef enum {
   CF_PREFERRED_AI_AUTO,
   CF_PREFERRED_AI_CLAUDE_CODE,
@@ -69,6 +80,9 @@ typedef struct {
   gboolean allow_delegation;
   CfComplexity complexity_hint;
   char *model;                 /* NULL: chosen by priority (cf_task_model) */
+  CfTaskIsolation isolation;   /* default CF_TASK_ISOLATION_UNSET */
+  GStrv depends_on;            /* never NULL; valid task ids of the same project, no
+                                  duplicates, never the task's own id */
   GStrv warnings;              /* never NULL; "ID.md:LINE:COL: text", e.g. unknown keys */
 } CfTask;
 
@@ -99,6 +113,7 @@ char *cf_task_render_message (const CfTask *task,
 const char *cf_task_model (const CfTask *task, const CfConfig *config);
 
 const char *cf_complexity_to_string (CfComplexity complexity);   /* NULL for UNSET */
+const char *cf_task_isolation_to_string (CfTaskIsolation isolation); /* NULL for UNSET */
 const char *cf_preferred_ai_to_string (CfPreferredAi preferred); /* NULL for OTHER */
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CfTask, cf_task_free)

@@ -334,6 +334,10 @@ def expected_type(row):
         base = "list"
     elif parse == "parse_bool":
         base = "boolean"
+    elif parse == "parse_isolation":
+        base = "`shared` or `worktree`"
+    elif parse == "parse_keep_worktrees":
+        base = "`always`, `on-failure` or `never`"
     else:
         raise AssertionError("cf-config.c has a new parser %s: teach test_docs.py its type" % parse)
     if flags & {"FIELD_ALLOW_EMPTY", "FIELD_EMPTY_IS_NULL"}:

@@ -251,6 +251,12 @@ static const ErrorCase error_cases[] = {
     SRC ":5:5: pool.autonomous.min: must not be negative" },
   { ACCOUNTS "projects:\n  allow_other_owners: on\n", -1, CF_CONFIG_ERROR_TYPE,
     SRC ":4:3: projects.allow_other_owners: 'on' is not a boolean (expected true, false, yes or no)" },
+  { ACCOUNTS "projects:\n  isolation: chroot\n", -1, CF_CONFIG_ERROR_VALUE,
+    SRC ":4:3: projects.isolation: 'chroot' is not one of shared, worktree" },
+  { ACCOUNTS "projects:\n  keep_worktrees: sometimes\n", -1, CF_CONFIG_ERROR_VALUE,
+    SRC ":4:3: projects.keep_worktrees: 'sometimes' is not one of always, on-failure, never" },
+  { ACCOUNTS "projects:\n  max_parallel: -1\n", -1, CF_CONFIG_ERROR_VALUE,
+    SRC ":4:3: projects.max_parallel: must not be negative" },
   { ACCOUNTS "projects:\n  allow_other_owners: 1\n", -1, CF_CONFIG_ERROR_TYPE,
     SRC ":4:3: projects.allow_other_owners: '1' is not a boolean (expected true, false, yes or no)" },
   { ACCOUNTS "pool:\n  autonomous:\n    start_index: 4294967295\n", -1, CF_CONFIG_ERROR_VALUE,
@@ -770,6 +776,29 @@ test_allow_other_owners (void)
 }
 
 static void
+test_project_isolation (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CfConfig) defaults = load (ACCOUNTS, &error);
+  g_autoptr(CfConfig) set = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (defaults->projects_isolation, ==, CF_ISOLATION_SHARED);
+  g_assert_cmpuint (defaults->projects_max_parallel, ==, 0);
+  g_assert_cmpint (defaults->projects_keep_worktrees, ==, CF_KEEP_WORKTREES_ON_FAILURE);
+  set = load (ACCOUNTS "projects: {isolation: worktree, max_parallel: 2, keep_worktrees: never}\n", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (set->projects_isolation, ==, CF_ISOLATION_WORKTREE);
+  g_assert_cmpuint (set->projects_max_parallel, ==, 2);
+  g_assert_cmpint (set->projects_keep_worktrees, ==, CF_KEEP_WORKTREES_NEVER);
+  g_clear_pointer (&set, cf_config_unref);
+  set = load (ACCOUNTS "projects: {isolation: Shared, keep_worktrees: always}\n", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (set->projects_isolation, ==, CF_ISOLATION_SHARED);
+  g_assert_cmpint (set->projects_keep_worktrees, ==, CF_KEEP_WORKTREES_ALWAYS);
+}
+
+static void
 test_booleans (void)
 {
   static const struct { const char *text; gboolean want; } cases[] = {
@@ -1118,6 +1147,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/usage-thresholds", test_usage_thresholds);
   g_test_add_func ("/config/values", test_values);
   g_test_add_func ("/config/allow-other-owners", test_allow_other_owners);
+  g_test_add_func ("/config/project-isolation", test_project_isolation);
   g_test_add_func ("/config/booleans", test_booleans);
   g_test_add_func ("/config/lookups", test_lookups);
   g_test_add_func ("/config/priorities", test_priorities);

@@ -130,6 +130,24 @@ static const ErrorCase error_cases[] = {
     SRC ": the task is empty" },
   { "empty-frontmatter", NULL, "---\n---\n", -1, CF_TASK_ERROR_EMPTY, SRC ": the task is empty" },
 
+  /* isolation and depends_on (ARCHITECTURE.md 4.9) */
+  { "isolation-unknown", NULL, "---\nisolation: chroot\n---\nb", -1, CF_TASK_ERROR_VALUE,
+    SRC ":2:1: isolation: 'chroot' is not an isolation (expected shared or worktree)" },
+  { "isolation-list", NULL, "---\nisolation: [worktree]\n---\nb", -1, CF_TASK_ERROR_TYPE,
+    SRC ":2:1: isolation:" },
+  { "depends-on-bad-id", NULL, "---\ndepends_on: [a, ../b]\n---\nb", -1, CF_TASK_ERROR_VALUE,
+    SRC ":2:17: depends_on[1]: '../b' is not a task id" },
+  { "depends-on-hidden-id", NULL, "---\ndepends_on: .x\n---\nb", -1, CF_TASK_ERROR_VALUE,
+    SRC ":2:13: depends_on: '.x' is not a task id" },
+  { "depends-on-self", NULL, "---\ndepends_on: [a, t]\n---\nb", -1, CF_TASK_ERROR_VALUE,
+    SRC ":2:17: depends_on[1]: a task cannot depend on itself" },
+  { "depends-on-twice", NULL, "---\ndepends_on: [a, a]\n---\nb", -1, CF_TASK_ERROR_VALUE,
+    SRC ":2:17: depends_on[1]: 'a' is listed twice" },
+  { "depends-on-mapping", NULL, "---\ndepends_on: {a: b}\n---\nb", -1, CF_TASK_ERROR_TYPE,
+    SRC ":2:1: depends_on: must be a list or a single value, not a mapping" },
+  { "depends-on-nested", NULL, "---\ndepends_on: [[a]]\n---\nb", -1, CF_TASK_ERROR_TYPE,
+    SRC ":2:14: depends_on[0]: must be a single value, not a list" },
+
   /* ids */
   { "id-traversal", "../etc/passwd", "body", -1, CF_TASK_ERROR_INVALID_ID,
     "'../etc/passwd' is not a task id" },
@@ -139,6 +157,59 @@ static const ErrorCase error_cases[] = {
   { "id-space", "a b", "body", -1, CF_TASK_ERROR_INVALID_ID, "'a b' is not a task id" },
   { "id-newline", "a\nb", "body", -1, CF_TASK_ERROR_INVALID_ID, "'a\\nb' is not a task id" },
 };
+
+/* --- isolation and depends_on ----------------------------------------------------- */
+
+typedef struct {
+  const char *name;
+  const char *text;
+  CfTaskIsolation isolation;
+  const char *depends_on;      /* joined with "," */
+} SchedulingCase;
+
+static const SchedulingCase scheduling_cases[] = {
+  { "absent", "body", CF_TASK_ISOLATION_UNSET, "" },
+  { "worktree", "---\nisolation: worktree\n---\nb", CF_TASK_ISOLATION_WORKTREE, "" },
+  { "shared-any-case", "---\nisolation: Shared\n---\nb", CF_TASK_ISOLATION_SHARED, "" },
+  { "isolation-empty", "---\nisolation:\n---\nb", CF_TASK_ISOLATION_UNSET, "" },
+  { "depends-list", "---\ndepends_on: [a, b.2, c_d-e]\n---\nb", CF_TASK_ISOLATION_UNSET, "a,b.2,c_d-e" },
+  { "depends-block-list", "---\ndepends_on:\n  - x\n  - y\n---\nb", CF_TASK_ISOLATION_UNSET, "x,y" },
+  { "depends-single", "---\ndepends_on: first\n---\nb", CF_TASK_ISOLATION_UNSET, "first" },
+  { "depends-empty-items-dropped", "---\ndepends_on: [a, '', ~]\n---\nb", CF_TASK_ISOLATION_UNSET, "a" },
+  { "depends-null", "---\ndepends_on:\n---\nb", CF_TASK_ISOLATION_UNSET, "" },
+  { "both", "---\nisolation: worktree\ndepends_on: [a]\n---\nb", CF_TASK_ISOLATION_WORKTREE, "a" },
+};
+
+static void
+test_scheduling_case (gconstpointer data)
+{
+  const SchedulingCase *c = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CfTask) task = cf_task_parse (ID, c->text, strlen (c->text), &error);
+  g_autofree char *joined = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (task->isolation, ==, c->isolation);
+  g_assert_nonnull (task->depends_on);
+  joined = g_strjoinv (",", task->depends_on);
+  g_assert_cmpstr (joined, ==, c->depends_on);
+}
+
+static void
+test_too_many_dependencies (void)
+{
+  g_autoptr(GString) text = g_string_new ("---\ndepends_on: [");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CfTask) task = NULL;
+
+  for (guint i = 0; i <= CF_TASK_MAX_DEPENDENCIES; i++)
+    g_string_append_printf (text, "%sd%u", i > 0 ? ", " : "", i);
+  g_string_append (text, "]\n---\nb");
+  task = cf_task_parse (ID, text->str, text->len, &error);
+  g_assert_null (task);
+  g_assert_error (error, CF_TASK_ERROR, CF_TASK_ERROR_VALUE);
+  g_assert_nonnull (strstr (error->message, "more than 64 dependencies"));
+}
 
 static void
 test_error (gconstpointer data)
@@ -530,6 +601,12 @@ main (int argc, char **argv)
       g_autofree char *path = g_strdup_printf ("/task/parse/%s", cases[i].name);
       g_test_add_data_func (path, &cases[i], test_case);
     }
+  for (guint i = 0; i < G_N_ELEMENTS (scheduling_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/task/scheduling/%s", scheduling_cases[i].name);
+      g_test_add_data_func (path, &scheduling_cases[i], test_scheduling_case);
+    }
+  g_test_add_func ("/task/scheduling/too-many-dependencies", test_too_many_dependencies);
   g_test_add_func ("/task/error/too-large", test_too_large);
   g_test_add_func ("/task/parse/length-is-respected", test_length_is_respected);
   g_test_add_func ("/task/id-is-valid", test_id_is_valid);
