@@ -127,8 +127,11 @@ cf_notify_kind_webhook_event (CfNotifyKind kind)
     case CF_NOTIFY_SWAP_FAILED:
     case CF_NOTIFY_PARTIAL_SWAP:
       return CF_WEBHOOK_EVENT_SWAP;
+    case CF_NOTIFY_RESUME_FAILED:
+      return CF_WEBHOOK_EVENT_SWAP;
     case CF_NOTIFY_ALL_EXHAUSTED:
     case CF_NOTIFY_LIMIT:
+    case CF_NOTIFY_ACCOUNT_UNUSABLE:
       return CF_WEBHOOK_EVENT_LIMIT;
     case CF_NOTIFY_TASK_FAILED:
       return CF_WEBHOOK_EVENT_TASK_FAILED;
@@ -145,11 +148,14 @@ cf_notify_kind_webhook_event (CfNotifyKind kind)
     }
 }
 
-/* Telegram and e-mail keep the events they always had. */
+/* Telegram and e-mail: everything a person must act on or know; a task
+ * done, a limit (the switch says it) and usage warnings are the webhooks'
+ * (each with its own event filter). */
 static gboolean
 kind_for_classic_channels (CfNotifyKind kind)
 {
-  return kind <= CF_NOTIFY_DAEMON_DEGRADED;
+  return kind != CF_NOTIFY_TASK_DONE && kind != CF_NOTIFY_LIMIT &&
+         kind != CF_NOTIFY_USAGE_WARNING && kind < CF_NOTIFY_KIND_COUNT;
 }
 
 void

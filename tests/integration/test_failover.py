@@ -199,8 +199,9 @@ class FailoverTest(SandboxTestCase):
         completed anyway stayed working on the exhausted account after the
         switch, and its task stayed in active/ for good (load test, 3 of
         10 000). Made deterministic by stopping the tmux server from the
-        UserPromptSubmit hook: the daemon's next confirmation capture is then
-        in flight until the switch has finished."""
+        SessionStart hook: the launch waits for Claude's prompt, and the ready
+        check sent while tmux is stopped is in flight until the switch has
+        finished."""
         sb = self.sb
         stall_dir = os.path.join(sb.root, "stall")
         os.makedirs(stall_dir)
@@ -210,7 +211,7 @@ class FailoverTest(SandboxTestCase):
         wrapper = os.path.join(stall_dir, "claude-failoverctl")
         with open(wrapper, "w", encoding="utf-8") as f:
             f.write("#!/bin/sh\n"
-                    f'if [ "$2" = UserPromptSubmit ] && [ -e {armed} ]; then\n'
+                    f'if [ "$2" = SessionStart ] && [ -e {armed} ]; then\n'
                     f"  rm -f {armed}; kill -STOP $(cat {stall_dir}/tmux.pid); touch {stopped}\n"
                     "fi\n"
                     f'exec {sb.ctl_path} "$@"\n')
@@ -224,9 +225,9 @@ class FailoverTest(SandboxTestCase):
         try:
             sb.wait_for(lambda: os.path.exists(stopped), timeout=20, what="tmux stopped by the hook")
             # The hook reached the daemon (the fake logs it once it returned),
-            # and the confirmation poll (every 100 ms) has sent its capture.
-            sb.wait_for(lambda: [e for e in sb.fake_events("hook") if e["name"] == "UserPromptSubmit"],
-                        what="the UserPromptSubmit hook")
+            # and the ready poll (every 50 ms) has sent its capture.
+            sb.wait_for(lambda: [e for e in sb.fake_events("hook") if e["name"] == "SessionStart"],
+                        what="the SessionStart hook")
             time.sleep(0.5)
             self.assertEqual(self.sessions()[0][2], "launching")
             r = self.gdbus("SwitchAccount", "backup")
