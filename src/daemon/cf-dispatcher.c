@@ -963,6 +963,23 @@ on_confirm_capture (GObject *source, GAsyncResult *result, gpointer user_data)
   launch_later (launch, CONFIRM_POLL_MS);
 }
 
+/* A worker-thread job about LAUNCH's task (claim, or reading it again),
+ * answered to CALLBACK with LAUNCH. */
+static GTask *
+launch_job_new (Launch *launch, GAsyncReadyCallback callback)
+{
+  GTask *task = g_task_new (launch->self, launch->cancellable, callback, launch);
+  ClaimJob *job = g_new0 (ClaimJob, 1);
+
+  job->project = g_strdup (launch->project);
+  job->task_id = g_strdup (launch->task_id);
+  job->session = g_strdup (launch->session);
+  job->account = g_strdup (launch->account);
+  job->config = cf_config_ref (launch->self->config);
+  g_task_set_task_data (task, job, (GDestroyNotify) claim_job_free);
+  return task;
+}
+
 static void
 launch_step (Launch *launch)
 {
@@ -980,28 +997,16 @@ launch_step (Launch *launch)
 
     case STAGE_READ_TASK:
       {
-        g_autoptr(GTask) task = g_task_new (self, launch->cancellable, on_task_read, launch);
-        ClaimJob *job = g_new0 (ClaimJob, 1);
+        g_autoptr(GTask) task = launch_job_new (launch, on_task_read);
 
-        job->project = g_strdup (launch->project);
-        job->task_id = g_strdup (launch->task_id);
-        job->config = cf_config_ref (self->config);
-        g_task_set_task_data (task, job, (GDestroyNotify) claim_job_free);
         g_task_run_in_thread (task, read_active_in_thread);
       }
       break;
 
     case STAGE_CLAIM:
       {
-        g_autoptr(GTask) task = g_task_new (self, launch->cancellable, on_claimed, launch);
-        ClaimJob *job = g_new0 (ClaimJob, 1);
+        g_autoptr(GTask) task = launch_job_new (launch, on_claimed);
 
-        job->project = g_strdup (launch->project);
-        job->task_id = g_strdup (launch->task_id);
-        job->session = g_strdup (launch->session);
-        job->account = g_strdup (launch->account);
-        job->config = cf_config_ref (self->config);
-        g_task_set_task_data (task, job, (GDestroyNotify) claim_job_free);
         g_task_set_return_on_cancel (task, FALSE);
         /* The claim always runs to its end in the thread: its result must
          * reach on_claimed even when the launch was cancelled meanwhile (the
