@@ -14,6 +14,7 @@ even when the real CLI is there."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -145,7 +146,13 @@ class SimulatedClaude:
         return {}
 
     def prepare_accounts(self, sb):
-        pass
+        # What an operator does once per account (log in: the simulator takes any
+        # credentials) and the daemon's hooks, so that claude-failoverctl doctor finds
+        # the sandbox as healthy as a real installation.
+        for account in sb.config["accounts"]:
+            realclaude.make_account_home(account["home"], account["name"], "http://127.0.0.1:9",
+                                         trusted=[sb.projects_dir])
+            sb.ctl("install-hooks", account["home"], check=True)
 
     def body(self, text, work_ms):
         return f"{text} FAKE:work={work_ms}"
@@ -154,8 +161,8 @@ class SimulatedClaude:
         return len(self._sb.fake_events("prompt"))
 
     def start_dedicated(self, sb, conversation):
-        sb.start_fake(DEDICATED, "--dangerously-skip-permissions", cwd=sb.project_dir,
-                      config_dir=os.path.join(sb.home, ".claude-main"))
+        sb.start_fake(DEDICATED, "--dangerously-skip-permissions", "--session-id", conversation,
+                      cwd=sb.project_dir, config_dir=os.path.join(sb.home, ".claude-main"))
         sb.fake_control(DEDICATED, f"print claude --resume {conversation}")
 
 
@@ -182,7 +189,7 @@ def real_failover(claude, sb, signals, summary):
     say(f"2 long tasks streaming on account main (mock: slow replies); {link} → "
         f"{os.readlink(link)}")
     reset = next_reset(15)
-    mock.set_behavior("main", "limit", claim="five_hour", reset=reset, times=1)
+    mock.set_behavior("main", "limit", claim="five_hour", reset=reset, times=1, match="TRIGGER")
     sb.add_task("trigger", "Fix the typo in the README (TRIGGER).", title="Fix a typo")
     say(f"the mock refuses main's next request: 429, 5-hour limit, resets {clock(reset)} UTC "
         f"({reset - time.time():.0f} s from now)")
@@ -276,7 +283,7 @@ def simulated_failover(claude, sb, signals, summary):
     say(f"SwapFinished in {(finished['t'] - started['t']) * 1000:.0f} ms: {finished['args'][3]}")
     say(f"{link} → {os.readlink(link)}")
     summary["detect"] = started["t"] - t0
-    summary["detect_what"] = "limit on screen → SwapStarted, quota.interval 500 ms"
+    summary["detect_what"] = "limit shown (StopFailure hook, or the pane every 500 ms) → SwapStarted"
     summary["switch_ms"] = (finished["t"] - started["t"]) * 1000
     resumed = sb.wait_for(lambda: sb.fake_events("start", resume=summary["conversation"]),
                           timeout=20, what="the dedicated session resumed")
@@ -305,6 +312,7 @@ def print_summary(claude, summary):
     print(f"  Claude Code:         {claude.describe()}")
     print(f"  tasks done:          {len(summary['done'])} ({', '.join(summary['done'])})")
     print(f"  tasks failed:        {len(summary['failed'])}")
+    print(f"  doctor:              {'healthy' if summary.get('doctor') == 0 else 'problems'}")
     print(f"  limit → switch:      {summary['detect'] * 1000:.0f} ms ({summary['detect_what']})")
     print(f"  switch took:         {summary['switch_ms']:.0f} ms")
     print(f"  switches:            {'; '.join(summary['swaps'])}")
@@ -320,6 +328,26 @@ def choose_claude(force_simulator):
     if problem is None:
         return RealClaude(realclaude.claude_bin())
     return SimulatedClaude(problem)
+
+
+def installed_files_root(sb):
+    """A sysroot holding the polkit policy and the D-Bus files where `meson install` puts
+    them (the demo runs from the build tree): what `claude-failoverctl doctor --root`
+    checks."""
+    root = os.path.join(sb.root, "sysroot")
+    defines = {}
+    with open(os.path.join(sb.build_dir, "cf-build-config.h"), encoding="utf-8") as f:
+        for line in f:
+            parts = line.split(" ", 2)
+            if len(parts) == 3 and parts[0] == "#define":
+                defines[parts[1]] = parts[2].strip()
+    for define, name in (("CF_POLKIT_ACTIONS_DIR", "org.claudefailover.policy"),
+                         ("CF_DBUS_SYSTEM_CONF_DIR", "org.claudefailover.conf"),
+                         ("CF_DBUS_SYSTEM_SERVICES_DIR", "org.claudefailover.service")):
+        target = root + json.loads(defines[define])
+        os.makedirs(target, exist_ok=True)
+        shutil.copy(os.path.join(sb.data_dir, name), target)
+    return root
 
 
 def run(claude, keep):
@@ -353,6 +381,10 @@ def run(claude, keep):
                                 if s[2] == "idle") >= 3,
                     timeout=20, what="three idle pool sessions")
         say("pool sessions created")
+        doctor = sb.ctl("doctor", "--config", config, "--root", installed_files_root(sb),
+                        timeout=60)
+        show("claude-failoverctl doctor", doctor)
+        summary["doctor"] = doctor.returncode
 
         show("busctl --system introspect org.claudefailover /org/claudefailover/Manager",
              sb.busctl("introspect", "org.claudefailover", "/org/claudefailover/Manager",
@@ -426,6 +458,8 @@ def run(claude, keep):
     say("sandbox removed")
     print_summary(claude, summary)
     problems = []
+    if summary.get("doctor", 0) != 0:
+        problems.append("claude-failoverctl doctor found problems in the demo sandbox")
     if summary["failed"]:
         problems.append(f"tasks failed: {', '.join(summary['failed'])}")
     if summary.get("after_return", ["main"]) != ["main"]:
