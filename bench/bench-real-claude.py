@@ -186,8 +186,10 @@ class Bench:
 
     def hook_round(self, i):
         marker = f"BENCH-L{i}-{uuid.uuid4().hex[:6]}"
+        # The task's turn only: Claude's start-up probe refused too would show 100 % in the
+        # statusline and switch before the task (reason usage), not on its hook.
         self.mock.set_behavior("main", "limit", claim="five_hour",
-                               reset=int(time.time()) + 7200, times=1)
+                               reset=int(time.time()) + 7200, times=1, match=marker)
         self.sb.add_task(f"l{i}", f"Say the word {marker}.")
         started = self.signals.wait("SwapStarted", timeout=60)
         refused = self.wait_received(marker, status=429, timeout=10)

@@ -10,6 +10,7 @@ without any dialog."""
 
 import json
 import os
+import threading
 import re
 import socket
 import stat
@@ -95,9 +96,9 @@ class AccountPrepTest(SandboxTestCase):
             sb.write_config(sb.config)
         sb.start_daemon(env=sb.env(CF_CTL_PATH=sb.ctl_path, **env))
 
-    def wait_prepared(self, count=2):
+    def wait_prepared(self, count=2, timeout=15):
         self.sb.wait_for(lambda: self.sb.daemon_log().count("Account preparation: ") >= count,
-                         timeout=15, what=f"{count} account preparation lines")
+                         timeout=timeout, what=f"{count} account preparation lines")
 
     def partial_backup(self):
         os.makedirs(self.backup, exist_ok=True)
@@ -215,8 +216,24 @@ class AccountPrepTest(SandboxTestCase):
         write(os.path.join(self.main, ".claude.json"), '{"numStartups": 1}\n', 0o600)
         lock = os.path.join(self.main, ".claude.json.lock")
         os.mkdir(lock)
+        # As Claude Code does while it holds the lock: keep it fresh (a lock older
+        # than 10 s is a dead holder's, which the daemon takes over).
+        holding = threading.Event()
+        holding.set()
+
+        def refresh():
+            while holding.is_set():
+                try:
+                    os.utime(lock)
+                except OSError:
+                    return
+                time.sleep(1)
+
+        refresher = threading.Thread(target=refresh, daemon=True)
+        refresher.start()
+        self.addCleanup(holding.clear)
         self.start()
-        self.wait_prepared()
+        self.wait_prepared(timeout=30)
         self.assertEqual(read_json(os.path.join(self.main, ".claude.json")), {"numStartups": 1})
         self.assertRegex(sb.daemon_log(), r"account main: prepared .*cannot change \.claude\.json: "
                                           r"Claude Code holds the lock")
