@@ -167,8 +167,11 @@ class FaultTest(unittest.TestCase):
             sb.add_task(tid, f"disk full {tid} FAKE:work=1500")
         sb.wait_for(lambda: len(pool_sessions(sb, "working")) == 2, timeout=20,
                     what="2 working sessions")
-        fillers = [_fill(sb.state_dir), _fill(queue)]
         state_file = sb.config["state_file"]
+        # A state file written before the disk fills (launches are quick enough now
+        # to beat the first debounced write): the one that must stay whole.
+        sb.wait_for(lambda: os.path.exists(state_file), timeout=15, what="the first state write")
+        fillers = [_fill(sb.state_dir), _fill(queue)]
         # Something for the state file to say while it cannot be written.
         sb.busctl("call", BUS_NAME, OBJECT_PATH, INTERFACE, "PauseDispatch")
         sb.busctl("call", BUS_NAME, OBJECT_PATH, INTERFACE, "ResumeDispatch")
