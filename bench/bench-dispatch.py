@@ -60,15 +60,11 @@ def measure_latency(n, poll_interval=None):
                         what="the daemon to poll its inbox (no monitor)")
         inbox = os.path.join(sb.project_dir, ".agent-queue", "inbox")
         for i in range(n):
-            sessions = sb.wait_for(lambda: len(idle_pool(sb)) == 2 and idle_pool(sb), timeout=30,
-                                   what="idle pool")
-            stamps = {}
-            for name in sessions:
-                path = os.path.join(sb.root, f"stamp-{name}-{i}")
-                stamps[name] = path
-                sb.tmux("pipe-pane", "-O", "-t", f"={name}:",
-                        f"{os.path.join(HERE, 'stamp-first-output.py')} {path}")
-            time.sleep(0.2)   # the pipes are open
+            sb.wait_for(lambda: len(idle_pool(sb)) == 2, timeout=30, what="idle pool")
+            # The daemon's first act on a task is to start Claude in a session (the pane
+            # respawned with Claude itself, nothing typed before): fake-claude logs when.
+            started = len(sb.fake_events("start"))
+            time.sleep(0.2)
             if poll_interval is not None:
                 # A file lands at any phase of the poll timer, not just
                 # after the previous task (which follows a poll).
@@ -79,14 +75,10 @@ def measure_latency(n, poll_interval=None):
                 f.write(body)
             t0 = time.time()
             os.rename(tmp, os.path.join(inbox, f"lat{i}.md"))
-            first = sb.wait_for(lambda: [p for p in stamps.values() if os.path.exists(p)],
+            first = sb.wait_for(lambda: sb.fake_events("start")[started:],
                                 timeout=10 + 2 * (poll_interval or 0), interval=0.005,
-                                what="first keystroke")
-            with open(first[0]) as f:
-                t1 = float(f.read())
-            samples.append((t1 - t0) * 1000)
-            for name in sessions:
-                sb.tmux("pipe-pane", "-t", f"={name}:", check=False)   # close the pipe
+                                what="Claude started")
+            samples.append((first[0]["time"] - t0) * 1000)
             done = os.path.join(sb.project_dir, ".agent-queue", "done", f"lat{i}.md")
             sb.wait_for(lambda: os.path.exists(done), timeout=30, what=f"lat{i} done")
     return samples

@@ -193,28 +193,24 @@ class StatusHammer:
 
 
 def first_keystrokes(sb, n, size):
-    """Inbox file → first echoed keystroke, ms; every idle session piped."""
+    """Inbox file → Claude started in a session, ms: the daemon's first act on the task
+    (it respawns the session's pane with Claude itself; nothing is typed before Claude
+    runs), read from the start time fake-claude logs."""
     inbox = os.path.join(sb.project_dir, ".agent-queue", "inbox")
     samples = []
     for i in range(n):
-        idle = sb.wait_for(lambda: len(sessions_in(sb, "idle")) == size and sessions_in(sb, "idle"),
-                           timeout=60, what="every session idle")
-        stamps = {}
-        for name in idle:
-            stamps[name] = os.path.join(sb.root, f"stamp-{name}-{i}")
-            sb.tmux("pipe-pane", "-O", "-t", f"={name}:", f"{STAMP} {stamps[name]}")
+        sb.wait_for(lambda: len(sessions_in(sb, "idle")) == size, timeout=60,
+                    what="every session idle")
+        started = len(sb.fake_events("start"))
         time.sleep(0.3)
         tmp = os.path.join(inbox, f".ks{i}.tmp")
         with open(tmp, "w") as f:
             f.write("---\npriority: default\n---\nFAKE:work=50\n")
         t0 = time.time()
         os.rename(tmp, os.path.join(inbox, f"ks{i}.md"))
-        first = sb.wait_for(lambda: [p for p in stamps.values() if os.path.exists(p)],
-                            timeout=10, interval=0.005, what="first keystroke")
-        with open(first[0]) as f:
-            samples.append((float(f.read()) - t0) * 1000)
-        for name in idle:
-            sb.tmux("pipe-pane", "-t", f"={name}:", check=False)
+        first = sb.wait_for(lambda: sb.fake_events("start")[started:], timeout=10,
+                            interval=0.005, what="Claude started")
+        samples.append((first[0]["time"] - t0) * 1000)
         done = os.path.join(sb.project_dir, ".agent-queue", "done", f"ks{i}.md")
         sb.wait_for(lambda: os.path.exists(done), timeout=30, what=f"ks{i} done")
     return samples

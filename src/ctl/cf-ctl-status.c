@@ -281,8 +281,14 @@ print_status_human (CfCtlStatus *st)
 
     for (guint i = 0; i < st->accounts->len; i++)
       available += ((CfCtlAccount *) g_ptr_array_index (st->accounts, i))->available;
-    print_field (_("Dispatch:"), cf_ctl_dispatch_text (st->dispatch_paused, st->swap_state,
-                                                      available, st->accounts->len));
+    /* The daemon's own reason first; older daemons do not give one. */
+    if (g_strcmp0 (st->dispatch_paused_reason, "accounts-exhausted") == 0)
+      available = 0;
+    print_field (_("Dispatch:"),
+                 cf_ctl_dispatch_text (st->dispatch_paused &&
+                                       g_strcmp0 (st->dispatch_paused_reason,
+                                                  "accounts-exhausted") != 0,
+                                       st->swap_state, available, st->accounts->len));
     if (g_strcmp0 (st->dispatch_paused_reason, "accounts-exhausted") == 0 &&
         st->dispatch_resumes_at > 0)
       {
