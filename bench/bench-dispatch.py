@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """Dispatch benchmarks on the real daemon (private bus, private tmux, fake Claude):
 
-1. latency: a task file renamed into an inbox → the first keystroke in the
+1. latency: a task file renamed into an inbox → Claude started in the
    pool session (timed by `tmux pipe-pane -O` on the echo of that keystroke);
    p50/p90/max over N tasks, one at a time, sessions idle.
 2. throughput: 200 fast tasks through 10 sessions; every task must be
@@ -125,7 +125,7 @@ def main():
     p50 = statistics.median(samples)
     p90 = sorted(samples)[max(0, int(len(samples) * 0.9) - 1)]
     print("| measurement | value |\n|---|---|")
-    print(f"| inbox file → first keystroke, p50 ({len(samples)} tasks) | {p50:.1f} ms |")
+    print(f"| inbox file → Claude started in a session, p50 ({len(samples)} tasks) | {p50:.1f} ms |")
     print(f"| same, p90 | {p90:.1f} ms |")
     print(f"| same, max | {max(samples):.1f} ms |")
     result.update(tasks=len(samples), p50_ms=p50, p90_ms=p90, max_ms=max(samples),

@@ -11,7 +11,7 @@ at 1 s (every pane polled every second), HTTP on:
    else happening: the daemon's CPU time over --idle-s seconds, as a
    percentage of one core and per session poll; the tmux server's too;
 3. GetStatus p50/p99 at rest (--calls back-to-back calls, one connection);
-4. inbox file → first keystroke p50 (--keystrokes tasks, one at a time);
+4. inbox file → Claude started in a session, p50 (--keystrokes tasks, one at a time);
 5. storm: --storm-tasks tasks released at once (dispatch storm) and, 0.5 s
    later, every session on the active account hits the usage limit (swap);
    GetStatus called back to back throughout, from the release to
