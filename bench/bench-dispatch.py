@@ -3,7 +3,8 @@
 """Dispatch benchmarks on the real daemon (private bus, private tmux, fake Claude):
 
 1. latency: a task file renamed into an inbox → Claude started in the
-   pool session (timed by `tmux pipe-pane -O` on the echo of that keystroke);
+   pool session (the start time fake-claude logs: the daemon respawns the
+   pane with Claude itself and types nothing before);
    p50/p90/max over N tasks, one at a time, sessions idle.
 2. throughput: 200 fast tasks through 10 sessions; every task must be
    dispatched exactly once (fake Claude's log), none may be lost.
