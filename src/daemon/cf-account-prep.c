@@ -135,6 +135,10 @@ update_file (const char *home, const struct stat *home_st, const char *name,
   CfAccountFileOptions options;
 
   cf_account_file_options_init (&options);
+  /* The daemon's preparation runs in a worker thread and may wait past the
+   * staleness age: a lock left by a holder that died (a daemon killed while
+   * writing, restarted at once) is then taken over instead of failing. */
+  options.lock_wait_ms = CF_ACCOUNT_FILE_LOCK_STALE_MS + 2000;
   /* Root's daemon (tests, odd setups) makes files the account's owner can use. */
   if (geteuid () == 0)
     {

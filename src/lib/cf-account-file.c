@@ -19,9 +19,7 @@
 void
 cf_account_file_options_init (CfAccountFileOptions *options)
 {
-  /* Past the staleness age: a lock left by a holder that died (a daemon killed
-   * while writing) is taken over instead of failing the preparation. */
-  options->lock_wait_ms = CF_ACCOUNT_FILE_LOCK_STALE_MS + 2000;
+  options->lock_wait_ms = 5000;
   options->new_mode = 0600;
   options->new_uid = (uid_t) -1;
   options->new_gid = (gid_t) -1;
