@@ -65,6 +65,19 @@ def build_dir():
     return os.environ.get("CF_BUILD_DIR") or os.path.join(source_dir(), "build")
 
 
+def sanitized():
+    """Whether the build under test uses sanitizers (b_sanitize): its memory use and
+    timing are not the shipped build's (ASan's quarantine alone keeps 256 MiB)."""
+    path = os.path.join(build_dir(), "meson-info", "intro-buildoptions.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            options = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return any(o.get("name") == "b_sanitize" and o.get("value") not in ("none", "", None)
+               for o in options)
+
+
 def _tail(path, lines=40):
     try:
         with open(path, "rb") as f:

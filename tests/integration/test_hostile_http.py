@@ -204,25 +204,33 @@ class HostileHttpTest(SandboxTestCase):
                             "Connection: close\r\n\r\n".encode())
             pending.settimeout(1.5)
             cpu0 = cpu_seconds(pid)
-            with self.assertRaises(socket.timeout):
-                pending.recv(100)
+            refused_early = False
+            try:
+                with self.assertRaises(socket.timeout):
+                    pending.recv(100)
+            except ConnectionResetError:
+                # A descriptor the daemon freed meanwhile (seen under ASan) let
+                # accept() succeed inside the reserve: refused at once, as designed.
+                refused_early = True
             spent = cpu_seconds(pid) - cpu0
             # Paused, not spinning on a listener that stays readable.
             self.assertLess(spent, 0.5, f"{spent:.2f} s of CPU in 1.5 s while out of descriptors")
-            sb.wait_for(lambda: "HTTP: cannot accept a connection" in sb.daemon_log(),
+            sb.wait_for(lambda: "HTTP: cannot accept a connection" in sb.daemon_log() or
+                        (refused_early and "HTTP: refused " in sb.daemon_log()),
                         what="the accept failure logged")
         finally:
             set_nofile(pid, DESCRIPTOR_LIMIT, DESCRIPTOR_LIMIT)
-        pending.settimeout(5)
-        answer = b""
-        while True:
-            chunk = pending.recv(65536)
-            if not chunk:
-                break
-            answer += chunk
+        if not refused_early:
+            pending.settimeout(5)
+            answer = b""
+            while True:
+                chunk = pending.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+            # Answered; 503 while the state writes that failed meanwhile are retried.
+            self.assertIn(status_of(answer), (200, 503), answer[:200])
         pending.close()
-        # Answered; 503 while the state writes that failed meanwhile are retried.
-        self.assertIn(status_of(answer), (200, 503), answer[:200])
         self.wait_health(timeout=20, what="/health 200 again")
         for _ in range(5):
             self.assertEqual(status_of(get(self.port, "/health")), 200)

@@ -30,7 +30,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BUS_NAME, INTERFACE, OBJECT_PATH, Sandbox, build_dir,  # noqa: E402
+from harness import (BUS_NAME, INTERFACE, OBJECT_PATH, Sandbox, build_dir, sanitized,  # noqa: E402
                      require, require_programs, user_exists, has_failed)
 
 POLKIT_NAME = "org.freedesktop.PolicyKit1"
@@ -447,7 +447,11 @@ class MockPolkitTest(unittest.TestCase):
         self.assertGreater(hanging, 0)
         self.assertEqual({c[3] for c in calls}, {1}, "AllowUserInteraction on every check")
         grown = rss_anon_kib(pid) - before
-        self.assertLess(grown, 48 * 1024, f"RssAnon grew by {grown} KiB")
+        if sanitized():
+            # ASan keeps freed memory in its quarantine: judged on the build that ships.
+            print(f"RssAnon grew by {grown} KiB (sanitizer build: not judged)", file=sys.stderr)
+        else:
+            self.assertLess(grown, 48 * 1024, f"RssAnon grew by {grown} KiB")
         # Another user still gets their check to polkitd (it hangs too: it was
         # not refused), and root is served at once.
         second = subprocess.Popen(
