@@ -981,7 +981,7 @@ on_swap_started (CfSwitcher *switcher, const char *from, const char *to, const c
 {
   g_autofree char *body = NULL;
 
-  /* TRANSLATORS: accounts, then why ("quota", "manual", "return", "reset"). */
+  /* TRANSLATORS: accounts, then why ("quota", "usage", "auth", "manual", "return"). */
   const char *const fields[] = { "from", from, "to", to, "reason", reason, NULL };
 
   body = g_strdup_printf (_("From %s to %s (%s)."), from, to, reason);

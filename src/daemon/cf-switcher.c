@@ -672,7 +672,9 @@ on_reset_timer (gpointer user_data)
   if (account_exhausted_until (self, active) > g_get_real_time () &&
       !cf_state_get_partial_swap (self->state) &&
       (target = next_available (self, active)) != NULL)
-    swap_begin (self, active, target->name, "reset");
+    /* The active account is still out and another one has reset: a switch
+     * for the quota (SwapStarted's reasons are fixed, ARCHITECTURE.md 4.9). */
+    swap_begin (self, active, target->name, "quota");
   return G_SOURCE_REMOVE;
 }
 

@@ -485,7 +485,7 @@ class FailoverTest(SandboxTestCase):
         self.assertIn("a1", queue(sb.project_dir, "inbox"))
         # Main's reset comes first: dispatch resumes there.
         back = self.signals.wait("SwapStarted", lambda a: a[:2] == ["backup", "main"], timeout=30)
-        self.assertIn(back["args"][2], ("reset", "return"))
+        self.assertIn(back["args"][2], ("quota", "return"))
         self.assertGreaterEqual(back["t"], main_reset - 0.5)
         sb.wait_for(lambda: not sb.get_property("DispatchPaused"), timeout=20, what="dispatch resumed")
         sb.fake_account_limit(self.backup_home, False)
