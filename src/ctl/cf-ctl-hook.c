@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cf-hook.h"
+#include "cf-ctl-output.h"
 #include "cf-names.h"
 
 /* Claude Code writes the input at once and closes the pipe; whoever keeps
@@ -64,40 +65,6 @@ usage_error (const char *format, ...)
   va_end (args);
   g_printerr ("claude-failoverctl: %s\n", message);
   return 2;
-}
-
-/* Reads standard input until end of file or DEADLINE (monotonic µs),
- * keeping at most CF_HOOK_PAYLOAD_MAX bytes. The rest is read and dropped,
- * so that Claude Code never writes into a closed pipe. */
-static void
-read_input (gint64 deadline, GByteArray *input, gboolean *too_large)
-{
-  guint8 buffer[16384];
-
-  for (;;)
-    {
-      struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
-      gint64 now = g_get_monotonic_time ();
-      ssize_t n;
-      int r;
-
-      if (now >= deadline)
-        return;
-      r = poll (&pfd, 1, (int) ((deadline - now + 999) / 1000));
-      if (r < 0 && errno == EINTR)
-        continue;
-      if (r <= 0 || (pfd.revents & POLLNVAL))
-        return;
-      n = read (STDIN_FILENO, buffer, sizeof buffer);
-      if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        continue;
-      if (n <= 0)
-        return;
-      if (input->len + (gsize) n > CF_HOOK_PAYLOAD_MAX)
-        *too_large = TRUE;
-      if (!*too_large)
-        g_byte_array_append (input, buffer, (guint) n);
-    }
 }
 
 /* The text to report, NUL-terminated inside INPUT, or CF_HOOK_EMPTY_PAYLOAD. */
@@ -204,7 +171,7 @@ cf_ctl_hook (int argc, char **argv, gboolean json)
     return usage_error (_("hook: invalid EVENT '%s': letters and digits, such as StopFailure"),
                         event);
 
-  read_input (start + CF_HOOK_READ_BUDGET_USEC, input, &too_large);
+  cf_ctl_read_stdin (start + CF_HOOK_READ_BUDGET_USEC, CF_HOOK_PAYLOAD_MAX, input, &too_large);
   payload = choose_payload (input, too_large);
   /* Outside tmux there is no pane; the daemon then goes by the session id. */
   pane = g_getenv ("TMUX_PANE");

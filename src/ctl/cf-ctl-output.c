@@ -2,6 +2,9 @@
 /* Error lines, colours, tables, times and JSON for claude-failoverctl. */
 #include "cf-ctl-output.h"
 
+#include <errno.h>
+#include <poll.h>
+
 #include "cf-statusline.h"
 
 #include <glib/gi18n.h>
@@ -428,4 +431,35 @@ cf_ctl_dispatch_text (gboolean paused, const char *swap_state, guint available, 
   if (accounts > 0 && available == 0)
     return _("running, but every account is exhausted: sessions wait for a reset");
   return _("running");
+}
+
+void
+cf_ctl_read_stdin (gint64 deadline, gsize max, GByteArray *input, gboolean *too_large)
+{
+  guint8 buffer[16384];
+
+  for (;;)
+    {
+      struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+      gint64 now = g_get_monotonic_time ();
+      ssize_t n;
+      int r;
+
+      if (now >= deadline)
+        return;
+      r = poll (&pfd, 1, (int) ((deadline - now + 999) / 1000));
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r <= 0 || (pfd.revents & POLLNVAL))
+        return;
+      n = read (STDIN_FILENO, buffer, sizeof buffer);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        continue;
+      if (n <= 0)
+        return;
+      if (input->len + (gsize) n > max)
+        *too_large = TRUE;
+      if (!*too_large)
+        g_byte_array_append (input, buffer, (guint) n);
+    }
 }

@@ -95,4 +95,10 @@ void cf_ctl_print_json (JsonBuilder *builder, gboolean compact);
 const char *cf_ctl_dispatch_text (gboolean paused, const char *swap_state, guint available,
                                   guint accounts);
 
+/* Reads standard input until end of file or DEADLINE (monotonic µs),
+ * keeping at most MAX bytes in INPUT (*TOO_LARGE then set); the rest is read
+ * and dropped, so that Claude Code never writes into a closed pipe. Never
+ * waits past DEADLINE (hooks and the statusline must return quickly). */
+void cf_ctl_read_stdin (gint64 deadline, gsize max, GByteArray *input, gboolean *too_large);
+
 G_END_DECLS

@@ -21,6 +21,7 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
+#include "cf-ctl-output.h"
 #include "cf-names.h"
 #include "cf-statusline.h"
 
@@ -65,37 +66,6 @@ pane_is_valid (const char *pane)
     if (!g_ascii_isdigit (*p))
       return FALSE;
   return TRUE;
-}
-
-static void
-read_input (gint64 deadline, GByteArray *input, gboolean *too_large)
-{
-  guint8 buffer[16384];
-
-  for (;;)
-    {
-      struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
-      gint64 now = g_get_monotonic_time ();
-      ssize_t n;
-      int r;
-
-      if (now >= deadline)
-        return;
-      r = poll (&pfd, 1, (int) ((deadline - now + 999) / 1000));
-      if (r < 0 && errno == EINTR)
-        continue;
-      if (r <= 0 || (pfd.revents & POLLNVAL))
-        return;
-      n = read (STDIN_FILENO, buffer, sizeof buffer);
-      if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        continue;
-      if (n <= 0)
-        return;
-      if (input->len + (gsize) n > CF_STATUSLINE_INPUT_MAX)
-        *too_large = TRUE;
-      if (!*too_large)
-        g_byte_array_append (input, buffer, (guint) n);
-    }
 }
 
 /* The rate limiter's file for this pane (or session), in a directory only
@@ -274,7 +244,7 @@ cf_ctl_statusline (int argc, char **argv, gboolean json)
         }
     }
 
-  read_input (start + READ_BUDGET_USEC, input, &too_large);
+  cf_ctl_read_stdin (start + READ_BUDGET_USEC, CF_STATUSLINE_INPUT_MAX, input, &too_large);
   pane = g_getenv ("TMUX_PANE");
   if (pane == NULL || !pane_is_valid (pane))
     pane = "";
