@@ -43,6 +43,9 @@ check_payload (const CfHookPayload *payload, const char *event_argument)
   if (payload->prompt != NULL)
     g_assert_cmpuint (strlen (payload->prompt), <=, CF_HOOK_PROMPT_MAX);
   g_assert_true (!payload->prompt_truncated || payload->prompt != NULL);
+  check_string (payload->last_assistant_message);
+  if (payload->last_assistant_message != NULL)
+    g_assert_cmpuint (strlen (payload->last_assistant_message), <=, CF_HOOK_PROMPT_MAX);
   if (cf_hook_payload_is_rate_limit (payload))
     {
       g_assert_cmpint (payload->event, ==, CF_HOOK_EVENT_STOP_FAILURE);

@@ -113,24 +113,6 @@ dup_error_kind (JsonObject *object)
   return kind;
 }
 
-/* At most CF_HOOK_PROMPT_MAX bytes of TEXT, never splitting a character. */
-static char *
-dup_prompt (const char *text, gboolean *truncated)
-{
-  gsize length = strlen (text);
-  const char *cut;
-
-  *truncated = length > CF_HOOK_PROMPT_MAX;
-  if (!*truncated)
-    return g_strdup (text);
-  /* text[CF_HOOK_PROMPT_MAX] starts the first character that does not fit
-   * whole, unless it is a continuation byte of one that straddles the end. */
-  cut = text + CF_HOOK_PROMPT_MAX;
-  while (cut > text && ((guchar) *cut & 0xc0) == 0x80)
-    cut--;
-  return g_strndup (text, cut - text);
-}
-
 void
 cf_hook_payload_free (CfHookPayload *payload)
 {
@@ -258,19 +240,12 @@ cf_hook_payload_parse (const char *event_name,
   payload->cwd = dup_string (object, "cwd");
   payload->error = dup_error_kind (object);
   prompt = get_string (object, "prompt");
-  if (prompt != NULL && g_utf8_validate (prompt, -1, NULL))
-    payload->prompt = dup_prompt (prompt, &payload->prompt_truncated);
+  payload->prompt = cf_json_dup_text (prompt, CF_HOOK_PROMPT_MAX, &payload->prompt_truncated);
   payload->source = dup_string (object, "source");
   payload->message = dup_string (object, "message");
   payload->notification_type = dup_string (object, "notification_type");
-  if (json_object_has_member (object, "last_assistant_message") &&
-      JSON_NODE_HOLDS_VALUE (json_object_get_member (object, "last_assistant_message")) &&
-      json_node_get_value_type (json_object_get_member (object, "last_assistant_message")) == G_TYPE_STRING)
-    {
-      gboolean truncated = FALSE;
-      payload->last_assistant_message =
-        dup_prompt (json_object_get_string_member (object, "last_assistant_message"), &truncated);
-    }
+  payload->last_assistant_message =
+    cf_json_dup_text (get_string (object, "last_assistant_message"), CF_HOOK_PROMPT_MAX, NULL);
 
   *out = g_steal_pointer (&payload);
   return TRUE;

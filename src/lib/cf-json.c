@@ -644,3 +644,26 @@ cf_json_generate (JsonGenerator *generator, gsize *length)
     *length = out->len;
   return g_string_free (out, FALSE);
 }
+
+char *
+cf_json_dup_text (const char *text, gsize max, gboolean *truncated)
+{
+  g_autofree char *valid = NULL;
+  const char *cut;
+
+  if (truncated != NULL)
+    *truncated = FALSE;
+  if (text == NULL)
+    return NULL;
+  valid = g_utf8_validate (text, -1, NULL) ? g_strdup (text) : g_utf8_make_valid (text, -1);
+  if (strlen (valid) <= max)
+    return g_steal_pointer (&valid);
+  if (truncated != NULL)
+    *truncated = TRUE;
+  /* valid[max] starts the first character that does not fit whole, unless
+   * it is a continuation byte of one that straddles the end. */
+  cut = valid + max;
+  while (cut > valid && ((guchar) *cut & 0xc0) == 0x80)
+    cut--;
+  return g_strndup (valid, (gsize) (cut - valid));
+}

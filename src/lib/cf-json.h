@@ -56,4 +56,11 @@ char *cf_json_to_string (JsonNode *node);
  * itself. LENGTH (may be NULL) gets the length. */
 char *cf_json_generate (JsonGenerator *generator, gsize *length);
 
+/* A copy of TEXT, a string taken from a json-glib tree, that is UTF-8 and at
+ * most MAX bytes long: json-glib turns a \u escape of a lone UTF-16
+ * surrogate into bytes that are not UTF-8, and each such sequence becomes
+ * U+FFFD; a longer text is cut at a character boundary, and TRUNCATED (may
+ * be NULL) says so. NULL for NULL. */
+char *cf_json_dup_text (const char *text, gsize max, gboolean *truncated);
+
 G_END_DECLS

@@ -57,17 +57,6 @@ member_object (JsonObject *object, const char *member)
   return node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
 }
 
-static char *
-cut_utf8 (const char *text, gsize max)
-{
-  const char *end;
-
-  if (strlen (text) <= max)
-    return g_strdup (text);
-  end = g_utf8_find_prev_char (text, text + max + 1);
-  return g_strndup (text, end != NULL ? (gsize) (end - text) : 0);
-}
-
 /* "message": {"content": "…"} or {"content": [{"type": "text", "text": "…"}, …]}. */
 static char *
 message_text (JsonObject *message)
@@ -78,7 +67,7 @@ message_text (JsonObject *message)
   if (content == NULL)
     return NULL;
   if (json_node_get_value_type (content) == G_TYPE_STRING)
-    return cut_utf8 (json_node_get_string (content), CF_TRANSCRIPT_TEXT_MAX);
+    return cf_json_dup_text (json_node_get_string (content), CF_TRANSCRIPT_TEXT_MAX, NULL);
   if (!JSON_NODE_HOLDS_ARRAY (content))
     return NULL;
 
@@ -96,7 +85,7 @@ message_text (JsonObject *message)
       if (text->len > CF_TRANSCRIPT_TEXT_MAX)
         break;
     }
-  return text->len > 0 ? cut_utf8 (text->str, CF_TRANSCRIPT_TEXT_MAX) : NULL;
+  return text->len > 0 ? cf_json_dup_text (text->str, CF_TRANSCRIPT_TEXT_MAX, NULL) : NULL;
 }
 
 static gint64
@@ -176,12 +165,12 @@ cf_transcript_line_parse (const char *line,
     return TRUE;
 
   out->is_api_error = member_boolean (object, "isApiErrorMessage");
-  out->error = g_strdup (member_string (object, "error"));
-  out->api_error = g_strdup (member_string (object, "apiError"));
+  out->error = cf_json_dup_text (member_string (object, "error"), CF_TRANSCRIPT_LINE_MAX, NULL);
+  out->api_error = cf_json_dup_text (member_string (object, "apiError"), CF_TRANSCRIPT_LINE_MAX, NULL);
   out->api_error_status = (int) CLAMP (member_integer (object, "apiErrorStatus"), 0, 999);
   quota = member_object (object, "quotaLimits");
   out->resets_at = CLAMP (member_integer (quota, "resetsAt"), 0, G_GINT64_CONSTANT (253402300799));
-  out->rate_limit_type = g_strdup (member_string (quota, "rateLimitType"));
+  out->rate_limit_type = cf_json_dup_text (member_string (quota, "rateLimitType"), CF_TRANSCRIPT_LINE_MAX, NULL);
   out->text = message_text (member_object (object, "message"));
   return TRUE;
 }

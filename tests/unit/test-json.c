@@ -213,6 +213,47 @@ test_generate_control_characters (void)
       }
 }
 
+/* Strings from a json-glib tree come out UTF-8 and bounded. json-glib 1.6
+ * turns a lone surrogate into the three bytes of its CESU-8 form and may eat
+ * the character after it: for those rows only the prefix is compared. */
+static const struct {
+  const char *name, *json_string, *expected;
+  gsize max;
+  gboolean truncated, prefix_only;
+} dup_text_cases[] = {
+  { "plain", "\"abc\"", "abc", 10, FALSE, FALSE },
+  { "exactly-max", "\"abc\"", "abc", 3, FALSE, FALSE },
+  { "cut", "\"abcdef\"", "abc", 3, TRUE, FALSE },
+  { "cut-before-straddling-character", "\"ab\u00e9\"", "ab", 3, TRUE, FALSE },
+  { "pair-kept", "\"\\ud83d\\ude00\"", "\xf0\x9f\x98\x80", 10, FALSE, FALSE },
+  { "lone-high-surrogate", "\"a\\ud945 b\"", "a\xef\xbf\xbd", 20, FALSE, TRUE },
+  { "lone-surrogate-then-text", "\"\\ud800_hour\"", "\xef\xbf\xbd", 40, FALSE, TRUE },
+  { "replacement-cut-whole", "\"ab\\ud945 c\"", "ab", 4, TRUE, FALSE },
+};
+
+static void
+test_dup_text (gconstpointer data)
+{
+  const __typeof__ (dup_text_cases[0]) *c = data;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *copy = NULL;
+  gboolean truncated = !c->truncated;
+
+  g_assert_true (json_parser_load_from_data (parser, c->json_string, -1, &error));
+  g_assert_no_error (error);
+  copy = cf_json_dup_text (json_node_get_string (json_parser_get_root (parser)), c->max, &truncated);
+  g_assert_nonnull (copy);
+  g_assert_true (g_utf8_validate (copy, -1, NULL));
+  g_assert_cmpuint (strlen (copy), <=, c->max);
+  if (c->prefix_only)
+    g_assert_true (g_str_has_prefix (copy, c->expected));
+  else
+    g_assert_cmpstr (copy, ==, c->expected);
+  g_assert_cmpint (truncated, ==, c->truncated);
+  g_assert_null (cf_json_dup_text (NULL, 10, NULL));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -227,6 +268,11 @@ main (int argc, char **argv)
     {
       g_autofree char *path = g_strdup_printf ("/json/write/%s", write_cases[i].name);
       g_test_add_data_func (path, &write_cases[i], test_write);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (dup_text_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/json/dup-text/%s", dup_text_cases[i].name);
+      g_test_add_data_func (path, &dup_text_cases[i], test_dup_text);
     }
   g_test_add_func ("/json/check/length-is-respected", test_check_length);
   g_test_add_func ("/json/write/fixed-point", test_write_fixed_point);

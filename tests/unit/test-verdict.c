@@ -177,6 +177,25 @@ test_transcript_limits (void)
   g_assert_cmpuint (strlen (entry.text), <=, CF_TRANSCRIPT_TEXT_MAX);
   g_assert_cmpuint (strlen (entry.text), >, CF_TRANSCRIPT_TEXT_MAX - 3);
   g_assert_true (g_utf8_validate (entry.text, -1, NULL));
+  cf_transcript_entry_clear (&entry);
+
+  /* A \u escape of a lone surrogate: json-glib makes it bytes that are not
+   * UTF-8; each string the entry keeps is UTF-8 (found by fuzz-transcript). */
+  {
+    static const char lone[] =
+      "{\"type\":\"assistant\",\"error\":\"rate\\ud945 \",\"apiError\":\"\\ud800_x\","
+      "\"quotaLimits\":{\"rateLimitType\":\"five\\ud800_hour\"},"
+      "\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"You've hit \\ud945 your limit\"}]}}";
+
+    g_assert_true (cf_transcript_line_parse (lone, sizeof lone - 1, &entry, &error));
+    g_assert_no_error (error);
+    g_assert_true (g_str_has_prefix (entry.error, "rate\xef\xbf\xbd"));
+    g_assert_true (g_utf8_validate (entry.error, -1, NULL));
+    g_assert_true (g_utf8_validate (entry.api_error, -1, NULL));
+    g_assert_true (g_utf8_validate (entry.rate_limit_type, -1, NULL));
+    g_assert_true (g_utf8_validate (entry.text, -1, NULL));
+    g_assert_true (g_str_has_prefix (entry.text, "You've hit "));
+  }
 }
 
 /* --- fusion ----------------------------------------------------------------------- */
