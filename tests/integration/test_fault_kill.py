@@ -433,8 +433,11 @@ class FaultKillTest(unittest.TestCase):
                     delay = rng.uniform(0.0, 1.0)
             elif phase == "prep":
                 if alive:
-                    # The restart has written the homes again (or died doing it).
-                    sb.wait_for(trusted_everywhere, timeout=20,
+                    # The restart writes the homes again, in a worker thread that
+                    # may first wait out a lock a killed daemon left (10 s); with
+                    # a fault point armed, it may die doing it.
+                    sb.wait_for(lambda: (fault and sb.daemon.poll() is not None)
+                                or trusted_everywhere(), timeout=30,
                                 what=f"the project trusted in every home before {when}")
                 delay = rng.uniform(0.0, 0.5)
             else:

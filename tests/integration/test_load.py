@@ -213,10 +213,18 @@ def explain_stuck(sb, projects, stuck):
 def runs_by_task(events):
     """Each fake process (pid) runs at most one task per prompt; returns
     {task: [(start, end, outcome, pid)]} with outcome "reply" (success),
-    "limit", "interrupt", "exit" or "open" (no end seen)."""
+    "limit", "interrupt", "exit" or "open" (no end seen). A task cut by the
+    limit goes on in its own conversation on the next account (--resume,
+    a prompt without the task's tag): a prompt without a tag belongs to
+    the task its conversation (session_id) last ran."""
     by_pid = {}
-    for e in events:
+    for e in sorted(events, key=lambda e: e["time"]):
         by_pid.setdefault(e["pid"], []).append(e)
+    task_of_conversation = {}
+    for e in sorted(events, key=lambda e: e["time"]):
+        m = TASK_RE.match(e.get("text", "")) if e["event"] == "prompt" else None
+        if m and e.get("session_id"):
+            task_of_conversation.setdefault(e["session_id"], m.group(1))
     runs = {}
     for pid, evs in by_pid.items():
         current = None
@@ -226,7 +234,8 @@ def runs_by_task(events):
                 if current is not None:
                     runs.setdefault(current[0], []).append((current[1], e["time"], "superseded", pid))
                 m = TASK_RE.match(e.get("text", ""))
-                current = (m.group(1), e["time"]) if m else None
+                task = m.group(1) if m else task_of_conversation.get(e.get("session_id"))
+                current = (task, e["time"]) if task else None
             elif current is not None and kind in ("reply", "limit", "interrupt", "exit", "crash",
                                                    "server_error"):
                 runs.setdefault(current[0], []).append((current[1], e["time"], kind, pid))
