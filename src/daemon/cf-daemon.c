@@ -178,6 +178,45 @@ on_needs_input (CfWatcher *watcher, const char *name, const char *project, const
   cf_notify_event (self->notify, CF_NOTIFY_NEEDS_INPUT, _("A Claude session needs input"), body);
 }
 
+/* Issue 18, break 3: a finished task whose move out of active/ fails is
+ * kept there and never run again; the operator is told once per episode,
+ * and told again when it is over. */
+static void
+on_task_stuck (CfWatcher *watcher, const char *session, const char *project, const char *task,
+               const char *outcome, const char *error, CfDaemon *self)
+{
+  const char *const fields[] = { "project", project, "task", task, "session", session,
+                                 "outcome", outcome, "error", error, NULL };
+  g_autofree char *body =
+    g_strdup_printf (_("Task %s (project %s) finished (%s) but cannot leave active/: %s. "
+                       "It stays in active/ with its verdict and is never run again; the "
+                       "daemon retries the move, and the task leaves active/ by itself once "
+                       "the disk takes the write. Free disk space (and file descriptors) on "
+                       "this machine."),
+                     task, project, outcome, error);
+
+  cf_notify_event_full (self->notify, CF_NOTIFY_TASK_STUCK,
+                        _("A finished task cannot leave active/"), body, fields);
+}
+
+static void
+on_task_unstuck (CfWatcher *watcher, const char *session, const char *project, const char *task,
+                 const char *outcome, guint retries, CfDaemon *self)
+{
+  const char *const fields[] = { "project", project, "task", task, "session", session,
+                                 "outcome", outcome, NULL };
+  g_autofree char *body =
+    g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                  "Task %s (project %s, %s) has left active/ after %u retry: "
+                                  "nothing more to do.",
+                                  "Task %s (project %s, %s) has left active/ after %u retries: "
+                                  "nothing more to do.", retries),
+                     task, project, outcome, retries);
+
+  cf_notify_event_full (self->notify, CF_NOTIFY_TASK_UNSTUCK, _("A finished task left active/"),
+                        body, fields);
+}
+
 static void
 on_degraded (CfHealth *health, guint reasons, CfDaemon *self)
 {
@@ -422,6 +461,8 @@ cf_daemon_start (CfDaemon *self, GError **error)
   g_signal_connect (self->quota, "exhausted", G_CALLBACK (on_quota_exhausted), self);
   g_signal_connect (self->quota, "account-unusable", G_CALLBACK (on_account_unusable), self);
   g_signal_connect (self->watcher, "needs-input", G_CALLBACK (on_needs_input), self);
+  g_signal_connect (self->watcher, "task-stuck", G_CALLBACK (on_task_stuck), self);
+  g_signal_connect (self->watcher, "task-unstuck", G_CALLBACK (on_task_unstuck), self);
   self->usage_switch = cf_usage_switch_new (self->config, self->state, self->switcher,
                                             self->hooks);
 

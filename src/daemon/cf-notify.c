@@ -107,6 +107,8 @@ static const char *const kind_names[] = {
   [CF_NOTIFY_USAGE_WARNING] = "usage-warning",
   [CF_NOTIFY_NEEDS_INPUT] = "needs-input",
   [CF_NOTIFY_ACCOUNT_UNUSABLE] = "account-unusable",
+  [CF_NOTIFY_TASK_STUCK] = "task-stuck",
+  [CF_NOTIFY_TASK_UNSTUCK] = "task-unstuck",
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (kind_names) == CF_NOTIFY_KIND_COUNT);
 
@@ -141,6 +143,9 @@ cf_notify_kind_webhook_event (CfNotifyKind kind)
       return CF_WEBHOOK_EVENT_USAGE_WARNING;
     case CF_NOTIFY_NEEDS_INPUT:
       return CF_WEBHOOK_EVENT_NEEDS_INPUT;
+    case CF_NOTIFY_TASK_STUCK:
+    case CF_NOTIFY_TASK_UNSTUCK:
+      return CF_WEBHOOK_EVENT_TASK_STUCK;
     case CF_NOTIFY_DAEMON_DEGRADED:
     case CF_NOTIFY_KIND_COUNT:
     default:

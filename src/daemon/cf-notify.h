@@ -44,8 +44,9 @@ G_BEGIN_DECLS
  * names (cf_notify_kind_webhook_event), in its kind's payload (cf-webhook).
  * Their URL may carry a token: logs name a webhook by its number, kind and
  * host only. A reload that changes the list drops what the old webhooks
- * had queued (logged). Telegram and e-mail get the kinds up to
- * CF_NOTIFY_DAEMON_DEGRADED, as before; the later kinds go to webhooks only.
+ * had queued (logged). Telegram and e-mail get every kind but task-done,
+ * limit, usage-warning (webhooks only); webhooks every kind but
+ * daemon-degraded.
  *
  * Task failures are notified by this component itself: CfState
  * "task-finished" with outcome "failed" (the task used its last attempt)
@@ -68,6 +69,9 @@ typedef enum {
   CF_NOTIFY_USAGE_WARNING,     /* an account's usage passed quota.warn_at */
   CF_NOTIFY_NEEDS_INPUT,       /* a session waits for a person (SessionNeedsInput) */
   CF_NOTIFY_ACCOUNT_UNUSABLE,  /* an account cannot be used until EnableAccount */
+  /* Telegram, e-mail and webhooks ("task-stuck" event): */
+  CF_NOTIFY_TASK_STUCK,        /* a finished task cannot leave active/ (disk full…) */
+  CF_NOTIFY_TASK_UNSTUCK,      /* that task has left active/ at last */
   CF_NOTIFY_KIND_COUNT,
 } CfNotifyKind;
 

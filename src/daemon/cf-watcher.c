@@ -36,6 +36,8 @@ G_DEFINE_FINAL_TYPE (CfWatcher, cf_watcher, G_TYPE_OBJECT)
 
 enum {
   SIGNAL_NEEDS_INPUT,
+  SIGNAL_TASK_STUCK,
+  SIGNAL_TASK_UNSTUCK,
   N_SIGNALS,
 };
 static guint signals[N_SIGNALS];
@@ -307,7 +309,8 @@ recycle_session (Watch *watch)
  * descriptor left, the queue lock held): cf_taskq_finish keeps its verdict,
  * so nothing gives it back to the inbox, and the move is tried again with a
  * growing delay until it succeeds. Said once when it starts, once when it
- * ends. */
+ * ends: in the journal and by the signals "task-stuck" and "task-unstuck"
+ * (the operator is told, cf-daemon.c). */
 typedef struct {
   CfWatcher *self;             /* weak: the table holds the settle */
   char *key;
@@ -367,6 +370,9 @@ on_settle_moved (GObject *source, GAsyncResult *result, gpointer user_data)
       if (ok)
         cf_state_task_finished (self->state, settle->project, settle->task, settle->session,
                                 settle->outcome);
+      /* Not found: the janitor settled it meanwhile with the same verdict. */
+      g_signal_emit (self, signals[SIGNAL_TASK_UNSTUCK], 0, settle->session, settle->project,
+                     settle->task, settle->outcome, settle->retries);
       g_hash_table_remove (self->settling, key);
       return;
     }
@@ -427,6 +433,8 @@ settle_later (Watch *watch, const GError *error)
   settle->why = g_strdup (watch->why);
   g_hash_table_insert (self->settling, settle->key, settle);
   settle_schedule (settle);
+  g_signal_emit (self, signals[SIGNAL_TASK_STUCK], 0, settle->session, settle->project,
+                 settle->task, settle->outcome, error->message);
 }
 
 static void
@@ -1057,6 +1065,18 @@ cf_watcher_class_init (CfWatcherClass *klass)
     g_signal_new ("needs-input", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING,
                   G_TYPE_STRING);
+  /* (session, project, task, outcome, error): a finished task cannot leave
+   * active/; its move is retried. Once per episode, not per retry. */
+  signals[SIGNAL_TASK_STUCK] =
+    g_signal_new ("task-stuck", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 5, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING,
+                  G_TYPE_STRING, G_TYPE_STRING);
+  /* (session, project, task, outcome, retries): the same task left active/
+   * at last (moved by a retry, or by the janitor meanwhile). */
+  signals[SIGNAL_TASK_UNSTUCK] =
+    g_signal_new ("task-unstuck", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 5, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING,
+                  G_TYPE_STRING, G_TYPE_UINT);
 }
 
 static void

@@ -20,7 +20,12 @@ G_BEGIN_DECLS
  * to done/, TaskFinished is emitted, and the session gets /exit and is
  * marked idle once back at its shell — so the dispatcher gives it the next
  * task at once. A session that dies while working has its task requeued.
- * Dedicated sessions are only marked working/idle from their hooks. */
+ * Dedicated sessions are only marked working/idle from their hooks.
+ *
+ * A finished task whose move out of active/ fails stays there with its
+ * verdict and the move is retried: signal "task-stuck" (session, project,
+ * task, outcome, error) once when that starts, "task-unstuck" (session,
+ * project, task, outcome, guint retries) when it has left active/. */
 
 #define CF_TYPE_WATCHER (cf_watcher_get_type ())
 G_DECLARE_FINAL_TYPE (CfWatcher, cf_watcher, CF, WATCHER, GObject)

@@ -1053,7 +1053,7 @@ parse_webhook_events (Loader *loader, const CfYamlNode *at, const CfYamlNode *va
   if (list_length (items) == 0)
     return set_error_at (error, loader, at, path, CF_CONFIG_ERROR_VALUE,
                          _("must list at least one event (swap, limit, usage-warning, "
-                           "needs-input, task-failed, task-done)"));
+                           "needs-input, task-failed, task-done, task-stuck)"));
   for (guint i = 0; i < list_length (items); i++)
     {
       const CfYamlNode *item = g_ptr_array_index (items, i);
@@ -1068,7 +1068,7 @@ parse_webhook_events (Loader *loader, const CfYamlNode *at, const CfYamlNode *va
           g_autofree char *shown = cf_text_for_message (text);
           return set_error_at (error, loader, item, item_path, CF_CONFIG_ERROR_VALUE,
                                _("'%s' is not an event (swap, limit, usage-warning, "
-                                 "needs-input, task-failed, task-done)"), shown);
+                                 "needs-input, task-failed, task-done, task-stuck)"), shown);
         }
       events |= event;
     }

@@ -35,6 +35,7 @@ static const struct {
   { CF_WEBHOOK_EVENT_NEEDS_INPUT, "needs-input", "raising_hand", "high" },
   { CF_WEBHOOK_EVENT_TASK_FAILED, "task-failed", "x", "high" },
   { CF_WEBHOOK_EVENT_TASK_DONE, "task-done", "white_check_mark", "low" },
+  { CF_WEBHOOK_EVENT_TASK_STUCK, "task-stuck", "floppy_disk", "high" },
 };
 
 const char *
@@ -322,6 +323,9 @@ ntfy_priority (const CfWebhookMessage *message)
     return "urgent";
   if (g_strcmp0 (message->detail, "swap-failed") == 0)
     return "high";
+  /* The end of a problem already told. */
+  if (g_strcmp0 (message->detail, "task-unstuck") == 0)
+    return "default";
   for (guint i = 0; i < G_N_ELEMENTS (events); i++)
     if (events[i].event == message->event)
       return events[i].ntfy_priority;

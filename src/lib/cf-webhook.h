@@ -25,9 +25,11 @@ typedef enum {
   CF_WEBHOOK_EVENT_NEEDS_INPUT = 1 << 3,   /* "needs-input": a session waits for a person */
   CF_WEBHOOK_EVENT_TASK_FAILED = 1 << 4,   /* "task-failed" */
   CF_WEBHOOK_EVENT_TASK_DONE = 1 << 5,     /* "task-done" */
+  CF_WEBHOOK_EVENT_TASK_STUCK = 1 << 6,    /* "task-stuck": a finished task cannot leave
+                                            * active/, and when it finally does */
 } CfWebhookEvent;
 
-#define CF_WEBHOOK_EVENTS_ALL ((CfWebhookEvent) 0x3f)
+#define CF_WEBHOOK_EVENTS_ALL ((CfWebhookEvent) 0x7f)
 /* When a webhook has no `events:` key: everything but task-done. */
 #define CF_WEBHOOK_EVENTS_DEFAULT (CF_WEBHOOK_EVENTS_ALL & ~CF_WEBHOOK_EVENT_TASK_DONE)
 

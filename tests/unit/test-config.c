@@ -347,11 +347,11 @@ static const ErrorCase error_cases[] = {
   { ACCOUNTS "notifications:\n  webhooks:\n    - kind: generic\n      url: \"http://h/x\"\n"
     "      events: [swap, lunch]\n", -1, CF_CONFIG_ERROR_VALUE,
     SRC ":7:22: notifications.webhooks[0].events[1]: 'lunch' is not an event (swap, limit, "
-    "usage-warning, needs-input, task-failed, task-done)" },
+    "usage-warning, needs-input, task-failed, task-done, task-stuck)" },
   { ACCOUNTS "notifications:\n  webhooks:\n    - {kind: generic, url: \"http://h/x\", events: []}\n",
     -1, CF_CONFIG_ERROR_VALUE,
     SRC ":5:42: notifications.webhooks[0].events: must list at least one event (swap, limit, "
-    "usage-warning, needs-input, task-failed, task-done)" },
+    "usage-warning, needs-input, task-failed, task-done, task-stuck)" },
   { ACCOUNTS "notifications:\n  webhooks: {kind: slack}\n", -1, CF_CONFIG_ERROR_TYPE,
     SRC ":4:3: notifications.webhooks: must be a list, not a mapping" },
   { ACCOUNTS "http:\n  dashboard: maybe\n", -1, CF_CONFIG_ERROR_TYPE,

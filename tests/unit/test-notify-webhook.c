@@ -287,6 +287,56 @@ test_event_filter (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->requests->len, ==, 2);
 }
 
+/* A finished task that cannot leave active/, then leaves it: the
+ * "task-stuck" event (in the default filter), its own kinds, an urgent-ish
+ * ntfy priority for the problem and a plain one for its end. */
+static void
+test_task_stuck (Fixture *f, gconstpointer data)
+{
+  static const char *const fields[] = { "project", "/p/web", "task", "t-9", NULL };
+  g_autoptr(JsonObject) stuck = NULL;
+  g_autoptr(JsonObject) unstuck = NULL;
+  guint n_ntfy = 0;
+
+  start_notify (f,
+                "    - {kind: ntfy, url: 'URL/ntfy', events: [task-stuck]}\n"
+                "    - {kind: generic, url: 'URL/default'}\n"
+                "    - {kind: generic, url: 'URL/failed', events: [task-failed]}\n", 60000, 10000);
+  cf_notify_event_full (f->notify, CF_NOTIFY_TASK_STUCK, "A finished task cannot leave active/",
+                        "No space left on device.", fields);
+  g_assert_true (cf_test_run_until (f, settled, NULL, 5000));
+  cf_notify_event_full (f->notify, CF_NOTIFY_TASK_UNSTUCK, "A finished task left active/",
+                        "The disk took the write.", fields);
+  g_assert_true (cf_test_run_until (f, settled, NULL, 5000));
+  g_assert_cmpuint (f->requests->len, ==, 4);
+  for (guint i = 0; i < f->requests->len; i++)
+    {
+      Recorded *r = g_ptr_array_index (f->requests, i);
+
+      g_assert_cmpstr (r->path, !=, "/failed");
+      if (!g_str_equal (r->path, "/ntfy"))
+        {
+          JsonObject *json = parse_object (r->body);
+
+          g_assert_cmpstr (json_object_get_string_member (json, "event"), ==, "task-stuck");
+          if (stuck == NULL)
+            stuck = json;
+          else
+            unstuck = json;
+          continue;
+        }
+      g_assert_cmpstr (r->priority, ==, n_ntfy == 0 ? "high" : "default");
+      g_assert_cmpstr (r->tags, ==, "floppy_disk,claude-failover");
+      n_ntfy++;
+    }
+  g_assert_cmpuint (n_ntfy, ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (stuck, "kind"), ==, "task-stuck");
+  g_assert_cmpstr (json_object_get_string_member (unstuck, "kind"), ==, "task-unstuck");
+  g_assert_cmpstr (json_object_get_string_member (
+                     json_object_get_object_member (stuck, "fields"), "task"), ==, "t-9");
+  g_assert_true (CF_WEBHOOK_EVENTS_DEFAULT & CF_WEBHOOK_EVENT_TASK_STUCK);
+}
+
 /* 5xx is retried, 4xx is not; an echoed secret path never reaches the log. */
 static void
 test_retries_and_secrets (Fixture *f, gconstpointer data)
@@ -384,6 +434,7 @@ main (int argc, char **argv)
   ADD ("/notify-webhook/event-filter", test_event_filter);
   ADD ("/notify-webhook/retries-and-secrets", test_retries_and_secrets);
   ADD ("/notify-webhook/coalescing", test_coalescing);
+  ADD ("/notify-webhook/task-stuck", test_task_stuck);
   ADD ("/notify-webhook/hanging-peer", test_hanging_peer);
   return g_test_run ();
 }
