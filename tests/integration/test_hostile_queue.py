@@ -15,8 +15,10 @@
   projects.allow_foreign_owners is set).
 """
 
+import errno
 import fcntl
 import glob
+import json
 import os
 import re
 import signal
@@ -28,6 +30,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import SandboxTestCase, require  # noqa: E402
+from test_notify import FakeApi  # noqa: E402
 
 
 def queue_dir(project, place):
@@ -134,9 +137,19 @@ class HostileQueueTest(SandboxTestCase):
     def test_finished_task_whose_move_fails_is_never_run_again(self):
         sb = self.sb
         demo = sb.project_dir
-        sb.write_config({"pool": {"autonomous": {"min": 1, "max": 1}}})
+        # The operator's channels: Telegram (a loopback mock) and a webhook.
+        telegram, hook = FakeApi(), FakeApi()
+        self.addCleanup(telegram.close)
+        self.addCleanup(hook.close)
+        sb.write_config({"pool": {"autonomous": {"min": 1, "max": 1}},
+                         "notifications": {"telegram_url": telegram.url,
+                                           "resend_api_key_env": "",
+                                           "webhooks": [{"kind": "generic",
+                                                         "url": f"{hook.url}/hook",
+                                                         "events": ["task-stuck"]}]}})
         # The first three writes of a finished task's meta file fail (ENOSPC).
-        sb.start_daemon(env=sb.env(CF_FAULT_FAIL="taskq-finish-meta:3"))
+        sb.start_daemon(env=sb.env(CF_FAULT_FAIL="taskq-finish-meta:3",
+                                   TELEGRAM_BOT_TOKEN="123:fake", TELEGRAM_CHAT_ID="42"))
         sb.wait_for(lambda: idle_pool(sb, 1), timeout=20, what="pool")
         sb.add_task("once", "Do it once.")
 
@@ -157,6 +170,29 @@ class HostileQueueTest(SandboxTestCase):
         prompts = [e for e in sb.fake_events("prompt") if e["text"].startswith("[once]")]
         self.assertEqual(len(prompts), 1, "the finished task ran again")
         self.assertEqual(task_ids(demo, "inbox") + task_ids(demo, "active"), [])
+
+        # The operator was told once for the episode (not once per failed
+        # retry), and told when it was over.
+        sb.wait_for(lambda: len(hook.recorded()) >= 2 and len(telegram.recorded()) >= 2,
+                    timeout=20, what="the task-stuck notifications")
+        time.sleep(1)
+        payloads = [json.loads(r["body"]) for r in hook.recorded()]
+        self.assertEqual([(p["event"], p["kind"]) for p in payloads],
+                         [("task-stuck", "task-stuck"), ("task-stuck", "task-unstuck")], payloads)
+        stuck, unstuck = payloads
+        self.assertEqual(stuck["title"], "A finished task cannot leave active/")
+        self.assertEqual({k: stuck["fields"][k] for k in ("project", "task", "outcome")},
+                         {"project": demo, "task": "once", "outcome": "done"})
+        self.assertIn(os.strerror(errno.ENOSPC), stuck["fields"]["error"])
+        self.assertIn("never run again", stuck["body"])
+        self.assertIn("Free disk space", stuck["body"])
+        self.assertEqual(unstuck["title"], "A finished task left active/")
+        self.assertRegex(unstuck["body"], r"has left active/ after [1-9][0-9]* retr")
+        texts = [json.loads(r["body"])["text"] for r in telegram.recorded()]
+        self.assertEqual([t.split("\n", 1)[0] for t in texts],
+                         ["<b>A finished task cannot leave active/</b>",
+                          "<b>A finished task left active/</b>"], texts)
+        self.assertIn("Task once (project ", texts[0])
     def test_task_written_in_place_with_a_pause_is_read_whole(self):
         sb = self.sb
         demo = sb.project_dir
