@@ -195,6 +195,7 @@ on_task_stuck (CfWatcher *watcher, const char *session, const char *project, con
                        "this machine."),
                      task, project, outcome, error);
 
+  cf_health_set_finished_tasks_stuck (self->health, cf_watcher_count_stuck (watcher));
   cf_notify_event_full (self->notify, CF_NOTIFY_TASK_STUCK,
                         _("A finished task cannot leave active/"), body, fields);
 }
@@ -213,6 +214,7 @@ on_task_unstuck (CfWatcher *watcher, const char *session, const char *project, c
                                   "nothing more to do.", retries),
                      task, project, outcome, retries);
 
+  cf_health_set_finished_tasks_stuck (self->health, cf_watcher_count_stuck (watcher));
   cf_notify_event_full (self->notify, CF_NOTIFY_TASK_UNSTUCK, _("A finished task left active/"),
                         body, fields);
 }

@@ -10,6 +10,7 @@ struct _CfHealth {
   guint grace_ms;
   gboolean tmux_connected;
   gboolean bus_name_owned;
+  guint finished_tasks_stuck;
   guint notified;              /* reasons already announced by "degraded" */
   guint grace_id;
   gulong changed_handler;
@@ -29,7 +30,12 @@ static const char *const reason_codes[CF_HEALTH_N_REASONS] = {
   "partial-swap",
   "state-write-failing",
   "all-accounts-exhausted",
+  "finished-task-stuck",
 };
+
+/* Reasons "degraded" announces: the others are told by their own
+ * notification. */
+#define ANNOUNCED (~(guint) CF_HEALTH_FINISHED_TASK_STUCK)
 
 const char *
 cf_health_reason_to_string (CfHealthReason reason)
@@ -50,6 +56,8 @@ cf_health_describe (guint reasons)
     N_("An account switch failed half-way: switches are refused until an operator clears it."),
     N_("The state file cannot be written: a restart would lose recent state."),
     N_("Every Claude account has reached its usage limit."),
+    N_("A finished task cannot leave active/ (disk full or no file descriptor left): "
+       "it is kept there, never run again, and its move is retried."),
   };
 
   for (guint i = 0; i < CF_HEALTH_N_REASONS; i++)
@@ -84,6 +92,8 @@ cf_health_get_reasons (CfHealth *self, gint64 now)
     any_available |= ((CfAccountState *) accounts->pdata[i])->exhausted_until <= now;
   if (accounts->len > 0 && !any_available)
     reasons |= CF_HEALTH_ALL_ACCOUNTS_EXHAUSTED;
+  if (self->finished_tasks_stuck > 0)
+    reasons |= CF_HEALTH_FINISHED_TASK_STUCK;
   return reasons;
 }
 
@@ -91,7 +101,7 @@ static gboolean
 on_grace_over (gpointer user_data)
 {
   CfHealth *self = user_data;
-  guint reasons = cf_health_get_reasons (self, g_get_real_time ());
+  guint reasons = cf_health_get_reasons (self, g_get_real_time ()) & ANNOUNCED;
 
   self->grace_id = 0;
   self->notified &= reasons;
@@ -106,7 +116,7 @@ on_grace_over (gpointer user_data)
 static void
 reevaluate (CfHealth *self)
 {
-  guint reasons = cf_health_get_reasons (self, g_get_real_time ());
+  guint reasons = cf_health_get_reasons (self, g_get_real_time ()) & ANNOUNCED;
 
   /* A reason that went away may come back: announce it again then. */
   self->notified &= reasons;
@@ -138,6 +148,13 @@ cf_health_set_bus_name_owned (CfHealth *self, gboolean owned)
   g_return_if_fail (CF_IS_HEALTH (self));
   self->bus_name_owned = !!owned;
   reevaluate (self);
+}
+
+void
+cf_health_set_finished_tasks_stuck (CfHealth *self, guint n)
+{
+  g_return_if_fail (CF_IS_HEALTH (self));
+  self->finished_tasks_stuck = n;
 }
 
 static void

@@ -16,9 +16,10 @@ typedef enum {
   CF_HEALTH_PARTIAL_SWAP = 1 << 2,           /* "partial-swap" */
   CF_HEALTH_STATE_WRITE_FAILING = 1 << 3,    /* "state-write-failing" */
   CF_HEALTH_ALL_ACCOUNTS_EXHAUSTED = 1 << 4, /* "all-accounts-exhausted" */
+  CF_HEALTH_FINISHED_TASK_STUCK = 1 << 5,    /* "finished-task-stuck" */
 } CfHealthReason;
 
-#define CF_HEALTH_N_REASONS 5
+#define CF_HEALTH_N_REASONS 6
 
 /* The code of one reason. */
 const char *cf_health_reason_to_string (CfHealthReason reason);
@@ -36,6 +37,10 @@ CfHealth *cf_health_new (CfState *state, guint grace_ms);
 
 void cf_health_set_tmux_connected (CfHealth *self, gboolean connected);
 void cf_health_set_bus_name_owned (CfHealth *self, gboolean owned);
+/* N finished tasks cannot leave active/ (their move is retried): reason
+ * "finished-task-stuck" while N > 0. It has its own notification
+ * (task-stuck), so it alone never makes "degraded" fire. */
+void cf_health_set_finished_tasks_stuck (CfHealth *self, guint n);
 
 /* The reasons now (flags; 0 = healthy). NOW (µs since the epoch) decides
  * whether accounts are still exhausted. */

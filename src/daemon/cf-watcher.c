@@ -370,10 +370,12 @@ on_settle_moved (GObject *source, GAsyncResult *result, gpointer user_data)
       if (ok)
         cf_state_task_finished (self->state, settle->project, settle->task, settle->session,
                                 settle->outcome);
-      /* Not found: the janitor settled it meanwhile with the same verdict. */
+      /* Not found: the janitor settled it meanwhile with the same verdict.
+       * Out of the table before the signal: cf_watcher_count_stuck. */
+      g_hash_table_steal (self->settling, key);
       g_signal_emit (self, signals[SIGNAL_TASK_UNSTUCK], 0, settle->session, settle->project,
                      settle->task, settle->outcome, settle->retries);
-      g_hash_table_remove (self->settling, key);
+      settle_free (settle);
       return;
     }
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
@@ -1026,6 +1028,13 @@ cf_watcher_stop (CfWatcher *self)
   g_hash_table_remove_all (self->settling);
   g_clear_signal_handler (&self->handlers[0], self->hooks);
   g_clear_signal_handler (&self->handlers[1], self->state);
+}
+
+guint
+cf_watcher_count_stuck (CfWatcher *self)
+{
+  g_return_val_if_fail (CF_IS_WATCHER (self), 0);
+  return g_hash_table_size (self->settling);
 }
 
 void

@@ -34,6 +34,9 @@ CfWatcher *cf_watcher_new (CfConfig *config, CfState *state, CfTmux *tmux, CfHoo
 void cf_watcher_set_config (CfWatcher *self, CfConfig *config);
 void cf_watcher_start (CfWatcher *self);
 void cf_watcher_stop (CfWatcher *self);
+/* Finished tasks that cannot leave active/ now (between "task-stuck" and
+ * "task-unstuck"). */
+guint cf_watcher_count_stuck (CfWatcher *self);
 /* Ends SESSION's task now (RecycleSession): requeued, session recycled. */
 gboolean cf_watcher_recycle (CfWatcher *self, const char *session, GError **error);
 

@@ -30,7 +30,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import SandboxTestCase, require  # noqa: E402
-from test_notify import FakeApi  # noqa: E402
+from test_http import get_json  # noqa: E402
+from test_notify import FakeApi, free_port  # noqa: E402
 
 
 def queue_dir(project, place):
@@ -141,7 +142,9 @@ class HostileQueueTest(SandboxTestCase):
         telegram, hook = FakeApi(), FakeApi()
         self.addCleanup(telegram.close)
         self.addCleanup(hook.close)
+        port = free_port()
         sb.write_config({"pool": {"autonomous": {"min": 1, "max": 1}},
+                         "http": {"listen": f"127.0.0.1:{port}"},
                          "notifications": {"telegram_url": telegram.url,
                                            "resend_api_key_env": "",
                                            "webhooks": [{"kind": "generic",
@@ -153,14 +156,24 @@ class HostileQueueTest(SandboxTestCase):
         sb.wait_for(lambda: idle_pool(sb, 1), timeout=20, what="pool")
         sb.add_task("once", "Do it once.")
 
+        def health_reasons():
+            return get_json(port, "/health")[1]["reasons"]
+
         back_in_inbox = False
+        stuck_health = set()
         deadline = time.monotonic() + 90
         while "once" not in task_ids(demo, "done"):
             self.assertLess(time.monotonic(), deadline, "the finished task never reached done/")
             if sb.fake_events("prompt") and "once" in task_ids(demo, "inbox"):
                 back_in_inbox = True
+            if "once" in task_ids(demo, "active"):
+                stuck_health.update(health_reasons())
             time.sleep(0.05)
         self.assertFalse(back_in_inbox, "a finished task went back to the inbox")
+        # /health said so meanwhile, and no longer does.
+        self.assertIn("finished-task-stuck", stuck_health)
+        sb.wait_for(lambda: "finished-task-stuck" not in health_reasons(), timeout=10,
+                    what="/health without finished-task-stuck")
         log = sb.daemon_log()
         self.assertEqual(log.count("fault injection: failing at taskq-finish-meta"), 3, log)
         self.assertEqual(log.count("cannot leave active/"), 1, "the operator is told once")

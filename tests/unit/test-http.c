@@ -58,6 +58,15 @@ test_health_reasons (void)
   g_assert_cmpuint (cf_health_get_reasons (health, now), ==, CF_HEALTH_ALL_ACCOUNTS_EXHAUSTED);
   g_assert_cmpuint (cf_health_get_reasons (health, now + 61 * G_USEC_PER_SEC), ==, 0);
 
+  /* A finished task that cannot leave active/, until it has. */
+  cf_health_set_finished_tasks_stuck (health, 2);
+  g_assert_cmpuint (cf_health_get_reasons (health, now + 61 * G_USEC_PER_SEC), ==,
+                    CF_HEALTH_FINISHED_TASK_STUCK);
+  g_assert_cmpstr (cf_health_reason_to_string (CF_HEALTH_FINISHED_TASK_STUCK), ==,
+                   "finished-task-stuck");
+  cf_health_set_finished_tasks_stuck (health, 0);
+  g_assert_cmpuint (cf_health_get_reasons (health, now + 61 * G_USEC_PER_SEC), ==, 0);
+
   g_assert_cmpstr (cf_health_reason_to_string (CF_HEALTH_STATE_WRITE_FAILING), ==,
                    "state-write-failing");
   {
@@ -89,6 +98,15 @@ test_health_grace (void)
   cf_health_set_bus_name_owned (health, TRUE);
   cf_test_run_for (400);
   g_assert_cmpuint (d.count, ==, 0);
+
+  /* A stuck finished task has its own notification (task-stuck): however
+   * long it lasts, "degraded" does not announce it. */
+  cf_health_set_finished_tasks_stuck (health, 1);
+  cf_state_set_partial_swap (state, TRUE);
+  cf_state_set_partial_swap (state, FALSE);
+  cf_test_run_for (400);
+  g_assert_cmpuint (d.count, ==, 0);
+  cf_health_set_finished_tasks_stuck (health, 0);
 
   /* A problem that lasts is announced once... */
   cf_state_set_partial_swap (state, TRUE);
