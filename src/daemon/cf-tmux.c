@@ -521,7 +521,7 @@ on_tmux_writable (GObject *stream, gpointer user_data)
 
 /* ---- connecting --------------------------------------------------------- */
 
-static void on_server_pid (GObject *source, GAsyncResult *result, gpointer user_data);
+static void on_pid_for_renice (GObject *source, GAsyncResult *result, gpointer user_data);
 
 static void
 probe_reply (CfTmux *self, GTask *task, const char *verb, gboolean ok, GStrv lines,
@@ -549,8 +549,8 @@ probe_reply (CfTmux *self, GTask *task, const char *verb, gboolean ok, GStrv lin
   log_connection (self, G_LOG_LEVEL_MESSAGE, message != NULL ? message : "connected");
   g_signal_emit (self, signals[SIGNAL_CONNECTED], 0);
   if (self->nice > 0 && self->state == CONN_CONNECTED)
-    cf_tmux_command_async (self, "display-message -p '#{pid}'", NULL, on_server_pid,
-                           GUINT_TO_POINTER (self->nice));
+    cf_tmux_command_async (self, "display-message -p '#{pid}'", NULL, on_pid_for_renice,
+                           GINT_TO_POINTER (FALSE));
 }
 
 static gboolean
@@ -576,26 +576,34 @@ text_has_control (const char *text)
   return FALSE;
 }
 
-/* The tmux server calls setsid(): with the kernel's autogroups (the
- * default where the CPU controller is not in use) it then competes with the
- * daemon as a whole session, whatever the niceness of its processes. So a
+/* The tmux server calls setsid(), and so does every pane's program: with
+ * the kernel's autogroups (the default where the CPU controller is not in
+ * use) each of them competes with the daemon as a whole session, whatever
+ * the niceness of its processes, and a new autogroup starts at nice 0. So a
  * server that runs at our tmux.nice (one we started, or one reniced to it)
- * gets that niceness on its autogroup too. /proc writes: in a thread. */
+ * gets that niceness on its autogroup too, and so does each program a
+ * respawn starts in a pane (Claude, its hooks and its tools inherit it).
+ * /proc writes: in a thread. */
+typedef struct {
+  pid_t pid;
+  guint steps;
+  gboolean pane;
+} Renice;
+
 static void
 renice_autogroup_in_thread (GTask *task, gpointer source, gpointer task_data,
                             GCancellable *cancellable)
 {
-  pid_t pid = (pid_t) GPOINTER_TO_INT (task_data);
-  guint steps = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (task), "steps"));
-  g_autofree char *path = g_strdup_printf ("/proc/%d/autogroup", (int) pid);
+  const Renice *renice = task_data;
+  g_autofree char *path = g_strdup_printf ("/proc/%d/autogroup", (int) renice->pid);
   g_autofree char *value = NULL;
   g_autoptr(GError) error = NULL;
-  int own, server;
+  int own, target;
 
   errno = 0;
   own = getpriority (PRIO_PROCESS, 0);
-  server = getpriority (PRIO_PROCESS, (id_t) pid);
-  if (errno != 0 || server < MIN (19, own + (int) steps))
+  target = getpriority (PRIO_PROCESS, (id_t) renice->pid);
+  if (errno != 0 || target < MIN (19, own + (int) renice->steps))
     {
       g_task_return_boolean (task, FALSE);   /* not ours to slow down */
       return;
@@ -605,7 +613,7 @@ renice_autogroup_in_thread (GTask *task, gpointer source, gpointer task_data,
       g_task_return_boolean (task, FALSE);   /* no autogroups in this kernel */
       return;
     }
-  value = g_strdup_printf ("%d\n", MIN (19, own + (int) steps));
+  value = g_strdup_printf ("%d\n", MIN (19, own + (int) renice->steps));
   if (!g_file_set_contents_full (path, value, -1, G_FILE_SET_CONTENTS_NONE, 0644, &error))
     g_task_return_error (task, g_steal_pointer (&error));
   else
@@ -615,31 +623,46 @@ renice_autogroup_in_thread (GTask *task, gpointer source, gpointer task_data,
 static void
 on_autogroup_reniced (GObject *source, GAsyncResult *result, gpointer user_data)
 {
+  const Renice *renice = g_task_get_task_data (G_TASK (result));
+  static gboolean pane_warned;
   g_autoptr(GError) error = NULL;
 
   if (g_task_propagate_boolean (G_TASK (result), &error))
-    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                      "MESSAGE", "tmux server's autogroup set to tmux.nice");
+    g_log_structured (G_LOG_DOMAIN, renice->pane ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_INFO,
+                      "MESSAGE", "%s's autogroup set to tmux.nice",
+                      renice->pane ? "A pane's program" : "The tmux server");
   else if (error != NULL)
-    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                      "MESSAGE", "Cannot lower the tmux server's autogroup priority: %s",
-                      error->message);
+    {
+      /* A pane's failure is the same every time: said once. */
+      gboolean first = !renice->pane || !pane_warned;
+
+      if (renice->pane)
+        pane_warned = TRUE;
+      g_log_structured (G_LOG_DOMAIN, first ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_DEBUG,
+                        "MESSAGE", "Cannot lower %s autogroup priority: %s",
+                        renice->pane ? "a pane's" : "the tmux server's", error->message);
+    }
 }
 
+/* The reply of "display-message -p '#{pid}'" or "… '#{pane_pid}'". */
 static void
-on_server_pid (GObject *source, GAsyncResult *result, gpointer user_data)
+on_pid_for_renice (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) lines = cf_tmux_command_finish (CF_TMUX (source), result, &error);
   g_autoptr(GTask) task = NULL;
+  Renice *renice;
   gint64 pid = 0;
 
   if (lines == NULL || lines[0] == NULL ||
       !g_ascii_string_to_signed (lines[0], 10, 1, G_MAXINT, &pid, NULL))
     return;
+  renice = g_new0 (Renice, 1);
+  renice->pid = (pid_t) pid;
+  renice->steps = CF_TMUX (source)->nice;
+  renice->pane = GPOINTER_TO_INT (user_data);
   task = g_task_new (NULL, NULL, on_autogroup_reniced, NULL);
-  g_task_set_task_data (task, GINT_TO_POINTER ((int) pid), NULL);
-  g_object_set_data (G_OBJECT (task), "steps", user_data);
+  g_task_set_task_data (task, renice, g_free);
   g_task_run_in_thread (task, renice_autogroup_in_thread);
 }
 
@@ -1331,6 +1354,13 @@ cf_tmux_respawn_async (CfTmux *self, const char *name, const char *cwd,
   /* Nothing of the previous program may be read as this one's screen. */
   submit (self, g_strdup_printf ("clear-history -t %s", target), g_steal_pointer (&task),
           reply_respawn_step, job, respawn_job_release);
+  /* The new program is a session (and an autogroup) of its own. */
+  if (self->nice > 0)
+    {
+      g_autofree char *query = g_strdup_printf ("display-message -p -t %s '#{pane_pid}'", target);
+
+      cf_tmux_command_async (self, query, NULL, on_pid_for_renice, GINT_TO_POINTER (TRUE));
+    }
 }
 
 gboolean

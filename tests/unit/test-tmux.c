@@ -1209,6 +1209,38 @@ test_nice (Fixture *f, gconstpointer data)
     }
   expected = g_strdup_printf (" nice %d\n", own + 7);
   WAIT_UNTIL (file_ends_with (autogroup, expected));
+
+  /* A pane's program is a session, so an autogroup, of its own, and a new
+   * autogroup starts at nice 0: a respawn gives it the niceness too. */
+  {
+    static const char *const argv[] = { "sleep", "600", NULL };
+    g_autofree char *pane_autogroup = NULL;
+    g_autofree char *server_group = NULL;
+    g_autofree char *pane_group = NULL;
+    g_auto(GStrv) after = NULL;
+    int respawned = 0;
+
+    g_assert_true (respawn (f, "niced", NULL, NULL, argv, &error));
+    g_assert_no_error (error);
+    g_clear_object (&result);
+    cf_tmux_command_async (f->tmux, "display-message -p -t niced '#{pane_pid}'", NULL,
+                           store_result, &result);
+    after = cf_tmux_command_finish (f->tmux, wait_result (&result), &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (after);
+    g_assert_cmpint (sscanf (after[0], "%d", &respawned), ==, 1);
+    g_assert_cmpint (respawned, !=, pane);
+    pane_autogroup = g_strdup_printf ("/proc/%d/autogroup", respawned);
+    WAIT_UNTIL (file_ends_with (pane_autogroup, expected));
+    /* "/autogroup-N nice K": not the server's group. */
+    g_assert_true (g_file_get_contents (autogroup, &server_group, NULL, NULL));
+    g_assert_true (g_file_get_contents (pane_autogroup, &pane_group, NULL, NULL));
+    g_assert_nonnull (strchr (server_group, ' '));
+    *strchr (server_group, ' ') = '\0';
+    g_assert_nonnull (strchr (pane_group, ' '));
+    *strchr (pane_group, ' ') = '\0';
+    g_assert_cmpstr (pane_group, !=, server_group);
+  }
 }
 
 int
