@@ -1109,8 +1109,10 @@ test_respawn (Fixture *f, gconstpointer data)
   g_assert_true (send_enter (f, "rs", &error));
   WAIT_UNTIL (capture_contains (f, "rs", "OLD-SCREEN-LINE"));
 
-  script = g_strdup_printf ("printf '%%s\\n' \"$PWD\" \"$CF_RESPAWN_VAR\" \"$@\" > %s; echo DONE-LINE",
-                            out);
+  /* tmux drops what a program wrote but tmux had not read yet when it
+   * exited (tmux/tmux#506): the last line is given time to be read. */
+  script = g_strdup_printf ("printf '%%s\\n' \"$PWD\" \"$CF_RESPAWN_VAR\" \"$@\" > %s; echo DONE-LINE; "
+                            "sleep 0.3", out);
   {
     const char *argv[] = { "/bin/sh", "-c", script, "sh", nasty->str, "--resume", "$(id)", NULL };
 
