@@ -198,6 +198,105 @@ test_transcript_limits (void)
   }
 }
 
+/* --- reading a growing transcript ------------------------------------------------------- */
+
+#define L_USER "{\"type\":\"user\",\"message\":{\"content\":\"hi\"}}\n"
+#define L_OK "{\"type\":\"assistant\",\"message\":{\"content\":\"Done.\"}}\n"
+#define L_LIMIT "{\"type\":\"assistant\",\"isApiErrorMessage\":true,\"error\":\"rate_limit\",\"apiErrorStatus\":429," \
+  "\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"You've hit your limit\"}]}}\n"
+#define L_SIDE "{\"type\":\"assistant\",\"isSidechain\":true,\"isApiErrorMessage\":true,\"error\":\"server_error\"}\n"
+
+typedef struct {
+  const char *bytes;           /* the bytes from the cursor's offset on */
+  guint seen;
+  guint64 offset;              /* after the pass */
+  gboolean skipping;
+  const char *newest_text;     /* of *NEWEST after the pass (NULL: none) */
+  const char *newest_error;
+} FeedStep;
+
+typedef struct {
+  const char *what;
+  FeedStep steps[3];
+} FeedCase;
+
+static void
+test_transcript_cursor (void)
+{
+  static const FeedCase cases[] = {
+    { "nothing", { { "", 0, 0, FALSE, NULL, NULL } } },
+    { "one assistant line", { { L_OK, 1, sizeof L_OK - 1, FALSE, "Done.", NULL } } },
+    { "the newest assistant line wins", { { L_LIMIT L_USER L_OK, 2, sizeof L_LIMIT L_USER L_OK - 1, FALSE,
+                                            "Done.", NULL } } },
+    { "an error line after an answer", { { L_OK L_LIMIT L_USER, 2, sizeof L_OK L_LIMIT L_USER - 1, FALSE,
+                                           "You've hit your limit", "rate_limit" } } },
+    { "a sidechain and a user line change nothing", { { L_SIDE L_USER, 0, sizeof L_SIDE L_USER - 1, FALSE,
+                                                        NULL, NULL } } },
+    { "garbage and empty lines are skipped", { { "not json\n\n{\n" L_OK "[1]\n", 1,
+                                                 sizeof "not json\n\n{\n" L_OK "[1]\n" - 1, FALSE, "Done.",
+                                                 NULL } } },
+    { "a partial last line waits for its end",
+      { { L_OK "{\"type\":\"assistant\",", 1, sizeof L_OK - 1, FALSE, "Done.", NULL },
+        { "{\"type\":\"assistant\",\"isApiErrorMessage\":true,\"error\":\"server_error\"}", 0, sizeof L_OK - 1,
+          FALSE, "Done.", NULL },
+        { "{\"type\":\"assistant\",\"isApiErrorMessage\":true,\"error\":\"server_error\"}\n", 1,
+          sizeof L_OK - 1 + sizeof "{\"type\":\"assistant\",\"isApiErrorMessage\":true,\"error\":\"server_error\"}\n" - 1,
+          FALSE, NULL, "server_error" } } },
+    { "a line without its end is not parsed", { { "{\"type\":\"assistant\"}", 0, 0, FALSE, NULL, NULL } } },
+    { "CRLF lines", { { "{\"type\":\"assistant\",\"message\":{\"content\":\"a\"}}\r\n", 1,
+                        sizeof "{\"type\":\"assistant\",\"message\":{\"content\":\"a\"}}\r\n" - 1, FALSE, "a",
+                        NULL } } },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      CfTranscriptCursor cursor = { 0 };
+      g_auto(CfTranscriptEntry) newest = { 0 };
+
+      g_test_message ("cursor: %s", cases[i].what);
+      for (guint s = 0; s < G_N_ELEMENTS (cases[i].steps) && cases[i].steps[s].bytes != NULL; s++)
+        {
+          const FeedStep *step = &cases[i].steps[s];
+          guint seen = cf_transcript_cursor_feed (&cursor, step->bytes, strlen (step->bytes), &newest);
+
+          g_assert_cmpuint (seen, ==, step->seen);
+          g_assert_cmpuint (cursor.offset, ==, step->offset);
+          g_assert_cmpint (cursor.skipping, ==, step->skipping);
+          g_assert_cmpstr (newest.text, ==, step->newest_text);
+          g_assert_cmpstr (newest.error, ==, step->newest_error);
+          g_assert_cmpint (newest.assistant, ==, step->newest_text != NULL || step->newest_error != NULL);
+        }
+    }
+}
+
+/* A line that cannot fit in one pass is dropped up to its newline; the
+ * line after it counts. */
+static void
+test_transcript_cursor_long_line (void)
+{
+  CfTranscriptCursor cursor = { 0 };
+  g_auto(CfTranscriptEntry) newest = { 0 };
+  g_autofree char *chunk = g_malloc (CF_TRANSCRIPT_LINE_MAX);
+  g_autofree char *tail = g_strconcat ("xyz\n", L_LIMIT, NULL);
+
+  memset (chunk, 'a', CF_TRANSCRIPT_LINE_MAX);
+  /* Just short of the limit: still waiting. */
+  g_assert_cmpuint (cf_transcript_cursor_feed (&cursor, chunk, CF_TRANSCRIPT_LINE_MAX - 1, &newest), ==, 0);
+  g_assert_cmpuint (cursor.offset, ==, 0);
+  g_assert_false (cursor.skipping);
+  g_assert_cmpuint (cf_transcript_cursor_feed (&cursor, chunk, CF_TRANSCRIPT_LINE_MAX, &newest), ==, 0);
+  g_assert_cmpuint (cursor.offset, ==, CF_TRANSCRIPT_LINE_MAX);
+  g_assert_true (cursor.skipping);
+  /* Still the same line. */
+  g_assert_cmpuint (cf_transcript_cursor_feed (&cursor, chunk, 100, &newest), ==, 0);
+  g_assert_cmpuint (cursor.offset, ==, CF_TRANSCRIPT_LINE_MAX + 100);
+  g_assert_true (cursor.skipping);
+  g_assert_cmpuint (cf_transcript_cursor_feed (&cursor, tail, strlen (tail), &newest), ==, 1);
+  g_assert_cmpuint (cursor.offset, ==, CF_TRANSCRIPT_LINE_MAX + 100 + strlen (tail));
+  g_assert_false (cursor.skipping);
+  g_assert_cmpstr (newest.error, ==, "rate_limit");
+}
+
 /* --- fusion ----------------------------------------------------------------------- */
 
 typedef enum { H_NONE, H_STOP, H_LIMIT, H_THROTTLE_TEXT, H_429, H_500, H_AUTH, H_MAX_TOKENS,
@@ -497,6 +596,8 @@ main (int argc, char **argv)
   g_test_add_func ("/transcript/fixtures", test_transcript_fixtures);
   g_test_add_func ("/transcript/lines", test_transcript_lines);
   g_test_add_func ("/transcript/limits", test_transcript_limits);
+  g_test_add_func ("/transcript/cursor", test_transcript_cursor);
+  g_test_add_func ("/transcript/cursor-long-line", test_transcript_cursor_long_line);
   g_test_add_func ("/verdict/table", test_verdict_table);
   g_test_add_func ("/verdict/expired-limit", test_verdict_expired_limit);
   g_test_add_func ("/verdict/all-combinations", test_verdict_all_combinations);
