@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <string.h>
 
+#include "cf-hook.h"
 #include "cf-transcript.h"
 #include "cf-verdict.h"
 
@@ -502,6 +503,73 @@ test_verdict_table (void)
   signals_clear (&signals);
 }
 
+/* The daemon's decision on a StopFailure follows the fused verdict. */
+typedef struct {
+  const char *what;
+  const char *payload;         /* StopFailure hook input */
+  TranscriptCaseId transcript;
+  PaneCase pane;
+  gboolean rate_limit;
+  gboolean throttle;
+  const char *problem;
+  const char *described;
+} DecisionCase;
+
+static void
+test_verdict_drives_hook_decision (void)
+{
+  static const DecisionCase cases[] = {
+    { "a bare 429 alone stays a limit (older releases)", "{\"error\":\"rate_limit\"}", T_NONE, P_NONE, TRUE, FALSE,
+      NULL, "throttle (sources: hook; conflicting: none; reason: rate_limit)" },
+    { "a bare 429, the transcript says throttle", "{\"error\":\"rate_limit\"}", T_THROTTLE, P_NONE, FALSE, TRUE, NULL,
+      "throttle (sources: hook,transcript; conflicting: none; reason: rate_limit)" },
+    { "a bare 429, the transcript says limit", "{\"error\":\"rate_limit\"}", T_LIMIT, P_READY, TRUE, FALSE, NULL,
+      "usage-limit (sources: hook,transcript; conflicting: none; reason: hit-five-hour-limit; "
+      "reset: 2026-12-06T13:25:22Z)" },
+    { "a bare 429, the pane says throttle", "{\"error\":\"rate_limit\"}", T_NONE, P_THROTTLE, FALSE, TRUE, NULL,
+      "throttle (sources: hook,pane; conflicting: none; reason: rate_limit)" },
+    { "throttle text", "{\"error\":\"rate_limit\",\"last_assistant_message\":\"API Error: Server is temporarily "
+      "limiting requests (not your usage limit) · Rate limited\"}", T_NONE, P_NONE, FALSE, TRUE, NULL,
+      "throttle (sources: hook; conflicting: none; reason: throttle-server-limiting)" },
+    { "a 500 is neither", "{\"error\":\"server_error\"}", T_500, P_NONE, FALSE, FALSE, NULL,
+      "server-error (sources: hook,transcript; conflicting: none; reason: server_error)" },
+    { "auth in the transcript beats a 429", "{\"error\":\"rate_limit\"}", T_AUTH, P_NONE, FALSE, FALSE,
+      "authentication_failed",
+      "auth (sources: transcript; conflicting: hook; reason: authentication_failed)" },
+    { "a permission question on screen: the hook decides", "{\"error\":\"rate_limit\"}", T_NONE, P_PERMISSION, TRUE,
+      FALSE, NULL, "needs-input (sources: pane; conflicting: none; reason: permission; needs input)" },
+  };
+  Signals signals = { 0 };
+
+  signals_load (&signals);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(CfHookPayload) payload = NULL;
+      g_autoptr(GDateTime) reset = NULL;
+      g_autofree char *described = NULL;
+      CfVerdictHook hook;
+      CfSessionVerdict verdict;
+
+      g_test_message ("decision: %s", cases[i].what);
+      g_assert_true (cf_hook_payload_parse ("StopFailure", cases[i].payload, (gsize) -1, &payload, NULL));
+      cf_hook_payload_to_verdict_hook (payload, &hook);
+      cf_session_verdict_fuse (&hook, cases[i].transcript != T_NONE ? &signals.transcripts[cases[i].transcript] : NULL,
+                               cases[i].pane != P_NONE ? &signals.panes[cases[i].pane] : NULL, NOW, NULL, &verdict);
+      cf_hook_payload_set_verdict (payload, &verdict);
+      described = cf_session_verdict_describe (&verdict);
+      g_assert_cmpstr (described, ==, cases[i].described);
+      g_assert_cmpint (cf_hook_payload_is_rate_limit (payload), ==, cases[i].rate_limit);
+      g_assert_cmpint (cf_hook_payload_is_throttle (payload), ==, cases[i].throttle);
+      g_assert_cmpstr (cf_hook_payload_account_problem (payload), ==, cases[i].problem);
+      reset = cf_hook_payload_reset_at (payload, NOW, NULL);
+      if (cases[i].rate_limit && verdict.reset_unix > 0)
+        g_assert_cmpint (g_date_time_to_unix (reset), ==, verdict.reset_unix);
+      else
+        g_assert_null (reset);
+    }
+  signals_clear (&signals);
+}
+
 /* "now" decides: a limit whose reset has passed is over. */
 static void
 test_verdict_expired_limit (void)
@@ -599,6 +667,7 @@ main (int argc, char **argv)
   g_test_add_func ("/transcript/cursor", test_transcript_cursor);
   g_test_add_func ("/transcript/cursor-long-line", test_transcript_cursor_long_line);
   g_test_add_func ("/verdict/table", test_verdict_table);
+  g_test_add_func ("/verdict/drives-hook-decision", test_verdict_drives_hook_decision);
   g_test_add_func ("/verdict/expired-limit", test_verdict_expired_limit);
   g_test_add_func ("/verdict/all-combinations", test_verdict_all_combinations);
   g_test_add_func ("/verdict/kind-strings", test_verdict_kind_strings);
