@@ -512,6 +512,7 @@ on_capture (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   cf_pane_classify (text, strlen (text), &context, &probe->verdict);
+  cf_hooks_note_pane (self->hooks, probe->session, &probe->verdict);
   if (!probe->from_hook && probe->verdict.warning && !probe->verdict.limit_match &&
       !probe->verdict.server_error && probe->verdict.snippet != NULL)
     g_signal_emit (self, signals[SIGNAL_USAGE_WARNING], 0, probe->session,
