@@ -93,31 +93,24 @@ decide (CfHooks *self, const char *session_name, CfHookPayload *payload, const C
 {
   SessionSignals *known = g_hash_table_lookup (self->sessions, session_name);
   CfSession *session = cf_state_lookup_session (self->state, session_name);
-  const CfPaneVerdict *pane = NULL;
-  CfVerdictHook hook;
-  CfSessionVerdict verdict;
   g_autofree char *described = NULL;
 
   if (session == NULL)
     return;
-  if (known != NULL && known->have_pane && !known->pane.busy)
-    pane = &known->pane;
-  cf_hook_payload_to_verdict_hook (payload, &hook);
-  cf_session_verdict_fuse (&hook, entry, pane, g_get_real_time () / G_USEC_PER_SEC, self->local_zone, &verdict);
-  cf_hook_payload_set_verdict (payload, &verdict);
-  described = cf_session_verdict_describe (&verdict);
+  cf_hook_payload_decide (payload, entry, known != NULL && known->have_pane ? &known->pane : NULL,
+                          g_get_real_time () / G_USEC_PER_SEC, self->local_zone);
+  described = cf_hook_payload_describe_decision (payload);
   g_log_structured (G_LOG_DOMAIN,
                     payload->event == CF_HOOK_EVENT_STOP_FAILURE ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_INFO,
                     "CF_SESSION", session_name,
                     "CF_TASK", session->task,
                     "CF_ACCOUNT", session->account[0] != '\0' ? session->account
-                                                              : cf_state_get_active_account (self->state),
-                    "CF_VERDICT", cf_session_verdict_kind_to_string (verdict.kind),
-                    "CF_VERDICT_SOURCES", cf_verdict_sources_to_string (verdict.sources),
-                    "CF_VERDICT_CONFLICTING", cf_verdict_sources_to_string (verdict.conflicting),
-                    "CF_VERDICT_REASON", verdict.reason ? verdict.reason : "",
-                    "MESSAGE", "%s: %s%s%s → %s", session_name, payload->event_name,
-                    payload->error ? " error=" : "", payload->error ? payload->error : "", described);
+                                                               : cf_state_get_active_account (self->state),
+                    "CF_VERDICT", cf_session_verdict_kind_to_string (payload->verdict.kind),
+                    "CF_VERDICT_SOURCES", cf_verdict_sources_to_string (payload->verdict.sources),
+                    "CF_VERDICT_CONFLICTING", cf_verdict_sources_to_string (payload->verdict.conflicting),
+                    "CF_VERDICT_REASON", payload->verdict.reason ? payload->verdict.reason : "",
+                    "MESSAGE", "%s: %s", session_name, described);
 }
 
 /* ---- the transcript, read in a worker thread ----------------------------- */

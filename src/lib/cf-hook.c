@@ -292,6 +292,39 @@ cf_hook_payload_to_verdict_hook (const CfHookPayload *payload, CfVerdictHook *ou
   out->notification_type = payload->notification_type;
 }
 
+void
+cf_hook_payload_decide (CfHookPayload *payload,
+                        const CfTranscriptEntry *transcript,
+                        const CfPaneVerdict *pane,
+                        gint64 now_unix,
+                        GTimeZone *zone)
+{
+  CfVerdictHook hook;
+  CfSessionVerdict verdict;
+
+  g_return_if_fail (payload != NULL);
+  if (transcript != NULL && !transcript->assistant)
+    transcript = NULL;
+  if (pane != NULL && pane->busy)
+    pane = NULL;
+  cf_hook_payload_to_verdict_hook (payload, &hook);
+  cf_session_verdict_fuse (&hook, transcript, pane, now_unix, zone, &verdict);
+  cf_hook_payload_set_verdict (payload, &verdict);
+}
+
+char *
+cf_hook_payload_describe_decision (const CfHookPayload *payload)
+{
+  g_autofree char *described = NULL;
+
+  g_return_val_if_fail (payload != NULL, NULL);
+  if (!payload->has_verdict)
+    return g_strdup (payload->event_name);
+  described = cf_session_verdict_describe (&payload->verdict);
+  return g_strdup_printf ("%s%s%s → %s", payload->event_name, payload->error ? " error=" : "",
+                          payload->error ? payload->error : "", described);
+}
+
 /* The fused verdict speaks about the failed turn (not only the screen). */
 static gboolean
 verdict_decides (const CfHookPayload *payload)

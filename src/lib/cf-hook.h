@@ -106,6 +106,20 @@ void cf_hook_payload_free (CfHookPayload *payload);
 void cf_hook_payload_set_verdict (CfHookPayload *payload, const CfSessionVerdict *verdict);
 /* The hook as cf_session_verdict_fuse () reads it; points into PAYLOAD. */
 void cf_hook_payload_to_verdict_hook (const CfHookPayload *payload, CfVerdictHook *out);
+/* The daemon's decision on a hook, and `explain-pane --hook`'s: fuses
+ * PAYLOAD with TRANSCRIPT (the newest main-conversation assistant line
+ * appended for this turn, or NULL) and PANE (the newest capture, or NULL;
+ * a busy pane is left out: it was captured before the turn the hook
+ * reports ended) at NOW_UNIX (ZONE for reset times that name none) and
+ * attaches the verdict to PAYLOAD. */
+void cf_hook_payload_decide (CfHookPayload *payload,
+                             const CfTranscriptEntry *transcript,
+                             const CfPaneVerdict *pane,
+                             gint64 now_unix,
+                             GTimeZone *zone);
+/* "StopFailure error=rate_limit → usage-limit (sources: hook,transcript; …)":
+ * the decision as logged and as `explain-pane` prints it. */
+char *cf_hook_payload_describe_decision (const CfHookPayload *payload);
 
 /* With a fused verdict attached, a StopFailure is a usage limit when the
  * verdict says usage-limit, a throttle when it says throttle (except the

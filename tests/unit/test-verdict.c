@@ -520,24 +520,26 @@ test_verdict_drives_hook_decision (void)
 {
   static const DecisionCase cases[] = {
     { "a bare 429 alone stays a limit (older releases)", "{\"error\":\"rate_limit\"}", T_NONE, P_NONE, TRUE, FALSE,
-      NULL, "throttle (sources: hook; conflicting: none; reason: rate_limit)" },
+      NULL, "StopFailure error=rate_limit → throttle (sources: hook; conflicting: none; reason: rate_limit)" },
     { "a bare 429, the transcript says throttle", "{\"error\":\"rate_limit\"}", T_THROTTLE, P_NONE, FALSE, TRUE, NULL,
-      "throttle (sources: hook,transcript; conflicting: none; reason: rate_limit)" },
+      "StopFailure error=rate_limit → throttle (sources: hook,transcript; conflicting: none; reason: rate_limit)" },
     { "a bare 429, the transcript says limit", "{\"error\":\"rate_limit\"}", T_LIMIT, P_READY, TRUE, FALSE, NULL,
-      "usage-limit (sources: hook,transcript; conflicting: none; reason: hit-five-hour-limit; "
+      "StopFailure error=rate_limit → usage-limit (sources: hook,transcript; conflicting: none; reason: hit-five-hour-limit; "
       "reset: 2026-12-06T13:25:22Z)" },
     { "a bare 429, the pane says throttle", "{\"error\":\"rate_limit\"}", T_NONE, P_THROTTLE, FALSE, TRUE, NULL,
-      "throttle (sources: hook,pane; conflicting: none; reason: rate_limit)" },
+      "StopFailure error=rate_limit → throttle (sources: hook,pane; conflicting: none; reason: rate_limit)" },
     { "throttle text", "{\"error\":\"rate_limit\",\"last_assistant_message\":\"API Error: Server is temporarily "
       "limiting requests (not your usage limit) · Rate limited\"}", T_NONE, P_NONE, FALSE, TRUE, NULL,
-      "throttle (sources: hook; conflicting: none; reason: throttle-server-limiting)" },
+      "StopFailure error=rate_limit → throttle (sources: hook; conflicting: none; reason: throttle-server-limiting)" },
     { "a 500 is neither", "{\"error\":\"server_error\"}", T_500, P_NONE, FALSE, FALSE, NULL,
-      "server-error (sources: hook,transcript; conflicting: none; reason: server_error)" },
+      "StopFailure error=server_error → server-error (sources: hook,transcript; conflicting: none; reason: server_error)" },
     { "auth in the transcript beats a 429", "{\"error\":\"rate_limit\"}", T_AUTH, P_NONE, FALSE, FALSE,
       "authentication_failed",
-      "auth (sources: transcript; conflicting: hook; reason: authentication_failed)" },
+      "StopFailure error=rate_limit → auth (sources: transcript; conflicting: hook; reason: authentication_failed)" },
     { "a permission question on screen: the hook decides", "{\"error\":\"rate_limit\"}", T_NONE, P_PERMISSION, TRUE,
-      FALSE, NULL, "needs-input (sources: pane; conflicting: none; reason: permission; needs input)" },
+      FALSE, NULL, "StopFailure error=rate_limit → needs-input (sources: pane; conflicting: none; reason: permission; needs input)" },
+    { "a busy capture predates the hook: left out", "{\"error\":\"rate_limit\"}", T_NONE, P_BUSY, TRUE, FALSE, NULL,
+      "StopFailure error=rate_limit → throttle (sources: hook; conflicting: none; reason: rate_limit)" },
   };
   Signals signals = { 0 };
 
@@ -547,16 +549,15 @@ test_verdict_drives_hook_decision (void)
       g_autoptr(CfHookPayload) payload = NULL;
       g_autoptr(GDateTime) reset = NULL;
       g_autofree char *described = NULL;
-      CfVerdictHook hook;
       CfSessionVerdict verdict;
 
       g_test_message ("decision: %s", cases[i].what);
       g_assert_true (cf_hook_payload_parse ("StopFailure", cases[i].payload, (gsize) -1, &payload, NULL));
-      cf_hook_payload_to_verdict_hook (payload, &hook);
-      cf_session_verdict_fuse (&hook, cases[i].transcript != T_NONE ? &signals.transcripts[cases[i].transcript] : NULL,
-                               cases[i].pane != P_NONE ? &signals.panes[cases[i].pane] : NULL, NOW, NULL, &verdict);
-      cf_hook_payload_set_verdict (payload, &verdict);
-      described = cf_session_verdict_describe (&verdict);
+      cf_hook_payload_decide (payload, cases[i].transcript != T_NONE ? &signals.transcripts[cases[i].transcript] : NULL,
+                              cases[i].pane != P_NONE ? &signals.panes[cases[i].pane] : NULL, NOW, NULL);
+      g_assert_true (payload->has_verdict);
+      verdict = payload->verdict;
+      described = cf_hook_payload_describe_decision (payload);
       g_assert_cmpstr (described, ==, cases[i].described);
       g_assert_cmpint (cf_hook_payload_is_rate_limit (payload), ==, cases[i].rate_limit);
       g_assert_cmpint (cf_hook_payload_is_throttle (payload), ==, cases[i].throttle);
