@@ -197,10 +197,60 @@ drain (CfHooks *self, const char *session_name)
     process (self, session_name, g_queue_pop_head (&known->pending));
 }
 
+/* Claude Code 2.1.332 runs the StopFailure hook before it appends the
+ * turn's API-error line to the transcript: until that line is there, the
+ * read is tried again after these delays (ms), about a second in all. */
+static const guint retry_delays_ms[] = { 100, 200, 300, 400 };
+
 typedef struct {
   CfHooks *self;
   char *session;
+  guint attempt;
+  CfTranscriptEntry newest;    /* the newest assistant line of all the attempts */
 } ReadCall;
+
+static void
+read_call_free (ReadCall *call)
+{
+  g_object_unref (call->self);
+  g_free (call->session);
+  cf_transcript_entry_clear (&call->newest);
+  g_free (call);
+}
+
+static void on_transcript_read (GObject *source, GAsyncResult *result, gpointer user_data);
+
+static void
+start_read (ReadCall *call, SessionSignals *known)
+{
+  g_autoptr(GTask) task = NULL;
+  ReadJob *job = g_new0 (ReadJob, 1);
+
+  job->path = g_strdup (known->path);
+  job->cursor = known->cursor;
+  known->reading = TRUE;
+  task = g_task_new (call->self, NULL, on_transcript_read, call);
+  g_task_set_source_tag (task, start_read);
+  g_task_set_task_data (task, job, (GDestroyNotify) read_job_free);
+  g_task_run_in_thread (task, read_transcript_thread);
+}
+
+static gboolean
+on_retry (gpointer user_data)
+{
+  ReadCall *call = user_data;
+  CfHooks *self = call->self;
+  SessionSignals *known = g_hash_table_lookup (self->sessions, call->session);
+
+  if (known == NULL || known->path == NULL || self->cancellable == NULL ||
+      g_cancellable_is_cancelled (self->cancellable))
+    {
+      read_call_free (call);
+      return G_SOURCE_REMOVE;
+    }
+  start_read (call, known);
+  return G_SOURCE_REMOVE;
+}
 
 static void
 on_transcript_read (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -210,28 +260,45 @@ on_transcript_read (GObject *source, GAsyncResult *result, gpointer user_data)
   ReadJob *job = g_task_get_task_data (G_TASK (result));
   SessionSignals *known = g_hash_table_lookup (self->sessions, call->session);
   g_autoptr(CfHookPayload) payload = NULL;
+  CfHookPayload *head;
 
-  if (known != NULL && self->cancellable != NULL && !g_cancellable_is_cancelled (self->cancellable))
+  if (known == NULL || self->cancellable == NULL || g_cancellable_is_cancelled (self->cancellable))
     {
-      known->reading = FALSE;
-      if (g_strcmp0 (known->path, job->path) == 0)
-        known->cursor = job->cursor;
-      if (job->problem != NULL)
-        g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
-                          "CF_SESSION", call->session,
-                          "MESSAGE", "%s: transcript not read (%s): that signal is missing",
-                          call->session, job->problem);
-      payload = g_queue_pop_head (&known->pending);
-      if (payload != NULL)
-        {
-          decide (self, call->session, payload, job->newest.assistant ? &job->newest : NULL);
-          emit_hook (self, call->session, payload);
-        }
-      drain (self, call->session);
+      read_call_free (call);
+      return;
     }
-  g_object_unref (call->self);
-  g_free (call->session);
-  g_free (call);
+  known->reading = FALSE;
+  if (g_strcmp0 (known->path, job->path) == 0)
+    known->cursor = job->cursor;
+  if (job->newest.assistant)
+    {
+      cf_transcript_entry_clear (&call->newest);
+      call->newest = job->newest;
+      memset (&job->newest, 0, sizeof job->newest);
+    }
+  if (job->problem != NULL)
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
+                      "CF_SESSION", call->session,
+                      "MESSAGE", "%s: transcript not read (%s): that signal is missing",
+                      call->session, job->problem);
+  head = g_queue_peek_head (&known->pending);
+  if (head != NULL && head->event == CF_HOOK_EVENT_STOP_FAILURE && job->problem == NULL &&
+      !call->newest.is_api_error && call->attempt < G_N_ELEMENTS (retry_delays_ms) &&
+      g_strcmp0 (known->path, job->path) == 0)
+    {
+      /* Still reading: the hooks behind it keep waiting. */
+      known->reading = TRUE;
+      g_timeout_add (retry_delays_ms[call->attempt++], on_retry, call);
+      return;
+    }
+  payload = g_queue_pop_head (&known->pending);
+  if (payload != NULL)
+    {
+      decide (self, call->session, payload, call->newest.assistant ? &call->newest : NULL);
+      emit_hook (self, call->session, payload);
+    }
+  drain (self, call->session);
+  read_call_free (call);
 }
 
 static gboolean
@@ -276,20 +343,12 @@ process (CfHooks *self, const char *session_name, CfHookPayload *payload)
   if ((payload->event == CF_HOOK_EVENT_STOP || payload->event == CF_HOOK_EVENT_STOP_FAILURE) &&
       known->path != NULL)
     {
-      g_autoptr(GTask) task = NULL;
-      ReadJob *job = g_new0 (ReadJob, 1);
       ReadCall *call = g_new0 (ReadCall, 1);
 
-      job->path = g_strdup (known->path);
-      job->cursor = known->cursor;
       call->self = g_object_ref (self);
       call->session = g_strdup (session_name);
-      known->reading = TRUE;
       g_queue_push_head (&known->pending, payload);
-      task = g_task_new (self, NULL, on_transcript_read, call);
-      g_task_set_source_tag (task, process);
-      g_task_set_task_data (task, job, (GDestroyNotify) read_job_free);
-      g_task_run_in_thread (task, read_transcript_thread);
+      start_read (call, known);
       return;
     }
   if (payload->event == CF_HOOK_EVENT_STOP || payload->event == CF_HOOK_EVENT_STOP_FAILURE)

@@ -445,6 +445,42 @@ test_transcript_refused (Fixture *f, gconstpointer data)
   g_assert_true (g_file_test (active, G_FILE_TEST_EXISTS));
 }
 
+/* Claude Code 2.1.332 appends the turn's error line after its StopFailure
+ * hook ran: the read is tried again until it is there. */
+static gboolean
+append_throttle_line (gpointer path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+  g_autofree char *grown = NULL;
+
+  g_assert_true (g_file_get_contents (path, &contents, NULL, &error));
+  grown = g_strconcat (contents, THROTTLE_LINE, NULL);
+  g_assert_true (g_file_set_contents (path, grown, -1, &error));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_transcript_line_after_the_hook (Fixture *f, gconstpointer data)
+{
+  g_autofree char *transcript = NULL;
+  g_autofree char *payload = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (f->root == NULL)
+    return;
+  transcript = g_build_filename (f->root, "late.jsonl", NULL);
+  cf_test_write_file (transcript, "{\"type\":\"user\",\"message\":{\"content\":\"go\"}}\n");
+  start_working (f, "t9");
+  payload = g_strdup_printf ("{\"hook_event_name\":\"StopFailure\",\"error\":\"rate_limit\","
+                             "\"transcript_path\":\"%s\"}", transcript);
+  g_assert_true (cf_hooks_report (f->hooks, "StopFailure", "%0", payload, &error));
+  g_assert_no_error (error);
+  g_timeout_add (250, append_throttle_line, transcript);
+  g_assert_true (cf_test_run_until (f, finished_once, NULL, 5000));
+  g_assert_cmpstr (f->last_outcome, ==, "requeued");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -465,5 +501,7 @@ main (int argc, char **argv)
               test_transcript_throttle_requeues, fixture_teardown);
   g_test_add ("/watcher/transcript-refused", Fixture, NULL, fixture_setup,
               test_transcript_refused, fixture_teardown);
+  g_test_add ("/watcher/transcript-line-after-the-hook", Fixture, NULL, fixture_setup,
+              test_transcript_line_after_the_hook, fixture_teardown);
   return g_test_run ();
 }
