@@ -315,13 +315,16 @@ process (CfHooks *self, const char *session_name, CfHookPayload *payload)
 {
   SessionSignals *known;
 
+  known = g_hash_table_lookup (self->sessions, session_name);
   if (cf_state_lookup_session (self->state, session_name) == NULL)
     {
+      /* Gone: what was known of it goes too. */
+      if (known != NULL && !known->reading)
+        g_hash_table_remove (self->sessions, session_name);
       emit_hook (self, session_name, payload); /* logs and drops it */
       cf_hook_payload_free (payload);
       return;
     }
-  known = g_hash_table_lookup (self->sessions, session_name);
   if (known == NULL)
     {
       known = g_new0 (SessionSignals, 1);
