@@ -411,7 +411,9 @@ read_signals (const ExplainOptions *options, Fused *fused)
 
       if (bytes == NULL)
         return 1;
-      if (!cf_hook_payload_parse (NULL, (const char *) bytes->data, bytes->len, &fused->payload, &error))
+      /* An empty file has no data at all. */
+      if (!cf_hook_payload_parse (NULL, bytes->len > 0 ? (const char *) bytes->data : "", bytes->len,
+                                  &fused->payload, &error))
         return fail (1, _("explain-pane: --hook '%s': %s"), options->hook, error->message);
     }
   if (options->transcript != NULL)

@@ -363,6 +363,13 @@ class ExplainPaneTest(unittest.TestCase):
                 f.write("[1, 2")
             missing = os.path.join(tmp, "none.jsonl")
             self.assert_one_line_error(run_ctl("explain-pane", ready, "--hook", bad), 1, "--hook", bad)
+            empty = os.path.join(tmp, "empty.json")
+            open(empty, "w").close()
+            self.assert_one_line_error(run_ctl("explain-pane", ready, "--hook", empty), 1, "--hook", empty)
+            self.assert_one_line_error(run_ctl("explain-pane", ready, "--hook", "/dev/null"), 1, "--hook")
+            # An empty transcript is that signal missing, not an error.
+            obj = self.explain_json(ready, "--transcript", empty, "--now", "2026-12-06T13:20:00Z")
+            self.assertEqual(obj["fused"]["verdict"], "idle")
             self.assert_one_line_error(run_ctl("explain-pane", ready, "--transcript", missing), 1,
                                        f"cannot read '{missing}'")
 
