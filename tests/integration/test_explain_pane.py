@@ -354,6 +354,12 @@ class ExplainPaneTest(unittest.TestCase):
             self.assertIn("no main-conversation assistant line", r.stdout.decode())
             # Without --hook / --transcript the output is the pane's alone.
             self.assertNotIn("fused", self.explain_json(ready, "--now", now))
+            # Every key of "fused" is in claude-failoverctl(1).
+            with open(MAN_PAGE, encoding="utf-8") as f:
+                page = f.read().replace("\\-", "-")
+            obj = self.explain_json(ready, "--hook", bare, "--now", now)
+            for key in ["fused", *obj["fused"]]:
+                self.assertRegex(page, r"\.BR? " + re.escape(key) + r"\b", key)
 
     def test_fused_bad_inputs(self):
         ready = os.path.join(PANES, "claude-2.1.332-ready.txt")
