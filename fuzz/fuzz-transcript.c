@@ -3,7 +3,9 @@
  * fuses it: any bytes either parse into an entry whose fields keep their
  * documented guarantees, or fail with one CF_TRANSCRIPT_ERROR line; the
  * entry then goes through cf_session_verdict_fuse () with each hook case
- * and no pane, and the verdict is self-consistent.  Input layout: byte 0
+ * and no pane, and the verdict is self-consistent.  The same bytes, fed
+ * to a CfTranscriptCursor in two passes split where byte 0 says, consume
+ * complete lines only and keep an assistant entry.  Input layout: byte 0
  * picks the hook, the rest is the line. */
 #include <glib.h>
 #include <stdint.h>
@@ -74,6 +76,32 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   if (size < 1)
     return 0;
   hook = &hooks[data[0] % G_N_ELEMENTS (hooks)];
+
+  /* The growing-file reader: a split anywhere gives the same result as
+   * one pass when the split falls on a line's end or inside a line. */
+  {
+    g_autofree char *bytes = g_memdup2 (data + 1, size - 1);
+    gsize split = (size - 1) == 0 ? 0 : data[0] % size;
+    CfTranscriptCursor cursor = { 0 }, whole = { 0 };
+    g_auto(CfTranscriptEntry) newest = { 0 };
+    g_auto(CfTranscriptEntry) newest_whole = { 0 };
+    guint64 first;
+
+    cf_transcript_cursor_feed (&cursor, bytes, split, &newest);
+    first = cursor.offset;
+    g_assert_cmpuint (first, <=, split);
+    g_assert_true (first == 0 || bytes[first - 1] == '\n');
+    cf_transcript_cursor_feed (&cursor, bytes + first, size - 1 - first, &newest);
+    g_assert_cmpuint (cursor.offset, <=, size - 1);
+    g_assert_true (cursor.skipping || cursor.offset == 0 || bytes[cursor.offset - 1] == '\n');
+    if (newest.assistant)
+      check_entry (&newest);
+    cf_transcript_cursor_feed (&whole, bytes, size - 1, &newest_whole);
+    g_assert_cmpuint (whole.offset, ==, cursor.offset);
+    g_assert_cmpint (whole.skipping, ==, cursor.skipping);
+    g_assert_cmpstr (newest_whole.text, ==, newest.text);
+    g_assert_cmpstr (newest_whole.error, ==, newest.error);
+  }
 
   /* A copy of exactly SIZE - 1 bytes, so ASan sees any read past LENGTH. */
   {

@@ -10,7 +10,10 @@
 
 #include "cf-ctl.h"
 #include "cf-json.h"
+#include "cf-hook.h"
 #include "cf-pane.h"
+#include "cf-transcript.h"
+#include "cf-verdict.h"
 
 #define PROGRAM "claude-failoverctl"
 /* Far beyond a full tmux history (50 000 lines of 200 columns); stops a
@@ -21,6 +24,8 @@
 typedef struct {
   char *now;
   char *tz;
+  char *hook;
+  char *transcript;
   int tail_lines;
   gboolean json;
   gboolean help;
@@ -31,6 +36,8 @@ explain_options_clear (ExplainOptions *options)
 {
   g_clear_pointer (&options->now, g_free);
   g_clear_pointer (&options->tz, g_free);
+  g_clear_pointer (&options->hook, g_free);
+  g_clear_pointer (&options->transcript, g_free);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ExplainOptions, explain_options_clear)
@@ -38,9 +45,9 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ExplainOptions, explain_options_clear)
 static void
 print_help (void)
 {
-  g_print ("%s\n\n%s\n\n%s\n%s\n%s\n%s\n%s\n%s\n\n%s\n",
+  g_print ("%s\n\n%s\n\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n\n%s\n",
            _("Usage: claude-failoverctl [--json] explain-pane [FILE|-] [--now ISO8601] [--tz ZONE] "
-             "[--tail-lines N]"),
+             "[--tail-lines N] [--hook FILE] [--transcript FILE]"),
            _("Classifies a tmux pane capture (FILE, or standard input when FILE is \"-\" or\n"
              "missing) the way claude-failoverd would, without contacting the daemon."),
            _("Options:"),
@@ -51,6 +58,11 @@ print_help (void)
              "                   (default: the local zone)"),
            _("  --tail-lines N   output lines above the input area examined for limit\n"
              "                   messages (default: 3, as quota.tail_lines)"),
+           _("  --hook FILE      a hook payload (JSON, as `claude-failoverctl hook` reads it):\n"
+             "                   also print the verdict the daemon fuses from the hook,\n"
+             "                   the transcript and the pane, as it logs it"),
+           _("  --transcript FILE  a session transcript (JSON lines): its newest\n"
+             "                   main-conversation assistant line is the transcript signal"),
            _("  --json           print one JSON object instead of the explanation"),
            _("  -h, --help       show this help"),
            _("Exit status: 0 classified, 1 the capture could not be read, 2 usage error."));
@@ -309,8 +321,12 @@ add_boolean (JsonBuilder *builder, const char *key, gboolean value)
   json_builder_add_boolean_value (builder, value);
 }
 
+struct _Fused;
+static void add_fused_json (JsonBuilder *builder, const struct _Fused *fused);
+
 static void
-print_json (const CfPaneVerdict *verdict, GDateTime *now, GTimeZone *zone, guint tail_lines)
+print_json (const CfPaneVerdict *verdict, GDateTime *now, GTimeZone *zone, guint tail_lines,
+            const struct _Fused *fused)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new ();
   g_autoptr(JsonGenerator) generator = json_generator_new ();
@@ -355,12 +371,130 @@ print_json (const CfPaneVerdict *verdict, GDateTime *now, GTimeZone *zone, guint
   add_string_or_null (builder, "zone", g_time_zone_get_identifier (zone));
   json_builder_set_member_name (builder, "tail_lines");
   json_builder_add_int_value (builder, tail_lines);
+  if (fused != NULL)
+    add_fused_json (builder, fused);
   json_builder_end_object (builder);
 
   root = json_builder_get_root (builder);
   json_generator_set_root (generator, root);
   output = cf_json_generate (generator, NULL);
   g_print ("%s\n", output);
+}
+
+/* The signals beside the pane, as the daemon fuses them. */
+typedef struct _Fused {
+  CfHookPayload *payload;      /* --hook, or NULL */
+  CfTranscriptEntry entry;     /* --transcript's newest assistant line (entry.assistant) */
+  gboolean have_transcript;
+  CfSessionVerdict verdict;
+  char *decision;              /* the line the daemon logs after "SESSION: " */
+} Fused;
+
+static void
+fused_clear (Fused *fused)
+{
+  g_clear_pointer (&fused->payload, cf_hook_payload_free);
+  cf_transcript_entry_clear (&fused->entry);
+  g_clear_pointer (&fused->decision, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Fused, fused_clear)
+
+/* Returns the exit status: 0, or 1 after printing why. */
+static int
+read_signals (const ExplainOptions *options, Fused *fused)
+{
+  if (options->hook != NULL)
+    {
+      g_autoptr(GByteArray) bytes = read_capture (options->hook);
+      g_autoptr(GError) error = NULL;
+
+      if (bytes == NULL)
+        return 1;
+      /* An empty file has no data at all. */
+      if (!cf_hook_payload_parse (NULL, bytes->len > 0 ? (const char *) bytes->data : "", bytes->len,
+                                  &fused->payload, &error))
+        return fail (1, _("explain-pane: --hook '%s': %s"), options->hook, error->message);
+    }
+  if (options->transcript != NULL)
+    {
+      g_autoptr(GByteArray) bytes = read_capture (options->transcript);
+      CfTranscriptCursor cursor = { 0 };
+
+      if (bytes == NULL)
+        return 1;
+      /* What the daemon's first pass reads: the newest bytes, whole lines. */
+      if (bytes->len > CF_TRANSCRIPT_READ_MAX)
+        {
+          cursor.skipping = TRUE;
+          cf_transcript_cursor_feed (&cursor, (const char *) bytes->data + bytes->len - CF_TRANSCRIPT_READ_MAX,
+                                     CF_TRANSCRIPT_READ_MAX, &fused->entry);
+        }
+      else
+        cf_transcript_cursor_feed (&cursor, (const char *) bytes->data, bytes->len, &fused->entry);
+      fused->have_transcript = TRUE;
+    }
+  return 0;
+}
+
+static void
+fuse_signals (Fused *fused, const CfPaneVerdict *pane, gint64 now_unix, GTimeZone *zone)
+{
+  const CfTranscriptEntry *entry = fused->entry.assistant ? &fused->entry : NULL;
+
+  if (fused->payload != NULL)
+    {
+      cf_hook_payload_decide (fused->payload, entry, pane, now_unix, zone);
+      fused->verdict = fused->payload->verdict;
+      fused->decision = cf_hook_payload_describe_decision (fused->payload);
+    }
+  else
+    {
+      cf_session_verdict_fuse (NULL, entry, pane, now_unix, zone, &fused->verdict);
+      fused->decision = cf_session_verdict_describe (&fused->verdict);
+    }
+}
+
+static void
+print_fused (const Fused *fused, const ExplainOptions *options)
+{
+  g_autofree char *transcript_text = NULL;
+
+  g_print ("\n");
+  /* TRANSLATORS: %s is a file name or "none". */
+  g_print (_("Hook: %s\n"), options->hook ? options->hook : _("none"));
+  if (!fused->have_transcript)
+    transcript_text = g_strdup (_("none"));
+  else if (!fused->entry.assistant)
+    /* TRANSLATORS: %s is a file name. */
+    transcript_text = g_strdup_printf (_("%s (no main-conversation assistant line)"), options->transcript);
+  else
+    /* TRANSLATORS: file name, then the error of its newest assistant line ("rate_limit") or "none". */
+    transcript_text = g_strdup_printf (_("%s (newest assistant line: error %s, status %d)"), options->transcript,
+                                       fused->entry.error ? fused->entry.error : _("none"),
+                                       fused->entry.api_error_status);
+  g_print (_("Transcript: %s\n"), transcript_text);
+  /* TRANSLATORS: followed by the decision as the daemon logs it. */
+  g_print ("%s %s\n", _("Fused verdict:"), fused->decision);
+}
+
+static void
+add_fused_json (JsonBuilder *builder, const struct _Fused *fused)
+{
+  json_builder_set_member_name (builder, "fused");
+  json_builder_begin_object (builder);
+  add_string_or_null (builder, "verdict", cf_session_verdict_kind_to_string (fused->verdict.kind));
+  add_string_or_null (builder, "sources", cf_verdict_sources_to_string (fused->verdict.sources));
+  add_string_or_null (builder, "conflicting", cf_verdict_sources_to_string (fused->verdict.conflicting));
+  add_string_or_null (builder, "reason", fused->verdict.reason);
+  json_builder_set_member_name (builder, "reset_at_unix");
+  if (fused->verdict.reset_unix > 0)
+    json_builder_add_int_value (builder, fused->verdict.reset_unix);
+  else
+    json_builder_add_null_value (builder);
+  add_boolean (builder, "needs_input", fused->verdict.needs_input);
+  add_string_or_null (builder, "decision", fused->decision);
+  json_builder_end_object (builder);
 }
 
 int
@@ -371,6 +505,8 @@ cf_ctl_explain_pane (int argc, char **argv, gboolean json)
     { "now", 0, 0, G_OPTION_ARG_STRING, &options.now, NULL, NULL },
     { "tz", 0, 0, G_OPTION_ARG_STRING, &options.tz, NULL, NULL },
     { "tail-lines", 0, 0, G_OPTION_ARG_INT, &options.tail_lines, NULL, NULL },
+    { "hook", 0, 0, G_OPTION_ARG_FILENAME, &options.hook, NULL, NULL },
+    { "transcript", 0, 0, G_OPTION_ARG_FILENAME, &options.transcript, NULL, NULL },
     { "json", 0, 0, G_OPTION_ARG_NONE, &options.json, NULL, NULL },
     { "help", 'h', 0, G_OPTION_ARG_NONE, &options.help, NULL, NULL },
     { NULL },
@@ -382,6 +518,8 @@ cf_ctl_explain_pane (int argc, char **argv, gboolean json)
   g_autoptr(GDateTime) now = NULL;
   g_autoptr(GByteArray) capture = NULL;
   g_auto(CfPaneVerdict) verdict = { 0 };
+  g_auto(Fused) fused = { 0 };
+  gboolean fuse = FALSE;
   CfPaneContext pane_context = { 0 };
   const char *path = NULL;
 
@@ -445,11 +583,25 @@ cf_ctl_explain_pane (int argc, char **argv, gboolean json)
   pane_context.tail_lines = (guint) options.tail_lines;
   cf_pane_classify ((const char *) capture->data, capture->len, &pane_context, &verdict);
 
+  fuse = options.hook != NULL || options.transcript != NULL;
+  if (fuse)
+    {
+      int status = read_signals (&options, &fused);
+
+      if (status != 0)
+        return status;
+      fuse_signals (&fused, &verdict, pane_context.now_unix, zone);
+    }
+
   if (options.json)
-    print_json (&verdict, now, zone, pane_context.tail_lines);
+    print_json (&verdict, now, zone, pane_context.tail_lines, fuse ? &fused : NULL);
   else
-    print_explanation (&verdict,
-                       path == NULL || g_str_equal (path, "-") ? _("standard input") : path,
-                       now, zone, pane_context.tail_lines);
+    {
+      print_explanation (&verdict,
+                         path == NULL || g_str_equal (path, "-") ? _("standard input") : path,
+                         now, zone, pane_context.tail_lines);
+      if (fuse)
+        print_fused (&fused, &options);
+    }
   return 0;
 }

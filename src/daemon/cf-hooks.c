@@ -3,9 +3,15 @@
 
 #include "cf-statusline.h"
 #include "cf-text.h"
+#include "cf-transcript.h"
+#include "cf-verdict.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <glib/gi18n.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct _CfHooks {
   GObject parent_instance;
@@ -13,8 +19,30 @@ struct _CfHooks {
   CfState *state;
   CfTmux *tmux;
   GCancellable *cancellable;
+  GTimeZone *local_zone;
+  GHashTable *sessions;        /* session name → SessionSignals* */
   guint64 routed;
 };
+
+/* What the daemon knows of a session besides its hooks: its transcript and
+ * its newest pane verdict (issue 16: one verdict from three signals). */
+typedef struct {
+  char *path;                  /* transcript_path of its newest hook, or NULL */
+  CfTranscriptCursor cursor;
+  CfPaneVerdict pane;          /* the quota's newest capture; owned strings dropped */
+  gboolean have_pane;
+  gboolean reading;            /* a transcript read is in flight */
+  GQueue pending;              /* CfHookPayload*, routed in order once it is done */
+} SessionSignals;
+
+static void
+session_signals_free (SessionSignals *known)
+{
+  g_free (known->path);
+  cf_pane_verdict_clear (&known->pane);
+  g_queue_clear_full (&known->pending, (GDestroyNotify) cf_hook_payload_free);
+  g_free (known);
+}
 
 enum {
   SIGNAL_HOOK,
@@ -37,7 +65,7 @@ cf_hooks_pane_is_valid (const char *pane)
 }
 
 static void
-deliver (CfHooks *self, const char *session_name, CfHookPayload *payload)
+emit_hook (CfHooks *self, const char *session_name, CfHookPayload *payload)
 {
   CfSession *session = cf_state_lookup_session (self->state, session_name);
 
@@ -54,6 +82,314 @@ deliver (CfHooks *self, const char *session_name, CfHookPayload *payload)
                     "MESSAGE", "hook %s from %s", payload->event_name, session_name);
   self->routed++;
   g_signal_emit (self, signals[SIGNAL_HOOK], 0, session_name, payload);
+}
+
+/* One verdict from the hook, the transcript lines appended for this turn
+ * (ENTRY, or NULL) and the newest pane verdict, attached to PAYLOAD for
+ * everyone who acts on the hook, and logged once. A busy pane is left out:
+ * the capture predates the end of the turn the hook reports. */
+static void
+decide (CfHooks *self, const char *session_name, CfHookPayload *payload, const CfTranscriptEntry *entry)
+{
+  SessionSignals *known = g_hash_table_lookup (self->sessions, session_name);
+  CfSession *session = cf_state_lookup_session (self->state, session_name);
+  g_autofree char *described = NULL;
+
+  if (session == NULL)
+    return;
+  cf_hook_payload_decide (payload, entry, known != NULL && known->have_pane ? &known->pane : NULL,
+                          g_get_real_time () / G_USEC_PER_SEC, self->local_zone);
+  described = cf_hook_payload_describe_decision (payload);
+  g_log_structured (G_LOG_DOMAIN,
+                    payload->event == CF_HOOK_EVENT_STOP_FAILURE ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_INFO,
+                    "CF_SESSION", session_name,
+                    "CF_TASK", session->task,
+                    "CF_ACCOUNT", session->account[0] != '\0' ? session->account
+                                                               : cf_state_get_active_account (self->state),
+                    "CF_VERDICT", cf_session_verdict_kind_to_string (payload->verdict.kind),
+                    "CF_VERDICT_SOURCES", cf_verdict_sources_to_string (payload->verdict.sources),
+                    "CF_VERDICT_CONFLICTING", cf_verdict_sources_to_string (payload->verdict.conflicting),
+                    "CF_VERDICT_REASON", payload->verdict.reason ? payload->verdict.reason : "",
+                    "MESSAGE", "%s: %s", session_name, described);
+}
+
+/* ---- the transcript, read in a worker thread ----------------------------- */
+
+typedef struct {
+  char *path;
+  CfTranscriptCursor cursor;   /* in: where the last pass ended; out: this one */
+  CfTranscriptEntry newest;    /* the newest main-conversation assistant line read */
+  char *problem;               /* why nothing could be read, or NULL */
+} ReadJob;
+
+static void
+read_job_free (ReadJob *job)
+{
+  g_free (job->path);
+  cf_transcript_entry_clear (&job->newest);
+  g_free (job->problem);
+  g_free (job);
+}
+
+static void
+read_transcript_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  ReadJob *job = task_data;
+  g_autofree char *buffer = NULL;
+  struct stat st;
+  guint64 size, start;
+  gsize want, got = 0;
+  int fd;
+
+  /* Not a symlink, not a FIFO (O_NONBLOCK: opening one cannot hang). */
+  fd = open (job->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    {
+      job->problem = g_strdup (g_strerror (errno));
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      job->problem = g_strdup ("not a regular file");
+      close (fd);
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  size = (guint64) st.st_size;
+  /* Shorter than where the last pass ended: a new file. */
+  if (size < job->cursor.offset)
+    memset (&job->cursor, 0, sizeof job->cursor);
+  start = job->cursor.offset;
+  /* More than a pass appended: the newest bytes matter, from a line's start. */
+  if (size - start > CF_TRANSCRIPT_READ_MAX)
+    {
+      start = size - CF_TRANSCRIPT_READ_MAX;
+      job->cursor.offset = start;
+      job->cursor.skipping = TRUE;
+    }
+  want = (gsize) (size - start);
+  buffer = g_malloc (MAX (want, 1));
+  while (got < want)
+    {
+      ssize_t n = pread (fd, buffer + got, want - got, (off_t) (start + got));
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      got += (gsize) n;
+    }
+  close (fd);
+  cf_transcript_cursor_feed (&job->cursor, buffer, got, &job->newest);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void process (CfHooks *self, const char *session_name, CfHookPayload *payload);
+
+static void
+drain (CfHooks *self, const char *session_name)
+{
+  SessionSignals *known;
+
+  while ((known = g_hash_table_lookup (self->sessions, session_name)) != NULL && !known->reading &&
+         !g_queue_is_empty (&known->pending))
+    process (self, session_name, g_queue_pop_head (&known->pending));
+}
+
+/* Claude Code 2.1.332 runs the StopFailure hook before it appends the
+ * turn's API-error line to the transcript: until that line is there, the
+ * read is tried again after these delays (ms), about a second in all. */
+static const guint retry_delays_ms[] = { 100, 200, 300, 400 };
+
+typedef struct {
+  CfHooks *self;
+  char *session;
+  guint attempt;
+  CfTranscriptEntry newest;    /* the newest assistant line of all the attempts */
+} ReadCall;
+
+static void
+read_call_free (ReadCall *call)
+{
+  g_object_unref (call->self);
+  g_free (call->session);
+  cf_transcript_entry_clear (&call->newest);
+  g_free (call);
+}
+
+static void on_transcript_read (GObject *source, GAsyncResult *result, gpointer user_data);
+
+static void
+start_read (ReadCall *call, SessionSignals *known)
+{
+  g_autoptr(GTask) task = NULL;
+  ReadJob *job = g_new0 (ReadJob, 1);
+
+  job->path = g_strdup (known->path);
+  job->cursor = known->cursor;
+  known->reading = TRUE;
+  task = g_task_new (call->self, NULL, on_transcript_read, call);
+  g_task_set_source_tag (task, start_read);
+  g_task_set_task_data (task, job, (GDestroyNotify) read_job_free);
+  g_task_run_in_thread (task, read_transcript_thread);
+}
+
+static gboolean
+on_retry (gpointer user_data)
+{
+  ReadCall *call = user_data;
+  CfHooks *self = call->self;
+  SessionSignals *known = g_hash_table_lookup (self->sessions, call->session);
+
+  if (known == NULL || known->path == NULL || self->cancellable == NULL ||
+      g_cancellable_is_cancelled (self->cancellable))
+    {
+      read_call_free (call);
+      return G_SOURCE_REMOVE;
+    }
+  start_read (call, known);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_transcript_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ReadCall *call = user_data;
+  CfHooks *self = call->self;
+  ReadJob *job = g_task_get_task_data (G_TASK (result));
+  SessionSignals *known = g_hash_table_lookup (self->sessions, call->session);
+  g_autoptr(CfHookPayload) payload = NULL;
+  CfHookPayload *head;
+
+  if (known == NULL || self->cancellable == NULL || g_cancellable_is_cancelled (self->cancellable))
+    {
+      read_call_free (call);
+      return;
+    }
+  known->reading = FALSE;
+  if (g_strcmp0 (known->path, job->path) == 0)
+    known->cursor = job->cursor;
+  if (job->newest.assistant)
+    {
+      cf_transcript_entry_clear (&call->newest);
+      call->newest = job->newest;
+      memset (&job->newest, 0, sizeof job->newest);
+    }
+  if (job->problem != NULL)
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
+                      "CF_SESSION", call->session,
+                      "MESSAGE", "%s: transcript not read (%s): that signal is missing",
+                      call->session, job->problem);
+  head = g_queue_peek_head (&known->pending);
+  if (head != NULL && head->event == CF_HOOK_EVENT_STOP_FAILURE && job->problem == NULL &&
+      !call->newest.is_api_error && call->attempt < G_N_ELEMENTS (retry_delays_ms) &&
+      g_strcmp0 (known->path, job->path) == 0)
+    {
+      /* Still reading: the hooks behind it keep waiting. */
+      known->reading = TRUE;
+      g_timeout_add (retry_delays_ms[call->attempt++], on_retry, call);
+      return;
+    }
+  payload = g_queue_pop_head (&known->pending);
+  if (payload != NULL)
+    {
+      decide (self, call->session, payload, call->newest.assistant ? &call->newest : NULL);
+      emit_hook (self, call->session, payload);
+    }
+  drain (self, call->session);
+  read_call_free (call);
+}
+
+static gboolean
+transcript_path_is_plausible (const char *path)
+{
+  return path != NULL && g_path_is_absolute (path) && g_str_has_suffix (path, ".jsonl") &&
+         strlen (path) < 4096;
+}
+
+/* Hooks of one session are routed in the order they came: while its
+ * transcript is read, later ones wait behind the one being decided. */
+static void
+process (CfHooks *self, const char *session_name, CfHookPayload *payload)
+{
+  SessionSignals *known;
+
+  known = g_hash_table_lookup (self->sessions, session_name);
+  if (cf_state_lookup_session (self->state, session_name) == NULL)
+    {
+      /* Gone: what was known of it goes too. */
+      if (known != NULL && !known->reading)
+        g_hash_table_remove (self->sessions, session_name);
+      emit_hook (self, session_name, payload); /* logs and drops it */
+      cf_hook_payload_free (payload);
+      return;
+    }
+  if (known == NULL)
+    {
+      known = g_new0 (SessionSignals, 1);
+      g_queue_init (&known->pending);
+      g_hash_table_insert (self->sessions, g_strdup (session_name), known);
+    }
+  if (known->reading)
+    {
+      g_queue_push_tail (&known->pending, payload);
+      return;
+    }
+  if (transcript_path_is_plausible (payload->transcript_path) &&
+      g_strcmp0 (known->path, payload->transcript_path) != 0)
+    {
+      g_free (known->path);
+      known->path = g_strdup (payload->transcript_path);
+      memset (&known->cursor, 0, sizeof known->cursor);
+    }
+  if ((payload->event == CF_HOOK_EVENT_STOP || payload->event == CF_HOOK_EVENT_STOP_FAILURE) &&
+      known->path != NULL)
+    {
+      ReadCall *call = g_new0 (ReadCall, 1);
+
+      call->self = g_object_ref (self);
+      call->session = g_strdup (session_name);
+      g_queue_push_head (&known->pending, payload);
+      start_read (call, known);
+      return;
+    }
+  if (payload->event == CF_HOOK_EVENT_STOP || payload->event == CF_HOOK_EVENT_STOP_FAILURE)
+    decide (self, session_name, payload, NULL);
+  emit_hook (self, session_name, payload);
+  cf_hook_payload_free (payload);
+}
+
+/* Takes PAYLOAD. */
+static void
+deliver (CfHooks *self, const char *session_name, CfHookPayload *payload)
+{
+  process (self, session_name, payload);
+}
+
+void
+cf_hooks_note_pane (CfHooks *self, const char *session_name, const CfPaneVerdict *verdict)
+{
+  SessionSignals *known;
+
+  g_return_if_fail (CF_IS_HOOKS (self) && session_name != NULL && verdict != NULL);
+  if (cf_state_lookup_session (self->state, session_name) == NULL)
+    return;
+  known = g_hash_table_lookup (self->sessions, session_name);
+  if (known == NULL)
+    {
+      known = g_new0 (SessionSignals, 1);
+      g_queue_init (&known->pending);
+      g_hash_table_insert (self->sessions, g_strdup (session_name), known);
+    }
+  cf_pane_verdict_clear (&known->pane);
+  known->pane = *verdict;
+  /* The fusion reads flags and static strings only. */
+  known->pane.reset_at = verdict->reset_at ? g_date_time_ref (verdict->reset_at) : NULL;
+  known->pane.resume_uuid = NULL;
+  known->pane.snippet = NULL;
+  known->pane.dialog = NULL;
+  known->have_pane = TRUE;
 }
 
 /* A statusline report goes out even from a pane that is not ours: usage
@@ -110,7 +446,7 @@ on_pane_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
   if (lookup->statusline != NULL)
     deliver_statusline (lookup->self, lines[0], lookup->statusline);
   else
-    deliver (lookup->self, lines[0], lookup->payload);
+    deliver (lookup->self, lines[0], g_steal_pointer (&lookup->payload));
   lookup_free (lookup);
 }
 
@@ -182,7 +518,7 @@ cf_hooks_report (CfHooks *self, const char *event, const char *pane, const char 
   session = cf_state_find_session_by_pane (self->state, pane);
   if (session != NULL)
     {
-      deliver (self, session->name, payload);
+      deliver (self, session->name, g_steal_pointer (&payload));
       return TRUE;
     }
 
@@ -213,13 +549,25 @@ cf_hooks_dispose (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_object (&self->state);
   g_clear_object (&self->tmux);
+  g_hash_table_remove_all (self->sessions);
   G_OBJECT_CLASS (cf_hooks_parent_class)->dispose (object);
+}
+
+static void
+cf_hooks_finalize (GObject *object)
+{
+  CfHooks *self = CF_HOOKS (object);
+
+  g_hash_table_unref (self->sessions);
+  g_time_zone_unref (self->local_zone);
+  G_OBJECT_CLASS (cf_hooks_parent_class)->finalize (object);
 }
 
 static void
 cf_hooks_class_init (CfHooksClass *klass)
 {
   G_OBJECT_CLASS (klass)->dispose = cf_hooks_dispose;
+  G_OBJECT_CLASS (klass)->finalize = cf_hooks_finalize;
   signals[SIGNAL_HOOK] =
     g_signal_new ("hook", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_POINTER);
@@ -233,6 +581,9 @@ static void
 cf_hooks_init (CfHooks *self)
 {
   self->cancellable = g_cancellable_new ();
+  self->local_zone = g_time_zone_new_local ();
+  self->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                         (GDestroyNotify) session_signals_free);
 }
 
 CfHooks *

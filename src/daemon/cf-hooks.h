@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "cf-hook.h"
+#include "cf-pane.h"
 #include "cf-state.h"
 #include "cf-tmux.h"
 
@@ -34,5 +35,9 @@ gboolean cf_hooks_report (CfHooks *self, const char *event, const char *pane,
 gboolean cf_hooks_pane_is_valid (const char *pane);
 
 guint64 cf_hooks_get_routed (CfHooks *self);
+
+/* The newest pane verdict of SESSION (the quota's poll): the pane signal
+ * fused with a Stop / StopFailure hook and the session's transcript. */
+void cf_hooks_note_pane (CfHooks *self, const char *session, const CfPaneVerdict *verdict);
 
 G_END_DECLS

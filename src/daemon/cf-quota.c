@@ -512,6 +512,7 @@ on_capture (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   cf_pane_classify (text, strlen (text), &context, &probe->verdict);
+  cf_hooks_note_pane (self->hooks, probe->session, &probe->verdict);
   if (!probe->from_hook && probe->verdict.warning && !probe->verdict.limit_match &&
       !probe->verdict.server_error && probe->verdict.snippet != NULL)
     g_signal_emit (self, signals[SIGNAL_USAGE_WARNING], 0, probe->session,
@@ -610,7 +611,8 @@ on_hook (CfHooks *hooks, const char *name, CfHookPayload *payload, CfQuota *self
                           "CF_ACCOUNT", cf_state_get_active_account (self->state),
                           "MESSAGE", "%s: a 429 that is not a usage limit (a throttle: %s): "
                           "no switch", name,
-                          payload->last_assistant_message ? payload->last_assistant_message : "");
+                          payload->last_assistant_message ? payload->last_assistant_message
+                          : payload->verdict.reason ? payload->verdict.reason : "");
       if (!cf_hook_payload_is_rate_limit (payload) || !session_is_candidate (self, session) ||
           detection_paused (self))
         return;

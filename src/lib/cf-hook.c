@@ -272,8 +272,80 @@ message_is_usage_limit (const char *message)
   return verdict.limit_match && !verdict.throttle;
 }
 
-gboolean
-cf_hook_payload_is_rate_limit (const CfHookPayload *payload)
+void
+cf_hook_payload_set_verdict (CfHookPayload *payload, const CfSessionVerdict *verdict)
+{
+  g_return_if_fail (payload != NULL && verdict != NULL);
+  payload->verdict = *verdict;
+  payload->has_verdict = TRUE;
+}
+
+void
+cf_hook_payload_to_verdict_hook (const CfHookPayload *payload, CfVerdictHook *out)
+{
+  memset (out, 0, sizeof *out);
+  if (payload == NULL)
+    return;
+  out->event = payload->event_name;
+  out->error = payload->error;
+  out->last_assistant_message = payload->last_assistant_message;
+  out->notification_type = payload->notification_type;
+}
+
+void
+cf_hook_payload_decide (CfHookPayload *payload,
+                        const CfTranscriptEntry *transcript,
+                        const CfPaneVerdict *pane,
+                        gint64 now_unix,
+                        GTimeZone *zone)
+{
+  CfVerdictHook hook;
+  CfSessionVerdict verdict;
+
+  g_return_if_fail (payload != NULL);
+  if (transcript != NULL && !transcript->assistant)
+    transcript = NULL;
+  if (pane != NULL && pane->busy)
+    pane = NULL;
+  cf_hook_payload_to_verdict_hook (payload, &hook);
+  cf_session_verdict_fuse (&hook, transcript, pane, now_unix, zone, &verdict);
+  cf_hook_payload_set_verdict (payload, &verdict);
+}
+
+char *
+cf_hook_payload_describe_decision (const CfHookPayload *payload)
+{
+  g_autofree char *described = NULL;
+
+  g_return_val_if_fail (payload != NULL, NULL);
+  if (!payload->has_verdict)
+    return g_strdup (payload->event_name);
+  described = cf_session_verdict_describe (&payload->verdict);
+  return g_strdup_printf ("%s%s%s → %s", payload->event_name, payload->error ? " error=" : "",
+                          payload->error ? payload->error : "", described);
+}
+
+/* The fused verdict speaks about the failed turn (not only the screen). */
+static gboolean
+verdict_decides (const CfHookPayload *payload)
+{
+  if (payload == NULL || !payload->has_verdict || payload->event != CF_HOOK_EVENT_STOP_FAILURE)
+    return FALSE;
+  switch (payload->verdict.kind)
+    {
+    case CF_SESSION_VERDICT_TURN_FAILED:
+    case CF_SESSION_VERDICT_SERVER_ERROR:
+    case CF_SESSION_VERDICT_THROTTLE:
+    case CF_SESSION_VERDICT_USAGE_LIMIT:
+    case CF_SESSION_VERDICT_AUTH:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+static gboolean
+hook_is_rate_limit (const CfHookPayload *payload)
 {
   if (!error_is_429 (payload))
     return FALSE;
@@ -283,8 +355,24 @@ cf_hook_payload_is_rate_limit (const CfHookPayload *payload)
 }
 
 gboolean
+cf_hook_payload_is_rate_limit (const CfHookPayload *payload)
+{
+  if (verdict_decides (payload))
+    {
+      if (payload->verdict.kind == CF_SESSION_VERDICT_USAGE_LIMIT)
+        return TRUE;
+      /* A bare 429 of an older release, and nothing else read it. */
+      return payload->verdict.kind == CF_SESSION_VERDICT_THROTTLE && error_is_429 (payload) &&
+             payload->last_assistant_message == NULL && payload->verdict.sources == CF_VERDICT_SOURCE_HOOK;
+    }
+  return hook_is_rate_limit (payload);
+}
+
+gboolean
 cf_hook_payload_is_throttle (const CfHookPayload *payload)
 {
+  if (verdict_decides (payload))
+    return payload->verdict.kind == CF_SESSION_VERDICT_THROTTLE && !cf_hook_payload_is_rate_limit (payload);
   return error_is_429 (payload) && !cf_hook_payload_is_rate_limit (payload);
 }
 
@@ -294,7 +382,11 @@ cf_hook_payload_reset_at (const CfHookPayload *payload, gint64 now_unix, GTimeZo
   CfPaneContext context = { .now_unix = now_unix, .local_zone = local_zone, .tail_lines = 50 };
   g_auto(CfPaneVerdict) verdict = { 0 };
 
-  if (!cf_hook_payload_is_rate_limit (payload) || payload->last_assistant_message == NULL)
+  if (!cf_hook_payload_is_rate_limit (payload))
+    return NULL;
+  if (verdict_decides (payload) && payload->verdict.reset_unix > 0)
+    return g_date_time_new_from_unix_utc (payload->verdict.reset_unix);
+  if (payload->last_assistant_message == NULL)
     return NULL;
   cf_pane_classify (payload->last_assistant_message, (gsize) -1, &context, &verdict);
   if (!verdict.limit_match || verdict.reset_at == NULL)
@@ -310,6 +402,8 @@ cf_hook_payload_account_problem (const CfHookPayload *payload)
     "verification_required", "billing_error",
   };
 
+  if (verdict_decides (payload))
+    return payload->verdict.kind == CF_SESSION_VERDICT_AUTH ? payload->verdict.reason : NULL;
   if (payload == NULL || payload->event != CF_HOOK_EVENT_STOP_FAILURE || payload->error == NULL)
     return NULL;
   for (guint i = 0; i < G_N_ELEMENTS (problems); i++)

@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+#include "cf-verdict.h"
+
 G_BEGIN_DECLS
 
 /* Claude Code hook events and the JSON they receive on stdin
@@ -75,6 +77,12 @@ typedef struct {
   char *message;               /* Notification */
   char *last_assistant_message; /* Stop, StopFailure: the text on screen (at most CF_HOOK_PROMPT_MAX bytes) */
   char *notification_type;     /* Notification: permission_prompt, idle_prompt, … */
+  /* Set by the daemon before it routes a Stop or StopFailure
+   * (cf_hook_payload_set_verdict): the verdict fused from this hook, the
+   * session's transcript and its pane. The questions below follow it when
+   * set; the parser leaves it unset. */
+  gboolean has_verdict;
+  CfSessionVerdict verdict;
 } CfHookPayload;
 
 /* Parses the hook input JSON (LENGTH bytes; (gsize) -1 = NUL-terminated).
@@ -93,7 +101,34 @@ gboolean cf_hook_payload_parse (const char *event_name,
                                 GError **error);
 void cf_hook_payload_free (CfHookPayload *payload);
 
-/* TRUE for a StopFailure whose error is a usage limit ("rate_limit", or the
+/* Attaches VERDICT (cf_session_verdict_fuse () of this payload, the
+ * transcript and the pane) to PAYLOAD. */
+void cf_hook_payload_set_verdict (CfHookPayload *payload, const CfSessionVerdict *verdict);
+/* The hook as cf_session_verdict_fuse () reads it; points into PAYLOAD. */
+void cf_hook_payload_to_verdict_hook (const CfHookPayload *payload, CfVerdictHook *out);
+/* The daemon's decision on a hook, and `explain-pane --hook`'s: fuses
+ * PAYLOAD with TRANSCRIPT (the newest main-conversation assistant line
+ * appended for this turn, or NULL) and PANE (the newest capture, or NULL;
+ * a busy pane is left out: it was captured before the turn the hook
+ * reports ended) at NOW_UNIX (ZONE for reset times that name none) and
+ * attaches the verdict to PAYLOAD. */
+void cf_hook_payload_decide (CfHookPayload *payload,
+                             const CfTranscriptEntry *transcript,
+                             const CfPaneVerdict *pane,
+                             gint64 now_unix,
+                             GTimeZone *zone);
+/* "StopFailure error=rate_limit → usage-limit (sources: hook,transcript; …)":
+ * the decision as logged and as `explain-pane` prints it. */
+char *cf_hook_payload_describe_decision (const CfHookPayload *payload);
+
+/* With a fused verdict attached, a StopFailure is a usage limit when the
+ * verdict says usage-limit, a throttle when it says throttle (except the
+ * legacy case: a bare "rate_limit" with no message that no other signal
+ * reads, which stays a limit), an unusable account when it says auth; a
+ * verdict that describes the screen rather than the turn (working,
+ * needs-input, idle, unknown) leaves the hook's own reading below.
+ *
+ * TRUE for a StopFailure whose error is a usage limit ("rate_limit", or the
  * API's "rate_limit_error"): the precise signal for an account switch.
  * Server errors and overload are not limits. Claude Code 2.1.332 says
  * "rate_limit" for every 429, server throttles included: when the payload

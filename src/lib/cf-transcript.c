@@ -174,3 +174,52 @@ cf_transcript_line_parse (const char *line,
   out->text = message_text (member_object (object, "message"));
   return TRUE;
 }
+
+guint
+cf_transcript_cursor_feed (CfTranscriptCursor *cursor,
+                           const char *bytes,
+                           gsize length,
+                           CfTranscriptEntry *newest)
+{
+  gsize pos = 0;
+  guint seen = 0;
+
+  g_return_val_if_fail (cursor != NULL && newest != NULL, 0);
+  g_return_val_if_fail (bytes != NULL || length == 0, 0);
+  while (pos < length)
+    {
+      const char *start = bytes + pos;
+      const char *newline = memchr (start, '\n', length - pos);
+      gsize line_length;
+
+      if (newline == NULL)
+        {
+          /* A partial line: wait for its end, unless it can never fit. */
+          if (cursor->skipping || length - pos >= CF_TRANSCRIPT_LINE_MAX)
+            {
+              cursor->skipping = TRUE;
+              pos = length;
+            }
+          break;
+        }
+      line_length = (gsize) (newline - start);
+      pos += line_length + 1;
+      if (cursor->skipping)
+        {
+          cursor->skipping = FALSE;
+          continue;
+        }
+      {
+        g_auto(CfTranscriptEntry) entry = { 0 };
+
+        if (line_length == 0 || !cf_transcript_line_parse (start, line_length, &entry, NULL) || !entry.assistant)
+          continue;
+        cf_transcript_entry_clear (newest);
+        *newest = entry;
+        memset (&entry, 0, sizeof entry);
+        seen++;
+      }
+    }
+  cursor->offset += pos;
+  return seen;
+}

@@ -48,4 +48,26 @@ void cf_transcript_entry_clear (CfTranscriptEntry *entry);
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CfTranscriptEntry, cf_transcript_entry_clear)
 
+/* Reading a transcript as it grows: only the bytes appended since the last
+ * read, at most CF_TRANSCRIPT_READ_MAX of them per pass. */
+#define CF_TRANSCRIPT_READ_MAX (1024 * 1024)
+
+typedef struct {
+  guint64 offset;              /* file offset of the next byte to read */
+  gboolean skipping;           /* inside a line longer than CF_TRANSCRIPT_LINE_MAX: dropped up to its newline */
+} CfTranscriptCursor;
+
+/* BYTES (LENGTH) are the transcript's bytes from CURSOR->offset on. Each
+ * complete line is parsed; every main-conversation assistant line replaces
+ * *NEWEST (lines that do not parse, and the other lines, are skipped). A
+ * partial last line is left for the next pass (the offset stops at its
+ * start), unless it already holds CF_TRANSCRIPT_LINE_MAX bytes: then it is
+ * dropped up to its newline, on this pass and the next ones. Advances
+ * CURSOR->offset past what was consumed; returns the number of assistant
+ * lines seen. Pure. */
+guint cf_transcript_cursor_feed (CfTranscriptCursor *cursor,
+                                 const char *bytes,
+                                 gsize length,
+                                 CfTranscriptEntry *newest);
+
 G_END_DECLS

@@ -335,3 +335,37 @@ cf_session_verdict_fuse (const CfVerdictHook *hook,
         out->conflicting |= bits[i];
     }
 }
+
+const char *
+cf_verdict_sources_to_string (guint sources)
+{
+  static const char *const names[8] = {
+    "none", "hook", "transcript", "hook,transcript", "pane", "hook,pane", "transcript,pane",
+    "hook,transcript,pane",
+  };
+
+  return names[sources & 7];
+}
+
+char *
+cf_session_verdict_describe (const CfSessionVerdict *verdict)
+{
+  GString *line = g_string_new (cf_session_verdict_kind_to_string (verdict->kind));
+
+  g_string_append_printf (line, " (sources: %s; conflicting: %s", cf_verdict_sources_to_string (verdict->sources),
+                          cf_verdict_sources_to_string (verdict->conflicting));
+  if (verdict->reason != NULL)
+    g_string_append_printf (line, "; reason: %s", verdict->reason);
+  if (verdict->reset_unix > 0)
+    {
+      g_autoptr(GDateTime) reset = g_date_time_new_from_unix_utc (verdict->reset_unix);
+      g_autofree char *text = reset ? g_date_time_format_iso8601 (reset) : NULL;
+
+      if (text != NULL)
+        g_string_append_printf (line, "; reset: %s", text);
+    }
+  if (verdict->needs_input)
+    g_string_append (line, "; needs input");
+  g_string_append_c (line, ')');
+  return g_string_free (line, FALSE);
+}

@@ -69,6 +69,15 @@ void cf_session_verdict_fuse (const CfVerdictHook *hook,
 /* "usage-limit", "throttle", … */
 const char *cf_session_verdict_kind_to_string (CfSessionVerdictKind kind);
 
+/* "hook,transcript,pane" for the CfVerdictSource bits set; "none" for 0. Static. */
+const char *cf_verdict_sources_to_string (guint sources);
+
+/* One line, as the daemon logs a decision and `explain-pane` prints it:
+ * "usage-limit (sources: hook,transcript; conflicting: none; reason:
+ * hit-five-hour-limit; reset: 2026-12-06T16:04:00Z)", "; needs input"
+ * added when set. */
+char *cf_session_verdict_describe (const CfSessionVerdict *verdict);
+
 /* TRUE for the StopFailure / transcript errors that no switch-back cures. */
 gboolean cf_verdict_error_is_auth (const char *error);
 

@@ -49,7 +49,7 @@ class DetectionTest(SandboxTestCase):
         self.telegram = FakeApi()
         self.addCleanup(self.telegram.close)
 
-    def start(self, overrides=None, pool=1, hook_command=None):
+    def start(self, overrides=None, pool=1, hook_command=None, bare_stop_failure=False):
         sb = self.sb
         base = {"pool": {"autonomous": {"min": pool, "max": pool}},
                 "watcher": {"interval": f"{int(INTERVAL * 1000)}ms"},
@@ -58,6 +58,10 @@ class DetectionTest(SandboxTestCase):
                 "dispatcher": {"cooldown_schedule": [0], "max_dispatch_per_task": 3},
                 "notifications": {"telegram_url": self.telegram.url}}
         sb.write_config(merge(base, overrides or {}))
+        if bare_stop_failure:
+            # StopFailure hooks without last_assistant_message (tests/fake-claude).
+            os.makedirs(sb.fake_control_dir, exist_ok=True)
+            open(os.path.join(sb.fake_control_dir, "bare-stop-failure"), "w").close()
         for account in sb.config["accounts"]:
             r = sb.ctl("install-hooks", account["home"], "--command", hook_command or sb.ctl_path)
             self.assertEqual(r.returncode, 0, r.stderr)
@@ -219,6 +223,43 @@ class DetectionTest(SandboxTestCase):
         r = sb.ctl("switch", "main")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(sb.get_property("ActiveAccount"), "main")
+
+    # --- the transcript signal (issue 16 item 1) ----------------------------------
+
+    def decision_lines(self, verdict):
+        return [line for line in self.sb.daemon_log().splitlines()
+                if "StopFailure error=rate_limit → " + verdict + " (" in line]
+
+    def test_transcript_tells_a_bare_429_is_a_throttle(self):
+        """StopFailure rate_limit with no message: alone, an older release's
+        usage limit (a lone pool session would switch); the transcript's
+        newest line says the server throttles: no switch, the failed turn
+        goes back to the queue."""
+        sb = self.sb
+        self.start(pool=1, bare_stop_failure=True)
+        sb.add_task("busy-server", "FAKE:throttle")
+        finished = self.signals.wait("TaskFinished", lambda a: a[1] == "busy-server", timeout=30)
+        self.assertEqual(finished["args"][3], "requeued")
+        lines = sb.wait_for(lambda: self.decision_lines("throttle"), timeout=10,
+                            what="the logged decision")
+        self.assertRegex(lines[0], r"ccl-auto-\d+: StopFailure error=rate_limit → throttle \(sources: "
+                                   r"hook,transcript(,pane)?; conflicting: none; reason: rate_limit\)")
+        time.sleep(4 * INTERVAL)
+        self.assertEqual(self.signals.events("SwapStarted"), [])
+        self.assertEqual(sb.get_property("ActiveAccount"), "main")
+        self.assertEqual(self.decision_lines("usage-limit"), [])
+
+    def test_transcript_confirms_a_bare_429_is_a_usage_limit(self):
+        sb = self.sb
+        self.start(pool=1, bare_stop_failure=True)
+        sb.add_task("spent", "FAKE:limit=You've hit your 5-hour limit · resets 11:59pm (UTC)")
+        started = self.signals.wait("SwapStarted", timeout=30)
+        self.assertEqual(started["args"], ["main", "backup", "quota"])
+        lines = sb.wait_for(lambda: self.decision_lines("usage-limit"), timeout=10,
+                            what="the logged decision")
+        self.assertRegex(lines[0], r"StopFailure error=rate_limit → usage-limit \(sources: "
+                                   r"hook,transcript(,pane)?; conflicting: none; reason: hit-five-hour-limit; "
+                                   r"reset: \d{4}-\d\d-\d\dT23:59:00Z\)")
 
     def test_task_finished_on_screen_when_the_limit_hits_is_answered_once(self):
         """The race of the 1 000-task load test: a task whose turn has just

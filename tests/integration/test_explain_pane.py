@@ -22,6 +22,7 @@ import harness  # noqa: E402
 CTL = os.path.join(harness.build_dir(), "src", "ctl", "claude-failoverctl")
 FIXTURES = os.environ.get("CF_FIXTURES") or os.path.join(harness.source_dir(), "tests", "fixtures")
 PANES = os.path.join(FIXTURES, "panes")
+TRANSCRIPTS = os.path.join(FIXTURES, "transcripts")
 
 REQUIRED_KEYS = {"prompt": bool, "busy": bool, "limit": bool, "pattern": (str, type(None)),
                  "reset_at": (str, type(None)), "server_error": bool,
@@ -263,7 +264,7 @@ class ExplainPaneTest(unittest.TestCase):
             r = run_ctl(*args)
             self.assertEqual(r.returncode, 0)
             out = r.stdout.decode()
-            for word in ("explain-pane", "--now", "--tz", "--json"):
+            for word in ("explain-pane", "--now", "--tz", "--json", "--hook", "--transcript"):
                 self.assertIn(word, out)
 
     # --- failures ------------------------------------------------------------------
@@ -301,6 +302,82 @@ class ExplainPaneTest(unittest.TestCase):
         for args, fragment in cases:
             with self.subTest(args=args):
                 self.assert_one_line_error(run_ctl(*args), 2, fragment)
+
+    # --- the fused verdict (--hook, --transcript) -------------------------------------
+
+    def test_fused_three_inputs(self):
+        now = "2026-12-06T13:20:00Z"
+        ready = os.path.join(PANES, "claude-2.1.332-ready.txt")
+        limit_pane = os.path.join(PANES, "claude-2.1.332-limit-five-hour.txt")
+        limit = os.path.join(TRANSCRIPTS, "claude-2.1.332-limit-five-hour.jsonl")
+        throttle = os.path.join(TRANSCRIPTS, "claude-2.1.332-throttle.jsonl")
+        with tempfile.TemporaryDirectory() as tmp:
+            bare = os.path.join(tmp, "hook.json")
+            with open(bare, "w", encoding="utf-8") as f:
+                json.dump({"hook_event_name": "StopFailure", "error": "rate_limit",
+                           "session_id": "0b0e4a4e-7c1a-4b8e-9d3f-0a1b2c3d4e5f"}, f)
+            partial = os.path.join(tmp, "partial.jsonl")
+            with open(throttle, "rb") as f, open(partial, "wb") as g:
+                g.write(f.read().rstrip(b"\n"))
+            cases = [
+                ((ready, "--hook", bare, "--transcript", limit), "usage-limit", "hook,transcript", "none",
+                 "hit-five-hour-limit", 1796563522),
+                ((ready, "--hook", bare, "--transcript", throttle), "throttle", "hook,transcript", "none",
+                 "rate_limit", None),
+                ((limit_pane, "--hook", bare), "usage-limit", "hook,pane", "none", "auto-continue-set",
+                 None),
+                ((ready, "--hook", bare), "throttle", "hook", "none", "rate_limit", None),
+                # A last line still being written is not read, as in the daemon.
+                ((ready, "--hook", bare, "--transcript", partial), "throttle", "hook", "none",
+                 "rate_limit", None),
+                ((ready, "--transcript", limit), "usage-limit", "transcript", "none",
+                 "hit-five-hour-limit", 1796563522),
+            ]
+            for args, verdict, sources, conflicting, reason, reset in cases:
+                with self.subTest(args=args):
+                    obj = self.explain_json(*args, "--now", now, "--tz", "UTC")
+                    fused = obj["fused"]
+                    self.assertEqual(fused["verdict"], verdict)
+                    self.assertEqual(fused["sources"], sources)
+                    self.assertEqual(fused["conflicting"], conflicting)
+                    self.assertEqual(fused["reason"], reason)
+                    if reset is not None:
+                        self.assertEqual(fused["reset_at_unix"], reset)
+                    expected = f"{verdict} (sources: {sources}; conflicting: {conflicting}; reason: {reason}"
+                    self.assertIn(expected, fused["decision"])
+                    if "--hook" in args:
+                        self.assertTrue(fused["decision"].startswith("StopFailure error=rate_limit → "))
+                    r = run_ctl("explain-pane", *args, "--now", now, "--tz", "UTC")
+                    self.assertEqual(r.returncode, 0, r.stderr.decode())
+                    self.assertIn("Fused verdict: " + fused["decision"] + "\n", r.stdout.decode())
+            r = run_ctl("explain-pane", ready, "--hook", bare, "--transcript", partial, "--now", now)
+            self.assertIn("no main-conversation assistant line", r.stdout.decode())
+            # Without --hook / --transcript the output is the pane's alone.
+            self.assertNotIn("fused", self.explain_json(ready, "--now", now))
+            # Every key of "fused" is in claude-failoverctl(1).
+            with open(MAN_PAGE, encoding="utf-8") as f:
+                page = f.read().replace("\\-", "-")
+            obj = self.explain_json(ready, "--hook", bare, "--now", now)
+            for key in ["fused", *obj["fused"]]:
+                self.assertRegex(page, r"\.BR? " + re.escape(key) + r"\b", key)
+
+    def test_fused_bad_inputs(self):
+        ready = os.path.join(PANES, "claude-2.1.332-ready.txt")
+        with tempfile.TemporaryDirectory() as tmp:
+            bad = os.path.join(tmp, "hook.json")
+            with open(bad, "w", encoding="utf-8") as f:
+                f.write("[1, 2")
+            missing = os.path.join(tmp, "none.jsonl")
+            self.assert_one_line_error(run_ctl("explain-pane", ready, "--hook", bad), 1, "--hook", bad)
+            empty = os.path.join(tmp, "empty.json")
+            open(empty, "w").close()
+            self.assert_one_line_error(run_ctl("explain-pane", ready, "--hook", empty), 1, "--hook", empty)
+            self.assert_one_line_error(run_ctl("explain-pane", ready, "--hook", "/dev/null"), 1, "--hook")
+            # An empty transcript is that signal missing, not an error.
+            obj = self.explain_json(ready, "--transcript", empty, "--now", "2026-12-06T13:20:00Z")
+            self.assertEqual(obj["fused"]["verdict"], "idle")
+            self.assert_one_line_error(run_ctl("explain-pane", ready, "--transcript", missing), 1,
+                                       f"cannot read '{missing}'")
 
 
 @unittest.skipUnless(shutil.which("tmux"), "tmux is not installed")

@@ -195,6 +195,9 @@ class RealClaudeTest(SandboxTestCase):
         self.assertEqual([a[3] for a in finished], ["done"])
         self.assertIn("resumes in conversation", sb.daemon_log())
         self.assertEqual(sb.get_property("ActiveAccount"), "backup")
+        # The decision read the CLI's transcript as well as its hook.
+        self.assertRegex(sb.daemon_log(), r"StopFailure error=rate_limit → usage-limit \(sources: "
+                                          r"hook,transcript(,pane)?; conflicting: none; ")
         return started
 
     def test_five_hour_limit_switches_and_resumes_the_conversation(self):
@@ -224,6 +227,11 @@ class RealClaudeTest(SandboxTestCase):
         self.assertEqual(finished, [("throttled", "requeued"), ("throttled", "done"),
                                     ("errored", "requeued"), ("errored", "done")])
         self.assertIn("a 429 that is not a usage limit", sb.daemon_log())
+        # Each decision read the CLI's transcript (its error line comes after the hook).
+        self.assertRegex(sb.daemon_log(), r"StopFailure error=rate_limit → throttle \(sources: "
+                                          r"hook,transcript(,pane)?; conflicting: none; ")
+        self.assertRegex(sb.daemon_log(), r"StopFailure error=server_error → server-error \(sources: "
+                                          r"hook,transcript(,pane)?; conflicting: none; ")
 
     def test_throttle_on_both_pool_sessions_never_switches(self):
         # Both sessions' turns get the server's 429 (not a usage limit) at once; Claude

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <string.h>
 
+#include "cf-hook.h"
 #include "cf-transcript.h"
 #include "cf-verdict.h"
 
@@ -196,6 +197,105 @@ test_transcript_limits (void)
     g_assert_true (g_utf8_validate (entry.text, -1, NULL));
     g_assert_true (g_str_has_prefix (entry.text, "You've hit "));
   }
+}
+
+/* --- reading a growing transcript ------------------------------------------------------- */
+
+#define L_USER "{\"type\":\"user\",\"message\":{\"content\":\"hi\"}}\n"
+#define L_OK "{\"type\":\"assistant\",\"message\":{\"content\":\"Done.\"}}\n"
+#define L_LIMIT "{\"type\":\"assistant\",\"isApiErrorMessage\":true,\"error\":\"rate_limit\",\"apiErrorStatus\":429," \
+  "\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"You've hit your limit\"}]}}\n"
+#define L_SIDE "{\"type\":\"assistant\",\"isSidechain\":true,\"isApiErrorMessage\":true,\"error\":\"server_error\"}\n"
+
+typedef struct {
+  const char *bytes;           /* the bytes from the cursor's offset on */
+  guint seen;
+  guint64 offset;              /* after the pass */
+  gboolean skipping;
+  const char *newest_text;     /* of *NEWEST after the pass (NULL: none) */
+  const char *newest_error;
+} FeedStep;
+
+typedef struct {
+  const char *what;
+  FeedStep steps[3];
+} FeedCase;
+
+static void
+test_transcript_cursor (void)
+{
+  static const FeedCase cases[] = {
+    { "nothing", { { "", 0, 0, FALSE, NULL, NULL } } },
+    { "one assistant line", { { L_OK, 1, sizeof L_OK - 1, FALSE, "Done.", NULL } } },
+    { "the newest assistant line wins", { { L_LIMIT L_USER L_OK, 2, sizeof L_LIMIT L_USER L_OK - 1, FALSE,
+                                            "Done.", NULL } } },
+    { "an error line after an answer", { { L_OK L_LIMIT L_USER, 2, sizeof L_OK L_LIMIT L_USER - 1, FALSE,
+                                           "You've hit your limit", "rate_limit" } } },
+    { "a sidechain and a user line change nothing", { { L_SIDE L_USER, 0, sizeof L_SIDE L_USER - 1, FALSE,
+                                                        NULL, NULL } } },
+    { "garbage and empty lines are skipped", { { "not json\n\n{\n" L_OK "[1]\n", 1,
+                                                 sizeof "not json\n\n{\n" L_OK "[1]\n" - 1, FALSE, "Done.",
+                                                 NULL } } },
+    { "a partial last line waits for its end",
+      { { L_OK "{\"type\":\"assistant\",", 1, sizeof L_OK - 1, FALSE, "Done.", NULL },
+        { "{\"type\":\"assistant\",\"isApiErrorMessage\":true,\"error\":\"server_error\"}", 0, sizeof L_OK - 1,
+          FALSE, "Done.", NULL },
+        { "{\"type\":\"assistant\",\"isApiErrorMessage\":true,\"error\":\"server_error\"}\n", 1,
+          sizeof L_OK - 1 + sizeof "{\"type\":\"assistant\",\"isApiErrorMessage\":true,\"error\":\"server_error\"}\n" - 1,
+          FALSE, NULL, "server_error" } } },
+    { "a line without its end is not parsed", { { "{\"type\":\"assistant\"}", 0, 0, FALSE, NULL, NULL } } },
+    { "CRLF lines", { { "{\"type\":\"assistant\",\"message\":{\"content\":\"a\"}}\r\n", 1,
+                        sizeof "{\"type\":\"assistant\",\"message\":{\"content\":\"a\"}}\r\n" - 1, FALSE, "a",
+                        NULL } } },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      CfTranscriptCursor cursor = { 0 };
+      g_auto(CfTranscriptEntry) newest = { 0 };
+
+      g_test_message ("cursor: %s", cases[i].what);
+      for (guint s = 0; s < G_N_ELEMENTS (cases[i].steps) && cases[i].steps[s].bytes != NULL; s++)
+        {
+          const FeedStep *step = &cases[i].steps[s];
+          guint seen = cf_transcript_cursor_feed (&cursor, step->bytes, strlen (step->bytes), &newest);
+
+          g_assert_cmpuint (seen, ==, step->seen);
+          g_assert_cmpuint (cursor.offset, ==, step->offset);
+          g_assert_cmpint (cursor.skipping, ==, step->skipping);
+          g_assert_cmpstr (newest.text, ==, step->newest_text);
+          g_assert_cmpstr (newest.error, ==, step->newest_error);
+          g_assert_cmpint (newest.assistant, ==, step->newest_text != NULL || step->newest_error != NULL);
+        }
+    }
+}
+
+/* A line that cannot fit in one pass is dropped up to its newline; the
+ * line after it counts. */
+static void
+test_transcript_cursor_long_line (void)
+{
+  CfTranscriptCursor cursor = { 0 };
+  g_auto(CfTranscriptEntry) newest = { 0 };
+  g_autofree char *chunk = g_malloc (CF_TRANSCRIPT_LINE_MAX);
+  g_autofree char *tail = g_strconcat ("xyz\n", L_LIMIT, NULL);
+
+  memset (chunk, 'a', CF_TRANSCRIPT_LINE_MAX);
+  /* Just short of the limit: still waiting. */
+  g_assert_cmpuint (cf_transcript_cursor_feed (&cursor, chunk, CF_TRANSCRIPT_LINE_MAX - 1, &newest), ==, 0);
+  g_assert_cmpuint (cursor.offset, ==, 0);
+  g_assert_false (cursor.skipping);
+  g_assert_cmpuint (cf_transcript_cursor_feed (&cursor, chunk, CF_TRANSCRIPT_LINE_MAX, &newest), ==, 0);
+  g_assert_cmpuint (cursor.offset, ==, CF_TRANSCRIPT_LINE_MAX);
+  g_assert_true (cursor.skipping);
+  /* Still the same line. */
+  g_assert_cmpuint (cf_transcript_cursor_feed (&cursor, chunk, 100, &newest), ==, 0);
+  g_assert_cmpuint (cursor.offset, ==, CF_TRANSCRIPT_LINE_MAX + 100);
+  g_assert_true (cursor.skipping);
+  g_assert_cmpuint (cf_transcript_cursor_feed (&cursor, tail, strlen (tail), &newest), ==, 1);
+  g_assert_cmpuint (cursor.offset, ==, CF_TRANSCRIPT_LINE_MAX + 100 + strlen (tail));
+  g_assert_false (cursor.skipping);
+  g_assert_cmpstr (newest.error, ==, "rate_limit");
 }
 
 /* --- fusion ----------------------------------------------------------------------- */
@@ -403,6 +503,74 @@ test_verdict_table (void)
   signals_clear (&signals);
 }
 
+/* The daemon's decision on a StopFailure follows the fused verdict. */
+typedef struct {
+  const char *what;
+  const char *payload;         /* StopFailure hook input */
+  TranscriptCaseId transcript;
+  PaneCase pane;
+  gboolean rate_limit;
+  gboolean throttle;
+  const char *problem;
+  const char *described;
+} DecisionCase;
+
+static void
+test_verdict_drives_hook_decision (void)
+{
+  static const DecisionCase cases[] = {
+    { "a bare 429 alone stays a limit (older releases)", "{\"error\":\"rate_limit\"}", T_NONE, P_NONE, TRUE, FALSE,
+      NULL, "StopFailure error=rate_limit → throttle (sources: hook; conflicting: none; reason: rate_limit)" },
+    { "a bare 429, the transcript says throttle", "{\"error\":\"rate_limit\"}", T_THROTTLE, P_NONE, FALSE, TRUE, NULL,
+      "StopFailure error=rate_limit → throttle (sources: hook,transcript; conflicting: none; reason: rate_limit)" },
+    { "a bare 429, the transcript says limit", "{\"error\":\"rate_limit\"}", T_LIMIT, P_READY, TRUE, FALSE, NULL,
+      "StopFailure error=rate_limit → usage-limit (sources: hook,transcript; conflicting: none; reason: hit-five-hour-limit; "
+      "reset: 2026-12-06T13:25:22Z)" },
+    { "a bare 429, the pane says throttle", "{\"error\":\"rate_limit\"}", T_NONE, P_THROTTLE, FALSE, TRUE, NULL,
+      "StopFailure error=rate_limit → throttle (sources: hook,pane; conflicting: none; reason: rate_limit)" },
+    { "throttle text", "{\"error\":\"rate_limit\",\"last_assistant_message\":\"API Error: Server is temporarily "
+      "limiting requests (not your usage limit) · Rate limited\"}", T_NONE, P_NONE, FALSE, TRUE, NULL,
+      "StopFailure error=rate_limit → throttle (sources: hook; conflicting: none; reason: throttle-server-limiting)" },
+    { "a 500 is neither", "{\"error\":\"server_error\"}", T_500, P_NONE, FALSE, FALSE, NULL,
+      "StopFailure error=server_error → server-error (sources: hook,transcript; conflicting: none; reason: server_error)" },
+    { "auth in the transcript beats a 429", "{\"error\":\"rate_limit\"}", T_AUTH, P_NONE, FALSE, FALSE,
+      "authentication_failed",
+      "StopFailure error=rate_limit → auth (sources: transcript; conflicting: hook; reason: authentication_failed)" },
+    { "a permission question on screen: the hook decides", "{\"error\":\"rate_limit\"}", T_NONE, P_PERMISSION, TRUE,
+      FALSE, NULL, "StopFailure error=rate_limit → needs-input (sources: pane; conflicting: none; reason: permission; needs input)" },
+    { "a busy capture predates the hook: left out", "{\"error\":\"rate_limit\"}", T_NONE, P_BUSY, TRUE, FALSE, NULL,
+      "StopFailure error=rate_limit → throttle (sources: hook; conflicting: none; reason: rate_limit)" },
+  };
+  Signals signals = { 0 };
+
+  signals_load (&signals);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(CfHookPayload) payload = NULL;
+      g_autoptr(GDateTime) reset = NULL;
+      g_autofree char *described = NULL;
+      CfSessionVerdict verdict;
+
+      g_test_message ("decision: %s", cases[i].what);
+      g_assert_true (cf_hook_payload_parse ("StopFailure", cases[i].payload, (gsize) -1, &payload, NULL));
+      cf_hook_payload_decide (payload, cases[i].transcript != T_NONE ? &signals.transcripts[cases[i].transcript] : NULL,
+                              cases[i].pane != P_NONE ? &signals.panes[cases[i].pane] : NULL, NOW, NULL);
+      g_assert_true (payload->has_verdict);
+      verdict = payload->verdict;
+      described = cf_hook_payload_describe_decision (payload);
+      g_assert_cmpstr (described, ==, cases[i].described);
+      g_assert_cmpint (cf_hook_payload_is_rate_limit (payload), ==, cases[i].rate_limit);
+      g_assert_cmpint (cf_hook_payload_is_throttle (payload), ==, cases[i].throttle);
+      g_assert_cmpstr (cf_hook_payload_account_problem (payload), ==, cases[i].problem);
+      reset = cf_hook_payload_reset_at (payload, NOW, NULL);
+      if (cases[i].rate_limit && verdict.reset_unix > 0)
+        g_assert_cmpint (g_date_time_to_unix (reset), ==, verdict.reset_unix);
+      else
+        g_assert_null (reset);
+    }
+  signals_clear (&signals);
+}
+
 /* "now" decides: a limit whose reset has passed is over. */
 static void
 test_verdict_expired_limit (void)
@@ -497,7 +665,10 @@ main (int argc, char **argv)
   g_test_add_func ("/transcript/fixtures", test_transcript_fixtures);
   g_test_add_func ("/transcript/lines", test_transcript_lines);
   g_test_add_func ("/transcript/limits", test_transcript_limits);
+  g_test_add_func ("/transcript/cursor", test_transcript_cursor);
+  g_test_add_func ("/transcript/cursor-long-line", test_transcript_cursor_long_line);
   g_test_add_func ("/verdict/table", test_verdict_table);
+  g_test_add_func ("/verdict/drives-hook-decision", test_verdict_drives_hook_decision);
   g_test_add_func ("/verdict/expired-limit", test_verdict_expired_limit);
   g_test_add_func ("/verdict/all-combinations", test_verdict_all_combinations);
   g_test_add_func ("/verdict/kind-strings", test_verdict_kind_strings);

@@ -3,6 +3,8 @@
  * for a watch that ends meanwhile. */
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 
 #include "cf-hooks.h"
@@ -381,6 +383,104 @@ test_needs_input_answered (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->needs_input->len, ==, 1);
 }
 
+/* A StopFailure "rate_limit" without a message: alone, an older release's
+ * usage limit (the quota's, the watcher leaves the task); with a transcript
+ * whose newest line is the server's throttle, a failed turn (the task goes
+ * back to the queue). A transcript that is a symlink or a FIFO is refused:
+ * that signal is missing. */
+#define THROTTLE_LINE "{\"type\":\"assistant\",\"isApiErrorMessage\":true,\"error\":\"rate_limit\"," \
+  "\"apiErrorStatus\":429,\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"API Error: Server is " \
+  "temporarily limiting requests (not your usage limit) · Rate limited\"}]}}\n"
+
+static void
+report_bare_429 (Fixture *f, const char *transcript)
+{
+  g_autofree char *payload = g_strdup_printf ("{\"hook_event_name\":\"StopFailure\",\"error\":\"rate_limit\","
+                                              "\"transcript_path\":\"%s\"}", transcript);
+
+  report (f, "StopFailure", payload);
+}
+
+static void
+test_transcript_throttle_requeues (Fixture *f, gconstpointer data)
+{
+  g_autofree char *transcript = NULL;
+  g_autofree char *inbox = NULL;
+
+  if (f->root == NULL)
+    return;
+  transcript = g_build_filename (f->root, "s.jsonl", NULL);
+  inbox = g_build_filename (f->project, ".agent-queue", "inbox", "t7.md", NULL);
+  cf_test_write_file (transcript, "{\"type\":\"user\",\"message\":{\"content\":\"go\"}}\n" THROTTLE_LINE);
+  start_working (f, "t7");
+  report_bare_429 (f, transcript);
+  g_assert_true (cf_test_run_until (f, finished_once, NULL, 5000));
+  g_assert_cmpstr (f->last_outcome, ==, "requeued");
+  g_assert_true (g_file_test (inbox, G_FILE_TEST_EXISTS));
+}
+
+static void
+test_transcript_refused (Fixture *f, gconstpointer data)
+{
+  g_autofree char *target = NULL;
+  g_autofree char *link = NULL;
+  g_autofree char *fifo = NULL;
+  g_autofree char *active = NULL;
+
+  if (f->root == NULL)
+    return;
+  target = g_build_filename (f->root, "target.jsonl", NULL);
+  link = g_build_filename (f->root, "link.jsonl", NULL);
+  fifo = g_build_filename (f->root, "fifo.jsonl", NULL);
+  active = g_build_filename (f->project, ".agent-queue", "active", "t8.md", NULL);
+  cf_test_write_file (target, THROTTLE_LINE);
+  g_assert_cmpint (symlink (target, link), ==, 0);
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  start_working (f, "t8");
+  report_bare_429 (f, link);
+  report_bare_429 (f, fifo);
+  report_bare_429 (f, "/nonexistent.jsonl");
+  cf_test_run_for (300);
+  g_assert_cmpuint (f->finished, ==, 0);
+  g_assert_true (g_file_test (active, G_FILE_TEST_EXISTS));
+}
+
+/* Claude Code 2.1.332 appends the turn's error line after its StopFailure
+ * hook ran: the read is tried again until it is there. */
+static gboolean
+append_throttle_line (gpointer path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+  g_autofree char *grown = NULL;
+
+  g_assert_true (g_file_get_contents (path, &contents, NULL, &error));
+  grown = g_strconcat (contents, THROTTLE_LINE, NULL);
+  g_assert_true (g_file_set_contents (path, grown, -1, &error));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_transcript_line_after_the_hook (Fixture *f, gconstpointer data)
+{
+  g_autofree char *transcript = NULL;
+  g_autofree char *payload = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (f->root == NULL)
+    return;
+  transcript = g_build_filename (f->root, "late.jsonl", NULL);
+  cf_test_write_file (transcript, "{\"type\":\"user\",\"message\":{\"content\":\"go\"}}\n");
+  start_working (f, "t9");
+  payload = g_strdup_printf ("{\"hook_event_name\":\"StopFailure\",\"error\":\"rate_limit\","
+                             "\"transcript_path\":\"%s\"}", transcript);
+  g_assert_true (cf_hooks_report (f->hooks, "StopFailure", "%0", payload, &error));
+  g_assert_no_error (error);
+  g_timeout_add (250, append_throttle_line, transcript);
+  g_assert_true (cf_test_run_until (f, finished_once, NULL, 5000));
+  g_assert_cmpstr (f->last_outcome, ==, "requeued");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -397,5 +497,11 @@ main (int argc, char **argv)
               test_needs_input_times_out, fixture_teardown);
   g_test_add ("/watcher/needs-input-answered", Fixture, NULL, fixture_setup,
               test_needs_input_answered, fixture_teardown);
+  g_test_add ("/watcher/transcript-throttle-requeues", Fixture, NULL, fixture_setup,
+              test_transcript_throttle_requeues, fixture_teardown);
+  g_test_add ("/watcher/transcript-refused", Fixture, NULL, fixture_setup,
+              test_transcript_refused, fixture_teardown);
+  g_test_add ("/watcher/transcript-line-after-the-hook", Fixture, NULL, fixture_setup,
+              test_transcript_line_after_the_hook, fixture_teardown);
   return g_test_run ();
 }
