@@ -107,8 +107,9 @@ fixture_setup (Fixture *f, gconstpointer data)
   const char *new_session[] = { "new-session", "-d", "-s", SESSION, "-x", "80", "-y", "20",
                                 "sleep 600", NULL };
   const char *get_pid[] = { "display-message", "-p", "-t", "=" SESSION ":", "#{pid}", NULL };
+  g_autofree char *tmux_path = g_find_program_in_path ("tmux");
 
-  if (g_find_program_in_path ("tmux") == NULL)
+  if (tmux_path == NULL)
     {
       g_test_skip ("tmux is not installed");
       return;
