@@ -319,25 +319,26 @@ history_free (History *history)
   g_free (history);
 }
 
-/* TRUE when VERDICT's limit line is history of the session's conversation
- * (see CfQuota.history). */
+/* TRUE when a limit seen in SESSION (its screen line LINE, NULL for a
+ * hook, whose text names no reset; its reset RESET µs, 0 = none; SNIPPET
+ * for the log) is history of the session's conversation (see
+ * CfQuota.history), not a limit of the account it runs on now. */
 static gboolean
-limit_is_history (CfQuota *self, CfSession *session, const CfPaneVerdict *verdict)
+limit_is_history (CfQuota *self, CfSession *session, const char *line, gint64 reset,
+                  const char *snippet)
 {
   History *history = g_hash_table_lookup (self->history, session->name);
-  gint64 reset = 0;
   gboolean old = FALSE;
 
-  if (history == NULL || !verdict->limit_match)
+  if (history == NULL)
     return FALSE;
   /* Relaunched after a limit and not yet given its prompt: nothing it shows
-   * can be a new limit (a new one comes with a StopFailure hook). */
+   * can be a new limit, and a StopFailure hook then comes from the Claude
+   * the relaunch replaced (its hook may arrive after the switch). */
   if (session->state == CF_SESSION_LAUNCHING)
-    return TRUE;
-  if (verdict->reset_at != NULL)
-    reset = g_date_time_to_unix (verdict->reset_at) * G_USEC_PER_SEC;
-  for (guint i = 0; i < history->lines->len && !old; i++)
-    old = g_strcmp0 (g_ptr_array_index (history->lines, i), verdict->snippet) == 0;
+    old = TRUE;
+  for (guint i = 0; line != NULL && i < history->lines->len && !old; i++)
+    old = g_strcmp0 (g_ptr_array_index (history->lines, i), line) == 0;
   for (guint i = 0; i < G_N_ELEMENTS (history->resets) && !old; i++)
     old = reset > 0 && history->resets[i] == reset;
   if (old && !g_hash_table_contains (self->history_logged, session->name))
@@ -345,19 +346,31 @@ limit_is_history (CfQuota *self, CfSession *session, const CfPaneVerdict *verdic
       g_hash_table_add (self->history_logged, g_strdup (session->name));
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                         "CF_SESSION", session->name,
-                        "CF_SNIPPET", verdict->snippet ? verdict->snippet : "",
+                        "CF_SNIPPET", snippet ? snippet : "",
                         "MESSAGE", "%s: the limit redrawn with the resumed conversation is "
                         "history, not a limit of account %s: %s", session->name,
                         cf_state_get_active_account (self->state),
-                        verdict->snippet ? verdict->snippet : "");
+                        snippet ? snippet : "");
     }
   return old;
+}
+
+static gboolean
+pane_limit_is_history (CfQuota *self, CfSession *session, const CfPaneVerdict *verdict)
+{
+  gint64 reset = 0;
+
+  if (!verdict->limit_match)
+    return FALSE;
+  if (verdict->reset_at != NULL)
+    reset = g_date_time_to_unix (verdict->reset_at) * G_USEC_PER_SEC;
+  return limit_is_history (self, session, verdict->snippet, reset, verdict->snippet);
 }
 
 static void
 observe_pane (CfQuota *self, CfSession *session, const CfPaneVerdict *verdict)
 {
-  if (limit_is_history (self, session, verdict))
+  if (pane_limit_is_history (self, session, verdict))
     return;
   observe_current_pane (self, session, verdict);
 }
@@ -616,6 +629,20 @@ on_hook (CfHooks *hooks, const char *name, CfHookPayload *payload, CfQuota *self
       if (!cf_hook_payload_is_rate_limit (payload) || !session_is_candidate (self, session) ||
           detection_paused (self))
         return;
+      {
+        /* The limit that stopped the conversation before a switch may be
+         * reported by its hook only after the switch (the pane saw it
+         * first): history, not evidence against the new account. */
+        gint64 now = g_get_real_time ();
+        g_autoptr(GDateTime) reset_at =
+          cf_hook_payload_reset_at (payload, now / G_USEC_PER_SEC, self->local_zone);
+        g_autofree char *snippet = g_strdup_printf ("StopFailure error=%s", payload->error);
+
+        if (limit_is_history (self, session, NULL,
+                              reset_at ? g_date_time_to_unix (reset_at) * G_USEC_PER_SEC : 0,
+                              snippet))
+          return;
+      }
       evidence = ensure_evidence (self, session);
       if (!evidence->blocked)
         cf_state_count_event (self->state, CF_EVENT_LIMIT_BY_HOOK);

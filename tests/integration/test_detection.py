@@ -261,6 +261,42 @@ class DetectionTest(SandboxTestCase):
                                    r"hook,transcript(,pane)?; conflicting: none; reason: hit-five-hour-limit; "
                                    r"reset: \d{4}-\d\d-\d\dT23:59:00Z\)")
 
+    def test_a_limit_hook_arriving_after_the_switch_is_history(self):
+        """The pane showed the limit first and the switch resumed the task on the
+        backup; the StopFailure hook of the Claude that hit it arrives only then
+        (the real CLI 2.1.332's decision waits for its transcript line, and a
+        pane poll can come first). It is history of the conversation, not a
+        limit of the backup: one switch, dispatch not paused."""
+        sb = self.sb
+        hold = os.path.join(sb.root, "hold")
+        os.makedirs(hold)
+        wrapper = os.path.join(hold, "claude-failoverctl")   # install-hooks knows it as ours
+        with open(wrapper, "w", encoding="utf-8") as f:
+            # Survives the respawn that replaces the limited Claude (SIGHUP).
+            f.write("#!/bin/sh\n"
+                    'if [ "$2" = StopFailure ]; then trap "" HUP; payload=$(cat); sleep 1; '
+                    f'printf %s "$payload" | exec {sb.ctl_path} "$@"; fi\n'
+                    f'exec {sb.ctl_path} "$@"\n')
+        os.chmod(wrapper, 0o755)
+        # The resumed turn still runs when the hook comes (panes take the
+        # tmux server's environment).
+        sb.tmux("set-environment", "-g", "FAKE_CLAUDE_WORK_MS", "4000")
+        self.start({"quota": {"pool_threshold": 1}}, pool=1, hook_command=wrapper)
+        sb.add_task("spent", "FAKE:limit=You've hit your 5-hour limit · resets 11:59pm (UTC)")
+        started = self.signals.wait("SwapStarted", timeout=30)
+        self.assertEqual(started["args"], ["main", "backup", "quota"])
+        sb.wait_for(lambda: "StopFailure error=rate_limit → usage-limit" in sb.daemon_log(),
+                    timeout=20, what="the held StopFailure hook decided")
+        time.sleep(0.5)
+        log = sb.daemon_log()
+        self.assertLess(log.index("Switch main → backup (quota): starting"),
+                        log.index("StopFailure error=rate_limit → usage-limit"))
+        self.assertIn("history, not a limit of account backup", log)
+        self.assertNotIn("Account backup is exhausted", log)
+        self.assertNotIn("Every account is exhausted", log)
+        self.assertEqual(self.signals.count("SwapStarted"), 1)
+        self.assertFalse(sb.get_property("DispatchPaused"))
+
     def test_task_finished_on_screen_when_the_limit_hits_is_answered_once(self):
         """The race of the 1 000-task load test: a task whose turn has just
         finished when another session's limit starts a switch, its Stop hook

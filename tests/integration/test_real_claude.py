@@ -191,6 +191,8 @@ class RealClaudeTest(SandboxTestCase):
         self.assertEqual(self.signals.count("SwapStarted"), 1)
         self.assertNotIn("Every account is exhausted", sb.daemon_log())
         self.assertEqual(sb.get_property("DispatchPaused"), False)
+        # The signal comes after the file's move.
+        self.signals.wait("TaskFinished", lambda a: a[1] == "job", timeout=10)
         finished = [e["args"] for e in self.signals.events("TaskFinished") if e["args"][1] == "job"]
         self.assertEqual([a[3] for a in finished], ["done"])
         self.assertIn("resumes in conversation", sb.daemon_log())
@@ -369,6 +371,8 @@ class RealClaudeTest(SandboxTestCase):
         # The long task was not interrupted: it ran once, on main, never resumed or restarted.
         self.assertEqual([r["account"] for r in self.turns_with("LONGTASK")], ["main"])
         self.assertNotIn("a-long resumes", sb.daemon_log())
+        # The signal comes after the file's move.
+        self.signals.wait("TaskFinished", lambda a: a[1] == "a-long", timeout=10)
         self.assertEqual([f[3] for f in (e["args"] for e in self.signals.events("TaskFinished"))
                           if f[1] == "a-long"], ["done"])
         sb.add_task("c-next", "Next one, NEXTTASK.")
