@@ -129,7 +129,10 @@ class WebhookTest(unittest.TestCase):
                             timeout=30, what="the pool session idle again")
                 before = sb.get_property("TasksDispatched")
                 t0 = time.monotonic()
-                sb.add_task(f"{prefix}-{i}", "FAKE:work=200")
+                # Without hooks the dispatch is confirmed by the spinner: a turn
+                # long enough that a capture on a loaded machine cannot miss it
+                # (a missed one costs the 1.5 s Enter retry, not the peer's doing).
+                sb.add_task(f"{prefix}-{i}", "FAKE:work=1500")
                 sb.wait_for(lambda: sb.get_property("TasksDispatched") > before, timeout=10,
                             interval=0.01, what=f"{prefix}-{i} dispatched")
                 delays.append(time.monotonic() - t0)
