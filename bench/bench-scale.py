@@ -362,17 +362,23 @@ def measure(size, args):
         return r
 
 
-def storm_verdict(r):
-    """(failure, note) for the storm's GetStatus p99; either may be None."""
+def storm_verdict(r, assert_loop=True):
+    """(failure, note) for the storm's GetStatus p99; either may be None.
+    Without ASSERT_LOOP a main-loop iteration over 5 ms of CPU is a note."""
     n, p99 = r["sessions"], r.get("storm_status_p99_ms")
     if p99 is None:
         return None, None
+    loop = None
     if r.get("storm_loop_over_5ms", 0) > 0:
-        return (f"{n} sessions: {r['storm_loop_over_5ms']} main-loop iterations used over "
+        loop = (f"{n} sessions: {r['storm_loop_over_5ms']} main-loop iterations used over "
                 f"5 ms of CPU during the storm (the longest at most "
-                f"{r['storm_loop_longest_le_ms']:g} ms)"), None
+                f"{r['storm_loop_longest_le_ms']:g} ms)")
+        if assert_loop:
+            return loop, None
     if p99 < BUDGET_STATUS_P99_MS:
-        return None, None
+        return None, (loop + " (reported, not asserted: --no-assert-loop)") if loop else None
+    if loop:
+        return (f"{n} sessions: GetStatus p99 {p99:.2f} ms during the storm >= 5 ms; " + loop), None
     ran, waited = r.get("storm_main_ran_ms", 0), r.get("storm_main_waited_ms", 0)
     if waited * 2 >= ran:
         return None, (f"{n} sessions: GetStatus p99 {p99:.2f} ms during the storm, with the "
@@ -393,6 +399,10 @@ def main():
     ap.add_argument("--assert", dest="check", action="store_true")
     ap.add_argument("--assert-footprint", action="store_true")
     ap.add_argument("--assert-rss", action="store_true")
+    # The storm's GetStatus p99 alone is judged; a main-loop iteration over
+    # 5 ms of CPU is printed (bench-scale-storm50: one such iteration in
+    # some 24 000 at 50 sessions, while the p99 stays under budget).
+    ap.add_argument("--no-assert-loop", action="store_true")
     ap.add_argument("--json-out")
     args = ap.parse_args()
     for program in (STAMP, GETSTATUS):
@@ -445,7 +455,7 @@ def main():
                 f"{n} sessions: VmRSS {r['rss_kib']} KiB >= {BUDGET_RSS_KIB} KiB")
         if r["idle_cpu_pct"] >= BUDGET_CPU_PCT:
             footprint.append(f"{n} sessions: idle CPU {r['idle_cpu_pct']:.2f} % >= 1 %")
-        failure, note = storm_verdict(r)
+        failure, note = storm_verdict(r, assert_loop=not args.no_assert_loop)
         if failure is not None:
             failures.append(failure)
         if note is not None:
@@ -460,7 +470,7 @@ def main():
     for f in failures_rss:
         print("over budget (not asserted without --assert-rss): " + f)
     for f in starved:
-        print("over budget (not the daemon's): " + f)
+        print(("over budget: " if "--no-assert-loop" in f else "over budget (not the daemon's): ") + f)
     if not failures and not footprint and not failures_rss and not starved:
         print("PASS: every budget met at every size")
     if args.json_out:
