@@ -88,6 +88,19 @@ class DetectionTest(SandboxTestCase):
                         env=self.sb.env(TMUX_PANE=self.pane_of(session), CF_HOOK_DEBUG="1"))
         self.assertEqual((r.returncode, r.stderr), (0, ""))
 
+    def hold_hook(self, event, script):
+        """A hook command that runs SCRIPT (sh) first for EVENT, then the real
+        claude-failoverctl; named like it, so install-hooks knows it as ours."""
+        hold = os.path.join(self.sb.root, "hold")
+        os.makedirs(hold, exist_ok=True)
+        wrapper = os.path.join(hold, "claude-failoverctl")
+        with open(wrapper, "w", encoding="utf-8") as f:
+            f.write("#!/bin/sh\n"
+                    f'if [ "$2" = {event} ]; then {script}; fi\n'
+                    f'exec {self.sb.ctl_path} "$@"\n')
+        os.chmod(wrapper, 0o755)
+        return wrapper
+
     def gdbus(self, method, *args):
         return self.sb.gdbus("call", "--dest", BUS_NAME, "--object-path",
                              "/org/claudefailover/Manager", "--method",
@@ -268,16 +281,9 @@ class DetectionTest(SandboxTestCase):
         pane poll can come first). It is history of the conversation, not a
         limit of the backup: one switch, dispatch not paused."""
         sb = self.sb
-        hold = os.path.join(sb.root, "hold")
-        os.makedirs(hold)
-        wrapper = os.path.join(hold, "claude-failoverctl")   # install-hooks knows it as ours
-        with open(wrapper, "w", encoding="utf-8") as f:
-            # Survives the respawn that replaces the limited Claude (SIGHUP).
-            f.write("#!/bin/sh\n"
-                    'if [ "$2" = StopFailure ]; then trap "" HUP; payload=$(cat); sleep 1; '
-                    f'printf %s "$payload" | exec {sb.ctl_path} "$@"; fi\n'
-                    f'exec {sb.ctl_path} "$@"\n')
-        os.chmod(wrapper, 0o755)
+        # Survives the respawn that replaces the limited Claude (SIGHUP).
+        wrapper = self.hold_hook("StopFailure", 'trap "" HUP; payload=$(cat); sleep 1; '
+                                 f'printf %s "$payload" | exec {sb.ctl_path} "$@"')
         # The resumed turn still runs when the hook comes (panes take the
         # tmux server's environment).
         sb.tmux("set-environment", "-g", "FAKE_CLAUDE_WORK_MS", "4000")
@@ -305,14 +311,7 @@ class DetectionTest(SandboxTestCase):
         wrapper; the watcher polls every 10 s, so only the switch's own look
         at the pane can see the finished turn."""
         sb = self.sb
-        hold = os.path.join(sb.root, "hold")
-        os.makedirs(hold)
-        wrapper = os.path.join(hold, "claude-failoverctl")   # install-hooks knows it as ours
-        with open(wrapper, "w", encoding="utf-8") as f:
-            f.write("#!/bin/sh\n"
-                    'if [ "$2" = Stop ]; then sleep 4; fi\n'
-                    f'exec {sb.ctl_path} "$@"\n')
-        os.chmod(wrapper, 0o755)
+        wrapper = self.hold_hook("Stop", "sleep 4")
         self.start({"watcher": {"interval": "10s"}, "quota": {"pool_threshold": 1}}, pool=2,
                    hook_command=wrapper)
         sb.add_task("long", "FAKE:hang the session that hits the limit")
