@@ -15,6 +15,10 @@
 #include "cf-worktree.h"
 
 #define READY_POLL_MS 50
+/* How often the ready wait asks tmux whether the pane died: a program that
+ * exits before drawing anything may leave a blank dead pane, without the
+ * "Pane is dead" line the screen check reads (tmux 3.3a, seen under load). */
+#define DEAD_CHECK_MS 500
 /* Sent to Claude (not to a person) after --resume on the new account. */
 #define RESUME_PROMPT "Your session was moved to another account after a usage limit. " \
                       "Continue the task you were working on from where you stopped."
@@ -111,6 +115,7 @@ typedef struct {
   Stage stage;
   gint64 deadline;             /* monotonic µs for the current wait */
   gint64 confirm_started;
+  gint64 dead_checked;         /* monotonic µs of the last pane-dead query */
   guint timer_id;
   GCancellable *cancellable;
 } Launch;
@@ -790,6 +795,7 @@ on_respawned (GObject *source, GAsyncResult *result, gpointer user_data)
   cf_state_set_session_resume_uuid (self->state, launch->session, launch->uuid);
   launch->stage = STAGE_WAIT_READY;
   launch->deadline = g_get_monotonic_time () + self->config->prompt_timeout_usec;
+  launch->dead_checked = g_get_monotonic_time ();
   launch_later (launch, READY_POLL_MS);
 }
 
@@ -802,6 +808,49 @@ classify (const char *text, CfPaneVerdict *verdict)
 }
 
 static void launch_start_over (Launch *launch, const char *why);
+
+/* The ready wait goes on, or ends at dispatcher.prompt_timeout. */
+static void
+launch_wait_ready (Launch *launch)
+{
+  if (g_get_monotonic_time () > launch->deadline)
+    {
+      g_autofree char *reason = g_strdup_printf ("Claude was not ready within %" G_GINT64_FORMAT
+                                                 " ms (dispatcher.prompt_timeout)",
+                                                 launch->self->config->prompt_timeout_usec / 1000);
+      launch_fail (launch, reason, TRUE);
+      return;
+    }
+  launch_later (launch, READY_POLL_MS);
+}
+
+/* A dead pane ends the ready wait at once, whatever its screen shows. */
+static void
+on_ready_info (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Launch *launch = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CfTmuxSessionInfo) info = cf_tmux_session_info_finish (CF_TMUX (source), result,
+                                                                  &error);
+
+  if (info == NULL)
+    {
+      if (!launch_cancelled (launch, error))
+        launch_fail (launch, error->message, TRUE);
+      return;
+    }
+  if (launch_aborted (launch))
+    return;
+  if (info->pane_dead)
+    {
+      g_autofree char *reason =
+        g_strdup_printf (_("Claude exited before showing its prompt: %s"),
+                         _("its pane is dead and shows no exit status"));
+      launch_fail (launch, reason, TRUE);
+      return;
+    }
+  launch_wait_ready (launch);
+}
 
 static void
 on_ready_capture (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -861,15 +910,14 @@ on_ready_capture (GObject *source, GAsyncResult *result, gpointer user_data)
       launch_step (launch);
       return;
     }
-  if (g_get_monotonic_time () > launch->deadline)
+  if (g_get_monotonic_time () - launch->dead_checked >= DEAD_CHECK_MS * 1000)
     {
-      g_autofree char *reason = g_strdup_printf ("Claude was not ready within %" G_GINT64_FORMAT
-                                                 " ms (dispatcher.prompt_timeout)",
-                                                 launch->self->config->prompt_timeout_usec / 1000);
-      launch_fail (launch, reason, TRUE);
+      launch->dead_checked = g_get_monotonic_time ();
+      cf_tmux_session_info_async (launch->self->tmux, launch->session, launch->cancellable,
+                                  on_ready_info, launch);
       return;
     }
-  launch_later (launch, READY_POLL_MS);
+  launch_wait_ready (launch);
 }
 
 static void

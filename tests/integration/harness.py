@@ -225,6 +225,25 @@ class Sandbox:
             if os.path.exists(path):
                 print(f"--- {label} log ({path}) ---\n{_tail(path, lines)}",
                       file=sys.stderr, flush=True)
+        self.dump_panes(lines)
+
+    def dump_panes(self, lines=40):
+        """Print each tmux pane's state and the last LINES of its screen to
+        stderr: what the daemon saw when a test timed out."""
+        if not self._tmux_started:
+            return
+        try:
+            panes = self.tmux("list-panes", "-a", "-F",
+                              "#{session_name} #{pane_id} pid=#{pane_pid} dead=#{pane_dead} "
+                              "status=#{pane_dead_status} cmd=#{pane_current_command}",
+                              check=False, timeout=5).stdout.split("\n")
+            for pane in filter(None, panes):
+                screen = self.tmux("capture-pane", "-p", "-t", pane.split()[1],
+                                   check=False, timeout=5).stdout.rstrip("\n")
+                tail = "\n".join(screen.split("\n")[-lines:])
+                print(f"--- tmux pane {pane} ---\n{tail}", file=sys.stderr, flush=True)
+        except (OSError, subprocess.SubprocessError) as e:
+            print(f"--- tmux panes: {e} ---", file=sys.stderr, flush=True)
 
     def close(self):
         """Stop everything and remove the sandbox. Safe to call twice."""

@@ -432,6 +432,25 @@ class PipelineTest(SandboxTestCase):
         with open(os.path.join(queue_dir(sb.project_dir, "failed"), "gone.reason.txt")) as f:
             self.assertIn("Claude exited before showing its prompt", f.read())
 
+    def test_blank_dead_pane_fails_the_launch_without_waiting(self):
+        sb = self.sb
+        # A "claude" that lets go of its terminal before drawing anything:
+        # tmux marks the pane dead with a blank screen and no exit status, so
+        # no "Pane is dead" line ever shows (CI saw /bin/false do this under
+        # load). The launch asks tmux instead of waiting prompt_timeout.
+        self.start({"pool": {"autonomous": {"min": 1, "max": 1}},
+                    "tmux": {"claude_command":
+                             "/bin/sh -c 'trap \"\" HUP; exec sleep 60 </dev/null >/dev/null 2>&1' sh"},
+                    "dispatcher": {"prompt_timeout": "30s", "max_dispatch_per_task": 1,
+                                   "cooldown_schedule": [0]}})
+        started = time.monotonic()
+        sb.add_task("mute", "never runs")
+        sb.wait_for(lambda: task_ids(sb.project_dir, "failed") == ["mute"], timeout=20,
+                    what="task in failed/ after the pane died blank")
+        self.assertLess(time.monotonic() - started, 15)
+        with open(os.path.join(queue_dir(sb.project_dir, "failed"), "mute.reason.txt")) as f:
+            self.assertIn("its pane is dead", f.read())
+
     def test_launch_failure_counts_attempts_then_fails(self):
         sb = self.sb
         # A "claude" that runs but never shows its prompt.
