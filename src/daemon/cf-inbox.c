@@ -10,18 +10,12 @@
 #include <unistd.h>
 
 #include "cf-delegate-route.h"
+#include "cf-readiness.h"
 #include "cf-task.h"
 #include "cf-taskq.h"
 
-/* Readiness (see the header). */
-#define SETTLE_USEC (500 * G_TIME_SPAN_MILLISECOND)
-#define OLD_MTIME_USEC (2 * G_TIME_SPAN_SECOND)
-#define WRITING_HOLD_USEC (3 * G_TIME_SPAN_SECOND)
-/* A file written in place that does not parse may be half written: GLib
- * also says "done" 2 s after the last write when no close came. It is
- * refused once it failed this long without changing. A file moved in is
- * complete by construction and refused at once. */
-#define REFUSAL_GRACE_USEC (5 * G_TIME_SPAN_SECOND)
+/* Readiness (see the header): the rules are cf-readiness.c's. */
+#define READINESS (&cf_readiness_config_default)
 
 #define MIN_FULL_SCAN_USEC G_TIME_SPAN_SECOND
 /* Events on projects.dir come in bursts (mkdir -p, git clone). */
@@ -36,57 +30,18 @@
 
 #define QUEUE_META_DIR "meta"
 
-/* What the cache compares. A meta file is rewritten by rename, so its
- * inode changes even within one mtime tick. */
-typedef struct {
-  gint64 mtime;                /* task file, µs since the epoch */
-  goffset size;
-  gint64 meta_mtime;           /* 0 when there is no meta file */
-  goffset meta_size;           /* -1 when there is no meta file */
-  guint64 meta_ino;
-} FileKey;
+/* What the cache compares (the task file's and its meta file's). */
+typedef CfReadinessKey FileKey;
 
-static gboolean
-key_equal (const FileKey *a, const FileKey *b)
-{
-  return a->mtime == b->mtime && a->size == b->size && a->meta_mtime == b->meta_mtime &&
-         a->meta_size == b->meta_size && a->meta_ino == b->meta_ino;
-}
-
-/* One "<id>.md" of an inbox. The scan clock orders scans and events: each
- * scan takes ++clock when it starts; an event records the current value, so
- * "event_clock >= scan clock" means the event came after the scan began and
- * the scan's view of that file may be older than the event. */
+/* One "<id>.md" of an inbox. Its readiness (scan clock, events, parse
+ * cache) is a CfReadiness that only cf_readiness_step () changes: the
+ * scan clock orders scans and events (see cf-readiness.h). */
 typedef struct _Project Project;
 
 typedef struct {
   Project *project;
   char *id;
-  FileKey key;                 /* as the last applied scan saw it */
-  gboolean observed;           /* a scan saw the file now in the inbox */
-  gint64 seen_mono;            /* when its current (mtime, size) was first seen */
-  guint64 scan_stamp;          /* clock of the last scan that saw it */
-  guint64 event_clock;
-
-  gboolean ready;
-  gboolean ready_signal;       /* an event said "complete": binds to the next scan after it */
-  gboolean moved_in;           /* the current file was renamed or moved in */
-  gint64 parse_failed_since;   /* monotonic; the current file's first parse failure, 0 = none */
-  guint64 signal_clock;
-  gint64 writing_since;        /* monotonic time of the last CREATED/CHANGED, 0 = none */
-
-  gboolean forgotten;
-  guint64 forgotten_clock;
-  gboolean gone;               /* an event said it left; scans older than that are ignored */
-  guint64 gone_clock;
-
-  gboolean parsed;
-  FileKey parsed_key;
-  gboolean parse_in_flight;
-  FileKey inflight_key;
-  gboolean failed;             /* could not be read nor rejected (an I/O error) */
-  FileKey failed_key;
-  gboolean failure_logged;
+  CfReadiness readiness;
 
   CfPriority priority;
   guint attempts;
@@ -248,23 +203,22 @@ entry_requeue (Entry *entry, gboolean listed)
 {
   if (entry->queued != NULL &&
       (!listed || entry->queued_priority != entry->priority ||
-       entry->queued_mtime != entry->key.mtime))
+       entry->queued_mtime != entry->readiness.key.mtime))
     entry_unqueue (entry);
   if (listed && entry->queued == NULL)
     {
       entry->queued_priority = entry->priority;
-      entry->queued_mtime = entry->key.mtime;
+      entry->queued_mtime = entry->readiness.key.mtime;
       entry->queued = g_sequence_insert_sorted (entry->project->queue, entry, queue_compare, NULL);
     }
 }
 
-/* Recomputes what follows from an entry's flags; call after each change. */
+/* Recomputes what follows from an entry's state; call after each change. */
 static void
 entry_refresh (CfInbox *self, Entry *entry)
 {
-  gboolean counted = entry->observed && !entry->gone && !entry->forgotten;
-  gboolean listed = counted && entry->ready && entry->parsed &&
-                    key_equal (&entry->parsed_key, &entry->key);
+  gboolean counted = cf_readiness_counted (&entry->readiness);
+  gboolean listed = cf_readiness_listed (&entry->readiness);
   gboolean routed = listed && entry->provider != NULL;
 
   if (counted != entry->counted)
@@ -283,6 +237,29 @@ entry_refresh (CfInbox *self, Entry *entry)
     self->routed += routed ? 1 : (guint) -1;
   entry->routed = routed;
   entry_requeue (entry, listed);
+}
+
+/* Feeds EVENT (its "now" and clock filled in here) to ENTRY's state
+ * machine; ENTRY may be NULL (no such entry). Scans of PROJECT the result
+ * asks for are requested after the caller refreshed the entry: see
+ * request_result_scans (). */
+static CfReadinessResult
+entry_step (CfInbox *self, Entry *entry, CfReadinessEvent *event)
+{
+  event->now = g_get_monotonic_time ();
+  if (event->type != CF_READINESS_EVENT_SCAN_SEEN && event->type != CF_READINESS_EVENT_SCAN_END)
+    event->clock = self->clock;
+  return cf_readiness_step (entry != NULL ? &entry->readiness : NULL, event, READINESS);
+}
+
+static void
+request_result_scans (Project *project, const CfReadinessEvent *event,
+                      const CfReadinessResult *result)
+{
+  if (result->actions & CF_READINESS_ACTION_SCAN)
+    request_scan (project, 0);
+  if (result->actions & CF_READINESS_ACTION_SCAN_LATER)
+    request_scan (project, result->deadline - event->now);
 }
 
 static Entry *
@@ -316,7 +293,9 @@ project_free (Project *project)
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
       Entry *entry = value;
-      entry->observed = FALSE;
+      CfReadinessEvent event = { .type = CF_READINESS_EVENT_UNWATCHED };
+
+      entry_step (self, entry, &event);
       entry_refresh (self, entry);
     }
   if (project->monitor != NULL)
@@ -354,20 +333,11 @@ note_complete (Project *project, const char *id, gboolean moved)
 {
   CfInbox *self = project->inbox;
   Entry *entry = ensure_entry (project, id);
+  CfReadinessEvent event = { .type = CF_READINESS_EVENT_COMPLETE, .moved = moved };
+  CfReadinessResult result = entry_step (self, entry, &event);
 
-  entry->moved_in = moved;
-  entry->parse_failed_since = 0;
-  entry->gone = FALSE;
-  entry->forgotten = FALSE;
-  entry->event_clock = self->clock;
-  entry->ready = FALSE;
-  entry->ready_signal = TRUE;
-  entry->signal_clock = self->clock;
-  entry->writing_since = 0;
-  entry->parsed = FALSE;
-  entry->failed = FALSE;
   entry_refresh (self, entry);
-  request_scan (project, 0);
+  request_result_scans (project, &event, &result);
 }
 
 static void
@@ -375,16 +345,11 @@ note_writing (Project *project, const char *id)
 {
   CfInbox *self = project->inbox;
   Entry *entry = ensure_entry (project, id);
+  CfReadinessEvent event = { .type = CF_READINESS_EVENT_WRITING };
+  CfReadinessResult result = entry_step (self, entry, &event);
 
-  entry->gone = FALSE;
-  entry->event_clock = self->clock;
-  entry->ready = FALSE;
-  entry->ready_signal = FALSE;
-  entry->moved_in = FALSE;
-  entry->parse_failed_since = 0;
-  entry->writing_since = g_get_monotonic_time ();
   entry_refresh (self, entry);
-  request_scan (project, SETTLE_USEC);
+  request_result_scans (project, &event, &result);
 }
 
 static void
@@ -392,17 +357,11 @@ note_left (Project *project, const char *id)
 {
   CfInbox *self = project->inbox;
   Entry *entry = g_hash_table_lookup (project->entries, id);
+  CfReadinessEvent event = { .type = CF_READINESS_EVENT_LEFT };
 
   if (entry == NULL)
     return;
-  entry->gone = TRUE;
-  entry->gone_clock = self->clock;
-  entry->event_clock = self->clock;
-  entry->observed = FALSE;
-  entry->ready = FALSE;
-  entry->ready_signal = FALSE;
-  entry->parsed = FALSE;
-  entry->failed = FALSE;
+  entry_step (self, entry, &event);
   entry_refresh (self, entry);
 }
 
@@ -466,13 +425,13 @@ on_inbox_changed (GFileMonitor *monitor, GFile *file, GFile *other, GFileMonitor
       break;
     case G_FILE_MONITOR_EVENT_ATTRIBUTE_CHANGED:
       /* touch changes the mtime; chmod may make an unreadable file readable. */
-      if (id != NULL)
-        {
-          Entry *entry = g_hash_table_lookup (project->entries, id);
-          if (entry != NULL)
-            entry->failed = FALSE;
-        }
-      request_scan (project, 0);
+      {
+        Entry *entry = id != NULL ? g_hash_table_lookup (project->entries, id) : NULL;
+        CfReadinessEvent step = { .type = CF_READINESS_EVENT_ATTRIBUTES };
+        CfReadinessResult result = entry_step (self, entry, &step);
+
+        request_result_scans (project, &step, &result);
+      }
       break;
     default:
       break;
@@ -919,21 +878,14 @@ scan_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
 
 /* ---- parsing (worker thread) ------------------------------------------- */
 
-typedef enum {
-  PARSE_OK,
-  PARSE_CHANGED,               /* the file changed meanwhile: read again once ready */
-  PARSE_GONE,
-  PARSE_REJECTED,              /* moved to failed/, MESSAGE = reason */
-  PARSE_DEFERRED,              /* does not parse, but may still be being written */
-  PARSE_WRITING,               /* its writer still has it open: read again once ready */
-  PARSE_ERROR,                 /* neither readable nor rejectable, MESSAGE says why */
-} ParseOutcome;
+/* CF_READINESS_PARSE_REJECTED: MESSAGE = reason; CF_READINESS_PARSE_ERROR: MESSAGE says why. */
+typedef CfReadinessParse ParseOutcome;
 
 typedef struct {
   char *project;
   char *id;
   FileKey key;
-  gboolean may_refuse;         /* else a content error is PARSE_DEFERRED */
+  gboolean may_refuse;         /* else a content error is CF_READINESS_PARSE_DEFERRED */
   ParseOutcome outcome;
   CfPriority priority;
   guint attempts;
@@ -995,21 +947,21 @@ parse_one (ParseItem *item)
   if (!cf_taskq_read_task (item->project, item->id, &task, &error))
     {
       if (g_error_matches (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_FOUND))
-        item->outcome = PARSE_GONE;
+        item->outcome = CF_READINESS_PARSE_GONE;
       else if (g_error_matches (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_WRITING))
-        item->outcome = PARSE_WRITING;
+        item->outcome = CF_READINESS_PARSE_WRITING;
       else if (!is_refusal (error, item->project, item->id))
         {
-          item->outcome = PARSE_ERROR;
+          item->outcome = CF_READINESS_PARSE_ERROR;
           item->message = g_strdup (error->message);
         }
       else if (!read_key (item->project, item->id, &now))
-        item->outcome = PARSE_GONE;
+        item->outcome = CF_READINESS_PARSE_GONE;
       else if (now.mtime != item->key.mtime || now.size != item->key.size)
         /* A half-written file fails to parse; only one that stood still is refused. */
-        item->outcome = PARSE_CHANGED;
+        item->outcome = CF_READINESS_PARSE_CHANGED;
       else if (error->domain == CF_TASK_ERROR && !item->may_refuse)
-        item->outcome = PARSE_DEFERRED;
+        item->outcome = CF_READINESS_PARSE_DEFERRED;
       else
         {
           g_autoptr(GError) reject_error = NULL;
@@ -1017,14 +969,14 @@ parse_one (ParseItem *item)
           if (cf_taskq_reject (item->project, item->id, error->message, g_get_real_time (),
                                &reject_error))
             {
-              item->outcome = PARSE_REJECTED;
+              item->outcome = CF_READINESS_PARSE_REJECTED;
               item->message = g_strdup (error->message);
             }
           else if (g_error_matches (reject_error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_FOUND))
-            item->outcome = PARSE_GONE;
+            item->outcome = CF_READINESS_PARSE_GONE;
           else
             {
-              item->outcome = PARSE_ERROR;
+              item->outcome = CF_READINESS_PARSE_ERROR;
               item->message = g_strdup_printf ("%s; moving it to failed/ failed too: %s",
                                                error->message, reject_error->message);
             }
@@ -1038,15 +990,15 @@ parse_one (ParseItem *item)
                       "MESSAGE", "%s: %s", item->project, error->message);
   if (!read_key (item->project, item->id, &now))
     {
-      item->outcome = PARSE_GONE;
+      item->outcome = CF_READINESS_PARSE_GONE;
       return;
     }
-  if (!key_equal (&now, &item->key))
+  if (!cf_readiness_key_equal (&now, &item->key))
     {
-      item->outcome = PARSE_CHANGED;
+      item->outcome = CF_READINESS_PARSE_CHANGED;
       return;
     }
-  item->outcome = PARSE_OK;
+  item->outcome = CF_READINESS_PARSE_OK;
   item->priority = task->priority;
   item->provider = cf_delegate_route_task (task).provider;
   if (meta != NULL)
@@ -1089,85 +1041,54 @@ on_parsed (GObject *source, GAsyncResult *result, gpointer user_data)
       ParseItem *item = g_ptr_array_index (job->items, i);
       Project *project = g_hash_table_lookup (self->projects, item->project);
       Entry *entry = project != NULL ? g_hash_table_lookup (project->entries, item->id) : NULL;
-      gboolean current = entry != NULL && !entry->gone && key_equal (&entry->key, &item->key);
+      CfReadinessEvent event = {
+        .type = CF_READINESS_EVENT_PARSED, .key = item->key, .outcome = item->outcome,
+      };
+      CfReadinessResult step = entry_step (self, entry, &event);
 
-      if (entry != NULL && entry->parse_in_flight && key_equal (&entry->inflight_key, &item->key))
-        entry->parse_in_flight = FALSE;
-
-      switch (item->outcome)
+      if (step.actions & CF_READINESS_ACTION_STORE)
         {
-        case PARSE_OK:
-          if (!current)
-            break;
-          entry->parsed = TRUE;
-          entry->parsed_key = item->key;
           entry->priority = item->priority;
           entry->attempts = item->attempts;
           entry->last_attempt_end = item->last_attempt_end;
           entry->provider = item->provider;
           entry->local_only = item->local_only;
-          entry_refresh (self, entry);
+        }
+      if (step.actions & CF_READINESS_ACTION_LOG_FAILURE)
+        {
+          g_autofree char *text = g_strdup_printf ("cannot read the task, will retry: %s",
+                                                   item->message);
+          log_task (G_LOG_LEVEL_WARNING, item->project, item->id, text);
+        }
+
+      switch (item->outcome)
+        {
+        case CF_READINESS_PARSE_OK:
+        case CF_READINESS_PARSE_WRITING:
+        case CF_READINESS_PARSE_DEFERRED:
+          if (step.actions & (CF_READINESS_ACTION_STORE | CF_READINESS_ACTION_SCAN_LATER))
+            entry_refresh (self, entry);
           break;
 
-        case PARSE_CHANGED:
-        case PARSE_GONE:
-          if (project != NULL)
-            request_scan (project, SETTLE_USEC);
-          break;
-
-        case PARSE_WRITING:
-          /* Its writer still has it open: ready again once it stood still
-           * (or closed it), never refused meanwhile. */
-          if (!current)
-            break;
-          entry->ready = FALSE;
-          entry_refresh (self, entry);
-          request_scan (project, SETTLE_USEC);
-          break;
-
-        case PARSE_DEFERRED:
-          if (!current)
-            break;
-          if (entry->parse_failed_since == 0)
-            entry->parse_failed_since = g_get_monotonic_time ();
-          /* Ready again through the quiet-file rule, then read again. */
-          entry->ready = FALSE;
-          entry_refresh (self, entry);
-          request_scan (project, SETTLE_USEC);
-          break;
-
-        case PARSE_REJECTED:
+        case CF_READINESS_PARSE_REJECTED:
           {
             g_autofree char *name = g_strconcat (item->id, ".md", NULL);
 
             log_task (G_LOG_LEVEL_WARNING, item->project, item->id, item->message);
             if (entry != NULL)
-              {
-                entry->gone = TRUE;
-                entry->gone_clock = self->clock;
-                entry->event_clock = self->clock;
-                entry->observed = FALSE;
-                entry_refresh (self, entry);
-              }
+              entry_refresh (self, entry);
             g_signal_emit (self, signals[SIGNAL_TASK_REJECTED], 0, item->project, name,
                            item->message);
           }
           break;
 
-        case PARSE_ERROR:
-          if (!current)
-            break;
-          entry->failed = TRUE;
-          entry->failed_key = item->key;
-          if (!entry->failure_logged)
-            {
-              g_autofree char *text = g_strdup_printf ("cannot read the task, will retry: %s",
-                                                       item->message);
-              log_task (G_LOG_LEVEL_WARNING, item->project, item->id, text);
-            }
-          entry->failure_logged = TRUE;
+        case CF_READINESS_PARSE_CHANGED:
+        case CF_READINESS_PARSE_GONE:
+        case CF_READINESS_PARSE_ERROR:
           break;
         }
+      if (project != NULL)
+        request_result_scans (project, &event, &step);
     }
 }
 
@@ -1185,15 +1106,6 @@ start_parse (CfInbox *self, GPtrArray *items)
   g_task_run_in_thread (task, parse_in_thread);
 }
 
-static gboolean
-needs_parse (Entry *entry)
-{
-  return entry->observed && entry->ready && !entry->gone && !entry->forgotten &&
-         !(entry->parsed && key_equal (&entry->parsed_key, &entry->key)) &&
-         !(entry->parse_in_flight && key_equal (&entry->inflight_key, &entry->key)) &&
-         !(entry->failed && key_equal (&entry->failed_key, &entry->key));
-}
-
 /* Adds PROJECT's entries that need reading to *BATCH. */
 static void
 queue_parses (CfInbox *self, Project *project, GPtrArray **batch)
@@ -1205,20 +1117,18 @@ queue_parses (CfInbox *self, Project *project, GPtrArray **batch)
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
       Entry *entry = value;
+      CfReadinessEvent event = { .type = CF_READINESS_EVENT_READ_WANTED,
+                                 .now_real = g_get_real_time () };
+      CfReadinessResult step = entry_step (self, entry, &event);
       ParseItem *item;
 
-      if (!needs_parse (entry))
+      if (!(step.actions & CF_READINESS_ACTION_READ))
         continue;
-      entry->parse_in_flight = TRUE;
-      entry->inflight_key = entry->key;
       item = g_new0 (ParseItem, 1);
       item->project = g_strdup (project->path);
       item->id = g_strdup (entry->id);
-      item->key = entry->key;
-      item->may_refuse =
-        entry->moved_in || g_get_real_time () - entry->key.mtime >= REFUSAL_GRACE_USEC ||
-        (entry->parse_failed_since != 0 &&
-         g_get_monotonic_time () - entry->parse_failed_since >= REFUSAL_GRACE_USEC);
+      item->key = entry->readiness.key;
+      item->may_refuse = (step.actions & CF_READINESS_ACTION_MAY_REFUSE) != 0;
       if (*batch == NULL)
         *batch = g_ptr_array_new_with_free_func ((GDestroyNotify) parse_item_free);
       g_ptr_array_add (*batch, item);
@@ -1245,47 +1155,6 @@ flush_parses (CfInbox *self, GPtrArray **batch)
   g_clear_pointer (batch, g_ptr_array_unref);
 }
 
-static gboolean
-quiet_enough (Entry *entry, gboolean same, const Sighting *sighting, const Listing *listing)
-{
-  if (entry->writing_since != 0 && listing->begin_mono - entry->writing_since < WRITING_HOLD_USEC)
-    return FALSE;
-  if (same && listing->begin_mono - entry->seen_mono >= SETTLE_USEC)
-    return TRUE;
-  return listing->begin_real - sighting->key.mtime >= OLD_MTIME_USEC;
-}
-
-static void
-observe (Entry *entry, const Sighting *sighting, const Listing *listing, guint64 clock)
-{
-  gboolean same = entry->observed && entry->key.mtime == sighting->key.mtime &&
-                  entry->key.size == sighting->key.size;
-
-  if (!same)
-    {
-      /* Changed since a scan saw it, and not by the move an event announced. */
-      if (entry->observed && !entry->ready_signal)
-        entry->moved_in = FALSE;
-      entry->seen_mono = listing->end_mono;
-      entry->ready = FALSE;
-      entry->parse_failed_since = 0;
-    }
-  entry->key = sighting->key;
-  entry->observed = TRUE;
-  entry->scan_stamp = clock;
-  if (entry->forgotten && clock > entry->forgotten_clock)
-    entry->forgotten = FALSE;
-  if (entry->forgotten || entry->ready)
-    return;
-  if (entry->ready_signal && entry->signal_clock < clock)
-    {
-      entry->ready = TRUE;
-      entry->ready_signal = FALSE;
-    }
-  else if (quiet_enough (entry, same, sighting, listing))
-    entry->ready = TRUE;
-}
-
 static void
 reconcile (CfInbox *self, Project *project, Listing *listing, guint64 clock, gboolean full,
            GPtrArray **batch)
@@ -1305,45 +1174,38 @@ reconcile (CfInbox *self, Project *project, Listing *listing, guint64 clock, gbo
       Sighting *sighting = &g_array_index (listing->sightings, Sighting, i);
       Entry *entry = g_hash_table_lookup (project->entries, sighting->id);
 
+      CfReadinessEvent event = {
+        .type = CF_READINESS_EVENT_SCAN_SEEN, .clock = clock, .full = full,
+        .key = sighting->key, .scan_begin = listing->begin_mono,
+        .scan_end = listing->end_mono, .scan_begin_real = listing->begin_real,
+      };
+
       if (entry == NULL)
         {
           entry = entry_new (project, sighting->id);
           g_hash_table_insert (project->entries, entry->id, entry);
         }
-      else if (entry->gone)
-        {
-          if (clock <= entry->gone_clock)
-            continue;          /* the scan saw it before it left */
-          entry->gone = FALSE;
-          entry->observed = FALSE;
-        }
-      if (full)
-        entry->failed = FALSE;
-      observe (entry, sighting, listing, clock);
+      entry_step (self, entry, &event);
     }
 
   g_hash_table_iter_init (&iter, project->entries);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
       Entry *entry = value;
+      CfReadinessEvent event = { .type = CF_READINESS_EVENT_SCAN_END, .clock = clock };
+      CfReadinessResult step = entry_step (self, entry, &event);
 
-      if (entry->scan_stamp == clock)
-        {
-          if (!entry->ready && !entry->forgotten)
-            unsettled = TRUE;
-          entry_refresh (self, entry);
-          continue;
-        }
-      if (entry->event_clock >= clock)
-        continue;              /* an event newer than this scan knows better */
-      entry->observed = FALSE;
+      /* Seen by this scan, or kept for an event newer than it, or dropped. */
+      if (step.actions & CF_READINESS_ACTION_SCAN_LATER)
+        unsettled = TRUE;
       entry_refresh (self, entry);
-      g_hash_table_iter_remove (&iter);
+      if (step.actions & CF_READINESS_ACTION_DROP)
+        g_hash_table_iter_remove (&iter);
     }
 
   queue_parses (self, project, batch);
   if (unsettled)
-    request_scan (project, SETTLE_USEC);
+    request_scan (project, READINESS->settle_usec);
 }
 
 static void
@@ -1842,7 +1704,7 @@ entry_view (const Project *project, const Entry *entry)
 {
   return (CfInboxTask) {
     .project = project->path, .id = entry->id, .priority = entry->priority,
-    .queued_at = entry->key.mtime, .attempts = entry->attempts,
+    .queued_at = entry->readiness.key.mtime, .attempts = entry->attempts,
     .last_attempt_end = entry->last_attempt_end, .provider = entry->provider,
     .local_only = entry->local_only,
   };
@@ -1966,8 +1828,11 @@ cf_inbox_forget (CfInbox *self, const char *project_path, const char *id)
   entry = project != NULL ? g_hash_table_lookup (project->entries, id) : NULL;
   if (entry == NULL)
     return;
-  entry->forgotten = TRUE;
-  entry->forgotten_clock = self->clock;
+  {
+    CfReadinessEvent event = { .type = CF_READINESS_EVENT_CLAIMED };
+
+    entry_step (self, entry, &event);
+  }
   entry_refresh (self, entry);
 }
 
