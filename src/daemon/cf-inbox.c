@@ -1,106 +1,21 @@
 /* SPDX-License-Identifier: MIT */
-#include "cf-inbox.h"
+/* CfInbox: the index of inbox entries and its listing (ARCHITECTURE.md
+ * 4.2). Monitor events and scan and parse results, applied on the main
+ * loop, go through each entry's readiness state machine (cf-readiness.c);
+ * the pending count, the per-project queues and the signals follow from
+ * it; scans are requested and coalesced here. Project discovery lives in
+ * cf-inbox-projects.c, the worker threads in cf-inbox-scan.c. */
+#include "cf-inbox-private.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <glib/gi18n.h>
-#include <pwd.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "cf-delegate-route.h"
-#include "cf-readiness.h"
 #include "cf-task.h"
 #include "cf-taskq.h"
 
-/* Readiness (see the header): the rules are cf-readiness.c's. */
-#define READINESS (&cf_readiness_config_default)
-
 #define MIN_FULL_SCAN_USEC G_TIME_SPAN_SECOND
-/* Events on projects.dir come in bursts (mkdir -p, git clone). */
-#define DISCOVER_DELAY_MS 50
 /* Parsing is split so the first tasks are listed before the last ones are
  * read, and so both cores work on a large first scan. */
 #define PARSE_CHUNK 256
-#define MAX_CANDIDATE_WATCHES 1000
-/* A full scan is mostly lstat system calls: spread over the cores. */
-#define MAX_SCAN_THREADS 4
-#define PROJECTS_PER_SCAN_THREAD 16
-
-#define QUEUE_META_DIR "meta"
-
-/* What the cache compares (the task file's and its meta file's). */
-typedef CfReadinessKey FileKey;
-
-/* One "<id>.md" of an inbox. Its readiness (scan clock, events, parse
- * cache) is a CfReadiness that only cf_readiness_step () changes: the
- * scan clock orders scans and events (see cf-readiness.h). */
-typedef struct _Project Project;
-
-typedef struct {
-  Project *project;
-  char *id;
-  CfReadiness readiness;
-
-  CfPriority priority;
-  guint attempts;
-  gint64 last_attempt_end;
-  const char *provider;        /* static, from cf_delegate_route */
-  gboolean local_only;
-
-  gboolean counted;            /* in the pending count */
-  gboolean listed;             /* in cf_inbox_list_pending */
-  gboolean routed;             /* listed, and its frontmatter names a remote provider */
-  GSequenceIter *queued;       /* its place in project->queue while listed */
-  CfPriority queued_priority;  /* the sort key it was queued with */
-  gint64 queued_mtime;
-} Entry;
-
-struct _CfInbox {
-  GObject parent_instance;
-
-  CfConfig *config;
-  CfState *state;
-  GCancellable *cancellable;   /* non-NULL while started */
-
-  GHashTable *projects;        /* path → Project* */
-  GHashTable *candidates;      /* directory path → GFileMonitor* (future projects) */
-  GFileMonitor *dir_monitor;   /* projects.dir */
-  char *dir_monitor_path;
-  GHashTable *warned;          /* explicit projects whose failure was logged */
-  gboolean capped_logged;
-
-  guint64 clock;
-  gpointer discovery_job;      /* the discovery in flight, NULL = none */
-  gboolean want_full;
-  gboolean want_discover;
-  guint discover_timer_id;
-  guint full_timer_id;
-  guint scan_idle_id;
-  guint flush_id;
-  gboolean emit_available;
-
-  guint pending;
-  guint routed;                /* entries routed */
-  guint64 scans;
-  guint64 parses;
-};
-
-struct _Project {
-  CfInbox *inbox;
-  char *path;
-  GFile *inbox_dir;
-  gboolean explicit;
-  GFileMonitor *monitor;
-  GHashTable *entries;         /* id → Entry* */
-  GSequence *queue;            /* the listed entries in queue order (queue_compare) */
-  guint64 applied_clock;       /* of the newest scan applied */
-  gpointer scan_job;           /* this project's own scan in flight */
-  gboolean scan_wanted;
-  guint settle_id;
-  gint64 settle_due;
-};
 
 enum {
   SIGNAL_TASKS_AVAILABLE,
@@ -111,9 +26,6 @@ static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (CfInbox, cf_inbox, G_TYPE_OBJECT)
 
-static void request_scan (Project *project, gint64 delay_usec);
-static void request_discover (CfInbox *self);
-static void request_full (CfInbox *self);
 
 static void
 log_task (GLogLevelFlags level, const char *project, const char *id, const char *text)
@@ -257,9 +169,9 @@ request_result_scans (Project *project, const CfReadinessEvent *event,
                       const CfReadinessResult *result)
 {
   if (result->actions & CF_READINESS_ACTION_SCAN)
-    request_scan (project, 0);
+    cf_inbox_request_scan (project, 0);
   if (result->actions & CF_READINESS_ACTION_SCAN_LATER)
-    request_scan (project, result->deadline - event->now);
+    cf_inbox_request_scan (project, result->deadline - event->now);
 }
 
 static Entry *
@@ -377,7 +289,7 @@ on_inbox_changed (GFileMonitor *monitor, GFile *file, GFile *other, GFileMonitor
   if (g_file_equal (file, project->inbox_dir) ||
       event == G_FILE_MONITOR_EVENT_PRE_UNMOUNT || event == G_FILE_MONITOR_EVENT_UNMOUNTED)
     {
-      request_discover (self);
+      cf_inbox_request_discover (self);
       return;
     }
 
@@ -390,7 +302,7 @@ on_inbox_changed (GFileMonitor *monitor, GFile *file, GFile *other, GFileMonitor
   if ((id != NULL && !cf_task_id_is_valid (id)) ||
       (other_id != NULL && !cf_task_id_is_valid (other_id)))
     {
-      request_scan (project, 0);
+      cf_inbox_request_scan (project, 0);
       if (id != NULL && !cf_task_id_is_valid (id))
         g_clear_pointer (&id, g_free);
       if (other_id != NULL && !cf_task_id_is_valid (other_id))
@@ -438,8 +350,8 @@ on_inbox_changed (GFileMonitor *monitor, GFile *file, GFile *other, GFileMonitor
     }
 }
 
-static Project *
-project_new (CfInbox *self, const char *path, gboolean explicit)
+Project *
+cf_inbox_project_new (CfInbox *self, const char *path, gboolean explicit)
 {
   Project *project = g_new0 (Project, 1);
   g_autofree char *inbox_path = g_build_filename (path, CF_TASKQ_QUEUE_DIR, "inbox", NULL);
@@ -464,566 +376,6 @@ project_new (CfInbox *self, const char *path, gboolean explicit)
   return project;
 }
 
-/* ---- scanning (worker thread) ------------------------------------------- */
-
-typedef struct {
-  char *id;
-  FileKey key;
-} Sighting;
-
-typedef struct {
-  char *name;
-  char *reason;
-} Rejection;
-
-typedef struct {
-  char *project;
-  gboolean ok;                 /* the inbox could be listed */
-  GArray *sightings;           /* Sighting */
-  GPtrArray *rejections;       /* Rejection* */
-  gint64 begin_mono;
-  gint64 end_mono;
-  gint64 begin_real;
-} Listing;
-
-typedef struct {
-  char *path;
-  gboolean explicit;
-} ProjectSpec;
-
-typedef struct {
-  GCancellable *cancellable;
-  guint64 clock;
-  gboolean discover;
-  gboolean scan_all;           /* scan every discovered project: a full scan */
-  char *projects_dir;
-  gboolean allow_other_owners; /* projects.allow_other_owners */
-  GPtrArray *explicit_paths;   /* char* */
-  GPtrArray *paths;            /* char*: projects to scan when not discovering */
-
-  GPtrArray *specs;            /* ProjectSpec*, when discovering */
-  GPtrArray *candidates;       /* char*: directories that may become projects */
-  gboolean capped;
-  GHashTable *failures;        /* unusable project → message */
-  GPtrArray *listings;         /* Listing* */
-} ScanJob;
-
-static void
-sighting_clear (Sighting *sighting)
-{
-  g_free (sighting->id);
-}
-
-static void
-rejection_free (Rejection *rejection)
-{
-  g_free (rejection->name);
-  g_free (rejection->reason);
-  g_free (rejection);
-}
-
-static void
-listing_free (Listing *listing)
-{
-  g_free (listing->project);
-  g_array_unref (listing->sightings);
-  g_ptr_array_unref (listing->rejections);
-  g_free (listing);
-}
-
-static void
-project_spec_free (ProjectSpec *spec)
-{
-  g_free (spec->path);
-  g_free (spec);
-}
-
-static void
-scan_job_free (ScanJob *job)
-{
-  g_clear_object (&job->cancellable);
-  g_free (job->projects_dir);
-  g_clear_pointer (&job->explicit_paths, g_ptr_array_unref);
-  g_clear_pointer (&job->paths, g_ptr_array_unref);
-  g_clear_pointer (&job->specs, g_ptr_array_unref);
-  g_clear_pointer (&job->candidates, g_ptr_array_unref);
-  g_clear_pointer (&job->failures, g_hash_table_unref);
-  g_clear_pointer (&job->listings, g_ptr_array_unref);
-  g_free (job);
-}
-
-static gint64
-mtime_usec (const struct stat *st)
-{
-  return (gint64) st->st_mtim.tv_sec * G_USEC_PER_SEC + st->st_mtim.tv_nsec / 1000;
-}
-
-static void
-stat_meta (int meta_fd, const char *id, FileKey *key)
-{
-  char name[CF_TASK_ID_MAX_LENGTH + sizeof ".json"];
-  struct stat st;
-
-  key->meta_mtime = 0;
-  key->meta_size = -1;
-  key->meta_ino = 0;
-  if (meta_fd < 0)
-    return;
-  g_snprintf (name, sizeof name, "%s.json", id);
-  if (fstatat (meta_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG (st.st_mode))
-    {
-      key->meta_mtime = mtime_usec (&st);
-      key->meta_size = st.st_size;
-      key->meta_ino = st.st_ino;
-    }
-}
-
-static int
-open_meta_dir (const char *project)
-{
-  g_autofree char *path = g_build_filename (project, CF_TASKQ_QUEUE_DIR, QUEUE_META_DIR, NULL);
-
-  return open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-}
-
-/* The key of inbox/<id>.md now; FALSE when it is not a regular file there. */
-static gboolean
-read_key (const char *project, const char *id, FileKey *key)
-{
-  g_autofree char *path = cf_taskq_task_path (project, CF_TASK_PLACE_INBOX, id);
-  struct stat st;
-  int meta_fd;
-
-  if (path == NULL || lstat (path, &st) < 0 || !S_ISREG (st.st_mode))
-    return FALSE;
-  key->mtime = mtime_usec (&st);
-  key->size = st.st_size;
-  meta_fd = open_meta_dir (project);
-  stat_meta (meta_fd, id, key);
-  if (meta_fd >= 0)
-    close (meta_fd);
-  return TRUE;
-}
-
-static Listing *
-list_inbox (const char *project)
-{
-  Listing *listing = g_new0 (Listing, 1);
-  g_autoptr(GPtrArray) entries = NULL;
-  g_autoptr(GPtrArray) rejected = NULL;
-  g_autoptr(GError) error = NULL;
-  int meta_fd;
-
-  listing->project = g_strdup (project);
-  listing->sightings = g_array_new (FALSE, FALSE, sizeof (Sighting));
-  g_array_set_clear_func (listing->sightings, (GDestroyNotify) sighting_clear);
-  listing->rejections = g_ptr_array_new_with_free_func ((GDestroyNotify) rejection_free);
-  listing->begin_mono = g_get_monotonic_time ();
-  listing->begin_real = g_get_real_time ();
-
-  if (!cf_taskq_scan_inbox (project, &entries, &rejected, &error))
-    {
-      if (!g_error_matches (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_FOUND))
-        g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                          "CF_PROJECT", project,
-                          "MESSAGE", "cannot scan the inbox: %s", error->message);
-      listing->end_mono = g_get_monotonic_time ();
-      return listing;
-    }
-  listing->ok = TRUE;
-
-  meta_fd = open_meta_dir (project);
-  for (guint i = 0; i < entries->len; i++)
-    {
-      CfTaskqEntry *entry = g_ptr_array_index (entries, i);
-      Sighting *sighting;
-
-      /* A remote job has it until it is finished: not waiting for a session. */
-      if (entry->delegated)
-        continue;
-      g_array_set_size (listing->sightings, listing->sightings->len + 1);
-      sighting = &g_array_index (listing->sightings, Sighting, listing->sightings->len - 1);
-      sighting->id = g_steal_pointer (&entry->id);
-      sighting->key.mtime = entry->mtime_usec;
-      sighting->key.size = entry->size;
-      stat_meta (meta_fd, sighting->id, &sighting->key);
-    }
-  if (meta_fd >= 0)
-    close (meta_fd);
-
-  for (guint i = 0; i < rejected->len; i++)
-    {
-      CfTaskqRejected *item = g_ptr_array_index (rejected, i);
-      g_autoptr(GError) reject_error = NULL;
-      Rejection *rejection;
-
-      if (!cf_taskq_reject (project, item->name, item->reason, g_get_real_time (), &reject_error))
-        {
-          if (!g_error_matches (reject_error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_FOUND))
-            g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                              "CF_PROJECT", project,
-                              "MESSAGE", "cannot move a refused inbox file to failed/: %s",
-                              reject_error->message);
-          continue;
-        }
-      rejection = g_new0 (Rejection, 1);
-      rejection->name = g_steal_pointer (&item->name);
-      rejection->reason = g_steal_pointer (&item->reason);
-      g_ptr_array_add (listing->rejections, rejection);
-    }
-  listing->end_mono = g_get_monotonic_time ();
-  return listing;
-}
-
-static gboolean
-is_directory (const char *path)
-{
-  struct stat st;
-
-  return stat (path, &st) == 0 && S_ISDIR (st.st_mode);
-}
-
-/* Whoever owns a project writes the tasks Claude runs with the service
- * user's accounts: only the service user's and root's projects are served
- * unless projects.allow_other_owners says otherwise. FALSE with *out_message
- * (naming the project and its owner) for another user's project. */
-static gboolean
-owner_allowed (const char *path, gboolean allow_other_owners, char **out_message)
-{
-  struct stat st;
-  struct passwd entry, *found = NULL;
-  char buffer[4096];
-  g_autofree char *owner = NULL;
-
-  if (allow_other_owners || stat (path, &st) < 0 || st.st_uid == 0 || st.st_uid == geteuid ())
-    return TRUE;
-  if (getpwuid_r (st.st_uid, &entry, buffer, sizeof buffer, &found) == 0 && found != NULL)
-    owner = g_strdup_printf ("%s (uid %u)", found->pw_name, (guint) st.st_uid);
-  else
-    owner = g_strdup_printf ("uid %u", (guint) st.st_uid);
-  *out_message = g_strdup_printf (_("%s: owned by %s, neither the service user nor root; its "
-                                    "tasks are not run (projects.allow_other_owners allows it)"),
-                                  path, owner);
-  return FALSE;
-}
-
-static int
-compare_strings (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
-}
-
-static void
-discover (ScanJob *job)
-{
-  g_autoptr(GHashTable) known = g_hash_table_new (g_str_hash, g_str_equal);
-
-  job->specs = g_ptr_array_new_with_free_func ((GDestroyNotify) project_spec_free);
-  job->candidates = g_ptr_array_new_with_free_func (g_free);
-  job->failures = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-
-  /* Configured projects first: their queue is created here, so the look at
-   * projects.dir below already sees the ones that live there. */
-  for (guint i = 0; i < job->explicit_paths->len; i++)
-    {
-      const char *path = g_ptr_array_index (job->explicit_paths, i);
-      g_autoptr(GError) error = NULL;
-      g_autofree char *refusal = NULL;
-      ProjectSpec *spec;
-
-      if (g_hash_table_contains (known, path))
-        continue;
-      if (!owner_allowed (path, job->allow_other_owners, &refusal))
-        {
-          g_hash_table_replace (job->failures, g_strdup (path), g_steal_pointer (&refusal));
-          continue;
-        }
-      if (!cf_taskq_ensure_dirs (path, &error))
-        {
-          g_hash_table_replace (job->failures, g_strdup (path), g_strdup (error->message));
-          continue;
-        }
-      spec = g_new0 (ProjectSpec, 1);
-      spec->path = g_strdup (path);
-      spec->explicit = TRUE;
-      g_ptr_array_add (job->specs, spec);
-      g_hash_table_add (known, spec->path);
-    }
-
-  if (job->projects_dir != NULL)
-    {
-      g_autoptr(GDir) dir = g_dir_open (job->projects_dir, 0, NULL);
-      g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-      const char *name;
-
-      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-        if (name[0] != '.')
-          g_ptr_array_add (names, g_strdup (name));
-      g_ptr_array_sort (names, compare_strings);
-
-      for (guint i = 0; i < names->len; i++)
-        {
-          g_autofree char *path = g_build_filename (job->projects_dir, names->pdata[i], NULL);
-          g_autofree char *queue = NULL;
-          g_autofree char *inbox = NULL;
-
-          if (g_hash_table_contains (known, path) || !is_directory (path))
-            continue;
-          queue = g_build_filename (path, CF_TASKQ_QUEUE_DIR, NULL);
-          inbox = g_build_filename (queue, "inbox", NULL);
-          if (is_directory (inbox))
-            {
-              g_autoptr(GError) error = NULL;
-              g_autofree char *refusal = NULL;
-              ProjectSpec *spec;
-
-              if (!owner_allowed (path, job->allow_other_owners, &refusal))
-                {
-                  g_hash_table_replace (job->failures, g_steal_pointer (&path),
-                                        g_steal_pointer (&refusal));
-                  continue;
-                }
-              /* A queue directory that is a symlink: refused, not followed. */
-              if (!cf_taskq_ensure_dirs (path, &error))
-                {
-                  g_hash_table_replace (job->failures, g_steal_pointer (&path),
-                                        g_strdup (error->message));
-                  continue;
-                }
-              spec = g_new0 (ProjectSpec, 1);
-              spec->path = g_steal_pointer (&path);
-              g_ptr_array_add (job->specs, spec);
-              g_hash_table_add (known, spec->path);
-            }
-          else if (job->candidates->len >= MAX_CANDIDATE_WATCHES)
-            job->capped = TRUE;
-          else if (is_directory (queue))
-            g_ptr_array_add (job->candidates, g_steal_pointer (&queue));
-          else
-            g_ptr_array_add (job->candidates, g_steal_pointer (&path));
-        }
-    }
-}
-
-typedef struct {
-  GPtrArray *paths;
-  Listing **listings;          /* one slot per path */
-  GCancellable *cancellable;
-  gint next;                   /* atomic: the next path to take */
-} ListWork;
-
-static gpointer
-list_worker (gpointer data)
-{
-  ListWork *work = data;
-  gint i;
-
-  while ((i = g_atomic_int_add (&work->next, 1)) < (gint) work->paths->len)
-    {
-      if (g_cancellable_is_cancelled (work->cancellable))
-        break;
-      work->listings[i] = list_inbox (g_ptr_array_index (work->paths, i));
-    }
-  return NULL;
-}
-
-static GPtrArray *
-list_inboxes (GPtrArray *paths, GCancellable *cancellable)
-{
-  GPtrArray *listings = g_ptr_array_new_with_free_func ((GDestroyNotify) listing_free);
-  ListWork work = { paths, NULL, cancellable, 0 };
-  GThread *helpers[MAX_SCAN_THREADS - 1];
-  guint n_helpers;
-
-  if (paths == NULL || paths->len == 0)
-    return listings;
-  work.listings = g_new0 (Listing *, paths->len);
-  n_helpers = MIN (MIN ((guint) g_get_num_processors (), MAX_SCAN_THREADS),
-                   paths->len / PROJECTS_PER_SCAN_THREAD + 1) - 1;
-  for (guint i = 0; i < n_helpers; i++)
-    helpers[i] = g_thread_new ("cf-inbox-scan", list_worker, &work);
-  list_worker (&work);
-  for (guint i = 0; i < n_helpers; i++)
-    g_thread_join (helpers[i]);
-
-  for (guint i = 0; i < paths->len; i++)
-    if (work.listings[i] != NULL)
-      g_ptr_array_add (listings, work.listings[i]);
-  g_free (work.listings);
-  return listings;
-}
-
-static void
-scan_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-  ScanJob *job = task_data;
-  GPtrArray *paths = job->paths;
-  g_autoptr(GPtrArray) spec_paths = NULL;
-
-  if (job->discover)
-    {
-      discover (job);
-      if (job->scan_all)
-        {
-          spec_paths = g_ptr_array_new ();
-          for (guint i = 0; i < job->specs->len; i++)
-            g_ptr_array_add (spec_paths, ((ProjectSpec *) g_ptr_array_index (job->specs, i))->path);
-          paths = spec_paths;
-        }
-    }
-
-  job->listings = list_inboxes (paths, job->cancellable);
-  g_task_return_boolean (task, TRUE);
-}
-
-/* ---- parsing (worker thread) ------------------------------------------- */
-
-/* CF_READINESS_PARSE_REJECTED: MESSAGE = reason; CF_READINESS_PARSE_ERROR: MESSAGE says why. */
-typedef CfReadinessParse ParseOutcome;
-
-typedef struct {
-  char *project;
-  char *id;
-  FileKey key;
-  gboolean may_refuse;         /* else a content error is CF_READINESS_PARSE_DEFERRED */
-  ParseOutcome outcome;
-  CfPriority priority;
-  guint attempts;
-  gint64 last_attempt_end;
-  const char *provider;
-  gboolean local_only;
-  char *message;
-} ParseItem;
-
-typedef struct {
-  GCancellable *cancellable;
-  GPtrArray *items;            /* ParseItem* */
-} ParseJob;
-
-static void
-parse_item_free (ParseItem *item)
-{
-  if (item == NULL)
-    return;
-  g_free (item->project);
-  g_free (item->id);
-  g_free (item->message);
-  g_free (item);
-}
-
-static void
-parse_job_free (ParseJob *job)
-{
-  g_clear_object (&job->cancellable);
-  g_ptr_array_unref (job->items);
-  g_free (job);
-}
-
-/* Problems of the file itself, which no retry would fix. */
-static gboolean
-is_refusal (const GError *error, const char *project, const char *id)
-{
-  if (error->domain == CF_TASK_ERROR)
-    return TRUE;
-  if (g_error_matches (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_REGULAR) ||
-      g_error_matches (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_TOO_LARGE))
-    return TRUE;
-  if (g_error_matches (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_FAILED))
-    {
-      g_autofree char *path = cf_taskq_task_path (project, CF_TASK_PLACE_INBOX, id);
-      return access (path, R_OK) < 0 && (errno == EACCES || errno == EPERM);
-    }
-  return FALSE;
-}
-
-static void
-parse_one (ParseItem *item)
-{
-  g_autoptr(CfTask) task = NULL;
-  g_autoptr(CfTaskMeta) meta = NULL;
-  g_autoptr(GError) error = NULL;
-  FileKey now;
-
-  if (!cf_taskq_read_task (item->project, item->id, &task, &error))
-    {
-      if (g_error_matches (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_FOUND))
-        item->outcome = CF_READINESS_PARSE_GONE;
-      else if (g_error_matches (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_WRITING))
-        item->outcome = CF_READINESS_PARSE_WRITING;
-      else if (!is_refusal (error, item->project, item->id))
-        {
-          item->outcome = CF_READINESS_PARSE_ERROR;
-          item->message = g_strdup (error->message);
-        }
-      else if (!read_key (item->project, item->id, &now))
-        item->outcome = CF_READINESS_PARSE_GONE;
-      else if (now.mtime != item->key.mtime || now.size != item->key.size)
-        /* A half-written file fails to parse; only one that stood still is refused. */
-        item->outcome = CF_READINESS_PARSE_CHANGED;
-      else if (error->domain == CF_TASK_ERROR && !item->may_refuse)
-        item->outcome = CF_READINESS_PARSE_DEFERRED;
-      else
-        {
-          g_autoptr(GError) reject_error = NULL;
-
-          if (cf_taskq_reject (item->project, item->id, error->message, g_get_real_time (),
-                               &reject_error))
-            {
-              item->outcome = CF_READINESS_PARSE_REJECTED;
-              item->message = g_strdup (error->message);
-            }
-          else if (g_error_matches (reject_error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_FOUND))
-            item->outcome = CF_READINESS_PARSE_GONE;
-          else
-            {
-              item->outcome = CF_READINESS_PARSE_ERROR;
-              item->message = g_strdup_printf ("%s; moving it to failed/ failed too: %s",
-                                               error->message, reject_error->message);
-            }
-        }
-      return;
-    }
-
-  if (!cf_taskq_read_meta (item->project, item->id, &meta, &error))
-    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
-                      "CF_TASK", item->id,
-                      "MESSAGE", "%s: %s", item->project, error->message);
-  if (!read_key (item->project, item->id, &now))
-    {
-      item->outcome = CF_READINESS_PARSE_GONE;
-      return;
-    }
-  if (!cf_readiness_key_equal (&now, &item->key))
-    {
-      item->outcome = CF_READINESS_PARSE_CHANGED;
-      return;
-    }
-  item->outcome = CF_READINESS_PARSE_OK;
-  item->priority = task->priority;
-  item->provider = cf_delegate_route_task (task).provider;
-  if (meta != NULL)
-    {
-      item->local_only = meta->local_only;
-      item->attempts = meta->attempts;
-      /* A requeue records no finish time: the move back ended the attempt. */
-      if (meta->attempts > 0)
-        item->last_attempt_end = MAX (meta->finished_at_usec, meta->updated_at_usec);
-    }
-}
-
-static void
-parse_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-  ParseJob *job = task_data;
-
-  for (guint i = 0; i < job->items->len; i++)
-    {
-      if (g_cancellable_is_cancelled (job->cancellable))
-        break;
-      parse_one (g_ptr_array_index (job->items, i));
-    }
-  g_task_return_boolean (task, TRUE);
-}
 
 /* ---- applying results (main loop) -------------------------------------- */
 
@@ -1102,8 +454,8 @@ start_parse (CfInbox *self, GPtrArray *items)
   job->items = g_ptr_array_ref (items);
   self->parses += items->len;
   g_task_set_source_tag (task, start_parse);
-  g_task_set_task_data (task, job, (GDestroyNotify) parse_job_free);
-  g_task_run_in_thread (task, parse_in_thread);
+  g_task_set_task_data (task, job, (GDestroyNotify) cf_inbox_parse_job_free);
+  g_task_run_in_thread (task, cf_inbox_parse_in_thread);
 }
 
 /* Adds PROJECT's entries that need reading to *BATCH. */
@@ -1130,7 +482,7 @@ queue_parses (CfInbox *self, Project *project, GPtrArray **batch)
       item->key = entry->readiness.key;
       item->may_refuse = (step.actions & CF_READINESS_ACTION_MAY_REFUSE) != 0;
       if (*batch == NULL)
-        *batch = g_ptr_array_new_with_free_func ((GDestroyNotify) parse_item_free);
+        *batch = g_ptr_array_new_with_free_func ((GDestroyNotify) cf_inbox_parse_item_free);
       g_ptr_array_add (*batch, item);
     }
 }
@@ -1146,7 +498,7 @@ flush_parses (CfInbox *self, GPtrArray **batch)
     {
       guint end = MIN (start + PARSE_CHUNK, items->len);
       g_autoptr(GPtrArray) chunk = g_ptr_array_new_full (end - start,
-                                                         (GDestroyNotify) parse_item_free);
+                                                         (GDestroyNotify) cf_inbox_parse_item_free);
 
       for (guint i = start; i < end; i++)
         g_ptr_array_add (chunk, g_steal_pointer (&items->pdata[i]));
@@ -1167,7 +519,7 @@ reconcile (CfInbox *self, Project *project, Listing *listing, guint64 clock, gbo
     return;                    /* a newer scan of this inbox was applied already */
   project->applied_clock = clock;
   if (!listing->ok)
-    request_discover (self);
+    cf_inbox_request_discover (self);
 
   for (guint i = 0; i < listing->sightings->len; i++)
     {
@@ -1205,7 +557,7 @@ reconcile (CfInbox *self, Project *project, Listing *listing, guint64 clock, gbo
 
   queue_parses (self, project, batch);
   if (unsettled)
-    request_scan (project, READINESS->settle_usec);
+    cf_inbox_request_scan (project, READINESS->settle_usec);
 }
 
 static void
@@ -1222,65 +574,6 @@ emit_rejections (CfInbox *self, Listing *listing)
     }
 }
 
-static void
-watch_candidates (CfInbox *self, GPtrArray *paths, gboolean capped);
-
-static void
-apply_discovery (CfInbox *self, ScanJob *job)
-{
-  g_autoptr(GHashTable) wanted = g_hash_table_new (g_str_hash, g_str_equal);
-  GHashTableIter iter;
-  gpointer key, value;
-
-  for (guint i = 0; i < job->specs->len; i++)
-    {
-      ProjectSpec *spec = g_ptr_array_index (job->specs, i);
-      Project *project = g_hash_table_lookup (self->projects, spec->path);
-
-      g_hash_table_add (wanted, spec->path);
-      if (project != NULL)
-        {
-          project->explicit = spec->explicit;
-          continue;
-        }
-      project = project_new (self, spec->path, spec->explicit);
-      g_hash_table_insert (self->projects, project->path, project);
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                        "CF_PROJECT", project->path,
-                        "MESSAGE", "%s: watching the inbox", project->path);
-      /* The monitor exists from now on; this scan covers what came before. */
-      request_scan (project, 0);
-    }
-
-  g_hash_table_iter_init (&iter, self->projects);
-  while (g_hash_table_iter_next (&iter, &key, &value))
-    if (!g_hash_table_contains (wanted, key))
-      {
-        g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                          "CF_PROJECT", (const char *) key,
-                          "MESSAGE", "%s: inbox gone, no longer watched", (const char *) key);
-        g_hash_table_iter_remove (&iter);
-      }
-
-  g_hash_table_iter_init (&iter, job->failures);
-  while (g_hash_table_iter_next (&iter, &key, &value))
-    if (!g_hash_table_contains (self->warned, key))
-      {
-        g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                          "CF_PROJECT", (const char *) key,
-                          "MESSAGE", "project not usable, will retry: %s",
-                          (const char *) value);
-        g_hash_table_add (self->warned, g_strdup (key));
-      }
-  g_hash_table_iter_init (&iter, self->warned);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    if (!g_hash_table_contains (job->failures, key))
-      g_hash_table_iter_remove (&iter);
-
-  watch_candidates (self, job->candidates, job->capped);
-}
-
-static void maybe_start_discovery (CfInbox *self);
 static void start_project_scans (CfInbox *self);
 
 static void
@@ -1298,7 +591,7 @@ on_scanned (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
 
   if (job->discover)
-    apply_discovery (self, job);
+    cf_inbox_apply_discovery (self, job);
 
   for (guint i = 0; i < job->listings->len; i++)
     {
@@ -1322,14 +615,14 @@ on_scanned (GObject *source, GAsyncResult *result, gpointer user_data)
         self->scans++;
       if (self->discovery_job == job)
         self->discovery_job = NULL;
-      maybe_start_discovery (self);
+      cf_inbox_maybe_start_discovery (self);
     }
   if (rescan_projects)
     start_project_scans (self);
 }
 
-static ScanJob *
-scan_job_new (CfInbox *self)
+ScanJob *
+cf_inbox_scan_job_new (CfInbox *self)
 {
   ScanJob *job = g_new0 (ScanJob, 1);
 
@@ -1338,93 +631,14 @@ scan_job_new (CfInbox *self)
   return job;
 }
 
-static void
-run_scan_job (CfInbox *self, ScanJob *job)
+void
+cf_inbox_run_scan_job (CfInbox *self, ScanJob *job)
 {
   g_autoptr(GTask) task = g_task_new (self, NULL, on_scanned, NULL);
 
-  g_task_set_source_tag (task, run_scan_job);
-  g_task_set_task_data (task, job, (GDestroyNotify) scan_job_free);
-  g_task_run_in_thread (task, scan_in_thread);
-}
-
-static char *
-canonical_project (const char *path)
-{
-  if (path == NULL || *path == '\0' || !g_path_is_absolute (path))
-    return NULL;
-  return g_canonicalize_filename (path, "/");
-}
-
-static void
-start_discovery (CfInbox *self, gboolean scan_all)
-{
-  ScanJob *job = scan_job_new (self);
-  CfConfig *config = self->config;
-
-  job->discover = TRUE;
-  job->scan_all = scan_all;
-  job->projects_dir = canonical_project (config->projects_dir);
-  job->allow_other_owners = config->projects_allow_other_owners;
-  job->explicit_paths = g_ptr_array_new_with_free_func (g_free);
-  for (guint i = 0; config->projects_extra[i] != NULL; i++)
-    {
-      char *path = canonical_project (config->projects_extra[i]);
-      if (path != NULL)
-        g_ptr_array_add (job->explicit_paths, path);
-    }
-  for (guint i = 0; i < config->dedicated->len; i++)
-    {
-      CfDedicatedConfig *dedicated = g_ptr_array_index (config->dedicated, i);
-      char *path = canonical_project (dedicated->project);
-      if (path != NULL)
-        g_ptr_array_add (job->explicit_paths, path);
-    }
-  self->discovery_job = job;
-  run_scan_job (self, job);
-}
-
-static void
-maybe_start_discovery (CfInbox *self)
-{
-  if (self->cancellable == NULL || self->discovery_job != NULL)
-    return;
-  if (self->want_full)
-    {
-      self->want_full = FALSE;
-      self->want_discover = FALSE;
-      start_discovery (self, TRUE);
-    }
-  else if (self->want_discover)
-    {
-      self->want_discover = FALSE;
-      start_discovery (self, FALSE);
-    }
-}
-
-static void
-request_full (CfInbox *self)
-{
-  self->want_full = TRUE;
-  maybe_start_discovery (self);
-}
-
-static gboolean
-on_discover_timer (gpointer user_data)
-{
-  CfInbox *self = user_data;
-
-  self->discover_timer_id = 0;
-  self->want_discover = TRUE;
-  maybe_start_discovery (self);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-request_discover (CfInbox *self)
-{
-  if (self->cancellable != NULL && self->discover_timer_id == 0)
-    self->discover_timer_id = g_timeout_add (DISCOVER_DELAY_MS, on_discover_timer, self);
+  g_task_set_source_tag (task, cf_inbox_run_scan_job);
+  g_task_set_task_data (task, job, (GDestroyNotify) cf_inbox_scan_job_free);
+  g_task_run_in_thread (task, cf_inbox_scan_in_thread);
 }
 
 static void
@@ -1445,7 +659,7 @@ start_project_scans (CfInbox *self)
         continue;
       if (job == NULL)
         {
-          job = scan_job_new (self);
+          job = cf_inbox_scan_job_new (self);
           job->paths = g_ptr_array_new_with_free_func (g_free);
         }
       project->scan_wanted = FALSE;
@@ -1453,7 +667,7 @@ start_project_scans (CfInbox *self)
       g_ptr_array_add (job->paths, g_strdup (project->path));
     }
   if (job != NULL)
-    run_scan_job (self, job);
+    cf_inbox_run_scan_job (self, job);
 }
 
 static gboolean
@@ -1472,12 +686,12 @@ on_settle (gpointer user_data)
   Project *project = user_data;
 
   project->settle_id = 0;
-  request_scan (project, 0);
+  cf_inbox_request_scan (project, 0);
   return G_SOURCE_REMOVE;
 }
 
-static void
-request_scan (Project *project, gint64 delay_usec)
+void
+cf_inbox_request_scan (Project *project, gint64 delay_usec)
 {
   CfInbox *self = project->inbox;
 
@@ -1501,130 +715,12 @@ request_scan (Project *project, gint64 delay_usec)
   }
 }
 
-/* ---- watching for new projects ----------------------------------------- */
-
-static void
-on_projects_dir_changed (GFileMonitor *monitor, GFile *file, GFile *other,
-                         GFileMonitorEvent event, gpointer user_data)
-{
-  g_autofree char *name = g_file_get_basename (file);
-
-  if (name != NULL && name[0] == '.')
-    return;
-  request_discover (CF_INBOX (user_data));
-}
-
-/* A watched would-be project: only the directories that make it one matter
- * (a busy repository without a queue must not cause discoveries). */
-static void
-on_candidate_changed (GFileMonitor *monitor, GFile *file, GFile *other,
-                      GFileMonitorEvent event, gpointer user_data)
-{
-  g_autofree char *name = g_file_get_basename (file);
-  g_autofree char *other_name = other != NULL ? g_file_get_basename (other) : NULL;
-
-  if (g_strcmp0 (name, CF_TASKQ_QUEUE_DIR) == 0 || g_strcmp0 (name, "inbox") == 0 ||
-      g_strcmp0 (other_name, CF_TASKQ_QUEUE_DIR) == 0 || g_strcmp0 (other_name, "inbox") == 0)
-    request_discover (CF_INBOX (user_data));
-}
-
-static void
-drop_monitor (gpointer data)
-{
-  GFileMonitor *monitor = data;
-
-  g_signal_handlers_disconnect_matched (monitor, G_SIGNAL_MATCH_FUNC, 0, 0, NULL,
-                                        on_candidate_changed, NULL);
-  g_file_monitor_cancel (monitor);
-  g_object_unref (monitor);
-}
-
-static void
-watch_candidates (CfInbox *self, GPtrArray *paths, gboolean capped)
-{
-  g_autoptr(GHashTable) wanted = g_hash_table_new (g_str_hash, g_str_equal);
-  GHashTableIter iter;
-  gpointer key;
-  gboolean added = FALSE;
-
-  for (guint i = 0; i < paths->len; i++)
-    {
-      const char *path = g_ptr_array_index (paths, i);
-      g_autoptr(GFile) file = NULL;
-      g_autoptr(GError) error = NULL;
-      GFileMonitor *monitor;
-
-      g_hash_table_add (wanted, (gpointer) path);
-      if (g_hash_table_contains (self->candidates, path))
-        continue;
-      file = g_file_new_for_path (path);
-      monitor = g_file_monitor_directory (file, G_FILE_MONITOR_WATCH_MOVES, NULL, &error);
-      if (monitor == NULL)
-        {
-          g_debug ("inbox: cannot watch %s: %s", path, error->message);
-          continue;
-        }
-      g_signal_connect (monitor, "changed", G_CALLBACK (on_candidate_changed), self);
-      g_hash_table_insert (self->candidates, g_strdup (path), monitor);
-      added = TRUE;
-    }
-
-  g_hash_table_iter_init (&iter, self->candidates);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    if (!g_hash_table_contains (wanted, key))
-      g_hash_table_iter_remove (&iter);
-
-  if (capped && !self->capped_logged)
-    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                      "CF_PROJECT", self->config->projects_dir,
-                      "MESSAGE", "%s: more than %u directories without a queue; new projects "
-                      "among the others are found by the periodic scan",
-                      self->config->projects_dir, MAX_CANDIDATE_WATCHES);
-  self->capped_logged = capped;
-
-  /* What changed between the look and the new watches would go unseen. */
-  if (added)
-    request_discover (self);
-}
-
-static void
-watch_projects_dir (CfInbox *self)
-{
-  g_autofree char *path = canonical_project (self->config->projects_dir);
-  g_autoptr(GFile) file = NULL;
-  g_autoptr(GError) error = NULL;
-
-  if (g_strcmp0 (path, self->dir_monitor_path) == 0 && (path == NULL || self->dir_monitor != NULL))
-    return;
-  if (self->dir_monitor != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (self->dir_monitor, self);
-      g_file_monitor_cancel (self->dir_monitor);
-      g_clear_object (&self->dir_monitor);
-    }
-  g_clear_pointer (&self->dir_monitor_path, g_free);
-  if (path == NULL)
-    return;
-  file = g_file_new_for_path (path);
-  self->dir_monitor = g_file_monitor_directory (file, G_FILE_MONITOR_WATCH_MOVES, NULL, &error);
-  if (self->dir_monitor == NULL)
-    {
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                        "CF_PROJECT", path,
-                        "MESSAGE", "%s: cannot watch for new projects, relying on periodic "
-                        "scans: %s", path, error->message);
-      return;
-    }
-  g_signal_connect (self->dir_monitor, "changed", G_CALLBACK (on_projects_dir_changed), self);
-  self->dir_monitor_path = g_steal_pointer (&path);
-}
-
 /* ---- public API --------------------------------------------------------- */
 
 static gboolean
 on_full_timer (gpointer user_data)
 {
-  request_full (user_data);
+  cf_inbox_request_full (user_data);
   return G_SOURCE_CONTINUE;
 }
 
@@ -1645,9 +741,9 @@ cf_inbox_start (CfInbox *self)
   g_return_if_fail (self->cancellable == NULL);
 
   self->cancellable = g_cancellable_new ();
-  watch_projects_dir (self);
+  cf_inbox_watch_projects_dir (self);
   arm_full_timer (self);
-  request_full (self);
+  cf_inbox_request_full (self);
 }
 
 void
@@ -1686,16 +782,16 @@ cf_inbox_set_config (CfInbox *self, CfConfig *config)
   self->config = config;
   if (self->cancellable == NULL)
     return;
-  watch_projects_dir (self);
+  cf_inbox_watch_projects_dir (self);
   arm_full_timer (self);
-  request_full (self);
+  cf_inbox_request_full (self);
 }
 
 void
 cf_inbox_rescan (CfInbox *self)
 {
   g_return_if_fail (CF_IS_INBOX (self));
-  request_full (self);
+  cf_inbox_request_full (self);
 }
 
 /* ENTRY as a task whose strings belong to PROJECT and ENTRY. */
@@ -1810,7 +906,7 @@ cf_inbox_has_routed (CfInbox *self)
 static Project *
 lookup_project (CfInbox *self, const char *path)
 {
-  g_autofree char *canonical = canonical_project (path);
+  g_autofree char *canonical = cf_inbox_canonical_project (path);
 
   return canonical != NULL ? g_hash_table_lookup (self->projects, canonical) : NULL;
 }
@@ -1848,7 +944,7 @@ cf_inbox_list_projects (CfInbox *self)
   g_hash_table_iter_init (&iter, self->projects);
   while (g_hash_table_iter_next (&iter, &key, NULL))
     g_ptr_array_add (paths, g_strdup (key));
-  g_ptr_array_sort (paths, compare_strings);
+  g_ptr_array_sort (paths, cf_inbox_compare_strings);
   return paths;
 }
 
@@ -1918,7 +1014,7 @@ cf_inbox_init (CfInbox *self)
 {
   self->projects = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                           (GDestroyNotify) project_free);
-  self->candidates = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, drop_monitor);
+  self->candidates = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, cf_inbox_drop_monitor);
   self->warned = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 

@@ -91,7 +91,8 @@ static gboolean
 quiet_enough (const CfReadiness *self, gboolean same, const CfReadinessEvent *event,
               const CfReadinessConfig *config)
 {
-  if (self->writing_since != 0 && event->scan_begin - self->writing_since < config->writing_hold_usec)
+  if (self->writing_since != 0 &&
+      event->scan_begin - self->writing_since < config->writing_hold_usec)
     return FALSE;
   if (same && event->scan_begin - self->seen_mono >= config->settle_usec)
     return TRUE;
@@ -133,7 +134,8 @@ static void
 step_parsed (CfReadiness *self, const CfReadinessEvent *event, const CfReadinessConfig *config,
              CfReadinessResult *result)
 {
-  gboolean current = self != NULL && !self->gone && cf_readiness_key_equal (&self->key, &event->key);
+  gboolean current = self != NULL && !self->gone &&
+                     cf_readiness_key_equal (&self->key, &event->key);
 
   if (self != NULL && self->parse_in_flight &&
       cf_readiness_key_equal (&self->inflight_key, &event->key))

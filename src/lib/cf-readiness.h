@@ -49,7 +49,8 @@ typedef enum {
   CF_READINESS_UNSEEN,         /* an event announced it, no scan has seen it (yet) */
   CF_READINESS_WRITING,        /* not ready; a writer changed it (CREATED/CHANGED) */
   CF_READINESS_SETTLING,       /* not ready; waiting for a size and mtime that stand still */
-  CF_READINESS_SIGNALLED,      /* not ready; closed or moved in, waits for a scan begun after that */
+  CF_READINESS_SIGNALLED,      /* not ready; closed or moved in: a scan begun after that makes
+                                  it ready */
   CF_READINESS_READY,          /* ready, to be read */
   CF_READINESS_READING,        /* ready, being read (a parse of this version is in flight) */
   CF_READINESS_FAILED,         /* ready, but this version could not be read (I/O error) */
