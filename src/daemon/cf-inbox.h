@@ -34,7 +34,8 @@ G_BEGIN_DECLS
  *     fallback back (the writer still has the file open).
  * A file that changes after it was listed leaves the listing until it is
  * ready again. A scan that finds a not-yet-ready file looks again 500 ms
- * later (that project only).
+ * later (that project only). These rules are the state machine of
+ * cf-readiness.h (src/lib), which each entry goes through.
  *
  * Scans: a full scan re-derives the projects and lists every inbox (readdir
  * + lstat of each task and of its meta file) in a worker thread, at start,
