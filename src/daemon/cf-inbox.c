@@ -413,31 +413,16 @@ on_parsed (GObject *source, GAsyncResult *result, gpointer user_data)
           log_task (G_LOG_LEVEL_WARNING, item->project, item->id, text);
         }
 
-      switch (item->outcome)
+      /* Refreshing an entry whose state did not change does nothing. */
+      if (entry != NULL)
+        entry_refresh (self, entry);
+      if (item->outcome == CF_READINESS_PARSE_REJECTED)
         {
-        case CF_READINESS_PARSE_OK:
-        case CF_READINESS_PARSE_WRITING:
-        case CF_READINESS_PARSE_DEFERRED:
-          if (step.actions & (CF_READINESS_ACTION_STORE | CF_READINESS_ACTION_SCAN_LATER))
-            entry_refresh (self, entry);
-          break;
+          g_autofree char *name = g_strconcat (item->id, ".md", NULL);
 
-        case CF_READINESS_PARSE_REJECTED:
-          {
-            g_autofree char *name = g_strconcat (item->id, ".md", NULL);
-
-            log_task (G_LOG_LEVEL_WARNING, item->project, item->id, item->message);
-            if (entry != NULL)
-              entry_refresh (self, entry);
-            g_signal_emit (self, signals[SIGNAL_TASK_REJECTED], 0, item->project, name,
-                           item->message);
-          }
-          break;
-
-        case CF_READINESS_PARSE_CHANGED:
-        case CF_READINESS_PARSE_GONE:
-        case CF_READINESS_PARSE_ERROR:
-          break;
+          log_task (G_LOG_LEVEL_WARNING, item->project, item->id, item->message);
+          g_signal_emit (self, signals[SIGNAL_TASK_REJECTED], 0, item->project, name,
+                         item->message);
         }
       if (project != NULL)
         request_result_scans (project, &event, &step);
