@@ -83,7 +83,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   g_assert_true (cf_taskq_ensure_dirs (f->project, NULL));
   f->api = cf_test_job_api_new ();
   f->config = make_config (f, f->api->url);
-  f->state = cf_state_new (NULL);
+  f->state = cf_state_new ();
   f->finished = g_ptr_array_new_with_free_func (g_free);
   g_signal_connect (f->state, "task-finished", G_CALLBACK (on_task_finished), f);
   f->inbox = cf_inbox_new (f->config, f->state);

@@ -5,7 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cf-state.h"
+#include "cf-state-json.h"
+#include "cf-state-store.h"
 #include "cf-test-util.h"
 
 /* Warnings are part of the contract here (a quarantine is loud): record
@@ -67,24 +68,24 @@ populate (CfState *state)
 static void
 test_round_trip (Fixture *f, gconstpointer data)
 {
-  g_autoptr(CfState) a = cf_state_new (f->path);
-  g_autoptr(CfState) b = cf_state_new (f->path);
+  g_autoptr(CfState) a = cf_state_new ();
+  g_autoptr(CfStateStore) a_store = cf_state_store_new (a, f->path);
+  g_autoptr(CfState) b = cf_state_new ();
+  g_autoptr(CfStateStore) b_store = cf_state_store_new (b, f->path);
   g_autoptr(GError) error = NULL;
   g_autofree char *json_a = NULL;
   g_autofree char *json_b = NULL;
   g_autofree char *quarantined = NULL;
   CfSession *s;
-  gint64 when;
-  const char *from, *to;
   GStatBuf st;
 
   populate (a);
-  g_assert_true (cf_state_save_sync (a, &error));
+  g_assert_true (cf_state_store_save_sync (a_store, &error));
   g_assert_no_error (error);
   g_assert_cmpint (g_stat (f->path, &st), ==, 0);
   g_assert_cmpint (st.st_mode & 0777, ==, 0600);
 
-  g_assert_true (cf_state_load (b, &quarantined, &error));
+  g_assert_true (cf_state_store_load (b_store, &quarantined, &error));
   g_assert_no_error (error);
   g_assert_null (quarantined);
 
@@ -102,17 +103,17 @@ test_round_trip (Fixture *f, gconstpointer data)
   g_assert_cmpint (s->last_fail, ==, 1700000000000000);
   g_assert_cmpint (cf_state_lookup_session (b, "ccl-1-web")->kind, ==, CF_SESSION_DEDICATED);
   g_assert_cmpstr (cf_state_get_active_account (b), ==, "backup");
-  g_assert_cmpint (cf_state_get_swap_state (b), ==, CF_SWAP_SWITCHING);
-  g_assert_cmpstr (cf_state_get_swap_from (b), ==, "main");
-  g_assert_cmpstr (cf_state_get_swap_to (b), ==, "backup");
-  g_assert_cmpstr (cf_state_get_swap_reason (b), ==, "quota");
+  g_assert_cmpint (cf_state_get_swap_journal (b)->step, ==, CF_SWAP_SWITCHING);
+  g_assert_cmpstr (cf_state_get_swap_journal (b)->from, ==, "main");
+  g_assert_cmpstr (cf_state_get_swap_journal (b)->to, ==, "backup");
+  g_assert_cmpstr (cf_state_get_swap_journal (b)->reason, ==, "quota");
   g_assert_cmpint (cf_state_get_all_exhausted_until (b), ==, 1800000000000000);
-  g_assert_true (cf_state_get_partial_swap (b));
-  cf_state_get_last_swap (b, &when, &from, &to);
-  g_assert_cmpint (when, ==, 1750000000000000);
-  g_assert_cmpstr (from, ==, "main");
+  g_assert_true (cf_state_get_swap_journal (b)->partial);
+  g_assert_cmpint (cf_state_get_swap_journal (b)->last_when, ==, 1750000000000000);
+  g_assert_cmpstr (cf_state_get_swap_journal (b)->last_from, ==, "main");
+  g_assert_cmpstr (cf_state_get_swap_journal (b)->last_to, ==, "backup");
   /* The journal's reason when the switch was recorded. */
-  g_assert_cmpstr (cf_state_get_last_swap_reason (b), ==, "quota");
+  g_assert_cmpstr (cf_state_get_swap_journal (b)->last_reason, ==, "quota");
   {
     CfAccountState *main_account = cf_state_lookup_account (b, "main");
     CfAccountState *backup = cf_state_lookup_account (b, "backup");
@@ -128,7 +129,7 @@ test_round_trip (Fixture *f, gconstpointer data)
     g_assert_cmpint (week->source, ==, CF_USAGE_SOURCE_LIMIT);
     g_assert_cmpstr (backup->problem, ==, "authentication_failed");
   }
-  g_assert_cmpint (cf_state_get_return_at (b), ==, 1800000300000000);
+  g_assert_cmpint (cf_state_get_swap_journal (b)->return_at, ==, 1800000300000000);
   g_assert_true (cf_state_get_dispatch_paused (b));
   /* Counters on D-Bus count since start: a fresh load starts at zero. */
   g_assert_cmpuint (cf_state_get_counter (a, CF_COUNTER_DISPATCHED), ==, 2);
@@ -143,10 +144,11 @@ test_round_trip (Fixture *f, gconstpointer data)
 static void
 test_missing_file (Fixture *f, gconstpointer data)
 {
-  g_autoptr(CfState) state = cf_state_new (f->path);
+  g_autoptr(CfState) state = cf_state_new ();
+  g_autoptr(CfStateStore) state_store = cf_state_store_new (state, f->path);
   g_autoptr(GError) error = NULL;
 
-  g_assert_true (cf_state_load (state, NULL, &error));
+  g_assert_true (cf_state_store_load (state_store, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpstr (cf_state_get_active_account (state), ==, "");
 }
@@ -181,7 +183,8 @@ test_corrupt_quarantined (Fixture *f, gconstpointer data)
 {
   for (guint i = 0; i < G_N_ELEMENTS (corrupt_inputs); i++)
     {
-      g_autoptr(CfState) state = cf_state_new (f->path);
+      g_autoptr(CfState) state = cf_state_new ();
+      g_autoptr(CfStateStore) state_store = cf_state_store_new (state, f->path);
       g_autoptr(GError) error = NULL;
       g_autofree char *quarantined = NULL;
       g_autofree char *moved = NULL;
@@ -190,7 +193,7 @@ test_corrupt_quarantined (Fixture *f, gconstpointer data)
       g_mkdir_with_parents (dir, 0700);
       cf_test_write_file (f->path, corrupt_inputs[i]);
       populate (state);
-      g_assert_true (cf_state_load (state, &quarantined, &error));
+      g_assert_true (cf_state_store_load (state_store, &quarantined, &error));
       g_assert_no_error (error);
       g_assert_nonnull (quarantined);
       g_assert_true (g_str_has_prefix (quarantined, f->path));
@@ -205,7 +208,7 @@ test_corrupt_quarantined (Fixture *f, gconstpointer data)
       /* Started clean, whatever was in memory before. */
       g_assert_cmpstr (cf_state_get_active_account (state), ==, "");
       g_assert_null (cf_state_lookup_session (state, "ccl-auto-0"));
-      g_assert_false (cf_state_get_partial_swap (state));
+      g_assert_false (cf_state_get_swap_journal (state)->partial);
     }
 }
 
@@ -215,7 +218,8 @@ test_corrupt_quarantined (Fixture *f, gconstpointer data)
 static void
 test_deep_nesting_quarantined (Fixture *f, gconstpointer data)
 {
-  g_autoptr(CfState) state = cf_state_new (f->path);
+  g_autoptr(CfState) state = cf_state_new ();
+  g_autoptr(CfStateStore) state_store = cf_state_store_new (state, f->path);
   g_autoptr(GError) error = NULL;
   g_autofree char *quarantined = NULL;
   g_autofree char *dir = g_path_get_dirname (f->path);
@@ -226,7 +230,7 @@ test_deep_nesting_quarantined (Fixture *f, gconstpointer data)
   deep[size] = '\0';
   g_mkdir_with_parents (dir, 0700);
   cf_test_write_file (f->path, deep);
-  g_assert_true (cf_state_load (state, &quarantined, &error));
+  g_assert_true (cf_state_store_load (state_store, &quarantined, &error));
   g_assert_no_error (error);
   g_assert_nonnull (quarantined);
   g_unlink (quarantined);
@@ -247,7 +251,8 @@ test_not_read_quarantined (Fixture *f, gconstpointer data)
   g_mkdir_with_parents (dir, 0700);
   for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
     {
-      g_autoptr(CfState) state = cf_state_new (f->path);
+      g_autoptr(CfState) state = cf_state_new ();
+      g_autoptr(CfStateStore) state_store = cf_state_store_new (state, f->path);
       g_autoptr(GError) error = NULL;
       g_autofree char *quarantined = NULL;
 
@@ -261,7 +266,7 @@ test_not_read_quarantined (Fixture *f, gconstpointer data)
           g_assert_cmpint (ftruncate (fd, (off_t) 17 * 1024 * 1024), ==, 0);
           close (fd);
         }
-      g_assert_true (cf_state_load (state, &quarantined, &error));
+      g_assert_true (cf_state_store_load (state_store, &quarantined, &error));
       g_assert_no_error (error);
       g_assert_nonnull (quarantined);
       g_assert_false (g_file_test (f->path, G_FILE_TEST_EXISTS));
@@ -282,12 +287,13 @@ test_corrupt_copies_kept (Fixture *f, gconstpointer data)
   g_mkdir_with_parents (dir, 0700);
   for (guint i = 0; i < 3; i++)
     {
-      g_autoptr(CfState) state = cf_state_new (f->path);
+      g_autoptr(CfState) state = cf_state_new ();
+      g_autoptr(CfStateStore) state_store = cf_state_store_new (state, f->path);
       g_autoptr(GError) error = NULL;
       char *quarantined = NULL;
 
       cf_test_write_file (f->path, corrupt_inputs[i]);
-      g_assert_true (cf_state_load (state, &quarantined, &error));
+      g_assert_true (cf_state_store_load (state_store, &quarantined, &error));
       g_assert_no_error (error);
       g_assert_nonnull (quarantined);
       g_ptr_array_add (copies, quarantined);
@@ -314,7 +320,7 @@ count_changes (CfState *state, guint what, guint *flags)
 static void
 test_change_signals (Fixture *f, gconstpointer data)
 {
-  g_autoptr(CfState) state = cf_state_new (NULL);
+  g_autoptr(CfState) state = cf_state_new ();
   const char *accounts[] = { "main", NULL };
   guint flags = 0;
 
@@ -339,7 +345,7 @@ test_change_signals (Fixture *f, gconstpointer data)
 static void
 test_accounts_sync (Fixture *f, gconstpointer data)
 {
-  g_autoptr(CfState) state = cf_state_new (NULL);
+  g_autoptr(CfState) state = cf_state_new ();
   const char *first[] = { "main", "backup", NULL };
   const char *second[] = { "other", "main", NULL };
   g_autoptr(GPtrArray) list = NULL;
@@ -359,24 +365,26 @@ test_accounts_sync (Fixture *f, gconstpointer data)
 static void
 test_autosave_debounced (Fixture *f, gconstpointer data)
 {
-  g_autoptr(CfState) state = cf_state_new (f->path);
-  g_autoptr(CfState) reread = cf_state_new (f->path);
+  g_autoptr(CfState) state = cf_state_new ();
+  g_autoptr(CfStateStore) state_store = cf_state_store_new (state, f->path);
+  g_autoptr(CfState) reread = cf_state_new ();
+  g_autoptr(CfStateStore) reread_store = cf_state_store_new (reread, f->path);
   g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
   g_autofree char *json = NULL;
   gint64 deadline;
 
-  cf_state_enable_autosave (state, 50, 10000);
+  cf_state_store_enable_autosave (state_store, 50, 10000);
   /* A burst of 100 changes... */
   for (guint i = 0; i < 100; i++)
     cf_state_increment_counter (state, CF_COUNTER_COMPLETED);
   g_assert_false (g_file_test (f->path, G_FILE_TEST_EXISTS));
   deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  while (cf_state_is_dirty (state) && g_get_monotonic_time () < deadline)
+  while (cf_state_store_is_dirty (state_store) && g_get_monotonic_time () < deadline)
     g_main_context_iteration (context, TRUE);
   /* ...is written once, within the debounce delay. */
-  g_assert_false (cf_state_is_dirty (state));
-  g_assert_cmpuint (cf_state_get_write_count (state), ==, 1);
-  g_assert_true (cf_state_load (reread, NULL, NULL));
+  g_assert_false (cf_state_store_is_dirty (state_store));
+  g_assert_cmpuint (cf_counters_get (cf_state_get_counters (state), CF_EVENT_STATE_WRITTEN), ==, 1);
+  g_assert_true (cf_state_store_load (reread_store, NULL, NULL));
   json = cf_state_to_json (reread);
   g_assert_nonnull (strstr (json, "\"tasks_completed\" : 100"));
 }
@@ -386,7 +394,7 @@ on_flushed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GError **error = user_data;
 
-  if (!cf_state_flush_finish (CF_STATE (source), result, error) && *error == NULL)
+  if (!cf_state_store_flush_finish (CF_STATE_STORE (source), result, error) && *error == NULL)
     g_assert_not_reached ();
   if (*error == NULL)
     *error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_EXISTS, "done");
@@ -397,15 +405,16 @@ on_flushed (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 test_flush_async (Fixture *f, gconstpointer data)
 {
-  g_autoptr(CfState) state = cf_state_new (f->path);
+  g_autoptr(CfState) state = cf_state_new ();
+  g_autoptr(CfStateStore) state_store = cf_state_store_new (state, f->path);
   g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
   g_autoptr(GError) result = NULL;
   gint64 started, deadline;
 
-  cf_state_enable_autosave (state, 5000, 60000);   /* a long debounce */
+  cf_state_store_enable_autosave (state_store, 5000, 60000);   /* a long debounce */
   cf_state_set_swap_journal (state, CF_SWAP_SAVING, "main", "backup");
   started = g_get_monotonic_time ();
-  cf_state_flush_async (state, NULL, on_flushed, &result);
+  cf_state_store_flush_async (state_store, NULL, on_flushed, &result);
   /* A change while the write is in flight is covered by a second write. */
   cf_state_set_swap_journal (state, CF_SWAP_SWITCHING, "main", "backup");
   deadline = started + 4 * G_USEC_PER_SEC;
@@ -414,20 +423,22 @@ test_flush_async (Fixture *f, gconstpointer data)
   g_assert_error (result, G_IO_ERROR, G_IO_ERROR_EXISTS);   /* completed, no failure */
   g_assert_cmpint (g_get_monotonic_time () - started, <, 4 * G_USEC_PER_SEC);
   {
-    g_autoptr(CfState) reread = cf_state_new (f->path);
-    g_assert_true (cf_state_load (reread, NULL, NULL));
+    g_autoptr(CfState) reread = cf_state_new ();
+    g_autoptr(CfStateStore) reread_store = cf_state_store_new (reread, f->path);
+    g_assert_true (cf_state_store_load (reread_store, NULL, NULL));
     /* At least the state at the call is on disk. */
-    g_assert_cmpint (cf_state_get_swap_state (reread), !=, CF_SWAP_NORMAL);
+    g_assert_cmpint (cf_state_get_swap_journal (reread)->step, !=, CF_SWAP_NORMAL);
   }
   /* A second flush covers the change made after the first call. */
   g_clear_error (&result);
-  cf_state_flush_async (state, NULL, on_flushed, &result);
+  cf_state_store_flush_async (state_store, NULL, on_flushed, &result);
   while (result == NULL)
     g_main_context_iteration (context, TRUE);
   {
-    g_autoptr(CfState) reread = cf_state_new (f->path);
-    g_assert_true (cf_state_load (reread, NULL, NULL));
-    g_assert_cmpint (cf_state_get_swap_state (reread), ==, CF_SWAP_SWITCHING);
+    g_autoptr(CfState) reread = cf_state_new ();
+    g_autoptr(CfStateStore) reread_store = cf_state_store_new (reread, f->path);
+    g_assert_true (cf_state_store_load (reread_store, NULL, NULL));
+    g_assert_cmpint (cf_state_get_swap_journal (reread)->step, ==, CF_SWAP_SWITCHING);
   }
 }
 
@@ -437,37 +448,37 @@ test_flush_async_failure (Fixture *f, gconstpointer data)
 {
   g_autofree char *blocker = g_build_filename (f->dir, "a-file", NULL);
   g_autofree char *path = g_build_filename (blocker, "state.json", NULL);
-  g_autoptr(CfState) state = NULL;
+  g_autoptr(CfState) state = cf_state_new ();
+  g_autoptr(CfStateStore) state_store = cf_state_store_new (state, path);
 
   cf_test_write_file (blocker, "not a directory\n");
-  state = cf_state_new (path);
   g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
   g_autoptr(GError) result = NULL;
 
   g_ptr_array_set_size (warnings, 0);
   cf_state_set_swap_journal (state, CF_SWAP_SAVING, "main", "backup");
-  cf_state_flush_async (state, NULL, on_flushed, &result);
+  cf_state_store_flush_async (state_store, NULL, on_flushed, &result);
   while (result == NULL)
     g_main_context_iteration (context, TRUE);
   g_assert_false (g_error_matches (result, G_IO_ERROR, G_IO_ERROR_EXISTS));
-  g_assert_true (cf_state_is_dirty (state));
+  g_assert_true (cf_state_store_is_dirty (state_store));
   g_assert_cmpuint (warnings->len, ==, 1);      /* "Cannot write state file" */
   g_ptr_array_set_size (warnings, 0);
 
   /* The same failure again (a retry on a full disk): not warned twice. */
   g_clear_error (&result);
   cf_state_set_swap_journal (state, CF_SWAP_SWITCHING, "main", "backup");
-  cf_state_flush_async (state, NULL, on_flushed, &result);
+  cf_state_store_flush_async (state_store, NULL, on_flushed, &result);
   while (result == NULL)
     g_main_context_iteration (context, TRUE);
-  g_assert_true (cf_state_is_dirty (state));
+  g_assert_true (cf_state_store_is_dirty (state_store));
   g_assert_cmpuint (warnings->len, ==, 0);
 }
 
 static void
 test_dispatch_paused_sources (void)
 {
-  g_autoptr(CfState) state = cf_state_new (NULL);
+  g_autoptr(CfState) state = cf_state_new ();
 
   g_assert_false (cf_state_get_dispatch_paused (state));
   cf_state_set_all_exhausted_until (state, 1800000000000000);
@@ -487,8 +498,10 @@ test_dispatch_paused_sources (void)
 static void
 test_events_counted (Fixture *f, gconstpointer data)
 {
-  g_autoptr(CfState) state = cf_state_new (f->path);
-  g_autoptr(CfState) reread = cf_state_new (f->path);
+  g_autoptr(CfState) state = cf_state_new ();
+  g_autoptr(CfStateStore) state_store = cf_state_store_new (state, f->path);
+  g_autoptr(CfState) reread = cf_state_new ();
+  g_autoptr(CfStateStore) reread_store = cf_state_store_new (reread, f->path);
   static const char *const outcomes[] = {
     "done", "failed", "requeued", "timeout", "cancelled", "delegated-done", "delegated-failed",
   };
@@ -504,62 +517,70 @@ test_events_counted (Fixture *f, gconstpointer data)
       cf_state_task_finished (state, "/p", "t", "s", outcomes[i]);
   cf_state_task_finished (state, "/p", "t", "s", "no-such-outcome");
   for (guint i = 0; i < G_N_ELEMENTS (events); i++)
-    g_assert_cmpuint (cf_state_get_event_count (state, events[i]), ==, i + 1);
+    g_assert_cmpuint (cf_counters_get (cf_state_get_counters (state), events[i]), ==, i + 1);
   g_assert_cmpuint (cf_state_get_counter (state, CF_COUNTER_COMPLETED), ==, 1 + 6);
   g_assert_cmpuint (cf_state_get_counter (state, CF_COUNTER_FAILED), ==, 2 + 7);
 
   /* Other events: counted, no "changed" signal, not persisted. */
   g_signal_connect (state, "changed", G_CALLBACK (count_changes), &flags);
-  cf_state_count_event (state, CF_EVENT_SWAP_FAILED);
-  cf_state_count_event (state, CF_EVENT_SWAP_FAILED);
-  cf_state_count_event (state, CF_EVENT_NOTIFY_TELEGRAM_FAILED);
+  cf_counters_count (cf_state_get_counters (state), CF_EVENT_SWAP_FAILED);
+  cf_counters_count (cf_state_get_counters (state), CF_EVENT_SWAP_FAILED);
+  cf_counters_count (cf_state_get_counters (state), CF_EVENT_NOTIFY_TELEGRAM_FAILED);
   g_assert_cmpuint (flags, ==, 0);
-  g_assert_cmpuint (cf_state_get_event_count (state, CF_EVENT_SWAP_FAILED), ==, 2);
-  g_assert_cmpuint (cf_state_get_event_count (state, CF_EVENT_NOTIFY_TELEGRAM_FAILED), ==, 1);
-  g_assert_cmpuint (cf_state_get_event_count (state, CF_EVENT_SWAP_SUCCEEDED), ==, 0);
-  g_assert_true (cf_state_save_sync (state, NULL));
-  g_assert_true (cf_state_load (reread, NULL, NULL));
-  g_assert_cmpuint (cf_state_get_event_count (reread, CF_EVENT_SWAP_FAILED), ==, 0);
+  g_assert_cmpuint (cf_counters_get (cf_state_get_counters (state), CF_EVENT_SWAP_FAILED), ==, 2);
+  g_assert_cmpuint (cf_counters_get (cf_state_get_counters (state), CF_EVENT_NOTIFY_TELEGRAM_FAILED), ==, 1);
+  g_assert_cmpuint (cf_counters_get (cf_state_get_counters (state), CF_EVENT_SWAP_SUCCEEDED), ==, 0);
+  g_assert_true (cf_state_store_save_sync (state_store, NULL));
+  g_assert_true (cf_state_store_load (reread_store, NULL, NULL));
+  g_assert_cmpuint (cf_counters_get (cf_state_get_counters (reread), CF_EVENT_SWAP_FAILED), ==, 0);
+}
+
+static void
+count_signal (guint *n)
+{
+  (*n)++;
 }
 
 static gboolean
-write_failed (gpointer state, gconstpointer data)
+write_failed (gpointer state_store, gconstpointer data)
 {
-  return cf_state_get_write_error (state) != NULL;
+  return cf_state_store_get_write_error (state_store) != NULL;
 }
 
 static gboolean
-written_cleanly (gpointer state, gconstpointer data)
+written_cleanly (gpointer state_store, gconstpointer data)
 {
-  return cf_state_get_write_error (state) == NULL && !cf_state_is_dirty (state);
+  return cf_state_store_get_write_error (state_store) == NULL &&
+         !cf_state_store_is_dirty (state_store);
 }
 
 static void
 test_write_error_reported (Fixture *f, gconstpointer data)
 {
-  g_autoptr(CfState) state = cf_state_new (f->path);
+  g_autoptr(CfState) state = cf_state_new ();
+  g_autoptr(CfStateStore) state_store = cf_state_store_new (state, f->path);
   g_autofree char *dir = g_path_get_dirname (f->path);
-  guint flags = 0;
+  guint signals = 0;
 
-  g_signal_connect (state, "changed", G_CALLBACK (count_changes), &flags);
-  g_assert_null (cf_state_get_write_error (state));
+  g_signal_connect_swapped (state_store, "write-error-changed", G_CALLBACK (count_signal),
+                            &signals);
+  g_assert_null (cf_state_store_get_write_error (state_store));
   /* The state directory is a regular file: every write fails. */
   cf_test_write_file (dir, "not a directory");
-  cf_state_enable_autosave (state, 10, 50);
+  cf_state_store_enable_autosave (state_store, 10, 50);
   cf_state_set_dispatch_paused (state, TRUE);
-  g_assert_true (cf_test_run_until (state, write_failed, NULL, 5000));
-  g_assert_nonnull (cf_state_get_write_error (state));
-  g_assert_nonnull (strstr (cf_state_get_write_error (state), dir));
-  g_assert_true (flags & CF_STATE_CHANGE_PERSISTENCE);
+  g_assert_true (cf_test_run_until (state_store, write_failed, NULL, 5000));
+  g_assert_nonnull (cf_state_store_get_write_error (state_store));
+  g_assert_nonnull (strstr (cf_state_store_get_write_error (state_store), dir));
+  g_assert_cmpuint (signals, ==, 1);
   g_assert_cmpuint (warnings->len, >, 0);
   g_ptr_array_set_size (warnings, 0);
 
   /* Once the directory is back, the periodic flush writes and clears it. */
-  flags = 0;
   g_assert_cmpint (g_unlink (dir), ==, 0);
-  g_assert_true (cf_test_run_until (state, written_cleanly, NULL, 5000));
-  g_assert_null (cf_state_get_write_error (state));
-  g_assert_true (flags & CF_STATE_CHANGE_PERSISTENCE);
+  g_assert_true (cf_test_run_until (state_store, written_cleanly, NULL, 5000));
+  g_assert_null (cf_state_store_get_write_error (state_store));
+  g_assert_cmpuint (signals, ==, 2);
   g_assert_true (g_file_test (f->path, G_FILE_TEST_IS_REGULAR));
   g_ptr_array_set_size (warnings, 0);
 }
@@ -569,8 +590,8 @@ test_write_error_reported (Fixture *f, gconstpointer data)
 static void
 test_usage_from_older_files (void)
 {
-  g_autoptr(CfState) state = cf_state_new (NULL);
-  g_autoptr(CfState) bad = cf_state_new (NULL);
+  g_autoptr(CfState) state = cf_state_new ();
+  g_autoptr(CfState) bad = cf_state_new ();
   g_autoptr(GError) error = NULL;
   const char *old = "{\"version\": 1, \"active_account\": \"main\", \"accounts\": "
                     "[{\"name\": \"main\", \"exhausted_until\": 0}], \"sessions\": [], "
@@ -583,7 +604,7 @@ test_usage_from_older_files (void)
   g_assert_nonnull (account);
   g_assert_cmpfloat (account->usage.windows[CF_USAGE_FIVE_HOUR].used, ==, -1);
   g_assert_cmpfloat (account->usage.windows[CF_USAGE_SEVEN_DAY].used, ==, -1);
-  g_assert_cmpstr (cf_state_get_last_swap_reason (state), ==, "");
+  g_assert_cmpstr (cf_state_get_swap_journal (state)->last_reason, ==, "");
 
   g_assert_false (cf_state_from_json (bad, "{\"version\": 1, \"accounts\": [{\"name\": \"main\", "
                                       "\"usage\": {\"five_hour\": {\"used\": \"high\"}}}]}",
@@ -628,8 +649,8 @@ test_session_state_names (void)
 static void
 test_blocked_round_trip (void)
 {
-  g_autoptr(CfState) a = cf_state_new (NULL);
-  g_autoptr(CfState) b = cf_state_new (NULL);
+  g_autoptr(CfState) a = cf_state_new ();
+  g_autoptr(CfState) b = cf_state_new ();
   g_autofree char *json = NULL;
   g_autoptr(GError) error = NULL;
   CfSession *s;

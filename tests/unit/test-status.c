@@ -29,7 +29,7 @@ load_config (void)
 static CfState *
 populated_state (void)
 {
-  CfState *state = cf_state_new (NULL);
+  CfState *state = cf_state_new ();
   const char *accounts[] = { "main", "backup", NULL };
 
   cf_state_sync_accounts (state, accounts);
@@ -457,7 +457,7 @@ static void
 test_every_visible_change_is_signalled (void)
 {
   g_autoptr(CfConfig) config = load_config ();
-  g_autoptr(CfState) state = cf_state_new (NULL);
+  g_autoptr(CfState) state = cf_state_new ();
   const char *accounts[] = { "main", "backup", NULL };
   const char *one_account[] = { "main", NULL };
   g_autoptr(GVariant) last = NULL;
