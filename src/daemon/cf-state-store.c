@@ -308,7 +308,7 @@ cf_state_store_enable_autosave (CfStateStore *self, guint debounce_ms, guint per
 void
 cf_state_store_flush_async (CfStateStore *self, GCancellable *cancellable,
                             GAsyncReadyCallback callback,
-                      gpointer user_data)
+                            gpointer user_data)
 {
   g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
   guint64 *target = g_new (guint64, 1);
