@@ -5,9 +5,21 @@
 
 G_BEGIN_DECLS
 
-/* The metrics registry: events counted for /metrics only (cf-metrics.c
- * renders them). Since start, not persisted, no signal: read when scraped.
- * A component counts what it sees; counting changes nothing else. */
+/* The metrics registry, rendered by /metrics (cf-metrics.c); a component
+ * counts what it sees. Two kinds:
+ * - events (CfEvent): since start, not persisted, no signal (read when
+ *   scraped);
+ * - task totals (CfCounter), also on the bus (TasksDispatched, …): kept
+ *   for the life of the state file, which stores them (cf-state-json.c);
+ *   each increment emits "totals-changed". */
+
+typedef enum {
+  CF_COUNTER_DISPATCHED,
+  CF_COUNTER_COMPLETED,
+  CF_COUNTER_FAILED,
+  CF_COUNTER_DELEGATED,
+  CF_COUNTER_COUNT,
+} CfCounter;
 
 typedef enum {
   CF_EVENT_TASK_DONE,
@@ -44,5 +56,13 @@ G_DECLARE_FINAL_TYPE (CfCounters, cf_counters, CF, COUNTERS, GObject)
 CfCounters *cf_counters_new (void);
 void cf_counters_count (CfCounters *self, CfEvent event);
 guint64 cf_counters_get (CfCounters *self, CfEvent event);
+
+void cf_counters_increment (CfCounters *self, CfCounter counter);
+/* Since start: the total less what the state file held when loaded. */
+guint64 cf_counters_get_since_start (CfCounters *self, CfCounter counter);
+/* The total over the state file's life, and setting all of them from the
+ * file (no signal: loading is not a change). */
+guint64 cf_counters_get_lifetime (CfCounters *self, CfCounter counter);
+void cf_counters_load_lifetime (CfCounters *self, const guint64 totals[CF_COUNTER_COUNT]);
 
 G_END_DECLS

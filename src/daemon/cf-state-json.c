@@ -143,7 +143,7 @@ cf_state_to_json (CfState *self)
   for (guint i = 0; i < CF_COUNTER_COUNT; i++)
     {
       json_builder_set_member_name (builder, counter_names[i]);
-      json_builder_add_int_value (builder, (gint64) self->counters[i]);
+      json_builder_add_int_value (builder, (gint64) cf_counters_get_lifetime (self->counters, i));
     }
   json_builder_end_object (builder);
   json_builder_end_object (builder);
@@ -366,6 +366,7 @@ cf_state_from_json (CfState *self, const char *json, gssize length, GError **err
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(CfState) scratch = cf_state_new ();
   JsonObject *root, *swap, *last, *counters;
+  guint64 totals[CF_COUNTER_COUNT] = { 0 };
   JsonArray *array;
   gint64 version = 0;
   g_autofree char *step = NULL;
@@ -506,7 +507,7 @@ cf_state_from_json (CfState *self, const char *json, gssize length, GError **err
       gint64 value = 0;
       if (!read_int (counters, counter_names[i], &value, &local_error))
         goto fail;
-      scratch->counters[i] = value < 0 ? 0 : (guint64) value;
+      totals[i] = value < 0 ? 0 : (guint64) value;
     }
 
   /* Commit: swap the scratch content into SELF; SCRATCH frees the old. */
@@ -527,8 +528,7 @@ cf_state_from_json (CfState *self, const char *json, gssize length, GError **err
   }
   self->dispatch_paused = scratch->dispatch_paused;
   self->all_exhausted_until = scratch->all_exhausted_until;
-  memcpy (self->counters, scratch->counters, sizeof self->counters);
-  memcpy (self->counters_at_start, scratch->counters, sizeof self->counters);
+  cf_counters_load_lifetime (self->counters, totals);
   return TRUE;
 
 fail:

@@ -21,9 +21,8 @@ struct _CfState {
   gint64 all_exhausted_until;  /* every account out: dispatch paused until then, 0 = no */
   guint pending_tasks;
   char *claude_version;         /* `claude --version`, "" = unknown; not persisted */
-  guint64 counters[CF_COUNTER_COUNT];          /* lifetime totals, persisted */
-  guint64 counters_at_start[CF_COUNTER_COUNT]; /* totals when loaded */
-  CfCounters *events;          /* since start, not persisted */
+  CfCounters *counters;        /* the registry; its task totals are persisted */
+  gulong totals_handler;
 };
 
 CfSession *cf_state_session_new (const char *name, CfSessionKind kind);

@@ -276,11 +276,21 @@ cf_state_find_session_by_task (CfState *self, const char *project, const char *t
   return NULL;
 }
 
+/* A task event counts, then tells, then reports "changed": the total is
+ * not announced on its own before the event. */
+static void
+count_task (CfState *self, CfCounter counter)
+{
+  g_signal_handler_block (self->counters, self->totals_handler);
+  cf_counters_increment (self->counters, counter);
+  g_signal_handler_unblock (self->counters, self->totals_handler);
+}
+
 void
 cf_state_task_dispatched (CfState *self, const char *project, const char *task,
                           const char *session, const char *model, const char *account)
 {
-  self->counters[CF_COUNTER_DISPATCHED]++;
+  count_task (self, CF_COUNTER_DISPATCHED);
   g_signal_emit (self, signals[SIGNAL_TASK_DISPATCHED], 0, project, task, session, model, account);
   emit_changed (self, CF_STATE_CHANGE_COUNTERS);
 }
@@ -302,11 +312,11 @@ cf_state_task_finished (CfState *self, const char *project, const char *task,
   guint event;
 
   if (lookup_name (outcome_names, G_N_ELEMENTS (outcome_names), outcome, &event))
-    cf_counters_count (self->events, event);
+    cf_counters_count (self->counters, event);
   if (g_str_equal (outcome, "done") || g_str_equal (outcome, "delegated-done"))
-    self->counters[CF_COUNTER_COMPLETED]++;
+    count_task (self, CF_COUNTER_COMPLETED);
   else if (g_str_equal (outcome, "failed") || g_str_equal (outcome, "delegated-failed"))
-    self->counters[CF_COUNTER_FAILED]++;
+    count_task (self, CF_COUNTER_FAILED);
   g_signal_emit (self, signals[SIGNAL_TASK_FINISHED], 0, project, task, session, outcome);
   emit_changed (self, CF_STATE_CHANGE_COUNTERS);
 }
@@ -585,25 +595,16 @@ cf_state_set_claude_version (CfState *self, const char *version)
   g_signal_emit (self, signals[SIGNAL_CHANGED], 0, (guint) CF_STATE_CHANGE_CLAUDE_VERSION);
 }
 
-guint64
-cf_state_get_counter (CfState *self, CfCounter counter)
+static void
+on_totals_changed (CfState *self)
 {
-  g_return_val_if_fail ((guint) counter < CF_COUNTER_COUNT, 0);
-  return self->counters[counter] - self->counters_at_start[counter];
-}
-
-void
-cf_state_increment_counter (CfState *self, CfCounter counter)
-{
-  g_return_if_fail ((guint) counter < CF_COUNTER_COUNT);
-  self->counters[counter]++;
   emit_changed (self, CF_STATE_CHANGE_COUNTERS);
 }
 
 CfCounters *
 cf_state_get_counters (CfState *self)
 {
-  return self->events;
+  return self->counters;
 }
 
 /* ---- GObject ------------------------------------------------------------ */
@@ -637,8 +638,7 @@ cf_state_reset_content (CfState *self)
   swap_journal_clear (&self->swap);
   self->dispatch_paused = FALSE;
   self->all_exhausted_until = 0;
-  memset (self->counters, 0, sizeof self->counters);
-  memset (self->counters_at_start, 0, sizeof self->counters_at_start);
+  cf_counters_load_lifetime (self->counters, (const guint64[CF_COUNTER_COUNT]) { 0 });
 }
 
 static void
@@ -656,7 +656,7 @@ cf_state_finalize (GObject *object)
   g_free (self->claude_version);
   g_hash_table_unref (self->sessions);
   g_ptr_array_unref (self->accounts);
-  g_object_unref (self->events);
+  g_object_unref (self->counters);
   G_OBJECT_CLASS (cf_state_parent_class)->finalize (object);
 }
 
@@ -693,7 +693,10 @@ cf_state_init (CfState *self)
   self->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                           (GDestroyNotify) cf_state_session_free);
   self->accounts = g_ptr_array_new_with_free_func ((GDestroyNotify) cf_state_account_free);
-  self->events = cf_counters_new ();
+  self->counters = cf_counters_new ();
+  self->totals_handler = g_signal_connect_object (self->counters, "totals-changed",
+                                                  G_CALLBACK (on_totals_changed), self,
+                                                  G_CONNECT_SWAPPED);
   swap_journal_clear (&self->swap);
 }
 

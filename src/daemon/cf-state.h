@@ -67,14 +67,6 @@ typedef struct {
   gint64 return_at;            /* µs since epoch, 0 = no return scheduled */
 } CfSwapJournal;
 
-typedef enum {
-  CF_COUNTER_DISPATCHED,
-  CF_COUNTER_COMPLETED,
-  CF_COUNTER_FAILED,
-  CF_COUNTER_DELEGATED,
-  CF_COUNTER_COUNT,
-} CfCounter;
-
 #define CF_TYPE_STATE (cf_state_get_type ())
 G_DECLARE_FINAL_TYPE (CfState, cf_state, CF, STATE, GObject)
 
@@ -155,9 +147,9 @@ void cf_state_set_pending_tasks (CfState *self, guint count);
 /* `<claude_command> --version` ("2.1.332"), "" = unknown. */
 const char *cf_state_get_claude_version (CfState *self);
 void cf_state_set_claude_version (CfState *self, const char *version);
-guint64 cf_state_get_counter (CfState *self, CfCounter counter);
-void cf_state_increment_counter (CfState *self, CfCounter counter);
-/* The metrics registry components count into (borrowed). */
+/* The metrics registry components count into (borrowed); its task totals
+ * are persisted with the state, and a change of them is "changed"
+ * CF_STATE_CHANGE_COUNTERS. */
 CfCounters *cf_state_get_counters (CfState *self);
 
 G_END_DECLS

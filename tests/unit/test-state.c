@@ -60,9 +60,9 @@ populate (CfState *state)
   cf_state_set_account_problem (state, "backup", "authentication_failed");
   cf_state_set_return_at (state, 1800000300000000);
   cf_state_set_dispatch_paused (state, TRUE);
-  cf_state_increment_counter (state, CF_COUNTER_DISPATCHED);
-  cf_state_increment_counter (state, CF_COUNTER_DISPATCHED);
-  cf_state_increment_counter (state, CF_COUNTER_FAILED);
+  cf_counters_increment (cf_state_get_counters (state), CF_COUNTER_DISPATCHED);
+  cf_counters_increment (cf_state_get_counters (state), CF_COUNTER_DISPATCHED);
+  cf_counters_increment (cf_state_get_counters (state), CF_COUNTER_FAILED);
 }
 
 static void
@@ -132,10 +132,10 @@ test_round_trip (Fixture *f, gconstpointer data)
   g_assert_cmpint (cf_state_get_swap_journal (b)->return_at, ==, 1800000300000000);
   g_assert_true (cf_state_get_dispatch_paused (b));
   /* Counters on D-Bus count since start: a fresh load starts at zero. */
-  g_assert_cmpuint (cf_state_get_counter (a, CF_COUNTER_DISPATCHED), ==, 2);
-  g_assert_cmpuint (cf_state_get_counter (b, CF_COUNTER_DISPATCHED), ==, 0);
-  cf_state_increment_counter (b, CF_COUNTER_DISPATCHED);
-  g_assert_cmpuint (cf_state_get_counter (b, CF_COUNTER_DISPATCHED), ==, 1);
+  g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (a), CF_COUNTER_DISPATCHED), ==, 2);
+  g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (b), CF_COUNTER_DISPATCHED), ==, 0);
+  cf_counters_increment (cf_state_get_counters (b), CF_COUNTER_DISPATCHED);
+  g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (b), CF_COUNTER_DISPATCHED), ==, 1);
   g_free (json_b);
   json_b = cf_state_to_json (b);
   g_assert_nonnull (strstr (json_b, "\"tasks_dispatched\" : 3"));
@@ -376,7 +376,7 @@ test_autosave_debounced (Fixture *f, gconstpointer data)
   cf_state_store_enable_autosave (state_store, 50, 10000);
   /* A burst of 100 changes... */
   for (guint i = 0; i < 100; i++)
-    cf_state_increment_counter (state, CF_COUNTER_COMPLETED);
+    cf_counters_increment (cf_state_get_counters (state), CF_COUNTER_COMPLETED);
   g_assert_false (g_file_test (f->path, G_FILE_TEST_EXISTS));
   deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
   while (cf_state_store_is_dirty (state_store) && g_get_monotonic_time () < deadline)
@@ -518,8 +518,8 @@ test_events_counted (Fixture *f, gconstpointer data)
   cf_state_task_finished (state, "/p", "t", "s", "no-such-outcome");
   for (guint i = 0; i < G_N_ELEMENTS (events); i++)
     g_assert_cmpuint (cf_counters_get (cf_state_get_counters (state), events[i]), ==, i + 1);
-  g_assert_cmpuint (cf_state_get_counter (state, CF_COUNTER_COMPLETED), ==, 1 + 6);
-  g_assert_cmpuint (cf_state_get_counter (state, CF_COUNTER_FAILED), ==, 2 + 7);
+  g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (state), CF_COUNTER_COMPLETED), ==, 1 + 6);
+  g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (state), CF_COUNTER_FAILED), ==, 2 + 7);
 
   /* Other events: counted, no "changed" signal, not persisted. */
   g_signal_connect (state, "changed", G_CALLBACK (count_changes), &flags);
