@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* The metrics registry: plain counts, read when /metrics is scraped. */
 #include "cf-counters.h"
 
 #include <string.h>

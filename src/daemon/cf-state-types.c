@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* The names of the state's values, as the state file and the bus spell them. */
 #include "cf-state-types.h"
 
 static const char *const session_kind_names[] = { "pool", "dedicated" };

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
+/* The state model: sessions, accounts, the swap journal, the dispatch
+ * pause, and the signals that tell of their changes. Persisting it is
+ * cf-state-store.c's job, its file format cf-state-json.c's. */
 #include "cf-state-private.h"
-
-#include <string.h>
 
 enum {
   SIGNAL_CHANGED,

@@ -9,13 +9,14 @@
 
 G_BEGIN_DECLS
 
-/* The daemon's state (ARCHITECTURE.md 4.3): sessions, accounts, the swap
- * journal, task totals. Components change it through the setters here;
- * every change emits "changed" with the CfStateChange flags, plus
+/* The daemon's state model (ARCHITECTURE.md 4.3): sessions, accounts, the
+ * swap journal, dispatch pause. Components change it through the setters
+ * here; a change emits "changed" with the CfStateChange flags, plus
  * "session-changed" for a session. A change the state file records emits
- * "content-changed" first: the store (cf-state-store.h) writes it; the
- * file format is cf-state-json.h. The metrics registry it hands out
- * (cf_state_get_counters ()) is not part of it. */
+ * "content-changed" first (before anyone hears "changed"): the store
+ * (cf-state-store.h) persists it, in the format of cf-state-json.h. The
+ * metrics registry (cf-counters.h) is its own object, handed out by
+ * cf_state_get_counters (); only its task totals are in the state file. */
 
 #define CF_STATE_VERSION 1
 
@@ -96,7 +97,7 @@ CfSession *cf_state_find_session_by_pane (CfState *self, const char *pane_id);
 /* The session working on PROJECT/TASK (launching or working), or NULL. */
 CfSession *cf_state_find_session_by_task (CfState *self, const char *project, const char *task);
 
-/* Task events: counted here and re-emitted as "task-dispatched" (project,
+/* Task events: counted in the registry and re-emitted as "task-dispatched" (project,
  * task, session, model, account) and "task-finished" (project, task,
  * session, outcome) for the bus. OUTCOME is one of done, failed, requeued,
  * timeout, cancelled, delegated-done, delegated-failed. */

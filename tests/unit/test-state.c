@@ -442,6 +442,97 @@ test_flush_async (Fixture *f, gconstpointer data)
   }
 }
 
+typedef struct {
+  CfStateStore *store;
+  GError *result;
+  gboolean asked;
+} FlushFromHandler;
+
+static void
+flush_on_change (CfState *state, guint what, FlushFromHandler *h)
+{
+  if (h->asked)
+    return;
+  h->asked = TRUE;
+  cf_state_store_flush_async (h->store, NULL, on_flushed, &h->result);
+}
+
+/* The store hears of a change before "changed" is emitted: a handler that
+ * flushes gets the change that woke it on disk. */
+static void
+test_flush_from_changed_handler (Fixture *f, gconstpointer data)
+{
+  g_autoptr(CfState) state = cf_state_new ();
+  g_autoptr(CfStateStore) state_store = cf_state_store_new (state, f->path);
+  g_autoptr(CfState) reread = cf_state_new ();
+  g_autoptr(CfStateStore) reread_store = cf_state_store_new (reread, f->path);
+  FlushFromHandler h = { .store = state_store };
+
+  g_signal_connect (state, "changed", G_CALLBACK (flush_on_change), &h);
+  cf_state_set_swap_journal (state, CF_SWAP_SAVING, "main", "backup");
+  while (h.result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_error (h.result, G_IO_ERROR, G_IO_ERROR_EXISTS);   /* completed, no failure */
+  g_clear_error (&h.result);
+  g_assert_true (cf_state_store_load (reread_store, NULL, NULL));
+  g_assert_cmpint (cf_state_get_swap_journal (reread)->step, ==, CF_SWAP_SAVING);
+}
+
+static void
+record_signal (GString *log, const char *name)
+{
+  g_string_append_printf (log, "%s%s", log->len > 0 ? "," : "", name);
+}
+
+static void
+record_finished (CfState *state, const char *project, const char *task, const char *session,
+                 const char *outcome, GString *log)
+{
+  record_signal (log, "task-finished");
+}
+
+static void
+record_changed (CfState *state, guint what, GString *log)
+{
+  record_signal (log, what == CF_STATE_CHANGE_COUNTERS ? "counters" : "other");
+}
+
+/* Task totals live in the registry and are persisted with the state: a
+ * task event is told before its total is reported changed, and an
+ * increment by another component is a persisted change. */
+static void
+test_task_totals_in_registry (Fixture *f, gconstpointer data)
+{
+  g_autoptr(CfState) state = cf_state_new ();
+  g_autoptr(CfStateStore) state_store = cf_state_store_new (state, f->path);
+  g_autoptr(CfState) reread = cf_state_new ();
+  g_autoptr(CfStateStore) reread_store = cf_state_store_new (reread, f->path);
+  CfCounters *counters = cf_state_get_counters (state);
+  g_autoptr(GString) log = g_string_new (NULL);
+
+  g_signal_connect (state, "task-finished", G_CALLBACK (record_finished), log);
+  g_signal_connect (state, "changed", G_CALLBACK (record_changed), log);
+  cf_state_task_finished (state, "/p/web", "t-1", "ccl-auto-0", "done");
+  g_assert_cmpstr (log->str, ==, "task-finished,counters");
+  g_assert_cmpuint (cf_counters_get_since_start (counters, CF_COUNTER_COMPLETED), ==, 1);
+  g_assert_cmpuint (cf_counters_get (counters, CF_EVENT_TASK_DONE), ==, 1);
+
+  g_string_truncate (log, 0);
+  g_assert_true (cf_state_store_save_sync (state_store, NULL));
+  g_assert_false (cf_state_store_is_dirty (state_store));
+  cf_counters_increment (counters, CF_COUNTER_DELEGATED);
+  g_assert_cmpstr (log->str, ==, "counters");
+  g_assert_true (cf_state_store_is_dirty (state_store));
+  g_assert_true (cf_state_store_save_sync (state_store, NULL));
+
+  /* Lifetime totals come back from the file; "since start" starts at 0. */
+  g_assert_true (cf_state_store_load (reread_store, NULL, NULL));
+  g_assert_cmpuint (cf_counters_get_lifetime (cf_state_get_counters (reread),
+                                              CF_COUNTER_DELEGATED), ==, 1);
+  g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (reread),
+                                                 CF_COUNTER_DELEGATED), ==, 0);
+}
+
 /* A write that fails (the directory is gone) fails the waiters. */
 static void
 test_flush_async_failure (Fixture *f, gconstpointer data)
@@ -679,6 +770,10 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/state/round-trip", Fixture, NULL, fixture_setup, test_round_trip, fixture_teardown);
   g_test_add ("/state/flush-async", Fixture, NULL, fixture_setup, test_flush_async, fixture_teardown);
+  g_test_add ("/state/flush-from-changed-handler", Fixture, NULL, fixture_setup,
+              test_flush_from_changed_handler, fixture_teardown);
+  g_test_add ("/state/task-totals-in-registry", Fixture, NULL, fixture_setup,
+              test_task_totals_in_registry, fixture_teardown);
   g_test_add ("/state/flush-async-failure", Fixture, NULL, fixture_setup, test_flush_async_failure,
               fixture_teardown);
   g_test_add_func ("/state/dispatch-paused-sources", test_dispatch_paused_sources);
