@@ -133,10 +133,12 @@ render_tasks (GString *out, CfCounters *counters)
   };
 
   family (out, "tasks_dispatched_total", "counter", "Tasks sent to a session since start.");
-  sample (out, "tasks_dispatched_total", cf_counters_get_since_start (counters, CF_COUNTER_DISPATCHED));
+  sample (out, "tasks_dispatched_total",
+          cf_counters_get_since_start (counters, CF_COUNTER_DISPATCHED));
   family (out, "tasks_completed_total", "counter",
           "Tasks completed since start (locally or delegated).");
-  sample (out, "tasks_completed_total", cf_counters_get_since_start (counters, CF_COUNTER_COMPLETED));
+  sample (out, "tasks_completed_total",
+          cf_counters_get_since_start (counters, CF_COUNTER_COMPLETED));
   family (out, "tasks_failed_total", "counter",
           "Tasks moved to failed/ since start (locally or delegated).");
   sample (out, "tasks_failed_total", cf_counters_get_since_start (counters, CF_COUNTER_FAILED));
@@ -291,7 +293,8 @@ render_delegation (GString *out, CfCounters *counters, const CfMetricsContext *c
   sample (out, "delegation_enabled", context->delegation_enabled);
   family (out, "delegated_tasks_total", "counter",
           "Tasks handed to the remote job API since start.");
-  sample (out, "delegated_tasks_total", cf_counters_get_since_start (counters, CF_COUNTER_DELEGATED));
+  sample (out, "delegated_tasks_total",
+          cf_counters_get_since_start (counters, CF_COUNTER_DELEGATED));
 }
 
 static void

@@ -603,7 +603,8 @@ finish_current (Channel *channel, gboolean sent)
 {
   CfNotify *self = channel->self;
 
-  cf_counters_count (cf_state_get_counters (self->state), sent ? channel->sent_event : channel->failed_event);
+  cf_counters_count (cf_state_get_counters (self->state),
+                     sent ? channel->sent_event : channel->failed_event);
   g_clear_pointer (&channel->current, delivery_free);
   channel_kick (channel);
 }

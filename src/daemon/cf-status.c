@@ -134,25 +134,29 @@ value_claude_version (CfState *state, const CfConfig *config, gint64 now)
 static GVariant *
 value_tasks_dispatched (CfState *state, const CfConfig *config, gint64 now)
 {
-  return g_variant_new_uint64 (cf_counters_get_since_start (cf_state_get_counters (state), CF_COUNTER_DISPATCHED));
+  return g_variant_new_uint64 (cf_counters_get_since_start (cf_state_get_counters (state),
+                                                            CF_COUNTER_DISPATCHED));
 }
 
 static GVariant *
 value_tasks_completed (CfState *state, const CfConfig *config, gint64 now)
 {
-  return g_variant_new_uint64 (cf_counters_get_since_start (cf_state_get_counters (state), CF_COUNTER_COMPLETED));
+  return g_variant_new_uint64 (cf_counters_get_since_start (cf_state_get_counters (state),
+                                                            CF_COUNTER_COMPLETED));
 }
 
 static GVariant *
 value_tasks_failed (CfState *state, const CfConfig *config, gint64 now)
 {
-  return g_variant_new_uint64 (cf_counters_get_since_start (cf_state_get_counters (state), CF_COUNTER_FAILED));
+  return g_variant_new_uint64 (cf_counters_get_since_start (cf_state_get_counters (state),
+                                                            CF_COUNTER_FAILED));
 }
 
 static GVariant *
 value_tasks_delegated (CfState *state, const CfConfig *config, gint64 now)
 {
-  return g_variant_new_uint64 (cf_counters_get_since_start (cf_state_get_counters (state), CF_COUNTER_DELEGATED));
+  return g_variant_new_uint64 (cf_counters_get_since_start (cf_state_get_counters (state),
+                                                            CF_COUNTER_DELEGATED));
 }
 
 /* Each account's windows as they stand at NOW (a window past its reset is

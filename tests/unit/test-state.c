@@ -132,10 +132,13 @@ test_round_trip (Fixture *f, gconstpointer data)
   g_assert_cmpint (cf_state_get_swap_journal (b)->return_at, ==, 1800000300000000);
   g_assert_true (cf_state_get_dispatch_paused (b));
   /* Counters on D-Bus count since start: a fresh load starts at zero. */
-  g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (a), CF_COUNTER_DISPATCHED), ==, 2);
-  g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (b), CF_COUNTER_DISPATCHED), ==, 0);
+  g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (a), CF_COUNTER_DISPATCHED),
+                    ==, 2);
+  g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (b), CF_COUNTER_DISPATCHED),
+                    ==, 0);
   cf_counters_increment (cf_state_get_counters (b), CF_COUNTER_DISPATCHED);
-  g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (b), CF_COUNTER_DISPATCHED), ==, 1);
+  g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (b), CF_COUNTER_DISPATCHED),
+                    ==, 1);
   g_free (json_b);
   json_b = cf_state_to_json (b);
   g_assert_nonnull (strstr (json_b, "\"tasks_dispatched\" : 3"));
@@ -609,8 +612,10 @@ test_events_counted (Fixture *f, gconstpointer data)
   cf_state_task_finished (state, "/p", "t", "s", "no-such-outcome");
   for (guint i = 0; i < G_N_ELEMENTS (events); i++)
     g_assert_cmpuint (cf_counters_get (cf_state_get_counters (state), events[i]), ==, i + 1);
-  g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (state), CF_COUNTER_COMPLETED), ==, 1 + 6);
-  g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (state), CF_COUNTER_FAILED), ==, 2 + 7);
+  g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (state),
+                                                 CF_COUNTER_COMPLETED), ==, 1 + 6);
+  g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (state), CF_COUNTER_FAILED),
+                    ==, 2 + 7);
 
   /* Other events: counted, no "changed" signal, not persisted. */
   g_signal_connect (state, "changed", G_CALLBACK (count_changes), &flags);
@@ -619,8 +624,10 @@ test_events_counted (Fixture *f, gconstpointer data)
   cf_counters_count (cf_state_get_counters (state), CF_EVENT_NOTIFY_TELEGRAM_FAILED);
   g_assert_cmpuint (flags, ==, 0);
   g_assert_cmpuint (cf_counters_get (cf_state_get_counters (state), CF_EVENT_SWAP_FAILED), ==, 2);
-  g_assert_cmpuint (cf_counters_get (cf_state_get_counters (state), CF_EVENT_NOTIFY_TELEGRAM_FAILED), ==, 1);
-  g_assert_cmpuint (cf_counters_get (cf_state_get_counters (state), CF_EVENT_SWAP_SUCCEEDED), ==, 0);
+  g_assert_cmpuint (cf_counters_get (cf_state_get_counters (state),
+                                     CF_EVENT_NOTIFY_TELEGRAM_FAILED), ==, 1);
+  g_assert_cmpuint (cf_counters_get (cf_state_get_counters (state), CF_EVENT_SWAP_SUCCEEDED), ==,
+                    0);
   g_assert_true (cf_state_store_save_sync (state_store, NULL));
   g_assert_true (cf_state_store_load (reread_store, NULL, NULL));
   g_assert_cmpuint (cf_counters_get (cf_state_get_counters (reread), CF_EVENT_SWAP_FAILED), ==, 0);
