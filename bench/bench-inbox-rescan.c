@@ -231,7 +231,7 @@ main (int argc, char **argv)
                           root, projects_dir);
   config = cf_config_load_data (yaml, -1, "bench.yaml", root, &error);
   g_assert_no_error (error);
-  state = cf_state_new (NULL);
+  state = cf_state_new ();
   inbox = cf_inbox_new (config, state);
 
   /* 1. The first full scan, parsing included. */

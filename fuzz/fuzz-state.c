@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "cf-state.h"
+#include "cf-state-json.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
@@ -28,7 +28,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   /* A copy of exactly the input's bytes, so ASan sees any read past it. */
   g_autofree char *copy = size > 0 ? g_memdup2 (data, size) : g_strdup ("");
-  g_autoptr(CfState) state = cf_state_new (NULL);
+  g_autoptr(CfState) state = cf_state_new ();
   g_autoptr(GError) error = NULL;
   g_autofree char *json_before = NULL;
   g_autofree char *json_after = NULL;
@@ -44,7 +44,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
   if (cf_state_from_json (state, copy, (gssize) size, &error))
     {
-      g_autoptr(CfState) again = cf_state_new (NULL);
+      g_autoptr(CfState) again = cf_state_new ();
       g_autofree char *json_again = NULL;
 
       g_assert_no_error (error);

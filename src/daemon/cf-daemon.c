@@ -28,6 +28,7 @@
 #include "cf-usage-tracker.h"
 #include "cf-watcher.h"
 #include "cf-state.h"
+#include "cf-state-store.h"
 #include "cf-tmux.h"
 
 #define CF_TMUX_CONTROL_SESSION "claude-failover-control"
@@ -48,6 +49,7 @@ struct _CfDaemon {
   sd_event *event;
   GSource *event_source;
   CfState *state;
+  CfStateStore *store;
   CfTmux *tmux;
   CfLifecycle *lifecycle;
   CfHooks *hooks;
@@ -398,8 +400,9 @@ cf_daemon_start (CfDaemon *self, GError **error)
       !ensure_private_dir (self->config->done_signal_dir, error))
     return FALSE;
 
-  self->state = cf_state_new (self->config->state_file);
-  if (!cf_state_load (self->state, &quarantined, error))
+  self->state = cf_state_new ();
+  self->store = cf_state_store_new (self->state, self->config->state_file);
+  if (!cf_state_store_load (self->store, &quarantined, error))
     return FALSE;
   if (quarantined != NULL)
     g_printerr (_("claude-failoverd: state file %s was corrupt; moved to %s, starting clean\n"),
@@ -408,7 +411,7 @@ cf_daemon_start (CfDaemon *self, GError **error)
   g_signal_connect (self->state, "changed", G_CALLBACK (on_state_changed), self);
   self->cancellable = g_cancellable_new ();
   self->account_prep = cf_account_prep_new (self->config, cf_account_prep_default_ctl_program ());
-  self->health = cf_health_new (self->state,
+  self->health = cf_health_new (self->state, self->store,
                                 test_override_ms ("CF_TEST_HEALTH_GRACE_MS", CF_HEALTH_GRACE_MS));
   self->notify = notify_new (self);
   g_signal_connect (self->health, "degraded", G_CALLBACK (on_degraded), self);
@@ -445,8 +448,8 @@ cf_daemon_start (CfDaemon *self, GError **error)
                           self->delegation);
   self->quota = cf_quota_new (self->config, self->state, self->tmux, self->hooks);
   self->usage_tracker = cf_usage_tracker_new (self->config, self->state, self->hooks, self->quota);
-  self->switcher = cf_switcher_new (self->config, self->state, self->tmux, self->watcher,
-                                    self->dispatcher, self->quota);
+  self->switcher = cf_switcher_new (self->config, self->state, self->store, self->tmux,
+                                    self->watcher, self->dispatcher, self->quota);
   cf_notify_follow_switcher (self->notify, self->switcher);
   g_signal_connect (self->dispatcher, "resume-failed", G_CALLBACK (on_resume_failed), self);
   cf_dispatcher_set_account_prep (self->dispatcher, self->account_prep);
@@ -492,7 +495,7 @@ cf_daemon_start (CfDaemon *self, GError **error)
   /* After cf_http_new: the systemd sockets must not leak into `claude --version`. */
   check_claude (self);
 
-  cf_state_enable_autosave (self->state, CF_STATE_DEBOUNCE_MS, CF_STATE_PERIOD_MS);
+  cf_state_store_enable_autosave (self->store, CF_STATE_DEBOUNCE_MS, CF_STATE_PERIOD_MS);
   return TRUE;
 }
 
@@ -618,7 +621,7 @@ cf_daemon_shutdown (CfDaemon *self)
     cf_http_stop (self->http);
   if (self->notify != NULL)
     cf_notify_stop (self->notify);
-  if (self->state != NULL && !cf_state_save_sync (self->state, &error))
+  if (self->store != NULL && !cf_state_store_save_sync (self->store, &error))
     g_warning ("Cannot write the state file at exit: %s", error->message);
 }
 
@@ -651,6 +654,7 @@ cf_daemon_dispose (GObject *object)
     g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->account_prep);
+  g_clear_object (&self->store);
   g_clear_object (&self->state);
   if (self->event_source != NULL)
     {

@@ -328,7 +328,7 @@ on_marked (GObject *source, GAsyncResult *result, gpointer user_data)
   job->status_known = TRUE;
   job->no_marker = !marked;
   self->submitted++;
-  cf_state_increment_counter (self->state, CF_COUNTER_DELEGATED);
+  cf_counters_increment (cf_state_get_counters (self->state), CF_COUNTER_DELEGATED);
   log_task (G_LOG_LEVEL_MESSAGE, submit->project, submit->id,
             "delegated to %s: job %s (%s)", submit->provider, submit->job->id,
             cf_job_status_to_string (submit->job->status));

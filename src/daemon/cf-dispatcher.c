@@ -1377,7 +1377,7 @@ dispatch_now (gpointer user_data)
 
   self->kick_id = 0;
   if (self->cancellable == NULL || cf_state_get_dispatch_paused (self->state) ||
-      cf_swap_state_in_progress (cf_state_get_swap_state (self->state)) ||
+      cf_swap_state_in_progress (cf_state_get_swap_journal (self->state)->step) ||
       !cf_tmux_is_connected (self->tmux) ||
       cf_config_find_account (self->config, cf_state_get_active_account (self->state)) == NULL)
     return G_SOURCE_REMOVE;
@@ -1491,7 +1491,7 @@ on_state_changed (CfState *state, guint what, CfDispatcher *self)
   /* Dispatch opens again (a switch ended, a pause was lifted): the free
    * sessions start one by one, so that dozens never open at once. */
   if (!cf_state_get_dispatch_paused (state) &&
-      !cf_swap_state_in_progress (cf_state_get_swap_state (state)))
+      !cf_swap_state_in_progress (cf_state_get_swap_journal (state)->step))
     self->staggering = TRUE;
   cf_dispatcher_kick (self);
 }

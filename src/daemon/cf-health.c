@@ -7,6 +7,7 @@ struct _CfHealth {
   GObject parent_instance;
 
   CfState *state;
+  CfStateStore *store;         /* NULL: the state is not persisted */
   guint grace_ms;
   gboolean tmux_connected;
   gboolean bus_name_owned;
@@ -14,6 +15,7 @@ struct _CfHealth {
   guint notified;              /* reasons already announced by "degraded" */
   guint grace_id;
   gulong changed_handler;
+  gulong write_error_handler;
 };
 
 enum {
@@ -83,9 +85,9 @@ cf_health_get_reasons (CfHealth *self, gint64 now)
     reasons |= CF_HEALTH_TMUX_DISCONNECTED;
   if (!self->bus_name_owned)
     reasons |= CF_HEALTH_BUS_NAME_NOT_OWNED;
-  if (cf_state_get_partial_swap (self->state))
+  if (cf_state_get_swap_journal (self->state)->partial)
     reasons |= CF_HEALTH_PARTIAL_SWAP;
-  if (cf_state_get_write_error (self->state) != NULL)
+  if (self->store != NULL && cf_state_store_get_write_error (self->store) != NULL)
     reasons |= CF_HEALTH_STATE_WRITE_FAILING;
   accounts = cf_state_list_accounts (self->state);
   for (guint i = 0; i < accounts->len; i++)
@@ -129,8 +131,7 @@ reevaluate (CfHealth *self)
 static void
 on_state_changed (CfState *state, guint what, CfHealth *self)
 {
-  if (what & (CF_STATE_CHANGE_PARTIAL_SWAP | CF_STATE_CHANGE_PERSISTENCE |
-              CF_STATE_CHANGE_ACCOUNTS))
+  if (what & (CF_STATE_CHANGE_PARTIAL_SWAP | CF_STATE_CHANGE_ACCOUNTS))
     reevaluate (self);
 }
 
@@ -166,6 +167,9 @@ cf_health_dispose (GObject *object)
   if (self->state != NULL)
     g_clear_signal_handler (&self->changed_handler, self->state);
   g_clear_object (&self->state);
+  if (self->store != NULL)
+    g_clear_signal_handler (&self->write_error_handler, self->store);
+  g_clear_object (&self->store);
   G_OBJECT_CLASS (cf_health_parent_class)->dispose (object);
 }
 
@@ -185,13 +189,19 @@ cf_health_init (CfHealth *self)
 }
 
 CfHealth *
-cf_health_new (CfState *state, guint grace_ms)
+cf_health_new (CfState *state, CfStateStore *store, guint grace_ms)
 {
   CfHealth *self = g_object_new (CF_TYPE_HEALTH, NULL);
 
   self->state = g_object_ref (state);
   self->grace_ms = grace_ms;
   self->changed_handler = g_signal_connect (state, "changed", G_CALLBACK (on_state_changed), self);
+  if (store != NULL)
+    {
+      self->store = g_object_ref (store);
+      self->write_error_handler = g_signal_connect_swapped (store, "write-error-changed",
+                                                            G_CALLBACK (reevaluate), self);
+    }
   /* Not connected, no name yet: if that lasts, it is worth a message. */
   reevaluate (self);
   return self;

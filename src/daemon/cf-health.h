@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "cf-state.h"
+#include "cf-state-store.h"
 
 G_BEGIN_DECLS
 
@@ -33,7 +34,8 @@ G_DECLARE_FINAL_TYPE (CfHealth, cf_health, CF, HEALTH, GObject)
  * without a break, once per new reason: a tmux reconnect or a bus hiccup
  * shorter than that is not worth a message. Starts with tmux disconnected
  * and the name not owned, until told otherwise. */
-CfHealth *cf_health_new (CfState *state, guint grace_ms);
+/* STORE (may be NULL) tells whether the state file can be written. */
+CfHealth *cf_health_new (CfState *state, CfStateStore *store, guint grace_ms);
 
 void cf_health_set_tmux_connected (CfHealth *self, gboolean connected);
 void cf_health_set_bus_name_owned (CfHealth *self, gboolean owned);

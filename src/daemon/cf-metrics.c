@@ -117,7 +117,7 @@ render_sessions (GString *out, CfState *state)
 }
 
 static void
-render_tasks (GString *out, CfState *state)
+render_tasks (GString *out, CfCounters *counters)
 {
   static const struct {
     CfEvent event;
@@ -133,18 +133,20 @@ render_tasks (GString *out, CfState *state)
   };
 
   family (out, "tasks_dispatched_total", "counter", "Tasks sent to a session since start.");
-  sample (out, "tasks_dispatched_total", cf_state_get_counter (state, CF_COUNTER_DISPATCHED));
+  sample (out, "tasks_dispatched_total",
+          cf_counters_get_since_start (counters, CF_COUNTER_DISPATCHED));
   family (out, "tasks_completed_total", "counter",
           "Tasks completed since start (locally or delegated).");
-  sample (out, "tasks_completed_total", cf_state_get_counter (state, CF_COUNTER_COMPLETED));
+  sample (out, "tasks_completed_total",
+          cf_counters_get_since_start (counters, CF_COUNTER_COMPLETED));
   family (out, "tasks_failed_total", "counter",
           "Tasks moved to failed/ since start (locally or delegated).");
-  sample (out, "tasks_failed_total", cf_state_get_counter (state, CF_COUNTER_FAILED));
+  sample (out, "tasks_failed_total", cf_counters_get_since_start (counters, CF_COUNTER_FAILED));
   family (out, "tasks_finished_total", "counter",
           "Task runs ended since start, by outcome (TaskFinished).");
   for (guint i = 0; i < G_N_ELEMENTS (outcomes); i++)
     sample1 (out, "tasks_finished_total", "outcome", outcomes[i].outcome,
-             cf_state_get_event_count (state, outcomes[i].event));
+             cf_counters_get (counters, outcomes[i].event));
 }
 
 static void
@@ -233,35 +235,33 @@ render_usage (GString *out, CfState *state, gint64 now)
 static void
 render_swaps (GString *out, CfState *state)
 {
-  CfSwapState current = cf_state_get_swap_state (state);
-  gint64 when;
-  const char *from, *to;
+  const CfSwapJournal *swap = cf_state_get_swap_journal (state);
+  CfCounters *counters = cf_state_get_counters (state);
 
   family (out, "swap_state", "gauge", "1 for the current step of the account switch.");
   for (guint st = CF_SWAP_NORMAL; st <= CF_SWAP_FALLBACK; st++)
-    sample1 (out, "swap_state", "state", cf_swap_state_to_string (st), st == current);
+    sample1 (out, "swap_state", "state", cf_swap_state_to_string (st), st == swap->step);
   family (out, "partial_swap", "gauge",
           "1 when a switch failed half-way and switches are refused.");
-  sample (out, "partial_swap", cf_state_get_partial_swap (state));
+  sample (out, "partial_swap", swap->partial);
   family (out, "swaps_total", "counter", "Account switches since start, by result.");
   sample1 (out, "swaps_total", "result", "succeeded",
-           cf_state_get_event_count (state, CF_EVENT_SWAP_SUCCEEDED));
+           cf_counters_get (counters, CF_EVENT_SWAP_SUCCEEDED));
   sample1 (out, "swaps_total", "result", "failed",
-           cf_state_get_event_count (state, CF_EVENT_SWAP_FAILED));
-  cf_state_get_last_swap (state, &when, &from, &to);
+           cf_counters_get (counters, CF_EVENT_SWAP_FAILED));
   family (out, "last_swap_timestamp_seconds", "gauge",
           "When the last account switch happened (0 = never).");
-  sample_seconds (out, "last_swap_timestamp_seconds", NULL, NULL, MAX (when, 0));
+  sample_seconds (out, "last_swap_timestamp_seconds", NULL, NULL, MAX (swap->last_when, 0));
   family (out, "return_at_timestamp_seconds", "gauge",
           "When the switch back to the primary account is due (0 = none).");
   sample_seconds (out, "return_at_timestamp_seconds", NULL, NULL,
-                  MAX (cf_state_get_return_at (state), 0));
+                  MAX (swap->return_at, 0));
   family (out, "dispatch_paused", "gauge", "1 while dispatch is paused.");
   sample (out, "dispatch_paused", cf_state_get_dispatch_paused (state));
 }
 
 static void
-render_detections (GString *out, CfState *state)
+render_detections (GString *out, CfCounters *counters)
 {
   static const struct {
     CfEvent event;
@@ -283,21 +283,22 @@ render_detections (GString *out, CfState *state)
   for (guint i = 0; i < G_N_ELEMENTS (detections); i++)
     sample2 (out, "detections_total", "event", detections[i].kind,
              "source", detections[i].source,
-             cf_state_get_event_count (state, detections[i].event));
+             cf_counters_get (counters, detections[i].event));
 }
 
 static void
-render_delegation (GString *out, CfState *state, const CfMetricsContext *context)
+render_delegation (GString *out, CfCounters *counters, const CfMetricsContext *context)
 {
   family (out, "delegation_enabled", "gauge", "1 when remote delegation is on.");
   sample (out, "delegation_enabled", context->delegation_enabled);
   family (out, "delegated_tasks_total", "counter",
           "Tasks handed to the remote job API since start.");
-  sample (out, "delegated_tasks_total", cf_state_get_counter (state, CF_COUNTER_DELEGATED));
+  sample (out, "delegated_tasks_total",
+          cf_counters_get_since_start (counters, CF_COUNTER_DELEGATED));
 }
 
 static void
-render_notifications (GString *out, CfState *state)
+render_notifications (GString *out, CfCounters *counters)
 {
   static const struct {
     CfEvent event;
@@ -317,15 +318,15 @@ render_notifications (GString *out, CfState *state)
           "the retries, or refused).");
   for (guint i = 0; i < G_N_ELEMENTS (notes); i++)
     sample2 (out, "notifications_total", "channel", notes[i].channel,
-             "result", notes[i].result, cf_state_get_event_count (state, notes[i].event));
+             "result", notes[i].result, cf_counters_get (counters, notes[i].event));
   family (out, "notifications_dropped_total", "counter",
           "Notifications dropped because the queue was full.");
   sample (out, "notifications_dropped_total",
-          cf_state_get_event_count (state, CF_EVENT_NOTIFY_DROPPED));
+          cf_counters_get (counters, CF_EVENT_NOTIFY_DROPPED));
   family (out, "notifications_coalesced_total", "counter",
           "Notifications merged into an identical one sent moments before.");
   sample (out, "notifications_coalesced_total",
-          cf_state_get_event_count (state, CF_EVENT_NOTIFY_COALESCED));
+          cf_counters_get (counters, CF_EVENT_NOTIFY_COALESCED));
 }
 
 /* The main thread's CPU per main-loop iteration (cf-loop-watch.h): a
@@ -366,6 +367,7 @@ render_loop_iterations (GString *out, const CfLoopStats *loop)
 void
 cf_metrics_render (GString *out, CfState *state, const CfMetricsContext *context, gint64 now)
 {
+  CfCounters *counters = cf_state_get_counters (state);
   char buffer[G_ASCII_DTOSTR_BUF_SIZE];
 
   family (out, "build_info", "gauge", "The running claude-failoverd; always 1.");
@@ -374,16 +376,16 @@ cf_metrics_render (GString *out, CfState *state, const CfMetricsContext *context
   sample_seconds (out, "start_time_seconds", NULL, NULL, context->start_time);
   render_health (out, context);
   render_sessions (out, state);
-  render_tasks (out, state);
+  render_tasks (out, counters);
   render_accounts (out, state, now);
   render_usage (out, state, now);
   render_swaps (out, state);
-  render_detections (out, state);
-  render_delegation (out, state, context);
-  render_notifications (out, state);
+  render_detections (out, counters);
+  render_delegation (out, counters, context);
+  render_notifications (out, counters);
 
   family (out, "state_writes_total", "counter", "State file writes since start.");
-  sample (out, "state_writes_total", cf_state_get_write_count (state));
+  sample (out, "state_writes_total", cf_counters_get (counters, CF_EVENT_STATE_WRITTEN));
   if (context->loop_lag_usec >= 0)
     {
       family (out, "main_loop_lag_seconds", "gauge",

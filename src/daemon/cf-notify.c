@@ -603,7 +603,8 @@ finish_current (Channel *channel, gboolean sent)
 {
   CfNotify *self = channel->self;
 
-  cf_state_count_event (self->state, sent ? channel->sent_event : channel->failed_event);
+  cf_counters_count (cf_state_get_counters (self->state),
+                     sent ? channel->sent_event : channel->failed_event);
   g_clear_pointer (&channel->current, delivery_free);
   channel_kick (channel);
 }
@@ -767,11 +768,11 @@ channel_enqueue (Channel *channel, CfNotifyKind kind, const char *title, const c
     {
       Delivery *oldest = g_queue_pop_head (&channel->queue);
 
-      cf_state_count_event (self->state, CF_EVENT_NOTIFY_DROPPED);
+      cf_counters_count (cf_state_get_counters (self->state), CF_EVENT_NOTIFY_DROPPED);
       log_channel (G_LOG_LEVEL_WARNING, channel, oldest,
                    "dropped: %u notifications are waiting (%" G_GUINT64_FORMAT
                    " dropped since start)", self->options.queue_limit,
-                   cf_state_get_event_count (self->state, CF_EVENT_NOTIFY_DROPPED));
+                   cf_counters_get (cf_state_get_counters (self->state), CF_EVENT_NOTIFY_DROPPED));
       delivery_free (oldest);
     }
   d = g_new0 (Delivery, 1);
@@ -914,7 +915,7 @@ cf_notify_event_full (CfNotify *self, CfNotifyKind kind, const char *title, cons
   if (recent != NULL)
     {
       recent->suppressed++;
-      cf_state_count_event (self->state, CF_EVENT_NOTIFY_COALESCED);
+      cf_counters_count (cf_state_get_counters (self->state), CF_EVENT_NOTIFY_COALESCED);
       return;
     }
   recent = g_new0 (Recent, 1);
@@ -1006,7 +1007,7 @@ on_swap_finished (CfSwitcher *switcher, const char *from, const char *to, gboole
       cf_notify_event_full (self, CF_NOTIFY_SWAP_FINISHED, _("Claude account switched"), body,
                             fields);
     }
-  else if (cf_state_get_partial_swap (self->state))
+  else if (cf_state_get_swap_journal (self->state)->partial)
     {
       body = g_strdup_printf (_("From %s to %s: %s\nAccount switches are refused until an "
                                 "operator fixes the links and runs "

@@ -183,8 +183,8 @@ static gboolean
 detection_paused (CfQuota *self)
 {
   return self->cancellable == NULL ||
-         cf_swap_state_in_progress (cf_state_get_swap_state (self->state)) ||
-         cf_state_get_partial_swap (self->state);
+         cf_swap_state_in_progress (cf_state_get_swap_journal (self->state)->step) ||
+         cf_state_get_swap_journal (self->state)->partial;
 }
 
 static void mark_relaunched (CfQuota *self, const char *name);
@@ -202,7 +202,6 @@ evaluate (CfQuota *self)
   const char *account;
   guint running[2] = { 0, 0 }, blocked_count[2] = { 0, 0 }, need[2];
   gint64 reset_usec = 0, last_swap, now = g_get_real_time ();
-  const char *from, *to;
 
   if (detection_paused (self))
     return;
@@ -234,7 +233,7 @@ evaluate (CfQuota *self)
 
   /* Within quota.reactivate_cooldown of the last switch the switcher will
    * not switch again; it is told once (it may still have to pause). */
-  cf_state_get_last_swap (self->state, &last_swap, &from, &to);
+  last_swap = cf_state_get_swap_journal (self->state)->last_when;
   if (last_swap > 0 && now - last_swap < self->config->quota_reactivate_cooldown_usec)
     {
       if (self->cooldown_logged_for == last_swap)
@@ -387,7 +386,7 @@ observe_current_pane (CfQuota *self, CfSession *session, const CfPaneVerdict *ve
   gboolean stale = verdict->limit && reset_usec > 0 && reset_usec <= g_get_real_time ();
 
   if (verdict->limit_match && !verdict->limit)
-    cf_state_count_event (self->state, CF_EVENT_LIMIT_VETOED);
+    cf_counters_count (cf_state_get_counters (self->state), CF_EVENT_LIMIT_VETOED);
   if (stale)
     {
       Reading *reading = g_hash_table_lookup (self->readings, session->name);
@@ -429,7 +428,7 @@ observe_current_pane (CfQuota *self, CfSession *session, const CfPaneVerdict *ve
       evidence->unconfirmed = 0;
       if (!was_blocked)
         {
-          cf_state_count_event (self->state, CF_EVENT_LIMIT_BY_PANE);
+          cf_counters_count (cf_state_get_counters (self->state), CF_EVENT_LIMIT_BY_PANE);
           log_evidence (evidence, account, "usage limit on screen");
         }
       set_blocked (self, session->name, TRUE);
@@ -441,7 +440,7 @@ observe_current_pane (CfQuota *self, CfSession *session, const CfPaneVerdict *ve
   if (evidence->unconfirmed >= 2)
     {
       evidence->blocked = TRUE;
-      cf_state_count_event (self->state, CF_EVENT_LIMIT_BY_PANE);
+      cf_counters_count (cf_state_get_counters (self->state), CF_EVENT_LIMIT_BY_PANE);
       log_evidence (evidence, account, "usage limit on screen, confirmed by a second poll");
       set_blocked (self, session->name, TRUE);
     }
@@ -645,7 +644,7 @@ on_hook (CfHooks *hooks, const char *name, CfHookPayload *payload, CfQuota *self
       }
       evidence = ensure_evidence (self, session);
       if (!evidence->blocked)
-        cf_state_count_event (self->state, CF_EVENT_LIMIT_BY_HOOK);
+        cf_counters_count (cf_state_get_counters (self->state), CF_EVENT_LIMIT_BY_HOOK);
       evidence->blocked = TRUE;
       evidence->from_hook = TRUE;
       evidence->unconfirmed = 0;

@@ -40,29 +40,28 @@ value_accounts (CfState *state, const CfConfig *config, gint64 now)
 static GVariant *
 value_swap_state (CfState *state, const CfConfig *config, gint64 now)
 {
-  return g_variant_new_string (cf_swap_state_to_string (cf_state_get_swap_state (state)));
+  return g_variant_new_string (cf_swap_state_to_string (cf_state_get_swap_journal (state)->step));
 }
 
 static GVariant *
 value_partial_swap (CfState *state, const CfConfig *config, gint64 now)
 {
-  return g_variant_new_boolean (cf_state_get_partial_swap (state));
+  return g_variant_new_boolean (cf_state_get_swap_journal (state)->partial);
 }
 
 static GVariant *
 value_last_swap (CfState *state, const CfConfig *config, gint64 now)
 {
-  gint64 when;
-  const char *from, *to;
+  const CfSwapJournal *swap = cf_state_get_swap_journal (state);
 
-  cf_state_get_last_swap (state, &when, &from, &to);
-  return g_variant_new ("(tss)", (guint64) MAX (when, 0), from, to);
+  return g_variant_new ("(tss)", (guint64) MAX (swap->last_when, 0), swap->last_from,
+                        swap->last_to);
 }
 
 static GVariant *
 value_return_at (CfState *state, const CfConfig *config, gint64 now)
 {
-  return g_variant_new_uint64 ((guint64) MAX (cf_state_get_return_at (state), 0));
+  return g_variant_new_uint64 ((guint64) MAX (cf_state_get_swap_journal (state)->return_at, 0));
 }
 
 static GVariant *
@@ -135,25 +134,29 @@ value_claude_version (CfState *state, const CfConfig *config, gint64 now)
 static GVariant *
 value_tasks_dispatched (CfState *state, const CfConfig *config, gint64 now)
 {
-  return g_variant_new_uint64 (cf_state_get_counter (state, CF_COUNTER_DISPATCHED));
+  return g_variant_new_uint64 (cf_counters_get_since_start (cf_state_get_counters (state),
+                                                            CF_COUNTER_DISPATCHED));
 }
 
 static GVariant *
 value_tasks_completed (CfState *state, const CfConfig *config, gint64 now)
 {
-  return g_variant_new_uint64 (cf_state_get_counter (state, CF_COUNTER_COMPLETED));
+  return g_variant_new_uint64 (cf_counters_get_since_start (cf_state_get_counters (state),
+                                                            CF_COUNTER_COMPLETED));
 }
 
 static GVariant *
 value_tasks_failed (CfState *state, const CfConfig *config, gint64 now)
 {
-  return g_variant_new_uint64 (cf_state_get_counter (state, CF_COUNTER_FAILED));
+  return g_variant_new_uint64 (cf_counters_get_since_start (cf_state_get_counters (state),
+                                                            CF_COUNTER_FAILED));
 }
 
 static GVariant *
 value_tasks_delegated (CfState *state, const CfConfig *config, gint64 now)
 {
-  return g_variant_new_uint64 (cf_state_get_counter (state, CF_COUNTER_DELEGATED));
+  return g_variant_new_uint64 (cf_counters_get_since_start (cf_state_get_counters (state),
+                                                            CF_COUNTER_DELEGATED));
 }
 
 /* Each account's windows as they stand at NOW (a window past its reset is

@@ -20,6 +20,7 @@ struct _CfSwitcher {
 
   CfConfig *config;
   CfState *state;
+  CfStateStore *store;          /* the journal waits on it */
   CfTmux *tmux;
   CfWatcher *watcher;
   CfDispatcher *dispatcher;
@@ -93,7 +94,7 @@ log_swap (GLogLevelFlags level, Swap *swap, const char *format, ...)
                     "CF_SWAP_FROM", swap->from,
                     "CF_SWAP_TO", swap->to,
                     "CF_SWAP_REASON", swap->reason,
-                    "CF_SWAP_STEP", cf_swap_state_to_string (cf_state_get_swap_state (swap->self->state)),
+                    "CF_SWAP_STEP", cf_swap_state_to_string (cf_state_get_swap_journal (swap->self->state)->step),
                     "MESSAGE", "Switch %s → %s (%s): %s", swap->from, swap->to, swap->reason, message);
 }
 
@@ -182,9 +183,9 @@ on_journaled (GObject *source, GAsyncResult *result, gpointer user_data)
   Swap *swap = user_data;
   g_autoptr(GError) error = NULL;
 
-  if (!cf_state_flush_finish (CF_STATE (source), result, &error))
+  if (!cf_state_store_flush_finish (CF_STATE_STORE (source), result, &error))
     {
-      if (cf_state_get_swap_state (swap->self->state) == CF_SWAP_RESUMING)
+      if (cf_state_get_swap_journal (swap->self->state)->step == CF_SWAP_RESUMING)
         /* The link is flipped: going on is the safe way. */
         log_swap (G_LOG_LEVEL_WARNING, swap, "journal not written (%s); going on",
                   error->message);
@@ -206,7 +207,7 @@ journal_then (Swap *swap, CfSwapState step, SwapStep next)
   cf_state_set_swap_journal (swap->self->state, step, swap->from, swap->to);
   cf_state_set_swap_reason (swap->self->state, swap->reason);
   swap->next = next;
-  cf_state_flush_async (swap->self->state, NULL, on_journaled, swap);
+  cf_state_store_flush_async (swap->self->store, NULL, on_journaled, swap);
 }
 
 static void
@@ -225,9 +226,10 @@ swap_end (Swap *swap, gboolean success, const char *message)
   CfSwitcher *self = swap->self;
 
   set_rest_state (self);
-  cf_state_flush_async (self->state, NULL, NULL, NULL);
+  cf_state_store_flush_async (self->store, NULL, NULL, NULL);
   log_swap (success ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_WARNING, swap, "%s", message);
-  cf_state_count_event (self->state, success ? CF_EVENT_SWAP_SUCCEEDED : CF_EVENT_SWAP_FAILED);
+  cf_counters_count (cf_state_get_counters (self->state),
+                     success ? CF_EVENT_SWAP_SUCCEEDED : CF_EVENT_SWAP_FAILED);
   if (self->swap == swap)
     self->swap = NULL;
   g_signal_emit (self, signals[SIGNAL_SWAP_FINISHED], 0, swap->from, swap->to, success, message);
@@ -604,7 +606,7 @@ on_return_timer (gpointer user_data)
   g_autoptr(GPtrArray) problems = NULL;
 
   self->return_timer = 0;
-  if (self->swap != NULL || cf_state_get_partial_swap (self->state))
+  if (self->swap != NULL || cf_state_get_swap_journal (self->state)->partial)
     {
       self->return_timer = g_timeout_add_seconds (RETRY_SECONDS, on_return_timer, self);
       return G_SOURCE_REMOVE;
@@ -670,7 +672,7 @@ on_reset_timer (gpointer user_data)
                     "MESSAGE", "An account's usage limit has reset: dispatch resumes");
   cf_state_set_all_exhausted_until (self->state, 0);
   if (account_exhausted_until (self, active) > g_get_real_time () &&
-      !cf_state_get_partial_swap (self->state) &&
+      !cf_state_get_swap_journal (self->state)->partial &&
       (target = next_available (self, active)) != NULL)
     /* The active account is still out and another one has reset: a switch
      * for the quota (SwapStarted's reasons are fixed, ARCHITECTURE.md 4.9). */
@@ -719,7 +721,7 @@ timeout_for (gint64 when)
 static void
 arm_timers (CfSwitcher *self)
 {
-  gint64 return_at = cf_state_get_return_at (self->state);
+  gint64 return_at = cf_state_get_swap_journal (self->state)->return_at;
   gint64 reset_at = cf_state_get_all_exhausted_until (self->state);
 
   g_autoptr(GPtrArray) accounts = cf_state_list_accounts (self->state);
@@ -749,14 +751,14 @@ arm_timers (CfSwitcher *self)
 static gboolean
 check_can_switch (CfSwitcher *self, GError **error)
 {
-  if (cf_state_get_partial_swap (self->state))
+  if (cf_state_get_swap_journal (self->state)->partial)
     {
       g_set_error_literal (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_PARTIAL_SWAP,
                            _("a previous switch could not be rolled back: fix claude_link and "
                              "call ClearPartialSwap first"));
       return FALSE;
     }
-  if (self->swap != NULL || cf_swap_state_in_progress (cf_state_get_swap_state (self->state)))
+  if (self->swap != NULL || cf_swap_state_in_progress (cf_state_get_swap_journal (self->state)->step))
     {
       g_set_error_literal (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_IN_PROGRESS,
                            _("an account switch is already in progress"));
@@ -823,7 +825,7 @@ cf_switcher_clear_partial (CfSwitcher *self, GError **error)
   g_autoptr(GPtrArray) problems = NULL;
   const CfAccountConfig *linked = NULL;
 
-  if (!cf_state_get_partial_swap (self->state))
+  if (!cf_state_get_swap_journal (self->state)->partial)
     {
       g_set_error_literal (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_INVALID,
                            _("there is no partial swap to clear"));
@@ -869,7 +871,6 @@ cf_switcher_account_exhausted (CfSwitcher *self, const char *account, gint64 res
   const CfAccountConfig *target;
   g_autoptr(GError) error = NULL;
   gint64 last_swap;
-  const char *last_from, *last_to;
 
   if (cf_config_find_account (self->config, account) == NULL)
     return;
@@ -887,7 +888,7 @@ cf_switcher_account_exhausted (CfSwitcher *self, const char *account, gint64 res
       return;
     }
   target = next_available (self, account);
-  cf_state_get_last_swap (self->state, &last_swap, &last_from, &last_to);
+  last_swap = cf_state_get_swap_journal (self->state)->last_when;
   if (target != NULL && last_swap > 0 &&
       now - last_swap < self->config->quota_reactivate_cooldown_usec)
     {
@@ -1086,9 +1087,9 @@ resume_interrupted (gpointer user_data)
 static void
 recover_journal (CfSwitcher *self)
 {
-  CfSwapState step = cf_state_get_swap_state (self->state);
-  const char *from = cf_state_get_swap_from (self->state);
-  const char *to = cf_state_get_swap_to (self->state);
+  CfSwapState step = cf_state_get_swap_journal (self->state)->step;
+  const char *from = cf_state_get_swap_journal (self->state)->from;
+  const char *to = cf_state_get_swap_journal (self->state)->to;
   const CfAccountConfig *linked = NULL;
   Swap *swap;
 
@@ -1098,8 +1099,8 @@ recover_journal (CfSwitcher *self)
   swap->self = g_object_ref (self);
   swap->from = g_strdup (from);
   swap->to = g_strdup (to);
-  swap->reason = g_strdup (cf_state_get_swap_reason (self->state)[0]
-                           ? cf_state_get_swap_reason (self->state) : "quota");
+  swap->reason = g_strdup (cf_state_get_swap_journal (self->state)->reason[0]
+                           ? cf_state_get_swap_journal (self->state)->reason : "quota");
   swap->draining = g_str_equal (swap->reason, "usage");
   self->swap = swap;
   if (has_claude_link (self))
@@ -1144,8 +1145,8 @@ cf_switcher_start (CfSwitcher *self, GError **error)
   active = cf_config_find_account (self->config, cf_state_get_active_account (self->state));
   if (active == NULL)
     active = primary_account (self);
-  if (!cf_swap_state_in_progress (cf_state_get_swap_state (self->state)) && has_claude_link (self) &&
-      !cf_state_get_partial_swap (self->state))
+  if (!cf_swap_state_in_progress (cf_state_get_swap_journal (self->state)->step) && has_claude_link (self) &&
+      !cf_state_get_swap_journal (self->state)->partial)
     {
       linked = cf_symlinks_link_account (self->config, self->config->claude_link);
       if (linked != NULL && linked != active)
@@ -1173,7 +1174,7 @@ cf_switcher_start (CfSwitcher *self, GError **error)
       return FALSE;
     }
   recover_journal (self);
-  if (self->swap == NULL && !cf_swap_state_in_progress (cf_state_get_swap_state (self->state)))
+  if (self->swap == NULL && !cf_swap_state_in_progress (cf_state_get_swap_journal (self->state)->step))
     set_rest_state (self);
   arm_timers (self);
   return TRUE;
@@ -1206,6 +1207,7 @@ cf_switcher_finalize (GObject *object)
   cf_switcher_stop (self);
   g_clear_pointer (&self->config, cf_config_unref);
   g_clear_object (&self->state);
+  g_clear_object (&self->store);
   g_clear_object (&self->tmux);
   g_clear_object (&self->watcher);
   g_clear_object (&self->dispatcher);
@@ -1236,13 +1238,14 @@ cf_switcher_init (CfSwitcher *self)
 }
 
 CfSwitcher *
-cf_switcher_new (CfConfig *config, CfState *state, CfTmux *tmux, CfWatcher *watcher,
-                 CfDispatcher *dispatcher, CfQuota *quota)
+cf_switcher_new (CfConfig *config, CfState *state, CfStateStore *store, CfTmux *tmux,
+                 CfWatcher *watcher, CfDispatcher *dispatcher, CfQuota *quota)
 {
   CfSwitcher *self = g_object_new (CF_TYPE_SWITCHER, NULL);
 
   self->config = cf_config_ref (config);
   self->state = g_object_ref (state);
+  self->store = g_object_ref (store);
   self->tmux = g_object_ref (tmux);
   self->watcher = g_object_ref (watcher);
   self->dispatcher = g_object_ref (dispatcher);

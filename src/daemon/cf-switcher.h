@@ -7,6 +7,7 @@
 #include "cf-dispatcher.h"
 #include "cf-quota.h"
 #include "cf-state.h"
+#include "cf-state-store.h"
 #include "cf-tmux.h"
 #include "cf-watcher.h"
 
@@ -54,8 +55,9 @@ typedef enum {
 #define CF_TYPE_SWITCHER (cf_switcher_get_type ())
 G_DECLARE_FINAL_TYPE (CfSwitcher, cf_switcher, CF, SWITCHER, GObject)
 
-CfSwitcher *cf_switcher_new (CfConfig *config, CfState *state, CfTmux *tmux,
-                             CfWatcher *watcher, CfDispatcher *dispatcher, CfQuota *quota);
+CfSwitcher *cf_switcher_new (CfConfig *config, CfState *state, CfStateStore *store,
+                             CfTmux *tmux, CfWatcher *watcher, CfDispatcher *dispatcher,
+                             CfQuota *quota);
 void cf_switcher_set_config (CfSwitcher *self, CfConfig *config);
 
 /* Start-up: refuses a broken layout (CF_SWITCHER_ERROR_LAYOUT, every

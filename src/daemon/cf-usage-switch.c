@@ -141,11 +141,10 @@ evaluate (gpointer user_data)
   const CfUsagePolicyAccount *active = NULL;
   gint64 now = g_get_real_time ();
   gint64 next = 0;
-  const char *from, *to;
 
   self->idle_id = 0;
-  if (self->stopped || cf_state_get_partial_swap (self->state) ||
-      cf_swap_state_in_progress (cf_state_get_swap_state (self->state)))
+  if (self->stopped || cf_state_get_swap_journal (self->state)->partial ||
+      cf_swap_state_in_progress (cf_state_get_swap_journal (self->state)->step))
     return G_SOURCE_REMOVE;
 
   states = cf_state_list_accounts (self->state);
@@ -173,9 +172,9 @@ evaluate (gpointer user_data)
   input.n_accounts = accounts->len;
   input.active = cf_state_get_active_account (self->state);
   input.switch_back_below = self->config->quota_switch_back_below;
-  cf_state_get_last_swap (self->state, &input.last_switch, &from, &to);
+  input.last_switch = cf_state_get_swap_journal (self->state)->last_when;
   /* Persisted with LastSwap; a switch running now is not over yet. */
-  input.last_switch_reason = cf_state_get_last_swap_reason (self->state);
+  input.last_switch_reason = cf_state_get_swap_journal (self->state)->last_reason;
   input.cooldown = self->config->quota_reactivate_cooldown_usec;
   input.return_margin = self->config->quota_return_margin_usec;
 

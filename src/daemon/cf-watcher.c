@@ -539,7 +539,7 @@ finish_detected (Watch *watch, CfEvent how, const char *outcome, const char *why
 {
   if (watch->finishing)
     return;
-  cf_state_count_event (watch->self->state, how);
+  cf_counters_count (cf_state_get_counters (watch->self->state), how);
   finish_watch (watch, outcome, why);
 }
 

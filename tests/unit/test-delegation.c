@@ -83,7 +83,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   g_assert_true (cf_taskq_ensure_dirs (f->project, NULL));
   f->api = cf_test_job_api_new ();
   f->config = make_config (f, f->api->url);
-  f->state = cf_state_new (NULL);
+  f->state = cf_state_new ();
   f->finished = g_ptr_array_new_with_free_func (g_free);
   g_signal_connect (f->state, "task-finished", G_CALLBACK (on_task_finished), f);
   f->inbox = cf_inbox_new (f->config, f->state);
@@ -323,7 +323,8 @@ test_submit_reap_done (Fixture *f, gconstpointer data)
   g_assert_cmpstr (marker->provider, ==, "gemini");
   g_assert_cmpint (marker->submitted_at_usec, >=, before);
   g_assert_cmpint (cf_taskq_locate (f->project, "r"), ==, CF_TASK_PLACE_INBOX);
-  g_assert_cmpuint (cf_state_get_counter (f->state, CF_COUNTER_DELEGATED), ==, 1);
+  g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (f->state),
+                                                 CF_COUNTER_DELEGATED), ==, 1);
   cf_inbox_rescan (f->inbox);
   cf_test_run_for (300);
   pending = cf_inbox_list_pending (f->inbox);
@@ -349,7 +350,8 @@ test_submit_reap_done (Fixture *f, gconstpointer data)
   g_assert_cmpint (cf_taskq_locate (f->project, "r"), ==, CF_TASK_PLACE_DONE);
   expected_finish = g_strdup_printf ("%s|r||delegated-done", f->project);
   g_assert_cmpstr (g_ptr_array_index (f->finished, 0), ==, expected_finish);
-  g_assert_cmpuint (cf_state_get_counter (f->state, CF_COUNTER_COMPLETED), ==, 1);
+  g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (f->state),
+                                                 CF_COUNTER_COMPLETED), ==, 1);
   cf_delegation_get_counts (f->delegation, &counts);
   g_assert_cmpuint (counts.active, ==, 0);
   g_assert_cmpuint (counts.submitted, ==, 1);
@@ -380,7 +382,8 @@ test_failed_job (Fixture *f, gconstpointer data)
                                     "GPU out of memory at step 3\n"));
   expected_finish = g_strdup_printf ("%s|x||delegated-failed", f->project);
   g_assert_cmpstr (g_ptr_array_index (f->finished, 0), ==, expected_finish);
-  g_assert_cmpuint (cf_state_get_counter (f->state, CF_COUNTER_FAILED), ==, 1);
+  g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (f->state),
+                                                 CF_COUNTER_FAILED), ==, 1);
   g_assert_false (queue_file_exists (f, "inbox", "x.md.delegated"));
   cf_delegation_get_counts (f->delegation, &counts);
   g_assert_cmpuint (counts.failed, ==, 1);
@@ -488,7 +491,8 @@ check_fallback (Fixture *f, const char *id, guint posts)
   g_assert_cmpuint (meta->attempts, ==, 0);
   g_assert_false (g_file_test (marker_path, G_FILE_TEST_EXISTS));
   g_assert_cmpint (cf_taskq_locate (f->project, id), ==, CF_TASK_PLACE_INBOX);
-  g_assert_cmpuint (cf_state_get_counter (f->state, CF_COUNTER_DELEGATED), ==, 0);
+  g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (f->state),
+                                                 CF_COUNTER_DELEGATED), ==, 0);
   g_assert_true (has_warning ("running it locally instead"));
 
   /* Never offered to the API again, whatever scans and kicks happen. */

@@ -40,7 +40,7 @@ start (Fixture *f, guint max_clients, gsize buffer_limit, guint heartbeat_ms)
   CfHttpEventsOptions options = { max_clients, buffer_limit, heartbeat_ms };
   GSList *uris;
 
-  f->state = cf_state_new (NULL);
+  f->state = cf_state_new ();
   f->events = cf_http_events_new (f->state, &options);
   f->server = soup_server_new (NULL, NULL);
   soup_server_add_handler (f->server, NULL, handle, f, NULL);

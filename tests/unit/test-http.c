@@ -34,13 +34,13 @@ degraded_count_at_least (gpointer fixture, gconstpointer n)
 static void
 test_health_reasons (void)
 {
-  g_autoptr(CfState) state = cf_state_new (NULL);
+  g_autoptr(CfState) state = cf_state_new ();
   g_autoptr(CfHealth) health = NULL;
   const char *accounts[] = { "main", "backup", NULL };
   gint64 now = g_get_real_time ();
 
   cf_state_sync_accounts (state, accounts);
-  health = cf_health_new (state, 100000);
+  health = cf_health_new (state, NULL, 100000);
   g_assert_cmpuint (cf_health_get_reasons (health, now), ==,
                     CF_HEALTH_TMUX_DISCONNECTED | CF_HEALTH_BUS_NAME_NOT_OWNED);
   cf_health_set_tmux_connected (health, TRUE);
@@ -83,13 +83,13 @@ test_health_reasons (void)
 static void
 test_health_grace (void)
 {
-  g_autoptr(CfState) state = cf_state_new (NULL);
+  g_autoptr(CfState) state = cf_state_new ();
   g_autoptr(CfHealth) health = NULL;
   const char *accounts[] = { "main", NULL };
   Degraded d = { 0 };
 
   cf_state_sync_accounts (state, accounts);
-  health = cf_health_new (state, 200);
+  health = cf_health_new (state, NULL, 200);
   g_signal_connect (health, "degraded", G_CALLBACK (on_degraded), &d);
 
   /* Connected within the grace period: nothing to say. */
@@ -179,9 +179,9 @@ fixture_setup (Fixture *f, gconstpointer data)
 
   f->config = cf_config_load_data (yaml, -1, "test.yaml", "/h", &error);
   g_assert_no_error (error);
-  f->state = cf_state_new (NULL);
+  f->state = cf_state_new ();
   cf_state_sync_accounts (f->state, accounts);
-  f->health = cf_health_new (f->state, 60000);
+  f->health = cf_health_new (f->state, NULL, 60000);
   cf_health_set_tmux_connected (f->health, TRUE);
   cf_health_set_bus_name_owned (f->health, TRUE);
   f->http = cf_http_new (f->config, f->state, f->health);
@@ -365,8 +365,8 @@ test_off_when_listen_empty (void)
   g_autoptr(CfConfig) config = cf_config_load_data ("accounts: [{name: main, home: /h}]\n"
                                                     "http: {listen: ''}\n",
                                                     -1, "test.yaml", "/h", &error);
-  g_autoptr(CfState) state = cf_state_new (NULL);
-  g_autoptr(CfHealth) health = cf_health_new (state, 1000);
+  g_autoptr(CfState) state = cf_state_new ();
+  g_autoptr(CfHealth) health = cf_health_new (state, NULL, 1000);
   g_autoptr(CfHttp) http = cf_http_new (config, state, health);
   g_auto(GStrv) urls = NULL;
 
@@ -388,8 +388,8 @@ test_port_taken (void)
   g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
   g_autoptr(GSocketAddress) bound = NULL;
   g_autoptr(CfConfig) config = NULL;
-  g_autoptr(CfState) state = cf_state_new (NULL);
-  g_autoptr(CfHealth) health = cf_health_new (state, 1000);
+  g_autoptr(CfState) state = cf_state_new ();
+  g_autoptr(CfHealth) health = cf_health_new (state, NULL, 1000);
   g_autoptr(CfHttp) http = NULL;
   g_autofree char *yaml = NULL;
   g_autofree char *expected = NULL;

@@ -44,7 +44,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->root = cf_test_make_tmpdir ("cf-inbox-XXXXXX");
   f->projects = g_build_filename (f->root, "projects", NULL);
   g_assert_cmpint (g_mkdir (f->projects, 0755), ==, 0);
-  f->state = cf_state_new (NULL);
+  f->state = cf_state_new ();
   f->rejected = g_ptr_array_new_with_free_func (g_free);
   g_ptr_array_set_size (warnings, 0);
 }

@@ -72,7 +72,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   g_assert_true (cf_taskq_ensure_dirs (f->project, NULL));
 
   f->config = make_config (f, janitor_interval);
-  f->state = cf_state_new (NULL);
+  f->state = cf_state_new ();
   f->inbox = cf_inbox_new (f->config, f->state);
   cf_inbox_start (f->inbox);
   g_assert_true (cf_test_run_until (f, inbox_scanned, NULL, 5000));

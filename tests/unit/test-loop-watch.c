@@ -119,7 +119,7 @@ test_metrics_text (void)
 {
   CfLoopStats stats = { 0 };
   CfMetricsContext context = { .loop_lag_usec = -1, .loop = &stats };
-  g_autoptr(CfState) state = cf_state_new (NULL);
+  g_autoptr(CfState) state = cf_state_new ();
   g_autoptr(GString) out = g_string_new (NULL);
 
   cf_loop_stats_add (&stats, 80, 90);

@@ -105,7 +105,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   if (g_str_has_suffix (f->url, "/"))
     f->url[strlen (f->url) - 1] = '\0';
   g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
-  f->state = cf_state_new (NULL);
+  f->state = cf_state_new ();
   g_ptr_array_set_size (all_logs, 0);
 }
 
@@ -249,7 +249,8 @@ test_each_kind (Fixture *f, gconstpointer data)
   g_assert_cmpstr (r->priority, ==, "default");
   g_assert_cmpstr (r->tags, ==, "arrows_counterclockwise,claude-failover");
 
-  g_assert_cmpuint (cf_state_get_event_count (f->state, CF_EVENT_NOTIFY_WEBHOOK_SENT), ==, 4);
+  g_assert_cmpuint (cf_counters_get (cf_state_get_counters (f->state),
+                                     CF_EVENT_NOTIFY_WEBHOOK_SENT), ==, 4);
   for (guint i = 0; i < all_logs->len; i++)
     g_assert_null (strstr (g_ptr_array_index (all_logs, i), TOKEN));
 }
@@ -350,8 +351,10 @@ test_retries_and_secrets (Fixture *f, gconstpointer data)
   g_assert_true (cf_test_run_until (f, settled, NULL, 5000));
   /* 1 + 3 retries on the flaky one, 1 on the refusing one. */
   g_assert_cmpuint (f->requests->len, ==, 5);
-  g_assert_cmpuint (cf_state_get_event_count (f->state, CF_EVENT_NOTIFY_WEBHOOK_FAILED), ==, 2);
-  g_assert_cmpuint (cf_state_get_event_count (f->state, CF_EVENT_NOTIFY_WEBHOOK_SENT), ==, 0);
+  g_assert_cmpuint (cf_counters_get (cf_state_get_counters (f->state),
+                                     CF_EVENT_NOTIFY_WEBHOOK_FAILED), ==, 2);
+  g_assert_cmpuint (cf_counters_get (cf_state_get_counters (f->state),
+                                     CF_EVENT_NOTIFY_WEBHOOK_SENT), ==, 0);
   g_assert_cmpuint (all_logs->len, >, 0);
   for (guint i = 0; i < all_logs->len; i++)
     {

@@ -127,7 +127,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   if (g_str_has_suffix (f->url, "/"))
     f->url[strlen (f->url) - 1] = '\0';
   g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
-  f->state = cf_state_new (NULL);
+  f->state = cf_state_new ();
   g_ptr_array_set_size (all_logs, 0);
 }
 
@@ -237,7 +237,7 @@ assert_members (JsonObject *object, const char *const *expected)
 static guint64
 event_count (Fixture *f, CfEvent event)
 {
-  return cf_state_get_event_count (f->state, event);
+  return cf_counters_get (cf_state_get_counters (f->state), event);
 }
 
 /* ---- exact requests ------------------------------------------------------ */

@@ -5,7 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cf-state.h"
+#include "cf-state-json.h"
+#include "cf-state-store.h"
 #include "cf-test-util.h"
 
 /* Warnings are part of the contract here (a quarantine is loud): record
@@ -59,32 +60,32 @@ populate (CfState *state)
   cf_state_set_account_problem (state, "backup", "authentication_failed");
   cf_state_set_return_at (state, 1800000300000000);
   cf_state_set_dispatch_paused (state, TRUE);
-  cf_state_increment_counter (state, CF_COUNTER_DISPATCHED);
-  cf_state_increment_counter (state, CF_COUNTER_DISPATCHED);
-  cf_state_increment_counter (state, CF_COUNTER_FAILED);
+  cf_counters_increment (cf_state_get_counters (state), CF_COUNTER_DISPATCHED);
+  cf_counters_increment (cf_state_get_counters (state), CF_COUNTER_DISPATCHED);
+  cf_counters_increment (cf_state_get_counters (state), CF_COUNTER_FAILED);
 }
 
 static void
 test_round_trip (Fixture *f, gconstpointer data)
 {
-  g_autoptr(CfState) a = cf_state_new (f->path);
-  g_autoptr(CfState) b = cf_state_new (f->path);
+  g_autoptr(CfState) a = cf_state_new ();
+  g_autoptr(CfStateStore) a_store = cf_state_store_new (a, f->path);
+  g_autoptr(CfState) b = cf_state_new ();
+  g_autoptr(CfStateStore) b_store = cf_state_store_new (b, f->path);
   g_autoptr(GError) error = NULL;
   g_autofree char *json_a = NULL;
   g_autofree char *json_b = NULL;
   g_autofree char *quarantined = NULL;
   CfSession *s;
-  gint64 when;
-  const char *from, *to;
   GStatBuf st;
 
   populate (a);
-  g_assert_true (cf_state_save_sync (a, &error));
+  g_assert_true (cf_state_store_save_sync (a_store, &error));
   g_assert_no_error (error);
   g_assert_cmpint (g_stat (f->path, &st), ==, 0);
   g_assert_cmpint (st.st_mode & 0777, ==, 0600);
 
-  g_assert_true (cf_state_load (b, &quarantined, &error));
+  g_assert_true (cf_state_store_load (b_store, &quarantined, &error));
   g_assert_no_error (error);
   g_assert_null (quarantined);
 
@@ -102,17 +103,17 @@ test_round_trip (Fixture *f, gconstpointer data)
   g_assert_cmpint (s->last_fail, ==, 1700000000000000);
   g_assert_cmpint (cf_state_lookup_session (b, "ccl-1-web")->kind, ==, CF_SESSION_DEDICATED);
   g_assert_cmpstr (cf_state_get_active_account (b), ==, "backup");
-  g_assert_cmpint (cf_state_get_swap_state (b), ==, CF_SWAP_SWITCHING);
-  g_assert_cmpstr (cf_state_get_swap_from (b), ==, "main");
-  g_assert_cmpstr (cf_state_get_swap_to (b), ==, "backup");
-  g_assert_cmpstr (cf_state_get_swap_reason (b), ==, "quota");
+  g_assert_cmpint (cf_state_get_swap_journal (b)->step, ==, CF_SWAP_SWITCHING);
+  g_assert_cmpstr (cf_state_get_swap_journal (b)->from, ==, "main");
+  g_assert_cmpstr (cf_state_get_swap_journal (b)->to, ==, "backup");
+  g_assert_cmpstr (cf_state_get_swap_journal (b)->reason, ==, "quota");
   g_assert_cmpint (cf_state_get_all_exhausted_until (b), ==, 1800000000000000);
-  g_assert_true (cf_state_get_partial_swap (b));
-  cf_state_get_last_swap (b, &when, &from, &to);
-  g_assert_cmpint (when, ==, 1750000000000000);
-  g_assert_cmpstr (from, ==, "main");
+  g_assert_true (cf_state_get_swap_journal (b)->partial);
+  g_assert_cmpint (cf_state_get_swap_journal (b)->last_when, ==, 1750000000000000);
+  g_assert_cmpstr (cf_state_get_swap_journal (b)->last_from, ==, "main");
+  g_assert_cmpstr (cf_state_get_swap_journal (b)->last_to, ==, "backup");
   /* The journal's reason when the switch was recorded. */
-  g_assert_cmpstr (cf_state_get_last_swap_reason (b), ==, "quota");
+  g_assert_cmpstr (cf_state_get_swap_journal (b)->last_reason, ==, "quota");
   {
     CfAccountState *main_account = cf_state_lookup_account (b, "main");
     CfAccountState *backup = cf_state_lookup_account (b, "backup");
@@ -128,13 +129,16 @@ test_round_trip (Fixture *f, gconstpointer data)
     g_assert_cmpint (week->source, ==, CF_USAGE_SOURCE_LIMIT);
     g_assert_cmpstr (backup->problem, ==, "authentication_failed");
   }
-  g_assert_cmpint (cf_state_get_return_at (b), ==, 1800000300000000);
+  g_assert_cmpint (cf_state_get_swap_journal (b)->return_at, ==, 1800000300000000);
   g_assert_true (cf_state_get_dispatch_paused (b));
   /* Counters on D-Bus count since start: a fresh load starts at zero. */
-  g_assert_cmpuint (cf_state_get_counter (a, CF_COUNTER_DISPATCHED), ==, 2);
-  g_assert_cmpuint (cf_state_get_counter (b, CF_COUNTER_DISPATCHED), ==, 0);
-  cf_state_increment_counter (b, CF_COUNTER_DISPATCHED);
-  g_assert_cmpuint (cf_state_get_counter (b, CF_COUNTER_DISPATCHED), ==, 1);
+  g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (a), CF_COUNTER_DISPATCHED),
+                    ==, 2);
+  g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (b), CF_COUNTER_DISPATCHED),
+                    ==, 0);
+  cf_counters_increment (cf_state_get_counters (b), CF_COUNTER_DISPATCHED);
+  g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (b), CF_COUNTER_DISPATCHED),
+                    ==, 1);
   g_free (json_b);
   json_b = cf_state_to_json (b);
   g_assert_nonnull (strstr (json_b, "\"tasks_dispatched\" : 3"));
@@ -143,10 +147,11 @@ test_round_trip (Fixture *f, gconstpointer data)
 static void
 test_missing_file (Fixture *f, gconstpointer data)
 {
-  g_autoptr(CfState) state = cf_state_new (f->path);
+  g_autoptr(CfState) state = cf_state_new ();
+  g_autoptr(CfStateStore) state_store = cf_state_store_new (state, f->path);
   g_autoptr(GError) error = NULL;
 
-  g_assert_true (cf_state_load (state, NULL, &error));
+  g_assert_true (cf_state_store_load (state_store, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpstr (cf_state_get_active_account (state), ==, "");
 }
@@ -181,7 +186,8 @@ test_corrupt_quarantined (Fixture *f, gconstpointer data)
 {
   for (guint i = 0; i < G_N_ELEMENTS (corrupt_inputs); i++)
     {
-      g_autoptr(CfState) state = cf_state_new (f->path);
+      g_autoptr(CfState) state = cf_state_new ();
+      g_autoptr(CfStateStore) state_store = cf_state_store_new (state, f->path);
       g_autoptr(GError) error = NULL;
       g_autofree char *quarantined = NULL;
       g_autofree char *moved = NULL;
@@ -190,7 +196,7 @@ test_corrupt_quarantined (Fixture *f, gconstpointer data)
       g_mkdir_with_parents (dir, 0700);
       cf_test_write_file (f->path, corrupt_inputs[i]);
       populate (state);
-      g_assert_true (cf_state_load (state, &quarantined, &error));
+      g_assert_true (cf_state_store_load (state_store, &quarantined, &error));
       g_assert_no_error (error);
       g_assert_nonnull (quarantined);
       g_assert_true (g_str_has_prefix (quarantined, f->path));
@@ -205,7 +211,7 @@ test_corrupt_quarantined (Fixture *f, gconstpointer data)
       /* Started clean, whatever was in memory before. */
       g_assert_cmpstr (cf_state_get_active_account (state), ==, "");
       g_assert_null (cf_state_lookup_session (state, "ccl-auto-0"));
-      g_assert_false (cf_state_get_partial_swap (state));
+      g_assert_false (cf_state_get_swap_journal (state)->partial);
     }
 }
 
@@ -215,7 +221,8 @@ test_corrupt_quarantined (Fixture *f, gconstpointer data)
 static void
 test_deep_nesting_quarantined (Fixture *f, gconstpointer data)
 {
-  g_autoptr(CfState) state = cf_state_new (f->path);
+  g_autoptr(CfState) state = cf_state_new ();
+  g_autoptr(CfStateStore) state_store = cf_state_store_new (state, f->path);
   g_autoptr(GError) error = NULL;
   g_autofree char *quarantined = NULL;
   g_autofree char *dir = g_path_get_dirname (f->path);
@@ -226,7 +233,7 @@ test_deep_nesting_quarantined (Fixture *f, gconstpointer data)
   deep[size] = '\0';
   g_mkdir_with_parents (dir, 0700);
   cf_test_write_file (f->path, deep);
-  g_assert_true (cf_state_load (state, &quarantined, &error));
+  g_assert_true (cf_state_store_load (state_store, &quarantined, &error));
   g_assert_no_error (error);
   g_assert_nonnull (quarantined);
   g_unlink (quarantined);
@@ -247,7 +254,8 @@ test_not_read_quarantined (Fixture *f, gconstpointer data)
   g_mkdir_with_parents (dir, 0700);
   for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
     {
-      g_autoptr(CfState) state = cf_state_new (f->path);
+      g_autoptr(CfState) state = cf_state_new ();
+      g_autoptr(CfStateStore) state_store = cf_state_store_new (state, f->path);
       g_autoptr(GError) error = NULL;
       g_autofree char *quarantined = NULL;
 
@@ -261,7 +269,7 @@ test_not_read_quarantined (Fixture *f, gconstpointer data)
           g_assert_cmpint (ftruncate (fd, (off_t) 17 * 1024 * 1024), ==, 0);
           close (fd);
         }
-      g_assert_true (cf_state_load (state, &quarantined, &error));
+      g_assert_true (cf_state_store_load (state_store, &quarantined, &error));
       g_assert_no_error (error);
       g_assert_nonnull (quarantined);
       g_assert_false (g_file_test (f->path, G_FILE_TEST_EXISTS));
@@ -282,12 +290,13 @@ test_corrupt_copies_kept (Fixture *f, gconstpointer data)
   g_mkdir_with_parents (dir, 0700);
   for (guint i = 0; i < 3; i++)
     {
-      g_autoptr(CfState) state = cf_state_new (f->path);
+      g_autoptr(CfState) state = cf_state_new ();
+      g_autoptr(CfStateStore) state_store = cf_state_store_new (state, f->path);
       g_autoptr(GError) error = NULL;
       char *quarantined = NULL;
 
       cf_test_write_file (f->path, corrupt_inputs[i]);
-      g_assert_true (cf_state_load (state, &quarantined, &error));
+      g_assert_true (cf_state_store_load (state_store, &quarantined, &error));
       g_assert_no_error (error);
       g_assert_nonnull (quarantined);
       g_ptr_array_add (copies, quarantined);
@@ -314,7 +323,7 @@ count_changes (CfState *state, guint what, guint *flags)
 static void
 test_change_signals (Fixture *f, gconstpointer data)
 {
-  g_autoptr(CfState) state = cf_state_new (NULL);
+  g_autoptr(CfState) state = cf_state_new ();
   const char *accounts[] = { "main", NULL };
   guint flags = 0;
 
@@ -339,7 +348,7 @@ test_change_signals (Fixture *f, gconstpointer data)
 static void
 test_accounts_sync (Fixture *f, gconstpointer data)
 {
-  g_autoptr(CfState) state = cf_state_new (NULL);
+  g_autoptr(CfState) state = cf_state_new ();
   const char *first[] = { "main", "backup", NULL };
   const char *second[] = { "other", "main", NULL };
   g_autoptr(GPtrArray) list = NULL;
@@ -359,24 +368,26 @@ test_accounts_sync (Fixture *f, gconstpointer data)
 static void
 test_autosave_debounced (Fixture *f, gconstpointer data)
 {
-  g_autoptr(CfState) state = cf_state_new (f->path);
-  g_autoptr(CfState) reread = cf_state_new (f->path);
+  g_autoptr(CfState) state = cf_state_new ();
+  g_autoptr(CfStateStore) state_store = cf_state_store_new (state, f->path);
+  g_autoptr(CfState) reread = cf_state_new ();
+  g_autoptr(CfStateStore) reread_store = cf_state_store_new (reread, f->path);
   g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
   g_autofree char *json = NULL;
   gint64 deadline;
 
-  cf_state_enable_autosave (state, 50, 10000);
+  cf_state_store_enable_autosave (state_store, 50, 10000);
   /* A burst of 100 changes... */
   for (guint i = 0; i < 100; i++)
-    cf_state_increment_counter (state, CF_COUNTER_COMPLETED);
+    cf_counters_increment (cf_state_get_counters (state), CF_COUNTER_COMPLETED);
   g_assert_false (g_file_test (f->path, G_FILE_TEST_EXISTS));
   deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  while (cf_state_is_dirty (state) && g_get_monotonic_time () < deadline)
+  while (cf_state_store_is_dirty (state_store) && g_get_monotonic_time () < deadline)
     g_main_context_iteration (context, TRUE);
   /* ...is written once, within the debounce delay. */
-  g_assert_false (cf_state_is_dirty (state));
-  g_assert_cmpuint (cf_state_get_write_count (state), ==, 1);
-  g_assert_true (cf_state_load (reread, NULL, NULL));
+  g_assert_false (cf_state_store_is_dirty (state_store));
+  g_assert_cmpuint (cf_counters_get (cf_state_get_counters (state), CF_EVENT_STATE_WRITTEN), ==, 1);
+  g_assert_true (cf_state_store_load (reread_store, NULL, NULL));
   json = cf_state_to_json (reread);
   g_assert_nonnull (strstr (json, "\"tasks_completed\" : 100"));
 }
@@ -386,7 +397,7 @@ on_flushed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GError **error = user_data;
 
-  if (!cf_state_flush_finish (CF_STATE (source), result, error) && *error == NULL)
+  if (!cf_state_store_flush_finish (CF_STATE_STORE (source), result, error) && *error == NULL)
     g_assert_not_reached ();
   if (*error == NULL)
     *error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_EXISTS, "done");
@@ -397,15 +408,16 @@ on_flushed (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 test_flush_async (Fixture *f, gconstpointer data)
 {
-  g_autoptr(CfState) state = cf_state_new (f->path);
+  g_autoptr(CfState) state = cf_state_new ();
+  g_autoptr(CfStateStore) state_store = cf_state_store_new (state, f->path);
   g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
   g_autoptr(GError) result = NULL;
   gint64 started, deadline;
 
-  cf_state_enable_autosave (state, 5000, 60000);   /* a long debounce */
+  cf_state_store_enable_autosave (state_store, 5000, 60000);   /* a long debounce */
   cf_state_set_swap_journal (state, CF_SWAP_SAVING, "main", "backup");
   started = g_get_monotonic_time ();
-  cf_state_flush_async (state, NULL, on_flushed, &result);
+  cf_state_store_flush_async (state_store, NULL, on_flushed, &result);
   /* A change while the write is in flight is covered by a second write. */
   cf_state_set_swap_journal (state, CF_SWAP_SWITCHING, "main", "backup");
   deadline = started + 4 * G_USEC_PER_SEC;
@@ -414,21 +426,114 @@ test_flush_async (Fixture *f, gconstpointer data)
   g_assert_error (result, G_IO_ERROR, G_IO_ERROR_EXISTS);   /* completed, no failure */
   g_assert_cmpint (g_get_monotonic_time () - started, <, 4 * G_USEC_PER_SEC);
   {
-    g_autoptr(CfState) reread = cf_state_new (f->path);
-    g_assert_true (cf_state_load (reread, NULL, NULL));
+    g_autoptr(CfState) reread = cf_state_new ();
+    g_autoptr(CfStateStore) reread_store = cf_state_store_new (reread, f->path);
+    g_assert_true (cf_state_store_load (reread_store, NULL, NULL));
     /* At least the state at the call is on disk. */
-    g_assert_cmpint (cf_state_get_swap_state (reread), !=, CF_SWAP_NORMAL);
+    g_assert_cmpint (cf_state_get_swap_journal (reread)->step, !=, CF_SWAP_NORMAL);
   }
   /* A second flush covers the change made after the first call. */
   g_clear_error (&result);
-  cf_state_flush_async (state, NULL, on_flushed, &result);
+  cf_state_store_flush_async (state_store, NULL, on_flushed, &result);
   while (result == NULL)
     g_main_context_iteration (context, TRUE);
   {
-    g_autoptr(CfState) reread = cf_state_new (f->path);
-    g_assert_true (cf_state_load (reread, NULL, NULL));
-    g_assert_cmpint (cf_state_get_swap_state (reread), ==, CF_SWAP_SWITCHING);
+    g_autoptr(CfState) reread = cf_state_new ();
+    g_autoptr(CfStateStore) reread_store = cf_state_store_new (reread, f->path);
+    g_assert_true (cf_state_store_load (reread_store, NULL, NULL));
+    g_assert_cmpint (cf_state_get_swap_journal (reread)->step, ==, CF_SWAP_SWITCHING);
   }
+}
+
+typedef struct {
+  CfStateStore *store;
+  GError *result;
+  gboolean asked;
+} FlushFromHandler;
+
+static void
+flush_on_change (CfState *state, guint what, FlushFromHandler *h)
+{
+  if (h->asked)
+    return;
+  h->asked = TRUE;
+  cf_state_store_flush_async (h->store, NULL, on_flushed, &h->result);
+}
+
+/* The store hears of a change before "changed" is emitted: a handler that
+ * flushes gets the change that woke it on disk. */
+static void
+test_flush_from_changed_handler (Fixture *f, gconstpointer data)
+{
+  g_autoptr(CfState) state = cf_state_new ();
+  g_autoptr(CfStateStore) state_store = cf_state_store_new (state, f->path);
+  g_autoptr(CfState) reread = cf_state_new ();
+  g_autoptr(CfStateStore) reread_store = cf_state_store_new (reread, f->path);
+  FlushFromHandler h = { .store = state_store };
+
+  g_signal_connect (state, "changed", G_CALLBACK (flush_on_change), &h);
+  cf_state_set_swap_journal (state, CF_SWAP_SAVING, "main", "backup");
+  while (h.result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_error (h.result, G_IO_ERROR, G_IO_ERROR_EXISTS);   /* completed, no failure */
+  g_clear_error (&h.result);
+  g_assert_true (cf_state_store_load (reread_store, NULL, NULL));
+  g_assert_cmpint (cf_state_get_swap_journal (reread)->step, ==, CF_SWAP_SAVING);
+}
+
+static void
+record_signal (GString *log, const char *name)
+{
+  g_string_append_printf (log, "%s%s", log->len > 0 ? "," : "", name);
+}
+
+static void
+record_finished (CfState *state, const char *project, const char *task, const char *session,
+                 const char *outcome, GString *log)
+{
+  record_signal (log, "task-finished");
+}
+
+static void
+record_changed (CfState *state, guint what, GString *log)
+{
+  record_signal (log, what == CF_STATE_CHANGE_COUNTERS ? "counters" : "other");
+}
+
+/* Task totals live in the registry and are persisted with the state: a
+ * task event is told before its total is reported changed, and an
+ * increment by another component is a persisted change. */
+static void
+test_task_totals_in_registry (Fixture *f, gconstpointer data)
+{
+  g_autoptr(CfState) state = cf_state_new ();
+  g_autoptr(CfStateStore) state_store = cf_state_store_new (state, f->path);
+  g_autoptr(CfState) reread = cf_state_new ();
+  g_autoptr(CfStateStore) reread_store = cf_state_store_new (reread, f->path);
+  CfCounters *counters = cf_state_get_counters (state);
+  g_autoptr(GString) log = g_string_new (NULL);
+
+  g_signal_connect (state, "task-finished", G_CALLBACK (record_finished), log);
+  g_signal_connect (state, "changed", G_CALLBACK (record_changed), log);
+  cf_state_task_finished (state, "/p/web", "t-1", "ccl-auto-0", "done");
+  g_assert_cmpstr (log->str, ==, "task-finished,counters");
+  g_assert_cmpuint (cf_counters_get_since_start (counters, CF_COUNTER_COMPLETED), ==, 1);
+  g_assert_cmpuint (cf_counters_get (counters, CF_EVENT_TASK_DONE), ==, 1);
+
+  g_string_truncate (log, 0);
+  g_assert_true (cf_state_store_save_sync (state_store, NULL));
+  g_assert_false (cf_state_store_is_dirty (state_store));
+  cf_counters_increment (counters, CF_COUNTER_DELEGATED);
+  g_assert_cmpstr (log->str, ==, "counters");
+  g_assert_true (cf_state_store_is_dirty (state_store));
+  g_assert_true (cf_state_store_save_sync (state_store, NULL));
+
+  /* Lifetime totals come back from the file; "since start" starts at 0. */
+  g_assert_true (cf_state_store_load (reread_store, NULL, NULL));
+  g_assert_cmpuint (cf_counters_get_lifetime (cf_state_get_counters (reread),
+                                              CF_COUNTER_DELEGATED), ==, 1);
+  g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (reread),
+                                                 CF_COUNTER_DELEGATED), ==, 0);
 }
 
 /* A write that fails (the directory is gone) fails the waiters. */
@@ -437,37 +542,37 @@ test_flush_async_failure (Fixture *f, gconstpointer data)
 {
   g_autofree char *blocker = g_build_filename (f->dir, "a-file", NULL);
   g_autofree char *path = g_build_filename (blocker, "state.json", NULL);
-  g_autoptr(CfState) state = NULL;
+  g_autoptr(CfState) state = cf_state_new ();
+  g_autoptr(CfStateStore) state_store = cf_state_store_new (state, path);
 
   cf_test_write_file (blocker, "not a directory\n");
-  state = cf_state_new (path);
   g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
   g_autoptr(GError) result = NULL;
 
   g_ptr_array_set_size (warnings, 0);
   cf_state_set_swap_journal (state, CF_SWAP_SAVING, "main", "backup");
-  cf_state_flush_async (state, NULL, on_flushed, &result);
+  cf_state_store_flush_async (state_store, NULL, on_flushed, &result);
   while (result == NULL)
     g_main_context_iteration (context, TRUE);
   g_assert_false (g_error_matches (result, G_IO_ERROR, G_IO_ERROR_EXISTS));
-  g_assert_true (cf_state_is_dirty (state));
+  g_assert_true (cf_state_store_is_dirty (state_store));
   g_assert_cmpuint (warnings->len, ==, 1);      /* "Cannot write state file" */
   g_ptr_array_set_size (warnings, 0);
 
   /* The same failure again (a retry on a full disk): not warned twice. */
   g_clear_error (&result);
   cf_state_set_swap_journal (state, CF_SWAP_SWITCHING, "main", "backup");
-  cf_state_flush_async (state, NULL, on_flushed, &result);
+  cf_state_store_flush_async (state_store, NULL, on_flushed, &result);
   while (result == NULL)
     g_main_context_iteration (context, TRUE);
-  g_assert_true (cf_state_is_dirty (state));
+  g_assert_true (cf_state_store_is_dirty (state_store));
   g_assert_cmpuint (warnings->len, ==, 0);
 }
 
 static void
 test_dispatch_paused_sources (void)
 {
-  g_autoptr(CfState) state = cf_state_new (NULL);
+  g_autoptr(CfState) state = cf_state_new ();
 
   g_assert_false (cf_state_get_dispatch_paused (state));
   cf_state_set_all_exhausted_until (state, 1800000000000000);
@@ -487,8 +592,10 @@ test_dispatch_paused_sources (void)
 static void
 test_events_counted (Fixture *f, gconstpointer data)
 {
-  g_autoptr(CfState) state = cf_state_new (f->path);
-  g_autoptr(CfState) reread = cf_state_new (f->path);
+  g_autoptr(CfState) state = cf_state_new ();
+  g_autoptr(CfStateStore) state_store = cf_state_store_new (state, f->path);
+  g_autoptr(CfState) reread = cf_state_new ();
+  g_autoptr(CfStateStore) reread_store = cf_state_store_new (reread, f->path);
   static const char *const outcomes[] = {
     "done", "failed", "requeued", "timeout", "cancelled", "delegated-done", "delegated-failed",
   };
@@ -504,62 +611,74 @@ test_events_counted (Fixture *f, gconstpointer data)
       cf_state_task_finished (state, "/p", "t", "s", outcomes[i]);
   cf_state_task_finished (state, "/p", "t", "s", "no-such-outcome");
   for (guint i = 0; i < G_N_ELEMENTS (events); i++)
-    g_assert_cmpuint (cf_state_get_event_count (state, events[i]), ==, i + 1);
-  g_assert_cmpuint (cf_state_get_counter (state, CF_COUNTER_COMPLETED), ==, 1 + 6);
-  g_assert_cmpuint (cf_state_get_counter (state, CF_COUNTER_FAILED), ==, 2 + 7);
+    g_assert_cmpuint (cf_counters_get (cf_state_get_counters (state), events[i]), ==, i + 1);
+  g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (state),
+                                                 CF_COUNTER_COMPLETED), ==, 1 + 6);
+  g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (state), CF_COUNTER_FAILED),
+                    ==, 2 + 7);
 
   /* Other events: counted, no "changed" signal, not persisted. */
   g_signal_connect (state, "changed", G_CALLBACK (count_changes), &flags);
-  cf_state_count_event (state, CF_EVENT_SWAP_FAILED);
-  cf_state_count_event (state, CF_EVENT_SWAP_FAILED);
-  cf_state_count_event (state, CF_EVENT_NOTIFY_TELEGRAM_FAILED);
+  cf_counters_count (cf_state_get_counters (state), CF_EVENT_SWAP_FAILED);
+  cf_counters_count (cf_state_get_counters (state), CF_EVENT_SWAP_FAILED);
+  cf_counters_count (cf_state_get_counters (state), CF_EVENT_NOTIFY_TELEGRAM_FAILED);
   g_assert_cmpuint (flags, ==, 0);
-  g_assert_cmpuint (cf_state_get_event_count (state, CF_EVENT_SWAP_FAILED), ==, 2);
-  g_assert_cmpuint (cf_state_get_event_count (state, CF_EVENT_NOTIFY_TELEGRAM_FAILED), ==, 1);
-  g_assert_cmpuint (cf_state_get_event_count (state, CF_EVENT_SWAP_SUCCEEDED), ==, 0);
-  g_assert_true (cf_state_save_sync (state, NULL));
-  g_assert_true (cf_state_load (reread, NULL, NULL));
-  g_assert_cmpuint (cf_state_get_event_count (reread, CF_EVENT_SWAP_FAILED), ==, 0);
+  g_assert_cmpuint (cf_counters_get (cf_state_get_counters (state), CF_EVENT_SWAP_FAILED), ==, 2);
+  g_assert_cmpuint (cf_counters_get (cf_state_get_counters (state),
+                                     CF_EVENT_NOTIFY_TELEGRAM_FAILED), ==, 1);
+  g_assert_cmpuint (cf_counters_get (cf_state_get_counters (state), CF_EVENT_SWAP_SUCCEEDED), ==,
+                    0);
+  g_assert_true (cf_state_store_save_sync (state_store, NULL));
+  g_assert_true (cf_state_store_load (reread_store, NULL, NULL));
+  g_assert_cmpuint (cf_counters_get (cf_state_get_counters (reread), CF_EVENT_SWAP_FAILED), ==, 0);
+}
+
+static void
+count_signal (guint *n)
+{
+  (*n)++;
 }
 
 static gboolean
-write_failed (gpointer state, gconstpointer data)
+write_failed (gpointer state_store, gconstpointer data)
 {
-  return cf_state_get_write_error (state) != NULL;
+  return cf_state_store_get_write_error (state_store) != NULL;
 }
 
 static gboolean
-written_cleanly (gpointer state, gconstpointer data)
+written_cleanly (gpointer state_store, gconstpointer data)
 {
-  return cf_state_get_write_error (state) == NULL && !cf_state_is_dirty (state);
+  return cf_state_store_get_write_error (state_store) == NULL &&
+         !cf_state_store_is_dirty (state_store);
 }
 
 static void
 test_write_error_reported (Fixture *f, gconstpointer data)
 {
-  g_autoptr(CfState) state = cf_state_new (f->path);
+  g_autoptr(CfState) state = cf_state_new ();
+  g_autoptr(CfStateStore) state_store = cf_state_store_new (state, f->path);
   g_autofree char *dir = g_path_get_dirname (f->path);
-  guint flags = 0;
+  guint signals = 0;
 
-  g_signal_connect (state, "changed", G_CALLBACK (count_changes), &flags);
-  g_assert_null (cf_state_get_write_error (state));
+  g_signal_connect_swapped (state_store, "write-error-changed", G_CALLBACK (count_signal),
+                            &signals);
+  g_assert_null (cf_state_store_get_write_error (state_store));
   /* The state directory is a regular file: every write fails. */
   cf_test_write_file (dir, "not a directory");
-  cf_state_enable_autosave (state, 10, 50);
+  cf_state_store_enable_autosave (state_store, 10, 50);
   cf_state_set_dispatch_paused (state, TRUE);
-  g_assert_true (cf_test_run_until (state, write_failed, NULL, 5000));
-  g_assert_nonnull (cf_state_get_write_error (state));
-  g_assert_nonnull (strstr (cf_state_get_write_error (state), dir));
-  g_assert_true (flags & CF_STATE_CHANGE_PERSISTENCE);
+  g_assert_true (cf_test_run_until (state_store, write_failed, NULL, 5000));
+  g_assert_nonnull (cf_state_store_get_write_error (state_store));
+  g_assert_nonnull (strstr (cf_state_store_get_write_error (state_store), dir));
+  g_assert_cmpuint (signals, ==, 1);
   g_assert_cmpuint (warnings->len, >, 0);
   g_ptr_array_set_size (warnings, 0);
 
   /* Once the directory is back, the periodic flush writes and clears it. */
-  flags = 0;
   g_assert_cmpint (g_unlink (dir), ==, 0);
-  g_assert_true (cf_test_run_until (state, written_cleanly, NULL, 5000));
-  g_assert_null (cf_state_get_write_error (state));
-  g_assert_true (flags & CF_STATE_CHANGE_PERSISTENCE);
+  g_assert_true (cf_test_run_until (state_store, written_cleanly, NULL, 5000));
+  g_assert_null (cf_state_store_get_write_error (state_store));
+  g_assert_cmpuint (signals, ==, 2);
   g_assert_true (g_file_test (f->path, G_FILE_TEST_IS_REGULAR));
   g_ptr_array_set_size (warnings, 0);
 }
@@ -569,8 +688,8 @@ test_write_error_reported (Fixture *f, gconstpointer data)
 static void
 test_usage_from_older_files (void)
 {
-  g_autoptr(CfState) state = cf_state_new (NULL);
-  g_autoptr(CfState) bad = cf_state_new (NULL);
+  g_autoptr(CfState) state = cf_state_new ();
+  g_autoptr(CfState) bad = cf_state_new ();
   g_autoptr(GError) error = NULL;
   const char *old = "{\"version\": 1, \"active_account\": \"main\", \"accounts\": "
                     "[{\"name\": \"main\", \"exhausted_until\": 0}], \"sessions\": [], "
@@ -583,7 +702,7 @@ test_usage_from_older_files (void)
   g_assert_nonnull (account);
   g_assert_cmpfloat (account->usage.windows[CF_USAGE_FIVE_HOUR].used, ==, -1);
   g_assert_cmpfloat (account->usage.windows[CF_USAGE_SEVEN_DAY].used, ==, -1);
-  g_assert_cmpstr (cf_state_get_last_swap_reason (state), ==, "");
+  g_assert_cmpstr (cf_state_get_swap_journal (state)->last_reason, ==, "");
 
   g_assert_false (cf_state_from_json (bad, "{\"version\": 1, \"accounts\": [{\"name\": \"main\", "
                                       "\"usage\": {\"five_hour\": {\"used\": \"high\"}}}]}",
@@ -628,8 +747,8 @@ test_session_state_names (void)
 static void
 test_blocked_round_trip (void)
 {
-  g_autoptr(CfState) a = cf_state_new (NULL);
-  g_autoptr(CfState) b = cf_state_new (NULL);
+  g_autoptr(CfState) a = cf_state_new ();
+  g_autoptr(CfState) b = cf_state_new ();
   g_autofree char *json = NULL;
   g_autoptr(GError) error = NULL;
   CfSession *s;
@@ -658,6 +777,10 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/state/round-trip", Fixture, NULL, fixture_setup, test_round_trip, fixture_teardown);
   g_test_add ("/state/flush-async", Fixture, NULL, fixture_setup, test_flush_async, fixture_teardown);
+  g_test_add ("/state/flush-from-changed-handler", Fixture, NULL, fixture_setup,
+              test_flush_from_changed_handler, fixture_teardown);
+  g_test_add ("/state/task-totals-in-registry", Fixture, NULL, fixture_setup,
+              test_task_totals_in_registry, fixture_teardown);
   g_test_add ("/state/flush-async-failure", Fixture, NULL, fixture_setup, test_flush_async_failure,
               fixture_teardown);
   g_test_add_func ("/state/dispatch-paused-sources", test_dispatch_paused_sources);

@@ -29,7 +29,7 @@ load_config (void)
 static CfState *
 populated_state (void)
 {
-  CfState *state = cf_state_new (NULL);
+  CfState *state = cf_state_new ();
   const char *accounts[] = { "main", "backup", NULL };
 
   cf_state_sync_accounts (state, accounts);
@@ -457,7 +457,7 @@ static void
 test_every_visible_change_is_signalled (void)
 {
   g_autoptr(CfConfig) config = load_config ();
-  g_autoptr(CfState) state = cf_state_new (NULL);
+  g_autoptr(CfState) state = cf_state_new ();
   const char *accounts[] = { "main", "backup", NULL };
   const char *one_account[] = { "main", NULL };
   g_autoptr(GVariant) last = NULL;
@@ -482,7 +482,7 @@ test_every_visible_change_is_signalled (void)
         case 7: cf_state_task_dispatched (state, "/p/web", "t1", "ccl-auto-0", "sonnet", "backup"); break;
         case 8: cf_state_task_finished (state, "/p/web", "t1", "ccl-auto-0", "done"); break;
         case 9: cf_state_task_finished (state, "/p/web", "t2", "ccl-auto-0", "failed"); break;
-        case 10: cf_state_increment_counter (state, CF_COUNTER_DELEGATED); break;
+        case 10: cf_counters_increment (cf_state_get_counters (state), CF_COUNTER_DELEGATED); break;
         case 11: cf_state_set_swap_journal (state, CF_SWAP_SAVING, "main", "backup"); break;
         case 12: cf_state_set_swap_journal (state, CF_SWAP_FALLBACK, "main", "backup"); break;
         case 13: cf_state_set_partial_swap (state, TRUE); break;

@@ -143,7 +143,7 @@ fixture_setup (Fixture *f, gconstpointer data)
 
   g_ptr_array_set_size (warnings, 0);
   f->warnings = g_ptr_array_ref (warnings);
-  f->state = cf_state_new (NULL);
+  f->state = cf_state_new ();
   g_signal_connect (f->state, "task-finished", G_CALLBACK (on_task_finished), f);
   f->tmux = cf_tmux_new (f->socket, NULL);
   cf_tmux_start (f->tmux);
