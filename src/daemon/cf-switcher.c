@@ -5,9 +5,11 @@
 #include <string.h>
 
 #include "cf-claude-command.h"
+#include "cf-failover-policy.h"
 #include "cf-fault.h"
 #include "cf-pane.h"
 #include "cf-shell.h"
+#include "cf-switcher-links.h"
 #include "cf-symlinks.h"
 
 #define RESUME_HISTORY_LINES 200
@@ -28,6 +30,7 @@ struct _CfSwitcher {
 
   Swap *swap;                  /* the switch in progress, or NULL */
   gint64 last_failure;         /* µs epoch of the last failed automatic switch */
+  gboolean return_checking;    /* the return timer's layout check is running */
   guint return_timer;
   guint reset_timer;
   guint expiry_timer;          /* the next account exhaustion to expire */
@@ -62,6 +65,7 @@ struct _Swap {
    * one. Known from the reason after a crash. */
   gboolean draining;
   guint drained;
+  char *why;                   /* a rollback in progress: why */
 };
 
 static void arm_timers (CfSwitcher *self);
@@ -74,6 +78,7 @@ swap_free (Swap *swap)
   g_free (swap->from);
   g_free (swap->to);
   g_free (swap->reason);
+  g_free (swap->why);
   g_free (swap);
 }
 
@@ -121,15 +126,9 @@ set_rest_state (CfSwitcher *self)
 static gint64
 account_exhausted_until (CfSwitcher *self, const char *name)
 {
-  g_autoptr(GPtrArray) accounts = cf_state_list_accounts (self->state);
+  CfAccountState *account = cf_state_lookup_account (self->state, name);
 
-  for (guint i = 0; i < accounts->len; i++)
-    {
-      CfAccountState *account = g_ptr_array_index (accounts, i);
-      if (g_str_equal (account->name, name))
-        return account->exhausted_until;
-    }
-  return 0;
+  return account != NULL ? account->exhausted_until : 0;
 }
 
 /* "" when NAME is usable, else why not (authentication_failed, …):
@@ -142,28 +141,38 @@ account_problem (CfSwitcher *self, const char *name)
   return account != NULL && account->problem != NULL ? account->problem : "";
 }
 
+/* The evidence of the failover decisions: the configured accounts in their
+ * order, with what the state knows of them. */
+static GArray *
+failover_accounts (CfSwitcher *self)
+{
+  GPtrArray *configured = self->config->accounts;
+  GArray *accounts = g_array_sized_new (FALSE, TRUE, sizeof (CfFailoverAccount), configured->len);
+
+  for (guint i = 0; i < configured->len; i++)
+    {
+      const char *name = ((CfAccountConfig *) g_ptr_array_index (configured, i))->name;
+      CfFailoverAccount account = {
+        .name = name,
+        .exhausted_until = account_exhausted_until (self, name),
+        .problem = account_problem (self, name),
+      };
+
+      g_array_append_val (accounts, account);
+    }
+  return accounts;
+}
+
 /* The account after EXCLUDE in the configured order (wrapping), available
  * now (not exhausted, not unusable); NULL when none. */
 static const CfAccountConfig *
 next_available (CfSwitcher *self, const char *exclude)
 {
-  GPtrArray *accounts = self->config->accounts;
-  gint64 now = g_get_real_time ();
-  guint start = 0;
+  g_autoptr(GArray) accounts = failover_accounts (self);
+  gint next = cf_failover_next_available ((const CfFailoverAccount *) accounts->data,
+                                          accounts->len, exclude, g_get_real_time ());
 
-  for (guint i = 0; i < accounts->len; i++)
-    if (g_str_equal (((CfAccountConfig *) g_ptr_array_index (accounts, i))->name, exclude))
-      start = i + 1;
-  for (guint n = 0; n < accounts->len; n++)
-    {
-      const CfAccountConfig *account = g_ptr_array_index (accounts, (start + n) % accounts->len);
-
-      if (!g_str_equal (account->name, exclude) &&
-          account_exhausted_until (self, account->name) <= now &&
-          account_problem (self, account->name)[0] == '\0')
-        return account;
-    }
-  return NULL;
+  return next >= 0 ? g_ptr_array_index (self->config->accounts, next) : NULL;
 }
 
 static gboolean
@@ -236,34 +245,60 @@ swap_end (Swap *swap, gboolean success, const char *message)
 }
 
 static void
-swap_rollback (Swap *swap, const char *why)
+rollback_done (Swap *swap, const GError *error)
 {
   CfSwitcher *self = swap->self;
-  const CfAccountConfig *from = cf_config_find_account (self->config, swap->from);
   g_autofree char *message = NULL;
+
+  if (error != NULL)
+    {
+      cf_state_set_partial_swap (self->state, TRUE);
+      message = g_strdup_printf (_("switch from %s to %s failed (%s) and could not be "
+                                   "rolled back (%s): switches are refused until "
+                                   "ClearPartialSwap"),
+                                 swap->from, swap->to, swap->why, error->message);
+    }
+  if (cf_config_find_account (self->config, swap->from) != NULL)
+    cf_state_set_active_account (self->state, swap->from);
+  if (message == NULL)
+    message = g_strdup_printf (_("switch from %s to %s failed and was rolled back: %s"),
+                               swap->from, swap->to, swap->why);
+  swap_end (swap, FALSE, message);
+}
+
+static void
+on_rolled_back (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  cf_switcher_links_rollback_finish (result, &error);
+  rollback_done (user_data, error);
+}
+
+/* claude_link goes back to the previous home (in a thread; at start-up,
+ * before the loop serves anyone, at once), the active account stays. */
+static void
+swap_rollback_full (Swap *swap, const char *why, gboolean at_start)
+{
+  CfSwitcher *self = swap->self;
   g_autoptr(GError) error = NULL;
 
   if (!g_str_equal (swap->reason, "manual"))
     self->last_failure = g_get_real_time ();
-  if (has_claude_link (self) && from != NULL &&
-      cf_symlinks_link_account (self->config, self->config->claude_link) != from)
+  swap->why = g_strdup (why);
+  if (!at_start)
     {
-      cf_fault_point ("swap-rollback");
-      if (!cf_symlinks_flip (self->config->claude_link, from->home, &error))
-        {
-          cf_state_set_partial_swap (self->state, TRUE);
-          message = g_strdup_printf (_("switch from %s to %s failed (%s) and could not be "
-                                       "rolled back (%s): switches are refused until "
-                                       "ClearPartialSwap"),
-                                     swap->from, swap->to, why, error->message);
-        }
+      cf_switcher_links_rollback_async (self->config, swap->from, on_rolled_back, swap);
+      return;
     }
-  if (from != NULL)
-    cf_state_set_active_account (self->state, swap->from);
-  if (message == NULL)
-    message = g_strdup_printf (_("switch from %s to %s failed and was rolled back: %s"),
-                               swap->from, swap->to, why);
-  swap_end (swap, FALSE, message);
+  cf_switcher_links_rollback (self->config, swap->from, &error);
+  rollback_done (swap, error);
+}
+
+static void
+swap_rollback (Swap *swap, const char *why)
+{
+  swap_rollback_full (swap, why, FALSE);
 }
 
 static void
@@ -272,17 +307,13 @@ step_complete (Swap *swap)
   CfSwitcher *self = swap->self;
   const CfAccountConfig *primary = primary_account (self);
   gint64 now = g_get_real_time ();
-  gint64 return_at = 0;
   g_autofree char *message = NULL;
 
   cf_state_set_last_swap (self->state, now, swap->from, swap->to);
-  if (!g_str_equal (swap->to, primary->name))
-    {
-      gint64 until = account_exhausted_until (self, primary->name);
-      if (until > now)
-        return_at = until + self->config->quota_return_margin_usec;
-    }
-  cf_state_set_return_at (self->state, return_at);
+  cf_state_set_return_at (self->state,
+                          cf_failover_return_at (g_str_equal (swap->to, primary->name),
+                                                 account_exhausted_until (self, primary->name),
+                                                 self->config->quota_return_margin_usec, now));
   if (!g_str_equal (swap->reason, "quota"))
     cf_state_set_all_exhausted_until (self->state, 0);
   if (swap->draining)
@@ -457,36 +488,33 @@ step_resume (Swap *swap)
 /* ---- switching: links and claude_link ------------------------------------ */
 
 static void
+on_pointed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Swap *swap = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!cf_switcher_links_point_finish (result, &error))
+    {
+      swap_rollback (swap, error->message);
+      return;
+    }
+  cf_fault_point ("swap-flipped");
+  cf_state_set_active_account (swap->self->state, swap->to);
+  journal_then (swap, CF_SWAP_RESUMING, step_resume);
+}
+
+static void
 step_switch (Swap *swap)
 {
   CfSwitcher *self = swap->self;
-  const CfAccountConfig *to = cf_config_find_account (self->config, swap->to);
-  g_autoptr(GError) error = NULL;
 
   cf_fault_point ("swap-switching");
-  if (to == NULL)
+  if (cf_config_find_account (self->config, swap->to) == NULL)
     {
       swap_rollback (swap, _("the target account is no longer configured"));
       return;
     }
-  if (!cf_symlinks_ensure (to->home, self->config->shared_root,
-                           (const char *const *) self->config->shared_entries, &error))
-    {
-      g_autofree char *why = g_strdup_printf (_("shared links of %s: %s"), to->name, error->message);
-      swap_rollback (swap, why);
-      return;
-    }
-  if (has_claude_link (self) &&
-      !cf_symlinks_flip (self->config->claude_link, to->home, &error))
-    {
-      g_autofree char *why = g_strdup_printf (_("cannot point %s at %s: %s"),
-                                              self->config->claude_link, to->home, error->message);
-      swap_rollback (swap, why);
-      return;
-    }
-  cf_fault_point ("swap-flipped");
-  cf_state_set_active_account (self->state, swap->to);
-  journal_then (swap, CF_SWAP_RESUMING, step_resume);
+  cf_switcher_links_point_async (self->config, swap->to, on_pointed, swap);
 }
 
 /* ---- saving: resume UUIDs ------------------------------------------------ */
@@ -594,62 +622,87 @@ swap_begin (CfSwitcher *self, const char *from, const char *to, const char *reas
 
 /* ---- timers: return to the primary, end of total exhaustion -------------- */
 
-static gboolean
-on_return_timer (gpointer user_data)
+static gboolean on_return_timer (gpointer user_data);
+
+/* The return timer's decision, once the layout is checked (in a thread). */
+static void
+on_return_checked (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  CfSwitcher *self = user_data;
+  g_autoptr(CfSwitcher) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *layout = cf_switcher_links_check_finish (result, &error);
   const CfAccountConfig *primary = primary_account (self);
   gint64 now = g_get_real_time ();
-  gint64 until;
-  g_autoptr(GPtrArray) problems = NULL;
+  gint64 until = account_exhausted_until (self, primary->name);
+  CfReturnInput input = {
+    .busy = self->swap != NULL || cf_state_get_partial_swap (self->state),
+    .on_primary = g_str_equal (cf_state_get_active_account (self->state), primary->name),
+    .primary_exhausted_until = until,
+    .primary_problem = account_problem (self, primary->name),
+    .layout_broken = layout != NULL,
+    .return_margin = self->config->quota_return_margin_usec,
+    .cooldown = self->config->quota_reactivate_cooldown_usec,
+  };
+  CfReturnVerdict verdict;
 
-  self->return_timer = 0;
-  if (self->swap != NULL || cf_state_get_partial_swap (self->state))
+  self->return_checking = FALSE;
+  if (error != NULL || self->cancellable == NULL)
+    return;
+  verdict = cf_failover_decide_return (&input, now);
+  switch (verdict.action)
     {
+    case CF_RETURN_RETRY:
+      g_clear_handle_id (&self->return_timer, g_source_remove);
       self->return_timer = g_timeout_add_seconds (RETRY_SECONDS, on_return_timer, self);
-      return G_SOURCE_REMOVE;
-    }
-  if (g_str_equal (cf_state_get_active_account (self->state), primary->name))
-    {
+      return;
+    case CF_RETURN_ARRIVED:
       cf_state_set_return_at (self->state, 0);
       set_rest_state (self);
-      return G_SOURCE_REMOVE;
-    }
-  /* Check again: newer evidence may have pushed the primary's reset. */
-  until = account_exhausted_until (self, primary->name);
-  if (until > now)
-    {
+      return;
+    case CF_RETURN_WAIT:
+      /* Newer evidence pushed the primary's reset. */
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                         "CF_ACCOUNT", primary->name,
                         "MESSAGE", "Not returning to %s yet: it is exhausted for %" G_GINT64_FORMAT
                         " s more", primary->name, (until - now) / G_USEC_PER_SEC);
-      cf_state_set_return_at (self->state, until + self->config->quota_return_margin_usec);
+      cf_state_set_return_at (self->state, verdict.at);
       arm_timers (self);
-      return G_SOURCE_REMOVE;
-    }
-  if (account_problem (self, primary->name)[0] != '\0')
-    {
+      return;
+    case CF_RETURN_UNUSABLE:
       /* EnableAccount re-arms nothing: the operator switches back by hand. */
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
                         "CF_ACCOUNT", primary->name,
                         "MESSAGE", "Not returning to %s: it is unusable (%s) until "
-                        "EnableAccount", primary->name, account_problem (self, primary->name));
+                        "EnableAccount", primary->name, input.primary_problem);
       cf_state_set_return_at (self->state, 0);
-      return G_SOURCE_REMOVE;
-    }
-  problems = cf_symlinks_validate_all (self->config, FALSE);
-  if (problems->len > 0)
-    {
+      return;
+    case CF_RETURN_LAYOUT:
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
                         "CF_ACCOUNT", primary->name,
-                        "MESSAGE", "Not returning to %s: %s", primary->name,
-                        ((CfLinkProblem *) g_ptr_array_index (problems, 0))->message);
-      cf_state_set_return_at (self->state, now + self->config->quota_reactivate_cooldown_usec);
+                        "MESSAGE", "Not returning to %s: %s", primary->name, layout);
+      cf_state_set_return_at (self->state, verdict.at);
       arm_timers (self);
-      return G_SOURCE_REMOVE;
+      return;
+    case CF_RETURN_SWITCH:
+    default:
+      cf_state_set_return_at (self->state, 0);
+      swap_begin (self, cf_state_get_active_account (self->state), primary->name, "return");
+      return;
     }
-  cf_state_set_return_at (self->state, 0);
-  swap_begin (self, cf_state_get_active_account (self->state), primary->name, "return");
+}
+
+static gboolean
+on_return_timer (gpointer user_data)
+{
+  CfSwitcher *self = user_data;
+
+  self->return_timer = 0;
+  /* A check under way decides with the state as it is when it ends. */
+  if (self->return_checking)
+    return G_SOURCE_REMOVE;
+  self->return_checking = TRUE;
+  cf_switcher_links_check_async (self->config, self->cancellable, on_return_checked,
+                                 g_object_ref (self));
   return G_SOURCE_REMOVE;
 }
 
@@ -658,7 +711,8 @@ on_reset_timer (gpointer user_data)
 {
   CfSwitcher *self = user_data;
   const char *active = cf_state_get_active_account (self->state);
-  const CfAccountConfig *target;
+  g_autoptr(GArray) accounts = NULL;
+  gint target;
 
   self->reset_timer = 0;
   if (self->swap != NULL)
@@ -669,12 +723,16 @@ on_reset_timer (gpointer user_data)
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                     "MESSAGE", "An account's usage limit has reset: dispatch resumes");
   cf_state_set_all_exhausted_until (self->state, 0);
-  if (account_exhausted_until (self, active) > g_get_real_time () &&
-      !cf_state_get_partial_swap (self->state) &&
-      (target = next_available (self, active)) != NULL)
+  accounts = failover_accounts (self);
+  target = cf_failover_after_reset ((const CfFailoverAccount *) accounts->data, accounts->len,
+                                    active, cf_state_get_partial_swap (self->state),
+                                    g_get_real_time ());
+  if (target >= 0)
     /* The active account is still out and another one has reset: a switch
      * for the quota (SwapStarted's reasons are fixed, ARCHITECTURE.md 4.9). */
-    swap_begin (self, active, target->name, "quota");
+    swap_begin (self, active,
+                ((CfAccountConfig *) g_ptr_array_index (self->config->accounts, target))->name,
+                "quota");
   return G_SOURCE_REMOVE;
 }
 
@@ -864,12 +922,18 @@ cf_switcher_account_exhausted (CfSwitcher *self, const char *account, gint64 res
                                const char *evidence)
 {
   gint64 now = g_get_real_time ();
-  gint64 until = reset_usec > now ? reset_usec : now + CF_SWITCHER_UNKNOWN_RESET_USEC;
+  gint64 until = cf_failover_exhausted_until (reset_usec, CF_SWITCHER_UNKNOWN_RESET_USEC, now);
   const char *active = cf_state_get_active_account (self->state);
-  const CfAccountConfig *target;
   g_autoptr(GError) error = NULL;
-  gint64 last_swap;
+  g_autoptr(GArray) accounts = NULL;
   const char *last_from, *last_to;
+  CfExhaustedInput input = {
+    .exhausted = account,
+    .until = until,
+    .last_failure = self->last_failure,
+    .cooldown = self->config->quota_reactivate_cooldown_usec,
+  };
+  CfExhaustedVerdict verdict;
 
   if (cf_config_find_account (self->config, account) == NULL)
     return;
@@ -886,51 +950,42 @@ cf_switcher_account_exhausted (CfSwitcher *self, const char *account, gint64 res
                         account, error->message);
       return;
     }
-  target = next_available (self, account);
-  cf_state_get_last_swap (self->state, &last_swap, &last_from, &last_to);
-  if (target != NULL && last_swap > 0 &&
-      now - last_swap < self->config->quota_reactivate_cooldown_usec)
+  accounts = failover_accounts (self);
+  input.accounts = (const CfFailoverAccount *) accounts->data;
+  input.n_accounts = accounts->len;
+  cf_state_get_last_swap (self->state, &input.last_swap, &last_from, &last_to);
+  verdict = cf_failover_decide_exhausted (&input, now);
+  switch (verdict.action)
     {
+    case CF_EXHAUSTED_COOLDOWN:
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "CF_ACCOUNT", account,
                         "MESSAGE", "Account %s is exhausted, but the last switch was %" G_GINT64_FORMAT
                         " s ago: no new switch within quota.reactivate_cooldown",
-                        account, (now - last_swap) / G_USEC_PER_SEC);
+                        account, verdict.since / G_USEC_PER_SEC);
       return;
-    }
-  if (target != NULL && self->last_failure > 0 &&
-      now - self->last_failure < self->config->quota_reactivate_cooldown_usec)
-    {
+    case CF_EXHAUSTED_RETRY_COOLDOWN:
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "CF_ACCOUNT", account,
                         "MESSAGE", "Account %s is exhausted; the last switch failed %" G_GINT64_FORMAT
                         " s ago: not retrying within quota.reactivate_cooldown",
-                        account, (now - self->last_failure) / G_USEC_PER_SEC);
+                        account, verdict.since / G_USEC_PER_SEC);
+      return;
+    case CF_EXHAUSTED_SWITCH:
+      swap_begin (self, account,
+                  ((CfAccountConfig *) g_ptr_array_index (self->config->accounts,
+                                                          verdict.target))->name,
+                  "quota");
+      return;
+    case CF_EXHAUSTED_ALL_OUT:
+    default:
+      /* Every account is out: keep the sessions, stop feeding them. */
+      cf_state_set_all_exhausted_until (self->state, verdict.until);
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "CF_ACCOUNT", account,
+                        "MESSAGE", "Every account is exhausted: dispatch paused for %" G_GINT64_FORMAT
+                        " s, until the earliest reset", (verdict.until - now) / G_USEC_PER_SEC);
+      g_signal_emit (self, signals[SIGNAL_ALL_EXHAUSTED], 0, verdict.until);
+      arm_timers (self);
       return;
     }
-  if (target != NULL)
-    {
-      swap_begin (self, account, target->name, "quota");
-      return;
-    }
-  /* Every account is out: keep the sessions, stop feeding them. */
-  {
-    g_autoptr(GPtrArray) accounts = cf_state_list_accounts (self->state);
-    gint64 earliest = G_MAXINT64;
-
-    for (guint i = 0; i < accounts->len; i++)
-      {
-        CfAccountState *state = g_ptr_array_index (accounts, i);
-        if (state->exhausted_until > now)
-          earliest = MIN (earliest, state->exhausted_until);
-      }
-    if (earliest == G_MAXINT64)
-      earliest = until;
-    cf_state_set_all_exhausted_until (self->state, earliest);
-    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "CF_ACCOUNT", account,
-                      "MESSAGE", "Every account is exhausted: dispatch paused for %" G_GINT64_FORMAT
-                      " s, until the earliest reset", (earliest - now) / G_USEC_PER_SEC);
-    g_signal_emit (self, signals[SIGNAL_ALL_EXHAUSTED], 0, earliest);
-    arm_timers (self);
-  }
 }
 
 /* ---- unusable accounts ----------------------------------------------------- */
@@ -1022,7 +1077,6 @@ cf_switcher_switch_draining (CfSwitcher *self, const char *account, const char *
 {
   const char *active = cf_state_get_active_account (self->state);
   const CfAccountConfig *target = cf_config_find_account (self->config, account);
-  gint64 now = g_get_real_time ();
 
   if (self->cancellable == NULL || target == NULL || g_str_equal (target->name, active))
     {
@@ -1032,8 +1086,8 @@ cf_switcher_switch_draining (CfSwitcher *self, const char *account, const char *
     }
   if (!check_can_switch (self, error))
     return FALSE;
-  if (self->last_failure > 0 &&
-      now - self->last_failure < self->config->quota_reactivate_cooldown_usec)
+  if (cf_failover_in_cooldown (self->last_failure, self->config->quota_reactivate_cooldown_usec,
+                               g_get_real_time ()))
     {
       g_set_error_literal (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_INVALID,
                            _("the last switch failed less than quota.reactivate_cooldown ago"));
@@ -1107,7 +1161,8 @@ recover_journal (CfSwitcher *self)
   else if (step == CF_SWAP_RESUMING)
     linked = cf_config_find_account (self->config, to);
 
-  if (step != CF_SWAP_SAVING && linked != NULL && g_str_equal (linked->name, to))
+  if (cf_failover_recover_finishes (step != CF_SWAP_SAVING, linked != NULL ? linked->name : NULL,
+                                    to))
     {
       log_swap (G_LOG_LEVEL_WARNING, swap, "interrupted at step %s; claude_link already points "
                 "to %s: finishing it", cf_swap_state_to_string (step), to);
@@ -1118,7 +1173,7 @@ recover_journal (CfSwitcher *self)
     }
   log_swap (G_LOG_LEVEL_WARNING, swap, "interrupted at step %s: rolling back",
             cf_swap_state_to_string (step));
-  swap_rollback (swap, _("the daemon stopped during the switch"));
+  swap_rollback_full (swap, _("the daemon stopped during the switch"), TRUE);
 }
 
 gboolean
