@@ -160,6 +160,9 @@ test_quota_decide (void)
 {
   static const CfQuotaSession pool_one_of_two[] = { P (TRUE, RESET_5H), P (FALSE, 0) };
   static const CfQuotaSession pool_two[] = { P (TRUE, RESET_5H), P (TRUE, RESET_5H + 60 * SEC) };
+  static const CfQuotaSession pool_later_first[] = {
+    P (TRUE, RESET_5H + 60 * SEC), P (TRUE, 0), P (FALSE, NOW + 86400 * SEC), P (TRUE, RESET_5H),
+  };
   static const CfQuotaSession pool_lone[] = { P (TRUE, 0) };
   static const CfQuotaSession dedicated_one[] = { P (FALSE, 0), D (TRUE, RESET_5H) };
   static const CfQuotaSession nothing_blocked[] = { P (FALSE, 0), D (FALSE, 0) };
@@ -180,6 +183,8 @@ test_quota_decide (void)
     { pool_one_of_two, 2, 2, 1, 0, 0, CF_QUOTA_ACTION_HOLD, 0, 0, 2 },  /* 1 of 2 needed */
     { pool_one_of_two, 2, 1, 1, 0, 0, CF_QUOTA_ACTION_EXHAUSTED, RESET_5H, 0, 1 },
     { pool_two, 2, 2, 1, 0, 0, CF_QUOTA_ACTION_EXHAUSTED, RESET_5H + 60 * SEC, 0, 2 },
+    /* The latest reset of the blocked sessions, whatever their order. */
+    { pool_later_first, 4, 3, 1, 0, 0, CF_QUOTA_ACTION_EXHAUSTED, RESET_5H + 60 * SEC, 0, 3 },
     { pool_lone, 1, 3, 1, 0, 0, CF_QUOTA_ACTION_EXHAUSTED, 0, 0, 1 },   /* fewer run: all of them */
     { pool_lone, 1, 0, 1, 0, 0, CF_QUOTA_ACTION_HOLD, 0, 0, 0 },        /* pool threshold 0: off */
     { dedicated_one, 2, 1, 1, 0, 0, CF_QUOTA_ACTION_EXHAUSTED, RESET_5H, 0, 1 },
