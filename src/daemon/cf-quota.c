@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "cf-failover-policy.h"
 #include "cf-hook.h"
 #include "cf-pane.h"
 #include "cf-shell.h"
@@ -191,91 +192,83 @@ static void mark_relaunched (CfQuota *self, const char *name);
 
 /* ---- decision ------------------------------------------------------------ */
 
-static void mark_relaunched (CfQuota *self, const char *name);
-
 static void
 evaluate (CfQuota *self)
 {
   g_autoptr(GPtrArray) sessions = NULL;
   g_autoptr(GPtrArray) blocked = NULL;
+  g_autoptr(GArray) evidence = NULL;
   g_autoptr(GString) evidence_text = NULL;
+  g_autoptr(GStrvBuilder) names = NULL;
+  g_auto(GStrv) session_names = NULL;
   const char *account;
-  guint running[2] = { 0, 0 }, blocked_count[2] = { 0, 0 }, need[2];
-  gint64 reset_usec = 0, last_swap, now = g_get_real_time ();
+  CfQuotaInput input = {
+    .pool_threshold = self->config->quota_pool_threshold,
+    .dedicated_threshold = self->config->quota_dedicated_threshold,
+    .cooldown = self->config->quota_reactivate_cooldown_usec,
+    .cooldown_told = self->cooldown_logged_for,
+  };
+  CfQuotaVerdict verdict;
 
   if (detection_paused (self))
     return;
   account = cf_state_get_active_account (self->state);
   sessions = cf_state_list_sessions (self->state);
   blocked = g_ptr_array_new ();
+  evidence = g_array_new (FALSE, TRUE, sizeof (CfQuotaSession));
   for (guint i = 0; i < sessions->len; i++)
     {
       CfSession *session = g_ptr_array_index (sessions, i);
-      Evidence *evidence;
+      Evidence *found;
+      CfQuotaSession entry = { .dedicated = session->kind == CF_SESSION_DEDICATED };
 
       if (!session_is_candidate (self, session))
         continue;
-      running[session->kind]++;
-      evidence = g_hash_table_lookup (self->evidence, session->name);
-      if (evidence != NULL && evidence->blocked)
+      found = g_hash_table_lookup (self->evidence, session->name);
+      if (found != NULL && found->blocked)
         {
-          blocked_count[session->kind]++;
-          g_ptr_array_add (blocked, evidence);
+          entry.blocked = TRUE;
+          entry.reset = found->reset_usec;
+          g_ptr_array_add (blocked, found);
         }
+      g_array_append_val (evidence, entry);
     }
-  need[CF_SESSION_POOL] = MIN (self->config->quota_pool_threshold, running[CF_SESSION_POOL]);
-  need[CF_SESSION_DEDICATED] = MIN (self->config->quota_dedicated_threshold,
-                                    running[CF_SESSION_DEDICATED]);
-  if (!((need[CF_SESSION_POOL] > 0 && blocked_count[CF_SESSION_POOL] >= need[CF_SESSION_POOL]) ||
-        (need[CF_SESSION_DEDICATED] > 0 &&
-         blocked_count[CF_SESSION_DEDICATED] >= need[CF_SESSION_DEDICATED])))
+  input.last_swap = cf_state_get_swap_journal (self->state)->last_when;
+  input.sessions = (const CfQuotaSession *) evidence->data;
+  input.n_sessions = evidence->len;
+  verdict = cf_quota_policy_decide (&input, g_get_real_time ());
+  self->cooldown_logged_for = verdict.cooldown_told;
+  if (verdict.action != CF_QUOTA_ACTION_EXHAUSTED)
     return;
 
-  /* Within quota.reactivate_cooldown of the last switch the switcher will
-   * not switch again; it is told once (it may still have to pause). */
-  last_swap = cf_state_get_swap_journal (self->state)->last_when;
-  if (last_swap > 0 && now - last_swap < self->config->quota_reactivate_cooldown_usec)
-    {
-      if (self->cooldown_logged_for == last_swap)
-        return;
-      self->cooldown_logged_for = last_swap;
-    }
-
   evidence_text = g_string_new (NULL);
-  {
-    g_autoptr(GStrvBuilder) names = g_strv_builder_new ();
-    g_auto(GStrv) session_names = NULL;
+  names = g_strv_builder_new ();
+  for (guint i = 0; i < blocked->len; i++)
+    {
+      Evidence *found = g_ptr_array_index (blocked, i);
 
-    for (guint i = 0; i < blocked->len; i++)
-      {
-        Evidence *evidence = g_ptr_array_index (blocked, i);
-
-        log_evidence (evidence, account, "counts toward the switch");
-        g_strv_builder_add (names, evidence->session);
-        /* Several phrasings (5-hour, weekly): out until the latest. */
-        reset_usec = MAX (reset_usec, evidence->reset_usec);
-        g_string_append_printf (evidence_text, "%s%s %s: %s", evidence_text->len ? "; " : "",
-                                evidence->session, evidence->pattern ? evidence->pattern : "?",
-                                evidence->snippet ? evidence->snippet : "");
-      }
-    session_names = g_strv_builder_end (names);
-    self->detections++;
-    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                      "CF_ACCOUNT", account,
-                      "MESSAGE", "Account %s is exhausted: %u pool and %u dedicated sessions "
-                      "blocked (thresholds %u/%u)", account, blocked_count[CF_SESSION_POOL],
-                      blocked_count[CF_SESSION_DEDICATED], need[CF_SESSION_POOL],
-                      need[CF_SESSION_DEDICATED]);
-    /* The switcher takes it from here; these sessions are about to go. What
-     * stopped them is their history now: the evidence goes before the
-     * switcher relaunches them, and a hook's evidence is often all there
-     * is (no reading yet of a line Claude had not drawn). */
-    for (guint i = 0; i < blocked->len; i++)
-      mark_relaunched (self, ((Evidence *) g_ptr_array_index (blocked, i))->session);
-    g_hash_table_remove_all (self->evidence);
-    g_signal_emit (self, signals[SIGNAL_EXHAUSTED], 0, account, session_names, reset_usec,
-                   evidence_text->str);
-  }
+      log_evidence (found, account, "counts toward the switch");
+      g_strv_builder_add (names, found->session);
+      g_string_append_printf (evidence_text, "%s%s %s: %s", evidence_text->len ? "; " : "",
+                              found->session, found->pattern ? found->pattern : "?",
+                              found->snippet ? found->snippet : "");
+    }
+  session_names = g_strv_builder_end (names);
+  self->detections++;
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                    "CF_ACCOUNT", account,
+                    "MESSAGE", "Account %s is exhausted: %u pool and %u dedicated sessions "
+                    "blocked (thresholds %u/%u)", account, verdict.blocked[0],
+                    verdict.blocked[1], verdict.need[0], verdict.need[1]);
+  /* The switcher takes it from here; these sessions are about to go. What
+   * stopped them is their history now: the evidence goes before the
+   * switcher relaunches them, and a hook's evidence is often all there is
+   * (no reading yet of a line Claude had not drawn). */
+  for (guint i = 0; i < blocked->len; i++)
+    mark_relaunched (self, ((Evidence *) g_ptr_array_index (blocked, i))->session);
+  g_hash_table_remove_all (self->evidence);
+  g_signal_emit (self, signals[SIGNAL_EXHAUSTED], 0, account, session_names, verdict.reset,
+                 evidence_text->str);
 }
 
 /* ---- pane evidence ------------------------------------------------------- */
@@ -327,19 +320,17 @@ limit_is_history (CfQuota *self, CfSession *session, const char *line, gint64 re
                   const char *snippet)
 {
   History *history = g_hash_table_lookup (self->history, session->name);
-  gboolean old = FALSE;
+  CfLimitHistory seen = { 0 };
+  gboolean old;
 
-  if (history == NULL)
-    return FALSE;
-  /* Relaunched after a limit and not yet given its prompt: nothing it shows
-   * can be a new limit, and a StopFailure hook then comes from the Claude
-   * the relaunch replaced (its hook may arrive after the switch). */
-  if (session->state == CF_SESSION_LAUNCHING)
-    old = TRUE;
-  for (guint i = 0; line != NULL && i < history->lines->len && !old; i++)
-    old = g_strcmp0 (g_ptr_array_index (history->lines, i), line) == 0;
-  for (guint i = 0; i < G_N_ELEMENTS (history->resets) && !old; i++)
-    old = reset > 0 && history->resets[i] == reset;
+  if (history != NULL)
+    {
+      seen.lines = (const char *const *) history->lines->pdata;
+      seen.n_lines = history->lines->len;
+      memcpy (seen.resets, history->resets, sizeof seen.resets);
+    }
+  old = cf_failover_limit_is_history (history != NULL ? &seen : NULL,
+                                      session->state == CF_SESSION_LAUNCHING, line, reset);
   if (old && !g_hash_table_contains (self->history_logged, session->name))
     {
       g_hash_table_add (self->history_logged, g_strdup (session->name));
@@ -380,14 +371,22 @@ observe_current_pane (CfQuota *self, CfSession *session, const CfPaneVerdict *ve
   Evidence *evidence = g_hash_table_lookup (self->evidence, session->name);
   const char *account = cf_state_get_active_account (self->state);
   gint64 reset_usec = read_reset (self, session->name, verdict);
-  /* A limit whose reset time has already passed is an old line still on
-   * screen, not a limit now (else the account would be out for the whole
-   * unknown-reset window, or until the same wall time tomorrow). */
-  gboolean stale = verdict->limit && reset_usec > 0 && reset_usec <= g_get_real_time ();
+  gint64 now = g_get_real_time ();
+  CfLimitEvidence seen = {
+    .exists = evidence != NULL,
+    .blocked = evidence != NULL && evidence->blocked,
+    .from_hook = evidence != NULL && evidence->from_hook,
+    .unconfirmed = evidence != NULL ? evidence->unconfirmed : 0,
+  };
+  CfLimitStep step = cf_failover_observe_limit (&seen, verdict->limit, verdict->busy,
+                                                reset_usec, now);
 
   if (verdict->limit_match && !verdict->limit)
     cf_counters_count (cf_state_get_counters (self->state), CF_EVENT_LIMIT_VETOED);
-  if (stale)
+  /* A limit whose reset time has already passed is an old line still on
+   * screen, not a limit now (else the account would be out for the whole
+   * unknown-reset window, or until the same wall time tomorrow). */
+  if (cf_failover_limit_is_stale (verdict->limit, reset_usec, now))
     {
       Reading *reading = g_hash_table_lookup (self->readings, session->name);
       if (reading != NULL && !reading->stale_logged)
@@ -404,10 +403,10 @@ observe_current_pane (CfQuota *self, CfSession *session, const CfPaneVerdict *ve
                             verdict->snippet ? verdict->snippet : "");
         }
     }
-  if (!verdict->limit || stale)
+  if (step == CF_LIMIT_STEP_NONE)
+    return;
+  if (step == CF_LIMIT_STEP_CLEAR)
     {
-      if (evidence == NULL || (evidence->from_hook && !verdict->busy))
-        return;
       if (evidence->blocked || evidence->unconfirmed > 0)
         log_evidence (evidence, account, "no limit on screen any more: suspicion cleared");
       g_hash_table_remove (self->evidence, session->name);
@@ -419,34 +418,37 @@ observe_current_pane (CfQuota *self, CfSession *session, const CfPaneVerdict *ve
   evidence->pattern = g_strdup (verdict->pattern);
   g_free (evidence->snippet);
   evidence->snippet = g_strdup (verdict->snippet);
-  if (reset_usec > 0)
+  switch (step)
     {
-      gboolean was_blocked = evidence->blocked;
-
+    case CF_LIMIT_STEP_BLOCK:
       evidence->reset_usec = reset_usec;
-      evidence->blocked = TRUE;
       evidence->unconfirmed = 0;
-      if (!was_blocked)
+      if (!evidence->blocked)
         {
+          evidence->blocked = TRUE;
           cf_counters_count (cf_state_get_counters (self->state), CF_EVENT_LIMIT_BY_PANE);
           log_evidence (evidence, account, "usage limit on screen");
         }
       set_blocked (self, session->name, TRUE);
       return;
-    }
-  if (evidence->blocked)
-    return;
-  evidence->unconfirmed++;
-  if (evidence->unconfirmed >= 2)
-    {
+    case CF_LIMIT_STEP_CONFIRM:
+      evidence->unconfirmed++;
       evidence->blocked = TRUE;
       cf_counters_count (cf_state_get_counters (self->state), CF_EVENT_LIMIT_BY_PANE);
       log_evidence (evidence, account, "usage limit on screen, confirmed by a second poll");
       set_blocked (self, session->name, TRUE);
+      return;
+    case CF_LIMIT_STEP_SUSPECT:
+      evidence->unconfirmed++;
+      log_evidence (evidence, account, "usage limit on screen without a reset time: "
+                    "waiting for the next poll to confirm");
+      return;
+    case CF_LIMIT_STEP_KEEP:
+    case CF_LIMIT_STEP_NONE:
+    case CF_LIMIT_STEP_CLEAR:
+    default:
+      return;
     }
-  else
-    log_evidence (evidence, account, "usage limit on screen without a reset time: "
-                  "waiting for the next poll to confirm");
 }
 
 typedef struct {
@@ -534,7 +536,7 @@ on_capture (GObject *source, GAsyncResult *result, gpointer user_data)
       Evidence *evidence = g_hash_table_lookup (self->evidence, probe->session);
       gint64 reset_usec = read_reset (self, probe->session, &probe->verdict);
 
-      if (evidence != NULL && reset_usec > g_get_real_time ())
+      if (evidence != NULL && cf_failover_reset_to_keep (reset_usec, g_get_real_time ()) > 0)
         {
           evidence->reset_usec = reset_usec;
           g_free (evidence->snippet);
@@ -661,7 +663,7 @@ on_hook (CfHooks *hooks, const char *name, CfHookPayload *payload, CfQuota *self
           cf_hook_payload_reset_at (payload, now / G_USEC_PER_SEC, self->local_zone);
         gint64 reset_usec = reset_at ? g_date_time_to_unix (reset_at) * G_USEC_PER_SEC : 0;
 
-        if (reset_usec > now)
+        if (cf_failover_reset_to_keep (reset_usec, now) > 0)
           evidence->reset_usec = reset_usec;
       }
       log_evidence (evidence, cf_state_get_active_account (self->state),
