@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "cf-notify.h"
+#include "cf-alerts.h"
 
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
