@@ -23,7 +23,6 @@ delivery_free (Delivery *d)
   g_free (d);
 }
 
-
 void
 log_channel (GLogLevelFlags level, Channel *channel, const Delivery *d, const char *format, ...)
 {

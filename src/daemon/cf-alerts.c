@@ -106,7 +106,6 @@ cf_notify_options_init (CfNotifyOptions *options)
   options->coalesce_ms = 60000;
 }
 
-
 /* ---- events -------------------------------------------------------------- */
 
 static void
