@@ -4,15 +4,16 @@
 /* Private to the files of CfDelegation (the daemon's remote delegation),
  * included by them only:
  *   cf-delegation.c          which tasks it takes (the dispatcher's skip
- *                            function, the kick), configuration, life cycle
- *   cf-delegation-submit.c   one submission: the task read and routed again in
- *                            a worker thread, POST /jobs, the marker written,
- *                            or the task given back to a local session
+ *                            function), configuration, life cycle
+ *   cf-delegation-submit.c   the kick that starts submissions, and one
+ *                            submission: the task read and routed again in a
+ *                            worker thread, POST /jobs, the marker written, or
+ *                            the task given back to a local session
  *   cf-delegation-reaper.c   the reaping passes: markers scanned, jobs polled,
  *                            finished tasks moved to done/ or failed/
  *   cf-delegation-report.c   GET /api/delegated/status and the /metrics families
  * The rest of delegation: src/lib/cf-delegate-route.c (local or remote: the
- * routing decision), src/lib/cf-delegate-job.c (the job API's JSON and the
+ * routing decision), src/lib/cf-delegate-json.c (the job API's JSON and the
  * marker file), cf-delegate-client.c (the job API's HTTP client), and
  * src/delegate/ (the ccl-delegate command). */
 
