@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "cf-delegate-job.h"
+#include "cf-delegate-json.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

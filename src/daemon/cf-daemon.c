@@ -21,7 +21,7 @@
 #include "cf-inbox.h"
 #include "cf-janitor.h"
 #include "cf-lifecycle.h"
-#include "cf-notify.h"
+#include "cf-alerts.h"
 #include "cf-quota.h"
 #include "cf-switcher.h"
 #include "cf-usage-switch.h"

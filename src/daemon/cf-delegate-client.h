@@ -3,7 +3,7 @@
 
 #include <gio/gio.h>
 
-#include "cf-delegate-job.h"
+#include "cf-delegate-json.h"
 
 G_BEGIN_DECLS
 

@@ -12,7 +12,7 @@
 #include "cf-build-config.h"
 #include "cf-config.h"
 #include "cf-delegate-client.h"
-#include "cf-delegate-job.h"
+#include "cf-delegate-json.h"
 #include "cf-delegate-route.h"
 #include "cf-i18n.h"
 #include "cf-json.h"

@@ -27,7 +27,7 @@ Checked against: data/dbus/org.claudefailover.Manager.xml (names, argument
 types and names, property types, access and change emission), the handlers
 of src/daemon/cf-bus.c (which polkit action each method asks for),
 src/lib/cf-names.h (error names, action ids), the polkit policy (actions,
-defaults), the field tables of src/lib/cf-config.c (every key, its type),
+defaults), the field tables of src/lib/cf-config-schema.c (every key, its type),
 the real `claude-failoverd --check-config` (a file made of every documented
 key with its documented default must be valid; a misspelt key must not),
 data/config.example.yaml (same keys, same defaults; it is asserted to load
@@ -56,7 +56,7 @@ XML = os.path.join(SOURCE_DIR, "data", "dbus", "org.claudefailover.Manager.xml")
 POLICY = os.path.join(SOURCE_DIR, "data", "polkit", "org.claudefailover.policy.in")
 NAMES_H = os.path.join(SOURCE_DIR, "src", "lib", "cf-names.h")
 BUS_C = os.path.join(SOURCE_DIR, "src", "daemon", "cf-bus.c")
-CONFIG_C = os.path.join(SOURCE_DIR, "src", "lib", "cf-config.c")
+CONFIG_C = os.path.join(SOURCE_DIR, "src", "lib", "cf-config-schema.c")
 EXAMPLE = os.path.join(SOURCE_DIR, "data", "config.example.yaml")
 GEN_MAN = os.path.join(DOCS, "gen-config-man.py")
 MAN_TEMPLATE = os.path.join(DOCS, "claude-failover.yaml.5.in")
@@ -290,7 +290,7 @@ def split_top(text):
 def config_tables():
     text = read(CONFIG_C)
     tables = {}
-    for m in re.finditer(r"static const Field (\w+)\[\] = \{(.*?)\n\};", text, re.S):
+    for m in re.finditer(r"^(?:static )?const Field (\w+)\[\] = \{(.*?)\n\};", text, re.S | re.M):
         rows = []
         for entry in re.findall(r"\{([^{}]*)\}", m.group(2)):
             parts = split_top(entry)
@@ -339,7 +339,7 @@ def expected_type(row):
     elif parse == "parse_keep_worktrees":
         base = "`always`, `on-failure` or `never`"
     else:
-        raise AssertionError("cf-config.c has a new parser %s: teach test_docs.py its type" % parse)
+        raise AssertionError("cf-config-schema.c has a new parser %s: teach test_docs.py its type" % parse)
     if flags & {"FIELD_ALLOW_EMPTY", "FIELD_EMPTY_IS_NULL"}:
         base += ' (`""` allowed)'
     return base
@@ -413,7 +413,7 @@ class ConfigDocTest(unittest.TestCase):
         current = {k for k, r in self.loader.items()
                    if r["parse"] != "parse_section" and "FIELD_DEPRECATED" not in r["flags"]}
         deprecated = {k for k, r in self.loader.items() if "FIELD_DEPRECATED" in r["flags"]}
-        self.assertTrue(current and deprecated, "cannot read cf-config.c's field tables")
+        self.assertTrue(current and deprecated, "cannot read cf-config-schema.c's field tables")
         self.assertEqual(set(self.rows) - current, set(), "documented keys the loader does not know")
         self.assertEqual(current - set(self.rows), set(), "keys the loader knows, undocumented")
         self.assertEqual(set(self.legacy), deprecated, "legacy keys")

@@ -5,7 +5,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-#include "cf-delegate-job.h"
+#include "cf-delegate-json.h"
 #include "cf-delegate-route.h"
 #include "cf-task.h"
 

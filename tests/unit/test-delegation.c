@@ -8,7 +8,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-#include "cf-delegate-job.h"
+#include "cf-delegate-json.h"
 #include "cf-delegation.h"
 #include "cf-taskq.h"
 #include "cf-test-jobapi.h"

@@ -3,7 +3,7 @@
 #include <libsoup/soup.h>
 #include <string.h>
 
-#include "cf-notify.h"
+#include "cf-alerts.h"
 #include "cf-test-util.h"
 
 /* notifications.webhooks: generic, Slack, Discord and ntfy peers played by

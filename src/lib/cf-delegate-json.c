@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "cf-delegate-job.h"
+#include "cf-delegate-json.h"
 
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>

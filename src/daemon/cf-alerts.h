@@ -10,7 +10,12 @@
 
 G_BEGIN_DECLS
 
-/* Outbound notifications (ARCHITECTURE.md 4.1 "notifications"): Telegram
+/* Alerts: the daemon's outbound notifications, sent from the daemon itself
+ * (not src/notifier/, the desktop applet that shows the bus's signals). The
+ * files are cf-alerts*.c; the API keeps the CfNotify / cf_notify_ names that
+ * cf-daemon.c and the tests call.
+ *
+ * Outbound notifications (ARCHITECTURE.md 4.1 "notifications"): Telegram
  * (sendMessage, HTML with the text escaped) and e-mail through the Resend
  * API, over libsoup, asynchronously: nothing here waits on the loop.
  *
