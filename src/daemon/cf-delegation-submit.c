@@ -301,7 +301,7 @@ kick_now (gpointer user_data)
   self->kick_id = 0;
   /* The operator's pause holds new submissions too; an exhaustion pause
    * does not: the remote API is what still works then. */
-  if (!is_running (self) || !self->enabled || cf_state_get_operator_paused (self->state) ||
+  if (!is_running (self) || !self->enabled || cf_state_get_dispatch_pause (self->state).operator_paused ||
       !cf_inbox_has_routed (self->inbox))
     return G_SOURCE_REMOVE;
   pending = cf_inbox_list_pending (self->inbox);

@@ -792,7 +792,7 @@ on_respawned (GObject *source, GAsyncResult *result, gpointer user_data)
               launch->attempt, launch->uuid);
   /* Known before Claude draws anything: a switch during the launch can
    * already resume this conversation. */
-  cf_state_set_session_resume_uuid (self->state, launch->session, launch->uuid);
+  cf_state_set_session_text (self->state, launch->session, CF_SESSION_TEXT_RESUME_UUID, launch->uuid);
   launch->stage = STAGE_WAIT_READY;
   launch->deadline = g_get_monotonic_time () + self->config->prompt_timeout_usec;
   launch->dead_checked = g_get_monotonic_time ();
@@ -1244,7 +1244,7 @@ start_launch (CfDispatcher *self, CfSession *session, CfInboxTask *task)
                         GSIZE_TO_POINTER (++self->served_seq));
 
   cf_inbox_forget (self->inbox, task->project, task->id);
-  cf_state_set_session_account (self->state, session->name, account);
+  cf_state_set_session_text (self->state, session->name, CF_SESSION_TEXT_ACCOUNT, account);
   cf_state_set_session_state_and_work (self->state, session->name, CF_SESSION_LAUNCHING,
                                        task->project, task->id);
   launch_step (launch);
@@ -1376,7 +1376,7 @@ dispatch_now (gpointer user_data)
   guint launched = 0;
 
   self->kick_id = 0;
-  if (self->cancellable == NULL || cf_state_get_dispatch_paused (self->state) ||
+  if (self->cancellable == NULL || cf_state_get_dispatch_pause (self->state).paused ||
       cf_swap_state_in_progress (cf_state_get_swap_journal (self->state)->step) ||
       !cf_tmux_is_connected (self->tmux) ||
       cf_config_find_account (self->config, cf_state_get_active_account (self->state)) == NULL)
@@ -1490,7 +1490,7 @@ on_state_changed (CfState *state, guint what, CfDispatcher *self)
     return;
   /* Dispatch opens again (a switch ended, a pause was lifted): the free
    * sessions start one by one, so that dozens never open at once. */
-  if (!cf_state_get_dispatch_paused (state) &&
+  if (!cf_state_get_dispatch_pause (state).paused &&
       !cf_swap_state_in_progress (cf_state_get_swap_journal (state)->step))
     self->staggering = TRUE;
   cf_dispatcher_kick (self);
@@ -1651,7 +1651,7 @@ cf_dispatcher_resume (CfDispatcher *self, const char *name, const char *account)
                            G_CONNECT_SWAPPED);
   launch->stage = STAGE_CHECK_SESSION;
   g_hash_table_replace (self->launches, launch->session, launch);
-  cf_state_set_session_account (self->state, name, account);
+  cf_state_set_session_text (self->state, name, CF_SESSION_TEXT_ACCOUNT, account);
   cf_state_set_session_state (self->state, name, CF_SESSION_LAUNCHING);
   launch_step (launch);
   return TRUE;

@@ -76,7 +76,7 @@ emit_hook (CfHooks *self, const char *session_name, CfHookPayload *payload)
       return;
     }
   if (payload->event == CF_HOOK_EVENT_SESSION_START && payload->session_id != NULL)
-    cf_state_set_session_resume_uuid (self->state, session_name, payload->session_id);
+    cf_state_set_session_text (self->state, session_name, CF_SESSION_TEXT_RESUME_UUID, payload->session_id);
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
                     "CF_SESSION", session_name,
                     "MESSAGE", "hook %s from %s", payload->event_name, session_name);
@@ -442,7 +442,7 @@ on_pane_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   if (cf_state_lookup_session (lookup->self->state, lines[0]) != NULL)
-    cf_state_set_session_pane (lookup->self->state, lines[0], lookup->pane);
+    cf_state_set_session_text (lookup->self->state, lines[0], CF_SESSION_TEXT_PANE, lookup->pane);
   if (lookup->statusline != NULL)
     deliver_statusline (lookup->self, lines[0], lookup->statusline);
   else

@@ -77,7 +77,7 @@ on_session_created (GObject *source, GAsyncResult *result, gpointer user_data)
       if (session != NULL && session->state == CF_SESSION_DEAD)
         {
           cf_state_set_session_work (self->state, data->name, NULL, NULL);
-          cf_state_set_session_account (self->state, data->name, NULL);
+          cf_state_set_session_text (self->state, data->name, CF_SESSION_TEXT_ACCOUNT, NULL);
           cf_state_set_session_state (self->state, data->name, CF_SESSION_IDLE);
         }
     }
@@ -105,7 +105,7 @@ mark_presence (CfLifecycle *self, const char *name, CfSessionKind kind, CfTmuxSe
   CfSession *session = cf_state_ensure_session (self->state, name, kind);
   gboolean present = info != NULL;
 
-  cf_state_set_session_pane (self->state, name, info ? info->pane_id : NULL);
+  cf_state_set_session_text (self->state, name, CF_SESSION_TEXT_PANE, info ? info->pane_id : NULL);
   if (present && session->state == CF_SESSION_DEAD)
     cf_state_set_session_state (self->state, name, CF_SESSION_IDLE);
   else if (present && session->state == CF_SESSION_FAILED && kind == CF_SESSION_POOL)

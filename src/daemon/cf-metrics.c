@@ -112,7 +112,7 @@ render_sessions (GString *out, CfState *state)
 
   family (out, "tasks", "gauge",
           "Tasks by state: pending in the inboxes, active in a session.");
-  sample1 (out, "tasks", "state", "pending", cf_state_get_pending_tasks (state));
+  sample1 (out, "tasks", "state", "pending", cf_state_get_daemon_facts (state).pending_tasks);
   sample1 (out, "tasks", "state", "active", active_tasks);
 }
 
@@ -257,7 +257,7 @@ render_swaps (GString *out, CfState *state)
   sample_seconds (out, "return_at_timestamp_seconds", NULL, NULL,
                   MAX (swap->return_at, 0));
   family (out, "dispatch_paused", "gauge", "1 while dispatch is paused.");
-  sample (out, "dispatch_paused", cf_state_get_dispatch_paused (state));
+  sample (out, "dispatch_paused", cf_state_get_dispatch_pause (state).paused);
 }
 
 static void

@@ -206,24 +206,29 @@ cf_state_set_session_state_and_work (CfState *self, const char *name, CfSessionS
 }
 
 void
-cf_state_set_session_account (CfState *self, const char *name, const char *account)
+cf_state_set_session_text (CfState *self, const char *name, CfSessionText field,
+                           const char *value)
 {
   CfSession *session = g_hash_table_lookup (self->sessions, name);
 
   g_return_if_fail (session != NULL);
-  if (replace_string (&session->account, account))
-    emit_session_changed (self, session);
-}
-
-void
-cf_state_set_session_resume_uuid (CfState *self, const char *name, const char *uuid)
-{
-  CfSession *session = g_hash_table_lookup (self->sessions, name);
-
-  g_return_if_fail (session != NULL);
-  /* Not a D-Bus property: persisted, but no SessionChanged. */
-  if (replace_string (&session->resume_uuid, uuid))
-    emit_content_changed (self);
+  switch (field)
+    {
+    case CF_SESSION_TEXT_ACCOUNT:
+      if (replace_string (&session->account, value))
+        emit_session_changed (self, session);
+      break;
+    case CF_SESSION_TEXT_RESUME_UUID:
+      /* Not a D-Bus property: persisted, but no SessionChanged. */
+      if (replace_string (&session->resume_uuid, value))
+        emit_content_changed (self);
+      break;
+    case CF_SESSION_TEXT_PANE:
+      replace_string (&session->pane_id, value);
+      break;
+    default:
+      g_return_if_reached ();
+    }
 }
 
 void
@@ -234,15 +239,6 @@ cf_state_mark_session_failed (CfState *self, const char *name, gint64 when)
   g_return_if_fail (session != NULL);
   session->last_fail = when;
   emit_content_changed (self);
-}
-
-void
-cf_state_set_session_pane (CfState *self, const char *name, const char *pane_id)
-{
-  CfSession *session = g_hash_table_lookup (self->sessions, name);
-
-  g_return_if_fail (session != NULL);
-  replace_string (&session->pane_id, pane_id);
 }
 
 CfSession *
@@ -478,122 +474,100 @@ cf_state_get_swap_journal (CfState *self)
 }
 
 void
-cf_state_set_swap_journal (CfState *self, CfSwapState step, const char *from, const char *to)
+cf_state_set_swap_journal (CfState *self, CfSwapFields fields, const CfSwapJournal *values)
 {
-  gboolean changed = self->swap.step != step;
+  CfSwapJournal *swap = &self->swap;
 
-  self->swap.step = step;
-  changed |= replace_string (&self->swap.from, from);
-  changed |= replace_string (&self->swap.to, to);
-  if (changed)
+  if (fields & CF_SWAP_SET_STEP)
+    {
+      gboolean changed = swap->step != values->step;
+
+      swap->step = values->step;
+      changed |= replace_string (&swap->from, values->from);
+      changed |= replace_string (&swap->to, values->to);
+      if (changed)
+        emit_changed (self, CF_STATE_CHANGE_SWAP_STATE);
+    }
+  if ((fields & CF_SWAP_SET_REASON) && replace_string (&swap->reason, values->reason))
     emit_changed (self, CF_STATE_CHANGE_SWAP_STATE);
+  if ((fields & CF_SWAP_SET_PARTIAL) && swap->partial != !!values->partial)
+    {
+      swap->partial = !!values->partial;
+      emit_changed (self, CF_STATE_CHANGE_PARTIAL_SWAP);
+    }
+  if (fields & CF_SWAP_SET_LAST)
+    {
+      gboolean changed = swap->last_when != values->last_when;
+
+      swap->last_when = values->last_when;
+      changed |= replace_string (&swap->last_from, values->last_from);
+      changed |= replace_string (&swap->last_to, values->last_to);
+      changed |= replace_string (&swap->last_reason, swap->reason);
+      if (changed)
+        emit_changed (self, CF_STATE_CHANGE_LAST_SWAP);
+    }
+  if ((fields & CF_SWAP_SET_RETURN_AT) && swap->return_at != values->return_at)
+    {
+      swap->return_at = values->return_at;
+      emit_changed (self, CF_STATE_CHANGE_RETURN_AT);
+    }
+}
+
+CfDispatchPause
+cf_state_get_dispatch_pause (CfState *self)
+{
+  return (CfDispatchPause) {
+    .paused = self->dispatch_paused || self->all_exhausted_until != 0,
+    .operator_paused = self->dispatch_paused,
+    .all_exhausted_until = self->all_exhausted_until,
+  };
 }
 
 void
-cf_state_set_swap_reason (CfState *self, const char *reason)
+cf_state_set_dispatch_pause (CfState *self, gboolean operator_paused, gint64 until)
 {
-  if (replace_string (&self->swap.reason, reason))
-    emit_changed (self, CF_STATE_CHANGE_SWAP_STATE);
-}
+  /* As ever: an unchanged UNTIL, even negative, is no change. */
+  gboolean changed = self->dispatch_paused != !!operator_paused ||
+                     self->all_exhausted_until != until;
 
-void
-cf_state_set_partial_swap (CfState *self, gboolean partial)
-{
-  if (self->swap.partial == !!partial)
+  if (!changed)
     return;
-  self->swap.partial = !!partial;
-  emit_changed (self, CF_STATE_CHANGE_PARTIAL_SWAP);
-}
-
-void
-cf_state_set_last_swap (CfState *self, gint64 when, const char *from, const char *to)
-{
-  gboolean changed = self->swap.last_when != when;
-
-  self->swap.last_when = when;
-  changed |= replace_string (&self->swap.last_from, from);
-  changed |= replace_string (&self->swap.last_to, to);
-  changed |= replace_string (&self->swap.last_reason, self->swap.reason);
-  if (changed)
-    emit_changed (self, CF_STATE_CHANGE_LAST_SWAP);
-}
-
-void
-cf_state_set_return_at (CfState *self, gint64 when)
-{
-  if (self->swap.return_at == when)
-    return;
-  self->swap.return_at = when;
-  emit_changed (self, CF_STATE_CHANGE_RETURN_AT);
-}
-
-gboolean
-cf_state_get_dispatch_paused (CfState *self)
-{
-  return self->dispatch_paused || self->all_exhausted_until != 0;
-}
-
-gboolean
-cf_state_get_operator_paused (CfState *self)
-{
-  return self->dispatch_paused;
-}
-
-void
-cf_state_set_dispatch_paused (CfState *self, gboolean paused)
-{
-  if (self->dispatch_paused == !!paused)
-    return;
-  self->dispatch_paused = !!paused;
-  emit_changed (self, CF_STATE_CHANGE_DISPATCH_PAUSED);
-}
-
-gint64
-cf_state_get_all_exhausted_until (CfState *self)
-{
-  return self->all_exhausted_until;
-}
-
-void
-cf_state_set_all_exhausted_until (CfState *self, gint64 until)
-{
-  if (self->all_exhausted_until == until)
-    return;
+  self->dispatch_paused = !!operator_paused;
   self->all_exhausted_until = MAX (until, 0);
   emit_changed (self, CF_STATE_CHANGE_DISPATCH_PAUSED);
 }
 
-guint
-cf_state_get_pending_tasks (CfState *self)
+CfDaemonFacts
+cf_state_get_daemon_facts (CfState *self)
 {
-  return self->pending_tasks;
+  return (CfDaemonFacts) {
+    .pending_tasks = self->pending_tasks,
+    .claude_version = self->claude_version != NULL ? self->claude_version : "",
+  };
 }
 
 void
-cf_state_set_pending_tasks (CfState *self, guint count)
+cf_state_set_daemon_facts (CfState *self, guint pending_tasks, const char *claude_version)
 {
-  if (self->pending_tasks == count)
-    return;
-  self->pending_tasks = count;
-  /* Derived from the inboxes, not persisted: no save needed. */
-  g_signal_emit (self, signals[SIGNAL_CHANGED], 0, (guint) CF_STATE_CHANGE_PENDING_TASKS);
-}
+  CfStateChange what = 0;
 
-const char *
-cf_state_get_claude_version (CfState *self)
-{
-  return self->claude_version != NULL ? self->claude_version : "";
-}
-
-void
-cf_state_set_claude_version (CfState *self, const char *version)
-{
-  if (g_strcmp0 (cf_state_get_claude_version (self), version != NULL ? version : "") == 0)
-    return;
-  g_free (self->claude_version);
-  self->claude_version = g_strdup (version);
-  /* Asked of the program at start and Reload, not persisted: no save needed. */
-  g_signal_emit (self, signals[SIGNAL_CHANGED], 0, (guint) CF_STATE_CHANGE_CLAUDE_VERSION);
+  if (claude_version == NULL)
+    claude_version = "";
+  if (self->pending_tasks != pending_tasks)
+    {
+      self->pending_tasks = pending_tasks;
+      what |= CF_STATE_CHANGE_PENDING_TASKS;
+    }
+  if (g_strcmp0 (self->claude_version != NULL ? self->claude_version : "", claude_version) != 0)
+    {
+      g_free (self->claude_version);
+      self->claude_version = g_strdup (claude_version);
+      what |= CF_STATE_CHANGE_CLAUDE_VERSION;
+    }
+  /* Derived from the inboxes and asked of the program at start and Reload,
+   * not persisted: no save needed. */
+  if (what != 0)
+    g_signal_emit (self, signals[SIGNAL_CHANGED], 0, (guint) what);
 }
 
 static void

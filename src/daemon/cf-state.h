@@ -68,6 +68,28 @@ typedef struct {
   gint64 return_at;            /* µs since epoch, 0 = no return scheduled */
 } CfSwapJournal;
 
+/* Which fields cf_state_set_swap_journal () takes, grouped as they change. */
+typedef enum {
+  CF_SWAP_SET_STEP = 1 << 0,      /* step, from, to: "changed" SWAP_STATE */
+  CF_SWAP_SET_REASON = 1 << 1,    /* reason: "changed" SWAP_STATE */
+  CF_SWAP_SET_PARTIAL = 1 << 2,   /* partial: "changed" PARTIAL_SWAP */
+  CF_SWAP_SET_LAST = 1 << 3,      /* last_when, last_from, last_to, and last_reason taken from
+                                   * the journal's reason (not from VALUES): LAST_SWAP */
+  CF_SWAP_SET_RETURN_AT = 1 << 4, /* return_at: "changed" RETURN_AT */
+} CfSwapFields;
+
+typedef struct {
+  gboolean paused;             /* operator_paused || all_exhausted_until != 0 */
+  gboolean operator_paused;    /* by the operator (PauseDispatch) */
+  gint64 all_exhausted_until;  /* µs since epoch, 0 = not all exhausted */
+} CfDispatchPause;
+
+typedef struct {
+  guint pending_tasks;         /* task files waiting in the inboxes */
+  const char *claude_version;  /* `<claude_command> --version` ("2.1.332"), "" = unknown;
+                                * borrowed, valid until the next change */
+} CfDaemonFacts;
+
 #define CF_TYPE_STATE (cf_state_get_type ())
 G_DECLARE_FINAL_TYPE (CfState, cf_state, CF, STATE, GObject)
 
@@ -88,10 +110,16 @@ void cf_state_set_session_work (CfState *self, const char *name, const char *pro
  * with the work of the other (e.g. "working" without a task). */
 void cf_state_set_session_state_and_work (CfState *self, const char *name, CfSessionState state,
                                           const char *project, const char *task);
-void cf_state_set_session_account (CfState *self, const char *name, const char *account);
-void cf_state_set_session_resume_uuid (CfState *self, const char *name, const char *uuid);
+/* The session's text fields that have no setter of their own. */
+typedef enum {
+  CF_SESSION_TEXT_ACCOUNT,     /* CfSession.account: "session-changed" */
+  CF_SESSION_TEXT_RESUME_UUID, /* CfSession.resume_uuid: persisted, no "session-changed" */
+  CF_SESSION_TEXT_PANE,        /* CfSession.pane_id: neither persisted nor signalled */
+} CfSessionText;
+
+void cf_state_set_session_text (CfState *self, const char *name, CfSessionText field,
+                                const char *value);
 void cf_state_mark_session_failed (CfState *self, const char *name, gint64 when);
-void cf_state_set_session_pane (CfState *self, const char *name, const char *pane_id);
 /* The session whose pane is PANE_ID ("%12"), or NULL. */
 CfSession *cf_state_find_session_by_pane (CfState *self, const char *pane_id);
 /* The session working on PROJECT/TASK (launching or working), or NULL. */
@@ -128,26 +156,20 @@ gint64 cf_state_expire_usage (CfState *self, gint64 now);
 /* The journal of the running account switch and the last one: read-only,
  * valid until the next change; every string is "" when unset. */
 const CfSwapJournal *cf_state_get_swap_journal (CfState *self);
-void cf_state_set_swap_journal (CfState *self, CfSwapState step, const char *from,
-                                const char *to);
-void cf_state_set_swap_reason (CfState *self, const char *reason);
-void cf_state_set_partial_swap (CfState *self, gboolean partial);
-/* Also records the journal's reason as the last switch's reason,
- * persisted: "" when none was journaled. */
-void cf_state_set_last_swap (CfState *self, gint64 when, const char *from, const char *to);
-void cf_state_set_return_at (CfState *self, gint64 when);
-/* DispatchPaused: by the operator, or because every account is exhausted. */
-gboolean cf_state_get_dispatch_paused (CfState *self);
-gboolean cf_state_get_operator_paused (CfState *self);
-void cf_state_set_dispatch_paused (CfState *self, gboolean paused);
-/* Every account exhausted: dispatch paused until UNTIL (µs epoch), 0 = not. */
-gint64 cf_state_get_all_exhausted_until (CfState *self);
-void cf_state_set_all_exhausted_until (CfState *self, gint64 until);
-guint cf_state_get_pending_tasks (CfState *self);
-void cf_state_set_pending_tasks (CfState *self, guint count);
-/* `<claude_command> --version` ("2.1.332"), "" = unknown. */
-const char *cf_state_get_claude_version (CfState *self);
-void cf_state_set_claude_version (CfState *self, const char *version);
+/* Copies the FIELDS of VALUES into the journal (NULL strings mean ""); each
+ * group of fields that changed emits its own "changed", in the order below. */
+void cf_state_set_swap_journal (CfState *self, CfSwapFields fields, const CfSwapJournal *values);
+/* DispatchPaused: by the operator, or because every account is exhausted
+ * (dispatch paused until all_exhausted_until, µs epoch, 0 = not). */
+CfDispatchPause cf_state_get_dispatch_pause (CfState *self);
+/* Sets both (a negative UNTIL is 0); one "changed" DISPATCH_PAUSED when
+ * either changed. */
+void cf_state_set_dispatch_pause (CfState *self, gboolean operator_paused, gint64 until);
+/* What the daemon learnt of its surroundings, not persisted. */
+CfDaemonFacts cf_state_get_daemon_facts (CfState *self);
+/* Sets both (NULL version = ""); one "changed" with the flag of each that
+ * changed (PENDING_TASKS, CLAUDE_VERSION). */
+void cf_state_set_daemon_facts (CfState *self, guint pending_tasks, const char *claude_version);
 /* The metrics registry components count into (borrowed); its task totals
  * are persisted with the state, and a change of them is "changed"
  * CF_STATE_CHANGE_COUNTERS. */

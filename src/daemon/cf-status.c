@@ -67,7 +67,7 @@ value_return_at (CfState *state, const CfConfig *config, gint64 now)
 static GVariant *
 value_dispatch_paused (CfState *state, const CfConfig *config, gint64 now)
 {
-  return g_variant_new_boolean (cf_state_get_dispatch_paused (state));
+  return g_variant_new_boolean (cf_state_get_dispatch_pause (state).paused);
 }
 
 /* Why DispatchPaused is true: "operator" (PauseDispatch), "accounts-exhausted"
@@ -75,9 +75,9 @@ value_dispatch_paused (CfState *state, const CfConfig *config, gint64 now)
 static GVariant *
 value_dispatch_paused_reason (CfState *state, const CfConfig *config, gint64 now)
 {
-  if (cf_state_get_operator_paused (state))
+  if (cf_state_get_dispatch_pause (state).operator_paused)
     return g_variant_new_string ("operator");
-  return g_variant_new_string (cf_state_get_all_exhausted_until (state) != 0
+  return g_variant_new_string (cf_state_get_dispatch_pause (state).all_exhausted_until != 0
                                ? "accounts-exhausted" : "");
 }
 
@@ -86,9 +86,9 @@ value_dispatch_paused_reason (CfState *state, const CfConfig *config, gint64 now
 static GVariant *
 value_dispatch_resumes_at (CfState *state, const CfConfig *config, gint64 now)
 {
-  if (cf_state_get_operator_paused (state))
+  if (cf_state_get_dispatch_pause (state).operator_paused)
     return g_variant_new_uint64 (0);
-  return g_variant_new_uint64 ((guint64) MAX (cf_state_get_all_exhausted_until (state), 0));
+  return g_variant_new_uint64 ((guint64) MAX (cf_state_get_dispatch_pause (state).all_exhausted_until, 0));
 }
 
 static GVariant *
@@ -122,13 +122,13 @@ value_sessions (CfState *state, const CfConfig *config, gint64 now)
 static GVariant *
 value_pending_tasks (CfState *state, const CfConfig *config, gint64 now)
 {
-  return g_variant_new_uint32 (cf_state_get_pending_tasks (state));
+  return g_variant_new_uint32 (cf_state_get_daemon_facts (state).pending_tasks);
 }
 
 static GVariant *
 value_claude_version (CfState *state, const CfConfig *config, gint64 now)
 {
-  return g_variant_new_string (cf_state_get_claude_version (state));
+  return g_variant_new_string (cf_state_get_daemon_facts (state).claude_version);
 }
 
 static GVariant *

@@ -61,8 +61,8 @@ rest_state (CfSwitcher *self)
 void
 cf_switcher_set_rest_state (CfSwitcher *self)
 {
-  cf_state_set_swap_journal (self->state, rest_state (self), NULL, NULL);
-  cf_state_set_swap_reason (self->state, NULL);
+  cf_state_set_swap_journal (self->state, CF_SWAP_SET_STEP, &(CfSwapJournal) { .step = rest_state (self), .from = (char *) NULL, .to = (char *) NULL });
+  cf_state_set_swap_journal (self->state, CF_SWAP_SET_REASON, &(CfSwapJournal) { .reason = (char *) NULL });
 }
 
 /* ---- journal ---------------------------------------------------------- */
@@ -96,8 +96,8 @@ on_journaled (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 journal_then (Swap *swap, CfSwapState step, SwapStep next)
 {
-  cf_state_set_swap_journal (swap->self->state, step, swap->from, swap->to);
-  cf_state_set_swap_reason (swap->self->state, swap->reason);
+  cf_state_set_swap_journal (swap->self->state, CF_SWAP_SET_STEP, &(CfSwapJournal) { .step = step, .from = (char *) swap->from, .to = (char *) swap->to });
+  cf_state_set_swap_journal (swap->self->state, CF_SWAP_SET_REASON, &(CfSwapJournal) { .reason = (char *) swap->reason });
   swap->next = next;
   cf_state_store_flush_async (swap->self->store, NULL, on_journaled, swap);
 }
@@ -136,7 +136,7 @@ rollback_done (Swap *swap, const GError *error)
 
   if (error != NULL)
     {
-      cf_state_set_partial_swap (self->state, TRUE);
+      cf_state_set_swap_journal (self->state, CF_SWAP_SET_PARTIAL, &(CfSwapJournal) { .partial = TRUE });
       message = g_strdup_printf (_("switch from %s to %s failed (%s) and could not be "
                                    "rolled back (%s): switches are refused until "
                                    "ClearPartialSwap"),
@@ -193,13 +193,12 @@ step_complete (Swap *swap)
   gint64 now = g_get_real_time ();
   g_autofree char *message = NULL;
 
-  cf_state_set_last_swap (self->state, now, swap->from, swap->to);
-  cf_state_set_return_at (self->state,
-                          cf_failover_return_at (g_str_equal (swap->to, primary->name),
+  cf_state_set_swap_journal (self->state, CF_SWAP_SET_LAST, &(CfSwapJournal) { .last_when = now, .last_from = (char *) swap->from, .last_to = (char *) swap->to });
+  cf_state_set_swap_journal (self->state, CF_SWAP_SET_RETURN_AT, &(CfSwapJournal) { .return_at = cf_failover_return_at (g_str_equal (swap->to, primary->name),
                                                  cf_switcher_account_exhausted_until (self, primary->name),
-                                                 self->config->quota_return_margin_usec, now));
+                                                 self->config->quota_return_margin_usec, now) });
   if (!g_str_equal (swap->reason, "quota"))
-    cf_state_set_all_exhausted_until (self->state, 0);
+    cf_state_set_dispatch_pause (self->state, cf_state_get_dispatch_pause (self->state).operator_paused, 0);
   if (swap->draining)
     message = g_strdup_printf (_("switched from %s to %s; sessions finishing their task on %s: "
                                  "%u, dedicated sessions resumed: %u, left at their shell: %u"),
@@ -234,7 +233,7 @@ on_respawned (GObject *source, GAsyncResult *result, gpointer user_data)
               error->message);
   else
     {
-      cf_state_set_session_account (swap->self->state, relaunch->session, swap->to);
+      cf_state_set_session_text (swap->self->state, relaunch->session, CF_SESSION_TEXT_ACCOUNT, swap->to);
       if (relaunch->resumes)
         swap->resumed++;
       else
@@ -431,7 +430,7 @@ on_history (GObject *source, GAsyncResult *result, gpointer user_data)
       if (probe->want_uuid && verdict.resume_uuid != NULL &&
           cf_state_lookup_session (swap->self->state, probe->session))
         {
-          cf_state_set_session_resume_uuid (swap->self->state, probe->session, verdict.resume_uuid);
+          cf_state_set_session_text (swap->self->state, probe->session, CF_SESSION_TEXT_RESUME_UUID, verdict.resume_uuid);
           log_swap (G_LOG_LEVEL_INFO, swap, "%s: conversation %s (from the pane history)",
                     probe->session, verdict.resume_uuid);
         }
@@ -474,7 +473,7 @@ step_save (Swap *swap)
       if (!want_uuid && !pool_task)
         continue;
       if (want_uuid && session->resume_uuid[0] != '\0')
-        cf_state_set_session_resume_uuid (self->state, session->name, NULL);
+        cf_state_set_session_text (self->state, session->name, CF_SESSION_TEXT_RESUME_UUID, NULL);
       probe = g_new0 (Probe, 1);
       probe->swap = swap;
       probe->session = g_strdup (session->name);
@@ -498,7 +497,7 @@ cf_switcher_swap_begin (CfSwitcher *self, const char *from, const char *to, cons
   self->swap = swap;
   g_clear_handle_id (&self->return_timer, g_source_remove);
   log_swap (G_LOG_LEVEL_MESSAGE, swap, "starting");
-  cf_state_set_swap_journal (self->state, CF_SWAP_SAVING, from, to);
+  cf_state_set_swap_journal (self->state, CF_SWAP_SET_STEP, &(CfSwapJournal) { .step = CF_SWAP_SAVING, .from = (char *) from, .to = (char *) to });
   g_signal_emit (self, cf_switcher_signals[CF_SWITCHER_SIGNAL_SWAP_STARTED], 0, from, to, reason);
   cf_dispatcher_abort_launches (self->dispatcher, _("the account is being switched"));
   journal_then (swap, CF_SWAP_SAVING, step_save);
@@ -545,7 +544,7 @@ cf_switcher_recover_journal (CfSwitcher *self)
       log_swap (G_LOG_LEVEL_WARNING, swap, "interrupted at step %s; claude_link already points "
                 "to %s: finishing it", cf_swap_state_to_string (step), to);
       cf_state_set_active_account (self->state, to);
-      cf_state_set_swap_journal (self->state, CF_SWAP_RESUMING, from, to);
+      cf_state_set_swap_journal (self->state, CF_SWAP_SET_STEP, &(CfSwapJournal) { .step = CF_SWAP_RESUMING, .from = (char *) from, .to = (char *) to });
       g_idle_add (resume_interrupted, swap);
       return;
     }

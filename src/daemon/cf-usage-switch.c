@@ -55,11 +55,11 @@ resume_if_paused (CfUsageSwitch *self)
   if (!self->paused)
     return;
   self->paused = FALSE;
-  if (cf_state_get_all_exhausted_until (self->state) != 0)
+  if (cf_state_get_dispatch_pause (self->state).all_exhausted_until != 0)
     {
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                         "MESSAGE", "An account has room again: dispatch resumes");
-      cf_state_set_all_exhausted_until (self->state, 0);
+      cf_state_set_dispatch_pause (self->state, cf_state_get_dispatch_pause (self->state).operator_paused, 0);
     }
 }
 
@@ -68,7 +68,7 @@ act (CfUsageSwitch *self, const CfUsagePolicyAccount *active, const CfUsageVerdi
      gint64 now)
 {
   g_autoptr(GError) error = NULL;
-  gint64 paused_until = cf_state_get_all_exhausted_until (self->state);
+  gint64 paused_until = cf_state_get_dispatch_pause (self->state).all_exhausted_until;
 
   /* Our pause lasts until the earliest reset + return_margin, even though
    * the account is back at its reset: the margin is for the clocks. A

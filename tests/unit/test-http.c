@@ -47,9 +47,9 @@ test_health_reasons (void)
   cf_health_set_bus_name_owned (health, TRUE);
   g_assert_cmpuint (cf_health_get_reasons (health, now), ==, 0);
 
-  cf_state_set_partial_swap (state, TRUE);
+  cf_state_set_swap_journal (state, CF_SWAP_SET_PARTIAL, &(CfSwapJournal) { .partial = TRUE });
   g_assert_cmpuint (cf_health_get_reasons (health, now), ==, CF_HEALTH_PARTIAL_SWAP);
-  cf_state_set_partial_swap (state, FALSE);
+  cf_state_set_swap_journal (state, CF_SWAP_SET_PARTIAL, &(CfSwapJournal) { .partial = FALSE });
 
   /* All accounts exhausted, until the first one resets. */
   cf_state_set_account_exhausted_until (state, "main", now + 60 * G_USEC_PER_SEC);
@@ -102,14 +102,14 @@ test_health_grace (void)
   /* A stuck finished task has its own notification (task-stuck): however
    * long it lasts, "degraded" does not announce it. */
   cf_health_set_finished_tasks_stuck (health, 1);
-  cf_state_set_partial_swap (state, TRUE);
-  cf_state_set_partial_swap (state, FALSE);
+  cf_state_set_swap_journal (state, CF_SWAP_SET_PARTIAL, &(CfSwapJournal) { .partial = TRUE });
+  cf_state_set_swap_journal (state, CF_SWAP_SET_PARTIAL, &(CfSwapJournal) { .partial = FALSE });
   cf_test_run_for (400);
   g_assert_cmpuint (d.count, ==, 0);
   cf_health_set_finished_tasks_stuck (health, 0);
 
   /* A problem that lasts is announced once... */
-  cf_state_set_partial_swap (state, TRUE);
+  cf_state_set_swap_journal (state, CF_SWAP_SET_PARTIAL, &(CfSwapJournal) { .partial = TRUE });
   g_assert_true (cf_test_run_until (&d, degraded_count_at_least, GUINT_TO_POINTER (1), 2000));
   g_assert_cmpuint (d.reasons, ==, CF_HEALTH_PARTIAL_SWAP);
   cf_test_run_for (400);
@@ -122,7 +122,7 @@ test_health_grace (void)
 
   /* ...a blip shorter than the grace period is not... */
   cf_health_set_tmux_connected (health, TRUE);
-  cf_state_set_partial_swap (state, FALSE);
+  cf_state_set_swap_journal (state, CF_SWAP_SET_PARTIAL, &(CfSwapJournal) { .partial = FALSE });
   cf_health_set_tmux_connected (health, FALSE);
   cf_test_run_for (50);
   cf_health_set_tmux_connected (health, TRUE);
@@ -130,7 +130,7 @@ test_health_grace (void)
   g_assert_cmpuint (d.count, ==, 2);
 
   /* ...and one that went away and came back is announced again. */
-  cf_state_set_partial_swap (state, TRUE);
+  cf_state_set_swap_journal (state, CF_SWAP_SET_PARTIAL, &(CfSwapJournal) { .partial = TRUE });
   g_assert_true (cf_test_run_until (&d, degraded_count_at_least, GUINT_TO_POINTER (3), 2000));
   g_assert_cmpuint (d.reasons, ==, CF_HEALTH_PARTIAL_SWAP);
 }

@@ -151,7 +151,7 @@ state_pending_is (gpointer fixture, gconstpointer data)
 {
   Fixture *f = fixture;
 
-  return cf_state_get_pending_tasks (f->state) == GPOINTER_TO_UINT (data);
+  return cf_state_get_daemon_facts (f->state).pending_tasks == GPOINTER_TO_UINT (data);
 }
 
 /* The listed task ID; fails the test when it is not listed. */
@@ -316,7 +316,7 @@ test_editor_files_ignored (Fixture *f, gconstpointer data)
 
   g_assert_true (pending_is (f, GUINT_TO_POINTER (0)));
   g_assert_cmpuint (f->rejected->len, ==, 0);
-  g_assert_cmpuint (cf_state_get_pending_tasks (f->state), ==, 0);
+  g_assert_cmpuint (cf_state_get_daemon_facts (f->state).pending_tasks, ==, 0);
   for (guint i = 0; i < G_N_ELEMENTS (names); i++)
     {
       g_autofree char *path = g_build_filename (project, CF_TASKQ_QUEUE_DIR, "inbox", names[i],
@@ -649,7 +649,7 @@ test_pending_count (Fixture *f, gconstpointer data)
   g_assert_cmpint (write (fd, "title: done\n---\n", 16), ==, 16);
   close (fd);
   g_assert_true (cf_test_run_until (f, pending_is, GUINT_TO_POINTER (4), 2000));
-  g_assert_cmpuint (cf_state_get_pending_tasks (f->state), ==, 4);
+  g_assert_cmpuint (cf_state_get_daemon_facts (f->state).pending_tasks, ==, 4);
 
   g_assert_cmpint (g_unlink (gone), ==, 0);
   g_assert_true (cf_test_run_until (f, state_pending_is, GUINT_TO_POINTER (3), 2000));
@@ -661,7 +661,7 @@ test_pending_count (Fixture *f, gconstpointer data)
   g_assert_true (cf_taskq_claim (two, "c", "ccl-auto-0", "main", "sonnet", g_get_real_time (),
                                  NULL, NULL));
   cf_test_run_for (200);
-  g_assert_cmpuint (cf_state_get_pending_tasks (f->state), ==, 2);
+  g_assert_cmpuint (cf_state_get_daemon_facts (f->state).pending_tasks, ==, 2);
   g_assert_cmpuint (f->rejected->len, ==, 0);
 }
 

@@ -246,7 +246,7 @@ test_stop_before_launch_ended (Fixture *f, gconstpointer data)
    * leftovers of a crash. */
   cf_watcher_start (f->watcher);
   cf_state_ensure_session (f->state, SESSION, CF_SESSION_POOL);
-  cf_state_set_session_pane (f->state, SESSION, "%0");
+  cf_state_set_session_text (f->state, SESSION, CF_SESSION_TEXT_PANE, "%0");
   cf_state_set_session_state (f->state, SESSION, CF_SESSION_LAUNCHING);
   cf_state_set_session_work (f->state, SESSION, f->project, "t2");
 
@@ -278,7 +278,7 @@ test_early_stop_forgotten (Fixture *f, gconstpointer data)
   cf_test_write_file (task, "Another thing.\n");
   cf_watcher_start (f->watcher);
   cf_state_ensure_session (f->state, SESSION, CF_SESSION_POOL);
-  cf_state_set_session_pane (f->state, SESSION, "%0");
+  cf_state_set_session_text (f->state, SESSION, CF_SESSION_TEXT_PANE, "%0");
   cf_state_set_session_state (f->state, SESSION, CF_SESSION_LAUNCHING);
   cf_state_set_session_work (f->state, SESSION, f->project, "t3");
   g_assert_true (cf_hooks_report (f->hooks, "Stop", "%0", payload, &error));
@@ -303,7 +303,7 @@ start_working (Fixture *f, const char *task_id)
   cf_test_write_file (task, "Needs a permission.\n");
   cf_watcher_start (f->watcher);
   cf_state_ensure_session (f->state, SESSION, CF_SESSION_POOL);
-  cf_state_set_session_pane (f->state, SESSION, "%0");
+  cf_state_set_session_text (f->state, SESSION, CF_SESSION_TEXT_PANE, "%0");
   cf_state_set_session_state (f->state, SESSION, CF_SESSION_LAUNCHING);
   cf_state_set_session_work (f->state, SESSION, f->project, task_id);
   cf_state_set_session_state (f->state, SESSION, CF_SESSION_WORKING);
