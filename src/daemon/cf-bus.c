@@ -445,7 +445,8 @@ pause_resume_authorized (Pending *p)
   if (cf_state_get_dispatch_pause (p->self->state).operator_paused != pause)
     g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                       "MESSAGE", pause ? "Dispatch paused over D-Bus" : "Dispatch resumed over D-Bus");
-  cf_state_set_dispatch_pause (p->self->state, pause, cf_state_get_dispatch_pause (p->self->state).all_exhausted_until);
+  cf_state_set_dispatch_pause (p->self->state, pause,
+                               cf_state_get_dispatch_pause (p->self->state).all_exhausted_until);
   (void) sd_bus_reply_method_return (p->message, "");
   pending_free (p);
 }

@@ -327,10 +327,12 @@ on_claude_version (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
                         "MESSAGE", "Claude Code version unknown: %s", error->message);
-      cf_state_set_daemon_facts (self->state, cf_state_get_daemon_facts (self->state).pending_tasks, "");
+      cf_state_set_daemon_facts (self->state, cf_state_get_daemon_facts (self->state).pending_tasks,
+                                 "");
       return;
     }
-  cf_state_set_daemon_facts (self->state, cf_state_get_daemon_facts (self->state).pending_tasks, version);
+  cf_state_set_daemon_facts (self->state, cf_state_get_daemon_facts (self->state).pending_tasks,
+                             version);
   if (cf_claude_version_compare (version, CF_CLAUDE_TESTED_VERSION) > 0)
     g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
                       "CF_CLAUDE_VERSION", version,

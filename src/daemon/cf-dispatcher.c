@@ -792,7 +792,8 @@ on_respawned (GObject *source, GAsyncResult *result, gpointer user_data)
               launch->attempt, launch->uuid);
   /* Known before Claude draws anything: a switch during the launch can
    * already resume this conversation. */
-  cf_state_set_session_text (self->state, launch->session, CF_SESSION_TEXT_RESUME_UUID, launch->uuid);
+  cf_state_set_session_text (self->state, launch->session, CF_SESSION_TEXT_RESUME_UUID,
+                             launch->uuid);
   launch->stage = STAGE_WAIT_READY;
   launch->deadline = g_get_monotonic_time () + self->config->prompt_timeout_usec;
   launch->dead_checked = g_get_monotonic_time ();

@@ -76,7 +76,8 @@ emit_hook (CfHooks *self, const char *session_name, CfHookPayload *payload)
       return;
     }
   if (payload->event == CF_HOOK_EVENT_SESSION_START && payload->session_id != NULL)
-    cf_state_set_session_text (self->state, session_name, CF_SESSION_TEXT_RESUME_UUID, payload->session_id);
+    cf_state_set_session_text (self->state, session_name, CF_SESSION_TEXT_RESUME_UUID,
+                               payload->session_id);
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
                     "CF_SESSION", session_name,
                     "MESSAGE", "hook %s from %s", payload->event_name, session_name);

@@ -68,7 +68,8 @@ flush (gpointer user_data)
   CfInbox *self = user_data;
 
   self->flush_id = 0;
-  cf_state_set_daemon_facts (self->state, self->pending, cf_state_get_daemon_facts (self->state).claude_version);
+  cf_state_set_daemon_facts (self->state, self->pending,
+                             cf_state_get_daemon_facts (self->state).claude_version);
   if (self->emit_available)
     {
       self->emit_available = FALSE;

@@ -86,9 +86,11 @@ value_dispatch_paused_reason (CfState *state, const CfConfig *config, gint64 now
 static GVariant *
 value_dispatch_resumes_at (CfState *state, const CfConfig *config, gint64 now)
 {
-  if (cf_state_get_dispatch_pause (state).operator_paused)
+  CfDispatchPause pause = cf_state_get_dispatch_pause (state);
+
+  if (pause.operator_paused)
     return g_variant_new_uint64 (0);
-  return g_variant_new_uint64 ((guint64) MAX (cf_state_get_dispatch_pause (state).all_exhausted_until, 0));
+  return g_variant_new_uint64 ((guint64) MAX (pause.all_exhausted_until, 0));
 }
 
 static GVariant *

@@ -61,8 +61,11 @@ rest_state (CfSwitcher *self)
 void
 cf_switcher_set_rest_state (CfSwitcher *self)
 {
-  cf_state_set_swap_journal (self->state, CF_SWAP_SET_STEP, &(CfSwapJournal) { .step = rest_state (self), .from = (char *) NULL, .to = (char *) NULL });
-  cf_state_set_swap_journal (self->state, CF_SWAP_SET_REASON, &(CfSwapJournal) { .reason = (char *) NULL });
+  cf_state_set_swap_journal (self->state, CF_SWAP_SET_STEP,
+                             &(CfSwapJournal) { .step = rest_state (self), .from = (char *) NULL,
+                                                .to = (char *) NULL });
+  cf_state_set_swap_journal (self->state, CF_SWAP_SET_REASON,
+                             &(CfSwapJournal) { .reason = (char *) NULL });
 }
 
 /* ---- journal ---------------------------------------------------------- */
@@ -96,8 +99,11 @@ on_journaled (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 journal_then (Swap *swap, CfSwapState step, SwapStep next)
 {
-  cf_state_set_swap_journal (swap->self->state, CF_SWAP_SET_STEP, &(CfSwapJournal) { .step = step, .from = (char *) swap->from, .to = (char *) swap->to });
-  cf_state_set_swap_journal (swap->self->state, CF_SWAP_SET_REASON, &(CfSwapJournal) { .reason = (char *) swap->reason });
+  cf_state_set_swap_journal (swap->self->state, CF_SWAP_SET_STEP,
+                             &(CfSwapJournal) { .step = step, .from = (char *) swap->from,
+                                                .to = (char *) swap->to });
+  cf_state_set_swap_journal (swap->self->state, CF_SWAP_SET_REASON,
+                             &(CfSwapJournal) { .reason = (char *) swap->reason });
   swap->next = next;
   cf_state_store_flush_async (swap->self->store, NULL, on_journaled, swap);
 }
@@ -136,7 +142,8 @@ rollback_done (Swap *swap, const GError *error)
 
   if (error != NULL)
     {
-      cf_state_set_swap_journal (self->state, CF_SWAP_SET_PARTIAL, &(CfSwapJournal) { .partial = TRUE });
+      cf_state_set_swap_journal (self->state, CF_SWAP_SET_PARTIAL,
+                                 &(CfSwapJournal) { .partial = TRUE });
       message = g_strdup_printf (_("switch from %s to %s failed (%s) and could not be "
                                    "rolled back (%s): switches are refused until "
                                    "ClearPartialSwap"),
@@ -191,14 +198,20 @@ step_complete (Swap *swap)
   CfSwitcher *self = swap->self;
   const CfAccountConfig *primary = cf_switcher_primary_account (self);
   gint64 now = g_get_real_time ();
+  gint64 return_at;
   g_autofree char *message = NULL;
 
-  cf_state_set_swap_journal (self->state, CF_SWAP_SET_LAST, &(CfSwapJournal) { .last_when = now, .last_from = (char *) swap->from, .last_to = (char *) swap->to });
-  cf_state_set_swap_journal (self->state, CF_SWAP_SET_RETURN_AT, &(CfSwapJournal) { .return_at = cf_failover_return_at (g_str_equal (swap->to, primary->name),
-                                                 cf_switcher_account_exhausted_until (self, primary->name),
-                                                 self->config->quota_return_margin_usec, now) });
+  cf_state_set_swap_journal (self->state, CF_SWAP_SET_LAST,
+                             &(CfSwapJournal) { .last_when = now, .last_from = (char *) swap->from,
+                                                .last_to = (char *) swap->to });
+  return_at = cf_failover_return_at (g_str_equal (swap->to, primary->name),
+                                     cf_switcher_account_exhausted_until (self, primary->name),
+                                     self->config->quota_return_margin_usec, now);
+  cf_state_set_swap_journal (self->state, CF_SWAP_SET_RETURN_AT,
+                             &(CfSwapJournal) { .return_at = return_at });
   if (!g_str_equal (swap->reason, "quota"))
-    cf_state_set_dispatch_pause (self->state, cf_state_get_dispatch_pause (self->state).operator_paused, 0);
+    cf_state_set_dispatch_pause (self->state,
+                                 cf_state_get_dispatch_pause (self->state).operator_paused, 0);
   if (swap->draining)
     message = g_strdup_printf (_("switched from %s to %s; sessions finishing their task on %s: "
                                  "%u, dedicated sessions resumed: %u, left at their shell: %u"),
@@ -233,7 +246,8 @@ on_respawned (GObject *source, GAsyncResult *result, gpointer user_data)
               error->message);
   else
     {
-      cf_state_set_session_text (swap->self->state, relaunch->session, CF_SESSION_TEXT_ACCOUNT, swap->to);
+      cf_state_set_session_text (swap->self->state, relaunch->session, CF_SESSION_TEXT_ACCOUNT,
+                                 swap->to);
       if (relaunch->resumes)
         swap->resumed++;
       else
@@ -430,7 +444,8 @@ on_history (GObject *source, GAsyncResult *result, gpointer user_data)
       if (probe->want_uuid && verdict.resume_uuid != NULL &&
           cf_state_lookup_session (swap->self->state, probe->session))
         {
-          cf_state_set_session_text (swap->self->state, probe->session, CF_SESSION_TEXT_RESUME_UUID, verdict.resume_uuid);
+          cf_state_set_session_text (swap->self->state, probe->session, CF_SESSION_TEXT_RESUME_UUID,
+                                     verdict.resume_uuid);
           log_swap (G_LOG_LEVEL_INFO, swap, "%s: conversation %s (from the pane history)",
                     probe->session, verdict.resume_uuid);
         }
@@ -497,7 +512,9 @@ cf_switcher_swap_begin (CfSwitcher *self, const char *from, const char *to, cons
   self->swap = swap;
   g_clear_handle_id (&self->return_timer, g_source_remove);
   log_swap (G_LOG_LEVEL_MESSAGE, swap, "starting");
-  cf_state_set_swap_journal (self->state, CF_SWAP_SET_STEP, &(CfSwapJournal) { .step = CF_SWAP_SAVING, .from = (char *) from, .to = (char *) to });
+  cf_state_set_swap_journal (self->state, CF_SWAP_SET_STEP,
+                             &(CfSwapJournal) { .step = CF_SWAP_SAVING, .from = (char *) from,
+                                                .to = (char *) to });
   g_signal_emit (self, cf_switcher_signals[CF_SWITCHER_SIGNAL_SWAP_STARTED], 0, from, to, reason);
   cf_dispatcher_abort_launches (self->dispatcher, _("the account is being switched"));
   journal_then (swap, CF_SWAP_SAVING, step_save);
@@ -544,7 +561,9 @@ cf_switcher_recover_journal (CfSwitcher *self)
       log_swap (G_LOG_LEVEL_WARNING, swap, "interrupted at step %s; claude_link already points "
                 "to %s: finishing it", cf_swap_state_to_string (step), to);
       cf_state_set_active_account (self->state, to);
-      cf_state_set_swap_journal (self->state, CF_SWAP_SET_STEP, &(CfSwapJournal) { .step = CF_SWAP_RESUMING, .from = (char *) from, .to = (char *) to });
+      cf_state_set_swap_journal (self->state, CF_SWAP_SET_STEP,
+                                 &(CfSwapJournal) { .step = CF_SWAP_RESUMING, .from = (char *) from,
+                                                    .to = (char *) to });
       g_idle_add (resume_interrupted, swap);
       return;
     }

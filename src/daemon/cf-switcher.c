@@ -100,7 +100,8 @@ on_return_checked (GObject *source, GAsyncResult *result, gpointer user_data)
       self->return_timer = g_timeout_add_seconds (RETRY_SECONDS, on_return_timer, self);
       return;
     case CF_RETURN_ARRIVED:
-      cf_state_set_swap_journal (self->state, CF_SWAP_SET_RETURN_AT, &(CfSwapJournal) { .return_at = 0 });
+      cf_state_set_swap_journal (self->state, CF_SWAP_SET_RETURN_AT,
+                                 &(CfSwapJournal) { .return_at = 0 });
       cf_switcher_set_rest_state (self);
       return;
     case CF_RETURN_WAIT:
@@ -109,7 +110,8 @@ on_return_checked (GObject *source, GAsyncResult *result, gpointer user_data)
                         "CF_ACCOUNT", primary->name,
                         "MESSAGE", "Not returning to %s yet: it is exhausted for %" G_GINT64_FORMAT
                         " s more", primary->name, (until - now) / G_USEC_PER_SEC);
-      cf_state_set_swap_journal (self->state, CF_SWAP_SET_RETURN_AT, &(CfSwapJournal) { .return_at = verdict.at });
+      cf_state_set_swap_journal (self->state, CF_SWAP_SET_RETURN_AT,
+                                 &(CfSwapJournal) { .return_at = verdict.at });
       cf_switcher_arm_timers (self);
       return;
     case CF_RETURN_UNUSABLE:
@@ -118,18 +120,21 @@ on_return_checked (GObject *source, GAsyncResult *result, gpointer user_data)
                         "CF_ACCOUNT", primary->name,
                         "MESSAGE", "Not returning to %s: it is unusable (%s) until "
                         "EnableAccount", primary->name, input.primary_problem);
-      cf_state_set_swap_journal (self->state, CF_SWAP_SET_RETURN_AT, &(CfSwapJournal) { .return_at = 0 });
+      cf_state_set_swap_journal (self->state, CF_SWAP_SET_RETURN_AT,
+                                 &(CfSwapJournal) { .return_at = 0 });
       return;
     case CF_RETURN_LAYOUT:
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
                         "CF_ACCOUNT", primary->name,
                         "MESSAGE", "Not returning to %s: %s", primary->name, layout);
-      cf_state_set_swap_journal (self->state, CF_SWAP_SET_RETURN_AT, &(CfSwapJournal) { .return_at = verdict.at });
+      cf_state_set_swap_journal (self->state, CF_SWAP_SET_RETURN_AT,
+                                 &(CfSwapJournal) { .return_at = verdict.at });
       cf_switcher_arm_timers (self);
       return;
     case CF_RETURN_SWITCH:
     default:
-      cf_state_set_swap_journal (self->state, CF_SWAP_SET_RETURN_AT, &(CfSwapJournal) { .return_at = 0 });
+      cf_state_set_swap_journal (self->state, CF_SWAP_SET_RETURN_AT,
+                                 &(CfSwapJournal) { .return_at = 0 });
       cf_switcher_swap_begin (self, cf_state_get_active_account (self->state), primary->name, "return");
       return;
     }
@@ -166,7 +171,8 @@ on_reset_timer (gpointer user_data)
     }
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                     "MESSAGE", "An account's usage limit has reset: dispatch resumes");
-  cf_state_set_dispatch_pause (self->state, cf_state_get_dispatch_pause (self->state).operator_paused, 0);
+  cf_state_set_dispatch_pause (self->state,
+                               cf_state_get_dispatch_pause (self->state).operator_paused, 0);
   accounts = failover_accounts (self);
   target = cf_failover_after_reset ((const CfFailoverAccount *) accounts->data, accounts->len,
                                     active, cf_state_get_swap_journal (self->state)->partial,
@@ -352,7 +358,8 @@ cf_switcher_clear_partial (CfSwitcher *self, GError **error)
     }
   if (linked != NULL)
     cf_state_set_active_account (self->state, linked->name);
-  cf_state_set_swap_journal (self->state, CF_SWAP_SET_PARTIAL, &(CfSwapJournal) { .partial = FALSE });
+  cf_state_set_swap_journal (self->state, CF_SWAP_SET_PARTIAL,
+                             &(CfSwapJournal) { .partial = FALSE });
   cf_switcher_set_rest_state (self);
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                     "CF_ACCOUNT", cf_state_get_active_account (self->state),
@@ -421,7 +428,9 @@ cf_switcher_account_exhausted (CfSwitcher *self, const char *account, gint64 res
     case CF_EXHAUSTED_ALL_OUT:
     default:
       /* Every account is out: keep the sessions, stop feeding them. */
-      cf_state_set_dispatch_pause (self->state, cf_state_get_dispatch_pause (self->state).operator_paused, verdict.until);
+      cf_state_set_dispatch_pause (self->state,
+                                   cf_state_get_dispatch_pause (self->state).operator_paused,
+                                   verdict.until);
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "CF_ACCOUNT", account,
                         "MESSAGE", "Every account is exhausted: dispatch paused for %" G_GINT64_FORMAT
                         " s, until the earliest reset", (verdict.until - now) / G_USEC_PER_SEC);
@@ -546,7 +555,8 @@ cf_switcher_pause_until (CfSwitcher *self, gint64 until)
 {
   if (until <= 0 || cf_state_get_dispatch_pause (self->state).all_exhausted_until == until)
     return;
-  cf_state_set_dispatch_pause (self->state, cf_state_get_dispatch_pause (self->state).operator_paused, until);
+  cf_state_set_dispatch_pause (self->state,
+                               cf_state_get_dispatch_pause (self->state).operator_paused, until);
   g_signal_emit (self, cf_switcher_signals[CF_SWITCHER_SIGNAL_ALL_EXHAUSTED], 0, until);
   cf_switcher_arm_timers (self);
 }

@@ -59,7 +59,8 @@ resume_if_paused (CfUsageSwitch *self)
     {
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                         "MESSAGE", "An account has room again: dispatch resumes");
-      cf_state_set_dispatch_pause (self->state, cf_state_get_dispatch_pause (self->state).operator_paused, 0);
+      cf_state_set_dispatch_pause (self->state,
+                                   cf_state_get_dispatch_pause (self->state).operator_paused, 0);
     }
 }
 

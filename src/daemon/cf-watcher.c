@@ -184,7 +184,8 @@ mark_idle (Watch *watch, const char *resume_uuid)
   if (cf_state_lookup_session (self->state, watch->session) != NULL)
     {
       if (resume_uuid != NULL)
-        cf_state_set_session_text (self->state, watch->session, CF_SESSION_TEXT_RESUME_UUID, resume_uuid);
+        cf_state_set_session_text (self->state, watch->session, CF_SESSION_TEXT_RESUME_UUID,
+                                   resume_uuid);
       cf_state_set_session_state_and_work (self->state, watch->session, CF_SESSION_IDLE,
                                            NULL, NULL);
     }

@@ -583,12 +583,14 @@ test_local_tasks_untouched (Fixture *f, gconstpointer data)
 static void
 test_operator_pause (Fixture *f, gconstpointer data)
 {
-  cf_state_set_dispatch_pause (f->state, TRUE, cf_state_get_dispatch_pause (f->state).all_exhausted_until);
+  cf_state_set_dispatch_pause (f->state, TRUE,
+                               cf_state_get_dispatch_pause (f->state).all_exhausted_until);
   start_delegation (f);
   deliver_remote (f, "w", "gpu");
   cf_test_run_for (1000);
   g_assert_cmpuint (f->api->requests->len, ==, 0);
-  cf_state_set_dispatch_pause (f->state, FALSE, cf_state_get_dispatch_pause (f->state).all_exhausted_until);
+  cf_state_set_dispatch_pause (f->state, FALSE,
+                               cf_state_get_dispatch_pause (f->state).all_exhausted_until);
   wait_file (f, "inbox", "w.md.delegated", 5000);
 }
 

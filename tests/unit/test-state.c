@@ -43,23 +43,33 @@ populate (CfState *state)
   cf_state_set_session_state (state, "ccl-auto-0", CF_SESSION_WORKING);
   cf_state_set_session_work (state, "ccl-auto-0", "/home/x/projects/web", "fix-login");
   cf_state_set_session_text (state, "ccl-auto-0", CF_SESSION_TEXT_ACCOUNT, "main");
-  cf_state_set_session_text (state, "ccl-auto-0", CF_SESSION_TEXT_RESUME_UUID, "0b9f7a3e-1c2d-4e5f-8a9b-0c1d2e3f4a5b");
+  cf_state_set_session_text (state, "ccl-auto-0", CF_SESSION_TEXT_RESUME_UUID,
+                             "0b9f7a3e-1c2d-4e5f-8a9b-0c1d2e3f4a5b");
   cf_state_mark_session_failed (state, "ccl-auto-0", 1700000000000000);
   cf_state_ensure_session (state, "ccl-1-web", CF_SESSION_DEDICATED);
   cf_state_set_active_account (state, "backup");
   cf_state_set_account_exhausted_until (state, "main", 1800000000000000);
-  cf_state_set_swap_journal (state, CF_SWAP_SET_STEP, &(CfSwapJournal) { .step = CF_SWAP_SWITCHING, .from = (char *) "main", .to = (char *) "backup" });
-  cf_state_set_swap_journal (state, CF_SWAP_SET_REASON, &(CfSwapJournal) { .reason = (char *) "quota" });
-  cf_state_set_dispatch_pause (state, cf_state_get_dispatch_pause (state).operator_paused, 1800000000000000);
+  cf_state_set_swap_journal (state, CF_SWAP_SET_STEP,
+                             &(CfSwapJournal) { .step = CF_SWAP_SWITCHING, .from = (char *) "main",
+                                                .to = (char *) "backup" });
+  cf_state_set_swap_journal (state, CF_SWAP_SET_REASON,
+                             &(CfSwapJournal) { .reason = (char *) "quota" });
+  cf_state_set_dispatch_pause (state, cf_state_get_dispatch_pause (state).operator_paused,
+                               1800000000000000);
   cf_state_set_swap_journal (state, CF_SWAP_SET_PARTIAL, &(CfSwapJournal) { .partial = TRUE });
-  cf_state_set_swap_journal (state, CF_SWAP_SET_LAST, &(CfSwapJournal) { .last_when = 1750000000000000, .last_from = (char *) "main", .last_to = (char *) "backup" });
+  cf_state_set_swap_journal (state, CF_SWAP_SET_LAST,
+                             &(CfSwapJournal) { .last_when = 1750000000000000,
+                                                .last_from = (char *) "main",
+                                                .last_to = (char *) "backup" });
   cf_state_record_account_usage (state, "main", CF_USAGE_FIVE_HOUR, 96.5, 1800000000000000,
                                  CF_USAGE_SOURCE_STATUSLINE, 1750000000000000);
   cf_state_record_account_usage (state, "backup", CF_USAGE_SEVEN_DAY, 100, 1800600000000000,
                                  CF_USAGE_SOURCE_LIMIT, 1750000000000001);
   cf_state_set_account_problem (state, "backup", "authentication_failed");
-  cf_state_set_swap_journal (state, CF_SWAP_SET_RETURN_AT, &(CfSwapJournal) { .return_at = 1800000300000000 });
-  cf_state_set_dispatch_pause (state, TRUE, cf_state_get_dispatch_pause (state).all_exhausted_until);
+  cf_state_set_swap_journal (state, CF_SWAP_SET_RETURN_AT,
+                             &(CfSwapJournal) { .return_at = 1800000300000000 });
+  cf_state_set_dispatch_pause (state, TRUE,
+                               cf_state_get_dispatch_pause (state).all_exhausted_until);
   cf_counters_increment (cf_state_get_counters (state), CF_COUNTER_DISPATCHED);
   cf_counters_increment (cf_state_get_counters (state), CF_COUNTER_DISPATCHED);
   cf_counters_increment (cf_state_get_counters (state), CF_COUNTER_FAILED);
@@ -333,9 +343,11 @@ test_change_signals (Fixture *f, gconstpointer data)
   flags = 0;
   cf_state_sync_accounts (state, accounts);
   g_assert_cmpuint (flags, ==, 0);
-  cf_state_set_dispatch_pause (state, FALSE, cf_state_get_dispatch_pause (state).all_exhausted_until);
+  cf_state_set_dispatch_pause (state, FALSE,
+                               cf_state_get_dispatch_pause (state).all_exhausted_until);
   g_assert_cmpuint (flags, ==, 0);
-  cf_state_set_dispatch_pause (state, TRUE, cf_state_get_dispatch_pause (state).all_exhausted_until);
+  cf_state_set_dispatch_pause (state, TRUE,
+                               cf_state_get_dispatch_pause (state).all_exhausted_until);
   g_assert_cmpuint (flags, ==, CF_STATE_CHANGE_DISPATCH_PAUSED);
   flags = 0;
   cf_state_ensure_session (state, "w-1", CF_SESSION_POOL);
@@ -415,11 +427,15 @@ test_flush_async (Fixture *f, gconstpointer data)
   gint64 started, deadline;
 
   cf_state_store_enable_autosave (state_store, 5000, 60000);   /* a long debounce */
-  cf_state_set_swap_journal (state, CF_SWAP_SET_STEP, &(CfSwapJournal) { .step = CF_SWAP_SAVING, .from = (char *) "main", .to = (char *) "backup" });
+  cf_state_set_swap_journal (state, CF_SWAP_SET_STEP,
+                             &(CfSwapJournal) { .step = CF_SWAP_SAVING, .from = (char *) "main",
+                                                .to = (char *) "backup" });
   started = g_get_monotonic_time ();
   cf_state_store_flush_async (state_store, NULL, on_flushed, &result);
   /* A change while the write is in flight is covered by a second write. */
-  cf_state_set_swap_journal (state, CF_SWAP_SET_STEP, &(CfSwapJournal) { .step = CF_SWAP_SWITCHING, .from = (char *) "main", .to = (char *) "backup" });
+  cf_state_set_swap_journal (state, CF_SWAP_SET_STEP,
+                             &(CfSwapJournal) { .step = CF_SWAP_SWITCHING, .from = (char *) "main",
+                                                .to = (char *) "backup" });
   deadline = started + 4 * G_USEC_PER_SEC;
   while (result == NULL && g_get_monotonic_time () < deadline)
     g_main_context_iteration (context, TRUE);
@@ -472,7 +488,9 @@ test_flush_from_changed_handler (Fixture *f, gconstpointer data)
   FlushFromHandler h = { .store = state_store };
 
   g_signal_connect (state, "changed", G_CALLBACK (flush_on_change), &h);
-  cf_state_set_swap_journal (state, CF_SWAP_SET_STEP, &(CfSwapJournal) { .step = CF_SWAP_SAVING, .from = (char *) "main", .to = (char *) "backup" });
+  cf_state_set_swap_journal (state, CF_SWAP_SET_STEP,
+                             &(CfSwapJournal) { .step = CF_SWAP_SAVING, .from = (char *) "main",
+                                                .to = (char *) "backup" });
   while (h.result == NULL)
     g_main_context_iteration (NULL, TRUE);
   g_assert_error (h.result, G_IO_ERROR, G_IO_ERROR_EXISTS);   /* completed, no failure */
@@ -550,7 +568,9 @@ test_flush_async_failure (Fixture *f, gconstpointer data)
   g_autoptr(GError) result = NULL;
 
   g_ptr_array_set_size (warnings, 0);
-  cf_state_set_swap_journal (state, CF_SWAP_SET_STEP, &(CfSwapJournal) { .step = CF_SWAP_SAVING, .from = (char *) "main", .to = (char *) "backup" });
+  cf_state_set_swap_journal (state, CF_SWAP_SET_STEP,
+                             &(CfSwapJournal) { .step = CF_SWAP_SAVING, .from = (char *) "main",
+                                                .to = (char *) "backup" });
   cf_state_store_flush_async (state_store, NULL, on_flushed, &result);
   while (result == NULL)
     g_main_context_iteration (context, TRUE);
@@ -561,7 +581,9 @@ test_flush_async_failure (Fixture *f, gconstpointer data)
 
   /* The same failure again (a retry on a full disk): not warned twice. */
   g_clear_error (&result);
-  cf_state_set_swap_journal (state, CF_SWAP_SET_STEP, &(CfSwapJournal) { .step = CF_SWAP_SWITCHING, .from = (char *) "main", .to = (char *) "backup" });
+  cf_state_set_swap_journal (state, CF_SWAP_SET_STEP,
+                             &(CfSwapJournal) { .step = CF_SWAP_SWITCHING, .from = (char *) "main",
+                                                .to = (char *) "backup" });
   cf_state_store_flush_async (state_store, NULL, on_flushed, &result);
   while (result == NULL)
     g_main_context_iteration (context, TRUE);
@@ -575,13 +597,16 @@ test_dispatch_paused_sources (void)
   g_autoptr(CfState) state = cf_state_new ();
 
   g_assert_false (cf_state_get_dispatch_pause (state).paused);
-  cf_state_set_dispatch_pause (state, cf_state_get_dispatch_pause (state).operator_paused, 1800000000000000);
+  cf_state_set_dispatch_pause (state, cf_state_get_dispatch_pause (state).operator_paused,
+                               1800000000000000);
   g_assert_true (cf_state_get_dispatch_pause (state).paused);
   g_assert_false (cf_state_get_dispatch_pause (state).operator_paused);
-  cf_state_set_dispatch_pause (state, TRUE, cf_state_get_dispatch_pause (state).all_exhausted_until);
+  cf_state_set_dispatch_pause (state, TRUE,
+                               cf_state_get_dispatch_pause (state).all_exhausted_until);
   cf_state_set_dispatch_pause (state, cf_state_get_dispatch_pause (state).operator_paused, 0);
   g_assert_true (cf_state_get_dispatch_pause (state).paused);
-  cf_state_set_dispatch_pause (state, FALSE, cf_state_get_dispatch_pause (state).all_exhausted_until);
+  cf_state_set_dispatch_pause (state, FALSE,
+                               cf_state_get_dispatch_pause (state).all_exhausted_until);
   g_assert_false (cf_state_get_dispatch_pause (state).paused);
   g_assert_true (cf_swap_state_in_progress (CF_SWAP_SAVING));
   g_assert_true (cf_swap_state_in_progress (CF_SWAP_RESUMING));
@@ -666,7 +691,8 @@ test_write_error_reported (Fixture *f, gconstpointer data)
   /* The state directory is a regular file: every write fails. */
   cf_test_write_file (dir, "not a directory");
   cf_state_store_enable_autosave (state_store, 10, 50);
-  cf_state_set_dispatch_pause (state, TRUE, cf_state_get_dispatch_pause (state).all_exhausted_until);
+  cf_state_set_dispatch_pause (state, TRUE,
+                               cf_state_get_dispatch_pause (state).all_exhausted_until);
   g_assert_true (cf_test_run_until (state_store, write_failed, NULL, 5000));
   g_assert_nonnull (cf_state_store_get_write_error (state_store));
   g_assert_nonnull (strstr (cf_state_store_get_write_error (state_store), dir));

@@ -40,10 +40,16 @@ populated_state (void)
   cf_state_set_session_work (state, "ccl-auto-0", "/p/web", "fix-login");
   cf_state_set_session_text (state, "ccl-auto-0", CF_SESSION_TEXT_ACCOUNT, "backup");
   cf_state_ensure_session (state, "ccl-1-web", CF_SESSION_DEDICATED);
-  cf_state_set_swap_journal (state, CF_SWAP_SET_STEP, &(CfSwapJournal) { .step = CF_SWAP_RESUMING, .from = (char *) "main", .to = (char *) "backup" });
-  cf_state_set_swap_journal (state, CF_SWAP_SET_LAST, &(CfSwapJournal) { .last_when = NOW - 5, .last_from = (char *) "main", .last_to = (char *) "backup" });
-  cf_state_set_swap_journal (state, CF_SWAP_SET_RETURN_AT, &(CfSwapJournal) { .return_at = NOW + 3600 });
-  cf_state_set_dispatch_pause (state, TRUE, cf_state_get_dispatch_pause (state).all_exhausted_until);
+  cf_state_set_swap_journal (state, CF_SWAP_SET_STEP,
+                             &(CfSwapJournal) { .step = CF_SWAP_RESUMING, .from = (char *) "main",
+                                                .to = (char *) "backup" });
+  cf_state_set_swap_journal (state, CF_SWAP_SET_LAST,
+                             &(CfSwapJournal) { .last_when = NOW - 5, .last_from = (char *) "main",
+                                                .last_to = (char *) "backup" });
+  cf_state_set_swap_journal (state, CF_SWAP_SET_RETURN_AT,
+                             &(CfSwapJournal) { .return_at = NOW + 3600 });
+  cf_state_set_dispatch_pause (state, TRUE,
+                               cf_state_get_dispatch_pause (state).all_exhausted_until);
   cf_state_set_daemon_facts (state, 7, cf_state_get_daemon_facts (state).claude_version);
   cf_state_set_daemon_facts (state, cf_state_get_daemon_facts (state).pending_tasks, "2.1.332");
   cf_state_task_dispatched (state, "/p/web", "fix-login", "ccl-auto-0", "sonnet", "backup");
@@ -478,19 +484,35 @@ test_every_visible_change_is_signalled (void)
         case 3: cf_state_ensure_session (state, "ccl-auto-0", CF_SESSION_POOL); break;
         case 4: cf_state_set_session_state (state, "ccl-auto-0", CF_SESSION_LAUNCHING); break;
         case 5: cf_state_set_session_work (state, "ccl-auto-0", "/p/web", "t1"); break;
-        case 6: cf_state_set_session_text (state, "ccl-auto-0", CF_SESSION_TEXT_ACCOUNT, "backup"); break;
+        case 6: cf_state_set_session_text (state, "ccl-auto-0", CF_SESSION_TEXT_ACCOUNT,
+                                           "backup"); break;
         case 7: cf_state_task_dispatched (state, "/p/web", "t1", "ccl-auto-0", "sonnet", "backup"); break;
         case 8: cf_state_task_finished (state, "/p/web", "t1", "ccl-auto-0", "done"); break;
         case 9: cf_state_task_finished (state, "/p/web", "t2", "ccl-auto-0", "failed"); break;
         case 10: cf_counters_increment (cf_state_get_counters (state), CF_COUNTER_DELEGATED); break;
-        case 11: cf_state_set_swap_journal (state, CF_SWAP_SET_STEP, &(CfSwapJournal) { .step = CF_SWAP_SAVING, .from = (char *) "main", .to = (char *) "backup" }); break;
-        case 12: cf_state_set_swap_journal (state, CF_SWAP_SET_STEP, &(CfSwapJournal) { .step = CF_SWAP_FALLBACK, .from = (char *) "main", .to = (char *) "backup" }); break;
-        case 13: cf_state_set_swap_journal (state, CF_SWAP_SET_PARTIAL, &(CfSwapJournal) { .partial = TRUE }); break;
-        case 14: cf_state_set_swap_journal (state, CF_SWAP_SET_LAST, &(CfSwapJournal) { .last_when = NOW - 5, .last_from = (char *) "main", .last_to = (char *) "backup" }); break;
-        case 15: cf_state_set_swap_journal (state, CF_SWAP_SET_RETURN_AT, &(CfSwapJournal) { .return_at = NOW + 3600 }); break;
-        case 16: cf_state_set_dispatch_pause (state, TRUE, cf_state_get_dispatch_pause (state).all_exhausted_until); break;
-        case 17: cf_state_set_dispatch_pause (state, cf_state_get_dispatch_pause (state).operator_paused, NOW + 7); break;
-        case 18: cf_state_set_daemon_facts (state, 3, cf_state_get_daemon_facts (state).claude_version); break;
+        case 11: cf_state_set_swap_journal (state, CF_SWAP_SET_STEP,
+                                            &(CfSwapJournal) { .step = CF_SWAP_SAVING,
+                                                               .from = (char *) "main",
+                                                               .to = (char *) "backup" }); break;
+        case 12: cf_state_set_swap_journal (state, CF_SWAP_SET_STEP,
+                                            &(CfSwapJournal) { .step = CF_SWAP_FALLBACK,
+                                                               .from = (char *) "main",
+                                                               .to = (char *) "backup" }); break;
+        case 13: cf_state_set_swap_journal (state, CF_SWAP_SET_PARTIAL,
+                                            &(CfSwapJournal) { .partial = TRUE }); break;
+        case 14: cf_state_set_swap_journal (state, CF_SWAP_SET_LAST,
+                                            &(CfSwapJournal) { .last_when = NOW - 5,
+                                                               .last_from = (char *) "main",
+                                                               .last_to = (char *) "backup" }); break;
+        case 15: cf_state_set_swap_journal (state, CF_SWAP_SET_RETURN_AT,
+                                            &(CfSwapJournal) { .return_at = NOW + 3600 }); break;
+        case 16: cf_state_set_dispatch_pause (state, TRUE,
+                                              cf_state_get_dispatch_pause (state).all_exhausted_until); break;
+        case 17: cf_state_set_dispatch_pause (state,
+                                              cf_state_get_dispatch_pause (state).operator_paused,
+                                              NOW + 7); break;
+        case 18: cf_state_set_daemon_facts (state, 3,
+                                            cf_state_get_daemon_facts (state).claude_version); break;
         case 19: cf_state_ensure_session (state, "ccl-auto-0", CF_SESSION_DEDICATED); break;
         case 20: cf_state_mark_session_failed (state, "ccl-auto-0", NOW); break;
         case 21: cf_state_remove_session (state, "ccl-auto-0"); break;
