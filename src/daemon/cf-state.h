@@ -156,8 +156,9 @@ gint64 cf_state_expire_usage (CfState *self, gint64 now);
 /* The journal of the running account switch and the last one: read-only,
  * valid until the next change; every string is "" when unset. */
 const CfSwapJournal *cf_state_get_swap_journal (CfState *self);
-/* Copies the FIELDS of VALUES into the journal (NULL strings mean ""); each
- * group of fields that changed emits its own "changed", in the order below. */
+/* Copies the FIELDS of VALUES into the journal (NULL strings mean ""; VALUES'
+ * strings must not be the journal's own); each group of fields that changed
+ * emits its own "changed", in the order of CfSwapFields. */
 void cf_state_set_swap_journal (CfState *self, CfSwapFields fields, const CfSwapJournal *values);
 /* DispatchPaused: by the operator, or because every account is exhausted
  * (dispatch paused until all_exhausted_until, µs epoch, 0 = not). */

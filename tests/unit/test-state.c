@@ -358,6 +358,106 @@ test_change_signals (Fixture *f, gconstpointer data)
 }
 
 static void
+log_changes (CfState *state, guint what, GArray *log)
+{
+  g_array_append_val (log, what);
+}
+
+static void
+log_session_changes (CfState *state, CfSession *session, guint *count)
+{
+  (*count)++;
+}
+
+/* The grouped setters emit as the separate setters they replaced: one
+ * "changed" per group of the swap journal, one for the dispatch pause, one
+ * with the flag of each daemon fact that changed, nothing when unchanged. */
+static void
+test_grouped_setters (Fixture *f, gconstpointer data)
+{
+  g_autoptr(CfState) state = cf_state_new ();
+  g_autoptr(GArray) log = g_array_new (FALSE, FALSE, sizeof (guint));
+  const CfSwapJournal *journal = cf_state_get_swap_journal (state);
+  CfSwapJournal values = {
+    .step = CF_SWAP_SWITCHING, .from = (char *) "main", .to = (char *) "backup",
+    .reason = (char *) "quota", .partial = TRUE, .last_when = 7, .last_from = (char *) "a",
+    .last_to = (char *) "b", .last_reason = (char *) "ignored", .return_at = 9,
+  };
+  CfDispatchPause pause;
+  CfDaemonFacts facts;
+  guint sessions = 0;
+
+  g_signal_connect (state, "changed", G_CALLBACK (log_changes), log);
+  cf_state_set_swap_journal (state, CF_SWAP_SET_STEP | CF_SWAP_SET_REASON | CF_SWAP_SET_PARTIAL |
+                             CF_SWAP_SET_LAST | CF_SWAP_SET_RETURN_AT, &values);
+  g_assert_cmpuint (log->len, ==, 5);
+  g_assert_cmpuint (g_array_index (log, guint, 0), ==, CF_STATE_CHANGE_SWAP_STATE);
+  g_assert_cmpuint (g_array_index (log, guint, 1), ==, CF_STATE_CHANGE_SWAP_STATE);
+  g_assert_cmpuint (g_array_index (log, guint, 2), ==, CF_STATE_CHANGE_PARTIAL_SWAP);
+  g_assert_cmpuint (g_array_index (log, guint, 3), ==, CF_STATE_CHANGE_LAST_SWAP);
+  g_assert_cmpuint (g_array_index (log, guint, 4), ==, CF_STATE_CHANGE_RETURN_AT);
+  g_assert_cmpint (journal->step, ==, CF_SWAP_SWITCHING);
+  g_assert_cmpstr (journal->to, ==, "backup");
+  g_assert_cmpstr (journal->last_reason, ==, "quota");   /* the journal's, not VALUES' */
+  g_assert_cmpint (journal->return_at, ==, 9);
+  g_array_set_size (log, 0);
+  cf_state_set_swap_journal (state, CF_SWAP_SET_STEP | CF_SWAP_SET_REASON | CF_SWAP_SET_PARTIAL |
+                             CF_SWAP_SET_LAST | CF_SWAP_SET_RETURN_AT, &values);
+  g_assert_cmpuint (log->len, ==, 0);
+  /* Only the FIELDS are taken. */
+  cf_state_set_swap_journal (state, CF_SWAP_SET_REASON, &(CfSwapJournal) { .partial = FALSE });
+  g_assert_cmpuint (log->len, ==, 1);
+  g_assert_cmpstr (journal->reason, ==, "");
+  g_assert_true (journal->partial);
+  g_array_set_size (log, 0);
+
+  cf_state_set_dispatch_pause (state, TRUE, 5);
+  g_assert_cmpuint (log->len, ==, 1);
+  g_assert_cmpuint (g_array_index (log, guint, 0), ==, CF_STATE_CHANGE_DISPATCH_PAUSED);
+  pause = cf_state_get_dispatch_pause (state);
+  g_assert_true (pause.paused && pause.operator_paused);
+  g_assert_cmpint (pause.all_exhausted_until, ==, 5);
+  cf_state_set_dispatch_pause (state, FALSE, -1);
+  pause = cf_state_get_dispatch_pause (state);
+  g_assert_false (pause.paused || pause.operator_paused);
+  g_assert_cmpint (pause.all_exhausted_until, ==, 0);
+  g_assert_cmpuint (log->len, ==, 2);
+  cf_state_set_dispatch_pause (state, FALSE, 0);
+  g_assert_cmpuint (log->len, ==, 2);
+  g_array_set_size (log, 0);
+
+  cf_state_set_daemon_facts (state, 3, "2.1.332");
+  g_assert_cmpuint (log->len, ==, 1);
+  g_assert_cmpuint (g_array_index (log, guint, 0), ==,
+                    CF_STATE_CHANGE_PENDING_TASKS | CF_STATE_CHANGE_CLAUDE_VERSION);
+  facts = cf_state_get_daemon_facts (state);
+  g_assert_cmpuint (facts.pending_tasks, ==, 3);
+  g_assert_cmpstr (facts.claude_version, ==, "2.1.332");
+  cf_state_set_daemon_facts (state, 3, facts.claude_version);   /* its own string: no change */
+  cf_state_set_daemon_facts (state, 4, cf_state_get_daemon_facts (state).claude_version);
+  g_assert_cmpuint (log->len, ==, 2);
+  g_assert_cmpuint (g_array_index (log, guint, 1), ==, CF_STATE_CHANGE_PENDING_TASKS);
+  cf_state_set_daemon_facts (state, 4, NULL);
+  g_assert_cmpstr (cf_state_get_daemon_facts (state).claude_version, ==, "");
+  g_array_set_size (log, 0);
+
+  /* A session's texts: the account is told, the resume uuid only saved,
+   * the pane neither. */
+  cf_state_ensure_session (state, "w-1", CF_SESSION_POOL);
+  g_array_set_size (log, 0);
+  g_signal_connect (state, "session-changed", G_CALLBACK (log_session_changes), &sessions);
+  cf_state_set_session_text (state, "w-1", CF_SESSION_TEXT_PANE, "%3");
+  g_assert_cmpstr (cf_state_lookup_session (state, "w-1")->pane_id, ==, "%3");
+  cf_state_set_session_text (state, "w-1", CF_SESSION_TEXT_RESUME_UUID, "u-1");
+  g_assert_cmpuint (log->len + sessions, ==, 0);
+  cf_state_set_session_text (state, "w-1", CF_SESSION_TEXT_ACCOUNT, "main");
+  g_assert_cmpuint (sessions, ==, 1);
+  g_assert_cmpuint (log->len, ==, 1);
+  g_assert_cmpstr (cf_state_lookup_session (state, "w-1")->account, ==, "main");
+  g_assert_cmpstr (cf_state_lookup_session (state, "w-1")->resume_uuid, ==, "u-1");
+}
+
+static void
 test_accounts_sync (Fixture *f, gconstpointer data)
 {
   g_autoptr(CfState) state = cf_state_new ();
@@ -823,6 +923,8 @@ main (int argc, char **argv)
   g_test_add ("/state/corrupt-copies-kept", Fixture, NULL, fixture_setup, test_corrupt_copies_kept,
               fixture_teardown);
   g_test_add ("/state/change-signals", Fixture, NULL, fixture_setup, test_change_signals,
+              fixture_teardown);
+  g_test_add ("/state/grouped-setters", Fixture, NULL, fixture_setup, test_grouped_setters,
               fixture_teardown);
   g_test_add ("/state/accounts-sync", Fixture, NULL, fixture_setup, test_accounts_sync,
               fixture_teardown);
