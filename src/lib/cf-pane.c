@@ -250,6 +250,7 @@ static const char *const placeholders[] = {
   "Resend your message to try again",
   "Once fixed, resend your message",
   "Run /rewind to go back",
+  NULL,
 };
 
 /* How far above the input area a spinner, Claude Code's auto-continue
