@@ -161,6 +161,14 @@ gboolean cf_taskq_read_task_in (const char *project,
                                 CfTask **out,
                                 GError **error);
 
+/* Writes TEXT as inbox/<ID>.md (SubmitTask) under the queue lock: to a
+ * temporary file that recovery removes after a crash, fsync'd, then
+ * renamed in, never replacing an existing task (CF_TASKQ_ERROR_EXISTS). */
+gboolean cf_taskq_submit (const char *project,
+                          const char *id,
+                          const char *text,
+                          GError **error);
+
 /* inbox → active. Counts the attempt (*out_attempt, 1 for the first) and
  * records SESSION, ACCOUNT and MODEL (each may be NULL) in the meta file
  * before the move. CF_TASKQ_ERROR_NOT_FOUND when the task is no longer in
