@@ -103,11 +103,12 @@ stamp_equal (const Stamp *a, const Stamp *b)
          a->ctime_ns == b->ctime_ns && a->size == b->size;
 }
 
-/* Changed so recently that a further change may not move its times. */
+/* Changed so recently that a further change may not move its mtime. (A
+ * change always sets the mtime to "now": an older one cannot stay.) */
 static gboolean
 stamp_is_racy (const Stamp *stamp, gint64 read_at_usec)
 {
-  return MAX (stamp->mtime_ns, stamp->ctime_ns) / 1000 > read_at_usec - RACY_USEC;
+  return stamp->mtime_ns / 1000 > read_at_usec - RACY_USEC;
 }
 
 void
