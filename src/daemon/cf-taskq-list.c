@@ -174,8 +174,10 @@ title_of (const char *project, CfTaskPlace place, const char *id, const char *pa
       if (cached != NULL && stamp_equal (&cached->stamp, &stamp) &&
           !stamp_is_racy (&stamp, read_at))
         {
-          g_hash_table_steal (dir->files, id);
-          g_hash_table_insert (files, g_strdup (id), cached);
+          gpointer key = NULL;
+
+          g_hash_table_steal_extended (dir->files, id, &key, NULL);
+          g_hash_table_insert (files, key, cached);
           return g_strdup (cached->title);
         }
     }
