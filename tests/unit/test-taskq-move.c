@@ -73,6 +73,14 @@ names_in (const Fixture *f, const char *dir)
   return g_strjoinv (",", (char **) names->pdata);
 }
 
+static void
+assert_names (const Fixture *f, const char *dir, const char *expected)
+{
+  g_autofree char *names = names_in (f, dir);
+
+  g_assert_cmpstr (names, ==, expected);
+}
+
 /* TRUE when another open file description cannot take the queue lock. */
 static gboolean
 queue_locked (const Fixture *f)
@@ -204,8 +212,8 @@ test_move_refused (Fixture *f, gconstpointer data)
   g_assert_false (taskq_move_run (&refused, &error));
   g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_DELEGATED);
   g_assert_true (exists (active));
-  g_assert_cmpstr (names_in (f, "meta"), ==, "");
-  g_assert_cmpstr (names_in (f, "done"), ==, "");
+  assert_names (f, "meta", "");
+  assert_names (f, "done", "");
   g_assert_false (queue_locked (f));
 }
 
@@ -242,7 +250,7 @@ test_move_restore_meta (Fixture *f, gconstpointer data)
     }
   /* The first (not restoring) counted 1; the second's 2 was put back. */
   g_assert_cmpuint (cf_taskq_attempts (f->project, "t"), ==, 1);
-  g_assert_cmpstr (names_in (f, "meta"), ==, "t.json");
+  assert_names (f, "meta", "t.json");
 }
 
 static char *
@@ -272,7 +280,7 @@ test_move_fallback (Fixture *f, gconstpointer data)
   g_assert_true (taskq_move_run (&move, &error));
   g_assert_no_error (error);
   g_assert_false (exists (active));
-  g_assert_cmpstr (names_in (f, "failed"), ==, "t.elsewhere,t.md");
+  assert_names (f, "failed", "t.elsewhere,t.md");
 }
 
 /* --- Submit ------------------------------------------------------------------------ */
@@ -305,7 +313,7 @@ test_submit_locked (Fixture *f, gconstpointer data)
   thread = g_thread_new ("submit", submit_thread, &call);
   g_usleep (200 * 1000);
   g_assert_false (exists (inbox));
-  g_assert_cmpstr (names_in (f, "inbox"), ==, "");
+  assert_names (f, "inbox", "");
   cf_taskq_unlock (lock);
   g_thread_join (thread);
   g_assert_true (call.ok);
@@ -314,7 +322,7 @@ test_submit_locked (Fixture *f, gconstpointer data)
   /* Never over an existing task. */
   g_assert_false (cf_taskq_submit (f->project, "sub", "other\n", &error));
   g_assert_error (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_EXISTS);
-  g_assert_cmpstr (names_in (f, "inbox"), ==, "sub.md");
+  assert_names (f, "inbox", "sub.md");
 }
 
 /* A crash between the temporary file's write and its rename leaves
