@@ -20,7 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cf-fault.h"
 #include "cf-json.h"
 
 G_DEFINE_QUARK (cf-taskq-error-quark, cf_taskq_error)
