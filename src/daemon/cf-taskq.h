@@ -331,7 +331,9 @@ gboolean cf_taskq_write_status (const char *project,
                                 GError **error);
 
 /* Start-up reconciliation after a crash: removes the temporary files of
- * interrupted writes, gives active tasks without a meta file one (attempts
+ * interrupted writes (".<name>.cftmp-XXXXXX" in any queue directory, the
+ * inbox included: every queue write, SubmitTask's too, makes its file
+ * under that name first), gives active tasks without a meta file one (attempts
  * = 1: they were running), and reports what the caller must decide. */
 gboolean cf_taskq_recover (const char *project,
                            gint64 now_usec,
