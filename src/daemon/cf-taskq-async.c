@@ -13,7 +13,7 @@
 /* Moves fsync and may wait up to CF_TASKQ_LOCK_WAIT_USEC for another
  * process's lock: a few at once, each project serialised by its lock
  * anyway. Listings are merged (cf-taskq-list.c): one at a time. */
-#define MOVES_MAX_THREADS 4
+#define MOVES_MAX_THREADS 8
 #define LIST_MAX_THREADS 1
 
 typedef struct {
