@@ -347,7 +347,7 @@ on_worktree_failed_moved (GObject *source, GAsyncResult *result, gpointer user_d
   CfDispatcher *self = launch->self;
   g_autoptr(GError) error = NULL;
 
-  if (!cf_taskq_finish_finish (result, &error))
+  if (!cf_taskq_complete_finish (result, &error))
     log_launch (G_LOG_LEVEL_WARNING, launch, "cannot move task %s to failed/: %s", launch->task_id,
                 error->message);
   else
@@ -370,7 +370,7 @@ on_worktree (GObject *source, GAsyncResult *result, gpointer user_data)
        * is what it wanted to avoid. */
       log_launch (G_LOG_LEVEL_WARNING, launch, "task %s asked for isolation: worktree: %s; "
                   "moved to failed/", launch->task_id, error->message);
-      cf_taskq_finish_async (launch->project, launch->task_id, CF_TASK_OUTCOME_FAILED, error->message,
+      cf_taskq_complete_async (launch->project, launch->task_id, CF_TASK_OUTCOME_FAILED, error->message,
                              NULL, on_worktree_failed_moved, launch);
       return;
     }
