@@ -47,6 +47,23 @@ renice_autogroup_in_thread (GTask *task, gpointer source, gpointer task_data,
   g_autoptr(GError) error = NULL;
   int own, target;
 
+  /* A pane's program joins its own autogroup when it calls setsid(), just
+   * after tmux forks it: before that, this write would renice the server's
+   * group (already done) and the new one would stay at nice 0. Waited for
+   * here, in the worker thread, for up to a second. */
+  for (guint waited = 0; renice->pane; waited++)
+    {
+      pid_t sid = getsid (renice->pid);
+
+      if (sid == renice->pid)
+        break;
+      if (sid < 0 || waited == 100)
+        {
+          g_task_return_boolean (task, FALSE);   /* gone, or not a session */
+          return;
+        }
+      g_usleep (10 * 1000);
+    }
   errno = 0;
   own = getpriority (PRIO_PROCESS, 0);
   target = getpriority (PRIO_PROCESS, (id_t) renice->pid);
