@@ -121,7 +121,7 @@ on_finished (GObject *source, GAsyncResult *result, gpointer user_data)
   Job *job = g_hash_table_lookup (self->jobs, finish->key);
   g_autoptr(GError) error = NULL;
 
-  if (!cf_taskq_finish_finish (result, &error))
+  if (!cf_taskq_complete_finish (result, &error))
     {
       if (g_error_matches (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_FOUND))
         {
@@ -164,7 +164,7 @@ finish_job (CfDelegation *self, Job *job, gboolean done, const char *reason, con
   finish->reason = g_strdup (reason);
   finish->footer = g_strdup (footer);
   finish->outcome = g_strdup (done ? "delegated-done" : "delegated-failed");
-  cf_taskq_finish_async (job->project, job->id,
+  cf_taskq_complete_async (job->project, job->id,
                          done ? CF_TASK_OUTCOME_DONE : CF_TASK_OUTCOME_FAILED, reason, footer,
                          on_finished, finish);
 }

@@ -1,12 +1,58 @@
 /* SPDX-License-Identifier: MIT */
+/* The queue's moves for the main loop (cf-taskq-async.h), run in the
+ * queue's own bounded worker pool (taskq_run_in_pool) rather than GLib's
+ * shared one. ListTasks is cf-taskq-list.c. */
 #include "cf-taskq-async.h"
+#include "cf-taskq-private.h"
 #include "cf-worktree.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <glib/gi18n.h>
-#include <glib/gstdio.h>
-#include <unistd.h>
+
+/* --- The queue's worker pool ------------------------------------------------------ */
+
+/* Moves fsync and may wait up to CF_TASKQ_LOCK_WAIT_USEC for another
+ * process's lock: a few at once, each project serialised by its lock
+ * anyway. Listings are merged (cf-taskq-list.c): one at a time. */
+#define MOVES_MAX_THREADS 8
+#define LIST_MAX_THREADS 1
+
+typedef struct {
+  GTask *task;
+  GTaskThreadFunc func;
+} PoolJob;
+
+static void
+pool_run (gpointer data, gpointer user_data)
+{
+  PoolJob *job = data;
+
+  /* Not a GLib worker: g_task_return_* completes the task on the context
+   * it was created in, in a later iteration. */
+  job->func (job->task, g_task_get_source_object (job->task), g_task_get_task_data (job->task),
+             g_task_get_cancellable (job->task));
+  g_object_unref (job->task);
+  g_free (job);
+}
+
+void
+taskq_run_in_pool (GTask *task, GTaskThreadFunc func, TaskqLane lane)
+{
+  static GThreadPool *pools[2];
+  static gsize initialised;
+  PoolJob *job = g_new0 (PoolJob, 1);
+
+  if (g_once_init_enter (&initialised))
+    {
+      pools[TASKQ_LANE_MOVES] = g_thread_pool_new (pool_run, NULL, MOVES_MAX_THREADS, FALSE, NULL);
+      pools[TASKQ_LANE_LIST] = g_thread_pool_new (pool_run, NULL, LIST_MAX_THREADS, FALSE, NULL);
+      g_once_init_leave (&initialised, 1);
+    }
+  job->task = g_object_ref (task);
+  job->func = func;
+  g_thread_pool_push (pools[lane], job, NULL);
+}
+
+/* --- Moves ------------------------------------------------------------------------- */
 
 typedef struct {
   char *project;
@@ -57,7 +103,7 @@ finish_in_thread (GTask *task, gpointer source, gpointer data, GCancellable *can
 }
 
 void
-cf_taskq_finish_async (const char *project, const char *id, CfTaskOutcome outcome,
+cf_taskq_complete_async (const char *project, const char *id, CfTaskOutcome outcome,
                        const char *reason, const char *footer,
                        GAsyncReadyCallback callback, gpointer user_data)
 {
@@ -69,12 +115,12 @@ cf_taskq_finish_async (const char *project, const char *id, CfTaskOutcome outcom
   job->outcome = outcome;
   job->reason = g_strdup (reason);
   job->footer = g_strdup (footer);
-  task = job_task (job, cf_taskq_finish_async, callback, user_data);
-  g_task_run_in_thread (task, finish_in_thread);
+  task = job_task (job, cf_taskq_complete_async, callback, user_data);
+  taskq_run_in_pool (task, finish_in_thread, TASKQ_LANE_MOVES);
 }
 
 gboolean
-cf_taskq_finish_finish (GAsyncResult *result, GError **error)
+cf_taskq_complete_finish (GAsyncResult *result, GError **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
 }
@@ -137,7 +183,7 @@ cf_taskq_return_async (const char *project, const char *id, gboolean count_attem
   job->max_attempts = max_attempts;
   job->reason = g_strdup (reason);
   task = job_task (job, cf_taskq_return_async, callback, user_data);
-  g_task_run_in_thread (task, return_in_thread);
+  taskq_run_in_pool (task, return_in_thread, TASKQ_LANE_MOVES);
 }
 
 gboolean
@@ -150,89 +196,16 @@ cf_taskq_return_finish (GAsyncResult *result, gboolean *out_failed, GError **err
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-static gboolean
-fsync_dir (const char *dir, GError **error)
-{
-  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  int saved_errno;
-
-  if (fd >= 0 && fsync (fd) == 0)
-    {
-      close (fd);
-      return TRUE;
-    }
-  saved_errno = errno;
-  if (fd >= 0)
-    close (fd);
-  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-               _("cannot sync %s: %s"), dir, g_strerror (saved_errno));
-  return FALSE;
-}
-
 static void
 submit_in_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
   Job *job = data;
   GError *error = NULL;
-  g_autofree char *final = cf_taskq_task_path (job->project, CF_TASK_PLACE_INBOX, job->id);
-  g_autofree char *inbox = NULL;
-  g_autofree char *temp_name = NULL;
-  g_autofree char *temp = NULL;
 
-  if (final == NULL)
-    {
-      g_task_return_new_error (task, CF_TASKQ_ERROR, CF_TASKQ_ERROR_INVALID_ARGUMENT,
-                               _("invalid task id '%s'"), job->id);
-      return;
-    }
-  if (!cf_taskq_ensure_dirs (job->project, &error))
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  inbox = g_path_get_dirname (final);
-  temp_name = g_strdup_printf (".%s.md.submit", job->id);
-  temp = g_build_filename (inbox, temp_name, NULL);
-  if (!g_file_set_contents_full (temp, job->text, -1,
-                                 G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
-                                 0644, &error))
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  /* An atomic appearance that refuses to replace a task that already has
-   * this id: renameat2 (RENAME_NOREPLACE), else link(2) + unlink, whose
-   * moment with two links the inbox refuses (a task file must be a file of
-   * its own), so only where the filesystem lacks the former. */
-  if (renameat2 (AT_FDCWD, temp, AT_FDCWD, final, RENAME_NOREPLACE) == 0)
-    {
-      if (!fsync_dir (inbox, &error))
-        {
-          g_task_return_error (task, error);
-          return;
-        }
-      g_task_return_boolean (task, TRUE);
-      return;
-    }
-  if (errno == EEXIST || (errno != EINVAL && errno != ENOSYS) || link (temp, final) < 0)
-    {
-      int saved_errno = errno;
-      g_unlink (temp);
-      if (saved_errno == EEXIST)
-        g_task_return_new_error (task, CF_TASKQ_ERROR, CF_TASKQ_ERROR_EXISTS,
-                                 _("a task %s already exists in %s"), job->id, inbox);
-      else
-        g_task_return_new_error (task, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                                 _("cannot create %s: %s"), final, g_strerror (saved_errno));
-      return;
-    }
-  g_unlink (temp);
-  if (!fsync_dir (inbox, &error))
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  g_task_return_boolean (task, TRUE);
+  if (cf_taskq_submit (job->project, job->id, job->text, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
 }
 
 void
@@ -246,7 +219,7 @@ cf_taskq_submit_async (const char *project, const char *id, const char *text,
   job->id = g_strdup (id);
   job->text = g_strdup (text);
   task = job_task (job, cf_taskq_submit_async, callback, user_data);
-  g_task_run_in_thread (task, submit_in_thread);
+  taskq_run_in_pool (task, submit_in_thread, TASKQ_LANE_MOVES);
 }
 
 gboolean
@@ -291,7 +264,7 @@ cf_taskq_operator_async (const char *project, const char *id, gboolean cancel,
   job->id = g_strdup (id);
   job->cancel = cancel;
   task = job_task (job, cf_taskq_operator_async, callback, user_data);
-  g_task_run_in_thread (task, operator_in_thread);
+  taskq_run_in_pool (task, operator_in_thread, TASKQ_LANE_MOVES);
 }
 
 gboolean
@@ -302,73 +275,4 @@ cf_taskq_operator_finish (GAsyncResult *result, CfTaskPlace *out_place, GError *
   if (out_place != NULL)
     *out_place = job->place;
   return g_task_propagate_boolean (G_TASK (result), error);
-}
-
-void
-cf_task_listing_free (CfTaskListing *listing)
-{
-  g_free (listing->project);
-  g_free (listing->id);
-  g_free (listing->title);
-  g_free (listing);
-}
-
-static void
-list_all_in_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
-{
-  GPtrArray *projects = data;
-  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) cf_task_listing_free);
-  static const CfTaskPlace places[] = {
-    CF_TASK_PLACE_INBOX, CF_TASK_PLACE_ACTIVE, CF_TASK_PLACE_DONE, CF_TASK_PLACE_FAILED,
-  };
-
-  for (guint i = 0; i < projects->len; i++)
-    {
-      const char *project = g_ptr_array_index (projects, i);
-
-      for (guint p = 0; p < G_N_ELEMENTS (places); p++)
-        {
-          g_autoptr(GPtrArray) ids = NULL;
-
-          if (!cf_taskq_list (project, places[p], &ids, NULL))
-            continue;
-          for (guint k = 0; k < ids->len; k++)
-            {
-              const char *id = g_ptr_array_index (ids, k);
-              g_autofree char *path = cf_taskq_task_path (project, places[p], id);
-              g_autoptr(CfTask) parsed = NULL;
-              CfTaskListing *listing = g_new0 (CfTaskListing, 1);
-              GStatBuf st;
-
-              listing->project = g_strdup (project);
-              listing->id = g_strdup (id);
-              listing->place = places[p];
-              if (path != NULL && g_lstat (path, &st) == 0)
-                listing->mtime_usec = (gint64) st.st_mtim.tv_sec * G_USEC_PER_SEC +
-                                      st.st_mtim.tv_nsec / 1000;
-              if (cf_taskq_read_task_in (project, places[p], id, &parsed, NULL))
-                listing->title = g_strdup (parsed->title);
-              else
-                listing->title = g_strdup (id);
-              g_ptr_array_add (out, listing);
-            }
-        }
-    }
-  g_task_return_pointer (task, g_steal_pointer (&out), (GDestroyNotify) g_ptr_array_unref);
-}
-
-void
-cf_taskq_list_all_async (GPtrArray *projects, GAsyncReadyCallback callback, gpointer user_data)
-{
-  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
-
-  g_task_set_source_tag (task, cf_taskq_list_all_async);
-  g_task_set_task_data (task, g_ptr_array_ref (projects), (GDestroyNotify) g_ptr_array_unref);
-  g_task_run_in_thread (task, list_all_in_thread);
-}
-
-GPtrArray *
-cf_taskq_list_all_finish (GAsyncResult *result, GError **error)
-{
-  return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -7,15 +7,15 @@
 
 G_BEGIN_DECLS
 
-/* The queue moves the main loop needs, run in a worker thread (each one
- * fsyncs: never on the loop). Results come back on the calling thread's
- * main context. */
+/* The queue moves the main loop needs, run in the queue's own bounded
+ * worker pool (each one fsyncs: never on the loop). Results come back on
+ * the calling thread's main context. */
 
-/* active → done/ or failed/ (cf_taskq_finish). */
-void cf_taskq_finish_async (const char *project, const char *id, CfTaskOutcome outcome,
-                            const char *reason, const char *footer,
-                            GAsyncReadyCallback callback, gpointer user_data);
-gboolean cf_taskq_finish_finish (GAsyncResult *result, GError **error);
+/* Completes a task: active → done/ or failed/ (cf_taskq_finish). */
+void cf_taskq_complete_async (const char *project, const char *id, CfTaskOutcome outcome,
+                              const char *reason, const char *footer,
+                              GAsyncReadyCallback callback, gpointer user_data);
+gboolean cf_taskq_complete_finish (GAsyncResult *result, GError **error);
 
 /* Gives an active task back: to the inbox, or to failed/ when COUNT_ATTEMPT
  * and it already used MAX_ATTEMPTS (REASON then goes to its reason file).
@@ -25,9 +25,9 @@ void cf_taskq_return_async (const char *project, const char *id, gboolean count_
                             GAsyncReadyCallback callback, gpointer user_data);
 gboolean cf_taskq_return_finish (GAsyncResult *result, gboolean *out_failed, GError **error);
 
-/* Writes TEXT as inbox/<ID>.md: to a hidden temporary file first (the
- * inbox ignores dotfiles), fsync'd, then renamed in, never replacing an
- * existing task (CF_TASKQ_ERROR_EXISTS). */
+/* Writes TEXT as inbox/<ID>.md (cf_taskq_submit: under the queue lock, a
+ * temporary file recovery removes, renamed in without replacing a task:
+ * CF_TASKQ_ERROR_EXISTS). */
 void cf_taskq_submit_async (const char *project, const char *id, const char *text,
                             GAsyncReadyCallback callback, gpointer user_data);
 gboolean cf_taskq_submit_finish (GAsyncResult *result, GError **error);
@@ -51,7 +51,10 @@ typedef struct {
 void cf_task_listing_free (CfTaskListing *listing);
 
 /* Every task of PROJECTS in every place, for ListTasks. Result: GPtrArray
- * of CfTaskListing*, sorted by project, place, mtime. */
+ * of CfTaskListing*, by project, place (inbox, active, done, failed) and
+ * id. Calls made while a listing runs share its result or the next one's
+ * (cf-taskq-list.c): the array is shared, read it only. Call from the
+ * main loop's thread. */
 void cf_taskq_list_all_async (GPtrArray *projects, GAsyncReadyCallback callback,
                               gpointer user_data);
 GPtrArray *cf_taskq_list_all_finish (GAsyncResult *result, GError **error);

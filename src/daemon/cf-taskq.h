@@ -161,6 +161,14 @@ gboolean cf_taskq_read_task_in (const char *project,
                                 CfTask **out,
                                 GError **error);
 
+/* Writes TEXT as inbox/<ID>.md (SubmitTask) under the queue lock: to a
+ * temporary file that recovery removes after a crash, fsync'd, then
+ * renamed in, never replacing an existing task (CF_TASKQ_ERROR_EXISTS). */
+gboolean cf_taskq_submit (const char *project,
+                          const char *id,
+                          const char *text,
+                          GError **error);
+
 /* inbox → active. Counts the attempt (*out_attempt, 1 for the first) and
  * records SESSION, ACCOUNT and MODEL (each may be NULL) in the meta file
  * before the move. CF_TASKQ_ERROR_NOT_FOUND when the task is no longer in
@@ -323,7 +331,9 @@ gboolean cf_taskq_write_status (const char *project,
                                 GError **error);
 
 /* Start-up reconciliation after a crash: removes the temporary files of
- * interrupted writes, gives active tasks without a meta file one (attempts
+ * interrupted writes (".<name>.cftmp-XXXXXX" in any queue directory, the
+ * inbox included: every queue write, SubmitTask's too, makes its file
+ * under that name first), gives active tasks without a meta file one (attempts
  * = 1: they were running), and reports what the caller must decide. */
 gboolean cf_taskq_recover (const char *project,
                            gint64 now_usec,

@@ -354,7 +354,7 @@ on_settle_moved (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(CfWatcher) self = call->self;
   g_autofree char *key = call->key;
   g_autoptr(GError) error = NULL;
-  gboolean ok = cf_taskq_finish_finish (result, &error);
+  gboolean ok = cf_taskq_complete_finish (result, &error);
   Settle *settle = self->settling != NULL ? g_hash_table_lookup (self->settling, key) : NULL;
 
   g_free (call);
@@ -395,10 +395,10 @@ on_settle_timer (gpointer user_data)
   settle->retries++;
   call->self = g_object_ref (settle->self);
   call->key = g_strdup (settle->key);
-  cf_taskq_finish_async (settle->project, settle->task,
-                         g_str_equal (settle->outcome, "done") ? CF_TASK_OUTCOME_DONE
-                                                               : CF_TASK_OUTCOME_FAILED,
-                         settle->why, NULL, on_settle_moved, call);
+  cf_taskq_complete_async (settle->project, settle->task,
+                           g_str_equal (settle->outcome, "done") ? CF_TASK_OUTCOME_DONE
+                                                                 : CF_TASK_OUTCOME_FAILED,
+                           settle->why, NULL, on_settle_moved, call);
   return G_SOURCE_REMOVE;
 }
 
@@ -453,7 +453,7 @@ on_task_moved (GObject *source, GAsyncResult *result, gpointer user_data)
   if (g_task_get_source_tag (G_TASK (result)) == cf_taskq_return_async)
     ok = cf_taskq_return_finish (result, &failed, &error);
   else
-    ok = cf_taskq_finish_finish (result, &error);
+    ok = cf_taskq_complete_finish (result, &error);
   /* Ended during the move only when the watcher itself went away. */
   if (watch->ended)
     return;
@@ -502,8 +502,8 @@ on_concluded (GObject *source, GAsyncResult *result, gpointer user_data)
   gboolean done = g_str_equal (watch->outcome, "done");
 
   /* The reference moves on to the queue move. */
-  cf_taskq_finish_async (watch->project, watch->task, done ? CF_TASK_OUTCOME_DONE : CF_TASK_OUTCOME_FAILED,
-                         done ? NULL : watch->why, footer, on_task_moved, watch);
+  cf_taskq_complete_async (watch->project, watch->task, done ? CF_TASK_OUTCOME_DONE : CF_TASK_OUTCOME_FAILED,
+                           done ? NULL : watch->why, footer, on_task_moved, watch);
 }
 
 /* OUTCOME: "done" moves the task to done/, "cancelled" to failed/;

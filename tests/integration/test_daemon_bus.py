@@ -85,6 +85,9 @@ class DaemonBusTest(SandboxTestCase):
         self.assertEqual(sb.get_property("TasksDispatched"), 0)
 
         sb.wait_for(lambda: idle_pool(sb, 2), timeout=15, what="2 idle pool sessions")
+        # The Claude version is probed in the background (`claude --version`):
+        # compared once it is known, or the two reads may straddle the probe.
+        sb.wait_for(lambda: sb.get_property("ClaudeVersion"), timeout=15, what="ClaudeVersion")
         status = sb.call("GetStatus")[0]
         self.assertEqual(sorted(status), sorted(PROPERTIES))
         for name in PROPERTIES:

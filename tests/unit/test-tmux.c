@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 
 #include "cf-shell.h"
@@ -1233,6 +1234,8 @@ test_nice (Fixture *f, gconstpointer data)
     g_assert_cmpint (sscanf (after[0], "%d", &respawned), ==, 1);
     g_assert_cmpint (respawned, !=, pane);
     pane_autogroup = g_strdup_printf ("/proc/%d/autogroup", respawned);
+    /* Until its setsid() the program is still in the server's group. */
+    WAIT_UNTIL (getsid (respawned) == respawned);
     WAIT_UNTIL (file_ends_with (pane_autogroup, expected));
     /* "/autogroup-N nice K": not the server's group. */
     g_assert_true (g_file_get_contents (autogroup, &server_group, NULL, NULL));
