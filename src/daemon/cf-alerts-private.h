@@ -71,6 +71,7 @@ struct _CfNotify {
 
   CfConfig *config;
   CfState *state;
+  CfTaskEvents *task_events;
   CfNotifyOptions options;
   SoupSession *session;
   Channel channels[N_CHANNELS];

@@ -235,7 +235,7 @@ cf_notify_event_full (CfNotify *self, CfNotifyKind kind, const char *title, cons
 }
 
 static void
-on_task_finished (CfState *state, const char *project, const char *task, const char *session,
+on_task_finished (CfTaskEvents *events, const char *project, const char *task, const char *session,
                   const char *outcome, CfNotify *self)
 {
   g_autofree char *title = NULL;
@@ -529,9 +529,10 @@ cf_notify_dispose (GObject *object)
 
   if (self->recent != NULL)
     cf_notify_stop (self);
-  if (self->state != NULL)
-    g_clear_signal_handler (&self->finished_handler, self->state);
+  if (self->task_events != NULL)
+    g_clear_signal_handler (&self->finished_handler, self->task_events);
   g_clear_object (&self->state);
+  g_clear_object (&self->task_events);
   g_clear_object (&self->session);
   G_OBJECT_CLASS (cf_notify_parent_class)->dispose (object);
 }
@@ -591,7 +592,8 @@ cf_notify_init (CfNotify *self)
 }
 
 CfNotify *
-cf_notify_new (CfConfig *config, CfState *state, const CfNotifyOptions *options)
+cf_notify_new (CfConfig *config, CfState *state, CfTaskEvents *task_events,
+               const CfNotifyOptions *options)
 {
   CfNotify *self = g_object_new (CF_TYPE_NOTIFY, NULL);
 
@@ -601,11 +603,12 @@ cf_notify_new (CfConfig *config, CfState *state, const CfNotifyOptions *options)
     cf_notify_options_init (&self->options);
   self->options.timeout_ms = MAX (self->options.timeout_ms, 1);
   self->state = g_object_ref (state);
+  self->task_events = g_object_ref (task_events);
   self->host = g_strdup (g_get_host_name ());
   self->session = soup_session_new_with_options ("user-agent", "claude-failover/" PACKAGE_VERSION,
                                                  NULL);
   cf_notify_set_config (self, config);
-  self->finished_handler = g_signal_connect (state, "task-finished",
+  self->finished_handler = g_signal_connect (task_events, "task-finished",
                                              G_CALLBACK (on_task_finished), self);
   return self;
 }

@@ -6,6 +6,7 @@
 #include "cf-config.h"
 #include "cf-quota.h"
 #include "cf-state.h"
+#include "cf-task-events.h"
 #include "cf-switcher.h"
 
 G_BEGIN_DECLS
@@ -53,7 +54,7 @@ G_BEGIN_DECLS
  * limit, usage-warning (webhooks only); webhooks every kind but
  * daemon-degraded.
  *
- * Task failures are notified by this component itself: CfState
+ * Task failures are notified by this component itself: CfTaskEvents
  * "task-finished" with outcome "failed" (the task used its last attempt)
  * or "delegated-failed"; so are the switcher's events once
  * cf_notify_follow_switcher is called. Other components call
@@ -102,7 +103,8 @@ void cf_notify_options_init (CfNotifyOptions *options);
 G_DECLARE_FINAL_TYPE (CfNotify, cf_notify, CF, NOTIFY, GObject)
 
 /* OPTIONS NULL = the defaults. Reads the credentials from the environment. */
-CfNotify *cf_notify_new (CfConfig *config, CfState *state, const CfNotifyOptions *options);
+CfNotify *cf_notify_new (CfConfig *config, CfState *state, CfTaskEvents *task_events,
+                         const CfNotifyOptions *options);
 
 /* A reload: new URLs, sender and variable names (the environment is read
  * again); notifications already queued keep the channel they were queued on. */

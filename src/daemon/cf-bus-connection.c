@@ -154,8 +154,11 @@ cf_bus_dispose (GObject *object)
     {
       g_clear_signal_handler (&self->changed_handler, self->state);
       g_clear_signal_handler (&self->session_handler, self->state);
-      g_clear_signal_handler (&self->dispatched_handler, self->state);
-      g_clear_signal_handler (&self->finished_handler, self->state);
+    }
+  if (self->task_events != NULL)
+    {
+      g_clear_signal_handler (&self->dispatched_handler, self->task_events);
+      g_clear_signal_handler (&self->finished_handler, self->task_events);
     }
   g_clear_object (&self->inbox);
   g_clear_object (&self->hooks);
@@ -172,6 +175,7 @@ cf_bus_dispose (GObject *object)
   g_clear_object (&self->quota);
   g_clear_object (&self->switcher);
   g_clear_object (&self->state);
+  g_clear_object (&self->task_events);
   g_clear_pointer (&self->config, cf_config_unref);
   g_clear_pointer (&self->status, g_variant_unref);
   G_OBJECT_CLASS (cf_bus_parent_class)->dispose (object);

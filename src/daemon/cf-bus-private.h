@@ -19,6 +19,8 @@ struct _CfBus {
   GObject parent_instance;
 
   CfState *state;
+
+  CfTaskEvents *task_events;
   CfConfig *config;
   CfInbox *inbox;
   CfHooks *hooks;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* What org.claudefailover.Manager announces: the PropertiesChanged of a
  * main-loop iteration coalesced into one idle flush, and the signals it
- * re-sends from the components it follows — CfState (cf_bus_new), the
- * watcher (cf_bus_set_components), quota and switcher (cf_bus_set_failover). */
+ * re-sends from the components it follows — CfState and CfTaskEvents
+ * (cf_bus_new), the watcher (cf_bus_set_components), quota and switcher
+ * (cf_bus_set_failover). */
 #include "cf-bus-private.h"
 
 #include "cf-event-source.h"
@@ -59,7 +60,8 @@ on_session_changed (CfState *state, CfSession *session, CfBus *self)
 }
 
 static void
-on_task_dispatched (CfState *state, const char *project, const char *task, const char *session,
+on_task_dispatched (CfTaskEvents *events, const char *project, const char *task,
+                    const char *session,
                     const char *model, const char *account, CfBus *self)
 {
   int r;
@@ -73,7 +75,7 @@ on_task_dispatched (CfState *state, const char *project, const char *task, const
 }
 
 static void
-on_task_finished (CfState *state, const char *project, const char *task, const char *session,
+on_task_finished (CfTaskEvents *events, const char *project, const char *task, const char *session,
                   const char *outcome, CfBus *self)
 {
   int r;
@@ -159,18 +161,19 @@ cf_bus_set_config (CfBus *self, CfConfig *config)
 }
 
 CfBus *
-cf_bus_new (CfState *state, CfConfig *config)
+cf_bus_new (CfState *state, CfTaskEvents *task_events, CfConfig *config)
 {
   CfBus *self = g_object_new (CF_TYPE_BUS, NULL);
 
   self->state = g_object_ref (state);
+  self->task_events = g_object_ref (task_events);
   self->config = cf_config_ref (config);
   self->changed_handler = g_signal_connect (state, "changed", G_CALLBACK (on_state_changed), self);
   self->session_handler = g_signal_connect (state, "session-changed",
                                             G_CALLBACK (on_session_changed), self);
-  self->dispatched_handler = g_signal_connect (state, "task-dispatched",
+  self->dispatched_handler = g_signal_connect (task_events, "task-dispatched",
                                                G_CALLBACK (on_task_dispatched), self);
-  self->finished_handler = g_signal_connect (state, "task-finished",
+  self->finished_handler = g_signal_connect (task_events, "task-finished",
                                              G_CALLBACK (on_task_finished), self);
   return self;
 }

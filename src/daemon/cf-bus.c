@@ -394,7 +394,7 @@ on_operator_done (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   if (cancel)
-    cf_state_task_finished (p->self->state, p->project, p->task_id, "", "cancelled");
+    cf_task_events_finished (p->self->task_events, p->project, p->task_id, "", "cancelled");
   (void) sd_bus_reply_method_return (p->message, "");
   pending_free (p);
 }

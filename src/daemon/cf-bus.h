@@ -11,6 +11,7 @@
 #include "cf-quota.h"
 #include "cf-switcher.h"
 #include "cf-state.h"
+#include "cf-task-events.h"
 #include "cf-watcher.h"
 
 G_BEGIN_DECLS
@@ -23,7 +24,7 @@ G_BEGIN_DECLS
 #define CF_TYPE_BUS (cf_bus_get_type ())
 G_DECLARE_FINAL_TYPE (CfBus, cf_bus, CF, BUS, GObject)
 
-CfBus *cf_bus_new (CfState *state, CfConfig *config);
+CfBus *cf_bus_new (CfState *state, CfTaskEvents *task_events, CfConfig *config);
 void cf_bus_set_config (CfBus *self, CfConfig *config);
 /* The components method calls are forwarded to. */
 void cf_bus_set_components (CfBus *self, CfInbox *inbox, CfHooks *hooks, CfWatcher *watcher);

@@ -65,6 +65,21 @@ cf_counters_increment (CfCounters *self, CfCounter counter)
   g_signal_emit (self, signals[SIGNAL_TOTALS_CHANGED], 0);
 }
 
+void
+cf_counters_increment_silently (CfCounters *self, CfCounter counter)
+{
+  g_return_if_fail (CF_IS_COUNTERS (self));
+  g_return_if_fail ((guint) counter < CF_COUNTER_COUNT);
+  self->totals[counter]++;
+}
+
+void
+cf_counters_emit_totals_changed (CfCounters *self)
+{
+  g_return_if_fail (CF_IS_COUNTERS (self));
+  g_signal_emit (self, signals[SIGNAL_TOTALS_CHANGED], 0);
+}
+
 guint64
 cf_counters_get_since_start (CfCounters *self, CfCounter counter)
 {

@@ -58,6 +58,11 @@ void cf_counters_count (CfCounters *self, CfEvent event);
 guint64 cf_counters_get (CfCounters *self, CfEvent event);
 
 void cf_counters_increment (CfCounters *self, CfCounter counter);
+/* For a component that tells of an event between counting it and
+ * announcing the new total (cf-task-events.c): the increment without
+ * "totals-changed", then "totals-changed" alone. */
+void cf_counters_increment_silently (CfCounters *self, CfCounter counter);
+void cf_counters_emit_totals_changed (CfCounters *self);
 /* Since start: the total less what the state file held when loaded. */
 guint64 cf_counters_get_since_start (CfCounters *self, CfCounter counter);
 /* The total over the state file's life, and setting all of them from the

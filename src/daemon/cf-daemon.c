@@ -29,6 +29,7 @@
 #include "cf-watcher.h"
 #include "cf-state.h"
 #include "cf-state-store.h"
+#include "cf-task-events.h"
 #include "cf-tmux.h"
 
 #define CF_TMUX_CONTROL_SESSION "claude-failover-control"
@@ -49,6 +50,7 @@ struct _CfDaemon {
   sd_event *event;
   GSource *event_source;
   CfState *state;
+  CfTaskEvents *task_events;   /* dispatched/finished, counted in the state's registry */
   CfStateStore *store;
   CfTmux *tmux;
   CfLifecycle *lifecycle;
@@ -251,7 +253,7 @@ notify_new (CfDaemon *self)
   cf_notify_options_init (&options);
   options.timeout_ms = test_override_ms ("CF_TEST_NOTIFY_TIMEOUT_MS", options.timeout_ms);
   options.backoff_ms = test_override_ms ("CF_TEST_NOTIFY_BACKOFF_MS", options.backoff_ms);
-  return cf_notify_new (self->config, self->state, &options);
+  return cf_notify_new (self->config, self->state, self->task_events, &options);
 }
 
 static gboolean
@@ -403,6 +405,7 @@ cf_daemon_start (CfDaemon *self, GError **error)
     return FALSE;
 
   self->state = cf_state_new ();
+  self->task_events = cf_task_events_new (cf_state_get_counters (self->state));
   self->store = cf_state_store_new (self->state, self->config->state_file);
   if (!cf_state_store_load (self->store, &quarantined, error))
     return FALSE;
@@ -418,7 +421,7 @@ cf_daemon_start (CfDaemon *self, GError **error)
   self->notify = notify_new (self);
   g_signal_connect (self->health, "degraded", G_CALLBACK (on_degraded), self);
   /* Before anything is spawned: the systemd sockets must not leak into tmux. */
-  self->http = cf_http_new (self->config, self->state, self->health);
+  self->http = cf_http_new (self->config, self->state, self->task_events, self->health);
   if (!cf_http_start (self->http, error))
     return FALSE;
 
@@ -438,13 +441,14 @@ cf_daemon_start (CfDaemon *self, GError **error)
   cf_tmux_set_nice (self->tmux, self->config->tmux_nice);
   self->hooks = cf_hooks_new (self->state, self->tmux);
   self->inbox = cf_inbox_new (self->config, self->state);
-  self->watcher = cf_watcher_new (self->config, self->state, self->tmux, self->hooks);
-  self->dispatcher = cf_dispatcher_new (self->config, self->state, self->tmux, self->inbox,
-                                        self->hooks);
+  self->watcher = cf_watcher_new (self->config, self->state, self->task_events, self->tmux,
+                                  self->hooks);
+  self->dispatcher = cf_dispatcher_new (self->config, self->state, self->task_events, self->tmux,
+                                        self->inbox, self->hooks);
   self->janitor = cf_janitor_new (self->config, self->state, self->inbox);
   cf_worktree_set_keep_policy (self->config->projects_keep_worktrees);
   /* Remote-routed tasks are the delegation's: the dispatcher skips them. */
-  self->delegation = cf_delegation_new (self->config, self->state, self->inbox);
+  self->delegation = cf_delegation_new (self->config, self->state, self->task_events, self->inbox);
   cf_dispatcher_set_skip_func (self->dispatcher, cf_delegation_skip_task, self->delegation);
   cf_http_set_delegation (self->http, cf_delegation_build_status, cf_delegation_render_metrics,
                           self->delegation);
@@ -473,7 +477,7 @@ cf_daemon_start (CfDaemon *self, GError **error)
   self->usage_switch = cf_usage_switch_new (self->config, self->state, self->switcher,
                                             self->hooks);
 
-  self->bus = cf_bus_new (self->state, self->config);
+  self->bus = cf_bus_new (self->state, self->task_events, self->config);
   cf_bus_set_components (self->bus, self->inbox, self->hooks, self->watcher);
   cf_bus_set_failover (self->bus, self->switcher, self->quota);
   cf_bus_set_reload_func (self->bus, reload_from_bus, reload_from_bus_finish, self);
@@ -658,6 +662,7 @@ cf_daemon_dispose (GObject *object)
   g_clear_object (&self->account_prep);
   g_clear_object (&self->store);
   g_clear_object (&self->state);
+  g_clear_object (&self->task_events);
   if (self->event_source != NULL)
     {
       g_source_destroy (self->event_source);

@@ -36,6 +36,7 @@ struct _CfDelegation {
 
   CfConfig *config;
   CfState *state;
+  CfTaskEvents *task_events;
   CfInbox *inbox;
   CfDelegateClient *client;    /* NULL while delegation is off */
   CfDelegateClientOptions client_options;

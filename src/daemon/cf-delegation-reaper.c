@@ -146,7 +146,7 @@ on_finished (GObject *source, GAsyncResult *result, gpointer user_data)
     self->failed++;
   log_task (finish->done ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_WARNING, finish->project, finish->id,
             "%s", finish->done ? "delegated task done" : finish->reason);
-  cf_state_task_finished (self->state, finish->project, finish->id, "", finish->outcome);
+  cf_task_events_finished (self->task_events, finish->project, finish->id, "", finish->outcome);
   finish_free (finish);
 }
 

@@ -196,6 +196,7 @@ cf_delegation_dispose (GObject *object)
   g_clear_object (&self->client);
   g_clear_object (&self->inbox);
   g_clear_object (&self->state);
+  g_clear_object (&self->task_events);
   G_OBJECT_CLASS (cf_delegation_parent_class)->dispose (object);
 }
 
@@ -231,12 +232,13 @@ cf_delegation_init (CfDelegation *self)
 }
 
 CfDelegation *
-cf_delegation_new (CfConfig *config, CfState *state, CfInbox *inbox)
+cf_delegation_new (CfConfig *config, CfState *state, CfTaskEvents *task_events, CfInbox *inbox)
 {
   CfDelegation *self = g_object_new (CF_TYPE_DELEGATION, NULL);
 
   self->config = cf_config_ref (config);
   self->state = g_object_ref (state);
+  self->task_events = g_object_ref (task_events);
   self->inbox = g_object_ref (inbox);
   apply_config (self);
   return self;

@@ -8,6 +8,7 @@
 #include "cf-delegate-client.h"
 #include "cf-inbox.h"
 #include "cf-state.h"
+#include "cf-task-events.h"
 
 G_BEGIN_DECLS
 
@@ -50,7 +51,7 @@ G_BEGIN_DECLS
  * to done/ with a footer naming the provider, the cost and the job id (and
  * the result); failed, or unknown to the API (404): to failed/, the reason
  * in failed/<id>.reason.txt. Then "task-finished" (outcome delegated-done or
- * delegated-failed) through cf_state_task_finished. A marker whose task has
+ * delegated-failed) through cf_task_events_finished. A marker whose task has
  * left the inbox is removed; a marker that cannot be read sends its task to
  * failed/ (the job, if any, is no longer followed). Other poll errors are
  * logged and the job polled again next time.
@@ -61,7 +62,8 @@ G_BEGIN_DECLS
 #define CF_TYPE_DELEGATION (cf_delegation_get_type ())
 G_DECLARE_FINAL_TYPE (CfDelegation, cf_delegation, CF, DELEGATION, GObject)
 
-CfDelegation *cf_delegation_new (CfConfig *config, CfState *state, CfInbox *inbox);
+CfDelegation *cf_delegation_new (CfConfig *config, CfState *state, CfTaskEvents *task_events,
+                                 CfInbox *inbox);
 /* Test hook: the client's retry and timeout options (NULL = defaults). */
 void cf_delegation_set_client_options (CfDelegation *self, const CfDelegateClientOptions *options);
 

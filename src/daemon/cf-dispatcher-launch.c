@@ -157,7 +157,7 @@ on_returned (GObject *source, GAsyncResult *result, gpointer user_data)
                       "MESSAGE", "Cannot return task %s to the queue: %s", r->task_id,
                       error->message);
   else
-    cf_state_task_finished (r->self->state, r->project, r->task_id, r->session,
+    cf_task_events_finished (r->self->task_events, r->project, r->task_id, r->session,
                             failed ? "failed" : "requeued");
   cf_dispatcher_kick (r->self);
   g_object_unref (r->self);
@@ -261,7 +261,8 @@ on_claimed (GObject *source, GAsyncResult *result, gpointer user_data)
         {
           log_launch (G_LOG_LEVEL_WARNING, launch, "task %s moved to failed/: %s",
                       launch->task_id, error->message);
-          cf_state_task_finished (self->state, launch->project, launch->task_id, "", "failed");
+          cf_task_events_finished (self->task_events, launch->project, launch->task_id, "",
+                                   "failed");
         }
       else if (g_error_matches (error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_BUSY))
         lock_out_project (self, launch, error->message);
@@ -279,7 +280,7 @@ on_claimed (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       log_launch (G_LOG_LEVEL_WARNING, launch, "task %s used all its attempts: moved to failed/",
                   launch->task_id);
-      cf_state_task_finished (self->state, launch->project, launch->task_id, "", "failed");
+      cf_task_events_finished (self->task_events, launch->project, launch->task_id, "", "failed");
       cf_state_set_session_state_and_work (self->state, launch->session, CF_SESSION_IDLE, NULL, NULL);
       launch_finish (launch);
       return;
@@ -351,7 +352,8 @@ on_worktree_failed_moved (GObject *source, GAsyncResult *result, gpointer user_d
     log_launch (G_LOG_LEVEL_WARNING, launch, "cannot move task %s to failed/: %s", launch->task_id,
                 error->message);
   else
-    cf_state_task_finished (self->state, launch->project, launch->task_id, launch->session, "failed");
+    cf_task_events_finished (self->task_events, launch->project, launch->task_id, launch->session,
+                             "failed");
   cf_state_set_session_state_and_work (self->state, launch->session, CF_SESSION_IDLE, NULL, NULL);
   launch_finish (launch);
   cf_dispatcher_kick (self);
@@ -662,8 +664,8 @@ launch_succeeded (Launch *launch)
   else
     {
       log_launch (G_LOG_LEVEL_MESSAGE, launch, "task %s dispatched", launch->task_id);
-      cf_state_task_dispatched (self->state, launch->project, launch->task_id, launch->session,
-                                launch->model, launch->account);
+      cf_task_events_dispatched (self->task_events, launch->project, launch->task_id,
+                                 launch->session, launch->model, launch->account);
     }
   launch->stage = STAGE_DONE;
   launch_finish (launch);

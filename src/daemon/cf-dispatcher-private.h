@@ -15,6 +15,7 @@ struct _CfDispatcher {
 
   CfConfig *config;
   CfState *state;
+  CfTaskEvents *task_events;
   CfTmux *tmux;
   CfInbox *inbox;
   CfHooks *hooks;

@@ -83,7 +83,7 @@ cf_dispatcher_arm_waiting_timer (CfDispatcher *self)
 /* A task of PROJECT finished: the tasks of that project that wait for
  * their dependencies are looked at again. */
 static void
-on_task_finished (CfState *state, const char *project, const char *task, const char *session,
+on_task_finished (CfTaskEvents *events, const char *project, const char *task, const char *session,
                   const char *outcome, CfDispatcher *self)
 {
   g_autofree char *prefix = g_strconcat (project, "\n", NULL);
@@ -485,7 +485,8 @@ cf_dispatcher_start (CfDispatcher *self)
                                         G_CALLBACK (on_session_changed), self);
   self->handlers[2] = g_signal_connect (self->state, "changed", G_CALLBACK (on_state_changed), self);
   self->handlers[3] = g_signal_connect (self->hooks, "hook", G_CALLBACK (on_hook), self);
-  self->handlers[4] = g_signal_connect (self->state, "task-finished", G_CALLBACK (on_task_finished), self);
+  self->handlers[4] = g_signal_connect (self->task_events, "task-finished",
+                                        G_CALLBACK (on_task_finished), self);
   cf_dispatcher_kick (self);
 }
 
@@ -505,7 +506,7 @@ cf_dispatcher_stop (CfDispatcher *self)
   g_clear_signal_handler (&self->handlers[1], self->state);
   g_clear_signal_handler (&self->handlers[2], self->state);
   g_clear_signal_handler (&self->handlers[3], self->hooks);
-  g_clear_signal_handler (&self->handlers[4], self->state);
+  g_clear_signal_handler (&self->handlers[4], self->task_events);
 }
 
 void
@@ -540,6 +541,7 @@ cf_dispatcher_dispose (GObject *object)
   g_clear_object (&self->hooks);
   g_clear_object (&self->tmux);
   g_clear_object (&self->state);
+  g_clear_object (&self->task_events);
   g_clear_pointer (&self->config, cf_config_unref);
   G_OBJECT_CLASS (cf_dispatcher_parent_class)->dispose (object);
 }
@@ -577,13 +579,14 @@ cf_dispatcher_init (CfDispatcher *self)
 }
 
 CfDispatcher *
-cf_dispatcher_new (CfConfig *config, CfState *state, CfTmux *tmux, CfInbox *inbox,
-                   CfHooks *hooks)
+cf_dispatcher_new (CfConfig *config, CfState *state, CfTaskEvents *task_events, CfTmux *tmux,
+                   CfInbox *inbox, CfHooks *hooks)
 {
   CfDispatcher *self = g_object_new (CF_TYPE_DISPATCHER, NULL);
 
   self->config = cf_config_ref (config);
   self->state = g_object_ref (state);
+  self->task_events = g_object_ref (task_events);
   self->tmux = g_object_ref (tmux);
   self->inbox = g_object_ref (inbox);
   self->hooks = g_object_ref (hooks);

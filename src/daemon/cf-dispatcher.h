@@ -8,6 +8,7 @@
 #include "cf-hooks.h"
 #include "cf-inbox.h"
 #include "cf-state.h"
+#include "cf-task-events.h"
 #include "cf-tmux.h"
 
 G_BEGIN_DECLS
@@ -49,8 +50,8 @@ G_BEGIN_DECLS
 #define CF_TYPE_DISPATCHER (cf_dispatcher_get_type ())
 G_DECLARE_FINAL_TYPE (CfDispatcher, cf_dispatcher, CF, DISPATCHER, GObject)
 
-CfDispatcher *cf_dispatcher_new (CfConfig *config, CfState *state, CfTmux *tmux,
-                                 CfInbox *inbox, CfHooks *hooks);
+CfDispatcher *cf_dispatcher_new (CfConfig *config, CfState *state, CfTaskEvents *task_events,
+                                 CfTmux *tmux, CfInbox *inbox, CfHooks *hooks);
 void cf_dispatcher_set_config (CfDispatcher *self, CfConfig *config);
 /* Before each launch the account home is made to trust the task's project
  * (cf_account_prep_ensure_async), once per home and project until the next

@@ -15,9 +15,11 @@ typedef struct _Client Client;
 struct _CfHttpEvents {
   CfHttpEventsOptions options;
   CfState *state;
+  CfTaskEvents *task_events;
   CfSwitcher *switcher;
   CfQuota *quota;
-  gulong state_handlers[3];
+  gulong state_handler;
+  gulong task_handlers[2];
   gulong failover_handlers[3];
   GPtrArray *clients;          /* Client*, open ones */
   guint heartbeat_id;
@@ -229,7 +231,8 @@ on_session_changed (CfState *state, CfSession *session, CfHttpEvents *self)
 }
 
 static void
-on_task_dispatched (CfState *state, const char *project, const char *task, const char *session,
+on_task_dispatched (CfTaskEvents *events, const char *project, const char *task,
+                    const char *session,
                     const char *model, const char *account, CfHttpEvents *self)
 {
   publish_strings (self, "TaskDispatched", "project", project, "task_id", task,
@@ -237,7 +240,7 @@ on_task_dispatched (CfState *state, const char *project, const char *task, const
 }
 
 static void
-on_task_finished (CfState *state, const char *project, const char *task, const char *session,
+on_task_finished (CfTaskEvents *events, const char *project, const char *task, const char *session,
                   const char *outcome, CfHttpEvents *self)
 {
   publish_strings (self, "TaskFinished", "project", project, "task_id", task,
@@ -400,7 +403,7 @@ cf_http_events_options_init (CfHttpEventsOptions *options)
 }
 
 CfHttpEvents *
-cf_http_events_new (CfState *state, const CfHttpEventsOptions *options)
+cf_http_events_new (CfState *state, CfTaskEvents *task_events, const CfHttpEventsOptions *options)
 {
   CfHttpEvents *self = g_new0 (CfHttpEvents, 1);
 
@@ -410,13 +413,14 @@ cf_http_events_new (CfState *state, const CfHttpEventsOptions *options)
     cf_http_events_options_init (&self->options);
   self->options.heartbeat_ms = MAX (self->options.heartbeat_ms, 1);
   self->state = g_object_ref (state);
+  self->task_events = g_object_ref (task_events);
   self->clients = g_ptr_array_new_with_free_func ((GDestroyNotify) client_unref);
-  self->state_handlers[0] = g_signal_connect (state, "session-changed",
-                                              G_CALLBACK (on_session_changed), self);
-  self->state_handlers[1] = g_signal_connect (state, "task-dispatched",
-                                              G_CALLBACK (on_task_dispatched), self);
-  self->state_handlers[2] = g_signal_connect (state, "task-finished",
-                                              G_CALLBACK (on_task_finished), self);
+  self->state_handler = g_signal_connect (state, "session-changed",
+                                          G_CALLBACK (on_session_changed), self);
+  self->task_handlers[0] = g_signal_connect (task_events, "task-dispatched",
+                                             G_CALLBACK (on_task_dispatched), self);
+  self->task_handlers[1] = g_signal_connect (task_events, "task-finished",
+                                             G_CALLBACK (on_task_finished), self);
   self->heartbeat_id = g_timeout_add (self->options.heartbeat_ms, on_heartbeat, self);
   return self;
 }
@@ -454,8 +458,9 @@ cf_http_events_free (CfHttpEvents *self)
   if (self == NULL)
     return;
   g_clear_handle_id (&self->heartbeat_id, g_source_remove);
-  for (guint i = 0; i < G_N_ELEMENTS (self->state_handlers); i++)
-    g_clear_signal_handler (&self->state_handlers[i], self->state);
+  g_clear_signal_handler (&self->state_handler, self->state);
+  for (guint i = 0; i < G_N_ELEMENTS (self->task_handlers); i++)
+    g_clear_signal_handler (&self->task_handlers[i], self->task_events);
   if (self->quota != NULL)
     g_clear_signal_handler (&self->failover_handlers[0], self->quota);
   if (self->switcher != NULL)
@@ -469,5 +474,6 @@ cf_http_events_free (CfHttpEvents *self)
   g_clear_object (&self->switcher);
   g_clear_object (&self->quota);
   g_clear_object (&self->state);
+  g_clear_object (&self->task_events);
   g_free (self);
 }

@@ -6,6 +6,7 @@
 
 #include "cf-quota.h"
 #include "cf-state.h"
+#include "cf-task-events.h"
 #include "cf-switcher.h"
 
 G_BEGIN_DECLS
@@ -38,7 +39,8 @@ typedef struct {
 void cf_http_events_options_init (CfHttpEventsOptions *options);
 
 /* OPTIONS NULL = cf_http_events_options_init (). */
-CfHttpEvents *cf_http_events_new (CfState *state, const CfHttpEventsOptions *options);
+CfHttpEvents *cf_http_events_new (CfState *state, CfTaskEvents *task_events,
+                                  const CfHttpEventsOptions *options);
 void cf_http_events_free (CfHttpEvents *self);
 
 void cf_http_events_follow_failover (CfHttpEvents *self, CfSwitcher *switcher, CfQuota *quota);

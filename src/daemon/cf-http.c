@@ -676,7 +676,7 @@ cf_http_init (CfHttp *self)
 }
 
 CfHttp *
-cf_http_new (CfConfig *config, CfState *state, CfHealth *health)
+cf_http_new (CfConfig *config, CfState *state, CfTaskEvents *task_events, CfHealth *health)
 {
   CfHttp *self = g_object_new (CF_TYPE_HTTP, NULL);
 
@@ -684,6 +684,6 @@ cf_http_new (CfConfig *config, CfState *state, CfHealth *health)
   self->state = g_object_ref (state);
   self->health = g_object_ref (health);
   self->start_time = g_get_real_time ();
-  self->events = cf_http_events_new (state, NULL);
+  self->events = cf_http_events_new (state, task_events, NULL);
   return self;
 }

@@ -9,6 +9,7 @@
 #include "cf-inbox.h"
 #include "cf-quota.h"
 #include "cf-state.h"
+#include "cf-task-events.h"
 #include "cf-switcher.h"
 
 G_BEGIN_DECLS
@@ -41,7 +42,7 @@ G_BEGIN_DECLS
 #define CF_TYPE_HTTP (cf_http_get_type ())
 G_DECLARE_FINAL_TYPE (CfHttp, cf_http, CF, HTTP, GObject)
 
-CfHttp *cf_http_new (CfConfig *config, CfState *state, CfHealth *health);
+CfHttp *cf_http_new (CfConfig *config, CfState *state, CfTaskEvents *task_events, CfHealth *health);
 
 /* Takes the systemd sockets or binds http.listen. FALSE (nothing served)
  * when a socket cannot be used or the address cannot be bound. */

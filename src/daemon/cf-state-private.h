@@ -22,7 +22,6 @@ struct _CfState {
   guint pending_tasks;
   char *claude_version;         /* `claude --version`, "" = unknown; not persisted */
   CfCounters *counters;        /* the registry; its task totals are persisted */
-  gulong totals_handler;
 };
 
 CfSession *cf_state_session_new (const char *name, CfSessionKind kind);

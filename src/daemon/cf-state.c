@@ -8,25 +8,11 @@ enum {
   SIGNAL_CHANGED,
   SIGNAL_CONTENT_CHANGED,
   SIGNAL_SESSION_CHANGED,
-  SIGNAL_TASK_DISPATCHED,
-  SIGNAL_TASK_FINISHED,
   N_SIGNALS,
 };
 static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (CfState, cf_state, G_TYPE_OBJECT)
-
-static gboolean
-lookup_name (const char *const *names, guint n, const char *text, guint *out)
-{
-  for (guint i = 0; text != NULL && i < n; i++)
-    if (g_str_equal (names[i], text))
-      {
-        *out = i;
-        return TRUE;
-      }
-  return FALSE;
-}
 
 void
 cf_state_session_free (CfSession *session)
@@ -271,51 +257,6 @@ cf_state_find_session_by_task (CfState *self, const char *project, const char *t
         return s;
     }
   return NULL;
-}
-
-/* A task event counts, then tells, then reports "changed": the total is
- * not announced on its own before the event. */
-static void
-count_task (CfState *self, CfCounter counter)
-{
-  g_signal_handler_block (self->counters, self->totals_handler);
-  cf_counters_increment (self->counters, counter);
-  g_signal_handler_unblock (self->counters, self->totals_handler);
-}
-
-void
-cf_state_task_dispatched (CfState *self, const char *project, const char *task,
-                          const char *session, const char *model, const char *account)
-{
-  count_task (self, CF_COUNTER_DISPATCHED);
-  g_signal_emit (self, signals[SIGNAL_TASK_DISPATCHED], 0, project, task, session, model, account);
-  emit_changed (self, CF_STATE_CHANGE_COUNTERS);
-}
-
-static const char *const outcome_names[] = {
-  [CF_EVENT_TASK_DONE] = "done",
-  [CF_EVENT_TASK_FAILED] = "failed",
-  [CF_EVENT_TASK_REQUEUED] = "requeued",
-  [CF_EVENT_TASK_TIMEOUT] = "timeout",
-  [CF_EVENT_TASK_CANCELLED] = "cancelled",
-  [CF_EVENT_TASK_DELEGATED_DONE] = "delegated-done",
-  [CF_EVENT_TASK_DELEGATED_FAILED] = "delegated-failed",
-};
-
-void
-cf_state_task_finished (CfState *self, const char *project, const char *task,
-                        const char *session, const char *outcome)
-{
-  guint event;
-
-  if (lookup_name (outcome_names, G_N_ELEMENTS (outcome_names), outcome, &event))
-    cf_counters_count (self->counters, event);
-  if (g_str_equal (outcome, "done") || g_str_equal (outcome, "delegated-done"))
-    count_task (self, CF_COUNTER_COMPLETED);
-  else if (g_str_equal (outcome, "failed") || g_str_equal (outcome, "delegated-failed"))
-    count_task (self, CF_COUNTER_FAILED);
-  g_signal_emit (self, signals[SIGNAL_TASK_FINISHED], 0, project, task, session, outcome);
-  emit_changed (self, CF_STATE_CHANGE_COUNTERS);
 }
 
 /* ---- accounts and swap --------------------------------------------------- */
@@ -652,14 +593,6 @@ cf_state_class_init (CfStateClass *klass)
   signals[SIGNAL_SESSION_CHANGED] =
     g_signal_new ("session-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
-  signals[SIGNAL_TASK_DISPATCHED] =
-    g_signal_new ("task-dispatched", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 5, G_TYPE_STRING, G_TYPE_STRING,
-                  G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
-  signals[SIGNAL_TASK_FINISHED] =
-    g_signal_new ("task-finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRING,
-                  G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void
@@ -669,9 +602,8 @@ cf_state_init (CfState *self)
                                           (GDestroyNotify) cf_state_session_free);
   self->accounts = g_ptr_array_new_with_free_func ((GDestroyNotify) cf_state_account_free);
   self->counters = cf_counters_new ();
-  self->totals_handler = g_signal_connect_object (self->counters, "totals-changed",
-                                                  G_CALLBACK (on_totals_changed), self,
-                                                  G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->counters, "totals-changed", G_CALLBACK (on_totals_changed),
+                           self, G_CONNECT_SWAPPED);
   swap_journal_clear (&self->swap);
 }
 

@@ -16,7 +16,8 @@ G_BEGIN_DECLS
  * "content-changed" first (before anyone hears "changed"): the store
  * (cf-state-store.h) persists it, in the format of cf-state-json.h. The
  * metrics registry (cf-counters.h) is its own object, handed out by
- * cf_state_get_counters (); only its task totals are in the state file. */
+ * cf_state_get_counters (); only its task totals are in the state file.
+ * Task events are not the state's: cf-task-events.h. */
 
 #define CF_STATE_VERSION 1
 
@@ -124,15 +125,6 @@ void cf_state_mark_session_failed (CfState *self, const char *name, gint64 when)
 CfSession *cf_state_find_session_by_pane (CfState *self, const char *pane_id);
 /* The session working on PROJECT/TASK (launching or working), or NULL. */
 CfSession *cf_state_find_session_by_task (CfState *self, const char *project, const char *task);
-
-/* Task events: counted in the registry and re-emitted as "task-dispatched" (project,
- * task, session, model, account) and "task-finished" (project, task,
- * session, outcome) for the bus. OUTCOME is one of done, failed, requeued,
- * timeout, cancelled, delegated-done, delegated-failed. */
-void cf_state_task_dispatched (CfState *self, const char *project, const char *task,
-                               const char *session, const char *model, const char *account);
-void cf_state_task_finished (CfState *self, const char *project, const char *task,
-                             const char *session, const char *outcome);
 
 /* Accounts: the configured list is authoritative; SYNC keeps known exhaustion
  * for accounts still configured, drops the others, and fixes the active one. */

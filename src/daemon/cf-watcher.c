@@ -21,6 +21,7 @@ struct _CfWatcher {
 
   CfConfig *config;
   CfState *state;
+  CfTaskEvents *task_events;
   CfTmux *tmux;
   CfHooks *hooks;
   GCancellable *cancellable;
@@ -369,7 +370,7 @@ on_settle_moved (GObject *source, GAsyncResult *result, gpointer user_data)
                         "MESSAGE", "task %s: finished (%s), out of active/ after %u retries",
                         settle->task, settle->outcome, settle->retries);
       if (ok)
-        cf_state_task_finished (self->state, settle->project, settle->task, settle->session,
+        cf_task_events_finished (self->task_events, settle->project, settle->task, settle->session,
                                 settle->outcome);
       /* Not found: the janitor settled it meanwhile with the same verdict.
        * Out of the table before the signal: cf_watcher_count_stuck. */
@@ -464,7 +465,7 @@ on_task_moved (GObject *source, GAsyncResult *result, gpointer user_data)
   else if (!ok)
     log_watch (G_LOG_LEVEL_WARNING, watch, "cannot move task %s: %s", watch->task, error->message);
   else
-    cf_state_task_finished (self->state, watch->project, watch->task, watch->session,
+    cf_task_events_finished (self->task_events, watch->project, watch->task, watch->session,
                             failed ? "failed" : watch->outcome);
   if (watch->self->cancellable == NULL)
     return;
@@ -1062,6 +1063,7 @@ cf_watcher_dispose (GObject *object)
   g_clear_object (&self->hooks);
   g_clear_object (&self->tmux);
   g_clear_object (&self->state);
+  g_clear_object (&self->task_events);
   g_clear_pointer (&self->config, cf_config_unref);
   G_OBJECT_CLASS (cf_watcher_parent_class)->dispose (object);
 }
@@ -1099,12 +1101,14 @@ cf_watcher_init (CfWatcher *self)
 }
 
 CfWatcher *
-cf_watcher_new (CfConfig *config, CfState *state, CfTmux *tmux, CfHooks *hooks)
+cf_watcher_new (CfConfig *config, CfState *state, CfTaskEvents *task_events, CfTmux *tmux,
+                CfHooks *hooks)
 {
   CfWatcher *self = g_object_new (CF_TYPE_WATCHER, NULL);
 
   self->config = cf_config_ref (config);
   self->state = g_object_ref (state);
+  self->task_events = g_object_ref (task_events);
   self->tmux = g_object_ref (tmux);
   self->hooks = g_object_ref (hooks);
   return self;

@@ -7,6 +7,7 @@
 #include "cf-hooks.h"
 #include "cf-pane.h"
 #include "cf-state.h"
+#include "cf-task-events.h"
 #include "cf-tmux.h"
 
 G_BEGIN_DECLS
@@ -30,7 +31,8 @@ G_BEGIN_DECLS
 #define CF_TYPE_WATCHER (cf_watcher_get_type ())
 G_DECLARE_FINAL_TYPE (CfWatcher, cf_watcher, CF, WATCHER, GObject)
 
-CfWatcher *cf_watcher_new (CfConfig *config, CfState *state, CfTmux *tmux, CfHooks *hooks);
+CfWatcher *cf_watcher_new (CfConfig *config, CfState *state, CfTaskEvents *task_events,
+                           CfTmux *tmux, CfHooks *hooks);
 void cf_watcher_set_config (CfWatcher *self, CfConfig *config);
 void cf_watcher_start (CfWatcher *self);
 void cf_watcher_stop (CfWatcher *self);

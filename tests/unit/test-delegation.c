@@ -26,13 +26,14 @@ typedef struct {
   CfTestJobApi *api;
   CfConfig *config;
   CfState *state;
+  CfTaskEvents *task_events;
   CfInbox *inbox;
   CfDelegation *delegation;
   GPtrArray *finished;         /* "project|task|session|outcome" */
 } Fixture;
 
 static void
-on_task_finished (CfState *state, const char *project, const char *task, const char *session,
+on_task_finished (CfTaskEvents *events, const char *project, const char *task, const char *session,
                   const char *outcome, Fixture *f)
 {
   g_ptr_array_add (f->finished, g_strdup_printf ("%s|%s|%s|%s", project, task, session, outcome));
@@ -63,7 +64,7 @@ start_delegation (Fixture *f)
   CfDelegateClientOptions options = { .timeout_ms = 2000, .max_retries = 3, .backoff_ms = 10,
                                       .max_connections = 16 };
 
-  f->delegation = cf_delegation_new (f->config, f->state, f->inbox);
+  f->delegation = cf_delegation_new (f->config, f->state, f->task_events, f->inbox);
   cf_delegation_set_client_options (f->delegation, &options);
   cf_delegation_start (f->delegation);
 }
@@ -84,8 +85,9 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->api = cf_test_job_api_new ();
   f->config = make_config (f, f->api->url);
   f->state = cf_state_new ();
+  f->task_events = cf_task_events_new (cf_state_get_counters (f->state));
   f->finished = g_ptr_array_new_with_free_func (g_free);
-  g_signal_connect (f->state, "task-finished", G_CALLBACK (on_task_finished), f);
+  g_signal_connect (f->task_events, "task-finished", G_CALLBACK (on_task_finished), f);
   f->inbox = cf_inbox_new (f->config, f->state);
   cf_inbox_start (f->inbox);
 }
@@ -109,6 +111,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
   cf_test_run_for (100);
   g_clear_object (&f->inbox);
   g_clear_object (&f->state);
+  g_clear_object (&f->task_events);
   g_clear_pointer (&f->config, cf_config_unref);
   cf_test_job_api_free (f->api);
   cf_test_remove_tree (f->root);

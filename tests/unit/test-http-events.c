@@ -17,6 +17,7 @@ typedef struct {
   SoupServer *server;
   guint port;
   CfState *state;
+  CfTaskEvents *task_events;
   CfHttpEvents *events;
   gboolean dashboard;
 } Fixture;
@@ -41,7 +42,8 @@ start (Fixture *f, guint max_clients, gsize buffer_limit, guint heartbeat_ms)
   GSList *uris;
 
   f->state = cf_state_new ();
-  f->events = cf_http_events_new (f->state, &options);
+  f->task_events = cf_task_events_new (cf_state_get_counters (f->state));
+  f->events = cf_http_events_new (f->state, f->task_events, &options);
   f->server = soup_server_new (NULL, NULL);
   soup_server_add_handler (f->server, NULL, handle, f, NULL);
   g_assert_true (soup_server_listen_local (f->server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
@@ -60,6 +62,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
   g_clear_object (&f->server);
   cf_test_run_for (20);
   g_clear_object (&f->state);
+  g_clear_object (&f->task_events);
 }
 
 static void
@@ -143,9 +146,9 @@ test_framing (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (got->str, "\r\nContent-Type: text/event-stream; charset=utf-8\r\n"));
   g_assert_nonnull (strstr (got->str, "\r\nCache-Control: no-store\r\n"));
 
-  g_signal_emit_by_name (f->state, "task-dispatched", "/p/web", "t-1", "ccl-auto-0", "sonnet",
+  g_signal_emit_by_name (f->task_events, "task-dispatched", "/p/web", "t-1", "ccl-auto-0", "sonnet",
                          "main");
-  g_signal_emit_by_name (f->state, "task-finished", "/p/web", "t-1", "ccl-auto-0", "done");
+  g_signal_emit_by_name (f->task_events, "task-finished", "/p/web", "t-1", "ccl-auto-0", "done");
   g_assert_true (read_until (fd, got, "event: TaskFinished", 2000));
   g_assert_true (read_until (fd, got, "\"done\"}\n\n", 2000));
   g_assert_nonnull (strstr (got->str,
@@ -221,7 +224,7 @@ test_slow_reader_dropped (Fixture *f, gconstpointer data)
     {
       g_autofree char *task = g_strdup_printf ("task-%06u", sent++);
 
-      g_signal_emit_by_name (f->state, "task-finished", "/p/web", task, "ccl-auto-0", "done");
+      g_signal_emit_by_name (f->task_events, "task-finished", "/p/web", task, "ccl-auto-0", "done");
       while (g_main_context_iteration (NULL, FALSE))
         ;
       drain (fast, fast_got);
@@ -232,7 +235,8 @@ test_slow_reader_dropped (Fixture *f, gconstpointer data)
   /* Bounded: dropped long before the kernel buffers and ours were flooded. */
   g_assert_cmpuint (sent, <, 5000);
 
-  g_signal_emit_by_name (f->state, "task-finished", "/p/web", "the-last", "ccl-auto-0", "done");
+  g_signal_emit_by_name (f->task_events, "task-finished", "/p/web", "the-last", "ccl-auto-0",
+                         "done");
   g_assert_true (read_until (fast, fast_got, "\"task_id\":\"the-last\"", 5000));
   for (guint i = 0; i < sent; i++)
     {

@@ -139,6 +139,7 @@ test_health_grace (void)
 
 typedef struct {
   CfState *state;
+  CfTaskEvents *task_events;
   CfConfig *config;
   CfHealth *health;
   CfHttp *http;
@@ -180,11 +181,12 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->config = cf_config_load_data (yaml, -1, "test.yaml", "/h", &error);
   g_assert_no_error (error);
   f->state = cf_state_new ();
+  f->task_events = cf_task_events_new (cf_state_get_counters (f->state));
   cf_state_sync_accounts (f->state, accounts);
   f->health = cf_health_new (f->state, NULL, 60000);
   cf_health_set_tmux_connected (f->health, TRUE);
   cf_health_set_bus_name_owned (f->health, TRUE);
-  f->http = cf_http_new (f->config, f->state, f->health);
+  f->http = cf_http_new (f->config, f->state, f->task_events, f->health);
   g_assert_true (cf_http_start (f->http, &error));
   g_assert_no_error (error);
   f->session = soup_session_new ();
@@ -198,6 +200,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
   g_clear_object (&f->http);
   g_clear_object (&f->health);
   g_clear_object (&f->state);
+  g_clear_object (&f->task_events);
   g_clear_pointer (&f->config, cf_config_unref);
   g_free (f->base);
   g_free (f->content_type);
@@ -366,8 +369,9 @@ test_off_when_listen_empty (void)
                                                     "http: {listen: ''}\n",
                                                     -1, "test.yaml", "/h", &error);
   g_autoptr(CfState) state = cf_state_new ();
+  g_autoptr(CfTaskEvents) task_events = cf_task_events_new (cf_state_get_counters (state));
   g_autoptr(CfHealth) health = cf_health_new (state, NULL, 1000);
-  g_autoptr(CfHttp) http = cf_http_new (config, state, health);
+  g_autoptr(CfHttp) http = cf_http_new (config, state, task_events, health);
   g_auto(GStrv) urls = NULL;
 
   g_assert_no_error (error);
@@ -389,6 +393,7 @@ test_port_taken (void)
   g_autoptr(GSocketAddress) bound = NULL;
   g_autoptr(CfConfig) config = NULL;
   g_autoptr(CfState) state = cf_state_new ();
+  g_autoptr(CfTaskEvents) task_events = cf_task_events_new (cf_state_get_counters (state));
   g_autoptr(CfHealth) health = cf_health_new (state, NULL, 1000);
   g_autoptr(CfHttp) http = NULL;
   g_autofree char *yaml = NULL;
@@ -403,7 +408,7 @@ test_port_taken (void)
                           port);
   config = cf_config_load_data (yaml, -1, "test.yaml", "/h", &error);
   g_assert_no_error (error);
-  http = cf_http_new (config, state, health);
+  http = cf_http_new (config, state, task_events, health);
   g_assert_false (cf_http_start (http, &error));
   expected = g_strdup_printf ("cannot listen on 127.0.0.1:%u (http.listen): ", port);
   g_assert_nonnull (error);

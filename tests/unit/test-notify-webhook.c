@@ -26,6 +26,7 @@ typedef struct {
   GHashTable *statuses;        /* path → GUINT status, 0 = hang; missing = 200 */
   GPtrArray *hanging;
   CfState *state;
+  CfTaskEvents *task_events;
   CfConfig *config;
   CfNotify *notify;
 } Fixture;
@@ -106,6 +107,7 @@ fixture_setup (Fixture *f, gconstpointer data)
     f->url[strlen (f->url) - 1] = '\0';
   g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
   f->state = cf_state_new ();
+  f->task_events = cf_task_events_new (cf_state_get_counters (f->state));
   g_ptr_array_set_size (all_logs, 0);
 }
 
@@ -115,6 +117,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
   g_clear_object (&f->notify);
   g_clear_pointer (&f->config, cf_config_unref);
   g_clear_object (&f->state);
+  g_clear_object (&f->task_events);
   for (guint i = 0; i < f->hanging->len; i++)
     soup_server_message_unpause (g_ptr_array_index (f->hanging, i));
   g_ptr_array_unref (f->hanging);
@@ -148,7 +151,7 @@ start_notify (Fixture *f, const char *webhooks, guint coalesce_ms, guint timeout
   options.backoff_ms = 20;
   options.coalesce_ms = coalesce_ms;
   options.timeout_ms = timeout_ms;
-  f->notify = cf_notify_new (f->config, f->state, &options);
+  f->notify = cf_notify_new (f->config, f->state, f->task_events, &options);
 }
 
 static gboolean
@@ -265,7 +268,7 @@ test_event_filter (Fixture *f, gconstpointer data)
   start_notify (f,
                 "    - {kind: generic, url: 'URL/done', events: [task-done]}\n"
                 "    - {kind: generic, url: 'URL/default'}\n", 60000, 10000);
-  g_signal_emit_by_name (f->state, "task-finished", "/p/web", "t-1", "ccl-auto-0", "done");
+  g_signal_emit_by_name (f->task_events, "task-finished", "/p/web", "t-1", "ccl-auto-0", "done");
   g_assert_true (cf_test_run_until (f, settled, NULL, 5000));
   g_assert_cmpuint (f->requests->len, ==, 1);
   r = g_ptr_array_index (f->requests, 0);
@@ -276,7 +279,7 @@ test_event_filter (Fixture *f, gconstpointer data)
                      json_object_get_object_member (json, "fields"), "task"), ==, "t-1");
 
   /* task-failed: the default filter has it, the task-done one not. */
-  g_signal_emit_by_name (f->state, "task-finished", "/p/web", "t-2", "ccl-auto-0", "failed");
+  g_signal_emit_by_name (f->task_events, "task-finished", "/p/web", "t-2", "ccl-auto-0", "failed");
   g_assert_true (cf_test_run_until (f, settled, NULL, 5000));
   g_assert_cmpuint (f->requests->len, ==, 2);
   r = g_ptr_array_index (f->requests, 1);

@@ -40,6 +40,7 @@ typedef struct {
   GPtrArray *hanging;          /* SoupServerMessage* paused forever */
   GPtrArray *logs;             /* every log message, all levels */
   CfState *state;
+  CfTaskEvents *task_events;
   CfConfig *config;
   CfNotify *notify;
 } Fixture;
@@ -128,6 +129,7 @@ fixture_setup (Fixture *f, gconstpointer data)
     f->url[strlen (f->url) - 1] = '\0';
   g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
   f->state = cf_state_new ();
+  f->task_events = cf_task_events_new (cf_state_get_counters (f->state));
   g_ptr_array_set_size (all_logs, 0);
 }
 
@@ -146,6 +148,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
   g_clear_object (&f->notify);
   g_clear_pointer (&f->config, cf_config_unref);
   g_clear_object (&f->state);
+  g_clear_object (&f->task_events);
   for (guint i = 0; i < f->hanging->len; i++)
     soup_server_message_unpause (g_ptr_array_index (f->hanging, i));
   g_ptr_array_unref (f->hanging);
@@ -187,7 +190,7 @@ start_notify (Fixture *f, const char *channels, const CfNotifyOptions *options)
       defaults.backoff_ms = 20;
       options = &defaults;
     }
-  f->notify = cf_notify_new (f->config, f->state, options);
+  f->notify = cf_notify_new (f->config, f->state, f->task_events, options);
 }
 
 static gboolean
@@ -516,7 +519,7 @@ test_transport_error_retried (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   cf_notify_options_init (&options);
   options.backoff_ms = 10;
-  f->notify = cf_notify_new (f->config, f->state, &options);
+  f->notify = cf_notify_new (f->config, f->state, f->task_events, &options);
   cf_notify_event (f->notify, CF_NOTIFY_SWAP_STARTED, "t", "b");
   g_assert_true (cf_test_run_until (f, settled, NULL, 5000));
   g_assert_cmpuint (event_count (f, CF_EVENT_NOTIFY_TELEGRAM_FAILED), ==, 1);
@@ -702,9 +705,9 @@ test_task_failed_notified (Fixture *f, gconstpointer data)
   const char *text;
 
   start_notify (f, "telegram", NULL);
-  cf_state_task_finished (f->state, "/p/web", "fix-login", "ccl-auto-1", "requeued");
-  cf_state_task_finished (f->state, "/p/web", "fix-login", "ccl-auto-1", "done");
-  cf_state_task_finished (f->state, "/p/web", "fix-login", "ccl-auto-1", "failed");
+  cf_task_events_finished (f->task_events, "/p/web", "fix-login", "ccl-auto-1", "requeued");
+  cf_task_events_finished (f->task_events, "/p/web", "fix-login", "ccl-auto-1", "done");
+  cf_task_events_finished (f->task_events, "/p/web", "fix-login", "ccl-auto-1", "failed");
   g_assert_true (cf_test_run_until (f, settled, NULL, 5000));
   cf_test_run_for (100);
   g_assert_cmpuint (f->requests->len, ==, 1);
@@ -714,7 +717,7 @@ test_task_failed_notified (Fixture *f, gconstpointer data)
                                          "Project: /p/web\nLast session: ccl-auto-1\n"));
   g_assert_nonnull (strstr (text, "/p/web/.agent-queue/failed/fix-login.md"));
 
-  cf_state_task_finished (f->state, "/p/api", "remote-1", "", "delegated-failed");
+  cf_task_events_finished (f->task_events, "/p/api", "remote-1", "", "delegated-failed");
   g_assert_true (cf_test_run_until (f, requests_at_least, GUINT_TO_POINTER (2), 5000));
   g_clear_pointer (&json, json_object_unref);
   json = parse_object (((Recorded *) f->requests->pdata[1])->body);

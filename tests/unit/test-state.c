@@ -7,6 +7,7 @@
 
 #include "cf-state-json.h"
 #include "cf-state-store.h"
+#include "cf-task-events.h"
 #include "cf-test-util.h"
 
 /* Warnings are part of the contract here (a quarantine is loud): record
@@ -606,7 +607,8 @@ record_signal (GString *log, const char *name)
 }
 
 static void
-record_finished (CfState *state, const char *project, const char *task, const char *session,
+record_finished (CfTaskEvents *task_events, const char *project, const char *task,
+                 const char *session,
                  const char *outcome, GString *log)
 {
   record_signal (log, "task-finished");
@@ -629,11 +631,12 @@ test_task_totals_in_registry (Fixture *f, gconstpointer data)
   g_autoptr(CfState) reread = cf_state_new ();
   g_autoptr(CfStateStore) reread_store = cf_state_store_new (reread, f->path);
   CfCounters *counters = cf_state_get_counters (state);
+  g_autoptr(CfTaskEvents) task_events = cf_task_events_new (counters);
   g_autoptr(GString) log = g_string_new (NULL);
 
-  g_signal_connect (state, "task-finished", G_CALLBACK (record_finished), log);
+  g_signal_connect (task_events, "task-finished", G_CALLBACK (record_finished), log);
   g_signal_connect (state, "changed", G_CALLBACK (record_changed), log);
-  cf_state_task_finished (state, "/p/web", "t-1", "ccl-auto-0", "done");
+  cf_task_events_finished (task_events, "/p/web", "t-1", "ccl-auto-0", "done");
   g_assert_cmpstr (log->str, ==, "task-finished,counters");
   g_assert_cmpuint (cf_counters_get_since_start (counters, CF_COUNTER_COMPLETED), ==, 1);
   g_assert_cmpuint (cf_counters_get (counters, CF_EVENT_TASK_DONE), ==, 1);
@@ -721,6 +724,7 @@ test_events_counted (Fixture *f, gconstpointer data)
   g_autoptr(CfStateStore) state_store = cf_state_store_new (state, f->path);
   g_autoptr(CfState) reread = cf_state_new ();
   g_autoptr(CfStateStore) reread_store = cf_state_store_new (reread, f->path);
+  g_autoptr(CfTaskEvents) task_events = cf_task_events_new (cf_state_get_counters (state));
   static const char *const outcomes[] = {
     "done", "failed", "requeued", "timeout", "cancelled", "delegated-done", "delegated-failed",
   };
@@ -733,8 +737,8 @@ test_events_counted (Fixture *f, gconstpointer data)
   /* Each outcome is counted under its own event, i times. */
   for (guint i = 0; i < G_N_ELEMENTS (outcomes); i++)
     for (guint j = 0; j <= i; j++)
-      cf_state_task_finished (state, "/p", "t", "s", outcomes[i]);
-  cf_state_task_finished (state, "/p", "t", "s", "no-such-outcome");
+      cf_task_events_finished (task_events, "/p", "t", "s", outcomes[i]);
+  cf_task_events_finished (task_events, "/p", "t", "s", "no-such-outcome");
   for (guint i = 0; i < G_N_ELEMENTS (events); i++)
     g_assert_cmpuint (cf_counters_get (cf_state_get_counters (state), events[i]), ==, i + 1);
   g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (state),

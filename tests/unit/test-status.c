@@ -10,6 +10,7 @@
 #include "cf-config.h"
 #include "cf-metrics.h"
 #include "cf-status.h"
+#include "cf-task-events.h"
 #include "cf-test-util.h"
 
 #define NOW ((gint64) 1760000000 * G_USEC_PER_SEC)
@@ -30,6 +31,7 @@ static CfState *
 populated_state (void)
 {
   CfState *state = cf_state_new ();
+  g_autoptr(CfTaskEvents) task_events = NULL;
   const char *accounts[] = { "main", "backup", NULL };
 
   cf_state_sync_accounts (state, accounts);
@@ -52,8 +54,10 @@ populated_state (void)
                                cf_state_get_dispatch_pause (state).all_exhausted_until);
   cf_state_set_daemon_facts (state, 7, cf_state_get_daemon_facts (state).claude_version);
   cf_state_set_daemon_facts (state, cf_state_get_daemon_facts (state).pending_tasks, "2.1.332");
-  cf_state_task_dispatched (state, "/p/web", "fix-login", "ccl-auto-0", "sonnet", "backup");
-  cf_state_task_finished (state, "/p/web", "old", "ccl-auto-0", "failed");
+  task_events = cf_task_events_new (cf_state_get_counters (state));
+  cf_task_events_dispatched (task_events, "/p/web", "fix-login", "ccl-auto-0", "sonnet",
+                             "backup");
+  cf_task_events_finished (task_events, "/p/web", "old", "ccl-auto-0", "failed");
   return state;
 }
 
@@ -464,6 +468,7 @@ test_every_visible_change_is_signalled (void)
 {
   g_autoptr(CfConfig) config = load_config ();
   g_autoptr(CfState) state = cf_state_new ();
+  g_autoptr(CfTaskEvents) task_events = cf_task_events_new (cf_state_get_counters (state));
   const char *accounts[] = { "main", "backup", NULL };
   const char *one_account[] = { "main", NULL };
   g_autoptr(GVariant) last = NULL;
@@ -486,9 +491,11 @@ test_every_visible_change_is_signalled (void)
         case 5: cf_state_set_session_work (state, "ccl-auto-0", "/p/web", "t1"); break;
         case 6: cf_state_set_session_text (state, "ccl-auto-0", CF_SESSION_TEXT_ACCOUNT,
                                            "backup"); break;
-        case 7: cf_state_task_dispatched (state, "/p/web", "t1", "ccl-auto-0", "sonnet", "backup"); break;
-        case 8: cf_state_task_finished (state, "/p/web", "t1", "ccl-auto-0", "done"); break;
-        case 9: cf_state_task_finished (state, "/p/web", "t2", "ccl-auto-0", "failed"); break;
+        case 7: cf_task_events_dispatched (task_events, "/p/web", "t1", "ccl-auto-0", "sonnet",
+                                           "backup"); break;
+        case 8: cf_task_events_finished (task_events, "/p/web", "t1", "ccl-auto-0", "done"); break;
+        case 9: cf_task_events_finished (task_events, "/p/web", "t2", "ccl-auto-0",
+                                         "failed"); break;
         case 10: cf_counters_increment (cf_state_get_counters (state), CF_COUNTER_DELEGATED); break;
         case 11: cf_state_set_swap_journal (state, CF_SWAP_SET_STEP,
                                             &(CfSwapJournal) { .step = CF_SWAP_SAVING,

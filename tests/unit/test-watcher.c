@@ -26,6 +26,7 @@ typedef struct {
   GPid tmux_pid;
   CfConfig *config;
   CfState *state;
+  CfTaskEvents *task_events;
   CfTmux *tmux;
   CfHooks *hooks;
   CfWatcher *watcher;
@@ -75,7 +76,7 @@ task_moved (gpointer fixture, gconstpointer data)
 }
 
 static void
-on_task_finished (CfState *state, const char *project, const char *task, const char *session,
+on_task_finished (CfTaskEvents *events, const char *project, const char *task, const char *session,
                   const char *outcome, Fixture *f)
 {
   f->finished++;
@@ -144,12 +145,13 @@ fixture_setup (Fixture *f, gconstpointer data)
   g_ptr_array_set_size (warnings, 0);
   f->warnings = g_ptr_array_ref (warnings);
   f->state = cf_state_new ();
-  g_signal_connect (f->state, "task-finished", G_CALLBACK (on_task_finished), f);
+  f->task_events = cf_task_events_new (cf_state_get_counters (f->state));
+  g_signal_connect (f->task_events, "task-finished", G_CALLBACK (on_task_finished), f);
   f->tmux = cf_tmux_new (f->socket, NULL);
   cf_tmux_start (f->tmux);
   g_assert_true (cf_test_run_until (f, tmux_connected, NULL, 10000));
   f->hooks = cf_hooks_new (f->state, f->tmux);
-  f->watcher = cf_watcher_new (f->config, f->state, f->tmux, f->hooks);
+  f->watcher = cf_watcher_new (f->config, f->state, f->task_events, f->tmux, f->hooks);
   f->needs_input = g_ptr_array_new_with_free_func (g_free);
   g_signal_connect (f->watcher, "needs-input", G_CALLBACK (on_needs_input), f);
 }
@@ -170,6 +172,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
     cf_tmux_stop (f->tmux);
   g_clear_object (&f->tmux);
   g_clear_object (&f->state);
+  g_clear_object (&f->task_events);
   g_free (run_tmux (f, kill_server));
   g_clear_pointer (&f->config, cf_config_unref);
   g_clear_pointer (&f->warnings, g_ptr_array_unref);
