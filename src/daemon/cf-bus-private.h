@@ -19,7 +19,6 @@ struct _CfBus {
   GObject parent_instance;
 
   CfState *state;
-
   CfTaskEvents *task_events;
   CfConfig *config;
   CfInbox *inbox;

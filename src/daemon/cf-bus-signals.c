@@ -61,8 +61,7 @@ on_session_changed (CfState *state, CfSession *session, CfBus *self)
 
 static void
 on_task_dispatched (CfTaskEvents *events, const char *project, const char *task,
-                    const char *session,
-                    const char *model, const char *account, CfBus *self)
+                    const char *session, const char *model, const char *account, CfBus *self)
 {
   int r;
 

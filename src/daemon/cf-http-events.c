@@ -232,8 +232,8 @@ on_session_changed (CfState *state, CfSession *session, CfHttpEvents *self)
 
 static void
 on_task_dispatched (CfTaskEvents *events, const char *project, const char *task,
-                    const char *session,
-                    const char *model, const char *account, CfHttpEvents *self)
+                    const char *session, const char *model, const char *account,
+                    CfHttpEvents *self)
 {
   publish_strings (self, "TaskDispatched", "project", project, "task_id", task,
                    "session", session, "model", model, "account", account, NULL);
