@@ -21,7 +21,7 @@ struct _CfBus {
   CfState *state;
   CfConfig *config;
   CfInbox *inbox;
-  CfHooks *hooks;
+  CfHookRouter *hooks;
   CfWatcher *watcher;
   CfSwitcher *switcher;
   CfQuota *quota;

@@ -17,7 +17,7 @@ struct _CfDispatcher {
   CfState *state;
   CfTmux *tmux;
   CfInbox *inbox;
-  CfHooks *hooks;
+  CfHookRouter *hooks;
   CfAccountPrep *account_prep; /* NULL: no preparation before a launch */
   GHashTable *prepared;        /* "home\nproject" prepared since the last config */
   GCancellable *cancellable;

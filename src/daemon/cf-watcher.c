@@ -22,7 +22,7 @@ struct _CfWatcher {
   CfConfig *config;
   CfState *state;
   CfTmux *tmux;
-  CfHooks *hooks;
+  CfHookRouter *hooks;
   GCancellable *cancellable;
 
   GHashTable *watches;         /* session name → Watch* */
@@ -757,7 +757,7 @@ on_tick (gpointer user_data)
 /* ---- events ------------------------------------------------------------- */
 
 static void
-on_hook (CfHooks *hooks, const char *name, CfHookPayload *payload, CfWatcher *self)
+on_hook (CfHookRouter *hooks, const char *name, CfHookPayload *payload, CfWatcher *self)
 {
   CfSession *session = cf_state_lookup_session (self->state, name);
   Watch *watch;
@@ -1098,7 +1098,7 @@ cf_watcher_init (CfWatcher *self)
 }
 
 CfWatcher *
-cf_watcher_new (CfConfig *config, CfState *state, CfTmux *tmux, CfHooks *hooks)
+cf_watcher_new (CfConfig *config, CfState *state, CfTmux *tmux, CfHookRouter *hooks)
 {
   CfWatcher *self = g_object_new (CF_TYPE_WATCHER, NULL);
 
