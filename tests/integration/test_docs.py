@@ -25,7 +25,7 @@ docs/operations.md
 
 Checked against: data/dbus/org.claudefailover.Manager.xml (names, argument
 types and names, property types, access and change emission), the handlers
-of src/daemon/cf-bus.c (which polkit action each method asks for),
+of src/daemon/control/cf-bus.c (which polkit action each method asks for),
 src/lib/cf-names.h (error names, action ids), the polkit policy (actions,
 defaults), the field tables of src/lib/cf-config-schema.c (every key, its type),
 the real `claude-failoverd --check-config` (a file made of every documented
