@@ -140,7 +140,7 @@ on_pause_reply (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
 }
 
 /* The daemon keeps at most this many checks pending per caller connection
- * (MAX_PENDING_PER_SENDER in src/daemon/cf-polkit.c) and 16 per uid: the
+ * (MAX_PENDING_PER_SENDER in src/daemon/control/cf-polkit.c) and 16 per uid: the
  * caller spreads its calls over connections. */
 #define CALLS_PER_CONNECTION 8
 

@@ -3,7 +3,7 @@
  * LD_PRELOAD shim for the benchmarks only: g_file_monitor_directory() fails
  * for every task inbox (a directory ending in "/.agent-queue/inbox"), so
  * claude-failoverd falls back to its periodic full scan (every
- * lifecycle.interval, see arm_full_timer() in src/daemon/cf-inbox.c): the
+ * lifecycle.interval, see arm_full_timer() in src/daemon/queue/cf-inbox.c): the
  * daemon then finds new tasks by polling, like its Go predecessor did every
  * 30 s. bench/bench-dispatch.py --poll-samples uses it to measure that
  * polling in the same run as the GFileMonitor path. Every other monitor is

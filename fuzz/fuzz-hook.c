@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "cf-hook.h"
+#include "cf-hook-payload.h"
 #include "cf-json.h"
 #include "cf-pane.h"
 

@@ -10,7 +10,7 @@
 
 #include "cf-ctl.h"
 #include "cf-json.h"
-#include "cf-hook.h"
+#include "cf-hook-payload.h"
 #include "cf-pane.h"
 #include "cf-transcript.h"
 #include "cf-verdict.h"

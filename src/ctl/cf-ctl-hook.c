@@ -11,7 +11,7 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
-#include "cf-hook.h"
+#include "cf-hook-payload.h"
 #include "cf-ctl-output.h"
 #include "cf-names.h"
 

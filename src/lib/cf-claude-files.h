@@ -9,7 +9,7 @@ G_BEGIN_DECLS
 /* What the daemon and claude-failoverctl merge into a Claude Code account
  * home (CLAUDE_CONFIG_DIR) so that Claude starts without a person: text in,
  * text out, and the list of what changed. Pure: the callers read and write
- * the files (src/daemon/cf-account-prep.c, src/ctl/cf-ctl-install-hooks.c).
+ * the files (src/daemon/accounts/cf-account-prep.c, src/ctl/cf-ctl-install-hooks.c).
  *
  * .claude.json: "hasCompletedOnboarding": true (else Claude checks
  * api.anthropic.com and exits), and "projects": {"<dir>":

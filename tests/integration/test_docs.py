@@ -25,7 +25,7 @@ docs/operations.md
 
 Checked against: data/dbus/org.claudefailover.Manager.xml (names, argument
 types and names, property types, access and change emission), the handlers
-of src/daemon/cf-bus.c (which polkit action each method asks for),
+of src/daemon/control/cf-bus.c (which polkit action each method asks for),
 src/lib/cf-names.h (error names, action ids), the polkit policy (actions,
 defaults), the field tables of src/lib/cf-config-schema.c (every key, its type),
 the real `claude-failoverd --check-config` (a file made of every documented
@@ -55,7 +55,7 @@ DOCS = os.path.join(SOURCE_DIR, "docs")
 XML = os.path.join(SOURCE_DIR, "data", "dbus", "org.claudefailover.Manager.xml")
 POLICY = os.path.join(SOURCE_DIR, "data", "polkit", "org.claudefailover.policy.in")
 NAMES_H = os.path.join(SOURCE_DIR, "src", "lib", "cf-names.h")
-BUS_C = os.path.join(SOURCE_DIR, "src", "daemon", "cf-bus.c")
+BUS_C = os.path.join(SOURCE_DIR, "src", "daemon", "control", "cf-bus.c")
 CONFIG_C = os.path.join(SOURCE_DIR, "src", "lib", "cf-config-schema.c")
 EXAMPLE = os.path.join(SOURCE_DIR, "data", "config.example.yaml")
 GEN_MAN = os.path.join(DOCS, "gen-config-man.py")
@@ -426,7 +426,7 @@ class ConfigDocTest(unittest.TestCase):
     def test_restart_keys(self):
         # What the daemon itself says needs a restart is documented so.
         code = "".join(read(os.path.join(SOURCE_DIR, "src", "daemon", f))
-                       for f in ("cf-daemon.c", "cf-http.c"))
+                       for f in ("core/cf-daemon.c", "control/cf-http.c"))
         warned = set(re.findall(r'"([\w.]+) changed[^"]*takes effect at the next restart', code))
         self.assertTrue(warned)
         for key in warned:
@@ -546,13 +546,14 @@ class ConfigDocTest(unittest.TestCase):
 # --- journal ------------------------------------------------------------------
 
 def structured_fields(directory):
+    """The CF_* fields of every g_log_structured () call in DIRECTORY's .c
+    files, its subfolders included."""
     fields = set()
-    for name in os.listdir(directory):
-        if not name.endswith(".c"):
-            continue
-        text = read(os.path.join(directory, name))
-        for m in re.finditer(r"g_log_structured\s*\((.*?)\);", text, re.S):
-            fields.update(re.findall(r'"(CF_[A-Z_]+)"\s*,', m.group(1)))
+    for root, _, names in os.walk(directory):
+        for name in (n for n in names if n.endswith(".c")):
+            text = read(os.path.join(root, name))
+            for m in re.finditer(r"g_log_structured\s*\((.*?)\);", text, re.S):
+                fields.update(re.findall(r'"(CF_[A-Z_]+)"\s*,', m.group(1)))
     return fields
 
 

@@ -53,7 +53,7 @@ from test_delegation import KEY, KEY_ENV, JobApi  # noqa: E402
 
 PHASES = ("dispatch", "switch", "delegation", "recovery", "any", "usage", "prep")
 WEIGHTS = (2, 3, 2, 1, 1, 1, 1)
-# Fault points of a switch (src/daemon/cf-switcher.c): a switch takes tens of
+# Fault points of a switch (src/daemon/accounts/cf-switcher.c): a switch takes tens of
 # milliseconds, so half the "switch" kills use them to land inside one.
 SWAP_STEPS = ("swap-saving", "swap-switching", "swap-flipped", "swap-resuming")
 # Fault points of the account preparation (src/lib/cf-account-file.c): Claude Code's lock

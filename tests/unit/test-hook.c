@@ -2,7 +2,7 @@
 #include <glib.h>
 #include <string.h>
 
-#include "cf-hook.h"
+#include "cf-hook-payload.h"
 
 #include <json-glib/json-glib.h>
 #include "cf-pane.h"

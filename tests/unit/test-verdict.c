@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <string.h>
 
-#include "cf-hook.h"
+#include "cf-hook-payload.h"
 #include "cf-transcript.h"
 #include "cf-verdict.h"
 

@@ -7,7 +7,7 @@
 #include <unistd.h>
 #include <glib/gstdio.h>
 
-#include "cf-hooks.h"
+#include "cf-hook-router.h"
 #include "cf-state.h"
 #include "cf-test-util.h"
 #include "cf-tmux.h"
@@ -28,7 +28,7 @@ typedef struct {
   CfState *state;
   CfTaskEvents *task_events;
   CfTmux *tmux;
-  CfHooks *hooks;
+  CfHookRouter *hooks;
   CfWatcher *watcher;
   GPtrArray *warnings;
   guint finished;
@@ -150,7 +150,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->tmux = cf_tmux_new (f->socket, NULL);
   cf_tmux_start (f->tmux);
   g_assert_true (cf_test_run_until (f, tmux_connected, NULL, 10000));
-  f->hooks = cf_hooks_new (f->state, f->tmux);
+  f->hooks = cf_hook_router_new (f->state, f->tmux);
   f->watcher = cf_watcher_new (f->config, f->state, f->task_events, f->tmux, f->hooks);
   f->needs_input = g_ptr_array_new_with_free_func (g_free);
   g_signal_connect (f->watcher, "needs-input", G_CALLBACK (on_needs_input), f);
@@ -253,7 +253,7 @@ test_stop_before_launch_ended (Fixture *f, gconstpointer data)
   cf_state_set_session_state (f->state, SESSION, CF_SESSION_LAUNCHING);
   cf_state_set_session_work (f->state, SESSION, f->project, "t2");
 
-  g_assert_true (cf_hooks_report (f->hooks, "Stop", "%0", payload, &error));
+  g_assert_true (cf_hook_router_report (f->hooks, "Stop", "%0", payload, &error));
   g_assert_no_error (error);
   cf_test_run_for (100);
   g_assert_cmpuint (f->finished, ==, 0);
@@ -284,7 +284,7 @@ test_early_stop_forgotten (Fixture *f, gconstpointer data)
   cf_state_set_session_text (f->state, SESSION, CF_SESSION_TEXT_PANE, "%0");
   cf_state_set_session_state (f->state, SESSION, CF_SESSION_LAUNCHING);
   cf_state_set_session_work (f->state, SESSION, f->project, "t3");
-  g_assert_true (cf_hooks_report (f->hooks, "Stop", "%0", payload, &error));
+  g_assert_true (cf_hook_router_report (f->hooks, "Stop", "%0", payload, &error));
   g_assert_no_error (error);
   /* The launch of t3 fails; t4 goes to the session later. */
   cf_state_set_session_work (f->state, SESSION, NULL, NULL);
@@ -317,7 +317,7 @@ hooks_routed (gpointer fixture, gconstpointer data)
 {
   Fixture *f = fixture;
 
-  return cf_hooks_get_routed (f->hooks) >= GPOINTER_TO_UINT (data);
+  return cf_hook_router_get_routed (f->hooks) >= GPOINTER_TO_UINT (data);
 }
 
 /* Reports a hook event and waits until it reached the watcher. */
@@ -325,9 +325,9 @@ static void
 report (Fixture *f, const char *event, const char *payload)
 {
   g_autoptr(GError) error = NULL;
-  guint before = (guint) cf_hooks_get_routed (f->hooks);
+  guint before = (guint) cf_hook_router_get_routed (f->hooks);
 
-  g_assert_true (cf_hooks_report (f->hooks, event, "%0", payload, &error));
+  g_assert_true (cf_hook_router_report (f->hooks, event, "%0", payload, &error));
   g_assert_no_error (error);
   g_assert_true (cf_test_run_until (f, hooks_routed, GUINT_TO_POINTER (before + 1), 5000));
 }
@@ -478,7 +478,7 @@ test_transcript_line_after_the_hook (Fixture *f, gconstpointer data)
   start_working (f, "t9");
   payload = g_strdup_printf ("{\"hook_event_name\":\"StopFailure\",\"error\":\"rate_limit\","
                              "\"transcript_path\":\"%s\"}", transcript);
-  g_assert_true (cf_hooks_report (f->hooks, "StopFailure", "%0", payload, &error));
+  g_assert_true (cf_hook_router_report (f->hooks, "StopFailure", "%0", payload, &error));
   g_assert_no_error (error);
   g_timeout_add (250, append_throttle_line, transcript);
   g_assert_true (cf_test_run_until (f, finished_once, NULL, 5000));

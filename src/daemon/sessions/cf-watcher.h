@@ -4,7 +4,7 @@
 #include <gio/gio.h>
 
 #include "cf-config.h"
-#include "cf-hooks.h"
+#include "cf-hook-router.h"
 #include "cf-pane.h"
 #include "cf-state.h"
 #include "cf-task-events.h"
@@ -32,7 +32,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (CfWatcher, cf_watcher, CF, WATCHER, GObject)
 
 CfWatcher *cf_watcher_new (CfConfig *config, CfState *state, CfTaskEvents *task_events,
-                           CfTmux *tmux, CfHooks *hooks);
+                           CfTmux *tmux, CfHookRouter *hooks);
 void cf_watcher_set_config (CfWatcher *self, CfConfig *config);
 void cf_watcher_start (CfWatcher *self);
 void cf_watcher_stop (CfWatcher *self);

@@ -3,7 +3,7 @@
 
 #include <gio/gio.h>
 
-#include "cf-hook.h"
+#include "cf-hook-payload.h"
 #include "cf-pane.h"
 #include "cf-state.h"
 #include "cf-tmux.h"
@@ -22,22 +22,22 @@ G_BEGIN_DECLS
  * from panes that are not ours, and with no pane when it names its
  * account home ("config_dir"). */
 
-#define CF_TYPE_HOOKS (cf_hooks_get_type ())
-G_DECLARE_FINAL_TYPE (CfHooks, cf_hooks, CF, HOOKS, GObject)
+#define CF_TYPE_HOOK_ROUTER (cf_hook_router_get_type ())
+G_DECLARE_FINAL_TYPE (CfHookRouter, cf_hook_router, CF, HOOK_ROUTER, GObject)
 
-CfHooks *cf_hooks_new (CfState *state, CfTmux *tmux);
+CfHookRouter *cf_hook_router_new (CfState *state, CfTmux *tmux);
 
 /* FALSE with a CF_HOOK_ERROR for a bad event name, pane or payload. */
-gboolean cf_hooks_report (CfHooks *self, const char *event, const char *pane,
+gboolean cf_hook_router_report (CfHookRouter *self, const char *event, const char *pane,
                           const char *payload_json, GError **error);
 
 /* TRUE when PANE looks like a tmux pane id: '%' then digits. */
-gboolean cf_hooks_pane_is_valid (const char *pane);
+gboolean cf_hook_router_pane_is_valid (const char *pane);
 
-guint64 cf_hooks_get_routed (CfHooks *self);
+guint64 cf_hook_router_get_routed (CfHookRouter *self);
 
 /* The newest pane verdict of SESSION (the quota's poll): the pane signal
  * fused with a Stop / StopFailure hook and the session's transcript. */
-void cf_hooks_note_pane (CfHooks *self, const char *session, const CfPaneVerdict *verdict);
+void cf_hook_router_note_pane (CfHookRouter *self, const char *session, const CfPaneVerdict *verdict);
 
 G_END_DECLS

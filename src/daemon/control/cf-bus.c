@@ -543,7 +543,7 @@ report_hook_event_authorized (Pending *p)
     r = sd_bus_message_read (p->message, "sss", &event, &pane, &payload);
   if (r < 0)
     reply_error (p->message, SD_BUS_ERROR_INVALID_ARGS, g_strerror (-r));
-  else if (!cf_hooks_report (p->self->hooks, event, pane, payload, &local_error))
+  else if (!cf_hook_router_report (p->self->hooks, event, pane, payload, &local_error))
     reply_error (p->message, CF_ERROR_INVALID_ARGUMENT, local_error->message);
   else
     (void) sd_bus_reply_method_return (p->message, "");

@@ -18,7 +18,7 @@ struct _CfDispatcher {
   CfTaskEvents *task_events;
   CfTmux *tmux;
   CfInbox *inbox;
-  CfHooks *hooks;
+  CfHookRouter *hooks;
   CfAccountPrep *account_prep; /* NULL: no preparation before a launch */
   GHashTable *prepared;        /* "home\nproject" prepared since the last config */
   GCancellable *cancellable;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "cf-hook.h"
+#include "cf-hook-payload.h"
 
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>

@@ -22,7 +22,7 @@ struct _CfBus {
   CfTaskEvents *task_events;
   CfConfig *config;
   CfInbox *inbox;
-  CfHooks *hooks;
+  CfHookRouter *hooks;
   CfWatcher *watcher;
   CfSwitcher *switcher;
   CfQuota *quota;

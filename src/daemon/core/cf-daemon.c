@@ -16,7 +16,7 @@
 #include "cf-dispatcher.h"
 #include "cf-event-source.h"
 #include "cf-health.h"
-#include "cf-hooks.h"
+#include "cf-hook-router.h"
 #include "cf-http.h"
 #include "cf-inbox.h"
 #include "cf-janitor.h"
@@ -54,7 +54,7 @@ struct _CfDaemon {
   CfStateStore *store;
   CfTmux *tmux;
   CfLifecycle *lifecycle;
-  CfHooks *hooks;
+  CfHookRouter *hooks;
   CfInbox *inbox;
   CfDispatcher *dispatcher;
   CfWatcher *watcher;
@@ -439,7 +439,7 @@ cf_daemon_start (CfDaemon *self, GError **error)
 
   self->tmux = cf_tmux_new (self->config->tmux_socket, CF_TMUX_CONTROL_SESSION);
   cf_tmux_set_nice (self->tmux, self->config->tmux_nice);
-  self->hooks = cf_hooks_new (self->state, self->tmux);
+  self->hooks = cf_hook_router_new (self->state, self->tmux);
   self->inbox = cf_inbox_new (self->config, self->state);
   self->watcher = cf_watcher_new (self->config, self->state, self->task_events, self->tmux,
                                   self->hooks);

@@ -23,7 +23,7 @@ struct _CfWatcher {
   CfState *state;
   CfTaskEvents *task_events;
   CfTmux *tmux;
-  CfHooks *hooks;
+  CfHookRouter *hooks;
   GCancellable *cancellable;
 
   GHashTable *watches;         /* session name → Watch* */
@@ -759,7 +759,7 @@ on_tick (gpointer user_data)
 /* ---- events ------------------------------------------------------------- */
 
 static void
-on_hook (CfHooks *hooks, const char *name, CfHookPayload *payload, CfWatcher *self)
+on_hook (CfHookRouter *hooks, const char *name, CfHookPayload *payload, CfWatcher *self)
 {
   CfSession *session = cf_state_lookup_session (self->state, name);
   Watch *watch;
@@ -1102,7 +1102,7 @@ cf_watcher_init (CfWatcher *self)
 
 CfWatcher *
 cf_watcher_new (CfConfig *config, CfState *state, CfTaskEvents *task_events, CfTmux *tmux,
-                CfHooks *hooks)
+                CfHookRouter *hooks)
 {
   CfWatcher *self = g_object_new (CF_TYPE_WATCHER, NULL);
 

@@ -6,7 +6,7 @@
 #include <systemd/sd-event.h>
 
 #include "cf-config.h"
-#include "cf-hooks.h"
+#include "cf-hook-router.h"
 #include "cf-inbox.h"
 #include "cf-quota.h"
 #include "cf-switcher.h"
@@ -27,7 +27,7 @@ G_DECLARE_FINAL_TYPE (CfBus, cf_bus, CF, BUS, GObject)
 CfBus *cf_bus_new (CfState *state, CfTaskEvents *task_events, CfConfig *config);
 void cf_bus_set_config (CfBus *self, CfConfig *config);
 /* The components method calls are forwarded to. */
-void cf_bus_set_components (CfBus *self, CfInbox *inbox, CfHooks *hooks, CfWatcher *watcher);
+void cf_bus_set_components (CfBus *self, CfInbox *inbox, CfHookRouter *hooks, CfWatcher *watcher);
 /* SwitchAccount / ClearPartialSwap go to SWITCHER; QuotaExhausted,
  * SwapStarted and SwapFinished come from QUOTA and SWITCHER. */
 void cf_bus_set_failover (CfBus *self, CfSwitcher *switcher, CfQuota *quota);

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cf-failover-policy.h"
-#include "cf-hook.h"
+#include "cf-hook-payload.h"
 #include "cf-pane.h"
 #include "cf-shell.h"
 
@@ -14,7 +14,7 @@ struct _CfQuota {
   CfConfig *config;
   CfState *state;
   CfTmux *tmux;
-  CfHooks *hooks;
+  CfHookRouter *hooks;
   GCancellable *cancellable;   /* NULL when stopped */
   GTimeZone *local_zone;
 
@@ -526,7 +526,7 @@ on_capture (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   cf_pane_classify (text, strlen (text), &context, &probe->verdict);
-  cf_hooks_note_pane (self->hooks, probe->session, &probe->verdict);
+  cf_hook_router_note_pane (self->hooks, probe->session, &probe->verdict);
   if (!probe->from_hook && probe->verdict.warning && !probe->verdict.limit_match &&
       !probe->verdict.server_error && probe->verdict.snippet != NULL)
     g_signal_emit (self, signals[SIGNAL_USAGE_WARNING], 0, probe->session,
@@ -592,7 +592,7 @@ on_tick (gpointer user_data)
 /* ---- hook evidence ------------------------------------------------------- */
 
 static void
-on_hook (CfHooks *hooks, const char *name, CfHookPayload *payload, CfQuota *self)
+on_hook (CfHookRouter *hooks, const char *name, CfHookPayload *payload, CfQuota *self)
 {
   CfSession *session = cf_state_lookup_session (self->state, name);
   Evidence *evidence;
@@ -916,7 +916,7 @@ cf_quota_init (CfQuota *self)
 }
 
 CfQuota *
-cf_quota_new (CfConfig *config, CfState *state, CfTmux *tmux, CfHooks *hooks)
+cf_quota_new (CfConfig *config, CfState *state, CfTmux *tmux, CfHookRouter *hooks)
 {
   CfQuota *self = g_object_new (CF_TYPE_QUOTA, NULL);
 

@@ -4,14 +4,14 @@
 #include <gio/gio.h>
 
 #include "cf-config.h"
-#include "cf-hooks.h"
+#include "cf-hook-router.h"
 #include "cf-quota.h"
 #include "cf-state.h"
 
 G_BEGIN_DECLS
 
 /* Gathers each account's usage into state (ARCHITECTURE.md 4.9, `Usage`):
- * the statusline reports routed by CfHooks ("statusline"), the limits
+ * the statusline reports routed by CfHookRouter ("statusline"), the limits
  * CfQuota finds ("exhausted": the window is full until its reset), and the
  * usage warnings it sees on screen ("usage-warning", only where no recent
  * statusline reading exists). The
@@ -22,7 +22,7 @@ G_BEGIN_DECLS
 #define CF_TYPE_USAGE_TRACKER (cf_usage_tracker_get_type ())
 G_DECLARE_FINAL_TYPE (CfUsageTracker, cf_usage_tracker, CF, USAGE_TRACKER, GObject)
 
-CfUsageTracker *cf_usage_tracker_new (CfConfig *config, CfState *state, CfHooks *hooks,
+CfUsageTracker *cf_usage_tracker_new (CfConfig *config, CfState *state, CfHookRouter *hooks,
                                       CfQuota *quota);
 void cf_usage_tracker_set_config (CfUsageTracker *self, CfConfig *config);
 

@@ -4,7 +4,7 @@
 #include <gio/gio.h>
 
 #include "cf-config.h"
-#include "cf-hooks.h"
+#include "cf-hook-router.h"
 #include "cf-state.h"
 #include "cf-tmux.h"
 
@@ -35,7 +35,7 @@ G_BEGIN_DECLS
 #define CF_TYPE_QUOTA (cf_quota_get_type ())
 G_DECLARE_FINAL_TYPE (CfQuota, cf_quota, CF, QUOTA, GObject)
 
-CfQuota *cf_quota_new (CfConfig *config, CfState *state, CfTmux *tmux, CfHooks *hooks);
+CfQuota *cf_quota_new (CfConfig *config, CfState *state, CfTmux *tmux, CfHookRouter *hooks);
 void cf_quota_set_config (CfQuota *self, CfConfig *config);
 void cf_quota_start (CfQuota *self);
 void cf_quota_stop (CfQuota *self);

@@ -465,7 +465,7 @@ on_state_changed (CfState *state, guint what, CfDispatcher *self)
 }
 
 static void
-on_hook (CfHooks *hooks, const char *session, CfHookPayload *payload, CfDispatcher *self)
+on_hook (CfHookRouter *hooks, const char *session, CfHookPayload *payload, CfDispatcher *self)
 {
   Launch *launch = g_hash_table_lookup (self->launches, session);
 
@@ -580,7 +580,7 @@ cf_dispatcher_init (CfDispatcher *self)
 
 CfDispatcher *
 cf_dispatcher_new (CfConfig *config, CfState *state, CfTaskEvents *task_events, CfTmux *tmux,
-                   CfInbox *inbox, CfHooks *hooks)
+                   CfInbox *inbox, CfHookRouter *hooks)
 {
   CfDispatcher *self = g_object_new (CF_TYPE_DISPATCHER, NULL);
 

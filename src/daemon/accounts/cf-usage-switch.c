@@ -9,7 +9,7 @@ struct _CfUsageSwitch {
   CfConfig *config;
   CfState *state;
   CfSwitcher *switcher;
-  CfHooks *hooks;
+  CfHookRouter *hooks;
   guint idle_id;
   guint timer_id;
   gboolean paused;             /* dispatch paused by this component */
@@ -209,7 +209,7 @@ on_swap_started (CfSwitcher *switcher, const char *from, const char *to, const c
 }
 
 static void
-on_hook (CfHooks *hooks, const char *session_name, CfHookPayload *payload, CfUsageSwitch *self)
+on_hook (CfHookRouter *hooks, const char *session_name, CfHookPayload *payload, CfUsageSwitch *self)
 {
   CfSession *session = cf_state_lookup_session (self->state, session_name);
   g_autofree char *evidence = NULL;
@@ -270,7 +270,7 @@ cf_usage_switch_init (CfUsageSwitch *self)
 }
 
 CfUsageSwitch *
-cf_usage_switch_new (CfConfig *config, CfState *state, CfSwitcher *switcher, CfHooks *hooks)
+cf_usage_switch_new (CfConfig *config, CfState *state, CfSwitcher *switcher, CfHookRouter *hooks)
 {
   CfUsageSwitch *self = g_object_new (CF_TYPE_USAGE_SWITCH, NULL);
 

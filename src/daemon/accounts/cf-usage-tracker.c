@@ -14,7 +14,7 @@ struct _CfUsageTracker {
 
   CfConfig *config;
   CfState *state;
-  CfHooks *hooks;
+  CfHookRouter *hooks;
   CfQuota *quota;
   guint64 reports;
   guint64 dropped;
@@ -88,7 +88,7 @@ on_state_changed (CfState *state, guint what, CfUsageTracker *self)
 }
 
 static void
-on_statusline (CfHooks *hooks, const char *session, CfStatusline *statusline,
+on_statusline (CfHookRouter *hooks, const char *session, CfStatusline *statusline,
                CfUsageTracker *self)
 {
   const char *account = cf_usage_tracker_account_for (self, session, statusline->config_dir);
@@ -218,7 +218,7 @@ cf_usage_tracker_init (CfUsageTracker *self)
 }
 
 CfUsageTracker *
-cf_usage_tracker_new (CfConfig *config, CfState *state, CfHooks *hooks, CfQuota *quota)
+cf_usage_tracker_new (CfConfig *config, CfState *state, CfHookRouter *hooks, CfQuota *quota)
 {
   CfUsageTracker *self = g_object_new (CF_TYPE_USAGE_TRACKER, NULL);
 

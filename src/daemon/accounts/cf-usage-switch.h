@@ -4,7 +4,7 @@
 #include <gio/gio.h>
 
 #include "cf-config.h"
-#include "cf-hooks.h"
+#include "cf-hook-router.h"
 #include "cf-state.h"
 #include "cf-switcher.h"
 
@@ -28,7 +28,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (CfUsageSwitch, cf_usage_switch, CF, USAGE_SWITCH, GObject)
 
 CfUsageSwitch *cf_usage_switch_new (CfConfig *config, CfState *state, CfSwitcher *switcher,
-                                    CfHooks *hooks);
+                                    CfHookRouter *hooks);
 void cf_usage_switch_set_config (CfUsageSwitch *self, CfConfig *config);
 /* Stops acting (daemon shutdown). */
 void cf_usage_switch_stop (CfUsageSwitch *self);

@@ -5,7 +5,7 @@
 
 #include "cf-account-prep.h"
 #include "cf-config.h"
-#include "cf-hooks.h"
+#include "cf-hook-router.h"
 #include "cf-inbox.h"
 #include "cf-state.h"
 #include "cf-task-events.h"
@@ -51,7 +51,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (CfDispatcher, cf_dispatcher, CF, DISPATCHER, GObject)
 
 CfDispatcher *cf_dispatcher_new (CfConfig *config, CfState *state, CfTaskEvents *task_events,
-                                 CfTmux *tmux, CfInbox *inbox, CfHooks *hooks);
+                                 CfTmux *tmux, CfInbox *inbox, CfHookRouter *hooks);
 void cf_dispatcher_set_config (CfDispatcher *self, CfConfig *config);
 /* Before each launch the account home is made to trust the task's project
  * (cf_account_prep_ensure_async), once per home and project until the next

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "cf-hooks.h"
+#include "cf-hook-router.h"
 
 #include "cf-statusline.h"
 #include "cf-text.h"
@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct _CfHooks {
+struct _CfHookRouter {
   GObject parent_instance;
 
   CfState *state;
@@ -51,10 +51,10 @@ enum {
 };
 static guint signals[N_SIGNALS];
 
-G_DEFINE_FINAL_TYPE (CfHooks, cf_hooks, G_TYPE_OBJECT)
+G_DEFINE_FINAL_TYPE (CfHookRouter, cf_hook_router, G_TYPE_OBJECT)
 
 gboolean
-cf_hooks_pane_is_valid (const char *pane)
+cf_hook_router_pane_is_valid (const char *pane)
 {
   if (pane == NULL || pane[0] != '%' || pane[1] == '\0' || strlen (pane) > 16)
     return FALSE;
@@ -65,7 +65,7 @@ cf_hooks_pane_is_valid (const char *pane)
 }
 
 static void
-emit_hook (CfHooks *self, const char *session_name, CfHookPayload *payload)
+emit_hook (CfHookRouter *self, const char *session_name, CfHookPayload *payload)
 {
   CfSession *session = cf_state_lookup_session (self->state, session_name);
 
@@ -90,7 +90,7 @@ emit_hook (CfHooks *self, const char *session_name, CfHookPayload *payload)
  * everyone who acts on the hook, and logged once. A busy pane is left out:
  * the capture predates the end of the turn the hook reports. */
 static void
-decide (CfHooks *self, const char *session_name, CfHookPayload *payload, const CfTranscriptEntry *entry)
+decide (CfHookRouter *self, const char *session_name, CfHookPayload *payload, const CfTranscriptEntry *entry)
 {
   SessionSignals *known = g_hash_table_lookup (self->sessions, session_name);
   CfSession *session = cf_state_lookup_session (self->state, session_name);
@@ -186,10 +186,10 @@ read_transcript_thread (GTask *task, gpointer source, gpointer task_data, GCance
   g_task_return_boolean (task, TRUE);
 }
 
-static void process (CfHooks *self, const char *session_name, CfHookPayload *payload);
+static void process (CfHookRouter *self, const char *session_name, CfHookPayload *payload);
 
 static void
-drain (CfHooks *self, const char *session_name)
+drain (CfHookRouter *self, const char *session_name)
 {
   SessionSignals *known;
 
@@ -204,7 +204,7 @@ drain (CfHooks *self, const char *session_name)
 static const guint retry_delays_ms[] = { 100, 200, 300, 400 };
 
 typedef struct {
-  CfHooks *self;
+  CfHookRouter *self;
   char *session;
   guint attempt;
   CfTranscriptEntry newest;    /* the newest assistant line of all the attempts */
@@ -240,7 +240,7 @@ static gboolean
 on_retry (gpointer user_data)
 {
   ReadCall *call = user_data;
-  CfHooks *self = call->self;
+  CfHookRouter *self = call->self;
   SessionSignals *known = g_hash_table_lookup (self->sessions, call->session);
 
   if (known == NULL || known->path == NULL || self->cancellable == NULL ||
@@ -257,7 +257,7 @@ static void
 on_transcript_read (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   ReadCall *call = user_data;
-  CfHooks *self = call->self;
+  CfHookRouter *self = call->self;
   ReadJob *job = g_task_get_task_data (G_TASK (result));
   SessionSignals *known = g_hash_table_lookup (self->sessions, call->session);
   g_autoptr(CfHookPayload) payload = NULL;
@@ -312,7 +312,7 @@ transcript_path_is_plausible (const char *path)
 /* Hooks of one session are routed in the order they came: while its
  * transcript is read, later ones wait behind the one being decided. */
 static void
-process (CfHooks *self, const char *session_name, CfHookPayload *payload)
+process (CfHookRouter *self, const char *session_name, CfHookPayload *payload)
 {
   SessionSignals *known;
 
@@ -363,17 +363,17 @@ process (CfHooks *self, const char *session_name, CfHookPayload *payload)
 
 /* Takes PAYLOAD. */
 static void
-deliver (CfHooks *self, const char *session_name, CfHookPayload *payload)
+deliver (CfHookRouter *self, const char *session_name, CfHookPayload *payload)
 {
   process (self, session_name, payload);
 }
 
 void
-cf_hooks_note_pane (CfHooks *self, const char *session_name, const CfPaneVerdict *verdict)
+cf_hook_router_note_pane (CfHookRouter *self, const char *session_name, const CfPaneVerdict *verdict)
 {
   SessionSignals *known;
 
-  g_return_if_fail (CF_IS_HOOKS (self) && session_name != NULL && verdict != NULL);
+  g_return_if_fail (CF_IS_HOOK_ROUTER (self) && session_name != NULL && verdict != NULL);
   if (cf_state_lookup_session (self->state, session_name) == NULL)
     return;
   known = g_hash_table_lookup (self->sessions, session_name);
@@ -396,7 +396,7 @@ cf_hooks_note_pane (CfHooks *self, const char *session_name, const CfPaneVerdict
 /* A statusline report goes out even from a pane that is not ours: usage
  * is account-wide, and the report names its account home. */
 static void
-deliver_statusline (CfHooks *self, const char *session_name, CfStatusline *statusline)
+deliver_statusline (CfHookRouter *self, const char *session_name, CfStatusline *statusline)
 {
   if (session_name != NULL && cf_state_lookup_session (self->state, session_name) == NULL)
     session_name = NULL;
@@ -409,7 +409,7 @@ deliver_statusline (CfHooks *self, const char *session_name, CfStatusline *statu
 }
 
 typedef struct {
-  CfHooks *self;
+  CfHookRouter *self;
   char *pane;
   CfHookPayload *payload;      /* or: */
   CfStatusline *statusline;
@@ -454,7 +454,7 @@ on_pane_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
 /* The StatusLine report of `claude-failoverctl statusline`: from a pane,
  * or from outside tmux with the account home ("config_dir") alone. */
 static gboolean
-report_statusline (CfHooks *self, const char *pane, const char *payload_json, GError **error)
+report_statusline (CfHookRouter *self, const char *pane, const char *payload_json, GError **error)
 {
   g_autoptr(CfStatusline) statusline = NULL;
   g_autoptr(GError) local_error = NULL;
@@ -494,7 +494,7 @@ report_statusline (CfHooks *self, const char *pane, const char *payload_json, GE
 }
 
 gboolean
-cf_hooks_report (CfHooks *self, const char *event, const char *pane, const char *payload_json,
+cf_hook_router_report (CfHookRouter *self, const char *event, const char *pane, const char *payload_json,
                  GError **error)
 {
   g_autoptr(CfHookPayload) payload = NULL;
@@ -503,9 +503,9 @@ cf_hooks_report (CfHooks *self, const char *event, const char *pane, const char 
   Lookup *lookup;
 
   if (g_strcmp0 (event, CF_STATUSLINE_EVENT) == 0 &&
-      (pane[0] == '\0' || cf_hooks_pane_is_valid (pane)))
+      (pane[0] == '\0' || cf_hook_router_pane_is_valid (pane)))
     return report_statusline (self, pane, payload_json, error);
-  if (!cf_hooks_pane_is_valid (pane))
+  if (!cf_hook_router_pane_is_valid (pane))
     {
       g_autofree char *shown = cf_text_for_message (pane);
 
@@ -535,15 +535,15 @@ cf_hooks_report (CfHooks *self, const char *event, const char *pane, const char 
 }
 
 guint64
-cf_hooks_get_routed (CfHooks *self)
+cf_hook_router_get_routed (CfHookRouter *self)
 {
   return self->routed;
 }
 
 static void
-cf_hooks_dispose (GObject *object)
+cf_hook_router_dispose (GObject *object)
 {
-  CfHooks *self = CF_HOOKS (object);
+  CfHookRouter *self = CF_HOOK_ROUTER (object);
 
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
@@ -551,24 +551,24 @@ cf_hooks_dispose (GObject *object)
   g_clear_object (&self->state);
   g_clear_object (&self->tmux);
   g_hash_table_remove_all (self->sessions);
-  G_OBJECT_CLASS (cf_hooks_parent_class)->dispose (object);
+  G_OBJECT_CLASS (cf_hook_router_parent_class)->dispose (object);
 }
 
 static void
-cf_hooks_finalize (GObject *object)
+cf_hook_router_finalize (GObject *object)
 {
-  CfHooks *self = CF_HOOKS (object);
+  CfHookRouter *self = CF_HOOK_ROUTER (object);
 
   g_hash_table_unref (self->sessions);
   g_time_zone_unref (self->local_zone);
-  G_OBJECT_CLASS (cf_hooks_parent_class)->finalize (object);
+  G_OBJECT_CLASS (cf_hook_router_parent_class)->finalize (object);
 }
 
 static void
-cf_hooks_class_init (CfHooksClass *klass)
+cf_hook_router_class_init (CfHookRouterClass *klass)
 {
-  G_OBJECT_CLASS (klass)->dispose = cf_hooks_dispose;
-  G_OBJECT_CLASS (klass)->finalize = cf_hooks_finalize;
+  G_OBJECT_CLASS (klass)->dispose = cf_hook_router_dispose;
+  G_OBJECT_CLASS (klass)->finalize = cf_hook_router_finalize;
   signals[SIGNAL_HOOK] =
     g_signal_new ("hook", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_POINTER);
@@ -579,7 +579,7 @@ cf_hooks_class_init (CfHooksClass *klass)
 }
 
 static void
-cf_hooks_init (CfHooks *self)
+cf_hook_router_init (CfHookRouter *self)
 {
   self->cancellable = g_cancellable_new ();
   self->local_zone = g_time_zone_new_local ();
@@ -587,10 +587,10 @@ cf_hooks_init (CfHooks *self)
                                          (GDestroyNotify) session_signals_free);
 }
 
-CfHooks *
-cf_hooks_new (CfState *state, CfTmux *tmux)
+CfHookRouter *
+cf_hook_router_new (CfState *state, CfTmux *tmux)
 {
-  CfHooks *self = g_object_new (CF_TYPE_HOOKS, NULL);
+  CfHookRouter *self = g_object_new (CF_TYPE_HOOK_ROUTER, NULL);
 
   self->state = g_object_ref (state);
   self->tmux = g_object_ref (tmux);

@@ -178,7 +178,7 @@ cf_bus_new (CfState *state, CfTaskEvents *task_events, CfConfig *config)
 }
 
 void
-cf_bus_set_components (CfBus *self, CfInbox *inbox, CfHooks *hooks, CfWatcher *watcher)
+cf_bus_set_components (CfBus *self, CfInbox *inbox, CfHookRouter *hooks, CfWatcher *watcher)
 {
   g_set_object (&self->inbox, inbox);
   g_set_object (&self->hooks, hooks);
