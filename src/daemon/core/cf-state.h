@@ -49,6 +49,13 @@ typedef struct {
   char *pane_id;               /* tmux pane ("%12") while alive, "" otherwise; not persisted */
 } CfSession;
 
+/* A session's text fields set by cf_state_set_session_text (). */
+typedef enum {
+  CF_SESSION_TEXT_ACCOUNT,     /* CfSession.account: "session-changed" */
+  CF_SESSION_TEXT_RESUME_UUID, /* CfSession.resume_uuid: persisted, no "session-changed" */
+  CF_SESSION_TEXT_PANE,        /* CfSession.pane_id: neither persisted nor signalled */
+} CfSessionText;
+
 typedef struct {
   char *name;
   gint64 exhausted_until;      /* µs since epoch, 0 = available */
@@ -111,13 +118,6 @@ void cf_state_set_session_work (CfState *self, const char *name, const char *pro
  * with the work of the other (e.g. "working" without a task). */
 void cf_state_set_session_state_and_work (CfState *self, const char *name, CfSessionState state,
                                           const char *project, const char *task);
-/* The session's text fields that have no setter of their own. */
-typedef enum {
-  CF_SESSION_TEXT_ACCOUNT,     /* CfSession.account: "session-changed" */
-  CF_SESSION_TEXT_RESUME_UUID, /* CfSession.resume_uuid: persisted, no "session-changed" */
-  CF_SESSION_TEXT_PANE,        /* CfSession.pane_id: neither persisted nor signalled */
-} CfSessionText;
-
 void cf_state_set_session_text (CfState *self, const char *name, CfSessionText field,
                                 const char *value);
 void cf_state_mark_session_failed (CfState *self, const char *name, gint64 when);
