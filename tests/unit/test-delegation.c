@@ -233,7 +233,7 @@ listed_local (gpointer fixture, gconstpointer id)
   g_autoptr(GPtrArray) pending = cf_inbox_list_pending (f->inbox);
   const CfInboxTask *task = pending_task (pending, id);
 
-  return task != NULL && !cf_delegation_skip_task (task, f->delegation);
+  return task != NULL && !cf_task_filter_skip_task (CF_TASK_FILTER (f->delegation), task);
 }
 
 static char *

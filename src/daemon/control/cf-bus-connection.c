@@ -174,6 +174,7 @@ cf_bus_dispose (GObject *object)
   g_clear_object (&self->state);
   g_clear_pointer (&self->config, cf_config_unref);
   g_clear_pointer (&self->status, g_variant_unref);
+  g_clear_weak_pointer (&self->reloader);
   G_OBJECT_CLASS (cf_bus_parent_class)->dispose (object);
 }
 
@@ -196,10 +197,9 @@ cf_bus_init (CfBus *self)
 }
 
 void
-cf_bus_set_reload_func (CfBus *self, CfBusReloadFunc func, CfBusReloadFinishFunc finish,
-                        gpointer user_data)
+cf_bus_set_reloader (CfBus *self, CfReloader *reloader)
 {
-  self->reload_func = func;
-  self->reload_finish = finish;
-  self->reload_data = user_data;
+  g_return_if_fail (CF_IS_BUS (self));
+  g_return_if_fail (reloader == NULL || CF_IS_RELOADER (reloader));
+  g_set_weak_pointer (&self->reloader, reloader);
 }

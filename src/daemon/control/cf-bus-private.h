@@ -25,9 +25,7 @@ struct _CfBus {
   CfWatcher *watcher;
   CfSwitcher *switcher;
   CfQuota *quota;
-  CfBusReloadFunc reload_func;
-  CfBusReloadFinishFunc reload_finish;
-  gpointer reload_data;
+  CfReloader *reloader;
   sd_bus *bus;
   CfPolkit *polkit;
   sd_bus_slot *vtable_slot;

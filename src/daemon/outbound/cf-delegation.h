@@ -8,6 +8,7 @@
 #include "cf-delegate-client.h"
 #include "cf-inbox.h"
 #include "cf-state.h"
+#include "cf-task-filter.h"
 
 G_BEGIN_DECLS
 
@@ -20,8 +21,8 @@ G_BEGIN_DECLS
  * nothing is sent anywhere and every task runs locally.
  *
  * Who takes a task — the dispatcher or this component — without either
- * knowing the other: the daemon registers cf_delegation_skip_task with
- * cf_dispatcher_set_skip_func, and this component listens to the inbox's
+ * knowing the other: this component is the dispatcher's CfTaskFilter
+ * (cf_dispatcher_set_task_filter), and it listens to the inbox's
  * "tasks-available". Both decide from the same facts of the inbox listing
  * (CfInboxTask.provider, from cf_delegate_route when the file was parsed,
  * and local_only), so each pending task is offered to exactly one of them;
@@ -74,9 +75,8 @@ gboolean cf_delegation_is_enabled (CfDelegation *self);
 /* Starts a reaping pass now (or right after the one running). */
 void cf_delegation_reap_now (CfDelegation *self);
 
-/* The CfDispatcherSkipFunc (USER_DATA = the CfDelegation): TRUE for a task
- * this component takes or has. */
-gboolean cf_delegation_skip_task (const CfInboxTask *task, gpointer user_data);
+/* CfDelegation implements CfTaskFilter (cf-task-filter.h): skip_task is
+ * TRUE for a task this component takes or has. */
 
 typedef struct {
   guint active;                /* jobs with a marker, being followed */
