@@ -152,23 +152,12 @@ cf_bus_dispose (GObject *object)
   cf_bus_stop (self);
   if (self->state != NULL)
     {
-      g_clear_signal_handler (&self->changed_handler, self->state);
-      g_clear_signal_handler (&self->session_handler, self->state);
       g_clear_signal_handler (&self->dispatched_handler, self->state);
       g_clear_signal_handler (&self->finished_handler, self->state);
     }
   g_clear_object (&self->inbox);
   g_clear_object (&self->hooks);
-  if (self->watcher != NULL)
-    g_clear_signal_handler (&self->needs_input_handler, self->watcher);
   g_clear_object (&self->watcher);
-  if (self->quota != NULL)
-    g_clear_signal_handler (&self->failover_handlers[0], self->quota);
-  if (self->switcher != NULL)
-    {
-      g_clear_signal_handler (&self->failover_handlers[1], self->switcher);
-      g_clear_signal_handler (&self->failover_handlers[2], self->switcher);
-    }
   g_clear_object (&self->quota);
   g_clear_object (&self->switcher);
   g_clear_object (&self->state);
