@@ -715,7 +715,7 @@ test_status_and_metrics (Fixture *f, gconstpointer data)
   g_assert_true (g_str_has_suffix (json_object_get_string_member (job, "submitted_at"), "Z"));
   g_assert_true (json_object_get_null_member (job, "last_error"));
 
-  cf_delegation_render_metrics (metrics, f->delegation);
+  cf_delegation_render_metrics (f->delegation, metrics);
   g_assert_nonnull (strstr (metrics->str, "# TYPE claude_failover_delegation_jobs_active gauge\n"
                                           "claude_failover_delegation_jobs_active 1\n"));
   g_assert_nonnull (strstr (metrics->str,

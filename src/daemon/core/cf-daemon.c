@@ -455,8 +455,7 @@ cf_daemon_start (CfDaemon *self, GError **error)
   /* Remote-routed tasks are the delegation's: the dispatcher skips them. */
   self->delegation = cf_delegation_new (self->config, self->state, self->inbox);
   cf_dispatcher_set_task_filter (self->dispatcher, CF_TASK_FILTER (self->delegation));
-  cf_http_set_delegation (self->http, cf_delegation_build_status, cf_delegation_render_metrics,
-                          self->delegation);
+  cf_http_set_delegation (self->http, CF_STATUS_REPORTER (self->delegation));
   self->quota = cf_quota_new (self->config, self->state, self->tmux, self->hooks);
   self->usage_tracker = cf_usage_tracker_new (self->config, self->state, self->hooks, self->quota);
   self->switcher = cf_switcher_new (self->config, self->state, self->store, self->tmux,
@@ -651,7 +650,7 @@ cf_daemon_dispose (GObject *object)
     cf_dispatcher_set_task_filter (self->dispatcher, NULL);
   g_clear_object (&self->dispatcher);
   if (self->http != NULL)
-    cf_http_set_delegation (self->http, NULL, NULL, NULL);
+    cf_http_set_delegation (self->http, NULL);
   g_clear_object (&self->delegation);
   g_clear_object (&self->janitor);
   g_clear_object (&self->watcher);

@@ -6,10 +6,13 @@
 #include "cf-delegation-private.h"
 
 static void cf_delegation_task_filter_init (CfTaskFilterInterface *iface);
+static void cf_delegation_status_reporter_init (CfStatusReporterInterface *iface);
 
 G_DEFINE_FINAL_TYPE_WITH_CODE (CfDelegation, cf_delegation, G_TYPE_OBJECT,
                                G_IMPLEMENT_INTERFACE (CF_TYPE_TASK_FILTER,
-                                                      cf_delegation_task_filter_init))
+                                                      cf_delegation_task_filter_init)
+                               G_IMPLEMENT_INTERFACE (CF_TYPE_STATUS_REPORTER,
+                                                      cf_delegation_status_reporter_init))
 
 char *
 make_key (const char *project, const char *id)
@@ -82,6 +85,25 @@ static void
 cf_delegation_task_filter_init (CfTaskFilterInterface *iface)
 {
   iface->skip_task = skip_task;
+}
+
+static JsonNode *
+build_status (CfStatusReporter *reporter)
+{
+  return cf_delegation_build_status (CF_DELEGATION (reporter));
+}
+
+static void
+render_metrics (CfStatusReporter *reporter, GString *out)
+{
+  cf_delegation_render_metrics (CF_DELEGATION (reporter), out);
+}
+
+static void
+cf_delegation_status_reporter_init (CfStatusReporterInterface *iface)
+{
+  iface->build_status = build_status;
+  iface->render_metrics = render_metrics;
 }
 
 /* ---- configuration and life cycle ---------------------------------------------- */

@@ -8,6 +8,7 @@
 #include "cf-delegate-client.h"
 #include "cf-inbox.h"
 #include "cf-state.h"
+#include "cf-status-reporter.h"
 #include "cf-task-filter.h"
 
 G_BEGIN_DECLS
@@ -90,17 +91,18 @@ typedef struct {
 
 void cf_delegation_get_counts (CfDelegation *self, CfDelegationCounts *out);
 
-/* The body of GET /api/delegated/status (a CfHttpDelegationStatusFunc,
- * USER_DATA = the CfDelegation): a new JSON object
+/* The body of GET /api/delegated/status (its CfStatusReporter's
+ * build_status, cf-status-reporter.h): a new JSON object
  *   {"enabled", "url", "reap_interval_ms", "active", "submitting",
  *    "submitted", "completed", "failed", "fallbacks", "last_reap",
  *    "jobs": [{"project", "task", "job_id", "provider", "status",
  *              "submitted_at", "last_error"}]}
  * (times ISO 8601 UTC or null; "url" without user information; never the
  * key). */
-JsonNode *cf_delegation_build_status (gpointer user_data);
+JsonNode *cf_delegation_build_status (CfDelegation *self);
 
-/* Its Prometheus families for /metrics (a CfHttpDelegationMetricsFunc). */
-void cf_delegation_render_metrics (GString *out, gpointer user_data);
+/* Its Prometheus families for /metrics (its CfStatusReporter's
+ * render_metrics). */
+void cf_delegation_render_metrics (CfDelegation *self, GString *out);
 
 G_END_DECLS
