@@ -236,7 +236,7 @@ listed_local (gpointer fixture, gconstpointer id)
   g_autoptr(GPtrArray) pending = cf_inbox_list_pending (f->inbox);
   const CfInboxTask *task = pending_task (pending, id);
 
-  return task != NULL && !cf_delegation_skip_task (task, f->delegation);
+  return task != NULL && !cf_task_filter_skip_task (CF_TASK_FILTER (f->delegation), task);
 }
 
 static char *
@@ -720,7 +720,7 @@ test_status_and_metrics (Fixture *f, gconstpointer data)
   g_assert_true (g_str_has_suffix (json_object_get_string_member (job, "submitted_at"), "Z"));
   g_assert_true (json_object_get_null_member (job, "last_error"));
 
-  cf_delegation_render_metrics (metrics, f->delegation);
+  cf_delegation_render_metrics (f->delegation, metrics);
   g_assert_nonnull (strstr (metrics->str, "# TYPE claude_failover_delegation_jobs_active gauge\n"
                                           "claude_failover_delegation_jobs_active 1\n"));
   g_assert_nonnull (strstr (metrics->str,

@@ -260,14 +260,39 @@ parse (const char *text)
   return node;
 }
 
-static JsonNode *
-delegation_report (gpointer user_data)
+/* A stand-in for the delegation component: a CfStatusReporter that counts
+ * the status requests. */
+#define FAKE_TYPE_REPORTER (fake_reporter_get_type ())
+G_DECLARE_FINAL_TYPE (FakeReporter, fake_reporter, FAKE, REPORTER, GObject)
+
+struct _FakeReporter {
+  GObject parent_instance;
+  guint calls;
+};
+
+static void fake_reporter_iface_init (CfStatusReporterInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (FakeReporter, fake_reporter, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (CF_TYPE_STATUS_REPORTER,
+                                                      fake_reporter_iface_init))
+
+static void
+fake_reporter_class_init (FakeReporterClass *klass)
 {
-  guint *calls = user_data;
+}
+
+static void
+fake_reporter_init (FakeReporter *self)
+{
+}
+
+static JsonNode *
+delegation_report (CfStatusReporter *reporter)
+{
   JsonBuilder *builder = json_builder_new ();
   JsonNode *node;
 
-  (*calls)++;
+  FAKE_REPORTER (reporter)->calls++;
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "active");
   json_builder_add_int_value (builder, 2);
@@ -278,7 +303,7 @@ delegation_report (gpointer user_data)
 }
 
 static void
-delegation_metrics (GString *out, gpointer user_data)
+delegation_metrics (CfStatusReporter *reporter, GString *out)
 {
   g_string_append (out, "# HELP claude_failover_delegated_jobs Jobs at the remote API.\n"
                         "# TYPE claude_failover_delegated_jobs gauge\n"
@@ -286,30 +311,37 @@ delegation_metrics (GString *out, gpointer user_data)
 }
 
 static void
+fake_reporter_iface_init (CfStatusReporterInterface *iface)
+{
+  iface->build_status = delegation_report;
+  iface->render_metrics = delegation_metrics;
+}
+
+static void
 test_delegation_hook (Fixture *f, gconstpointer data)
 {
   g_autoptr(JsonNode) node = NULL;
-  guint calls = 0;
+  g_autoptr(FakeReporter) reporter = g_object_new (FAKE_TYPE_REPORTER, NULL);
 
   /* The key variable unset: delegation is off, whatever is registered. */
-  cf_http_set_delegation (f->http, delegation_report, delegation_metrics, &calls);
+  cf_http_set_delegation (f->http, CF_STATUS_REPORTER (reporter));
   fetch (f, "GET", "/api/delegated/status");
   g_assert_cmpuint (f->status, ==, 404);
-  g_assert_cmpuint (calls, ==, 0);
+  g_assert_cmpuint (reporter->calls, ==, 0);
 
   /* On, but nothing reports. */
   g_setenv ("CF_TEST_HTTP_DELEGATION_KEY", "secret-key", TRUE);
-  cf_http_set_delegation (f->http, NULL, NULL, NULL);
+  cf_http_set_delegation (f->http, NULL);
   fetch (f, "GET", "/api/delegated/status");
   g_assert_cmpuint (f->status, ==, 503);
   g_assert_null (strstr (f->body, "secret-key"));
 
   /* On, with the component's report and metrics. */
-  cf_http_set_delegation (f->http, delegation_report, delegation_metrics, &calls);
+  cf_http_set_delegation (f->http, CF_STATUS_REPORTER (reporter));
   fetch (f, "GET", "/api/delegated/status");
   g_assert_cmpuint (f->status, ==, 200);
   g_assert_cmpstr (f->content_type, ==, "application/json");
-  g_assert_cmpuint (calls, ==, 1);
+  g_assert_cmpuint (reporter->calls, ==, 1);
   node = parse (f->body);
   g_assert_cmpint (json_object_get_int_member (json_node_get_object (node), "active"), ==, 2);
   fetch (f, "GET", "/metrics");

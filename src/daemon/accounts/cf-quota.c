@@ -26,12 +26,10 @@ struct _CfQuota {
    * reset) is history, not evidence against the account it now runs on. */
   GHashTable *history;
   GHashTable *history_logged;  /* sessions whose history line was logged */
-  gulong session_handler;
   guint timer_id;
   guint outstanding;           /* captures of the poll in progress */
   gint64 cooldown_logged_for;  /* LastSwap time whose cooldown was logged */
   guint64 detections;
-  gulong hook_handler;
 };
 
 enum {
@@ -718,9 +716,9 @@ cf_quota_start (CfQuota *self)
   if (self->cancellable != NULL)
     return;
   self->cancellable = g_cancellable_new ();
-  self->hook_handler = g_signal_connect (self->hooks, "hook", G_CALLBACK (on_hook), self);
-  self->session_handler = g_signal_connect (self->state, "session-changed",
-                                            G_CALLBACK (on_session_changed), self);
+  g_signal_connect_object (self->hooks, "hook", G_CALLBACK (on_hook), self, 0);
+  g_signal_connect_object (self->state, "session-changed", G_CALLBACK (on_session_changed), self,
+                           0);
   arm_timer (self);
 }
 
@@ -731,8 +729,8 @@ cf_quota_stop (CfQuota *self)
     return;
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
-  g_clear_signal_handler (&self->hook_handler, self->hooks);
-  g_clear_signal_handler (&self->session_handler, self->state);
+  g_signal_handlers_disconnect_by_data (self->hooks, self);
+  g_signal_handlers_disconnect_by_data (self->state, self);
   g_clear_handle_id (&self->timer_id, g_source_remove);
 }
 

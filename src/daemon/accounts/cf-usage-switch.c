@@ -245,12 +245,6 @@ cf_usage_switch_dispose (GObject *object)
   CfUsageSwitch *self = CF_USAGE_SWITCH (object);
 
   cf_usage_switch_stop (self);
-  if (self->state != NULL)
-    g_signal_handlers_disconnect_by_data (self->state, self);
-  if (self->switcher != NULL)
-    g_signal_handlers_disconnect_by_data (self->switcher, self);
-  if (self->hooks != NULL)
-    g_signal_handlers_disconnect_by_data (self->hooks, self);
   g_clear_object (&self->hooks);
   g_clear_object (&self->state);
   g_clear_object (&self->switcher);
@@ -277,12 +271,12 @@ cf_usage_switch_new (CfConfig *config, CfState *state, CfSwitcher *switcher, CfH
   self->config = cf_config_ref (config);
   self->state = g_object_ref (state);
   self->switcher = g_object_ref (switcher);
-  g_signal_connect (state, "changed", G_CALLBACK (on_state_changed), self);
-  g_signal_connect (switcher, "swap-started", G_CALLBACK (on_swap_started), self);
+  g_signal_connect_object (state, "changed", G_CALLBACK (on_state_changed), self, 0);
+  g_signal_connect_object (switcher, "swap-started", G_CALLBACK (on_swap_started), self, 0);
   if (hooks != NULL)
     {
       self->hooks = g_object_ref (hooks);
-      g_signal_connect (hooks, "hook", G_CALLBACK (on_hook), self);
+      g_signal_connect_object (hooks, "hook", G_CALLBACK (on_hook), self, 0);
     }
   queue_evaluation (self);
   return self;

@@ -190,12 +190,6 @@ cf_usage_tracker_dispose (GObject *object)
 {
   CfUsageTracker *self = CF_USAGE_TRACKER (object);
 
-  if (self->hooks != NULL)
-    g_signal_handlers_disconnect_by_data (self->hooks, self);
-  if (self->quota != NULL)
-    g_signal_handlers_disconnect_by_data (self->quota, self);
-  if (self->state != NULL)
-    g_signal_handlers_disconnect_by_data (self->state, self);
   g_clear_handle_id (&self->expiry_id, g_source_remove);
   g_clear_object (&self->hooks);
   g_clear_object (&self->quota);
@@ -225,14 +219,14 @@ cf_usage_tracker_new (CfConfig *config, CfState *state, CfHookRouter *hooks, CfQ
   self->config = cf_config_ref (config);
   self->state = g_object_ref (state);
   self->hooks = g_object_ref (hooks);
-  g_signal_connect (hooks, "statusline", G_CALLBACK (on_statusline), self);
-  g_signal_connect (state, "changed", G_CALLBACK (on_state_changed), self);
+  g_signal_connect_object (hooks, "statusline", G_CALLBACK (on_statusline), self, 0);
+  g_signal_connect_object (state, "changed", G_CALLBACK (on_state_changed), self, 0);
   on_state_changed (state, CF_STATE_CHANGE_USAGE, self);
   if (quota != NULL)
     {
       self->quota = g_object_ref (quota);
-      g_signal_connect (quota, "exhausted", G_CALLBACK (on_exhausted), self);
-      g_signal_connect (quota, "usage-warning", G_CALLBACK (on_usage_warning), self);
+      g_signal_connect_object (quota, "exhausted", G_CALLBACK (on_exhausted), self, 0);
+      g_signal_connect_object (quota, "usage-warning", G_CALLBACK (on_usage_warning), self, 0);
     }
   return self;
 }

@@ -150,34 +150,16 @@ cf_bus_dispose (GObject *object)
   CfBus *self = CF_BUS (object);
 
   cf_bus_stop (self);
-  if (self->state != NULL)
-    {
-      g_clear_signal_handler (&self->changed_handler, self->state);
-      g_clear_signal_handler (&self->session_handler, self->state);
-    }
-  if (self->task_events != NULL)
-    {
-      g_clear_signal_handler (&self->dispatched_handler, self->task_events);
-      g_clear_signal_handler (&self->finished_handler, self->task_events);
-    }
   g_clear_object (&self->inbox);
   g_clear_object (&self->hooks);
-  if (self->watcher != NULL)
-    g_clear_signal_handler (&self->needs_input_handler, self->watcher);
   g_clear_object (&self->watcher);
-  if (self->quota != NULL)
-    g_clear_signal_handler (&self->failover_handlers[0], self->quota);
-  if (self->switcher != NULL)
-    {
-      g_clear_signal_handler (&self->failover_handlers[1], self->switcher);
-      g_clear_signal_handler (&self->failover_handlers[2], self->switcher);
-    }
   g_clear_object (&self->quota);
   g_clear_object (&self->switcher);
   g_clear_object (&self->state);
   g_clear_object (&self->task_events);
   g_clear_pointer (&self->config, cf_config_unref);
   g_clear_pointer (&self->status, g_variant_unref);
+  g_clear_weak_pointer (&self->reloader);
   G_OBJECT_CLASS (cf_bus_parent_class)->dispose (object);
 }
 
@@ -200,10 +182,9 @@ cf_bus_init (CfBus *self)
 }
 
 void
-cf_bus_set_reload_func (CfBus *self, CfBusReloadFunc func, CfBusReloadFinishFunc finish,
-                        gpointer user_data)
+cf_bus_set_reloader (CfBus *self, CfReloader *reloader)
 {
-  self->reload_func = func;
-  self->reload_finish = finish;
-  self->reload_data = user_data;
+  g_return_if_fail (CF_IS_BUS (self));
+  g_return_if_fail (reloader == NULL || CF_IS_RELOADER (reloader));
+  g_set_weak_pointer (&self->reloader, reloader);
 }

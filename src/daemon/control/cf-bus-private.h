@@ -26,9 +26,7 @@ struct _CfBus {
   CfWatcher *watcher;
   CfSwitcher *switcher;
   CfQuota *quota;
-  CfBusReloadFunc reload_func;
-  CfBusReloadFinishFunc reload_finish;
-  gpointer reload_data;
+  CfReloader *reloader;
   sd_bus *bus;
   CfPolkit *polkit;
   sd_bus_slot *vtable_slot;
@@ -40,12 +38,6 @@ struct _CfBus {
   gint64 status_until;         /* and no longer true from then (cf_status_valid_until) */
   guint pending_changes;       /* CfStateChange flags not yet announced */
   guint flush_id;
-  gulong changed_handler;
-  gulong session_handler;
-  gulong dispatched_handler;
-  gulong finished_handler;
-  gulong failover_handlers[4];
-  gulong needs_input_handler;  /* the watcher's "needs-input" */
 };
 
 /* cf-bus.c: exported on CF_OBJECT_PATH by cf_bus_start. */

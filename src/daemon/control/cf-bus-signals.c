@@ -167,13 +167,11 @@ cf_bus_new (CfState *state, CfTaskEvents *task_events, CfConfig *config)
   self->state = g_object_ref (state);
   self->task_events = g_object_ref (task_events);
   self->config = cf_config_ref (config);
-  self->changed_handler = g_signal_connect (state, "changed", G_CALLBACK (on_state_changed), self);
-  self->session_handler = g_signal_connect (state, "session-changed",
-                                            G_CALLBACK (on_session_changed), self);
-  self->dispatched_handler = g_signal_connect (task_events, "task-dispatched",
-                                               G_CALLBACK (on_task_dispatched), self);
-  self->finished_handler = g_signal_connect (task_events, "task-finished",
-                                             G_CALLBACK (on_task_finished), self);
+  g_signal_connect_object (state, "changed", G_CALLBACK (on_state_changed), self, 0);
+  g_signal_connect_object (state, "session-changed", G_CALLBACK (on_session_changed), self, 0);
+  g_signal_connect_object (task_events, "task-dispatched", G_CALLBACK (on_task_dispatched), self,
+                           0);
+  g_signal_connect_object (task_events, "task-finished", G_CALLBACK (on_task_finished), self, 0);
   return self;
 }
 
@@ -182,12 +180,12 @@ cf_bus_set_components (CfBus *self, CfInbox *inbox, CfHookRouter *hooks, CfWatch
 {
   g_set_object (&self->inbox, inbox);
   g_set_object (&self->hooks, hooks);
+  /* A watcher replaced is not followed any more. */
   if (self->watcher != NULL)
-    g_clear_signal_handler (&self->needs_input_handler, self->watcher);
+    g_signal_handlers_disconnect_by_data (self->watcher, self);
   g_set_object (&self->watcher, watcher);
   if (watcher != NULL)
-    self->needs_input_handler = g_signal_connect (watcher, "needs-input",
-                                                  G_CALLBACK (on_needs_input), self);
+    g_signal_connect_object (watcher, "needs-input", G_CALLBACK (on_needs_input), self, 0);
 }
 
 void
@@ -196,10 +194,7 @@ cf_bus_set_failover (CfBus *self, CfSwitcher *switcher, CfQuota *quota)
   g_return_if_fail (self->switcher == NULL && self->quota == NULL);
   self->switcher = g_object_ref (switcher);
   self->quota = g_object_ref (quota);
-  self->failover_handlers[0] = g_signal_connect (quota, "exhausted",
-                                                 G_CALLBACK (on_quota_exhausted), self);
-  self->failover_handlers[1] = g_signal_connect (switcher, "swap-started",
-                                                 G_CALLBACK (on_swap_started), self);
-  self->failover_handlers[2] = g_signal_connect (switcher, "swap-finished",
-                                                 G_CALLBACK (on_swap_finished), self);
+  g_signal_connect_object (quota, "exhausted", G_CALLBACK (on_quota_exhausted), self, 0);
+  g_signal_connect_object (switcher, "swap-started", G_CALLBACK (on_swap_started), self, 0);
+  g_signal_connect_object (switcher, "swap-finished", G_CALLBACK (on_swap_finished), self, 0);
 }

@@ -464,7 +464,8 @@ on_reloaded (GObject *source, GAsyncResult *result, gpointer user_data)
   Pending *p = user_data;
   g_autoptr(GError) local_error = NULL;
 
-  if (p->self->reload_finish (p->self->reload_data, result, &local_error))
+  /* SOURCE is the reloader itself: the running reload holds it. */
+  if (cf_reloader_reload_finish (CF_RELOADER (source), result, &local_error))
     (void) sd_bus_reply_method_return (p->message, "");
   else
     {
@@ -479,7 +480,13 @@ on_reloaded (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 reload_authorized (Pending *p)
 {
-  p->self->reload_func (p->self->reload_data, on_reloaded, p);
+  if (p->self->reloader == NULL)
+    {
+      reply_error (p->message, SD_BUS_ERROR_NOT_SUPPORTED, _("Reload is not available"));
+      pending_free (p);
+      return;
+    }
+  cf_reloader_reload_async (p->self->reloader, on_reloaded, p);
 }
 
 static int
@@ -487,7 +494,7 @@ method_reload (sd_bus_message *message, void *userdata, sd_bus_error *error)
 {
   CfBus *self = userdata;
 
-  if (self->reload_func == NULL)
+  if (self->reloader == NULL)
     return sd_bus_error_set (error, SD_BUS_ERROR_NOT_SUPPORTED, _("Reload is not available"));
   return authorize_then (pending_new (self, message, NULL, NULL), CF_POLKIT_CONTROL,
                          reload_authorized);

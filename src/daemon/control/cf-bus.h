@@ -9,6 +9,7 @@
 #include "cf-hook-router.h"
 #include "cf-inbox.h"
 #include "cf-quota.h"
+#include "cf-reloader.h"
 #include "cf-switcher.h"
 #include "cf-state.h"
 #include "cf-task-events.h"
@@ -33,14 +34,10 @@ void cf_bus_set_components (CfBus *self, CfInbox *inbox, CfHookRouter *hooks, Cf
 void cf_bus_set_failover (CfBus *self, CfSwitcher *switcher, CfQuota *quota);
 
 /* What Reload() runs once the caller is authorised, the same as SIGHUP: an
- * asynchronous reload (the file is read off the main loop); FINISH gives
- * FALSE with ERROR when the new configuration is refused. */
-typedef void (*CfBusReloadFunc) (gpointer user_data, GAsyncReadyCallback callback,
-                                 gpointer callback_data);
-typedef gboolean (*CfBusReloadFinishFunc) (gpointer user_data, GAsyncResult *result,
-                                           GError **error);
-void cf_bus_set_reload_func (CfBus *self, CfBusReloadFunc func, CfBusReloadFinishFunc finish,
-                             gpointer user_data);
+ * asynchronous reload (cf-reloader.h); its finish gives FALSE with ERROR
+ * when the new configuration is refused. The bus keeps a weak pointer
+ * (RELOADER owns the bus); without one, Reload() is not supported. */
+void cf_bus_set_reloader (CfBus *self, CfReloader *reloader);
 
 /* Connects to the system bus (DBUS_SYSTEM_BUS_ADDRESS honoured), attaches to
  * EVENT, exports the object and requests the name asynchronously.

@@ -14,8 +14,6 @@ struct _CfHealth {
   guint finished_tasks_stuck;
   guint notified;              /* reasons already announced by "degraded" */
   guint grace_id;
-  gulong changed_handler;
-  gulong write_error_handler;
 };
 
 enum {
@@ -164,11 +162,7 @@ cf_health_dispose (GObject *object)
   CfHealth *self = CF_HEALTH (object);
 
   g_clear_handle_id (&self->grace_id, g_source_remove);
-  if (self->state != NULL)
-    g_clear_signal_handler (&self->changed_handler, self->state);
   g_clear_object (&self->state);
-  if (self->store != NULL)
-    g_clear_signal_handler (&self->write_error_handler, self->store);
   g_clear_object (&self->store);
   G_OBJECT_CLASS (cf_health_parent_class)->dispose (object);
 }
@@ -195,12 +189,12 @@ cf_health_new (CfState *state, CfStateStore *store, guint grace_ms)
 
   self->state = g_object_ref (state);
   self->grace_ms = grace_ms;
-  self->changed_handler = g_signal_connect (state, "changed", G_CALLBACK (on_state_changed), self);
+  g_signal_connect_object (state, "changed", G_CALLBACK (on_state_changed), self, 0);
   if (store != NULL)
     {
       self->store = g_object_ref (store);
-      self->write_error_handler = g_signal_connect_swapped (store, "write-error-changed",
-                                                            G_CALLBACK (reevaluate), self);
+      g_signal_connect_object (store, "write-error-changed", G_CALLBACK (reevaluate), self,
+                               G_CONNECT_SWAPPED);
     }
   /* Not connected, no name yet: if that lasts, it is worth a message. */
   reevaluate (self);

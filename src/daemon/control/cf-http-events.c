@@ -13,14 +13,13 @@
 typedef struct _Client Client;
 
 struct _CfHttpEvents {
+  GObject parent_instance;
+
   CfHttpEventsOptions options;
   CfState *state;
   CfTaskEvents *task_events;
   CfSwitcher *switcher;
   CfQuota *quota;
-  gulong state_handler;
-  gulong task_handlers[2];
-  gulong failover_handlers[3];
   GPtrArray *clients;          /* Client*, open ones */
   guint heartbeat_id;
   guint64 n_dropped;
@@ -38,6 +37,8 @@ struct _Client {
   char *peer;                  /* for logs */
   guint8 read_buffer[512];
 };
+
+G_DEFINE_FINAL_TYPE (CfHttpEvents, cf_http_events, G_TYPE_OBJECT)
 
 static Client *
 client_ref (Client *client)
@@ -403,9 +404,10 @@ cf_http_events_options_init (CfHttpEventsOptions *options)
 }
 
 CfHttpEvents *
-cf_http_events_new (CfState *state, CfTaskEvents *task_events, const CfHttpEventsOptions *options)
+cf_http_events_new (CfState *state, CfTaskEvents *task_events,
+                    const CfHttpEventsOptions *options)
 {
-  CfHttpEvents *self = g_new0 (CfHttpEvents, 1);
+  CfHttpEvents *self = g_object_new (CF_TYPE_HTTP_EVENTS, NULL);
 
   if (options != NULL)
     self->options = *options;
@@ -414,13 +416,10 @@ cf_http_events_new (CfState *state, CfTaskEvents *task_events, const CfHttpEvent
   self->options.heartbeat_ms = MAX (self->options.heartbeat_ms, 1);
   self->state = g_object_ref (state);
   self->task_events = g_object_ref (task_events);
-  self->clients = g_ptr_array_new_with_free_func ((GDestroyNotify) client_unref);
-  self->state_handler = g_signal_connect (state, "session-changed",
-                                          G_CALLBACK (on_session_changed), self);
-  self->task_handlers[0] = g_signal_connect (task_events, "task-dispatched",
-                                             G_CALLBACK (on_task_dispatched), self);
-  self->task_handlers[1] = g_signal_connect (task_events, "task-finished",
-                                             G_CALLBACK (on_task_finished), self);
+  g_signal_connect_object (state, "session-changed", G_CALLBACK (on_session_changed), self, 0);
+  g_signal_connect_object (task_events, "task-dispatched", G_CALLBACK (on_task_dispatched), self,
+                           0);
+  g_signal_connect_object (task_events, "task-finished", G_CALLBACK (on_task_finished), self, 0);
   self->heartbeat_id = g_timeout_add (self->options.heartbeat_ms, on_heartbeat, self);
   return self;
 }
@@ -432,12 +431,9 @@ cf_http_events_follow_failover (CfHttpEvents *self, CfSwitcher *switcher, CfQuot
 
   self->switcher = g_object_ref (switcher);
   self->quota = g_object_ref (quota);
-  self->failover_handlers[0] = g_signal_connect (quota, "exhausted",
-                                                 G_CALLBACK (on_quota_exhausted), self);
-  self->failover_handlers[1] = g_signal_connect (switcher, "swap-started",
-                                                 G_CALLBACK (on_swap_started), self);
-  self->failover_handlers[2] = g_signal_connect (switcher, "swap-finished",
-                                                 G_CALLBACK (on_swap_finished), self);
+  g_signal_connect_object (quota, "exhausted", G_CALLBACK (on_quota_exhausted), self, 0);
+  g_signal_connect_object (switcher, "swap-started", G_CALLBACK (on_swap_started), self, 0);
+  g_signal_connect_object (switcher, "swap-finished", G_CALLBACK (on_swap_finished), self, 0);
 }
 
 guint
@@ -457,23 +453,44 @@ cf_http_events_free (CfHttpEvents *self)
 {
   if (self == NULL)
     return;
+  g_return_if_fail (CF_IS_HTTP_EVENTS (self));
+  g_object_run_dispose (G_OBJECT (self));
+  g_object_unref (self);
+}
+
+static void
+cf_http_events_dispose (GObject *object)
+{
+  CfHttpEvents *self = CF_HTTP_EVENTS (object);
+
   g_clear_handle_id (&self->heartbeat_id, g_source_remove);
-  g_clear_signal_handler (&self->state_handler, self->state);
-  for (guint i = 0; i < G_N_ELEMENTS (self->task_handlers); i++)
-    g_clear_signal_handler (&self->task_handlers[i], self->task_events);
-  if (self->quota != NULL)
-    g_clear_signal_handler (&self->failover_handlers[0], self->quota);
-  if (self->switcher != NULL)
-    {
-      g_clear_signal_handler (&self->failover_handlers[1], self->switcher);
-      g_clear_signal_handler (&self->failover_handlers[2], self->switcher);
-    }
   while (self->clients->len > 0)
     client_close (g_ptr_array_index (self->clients, self->clients->len - 1), NULL);
-  g_ptr_array_unref (self->clients);
   g_clear_object (&self->switcher);
   g_clear_object (&self->quota);
   g_clear_object (&self->state);
   g_clear_object (&self->task_events);
-  g_free (self);
+  G_OBJECT_CLASS (cf_http_events_parent_class)->dispose (object);
+}
+
+static void
+cf_http_events_finalize (GObject *object)
+{
+  CfHttpEvents *self = CF_HTTP_EVENTS (object);
+
+  g_ptr_array_unref (self->clients);
+  G_OBJECT_CLASS (cf_http_events_parent_class)->finalize (object);
+}
+
+static void
+cf_http_events_class_init (CfHttpEventsClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = cf_http_events_dispose;
+  G_OBJECT_CLASS (klass)->finalize = cf_http_events_finalize;
+}
+
+static void
+cf_http_events_init (CfHttpEvents *self)
+{
+  self->clients = g_ptr_array_new_with_free_func ((GDestroyNotify) client_unref);
 }

@@ -26,7 +26,8 @@ G_BEGIN_DECLS
  * or gone without closing) is disconnected and logged, never buffered
  * without bound. A client that closes its side is forgotten at once. */
 
-typedef struct _CfHttpEvents CfHttpEvents;
+#define CF_TYPE_HTTP_EVENTS (cf_http_events_get_type ())
+G_DECLARE_FINAL_TYPE (CfHttpEvents, cf_http_events, CF, HTTP_EVENTS, GObject)
 
 typedef struct {
   guint max_clients;           /* 8 */
@@ -41,6 +42,7 @@ void cf_http_events_options_init (CfHttpEventsOptions *options);
 /* OPTIONS NULL = cf_http_events_options_init (). */
 CfHttpEvents *cf_http_events_new (CfState *state, CfTaskEvents *task_events,
                                   const CfHttpEventsOptions *options);
+/* Closes every client, then drops the reference. */
 void cf_http_events_free (CfHttpEvents *self);
 
 void cf_http_events_follow_failover (CfHttpEvents *self, CfSwitcher *switcher, CfQuota *quota);
@@ -54,7 +56,5 @@ void cf_http_events_serve (CfHttpEvents *self, SoupServerMessage *msg);
 guint cf_http_events_get_n_clients (CfHttpEvents *self);
 /* Clients disconnected for being too slow, since start. */
 guint64 cf_http_events_get_n_dropped (CfHttpEvents *self);
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (CfHttpEvents, cf_http_events_free)
 
 G_END_DECLS

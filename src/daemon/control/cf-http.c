@@ -42,9 +42,7 @@ struct _CfHttp {
   CfHttpEvents *events;        /* GET /events */
   CfInbox *inbox;              /* GET /api/queue */
 
-  CfHttpDelegationStatusFunc delegation_status;
-  CfHttpDelegationMetricsFunc delegation_metrics;
-  gpointer delegation_data;
+  CfStatusReporter *delegation;
 };
 
 G_DEFINE_FINAL_TYPE (CfHttp, cf_http, G_TYPE_OBJECT)
@@ -158,8 +156,8 @@ endpoint_delegated_status (CfHttp *self, SoupServerMessage *msg)
       respond_error (msg, SOUP_STATUS_NOT_FOUND, "delegation is off");
       return;
     }
-  if (self->delegation_status == NULL ||
-      (node = self->delegation_status (self->delegation_data)) == NULL)
+  if (self->delegation == NULL ||
+      (node = cf_status_reporter_build_status (self->delegation)) == NULL)
     {
       respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
                      "delegation is on but its component does not report");
@@ -228,8 +226,8 @@ endpoint_metrics (CfHttp *self, SoupServerMessage *msg)
                           "claude_failover_http_connections_refused_total %" G_GUINT64_FORMAT "\n",
                           cf_http_listener_get_n_connections (self->listener),
                           cf_http_listener_get_n_refused (self->listener));
-  if (self->delegation_metrics != NULL)
-    self->delegation_metrics (out, self->delegation_data);
+  if (self->delegation != NULL)
+    cf_status_reporter_render_metrics (self->delegation, out);
   respond (msg, SOUP_STATUS_OK, "text/plain; version=0.0.4; charset=utf-8",
            g_string_free (out, FALSE));
 }
@@ -633,14 +631,12 @@ cf_http_set_config (CfHttp *self, CfConfig *config)
 }
 
 void
-cf_http_set_delegation (CfHttp *self, CfHttpDelegationStatusFunc status,
-                        CfHttpDelegationMetricsFunc metrics, gpointer user_data)
+cf_http_set_delegation (CfHttp *self, CfStatusReporter *delegation)
 {
   g_return_if_fail (CF_IS_HTTP (self));
+  g_return_if_fail (delegation == NULL || CF_IS_STATUS_REPORTER (delegation));
 
-  self->delegation_status = status;
-  self->delegation_metrics = metrics;
-  self->delegation_data = user_data;
+  g_set_object (&self->delegation, delegation);
 }
 
 void
@@ -657,6 +653,7 @@ cf_http_dispose (GObject *object)
 
   cf_http_stop (self);
   g_clear_pointer (&self->events, cf_http_events_free);
+  g_clear_object (&self->delegation);
   g_clear_object (&self->inbox);
   g_clear_object (&self->health);
   g_clear_object (&self->state);

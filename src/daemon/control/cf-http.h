@@ -9,6 +9,7 @@
 #include "cf-inbox.h"
 #include "cf-quota.h"
 #include "cf-state.h"
+#include "cf-status-reporter.h"
 #include "cf-task-events.h"
 #include "cf-switcher.h"
 
@@ -55,14 +56,10 @@ void cf_http_set_config (CfHttp *self, CfConfig *config);
 /* The URLs served ("http://127.0.0.1:8377/"), NULL-terminated; empty when off. */
 GStrv cf_http_get_urls (CfHttp *self);
 
-/* The hook for the delegation component: STATUS builds the body of
- * /api/delegated/status (a new JSON node, called only while delegation is
- * on), METRICS appends its Prometheus families to /metrics (may be NULL).
- * Pass NULLs to unregister. */
-typedef JsonNode *(*CfHttpDelegationStatusFunc) (gpointer user_data);
-typedef void (*CfHttpDelegationMetricsFunc) (GString *out, gpointer user_data);
-void cf_http_set_delegation (CfHttp *self, CfHttpDelegationStatusFunc status,
-                             CfHttpDelegationMetricsFunc metrics, gpointer user_data);
+/* The delegation component, asked as a CfStatusReporter: its status is the
+ * body of /api/delegated/status (asked only while delegation is on), its
+ * metrics are appended to /metrics. Holds a reference; NULL unregisters. */
+void cf_http_set_delegation (CfHttp *self, CfStatusReporter *delegation);
 
 /* What the dashboard and /events need beyond the state: the queue and the
  * failover signals (QuotaExhausted, SwapStarted, SwapFinished). */

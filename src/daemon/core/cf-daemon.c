@@ -23,6 +23,7 @@
 #include "cf-lifecycle.h"
 #include "cf-alerts.h"
 #include "cf-quota.h"
+#include "cf-reloader.h"
 #include "cf-switcher.h"
 #include "cf-usage-switch.h"
 #include "cf-usage-tracker.h"
@@ -79,7 +80,10 @@ enum {
 };
 static guint signals[N_SIGNALS];
 
-G_DEFINE_FINAL_TYPE (CfDaemon, cf_daemon, G_TYPE_OBJECT)
+static void cf_daemon_reloader_init (CfReloaderInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (CfDaemon, cf_daemon, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (CF_TYPE_RELOADER, cf_daemon_reloader_init))
 
 static void
 update_status (CfDaemon *self)
@@ -381,15 +385,22 @@ on_resume_failed (CfDispatcher *dispatcher, const char *session, const char *pro
 }
 
 static void
-reload_from_bus (gpointer daemon, GAsyncReadyCallback callback, gpointer callback_data)
+reload_async (CfReloader *reloader, GAsyncReadyCallback callback, gpointer user_data)
 {
-  cf_daemon_reload_async (daemon, callback, callback_data);
+  cf_daemon_reload_async (CF_DAEMON (reloader), callback, user_data);
 }
 
 static gboolean
-reload_from_bus_finish (gpointer daemon, GAsyncResult *result, GError **error)
+reload_finish (CfReloader *reloader, GAsyncResult *result, GError **error)
 {
-  return cf_daemon_reload_finish (daemon, result, error);
+  return cf_daemon_reload_finish (CF_DAEMON (reloader), result, error);
+}
+
+static void
+cf_daemon_reloader_init (CfReloaderInterface *iface)
+{
+  iface->reload_async = reload_async;
+  iface->reload_finish = reload_finish;
 }
 
 gboolean
@@ -413,13 +424,13 @@ cf_daemon_start (CfDaemon *self, GError **error)
     g_printerr (_("claude-failoverd: state file %s was corrupt; moved to %s, starting clean\n"),
                 self->config->state_file, quarantined);
   sync_accounts (self);
-  g_signal_connect (self->state, "changed", G_CALLBACK (on_state_changed), self);
+  g_signal_connect_object (self->state, "changed", G_CALLBACK (on_state_changed), self, 0);
   self->cancellable = g_cancellable_new ();
   self->account_prep = cf_account_prep_new (self->config, cf_account_prep_default_ctl_program ());
   self->health = cf_health_new (self->state, self->store,
                                 test_override_ms ("CF_TEST_HEALTH_GRACE_MS", CF_HEALTH_GRACE_MS));
   self->notify = notify_new (self);
-  g_signal_connect (self->health, "degraded", G_CALLBACK (on_degraded), self);
+  g_signal_connect_object (self->health, "degraded", G_CALLBACK (on_degraded), self, 0);
   /* Before anything is spawned: the systemd sockets must not leak into tmux. */
   self->http = cf_http_new (self->config, self->state, self->task_events, self->health);
   if (!cf_http_start (self->http, error))
@@ -449,45 +460,46 @@ cf_daemon_start (CfDaemon *self, GError **error)
   cf_worktree_set_keep_policy (self->config->projects_keep_worktrees);
   /* Remote-routed tasks are the delegation's: the dispatcher skips them. */
   self->delegation = cf_delegation_new (self->config, self->state, self->task_events, self->inbox);
-  cf_dispatcher_set_skip_func (self->dispatcher, cf_delegation_skip_task, self->delegation);
-  cf_http_set_delegation (self->http, cf_delegation_build_status, cf_delegation_render_metrics,
-                          self->delegation);
+  cf_dispatcher_set_task_filter (self->dispatcher, CF_TASK_FILTER (self->delegation));
+  cf_http_set_delegation (self->http, CF_STATUS_REPORTER (self->delegation));
   self->quota = cf_quota_new (self->config, self->state, self->tmux, self->hooks);
   self->usage_tracker = cf_usage_tracker_new (self->config, self->state, self->hooks, self->quota);
   self->switcher = cf_switcher_new (self->config, self->state, self->store, self->tmux,
                                     self->watcher, self->dispatcher, self->quota);
   cf_notify_follow_switcher (self->notify, self->switcher);
-  g_signal_connect (self->dispatcher, "resume-failed", G_CALLBACK (on_resume_failed), self);
+  g_signal_connect_object (self->dispatcher, "resume-failed", G_CALLBACK (on_resume_failed), self,
+                           0);
   cf_dispatcher_set_account_prep (self->dispatcher, self->account_prep);
-  g_signal_connect_swapped (self->dispatcher, "prompt-ready", G_CALLBACK (cf_quota_note_history),
-                            self->quota);
-  g_signal_connect_swapped (self->dispatcher, "launch-limited",
-                            G_CALLBACK (cf_quota_note_launch_limit), self->quota);
+  g_signal_connect_object (self->dispatcher, "prompt-ready", G_CALLBACK (cf_quota_note_history),
+                           self->quota, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->dispatcher, "launch-limited",
+                           G_CALLBACK (cf_quota_note_launch_limit), self->quota, G_CONNECT_SWAPPED);
   cf_notify_follow_quota (self->notify, self->quota);
   cf_http_set_cockpit (self->http, self->inbox, self->switcher, self->quota);
   /* Refuses a broken account layout before anything runs; finishes or
    * rolls back a switch the last run left half done. */
   if (!cf_switcher_start (self->switcher, error))
     return FALSE;
-  g_signal_connect (self->quota, "exhausted", G_CALLBACK (on_quota_exhausted), self);
-  g_signal_connect (self->quota, "account-unusable", G_CALLBACK (on_account_unusable), self);
-  g_signal_connect (self->watcher, "needs-input", G_CALLBACK (on_needs_input), self);
-  g_signal_connect (self->watcher, "task-stuck", G_CALLBACK (on_task_stuck), self);
-  g_signal_connect (self->watcher, "task-unstuck", G_CALLBACK (on_task_unstuck), self);
+  g_signal_connect_object (self->quota, "exhausted", G_CALLBACK (on_quota_exhausted), self, 0);
+  g_signal_connect_object (self->quota, "account-unusable", G_CALLBACK (on_account_unusable), self,
+                           0);
+  g_signal_connect_object (self->watcher, "needs-input", G_CALLBACK (on_needs_input), self, 0);
+  g_signal_connect_object (self->watcher, "task-stuck", G_CALLBACK (on_task_stuck), self, 0);
+  g_signal_connect_object (self->watcher, "task-unstuck", G_CALLBACK (on_task_unstuck), self, 0);
   self->usage_switch = cf_usage_switch_new (self->config, self->state, self->switcher,
                                             self->hooks);
 
   self->bus = cf_bus_new (self->state, self->task_events, self->config);
   cf_bus_set_components (self->bus, self->inbox, self->hooks, self->watcher);
   cf_bus_set_failover (self->bus, self->switcher, self->quota);
-  cf_bus_set_reload_func (self->bus, reload_from_bus, reload_from_bus_finish, self);
-  g_signal_connect (self->bus, "name-acquired", G_CALLBACK (on_name_acquired), self);
-  g_signal_connect (self->bus, "name-lost", G_CALLBACK (on_name_lost), self);
+  cf_bus_set_reloader (self->bus, CF_RELOADER (self));
+  g_signal_connect_object (self->bus, "name-acquired", G_CALLBACK (on_name_acquired), self, 0);
+  g_signal_connect_object (self->bus, "name-lost", G_CALLBACK (on_name_lost), self, 0);
   if (!cf_bus_start (self->bus, self->event, error))
     return FALSE;
 
-  g_signal_connect (self->tmux, "connected", G_CALLBACK (on_tmux_connection), self);
-  g_signal_connect (self->tmux, "disconnected", G_CALLBACK (on_tmux_connection), self);
+  g_signal_connect_object (self->tmux, "connected", G_CALLBACK (on_tmux_connection), self, 0);
+  g_signal_connect_object (self->tmux, "disconnected", G_CALLBACK (on_tmux_connection), self, 0);
   self->lifecycle = cf_lifecycle_new (self->config, self->state, self->tmux);
   /* tmux first: commands issued while it connects wait for the connection. */
   cf_tmux_start (self->tmux);
@@ -641,10 +653,10 @@ cf_daemon_dispose (GObject *object)
   g_clear_object (&self->usage_tracker);
   g_clear_object (&self->quota);
   if (self->dispatcher != NULL)
-    cf_dispatcher_set_skip_func (self->dispatcher, NULL, NULL);
+    cf_dispatcher_set_task_filter (self->dispatcher, NULL);
   g_clear_object (&self->dispatcher);
   if (self->http != NULL)
-    cf_http_set_delegation (self->http, NULL, NULL, NULL);
+    cf_http_set_delegation (self->http, NULL);
   g_clear_object (&self->delegation);
   g_clear_object (&self->janitor);
   g_clear_object (&self->watcher);

@@ -361,8 +361,6 @@ cf_state_store_dispose (GObject *object)
 
   g_clear_handle_id (&self->debounce_id, g_source_remove);
   g_clear_handle_id (&self->periodic_id, g_source_remove);
-  if (self->state != NULL)
-    g_signal_handlers_disconnect_by_data (self->state, self);
   g_clear_object (&self->state);
   G_OBJECT_CLASS (cf_state_store_parent_class)->dispose (object);
 }
@@ -403,6 +401,6 @@ cf_state_store_new (CfState *state, const char *path)
 
   self->state = g_object_ref (state);
   self->path = g_strdup (path);
-  g_signal_connect (state, "content-changed", G_CALLBACK (on_content_changed), self);
+  g_signal_connect_object (state, "content-changed", G_CALLBACK (on_content_changed), self, 0);
   return self;
 }

@@ -77,7 +77,6 @@ struct _CfNotify {
   Channel channels[N_CHANNELS];
   GPtrArray *webhooks;         /* Channel*, one per notifications.webhooks item */
   GHashTable *recent;          /* "kind\x1ftitle\x1fbody" → Recent* */
-  gulong finished_handler;
   char *host;
   gboolean stopped;
 };

@@ -529,8 +529,6 @@ cf_notify_dispose (GObject *object)
 
   if (self->recent != NULL)
     cf_notify_stop (self);
-  if (self->task_events != NULL)
-    g_clear_signal_handler (&self->finished_handler, self->task_events);
   g_clear_object (&self->state);
   g_clear_object (&self->task_events);
   g_clear_object (&self->session);
@@ -608,7 +606,6 @@ cf_notify_new (CfConfig *config, CfState *state, CfTaskEvents *task_events,
   self->session = soup_session_new_with_options ("user-agent", "claude-failover/" PACKAGE_VERSION,
                                                  NULL);
   cf_notify_set_config (self, config);
-  self->finished_handler = g_signal_connect (task_events, "task-finished",
-                                             G_CALLBACK (on_task_finished), self);
+  g_signal_connect_object (task_events, "task-finished", G_CALLBACK (on_task_finished), self, 0);
   return self;
 }

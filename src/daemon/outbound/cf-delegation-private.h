@@ -42,8 +42,6 @@ struct _CfDelegation {
   CfDelegateClientOptions client_options;
   gboolean enabled;
   GCancellable *cancellable;   /* non-NULL while started */
-  gulong available_handler;
-  gulong state_handler;
 
   GHashTable *submitting;      /* key set: submissions in flight */
   GHashTable *local_only;      /* key set: given back this run */

@@ -41,9 +41,8 @@ compare_jobs (gconstpointer a, gconstpointer b)
 }
 
 JsonNode *
-cf_delegation_build_status (gpointer user_data)
+cf_delegation_build_status (CfDelegation *self)
 {
-  CfDelegation *self = user_data;
   g_autoptr(JsonBuilder) builder = json_builder_new ();
   g_autoptr(GPtrArray) jobs = g_ptr_array_new ();
   CfDelegationCounts counts;
@@ -114,9 +113,8 @@ family (GString *out, const char *name, const char *type, const char *help)
 }
 
 void
-cf_delegation_render_metrics (GString *out, gpointer user_data)
+cf_delegation_render_metrics (CfDelegation *self, GString *out)
 {
-  CfDelegation *self = user_data;
   CfDelegationCounts counts;
 
   g_return_if_fail (CF_IS_DELEGATION (self));

@@ -1,11 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /* Remote delegation (CfDelegation): which tasks this component takes
- * (cf_delegation_skip_task, shared with the dispatcher), its configuration
+ * (its CfTaskFilter, asked by the dispatcher), its configuration
  * and life cycle. Submitting is in cf-delegation-submit.c, reaping in
  * cf-delegation-reaper.c, the status and metrics in cf-delegation-report.c. */
 #include "cf-delegation-private.h"
 
-G_DEFINE_FINAL_TYPE (CfDelegation, cf_delegation, G_TYPE_OBJECT)
+static void cf_delegation_task_filter_init (CfTaskFilterInterface *iface);
+static void cf_delegation_status_reporter_init (CfStatusReporterInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (CfDelegation, cf_delegation, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (CF_TYPE_TASK_FILTER,
+                                                      cf_delegation_task_filter_init)
+                               G_IMPLEMENT_INTERFACE (CF_TYPE_STATUS_REPORTER,
+                                                      cf_delegation_status_reporter_init))
 
 char *
 make_key (const char *project, const char *id)
@@ -61,10 +68,10 @@ wants (CfDelegation *self, const CfInboxTask *task, const char *key)
          !g_hash_table_contains (self->local_only, key);
 }
 
-gboolean
-cf_delegation_skip_task (const CfInboxTask *task, gpointer user_data)
+static gboolean
+skip_task (CfTaskFilter *filter, const CfInboxTask *task)
 {
-  CfDelegation *self = user_data;
+  CfDelegation *self = CF_DELEGATION (filter);
   g_autofree char *key = make_key (task->project, task->id);
 
   /* Whatever the configuration says now, a task with a submission in
@@ -72,6 +79,31 @@ cf_delegation_skip_task (const CfInboxTask *task, gpointer user_data)
   if (g_hash_table_contains (self->submitting, key) || g_hash_table_contains (self->jobs, key))
     return TRUE;
   return is_running (self) && wants (self, task, key);
+}
+
+static void
+cf_delegation_task_filter_init (CfTaskFilterInterface *iface)
+{
+  iface->skip_task = skip_task;
+}
+
+static JsonNode *
+build_status (CfStatusReporter *reporter)
+{
+  return cf_delegation_build_status (CF_DELEGATION (reporter));
+}
+
+static void
+render_metrics (CfStatusReporter *reporter, GString *out)
+{
+  cf_delegation_render_metrics (CF_DELEGATION (reporter), out);
+}
+
+static void
+cf_delegation_status_reporter_init (CfStatusReporterInterface *iface)
+{
+  iface->build_status = build_status;
+  iface->render_metrics = render_metrics;
 }
 
 /* ---- configuration and life cycle ---------------------------------------------- */
@@ -126,10 +158,9 @@ cf_delegation_start (CfDelegation *self)
   g_return_if_fail (self->cancellable == NULL);
 
   self->cancellable = g_cancellable_new ();
-  self->available_handler = g_signal_connect_swapped (self->inbox, "tasks-available",
-                                                      G_CALLBACK (schedule_kick), self);
-  self->state_handler = g_signal_connect (self->state, "changed", G_CALLBACK (on_state_changed),
-                                          self);
+  g_signal_connect_object (self->inbox, "tasks-available", G_CALLBACK (schedule_kick), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->state, "changed", G_CALLBACK (on_state_changed), self, 0);
   schedule_pass (self, FIRST_PASS_MS);
   schedule_kick (self);
 }
@@ -143,8 +174,8 @@ cf_delegation_stop (CfDelegation *self)
     return;
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
-  g_clear_signal_handler (&self->available_handler, self->inbox);
-  g_clear_signal_handler (&self->state_handler, self->state);
+  g_signal_handlers_disconnect_by_data (self->inbox, self);
+  g_signal_handlers_disconnect_by_data (self->state, self);
   g_clear_handle_id (&self->kick_id, g_source_remove);
   g_clear_handle_id (&self->reap_id, g_source_remove);
   g_queue_clear_full (&self->poll_queue, g_free);

@@ -8,7 +8,9 @@
 #include "cf-delegate-client.h"
 #include "cf-inbox.h"
 #include "cf-state.h"
+#include "cf-status-reporter.h"
 #include "cf-task-events.h"
+#include "cf-task-filter.h"
 
 G_BEGIN_DECLS
 
@@ -21,8 +23,8 @@ G_BEGIN_DECLS
  * nothing is sent anywhere and every task runs locally.
  *
  * Who takes a task — the dispatcher or this component — without either
- * knowing the other: the daemon registers cf_delegation_skip_task with
- * cf_dispatcher_set_skip_func, and this component listens to the inbox's
+ * knowing the other: this component is the dispatcher's CfTaskFilter
+ * (cf_dispatcher_set_task_filter), and it listens to the inbox's
  * "tasks-available". Both decide from the same facts of the inbox listing
  * (CfInboxTask.provider, from cf_delegate_route when the file was parsed,
  * and local_only), so each pending task is offered to exactly one of them;
@@ -76,9 +78,8 @@ gboolean cf_delegation_is_enabled (CfDelegation *self);
 /* Starts a reaping pass now (or right after the one running). */
 void cf_delegation_reap_now (CfDelegation *self);
 
-/* The CfDispatcherSkipFunc (USER_DATA = the CfDelegation): TRUE for a task
- * this component takes or has. */
-gboolean cf_delegation_skip_task (const CfInboxTask *task, gpointer user_data);
+/* CfDelegation implements CfTaskFilter (cf-task-filter.h): skip_task is
+ * TRUE for a task this component takes or has. */
 
 typedef struct {
   guint active;                /* jobs with a marker, being followed */
@@ -92,17 +93,18 @@ typedef struct {
 
 void cf_delegation_get_counts (CfDelegation *self, CfDelegationCounts *out);
 
-/* The body of GET /api/delegated/status (a CfHttpDelegationStatusFunc,
- * USER_DATA = the CfDelegation): a new JSON object
+/* The body of GET /api/delegated/status (its CfStatusReporter's
+ * build_status, cf-status-reporter.h): a new JSON object
  *   {"enabled", "url", "reap_interval_ms", "active", "submitting",
  *    "submitted", "completed", "failed", "fallbacks", "last_reap",
  *    "jobs": [{"project", "task", "job_id", "provider", "status",
  *              "submitted_at", "last_error"}]}
  * (times ISO 8601 UTC or null; "url" without user information; never the
  * key). */
-JsonNode *cf_delegation_build_status (gpointer user_data);
+JsonNode *cf_delegation_build_status (CfDelegation *self);
 
-/* Its Prometheus families for /metrics (a CfHttpDelegationMetricsFunc). */
-void cf_delegation_render_metrics (GString *out, gpointer user_data);
+/* Its Prometheus families for /metrics (its CfStatusReporter's
+ * render_metrics). */
+void cf_delegation_render_metrics (CfDelegation *self, GString *out);
 
 G_END_DECLS

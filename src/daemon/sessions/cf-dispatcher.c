@@ -253,7 +253,7 @@ dispatchable (const CfInboxTask *task, gpointer user_data)
         c->next_ready = at;
       return FALSE;
     }
-  if (self->skip != NULL && self->skip (task, self->skip_data))
+  if (self->task_filter != NULL && cf_task_filter_skip_task (self->task_filter, task))
     return FALSE;
   if (is_locked_out (self, task->project))
     return FALSE;
@@ -415,10 +415,11 @@ dispatch_now (gpointer user_data)
 }
 
 void
-cf_dispatcher_set_skip_func (CfDispatcher *self, CfDispatcherSkipFunc skip, gpointer user_data)
+cf_dispatcher_set_task_filter (CfDispatcher *self, CfTaskFilter *filter)
 {
-  self->skip = skip;
-  self->skip_data = user_data;
+  g_return_if_fail (CF_IS_DISPATCHER (self));
+  g_return_if_fail (filter == NULL || CF_IS_TASK_FILTER (filter));
+  g_set_object (&self->task_filter, filter);
   cf_dispatcher_kick (self);
 }
 
@@ -479,14 +480,14 @@ cf_dispatcher_start (CfDispatcher *self)
 {
   g_return_if_fail (self->cancellable == NULL);
   self->cancellable = g_cancellable_new ();
-  self->handlers[0] = g_signal_connect_swapped (self->inbox, "tasks-available",
-                                                G_CALLBACK (cf_dispatcher_kick), self);
-  self->handlers[1] = g_signal_connect (self->state, "session-changed",
-                                        G_CALLBACK (on_session_changed), self);
-  self->handlers[2] = g_signal_connect (self->state, "changed", G_CALLBACK (on_state_changed), self);
-  self->handlers[3] = g_signal_connect (self->hooks, "hook", G_CALLBACK (on_hook), self);
-  self->handlers[4] = g_signal_connect (self->task_events, "task-finished",
-                                        G_CALLBACK (on_task_finished), self);
+  g_signal_connect_object (self->inbox, "tasks-available", G_CALLBACK (cf_dispatcher_kick), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->state, "session-changed", G_CALLBACK (on_session_changed), self,
+                           0);
+  g_signal_connect_object (self->state, "changed", G_CALLBACK (on_state_changed), self, 0);
+  g_signal_connect_object (self->hooks, "hook", G_CALLBACK (on_hook), self, 0);
+  g_signal_connect_object (self->task_events, "task-finished", G_CALLBACK (on_task_finished), self,
+                           0);
   cf_dispatcher_kick (self);
 }
 
@@ -502,11 +503,11 @@ cf_dispatcher_stop (CfDispatcher *self)
   self->cooldown_at = 0;
   g_clear_handle_id (&self->locked_out_id, g_source_remove);
   g_clear_handle_id (&self->waiting_id, g_source_remove);
-  g_clear_signal_handler (&self->handlers[0], self->inbox);
-  g_clear_signal_handler (&self->handlers[1], self->state);
-  g_clear_signal_handler (&self->handlers[2], self->state);
-  g_clear_signal_handler (&self->handlers[3], self->hooks);
-  g_clear_signal_handler (&self->handlers[4], self->task_events);
+  g_signal_handlers_disconnect_by_data (self->inbox, self);
+  g_signal_handlers_disconnect_by_func (self->state, on_session_changed, self);
+  g_signal_handlers_disconnect_by_func (self->state, on_state_changed, self);
+  g_signal_handlers_disconnect_by_data (self->hooks, self);
+  g_signal_handlers_disconnect_by_func (self->task_events, on_task_finished, self);
 }
 
 void
@@ -535,6 +536,7 @@ cf_dispatcher_dispose (GObject *object)
   g_clear_pointer (&self->last_served, g_hash_table_unref);
   g_clear_pointer (&self->prepared, g_hash_table_unref);
   g_clear_object (&self->account_prep);
+  g_clear_object (&self->task_filter);
   g_clear_pointer (&self->locked_out, g_hash_table_unref);
   g_clear_pointer (&self->waiting, g_hash_table_unref);
   g_clear_object (&self->inbox);

@@ -7,6 +7,7 @@
 #include "cf-config.h"
 #include "cf-hook-router.h"
 #include "cf-inbox.h"
+#include "cf-task-filter.h"
 #include "cf-state.h"
 #include "cf-task-events.h"
 #include "cf-tmux.h"
@@ -73,11 +74,9 @@ gboolean cf_dispatcher_resume (CfDispatcher *self, const char *name, const char 
 gboolean cf_dispatcher_is_launching (CfDispatcher *self, const char *session);
 
 /* Pending tasks another component takes (remote delegation, cf-delegation.h):
- * SKIP is asked for each pending task at each dispatch pass, on the main
+ * FILTER is asked for each pending task at each dispatch pass, on the main
  * loop, and the task is left alone while it answers TRUE. It must answer
- * from memory. NULL removes it. */
-typedef gboolean (*CfDispatcherSkipFunc) (const CfInboxTask *task, gpointer user_data);
-void cf_dispatcher_set_skip_func (CfDispatcher *self, CfDispatcherSkipFunc skip,
-                                  gpointer user_data);
+ * from memory. The dispatcher holds a reference; NULL removes it. */
+void cf_dispatcher_set_task_filter (CfDispatcher *self, CfTaskFilter *filter);
 
 G_END_DECLS

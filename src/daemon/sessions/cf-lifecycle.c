@@ -14,9 +14,6 @@ struct _CfLifecycle {
   gboolean again;              /* another one was asked for meanwhile */
   guint creations_in_flight;
   guint64 passes;
-  gulong connected_handler;
-  gulong disconnected_handler;
-  gulong sessions_handler;
 };
 
 G_DEFINE_FINAL_TYPE (CfLifecycle, cf_lifecycle, G_TYPE_OBJECT)
@@ -260,12 +257,11 @@ cf_lifecycle_start (CfLifecycle *self)
 {
   g_return_if_fail (self->cancellable == NULL);
   self->cancellable = g_cancellable_new ();
-  self->connected_handler = g_signal_connect (self->tmux, "connected",
-                                              G_CALLBACK (on_tmux_connected), self);
-  self->disconnected_handler = g_signal_connect (self->tmux, "disconnected",
-                                                 G_CALLBACK (on_tmux_disconnected), self);
-  self->sessions_handler = g_signal_connect_swapped (self->tmux, "sessions-changed",
-                                                     G_CALLBACK (cf_lifecycle_reconcile), self);
+  g_signal_connect_object (self->tmux, "connected", G_CALLBACK (on_tmux_connected), self, 0);
+  g_signal_connect_object (self->tmux, "disconnected", G_CALLBACK (on_tmux_disconnected), self,
+                           0);
+  g_signal_connect_object (self->tmux, "sessions-changed", G_CALLBACK (cf_lifecycle_reconcile),
+                           self, G_CONNECT_SWAPPED);
   arm_timer (self);
   if (cf_tmux_is_connected (self->tmux))
     cf_lifecycle_reconcile (self);
@@ -278,9 +274,7 @@ cf_lifecycle_stop (CfLifecycle *self)
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
-  g_clear_signal_handler (&self->connected_handler, self->tmux);
-  g_clear_signal_handler (&self->disconnected_handler, self->tmux);
-  g_clear_signal_handler (&self->sessions_handler, self->tmux);
+  g_signal_handlers_disconnect_by_data (self->tmux, self);
 }
 
 void

@@ -30,7 +30,6 @@ struct _CfWatcher {
   GHashTable *early_stops;     /* session name → "project\ntask": Stop before the launch ended */
   GHashTable *settling;        /* "project/task" → Settle*: finished, its move retried */
   guint timer_id;
-  gulong handlers[3];
 };
 
 G_DEFINE_FINAL_TYPE (CfWatcher, cf_watcher, G_TYPE_OBJECT)
@@ -1013,9 +1012,9 @@ cf_watcher_start (CfWatcher *self)
   g_return_if_fail (self->cancellable == NULL);
   self->cancellable = g_cancellable_new ();
   recover_after_restart (self);
-  self->handlers[0] = g_signal_connect (self->hooks, "hook", G_CALLBACK (on_hook), self);
-  self->handlers[1] = g_signal_connect (self->state, "session-changed",
-                                        G_CALLBACK (on_session_changed), self);
+  g_signal_connect_object (self->hooks, "hook", G_CALLBACK (on_hook), self, 0);
+  g_signal_connect_object (self->state, "session-changed", G_CALLBACK (on_session_changed), self,
+                           0);
   self->timer_id = g_timeout_add (interval_ms, on_tick, self);
 }
 
@@ -1028,8 +1027,8 @@ cf_watcher_stop (CfWatcher *self)
   g_clear_object (&self->cancellable);
   g_clear_handle_id (&self->timer_id, g_source_remove);
   g_hash_table_remove_all (self->settling);
-  g_clear_signal_handler (&self->handlers[0], self->hooks);
-  g_clear_signal_handler (&self->handlers[1], self->state);
+  g_signal_handlers_disconnect_by_data (self->hooks, self);
+  g_signal_handlers_disconnect_by_data (self->state, self);
 }
 
 guint
