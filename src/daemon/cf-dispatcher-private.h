@@ -33,7 +33,7 @@ struct _CfDispatcher {
   guint cooldown_id;           /* kicks when the earliest cooldown seen ends */
   gint64 cooldown_at;          /* µs epoch it is armed for, 0 = none */
   guint locked_out_id;         /* kicks when the earliest locked-out project may be tried */
-  gulong handlers[5];
+  gulong handlers[6];
   CfDispatcherSkipFunc skip;
   gpointer skip_data;
   /* lifecycle.start_stagger: after a switch or a pause, launches go out

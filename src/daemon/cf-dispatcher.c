@@ -486,6 +486,10 @@ cf_dispatcher_start (CfDispatcher *self)
   self->handlers[2] = g_signal_connect (self->state, "changed", G_CALLBACK (on_state_changed), self);
   self->handlers[3] = g_signal_connect (self->hooks, "hook", G_CALLBACK (on_hook), self);
   self->handlers[4] = g_signal_connect (self->state, "task-finished", G_CALLBACK (on_task_finished), self);
+  /* dispatch_now waits for tmux: a task that came while the control
+   * connection was down (a restart under load) starts once it is up, not
+   * at some later unrelated kick. */
+  self->handlers[5] = g_signal_connect_swapped (self->tmux, "connected", G_CALLBACK (cf_dispatcher_kick), self);
   cf_dispatcher_kick (self);
 }
 
@@ -506,6 +510,7 @@ cf_dispatcher_stop (CfDispatcher *self)
   g_clear_signal_handler (&self->handlers[2], self->state);
   g_clear_signal_handler (&self->handlers[3], self->hooks);
   g_clear_signal_handler (&self->handlers[4], self->state);
+  g_clear_signal_handler (&self->handlers[5], self->tmux);
 }
 
 void

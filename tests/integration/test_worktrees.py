@@ -8,6 +8,7 @@ import glob
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -296,6 +297,27 @@ class WorktreeTest(SandboxTestCase):
             self.assertIn("Branch: cf/leaving", f.read())
         sb.wait_for(lambda: len(git(repo, "worktree", "list").splitlines()) == 1, timeout=15,
                     what="no worktree left registered")
+
+    def test_a_task_that_comes_before_tmux_is_up_starts_once_it_is(self):
+        # A restart under load: the daemon owns its bus name and watches the
+        # inbox before its tmux control connection is up, and a task comes
+        # then. Dispatch waits for tmux; it must start when tmux is up, not at
+        # some later unrelated event (test_kill_while_removing_the_worktree
+        # timed out after 30 s waiting for it).
+        sb = self.sb
+        repo = self.project("repo")
+        self.start({"projects": {"dir": sb.projects_dir}})
+        sb.stop_daemon()
+        server = int(sb.tmux("display-message", "-p", "#{pid}").stdout)
+        os.kill(server, signal.SIGSTOP)
+        try:
+            sb.start_daemon()
+            sb.add_task("early", "Work. FAKE:work=100", project=repo)
+            time.sleep(1.5)
+            self.assertEqual(task_ids(repo, "inbox"), ["early"])
+        finally:
+            os.kill(server, signal.SIGCONT)
+        self.wait_places(repo, "done", ["early"], timeout=10)
 
     def test_resume_after_a_switch_goes_back_to_the_same_worktree(self):
         sb = self.sb
