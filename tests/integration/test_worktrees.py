@@ -220,9 +220,14 @@ class WorktreeTest(SandboxTestCase):
         repo = self.project("repo")
         self.start({"projects": {"dir": sb.projects_dir}})
         os.makedirs(queue_dir(repo, "failed"), exist_ok=True)
+        # Both in the inbox before either is looked at: "after" claimed
+        # alone would fail for an unknown dependency instead.
+        sb.call("PauseDispatch")
         sb.add_task("after", "After broken.", project=repo, depends_on=["broken"])
         # A dependency that fails on its own: bad frontmatter.
         sb.add_task("broken", "x", project=repo, priority="urgent-ish")
+        time.sleep(0.3)
+        sb.call("ResumeDispatch")
         self.wait_places(repo, "failed", ["broken", "after"], timeout=30)
         with open(os.path.join(queue_dir(repo, "failed"), "after.reason.txt")) as f:
             self.assertIn("dependency broken failed", f.read())
