@@ -8,6 +8,7 @@ import glob
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -219,9 +220,14 @@ class WorktreeTest(SandboxTestCase):
         repo = self.project("repo")
         self.start({"projects": {"dir": sb.projects_dir}})
         os.makedirs(queue_dir(repo, "failed"), exist_ok=True)
+        # Both in the inbox before either is looked at: "after" claimed
+        # alone would fail for an unknown dependency instead.
+        sb.call("PauseDispatch")
         sb.add_task("after", "After broken.", project=repo, depends_on=["broken"])
         # A dependency that fails on its own: bad frontmatter.
         sb.add_task("broken", "x", project=repo, priority="urgent-ish")
+        time.sleep(0.3)
+        sb.call("ResumeDispatch")
         self.wait_places(repo, "failed", ["broken", "after"], timeout=30)
         with open(os.path.join(queue_dir(repo, "failed"), "after.reason.txt")) as f:
             self.assertIn("dependency broken failed", f.read())
@@ -296,6 +302,27 @@ class WorktreeTest(SandboxTestCase):
             self.assertIn("Branch: cf/leaving", f.read())
         sb.wait_for(lambda: len(git(repo, "worktree", "list").splitlines()) == 1, timeout=15,
                     what="no worktree left registered")
+
+    def test_a_task_that_comes_before_tmux_is_up_starts_once_it_is(self):
+        # A restart under load: the daemon owns its bus name and watches the
+        # inbox before its tmux control connection is up, and a task comes
+        # then. Dispatch waits for tmux; it must start when tmux is up, not at
+        # some later unrelated event (test_kill_while_removing_the_worktree
+        # timed out after 30 s waiting for it).
+        sb = self.sb
+        repo = self.project("repo")
+        self.start({"projects": {"dir": sb.projects_dir}})
+        sb.stop_daemon()
+        server = int(sb.tmux("display-message", "-p", "#{pid}").stdout)
+        os.kill(server, signal.SIGSTOP)
+        try:
+            sb.start_daemon()
+            sb.add_task("early", "Work. FAKE:work=100", project=repo)
+            time.sleep(1.5)
+            self.assertEqual(task_ids(repo, "inbox"), ["early"])
+        finally:
+            os.kill(server, signal.SIGCONT)
+        self.wait_places(repo, "done", ["early"], timeout=10)
 
     def test_resume_after_a_switch_goes_back_to_the_same_worktree(self):
         sb = self.sb

@@ -2,6 +2,7 @@
 #include "cf-worktree.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <string.h>
@@ -102,6 +103,97 @@ remove_tree (const char *path)
          g_spawn_check_wait_status (status, NULL);
 }
 
+/* ---- one worktree operation at a time per repository -------------------------
+ *
+ * git's bookkeeping of worktrees (<common dir>/worktrees, what `git worktree
+ * prune` deletes, the branch `worktree add -b` makes) is not safe to change
+ * from two processes at once: a `prune` that runs while an `add` has made
+ * <common dir>/worktrees but not yet its entry deletes the empty directory,
+ * and the add fails with "could not create directory of
+ * '.git/worktrees/<id>'"; a prune between the entry's mkdir and its
+ * "locked" file deletes the entry itself. So every change (add, remove,
+ * prune) holds its repository's mutex, in the worker thread that runs git:
+ * the sync functions are called from the launch's and the conclusion's
+ * threads and also from the janitor's and from the crash recovery of
+ * cf_taskq_return_async, and one mutex serialises all of them, which a
+ * queue of the async jobs alone would not. The mutex is a leaf: nothing
+ * taken while it is held takes another lock or waits for another job (the
+ * janitor's is_live runs before it is taken), so it cannot deadlock; a job
+ * waiting for it waits in its pool thread, never on the main loop. Read-only
+ * git (log, diff, status, rev-parse) runs without it.
+ *
+ * The key is the repository's common git directory: two projects that are
+ * parts or linked worktrees of one repository share it. A kill -9 leaves
+ * no lock behind (it lives in the process); what it interrupted is cleaned
+ * by the next ensure or prune, which take the mutex like any other. */
+
+static GMutex repo_locks_mutex;
+static GHashTable *repo_keys;    /* project → its repository's key */
+static GHashTable *repo_locks;   /* key → GMutex*, one per repository ever seen */
+
+static char *
+repository_key (const char *project)
+{
+  const char *args[] = { "rev-parse", "--git-common-dir", NULL };
+  g_autofree char *common = NULL;
+  g_autofree char *absolute = NULL;
+  char *real;
+
+  g_mutex_lock (&repo_locks_mutex);
+  if (repo_keys != NULL && (real = g_hash_table_lookup (repo_keys, project)) != NULL)
+    {
+      char *key = g_strdup (real);
+      g_mutex_unlock (&repo_locks_mutex);
+      return key;
+    }
+  g_mutex_unlock (&repo_locks_mutex);
+
+  if (!run_git (project, args, &common, NULL))
+    {
+      /* Not (yet) a repository: git will fail anyway; the project's own
+       * path keeps its callers in order meanwhile. Not remembered. */
+      real = realpath (project, NULL);
+      absolute = g_strdup (real != NULL ? real : project);
+      free (real);
+      return g_steal_pointer (&absolute);
+    }
+  absolute = g_canonicalize_filename (g_strstrip (common), project);
+  real = realpath (absolute, NULL);
+  if (real != NULL)
+    {
+      g_free (absolute);
+      absolute = g_strdup (real);
+      free (real);
+    }
+  g_mutex_lock (&repo_locks_mutex);
+  if (repo_keys == NULL)
+    repo_keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_hash_table_replace (repo_keys, g_strdup (project), g_strdup (absolute));
+  g_mutex_unlock (&repo_locks_mutex);
+  return g_steal_pointer (&absolute);
+}
+
+/* The mutex of PROJECT's repository, locked: for g_autoptr(GMutexLocker). */
+static GMutexLocker *
+lock_repository (const char *project)
+{
+  g_autofree char *key = repository_key (project);
+  GMutex *mutex;
+
+  g_mutex_lock (&repo_locks_mutex);
+  if (repo_locks == NULL)
+    repo_locks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  mutex = g_hash_table_lookup (repo_locks, key);
+  if (mutex == NULL)
+    {
+      mutex = g_new0 (GMutex, 1);
+      g_mutex_init (mutex);
+      g_hash_table_insert (repo_locks, g_steal_pointer (&key), mutex);
+    }
+  g_mutex_unlock (&repo_locks_mutex);
+  return g_mutex_locker_new (mutex);
+}
+
 static gboolean
 branch_exists (const char *project, const char *branch)
 {
@@ -133,11 +225,19 @@ cf_worktree_ensure (const char *project, const char *id, char **out_path, GError
   g_autofree char *dir = g_path_get_dirname (path);
   g_autofree char *head = NULL;
   g_autoptr(GError) local_error = NULL;
+  g_autoptr(GMutexLocker) locker = NULL;
   const char *head_args[] = { "rev-parse", "--verify", "HEAD^{commit}", NULL };
   const char *prune_args[] = { "worktree", "prune", NULL };
 
   g_return_val_if_fail (cf_task_id_is_valid (id), FALSE);
 
+  /* A retry or a resume finds its worktree without waiting for the others. */
+  if (worktree_is_usable (path, branch))
+    {
+      *out_path = g_steal_pointer (&path);
+      return TRUE;
+    }
+  locker = lock_repository (project);
   if (worktree_is_usable (path, branch))
     {
       *out_path = g_steal_pointer (&path);
@@ -272,6 +372,7 @@ cf_worktree_conclude (const char *project, const char *id, gboolean failed, CfKe
       const char *args[] = { "worktree", "remove", "--force", path, NULL };
       const char *prune_args[] = { "worktree", "prune", NULL };
       g_autoptr(GError) error = NULL;
+      g_autoptr(GMutexLocker) locker = lock_repository (project);
 
       cf_fault_point ("worktree-removing");
       if (run_git (project, args, NULL, &error) ||
@@ -307,6 +408,7 @@ cf_worktree_prune (const char *project, CfWorktreeLiveFunc is_live)
   g_autoptr(GDir) listing = g_dir_open (dir, 0, NULL);
   g_autoptr(GPtrArray) dead = g_ptr_array_new_with_free_func (g_free);
   const char *prune_args[] = { "worktree", "prune", NULL };
+  g_autoptr(GMutexLocker) locker = NULL;
   const char *name;
   guint removed = 0;
 
@@ -320,6 +422,10 @@ cf_worktree_prune (const char *project, CfWorktreeLiveFunc is_live)
       if (cf_task_id_is_valid (id) && !is_live (project, id))
         g_ptr_array_add (dead, g_build_filename (dir, name, NULL));
     }
+  if (dead->len == 0)
+    return 0;
+  /* After IS_LIVE (it reads the queue): the lock stays a leaf. */
+  locker = lock_repository (project);
   for (guint i = 0; i < dead->len; i++)
     {
       const char *path = g_ptr_array_index (dead, i);

@@ -488,6 +488,11 @@ cf_dispatcher_start (CfDispatcher *self)
   g_signal_connect_object (self->hooks, "hook", G_CALLBACK (on_hook), self, 0);
   g_signal_connect_object (self->task_events, "task-finished", G_CALLBACK (on_task_finished), self,
                            0);
+  /* dispatch_now waits for tmux: a task that came while the control
+   * connection was down (a restart under load) starts once it is up, not
+   * at some later unrelated kick. */
+  g_signal_connect_object (self->tmux, "connected", G_CALLBACK (cf_dispatcher_kick), self,
+                           G_CONNECT_SWAPPED);
   cf_dispatcher_kick (self);
 }
 
@@ -508,6 +513,7 @@ cf_dispatcher_stop (CfDispatcher *self)
   g_signal_handlers_disconnect_by_func (self->state, on_state_changed, self);
   g_signal_handlers_disconnect_by_data (self->hooks, self);
   g_signal_handlers_disconnect_by_func (self->task_events, on_task_finished, self);
+  g_signal_handlers_disconnect_by_func (self->tmux, cf_dispatcher_kick, self);
 }
 
 void
