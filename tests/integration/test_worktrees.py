@@ -334,6 +334,12 @@ class WorktreeTest(SandboxTestCase):
         sb.wait_for(lambda: self.start_of("moved"), timeout=30, what="the task started")
         path = os.path.join(repo, ".agent-queue", "worktrees", "moved")
         self.assertEqual(self.start_of("moved")["cwd"], path)
+        # The limit comes once the turn is under way (its UserPromptSubmit
+        # hook answered): one that comes between the paste and that hook ends
+        # the launch, and the task starts afresh on the other account.
+        pid = self.start_of("moved")["pid"]
+        sb.wait_for(lambda: sb.fake_events("hook", pid=pid, name="UserPromptSubmit"), timeout=15,
+                    what="the turn under way")
         reset = int(time.time() + 30)
         sb.fake_account_limit(os.path.join(sb.home, ".claude-main"), f"Claude AI usage limit reached|{reset}")
         sb.wait_for(lambda: any(e.get("resume") for e in sb.fake_events("start")), timeout=30,
