@@ -72,6 +72,7 @@ struct _CfNotify {
   CfConfig *config;
   CfState *state;
   CfNotifyOptions options;
+  CfClock *clock;              /* timers and "now"; the real clock by default */
   SoupSession *session;
   Channel channels[N_CHANNELS];
   GPtrArray *webhooks;         /* Channel*, one per notifications.webhooks item */
