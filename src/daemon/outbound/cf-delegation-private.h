@@ -37,6 +37,7 @@ struct _CfDelegation {
   CfConfig *config;
   CfState *state;
   CfInbox *inbox;
+  CfClock *clock;              /* reaping timers and "now"; the real clock by default */
   CfDelegateClient *client;    /* NULL while delegation is off */
   CfDelegateClientOptions client_options;
   gboolean enabled;
