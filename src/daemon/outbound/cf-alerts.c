@@ -512,6 +512,8 @@ void
 cf_notify_set_clock (CfNotify *self, CfClock *clock)
 {
   g_return_if_fail (CF_IS_NOTIFY (self));
+  /* Timers armed on the old clock could not be removed from the new one. */
+  g_return_if_fail (cf_notify_get_pending (self) == 0 && g_hash_table_size (self->recent) == 0);
 
   g_clear_pointer (&self->clock, cf_clock_unref);
   self->clock = cf_clock_ref (clock != NULL ? clock : cf_clock_get_default ());
