@@ -240,10 +240,12 @@ on_polled (GObject *source, GAsyncResult *result, gpointer user_data)
 
 out:
   g_free (poll->key);
-  g_object_unref (poll->self);
   g_free (poll);
   start_polls (self);
   pass_maybe_over (self);
+  /* Last: this reference may be the last one (the component was dropped
+   * while the poll was in flight). */
+  g_object_unref (self);
 }
 
 static void
