@@ -4,10 +4,10 @@
  * done/ or failed/; a restart that finds the job again from its marker;
  * fallbacks to a local session (5xx after the retries, 4xx sent once,
  * transport errors, bad replies); delegation off; the status report.
- * The component runs on a manual clock that the waits below move on
- * whenever the loop is idle, so its reaping passes come one after another
- * instead of every reap_interval; the inbox, the job API and the client's
- * retries keep real time. */
+ * The component and the inbox run on a manual clock that the waits below
+ * move on whenever the loop is idle, so reaping passes and inbox rescans
+ * come one after another instead of every interval; the job API and the
+ * client's retries keep real time. */
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -94,6 +94,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->clock = cf_clock_new_manual (0, 0);
   g_signal_connect (f->state, "task-finished", G_CALLBACK (on_task_finished), f);
   f->inbox = cf_inbox_new (f->config, f->state);
+  cf_inbox_set_clock (f->inbox, f->clock);
   cf_inbox_start (f->inbox);
 }
 
