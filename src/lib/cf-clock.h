@@ -9,9 +9,8 @@ G_BEGIN_DECLS
  * unit test can move time itself instead of waiting for it.
  *
  *   cf_clock_get_default ()  the real clock: g_get_monotonic_time (),
- *                            g_get_real_time (), g_timeout_add () on the
- *                            thread-default main context of the caller
- *                            (the default one for the daemon's components)
+ *                            g_get_real_time (), g_timeout_add () (on the
+ *                            global default main context, the daemon's)
  *   cf_clock_new_manual ()   a test clock: its time moves only when the test
  *                            calls cf_clock_advance (), which runs the
  *                            timeouts that fall due, in order of deadline

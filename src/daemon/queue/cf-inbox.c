@@ -717,7 +717,8 @@ arm_full_timer (CfInbox *self)
   gint64 interval = MAX (self->config->lifecycle_interval_usec, MIN_FULL_SCAN_USEC);
 
   cf_clock_clear (self->timebase, &self->full_timer_id);
-  self->full_timer_id = cf_clock_timeout_add (self->timebase, (guint) MIN (interval / 1000, G_MAXUINT),
+  self->full_timer_id = cf_clock_timeout_add (self->timebase,
+                                              (guint) MIN (interval / 1000, G_MAXUINT),
                                               on_full_timer, self);
 }
 
