@@ -3,7 +3,11 @@
  * directory and an in-process job API: submission → marker → reaping →
  * done/ or failed/; a restart that finds the job again from its marker;
  * fallbacks to a local session (5xx after the retries, 4xx sent once,
- * transport errors, bad replies); delegation off; the status report. */
+ * transport errors, bad replies); delegation off; the status report.
+ * The component and the inbox run on a manual clock that the waits below
+ * move on whenever the loop is idle, so reaping passes and inbox rescans
+ * come one after another instead of every interval; the job API and the
+ * client's retries keep real time. */
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -12,7 +16,7 @@
 #include "cf-delegation.h"
 #include "cf-taskq.h"
 #include "cf-test-jobapi.h"
-#include "cf-test-util.h"
+#include "cf-test-clock.h"
 
 #define KEY_ENV "CF_TEST_DELEGATION_KEY"
 #define KEY "k-123456"
@@ -29,6 +33,7 @@ typedef struct {
   CfTaskEvents *task_events;
   CfInbox *inbox;
   CfDelegation *delegation;
+  CfClock *clock;              /* the delegation's, manual */
   GPtrArray *finished;         /* "project|task|session|outcome" */
 } Fixture;
 
@@ -66,6 +71,7 @@ start_delegation (Fixture *f)
 
   f->delegation = cf_delegation_new (f->config, f->state, f->task_events, f->inbox);
   cf_delegation_set_client_options (f->delegation, &options);
+  cf_delegation_set_clock (f->delegation, f->clock);
   cf_delegation_start (f->delegation);
 }
 
@@ -87,8 +93,10 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->state = cf_state_new ();
   f->task_events = cf_task_events_new (cf_state_get_counters (f->state));
   f->finished = g_ptr_array_new_with_free_func (g_free);
+  f->clock = cf_clock_new_manual (0, 0);
   g_signal_connect (f->task_events, "task-finished", G_CALLBACK (on_task_finished), f);
   f->inbox = cf_inbox_new (f->config, f->state);
+  cf_inbox_set_clock (f->inbox, f->clock);
   cf_inbox_start (f->inbox);
 }
 
@@ -119,10 +127,18 @@ fixture_teardown (Fixture *f, gconstpointer data)
   g_free (f->projects);
   g_free (f->project);
   g_ptr_array_unref (f->finished);
+  g_clear_pointer (&f->clock, cf_clock_unref);
   g_unsetenv (KEY_ENV);
 }
 
 /* ---- helpers ---------------------------------------------------------------- */
+
+/* Runs the loop until COND holds, the delegation's waits passing at once. */
+static gboolean
+run_until (Fixture *f, CfTestCondition cond, gconstpointer data, guint timeout_ms)
+{
+  return cf_test_run_until_advancing (f, cond, data, f->clock, G_MAXINT64, timeout_ms);
+}
 
 static char *
 qpath (Fixture *f, const char *place, const char *name)
@@ -175,7 +191,7 @@ wait_file (Fixture *f, const char *place, const char *name, guint timeout_ms)
 {
   g_autofree char *path = qpath (f, place, name);
 
-  if (!cf_test_run_until (f, file_exists, path, timeout_ms))
+  if (!run_until (f, file_exists, path, timeout_ms))
     g_error ("%s did not appear within %u ms", path, timeout_ms);
 }
 
@@ -206,6 +222,37 @@ passes_reached (gpointer fixture, gconstpointer data)
   return counts.passes >= GPOINTER_TO_UINT (data);
 }
 
+/* Lets N more reaping passes run. */
+static void
+run_passes (Fixture *f, guint n)
+{
+  CfDelegationCounts counts;
+
+  cf_delegation_get_counts (f->delegation, &counts);
+  g_assert_true (run_until (f, passes_reached, GUINT_TO_POINTER ((guint) counts.passes + n),
+                            5000));
+}
+
+static gboolean
+scans_above (gpointer fixture, gconstpointer data)
+{
+  Fixture *f = fixture;
+
+  return cf_inbox_get_scans (f->inbox) > GPOINTER_TO_UINT (data);
+}
+
+/* A full rescan of the inbox, two reaping passes, and the kicks they cause. */
+static void
+rescan_and_settle (Fixture *f)
+{
+  guint scans = (guint) cf_inbox_get_scans (f->inbox);
+
+  cf_inbox_rescan (f->inbox);
+  g_assert_true (run_until (f, scans_above, GUINT_TO_POINTER (scans), 5000));
+  run_passes (f, 2);
+  cf_test_run_for (50);
+}
+
 static gboolean
 active_is (gpointer fixture, gconstpointer data)
 {
@@ -227,6 +274,15 @@ pending_task (GPtrArray *pending, const char *id)
         return task;
     }
   return NULL;
+}
+
+static gboolean
+listed (gpointer fixture, gconstpointer id)
+{
+  Fixture *f = fixture;
+  g_autoptr(GPtrArray) pending = cf_inbox_list_pending (f->inbox);
+
+  return pending_task (pending, id) != NULL;
 }
 
 static gboolean
@@ -297,13 +353,13 @@ test_submit_reap_done (Fixture *f, gconstpointer data)
   g_autofree char *expected_finish = NULL;
   CfDelegationCounts counts;
   CfTestJob *job;
-  gint64 before = g_get_real_time () / G_USEC_PER_SEC * G_USEC_PER_SEC;
+  gint64 before = cf_clock_now_real (f->clock) / G_USEC_PER_SEC * G_USEC_PER_SEC;
 
   start_delegation (f);
   g_assert_true (cf_delegation_is_enabled (f->delegation));
   deliver_remote (f, "r", "gemini");
   wait_file (f, "inbox", "r.md.delegated", 5000);
-  g_assert_true (cf_test_run_until (f, active_is, GUINT_TO_POINTER (1), 2000));
+  g_assert_true (run_until (f, active_is, GUINT_TO_POINTER (1), 2000));
 
   /* One POST, with the contract's five members. */
   g_assert_cmpuint (cf_test_job_api_count (f->api, "POST"), ==, 1);
@@ -328,14 +384,13 @@ test_submit_reap_done (Fixture *f, gconstpointer data)
   g_assert_cmpint (cf_taskq_locate (f->project, "r"), ==, CF_TASK_PLACE_INBOX);
   g_assert_cmpuint (cf_counters_get_since_start (cf_state_get_counters (f->state),
                                                  CF_COUNTER_DELEGATED), ==, 1);
-  cf_inbox_rescan (f->inbox);
-  cf_test_run_for (300);
+  rescan_and_settle (f);
   pending = cf_inbox_list_pending (f->inbox);
   g_assert_null (pending_task (pending, "r"));
 
   /* Running: polled, nothing moves. */
   cf_test_job_api_set (f->api, "job-1", "running", NULL, NULL, NULL);
-  cf_test_run_for (400);
+  run_passes (f, 2);
   g_assert_cmpuint (cf_test_job_api_count (f->api, "GET"), >=, 2);
   g_assert_true (g_file_test (marker_path, G_FILE_TEST_EXISTS));
   g_assert_cmpuint (f->finished->len, ==, 0);
@@ -343,7 +398,7 @@ test_submit_reap_done (Fixture *f, gconstpointer data)
   cf_test_job_api_set (f->api, "job-1", "completed", "All green.\nNothing to fix.", "0.0123",
                        NULL);
   wait_file (f, "done", "r.md", 5000);
-  g_assert_true (cf_test_run_until (f, finished_reached, GUINT_TO_POINTER (1), 2000));
+  g_assert_true (run_until (f, finished_reached, GUINT_TO_POINTER (1), 2000));
   text = read_text (done);
   g_assert_true (g_str_has_prefix (text, "---\ntitle: Check r\n"));
   g_assert_nonnull (strstr (text, "Summarise the build log.\n\n---\nDelegated to gemini: job job-1, "
@@ -362,7 +417,7 @@ test_submit_reap_done (Fixture *f, gconstpointer data)
   g_assert_cmpuint (counts.failed, ==, 0);
   g_assert_cmpuint (counts.fallbacks, ==, 0);
   /* Submitted once, ever. */
-  cf_test_run_for (300);
+  run_passes (f, 3);
   g_assert_cmpuint (cf_test_job_api_count (f->api, "POST"), ==, 1);
 }
 
@@ -379,7 +434,7 @@ test_failed_job (Fixture *f, gconstpointer data)
   wait_file (f, "inbox", "x.md.delegated", 5000);
   cf_test_job_api_set (f->api, "job-1", "failed", NULL, NULL, "GPU out of memory\nat step 3");
   wait_file (f, "failed", "x.md", 5000);
-  g_assert_true (cf_test_run_until (f, finished_reached, GUINT_TO_POINTER (1), 2000));
+  g_assert_true (run_until (f, finished_reached, GUINT_TO_POINTER (1), 2000));
   reason = read_text (reason_path);
   g_assert_nonnull (strstr (reason, "Reason: the remote job failed (gpu, job job-1): "
                                     "GPU out of memory at step 3\n"));
@@ -442,7 +497,7 @@ test_restart_finds_job (Fixture *f, gconstpointer data)
 
   start_delegation (f);
   wait_file (f, "done", "long.md", 5000);
-  g_assert_true (cf_test_run_until (f, finished_reached, GUINT_TO_POINTER (1), 2000));
+  g_assert_true (run_until (f, finished_reached, GUINT_TO_POINTER (1), 2000));
   g_assert_cmpuint (cf_test_job_api_count (f->api, "POST"), ==, 1);
   cf_delegation_get_counts (f->delegation, &counts);
   g_assert_cmpuint (counts.completed, ==, 1);
@@ -467,7 +522,7 @@ test_marker_from_disk (Fixture *f, gconstpointer data)
                                           g_get_real_time (), NULL));
   cf_test_job_api_set (f->api, "old-7", "running", NULL, NULL, NULL);
   start_delegation (f);
-  g_assert_true (cf_test_run_until (f, active_is, GUINT_TO_POINTER (1), 3000));
+  g_assert_true (run_until (f, active_is, GUINT_TO_POINTER (1), 3000));
   pending = cf_inbox_list_pending (f->inbox);
   g_assert_null (pending_task (pending, "old"));
   cf_test_job_api_set (f->api, "old-7", "completed", NULL, NULL, NULL);
@@ -485,10 +540,10 @@ check_fallback (Fixture *f, const char *id, guint posts)
   g_autofree char *marker_path = qpath (f, "inbox", name);
   const CfInboxTask *task;
 
-  g_assert_true (cf_test_run_until (f, fallbacks_reached, GUINT_TO_POINTER (1), 10000));
+  g_assert_true (run_until (f, fallbacks_reached, GUINT_TO_POINTER (1), 10000));
   g_assert_cmpuint (cf_test_job_api_count (f->api, "POST"), ==, posts);
   /* Given back: listed again, for a local session, and marked for good. */
-  g_assert_true (cf_test_run_until (f, listed_local, id, 5000));
+  g_assert_true (run_until (f, listed_local, id, 5000));
   g_assert_true (cf_taskq_read_meta (f->project, id, &meta, NULL));
   g_assert_true (meta->local_only);
   g_assert_cmpuint (meta->attempts, ==, 0);
@@ -499,8 +554,7 @@ check_fallback (Fixture *f, const char *id, guint posts)
   g_assert_true (has_warning ("running it locally instead"));
 
   /* Never offered to the API again, whatever scans and kicks happen. */
-  cf_inbox_rescan (f->inbox);
-  cf_test_run_for (500);
+  rescan_and_settle (f);
   g_assert_cmpuint (cf_test_job_api_count (f->api, "POST"), ==, posts);
   pending = cf_inbox_list_pending (f->inbox);
   task = pending_task (pending, id);
@@ -573,13 +627,13 @@ test_local_tasks_untouched (Fixture *f, gconstpointer data)
     }
   deliver_remote (f, "remote", "gpu");
   wait_file (f, "inbox", "remote.md.delegated", 5000);
-  cf_test_run_for (500);
-  g_assert_cmpuint (cf_test_job_api_count (f->api, "POST"), ==, 1);
   for (guint i = 0; i < G_N_ELEMENTS (local); i++)
     {
       g_autofree char *id = g_strdup_printf ("l%u", i);
-      g_assert_true (cf_test_run_until (f, listed_local, id, 2000));
+      g_assert_true (run_until (f, listed_local, id, 2000));
     }
+  rescan_and_settle (f);
+  g_assert_cmpuint (cf_test_job_api_count (f->api, "POST"), ==, 1);
 }
 
 /* The operator's pause holds submissions; resuming sends them. */
@@ -590,7 +644,8 @@ test_operator_pause (Fixture *f, gconstpointer data)
                                cf_state_get_dispatch_pause (f->state).all_exhausted_until);
   start_delegation (f);
   deliver_remote (f, "w", "gpu");
-  cf_test_run_for (1000);
+  g_assert_true (run_until (f, listed, "w", 5000));
+  run_passes (f, 2);
   g_assert_cmpuint (f->api->requests->len, ==, 0);
   cf_state_set_dispatch_pause (f->state, FALSE,
                                cf_state_get_dispatch_pause (f->state).all_exhausted_until);
@@ -607,8 +662,10 @@ test_disabled_without_key (Fixture *f, gconstpointer data)
   start_delegation (f);
   g_assert_false (cf_delegation_is_enabled (f->delegation));
   deliver_remote (f, "r", "gemini");
-  g_assert_true (cf_test_run_until (f, listed_local, "r", 5000));
-  cf_test_run_for (500);
+  g_assert_true (run_until (f, listed_local, "r", 5000));
+  /* Off, the first pass is the only one (then kicks may still come). */
+  g_assert_true (run_until (f, passes_reached, GUINT_TO_POINTER (1), 5000));
+  cf_test_run_for (200);
   g_assert_cmpuint (f->api->requests->len, ==, 0);
   g_assert_false (queue_file_exists (f, "inbox", "r.md.delegated"));
   status = cf_delegation_build_status (f->delegation);
@@ -635,7 +692,7 @@ test_disabled_keeps_markers (Fixture *f, gconstpointer data)
   g_assert_true (cf_taskq_mark_delegated (f->project, "m", "{}", "j", "gpu", 0, NULL));
   g_unsetenv (KEY_ENV);
   start_delegation (f);
-  cf_test_run_for (1500);
+  g_assert_true (run_until (f, passes_reached, GUINT_TO_POINTER (1), 5000));
   g_assert_cmpint (cf_taskq_locate (f->project, "m"), ==, CF_TASK_PLACE_INBOX);
   g_assert_true (queue_file_exists (f, "inbox", "m.md.delegated"));
   g_assert_true (has_warning ("1 delegated tasks wait in their inbox, but delegation is off"));
@@ -652,7 +709,7 @@ test_bad_marker (Fixture *f, gconstpointer data)
                                           NULL));
   start_delegation (f);
   wait_file (f, "failed", "bad.md", 5000);
-  g_assert_true (cf_test_run_until (f, finished_reached, GUINT_TO_POINTER (1), 2000));
+  g_assert_true (run_until (f, finished_reached, GUINT_TO_POINTER (1), 2000));
   reason = read_text (qpath (f, "failed", "bad.reason.txt"));
   g_assert_nonnull (strstr (reason, "its delegation marker cannot be read (the marker is not JSON"));
   g_assert_false (queue_file_exists (f, "inbox", "bad.md.delegated"));
@@ -671,11 +728,11 @@ test_stale_and_removed_markers (Fixture *f, gconstpointer data)
   start_delegation (f);
   deliver_remote (f, "r", "gpu");
   wait_file (f, "inbox", "r.md.delegated", 5000);
-  g_assert_true (cf_test_run_until (f, active_is, GUINT_TO_POINTER (1), 3000));
-  g_assert_true (cf_test_run_until (f, file_gone, stale, 3000));
+  g_assert_true (run_until (f, active_is, GUINT_TO_POINTER (1), 3000));
+  g_assert_true (run_until (f, file_gone, stale, 3000));
 
   g_assert_cmpint (g_unlink (taken), ==, 0);
-  g_assert_true (cf_test_run_until (f, active_is, GUINT_TO_POINTER (0), 3000));
+  g_assert_true (run_until (f, active_is, GUINT_TO_POINTER (0), 3000));
 }
 
 static void
@@ -692,8 +749,10 @@ test_status_and_metrics (Fixture *f, gconstpointer data)
   deliver_remote (f, "r", "gemini");
   wait_file (f, "inbox", "r.md.delegated", 5000);
   cf_test_job_api_set (f->api, "job-1", "running", NULL, NULL, NULL);
-  g_assert_true (cf_test_run_until (f, active_is, GUINT_TO_POINTER (1), 3000));
-  g_assert_true (cf_test_run_until (f, passes_reached, GUINT_TO_POINTER (2), 3000));
+  g_assert_true (run_until (f, active_is, GUINT_TO_POINTER (1), 3000));
+  /* A whole pass after the job turned "running" (the one under way may
+   * have polled before). */
+  run_passes (f, 2);
 
   node = cf_delegation_build_status (f->delegation);
   json_generator_set_root (generator, node);

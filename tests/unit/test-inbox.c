@@ -9,7 +9,7 @@
 
 #include "cf-inbox.h"
 #include "cf-taskq.h"
-#include "cf-test-util.h"
+#include "cf-test-clock.h"
 
 /* Rejections and I/O trouble are logged as warnings on purpose: record them
  * instead of letting GTest abort. */
@@ -23,6 +23,7 @@ typedef struct {
   guint available;             /* "tasks-available" emissions */
   gint64 available_at;         /* monotonic time of the last one */
   GPtrArray *rejected;         /* "project|name|reason" */
+  CfClock *clock;              /* start_inbox_manual: the inbox's */
 } Fixture;
 
 static void
@@ -57,6 +58,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
       cf_inbox_stop (f->inbox);
       g_clear_object (&f->inbox);
     }
+  g_clear_pointer (&f->clock, cf_clock_unref);
   g_clear_object (&f->state);
   cf_test_remove_tree (f->root);
   g_free (f->root);
@@ -94,6 +96,47 @@ start_inbox (Fixture *f, CfConfig *config)
   g_signal_connect (f->inbox, "tasks-available", G_CALLBACK (on_available), f);
   g_signal_connect (f->inbox, "task-rejected", G_CALLBACK (on_rejected), f);
   cf_inbox_start (f->inbox);
+}
+
+/* The inbox on a manual clock (f->clock): its readiness rules and timers
+ * wait for run_virtual (); file events and worker threads stay real. */
+static void
+start_inbox_manual (Fixture *f, CfConfig *config)
+{
+  f->clock = cf_clock_new_manual (0, 0);
+  f->inbox = cf_inbox_new (config, f->state);
+  cf_inbox_set_clock (f->inbox, f->clock);
+  g_signal_connect (f->inbox, "tasks-available", G_CALLBACK (on_available), f);
+  g_signal_connect (f->inbox, "task-rejected", G_CALLBACK (on_rejected), f);
+  cf_inbox_start (f->inbox);
+}
+
+/* Lets the loop handle what is under way (events, worker threads). */
+static void
+run_briefly (void)
+{
+  for (guint quiet = 0; quiet < 3;)
+    {
+      if (g_main_context_iteration (NULL, FALSE))
+        quiet = 0;
+      else
+        {
+          quiet++;
+          g_usleep (2000);
+        }
+    }
+}
+
+/* Moves f->clock MS forward in 50 ms steps, the loop turning between. */
+static void
+run_virtual (Fixture *f, guint ms)
+{
+  run_briefly ();
+  for (guint done = 0; done < ms; done += 50)
+    {
+      cf_clock_advance (f->clock, (gint64) MIN (50, ms - done) * 1000);
+      run_briefly ();
+    }
 }
 
 static gboolean
@@ -306,13 +349,13 @@ test_editor_files_ignored (Fixture *f, gconstpointer data)
   const char *names[] = { ".task.md.swp", ".#task.md", "task.md~", "notes.txt", "task.md.part",
                           ".hidden.md" };
 
-  start_inbox (f, config);
+  start_inbox_manual (f, config);
   wait_first_scan (f);
   for (guint i = 0; i < G_N_ELEMENTS (names); i++)
     write_in_inbox (project, names[i], "---\ntitle: temp\n---\nbody\n");
-  cf_test_run_for (700);
+  run_virtual (f, 700);
   rescan_and_wait (f);
-  cf_test_run_for (700);
+  run_virtual (f, 700);
 
   g_assert_true (pending_is (f, GUINT_TO_POINTER (0)));
   g_assert_cmpuint (f->rejected->len, ==, 0);
@@ -372,19 +415,23 @@ test_in_place_refusal_waits (Fixture *f, gconstpointer data)
   g_autofree char *failed = cf_taskq_task_path (project, CF_TASK_PLACE_FAILED, "broken");
   gint64 written;
 
-  start_inbox (f, config);
+  start_inbox_manual (f, config);
   wait_first_scan (f);
   write_in_inbox (project, "paused.md", "---\ntitle: Paused\n");
-  written = g_get_monotonic_time ();
+  written = cf_clock_now_monotonic (f->clock);
   write_in_inbox (project, "broken.md", "---\ntitle: [unclosed\n---\nbody\n");
-  cf_test_run_for (2000);
+  run_virtual (f, 2000);
   g_assert_cmpuint (f->rejected->len, ==, 0);
   g_assert_true (pending_is (f, GUINT_TO_POINTER (0)));
   write_in_inbox (project, "paused.md", "---\ntitle: Paused\n---\nFinished later.\n");
-  g_assert_true (cf_test_run_until (f, pending_is, GUINT_TO_POINTER (1), 2000));
+  g_assert_true (cf_test_run_until_advancing (f, pending_is, GUINT_TO_POINTER (1), f->clock,
+                                              G_USEC_PER_SEC, 2000));
 
-  g_assert_true (cf_test_run_until (f, rejected_is, GUINT_TO_POINTER (1), 8000));
-  g_assert_cmpint (g_get_monotonic_time () - written, >=, 5 * G_USEC_PER_SEC);
+  /* Refused, not before 5 s (the clock's): the waits up to 6 s pass at
+   * once, the hourly scan never. */
+  g_assert_true (cf_test_run_until_advancing (f, rejected_is, GUINT_TO_POINTER (1), f->clock,
+                                              6 * G_USEC_PER_SEC, 8000));
+  g_assert_cmpint (cf_clock_now_monotonic (f->clock) - written, >=, 5 * G_USEC_PER_SEC);
   g_assert_nonnull (strstr (g_ptr_array_index (f->rejected, 0), "|broken.md|"));
   g_assert_true (g_file_test (failed, G_FILE_TEST_IS_REGULAR));
   g_assert_true (pending_is (f, GUINT_TO_POINTER (1)));
@@ -755,12 +802,13 @@ test_periodic_scan_without_events (Fixture *f, gconstpointer data)
   g_autoptr(CfConfig) config = make_config (f, NULL, "100ms");
   guint64 scans;
 
-  start_inbox (f, config);
+  start_inbox_manual (f, config);
   wait_first_scan (f);
   /* The period is max(lifecycle.interval, 1 s). */
   scans = cf_inbox_get_scans (f->inbox);
-  cf_test_run_for (600);
+  run_virtual (f, 950);
   g_assert_cmpuint (cf_inbox_get_scans (f->inbox), ==, scans);
+  run_virtual (f, 100);
   g_assert_true (cf_test_run_until (f, scans_reached, GUINT_TO_POINTER (scans + 1), 2000));
   (void) project;
 }

@@ -4,10 +4,19 @@
 #include <string.h>
 
 #include "cf-alerts.h"
-#include "cf-test-util.h"
+#include "cf-test-clock.h"
 
 /* The Telegram and Resend APIs are played by an in-process SoupServer on
- * loopback that records every request and answers from a script. */
+ * loopback that records every request and answers from a script. The
+ * notifier runs on a manual clock: the HTTP exchanges are real, the waits
+ * (retries, timeouts, coalescing windows) pass when the test moves the
+ * clock, and the times below are the clock's. */
+
+/* Waits up to this long pass at once while waiting for the notifier to
+ * settle: retries (backoff, Retry-After) are shorter, a request's timeout
+ * (10 s by default) and the coalescing window (60 s) longer. */
+#define RETRY_STEP (5 * G_USEC_PER_SEC)
+#define MS 1000
 
 #define TOKEN "123456:AAE-secret_token-XYZ"
 #define CHAT "-100987654321"
@@ -28,7 +37,7 @@ typedef struct {
   char *authorization;
   char *user_agent;
   char *body;
-  gint64 at;                   /* monotonic µs */
+  gint64 at;                   /* the clock's monotonic µs */
 } Recorded;
 
 typedef struct {
@@ -43,6 +52,7 @@ typedef struct {
   CfTaskEvents *task_events;
   CfConfig *config;
   CfNotify *notify;
+  CfClock *clock;              /* manual */
 } Fixture;
 
 static GPtrArray *all_logs;
@@ -89,7 +99,7 @@ handle (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable
   r->authorization = g_strdup (soup_message_headers_get_one (headers, "Authorization"));
   r->user_agent = g_strdup (soup_message_headers_get_one (headers, "User-Agent"));
   r->body = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
-  r->at = g_get_monotonic_time ();
+  r->at = cf_clock_now_monotonic (f->clock);
   reply = f->requests->len < f->script_length ? &f->script[f->requests->len] : &ok;
   g_ptr_array_add (f->requests, r);
 
@@ -130,6 +140,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
   f->state = cf_state_new ();
   f->task_events = cf_task_events_new (cf_state_get_counters (f->state));
+  f->clock = cf_clock_new_manual (0, 0);
   g_ptr_array_set_size (all_logs, 0);
 }
 
@@ -146,6 +157,7 @@ static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
   g_clear_object (&f->notify);
+  g_clear_pointer (&f->clock, cf_clock_unref);
   g_clear_pointer (&f->config, cf_config_unref);
   g_clear_object (&f->state);
   g_clear_object (&f->task_events);
@@ -191,6 +203,7 @@ start_notify (Fixture *f, const char *channels, const CfNotifyOptions *options)
       options = &defaults;
     }
   f->notify = cf_notify_new (f->config, f->state, f->task_events, options);
+  cf_notify_set_clock (f->notify, f->clock);
 }
 
 static gboolean
@@ -203,6 +216,20 @@ static gboolean
 settled (gpointer fixture, gconstpointer data)
 {
   return cf_notify_get_pending (((Fixture *) fixture)->notify) == 0;
+}
+
+/* Until nothing is queued or in flight, the retries' waits passing at once. */
+static gboolean
+settle (Fixture *f)
+{
+  return cf_test_run_until_advancing (f, settled, NULL, f->clock, RETRY_STEP, 5000);
+}
+
+/* Lets the clock run on past any retry that should not happen. */
+static void
+run_past_retries (Fixture *f)
+{
+  cf_test_clock_advance (f->clock, RETRY_STEP, 50);
 }
 
 static JsonObject *
@@ -258,7 +285,7 @@ test_telegram_request (Fixture *f, gconstpointer data)
   g_assert_false (cf_notify_email_enabled (f->notify));
   cf_notify_event (f->notify, CF_NOTIFY_SWAP_STARTED, "Switching <main> & \"backup\"",
                    "Limit reached on main\nresets at 9pm > now");
-  g_assert_true (cf_test_run_until (f, settled, NULL, 5000));
+  g_assert_true (settle (f));
 
   g_assert_cmpuint (f->requests->len, ==, 1);
   r = g_ptr_array_index (f->requests, 0);
@@ -293,7 +320,7 @@ test_resend_request (Fixture *f, gconstpointer data)
   g_assert_true (cf_notify_email_enabled (f->notify));
   cf_notify_event (f->notify, CF_NOTIFY_PARTIAL_SWAP, "Partial swap <b>",
                    "Links half flipped & stuck\nFix ~/.claude by hand");
-  g_assert_true (cf_test_run_until (f, settled, NULL, 5000));
+  g_assert_true (settle (f));
 
   g_assert_cmpuint (f->requests->len, ==, 1);
   r = g_ptr_array_index (f->requests, 0);
@@ -323,7 +350,7 @@ test_both_channels (Fixture *f, gconstpointer data)
 {
   start_notify (f, "both", NULL);
   cf_notify_event (f->notify, CF_NOTIFY_ALL_EXHAUSTED, "All accounts exhausted", "");
-  g_assert_true (cf_test_run_until (f, settled, NULL, 5000));
+  g_assert_true (settle (f));
   g_assert_cmpuint (f->requests->len, ==, 2);
   g_assert_cmpuint (event_count (f, CF_EVENT_NOTIFY_TELEGRAM_SENT), ==, 1);
   g_assert_cmpuint (event_count (f, CF_EVENT_NOTIFY_EMAIL_SENT), ==, 1);
@@ -347,9 +374,9 @@ test_5xx_then_success (Fixture *f, gconstpointer data)
   options.backoff_ms = 100;
   start_notify (f, "telegram", &options);
   cf_notify_event (f->notify, CF_NOTIFY_SWAP_FINISHED, "Switched", "to backup");
-  g_assert_true (cf_test_run_until (f, settled, NULL, 5000));
+  g_assert_true (settle (f));
   /* Let a stray extra retry show up if there were one. */
-  cf_test_run_for (300);
+  run_past_retries (f);
 
   g_assert_cmpuint (f->requests->len, ==, 3);
   r0 = g_ptr_array_index (f->requests, 0);
@@ -358,8 +385,8 @@ test_5xx_then_success (Fixture *f, gconstpointer data)
   /* The same request each time, after 100 then 200 ms. */
   g_assert_cmpstr (r0->body, ==, r1->body);
   g_assert_cmpstr (r1->body, ==, r2->body);
-  g_assert_cmpint (r1->at - r0->at, >=, 100 * 1000);
-  g_assert_cmpint (r2->at - r1->at, >=, 200 * 1000);
+  g_assert_cmpint (r1->at - r0->at, ==, 100 * MS);
+  g_assert_cmpint (r2->at - r1->at, ==, 200 * MS);
   g_assert_cmpuint (event_count (f, CF_EVENT_NOTIFY_TELEGRAM_SENT), ==, 1);
   g_assert_cmpuint (event_count (f, CF_EVENT_NOTIFY_TELEGRAM_FAILED), ==, 0);
 }
@@ -381,18 +408,16 @@ test_429_retry_after (Fixture *f, gconstpointer data)
   options.max_retry_after_ms = 1500;
   start_notify (f, "telegram", &options);
   cf_notify_event (f->notify, CF_NOTIFY_SWAP_FAILED, "Switch failed", "rolled back");
-  g_assert_true (cf_test_run_until (f, settled, NULL, 8000));
+  g_assert_true (settle (f));
 
   g_assert_cmpuint (f->requests->len, ==, 3);
   r0 = g_ptr_array_index (f->requests, 0);
   r1 = g_ptr_array_index (f->requests, 1);
   r2 = g_ptr_array_index (f->requests, 2);
   /* Retry-After: 1 is honoured (not the 10 ms backoff)... */
-  g_assert_cmpint (r1->at - r0->at, >=, 1000 * 1000);
-  g_assert_cmpint (r1->at - r0->at, <, 2500 * 1000);
+  g_assert_cmpint (r1->at - r0->at, ==, 1000 * MS);
   /* ...and 30 s is capped at max_retry_after_ms. */
-  g_assert_cmpint (r2->at - r1->at, >=, 1500 * 1000);
-  g_assert_cmpint (r2->at - r1->at, <, 3000 * 1000);
+  g_assert_cmpint (r2->at - r1->at, ==, 1500 * MS);
   g_assert_cmpuint (event_count (f, CF_EVENT_NOTIFY_TELEGRAM_SENT), ==, 1);
 }
 
@@ -415,12 +440,12 @@ test_429_retry_after_body (Fixture *f, gconstpointer data)
   options.backoff_ms = 10;
   start_notify (f, "telegram", &options);
   cf_notify_event (f->notify, CF_NOTIFY_SWAP_FAILED, "Switch failed", "rolled back");
-  g_assert_true (cf_test_run_until (f, settled, NULL, 8000));
+  g_assert_true (settle (f));
 
   g_assert_cmpuint (f->requests->len, ==, 2);
   r0 = g_ptr_array_index (f->requests, 0);
   r1 = g_ptr_array_index (f->requests, 1);
-  g_assert_cmpint (r1->at - r0->at, >=, 1000 * 1000);
+  g_assert_cmpint (r1->at - r0->at, ==, 1000 * MS);
   g_assert_cmpuint (event_count (f, CF_EVENT_NOTIFY_TELEGRAM_SENT), ==, 1);
 }
 
@@ -437,8 +462,8 @@ test_400_not_retried (Fixture *f, gconstpointer data)
   f->script_length = G_N_ELEMENTS (script);
   start_notify (f, "telegram", NULL);
   cf_notify_event (f->notify, CF_NOTIFY_TASK_FAILED, "Task x failed", "");
-  g_assert_true (cf_test_run_until (f, settled, NULL, 5000));
-  cf_test_run_for (300);
+  g_assert_true (settle (f));
+  run_past_retries (f);
 
   g_assert_cmpuint (f->requests->len, ==, 1);
   g_assert_cmpuint (event_count (f, CF_EVENT_NOTIFY_TELEGRAM_FAILED), ==, 1);
@@ -461,8 +486,8 @@ test_other_4xx_and_redirect_not_retried (Fixture *f, gconstpointer data)
   start_notify (f, "email", NULL);
   cf_notify_event (f->notify, CF_NOTIFY_TASK_FAILED, "one", "");
   cf_notify_event (f->notify, CF_NOTIFY_TASK_FAILED, "two", "");
-  g_assert_true (cf_test_run_until (f, settled, NULL, 5000));
-  cf_test_run_for (300);
+  g_assert_true (settle (f));
+  run_past_retries (f);
 
   /* Neither retried, and the redirect was not followed (the key stays here). */
   g_assert_cmpuint (f->requests->len, ==, 2);
@@ -483,10 +508,13 @@ test_retries_exhausted (Fixture *f, gconstpointer data)
   f->script_length = G_N_ELEMENTS (script);
   start_notify (f, "telegram", NULL);
   cf_notify_event (f->notify, CF_NOTIFY_SWAP_STARTED, "t", "b");
-  g_assert_true (cf_test_run_until (f, settled, NULL, 5000));
-  cf_test_run_for (300);
-  /* One attempt and three retries. */
+  g_assert_true (settle (f));
+  run_past_retries (f);
+  /* One attempt and three retries, after 20, 40 and 80 ms. */
   g_assert_cmpuint (f->requests->len, ==, 4);
+  for (guint i = 1; i < 4; i++)
+    g_assert_cmpint (((Recorded *) f->requests->pdata[i])->at -
+                     ((Recorded *) f->requests->pdata[i - 1])->at, ==, (20 * MS) << (i - 1));
   g_assert_cmpuint (event_count (f, CF_EVENT_NOTIFY_TELEGRAM_FAILED), ==, 1);
 }
 
@@ -520,8 +548,9 @@ test_transport_error_retried (Fixture *f, gconstpointer data)
   cf_notify_options_init (&options);
   options.backoff_ms = 10;
   f->notify = cf_notify_new (f->config, f->state, f->task_events, &options);
+  cf_notify_set_clock (f->notify, f->clock);
   cf_notify_event (f->notify, CF_NOTIFY_SWAP_STARTED, "t", "b");
-  g_assert_true (cf_test_run_until (f, settled, NULL, 5000));
+  g_assert_true (settle (f));
   g_assert_cmpuint (event_count (f, CF_EVENT_NOTIFY_TELEGRAM_FAILED), ==, 1);
   {
     guint retries = 0;
@@ -533,31 +562,11 @@ test_transport_error_retried (Fixture *f, gconstpointer data)
 
 /* ---- a peer that never answers ------------------------------------------- */
 
-typedef struct {
-  gint64 last;
-  gint64 max_gap;
-} Ticker;
-
-static gboolean
-tick (gpointer user_data)
-{
-  Ticker *t = user_data;
-  gint64 now = g_get_monotonic_time ();
-
-  if (t->last != 0)
-    t->max_gap = MAX (t->max_gap, now - t->last);
-  t->last = now;
-  return G_SOURCE_CONTINUE;
-}
-
 static void
 test_hanging_peer_times_out (Fixture *f, gconstpointer data)
 {
   static const Reply script[] = { { 0, NULL, NULL, NULL }, { 0, NULL, NULL, NULL } };
   CfNotifyOptions options;
-  Ticker ticker = { 0 };
-  guint tick_id;
-  gint64 start;
   gboolean logged = FALSE;
 
   f->script = script;
@@ -567,17 +576,26 @@ test_hanging_peer_times_out (Fixture *f, gconstpointer data)
   options.backoff_ms = 50;
   options.max_retries = 1;
   start_notify (f, "telegram", &options);
-  tick_id = g_timeout_add (10, tick, &ticker);
-  start = g_get_monotonic_time ();
   cf_notify_event (f->notify, CF_NOTIFY_DAEMON_DEGRADED, "Degraded", "tmux-disconnected");
-  g_assert_true (cf_test_run_until (f, settled, NULL, 5000));
-  g_source_remove (tick_id);
 
-  /* Two attempts, each given up after 600 ms, while the loop kept turning
-   * (a loop waiting on the peer would miss its 10 ms ticks for 600 ms). */
+  /* The request reaches the peer, which never answers: the loop keeps
+   * turning (this test's server runs on it), and the attempt is given up
+   * at 600 ms, not before. */
+  g_assert_true (cf_test_run_until (f, requests_at_least, GUINT_TO_POINTER (1), 5000));
+  cf_test_clock_advance (f->clock, 599 * MS, 50);
+  g_assert_cmpuint (f->requests->len, ==, 1);
+  g_assert_cmpuint (cf_notify_get_pending (f->notify), ==, 1);
+  g_assert_cmpint (cf_test_clock_advance_to_next (f->clock, 1 * MS, 5000), ==, 1 * MS);
+  /* The retry, 50 ms after the timeout, hangs as well. */
+  g_assert_cmpint (cf_test_clock_advance_to_next (f->clock, 50 * MS, 5000), ==, 50 * MS);
+  g_assert_true (cf_test_run_until (f, requests_at_least, GUINT_TO_POINTER (2), 5000));
+  g_assert_cmpint (((Recorded *) f->requests->pdata[1])->at -
+                   ((Recorded *) f->requests->pdata[0])->at, ==, (600 + 50) * MS);
+  g_assert_cmpuint (event_count (f, CF_EVENT_NOTIFY_TELEGRAM_FAILED), ==, 0);
+  g_assert_cmpint (cf_test_clock_advance_to_next (f->clock, 600 * MS, 5000), ==, 600 * MS);
+  g_assert_true (cf_test_run_until (f, settled, NULL, 5000));
+
   g_assert_cmpuint (f->requests->len, ==, 2);
-  g_assert_cmpint (g_get_monotonic_time () - start, >=, (600 + 50 + 600) * 1000);
-  g_assert_cmpint (ticker.max_gap, <, 300 * 1000);
   g_assert_cmpuint (event_count (f, CF_EVENT_NOTIFY_TELEGRAM_FAILED), ==, 1);
   for (guint i = 0; i < all_logs->len; i++)
     logged |= strstr (all_logs->pdata[i], "no answer within 600 ms") != NULL;
@@ -646,14 +664,18 @@ test_burst_coalesced (Fixture *f, gconstpointer data)
   /* The first of the burst and the different one go at once... */
   g_assert_cmpuint (f->requests->len, ==, 2);
   g_assert_cmpuint (event_count (f, CF_EVENT_NOTIFY_COALESCED), ==, 4);
-  /* ...and one summary of the four repeats when the window ends. */
+  /* ...and one summary of the four repeats when the window ends, not before. */
+  cf_test_clock_advance (f->clock, 1499 * MS, 50);
+  g_assert_cmpuint (f->requests->len, ==, 2);
+  g_assert_cmpint (cf_test_clock_advance_to_next (f->clock, 1 * MS, 5000), ==, 1 * MS);
   g_assert_true (cf_test_run_until (f, requests_at_least, GUINT_TO_POINTER (3), 5000));
   json = parse_object (((Recorded *) f->requests->pdata[2])->body);
   text = json_object_get_string_member (json, "text");
   g_assert_nonnull (strstr (text, "tmux-disconnected\n\nRepeated 4 more times in the last 2 s."));
   /* Nothing more afterwards: the windows end empty. */
-  cf_test_run_for (3200);
+  cf_test_clock_advance (f->clock, 1700 * MS, 100);
   g_assert_cmpuint (f->requests->len, ==, 3);
+  g_assert_cmpuint (cf_clock_get_n_timeouts (f->clock), ==, 0);
   /* A window over, the same event goes out again at once. */
   cf_notify_event (f->notify, CF_NOTIFY_DAEMON_DEGRADED, "Degraded", "tmux-disconnected");
   g_assert_true (cf_test_run_until (f, requests_at_least, GUINT_TO_POINTER (4), 3000));
@@ -679,6 +701,9 @@ test_queue_bounded (Fixture *f, gconstpointer data)
   /* "first" is in flight; of the four waiting, the two oldest are dropped. */
   g_assert_cmpuint (cf_notify_get_pending (f->notify), ==, 3);
   g_assert_cmpuint (event_count (f, CF_EVENT_NOTIFY_DROPPED), ==, 2);
+  /* "first" hangs until its timeout; the others go then. */
+  g_assert_true (cf_test_run_until (f, requests_at_least, GUINT_TO_POINTER (1), 5000));
+  g_assert_cmpint (cf_test_clock_advance_to_next (f->clock, 500 * MS, 5000), ==, 500 * MS);
   g_assert_true (cf_test_run_until (f, settled, NULL, 5000));
   g_assert_cmpuint (f->requests->len, ==, 3);
   for (guint i = 0; i < 3; i++)
@@ -708,7 +733,7 @@ test_task_failed_notified (Fixture *f, gconstpointer data)
   cf_task_events_finished (f->task_events, "/p/web", "fix-login", "ccl-auto-1", "requeued");
   cf_task_events_finished (f->task_events, "/p/web", "fix-login", "ccl-auto-1", "done");
   cf_task_events_finished (f->task_events, "/p/web", "fix-login", "ccl-auto-1", "failed");
-  g_assert_true (cf_test_run_until (f, settled, NULL, 5000));
+  g_assert_true (settle (f));
   cf_test_run_for (100);
   g_assert_cmpuint (f->requests->len, ==, 1);
   json = parse_object (((Recorded *) f->requests->pdata[0])->body);
@@ -743,9 +768,9 @@ test_secrets_never_logged (Fixture *f, gconstpointer data)
   g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
   start_notify (f, "both", NULL);
   cf_notify_event (f->notify, CF_NOTIFY_SWAP_FAILED, "Switch failed", "body");
-  g_assert_true (cf_test_run_until (f, settled, NULL, 5000));
+  g_assert_true (settle (f));
   cf_notify_event (f->notify, CF_NOTIFY_SWAP_FAILED, "again", "body");
-  g_assert_true (cf_test_run_until (f, settled, NULL, 5000));
+  g_assert_true (settle (f));
   g_unsetenv ("G_MESSAGES_DEBUG");
 
   g_assert_cmpuint (f->requests->len, >=, 3);

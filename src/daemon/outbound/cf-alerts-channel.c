@@ -137,7 +137,7 @@ build_webhook_message (Channel *channel, const Delivery *d)
     .body = d->body,
     .fields = (const char *const *) d->fields,
     .host = self->host,
-    .now_usec = g_get_real_time (),
+    .now_usec = cf_clock_now_real (self->clock),
   };
   g_autoptr(CfWebhookPayload) payload = cf_webhook_payload_build (channel->webhook_kind, &message);
   SoupMessage *soup_message = soup_message_new (SOUP_METHOD_POST, channel->url);
@@ -227,8 +227,9 @@ build_message (Channel *channel, const Delivery *d)
 
 /* Retry-After: delay-seconds or an HTTP date; -1 when absent or unreadable. */
 static gint64
-parse_retry_after (SoupMessage *message)
+parse_retry_after (CfNotify *self, SoupMessage *message)
 {
+  gint64 now_usec = cf_clock_now_real (self->clock);
   const char *value = soup_message_headers_get_one (soup_message_get_response_headers (message),
                                                     "Retry-After");
   g_autoptr(GDateTime) date = NULL;
@@ -245,8 +246,8 @@ parse_retry_after (SoupMessage *message)
   date = soup_date_time_new_from_http_string (value);
   if (date == NULL)
     return -1;
-  now = g_date_time_new_now_utc ();
-  return MAX (g_date_time_difference (date, now) / 1000, 0);
+  now = g_date_time_new_from_unix_utc (now_usec / G_USEC_PER_SEC);
+  return MAX ((g_date_time_difference (date, now) - now_usec % G_USEC_PER_SEC) / 1000, 0);
 }
 
 /* A short reason from an error reply: Telegram's "description", Resend's
@@ -318,7 +319,7 @@ retry_or_fail (Channel *channel, const char *reason, gint64 retry_after_ms)
   d->retries++;
   log_channel (G_LOG_LEVEL_MESSAGE, channel, d, "%s; retry %u of %u in %" G_GUINT64_FORMAT " ms",
                reason, d->retries, self->options.max_retries, delay);
-  channel->retry_id = g_timeout_add ((guint) delay, on_retry, channel);
+  channel->retry_id = cf_clock_timeout_add (self->clock, (guint) delay, on_retry, channel);
 }
 
 static void
@@ -346,7 +347,7 @@ on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   self = channel->self;
   channel->request = NULL;
-  g_clear_handle_id (&channel->timeout_id, g_source_remove);
+  cf_clock_clear (self->clock, &channel->timeout_id);
   g_clear_object (&channel->cancellable);
   status = soup_message_get_status (request->message);
 
@@ -372,7 +373,7 @@ on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       gint64 body_retry_after_ms = -1;
       g_autofree char *reason = reply_reason (self, status, body, &body_retry_after_ms);
-      gint64 retry_after_ms = parse_retry_after (request->message);
+      gint64 retry_after_ms = parse_retry_after (self, request->message);
 
       /* The header wins; Telegram may only say it in the body. */
       retry_or_fail (channel, reason, retry_after_ms >= 0 ? retry_after_ms : body_retry_after_ms);
@@ -418,7 +419,8 @@ channel_send (Channel *channel)
   channel->request = request;
   channel->cancellable = g_cancellable_new ();
   channel->timed_out = FALSE;
-  channel->timeout_id = g_timeout_add (self->options.timeout_ms, on_timeout, channel);
+  channel->timeout_id = cf_clock_timeout_add (self->clock, self->options.timeout_ms, on_timeout,
+                                             channel);
   soup_session_send_and_read_async (self->session, message, G_PRIORITY_DEFAULT,
                                     channel->cancellable, on_sent, request);
 }
@@ -471,8 +473,8 @@ channel_stop (Channel *channel)
   if (channel->cancellable != NULL)
     g_cancellable_cancel (channel->cancellable);
   g_clear_object (&channel->cancellable);
-  g_clear_handle_id (&channel->timeout_id, g_source_remove);
-  g_clear_handle_id (&channel->retry_id, g_source_remove);
+  cf_clock_clear (channel->self->clock, &channel->timeout_id);
+  cf_clock_clear (channel->self->clock, &channel->retry_id);
   g_clear_pointer (&channel->current, delivery_free);
   g_queue_clear_full (&channel->queue, (GDestroyNotify) delivery_free);
 }

@@ -73,6 +73,7 @@ struct _CfNotify {
   CfState *state;
   CfTaskEvents *task_events;
   CfNotifyOptions options;
+  CfClock *clock;              /* timers and "now"; the real clock by default */
   SoupSession *session;
   Channel channels[N_CHANNELS];
   GPtrArray *webhooks;         /* Channel*, one per notifications.webhooks item */

@@ -145,7 +145,7 @@ anyone_listens (CfNotify *self, CfNotifyKind kind)
 static void
 recent_free (Recent *recent)
 {
-  g_clear_handle_id (&recent->timer_id, g_source_remove);
+  cf_clock_clear (recent->self->clock, &recent->timer_id);
   g_free (recent->title);
   g_free (recent->body);
   g_strfreev (recent->fields);
@@ -229,7 +229,8 @@ cf_notify_event_full (CfNotify *self, CfNotifyKind kind, const char *title, cons
   recent->title = g_strdup (title);
   recent->body = g_strdup (body);
   recent->fields = g_strdupv ((char **) fields);
-  recent->timer_id = g_timeout_add (MAX (self->options.coalesce_ms, 1), on_window_end, recent);
+  recent->timer_id = cf_clock_timeout_add (self->clock, MAX (self->options.coalesce_ms, 1),
+                                           on_window_end, recent);
   g_hash_table_insert (self->recent, g_steal_pointer (&key), recent);
   queue_everywhere (self, kind, title, body, fields);
 }
@@ -508,6 +509,17 @@ cf_notify_set_config (CfNotify *self, CfConfig *config)
 }
 
 void
+cf_notify_set_clock (CfNotify *self, CfClock *clock)
+{
+  g_return_if_fail (CF_IS_NOTIFY (self));
+  /* Timers armed on the old clock could not be removed from the new one. */
+  g_return_if_fail (cf_notify_get_pending (self) == 0 && g_hash_table_size (self->recent) == 0);
+
+  g_clear_pointer (&self->clock, cf_clock_unref);
+  self->clock = cf_clock_ref (clock != NULL ? clock : cf_clock_get_default ());
+}
+
+void
 cf_notify_stop (CfNotify *self)
 {
   g_return_if_fail (CF_IS_NOTIFY (self));
@@ -549,6 +561,7 @@ cf_notify_finalize (GObject *object)
   g_clear_pointer (&self->recent, g_hash_table_unref);
   g_clear_pointer (&self->webhooks, g_ptr_array_unref);
   g_clear_pointer (&self->config, cf_config_unref);
+  g_clear_pointer (&self->clock, cf_clock_unref);
   g_free (self->host);
   G_OBJECT_CLASS (cf_notify_parent_class)->finalize (object);
 }
@@ -587,6 +600,7 @@ cf_notify_init (CfNotify *self)
   self->recent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify) recent_free);
   self->webhooks = g_ptr_array_new_with_free_func ((GDestroyNotify) webhook_free);
+  self->clock = cf_clock_get_default ();
 }
 
 CfNotify *

@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "cf-clock.h"
 #include "cf-config.h"
 #include "cf-quota.h"
 #include "cf-state.h"
@@ -105,6 +106,11 @@ G_DECLARE_FINAL_TYPE (CfNotify, cf_notify, CF, NOTIFY, GObject)
 /* OPTIONS NULL = the defaults. Reads the credentials from the environment. */
 CfNotify *cf_notify_new (CfConfig *config, CfState *state, CfTaskEvents *task_events,
                          const CfNotifyOptions *options);
+
+/* The clock of the retries, timeouts and coalescing windows (NULL = the
+ * real one, the default); before the first event. Unit tests pass a manual
+ * clock and advance it instead of waiting. */
+void cf_notify_set_clock (CfNotify *self, CfClock *clock);
 
 /* A reload: new URLs, sender and variable names (the environment is read
  * again); notifications already queued keep the channel they were queued on. */

@@ -38,6 +38,7 @@ struct _CfDelegation {
   CfState *state;
   CfTaskEvents *task_events;
   CfInbox *inbox;
+  CfClock *clock;              /* reaping timers and "now"; the real clock by default */
   CfDelegateClient *client;    /* NULL while delegation is off */
   CfDelegateClientOptions client_options;
   gboolean enabled;

@@ -222,7 +222,8 @@ on_polled (GObject *source, GAsyncResult *result, gpointer user_data)
   job->status_known = TRUE;
   if (reply->status == CF_JOB_STATUS_COMPLETED)
     {
-      g_autofree char *footer = cf_delegate_footer (reply, job->provider, g_get_real_time ());
+      g_autofree char *footer = cf_delegate_footer (reply, job->provider,
+                                                      cf_clock_now_real (self->clock));
       finish_job (self, job, TRUE, "delegated-done", footer);
     }
   else if (reply->status == CF_JOB_STATUS_FAILED)
@@ -239,10 +240,12 @@ on_polled (GObject *source, GAsyncResult *result, gpointer user_data)
 
 out:
   g_free (poll->key);
-  g_object_unref (poll->self);
   g_free (poll);
   start_polls (self);
   pass_maybe_over (self);
+  /* Last: this reference may be the last one (the component was dropped
+   * while the poll was in flight). */
+  g_object_unref (self);
 }
 
 static void
@@ -276,7 +279,7 @@ pass_maybe_over (CfDelegation *self)
     return;
   self->pass_running = FALSE;
   self->passes++;
-  self->last_reap = g_get_real_time ();
+  self->last_reap = cf_clock_now_real (self->clock);
   if (!is_running (self))
     return;
   if (self->pass_wanted)
@@ -355,7 +358,7 @@ on_scanned (GObject *source, GAsyncResult *result, gpointer user_data)
       self->warned_off = self->warned_off || waiting > 0;
       self->pass_running = FALSE;
       self->passes++;
-      self->last_reap = g_get_real_time ();
+      self->last_reap = cf_clock_now_real (self->clock);
       return;
     }
 
@@ -448,7 +451,7 @@ on_pass_timer (gpointer user_data)
       return G_SOURCE_REMOVE;
     }
   self->pass_running = TRUE;
-  self->pass_started = g_get_monotonic_time ();
+  self->pass_started = cf_clock_now_monotonic (self->clock);
   scan = g_new0 (Scan, 1);
   scan->self = g_object_ref (self);
   scan->projects = cf_inbox_list_projects (self->inbox);
@@ -462,8 +465,8 @@ on_pass_timer (gpointer user_data)
 void
 schedule_pass (CfDelegation *self, guint delay_ms)
 {
-  g_clear_handle_id (&self->reap_id, g_source_remove);
-  self->reap_id = g_timeout_add (delay_ms, on_pass_timer, self);
+  cf_clock_clear (self->clock, &self->reap_id);
+  self->reap_id = cf_clock_timeout_add (self->clock, delay_ms, on_pass_timer, self);
 }
 
 void

@@ -132,7 +132,8 @@ local_only_in_thread (GTask *task, gpointer source, gpointer data, GCancellable 
   Submit *submit = data;
   GError *error = NULL;
 
-  if (cf_taskq_set_local_only (submit->project, submit->id, submit->error, g_get_real_time (),
+  if (cf_taskq_set_local_only (submit->project, submit->id, submit->error,
+                               cf_clock_now_real (submit->self->clock),
                                &error))
     g_task_return_boolean (task, TRUE);
   else
@@ -159,7 +160,7 @@ add_job (CfDelegation *self, const char *project, const char *id, const char *jo
   job->job_id = g_strdup (job_id);
   job->provider = g_strdup (provider);
   job->submitted_at = submitted_at;
-  job->known_since = g_get_monotonic_time ();
+  job->known_since = cf_clock_now_monotonic (self->clock);
   g_hash_table_replace (self->jobs, make_key (project, id), job);
   return job;
 }
@@ -270,7 +271,7 @@ on_prepared (GObject *source, GAsyncResult *result, gpointer user_data)
   request.prompt = submit->prompt;
   request.project = submit->project_name;
   request.task = submit->id;
-  submit->submitted_at = g_get_real_time ();
+  submit->submitted_at = cf_clock_now_real (self->clock);
   cf_delegate_client_submit_async (submit->client, &request, self->cancellable, on_submitted,
                                    submit);
 }

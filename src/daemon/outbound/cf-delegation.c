@@ -152,6 +152,16 @@ cf_delegation_set_client_options (CfDelegation *self, const CfDelegateClientOpti
 }
 
 void
+cf_delegation_set_clock (CfDelegation *self, CfClock *clock)
+{
+  g_return_if_fail (CF_IS_DELEGATION (self));
+  g_return_if_fail (!is_running (self));
+
+  g_clear_pointer (&self->clock, cf_clock_unref);
+  self->clock = cf_clock_ref (clock != NULL ? clock : cf_clock_get_default ());
+}
+
+void
 cf_delegation_start (CfDelegation *self)
 {
   g_return_if_fail (CF_IS_DELEGATION (self));
@@ -177,7 +187,7 @@ cf_delegation_stop (CfDelegation *self)
   g_signal_handlers_disconnect_by_data (self->inbox, self);
   g_signal_handlers_disconnect_by_data (self->state, self);
   g_clear_handle_id (&self->kick_id, g_source_remove);
-  g_clear_handle_id (&self->reap_id, g_source_remove);
+  cf_clock_clear (self->clock, &self->reap_id);
   g_queue_clear_full (&self->poll_queue, g_free);
 }
 
@@ -240,6 +250,7 @@ cf_delegation_finalize (GObject *object)
   g_hash_table_unref (self->local_only);
   g_hash_table_unref (self->jobs);
   g_clear_pointer (&self->config, cf_config_unref);
+  g_clear_pointer (&self->clock, cf_clock_unref);
   G_OBJECT_CLASS (cf_delegation_parent_class)->finalize (object);
 }
 
@@ -259,6 +270,7 @@ cf_delegation_init (CfDelegation *self)
   self->local_only = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->jobs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) job_free);
   g_queue_init (&self->poll_queue);
+  self->clock = cf_clock_get_default ();
   cf_delegate_client_options_init (&self->client_options);
 }
 

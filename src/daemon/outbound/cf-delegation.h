@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "cf-clock.h"
 #include "cf-config.h"
 #include "cf-delegate-client.h"
 #include "cf-inbox.h"
@@ -68,6 +69,11 @@ CfDelegation *cf_delegation_new (CfConfig *config, CfState *state, CfTaskEvents 
                                  CfInbox *inbox);
 /* Test hook: the client's retry and timeout options (NULL = defaults). */
 void cf_delegation_set_client_options (CfDelegation *self, const CfDelegateClientOptions *options);
+
+/* The clock of the reaping passes and of the times it records (NULL = the
+ * real one, the default); before cf_delegation_start. Unit tests pass a
+ * manual clock and advance it instead of waiting. */
+void cf_delegation_set_clock (CfDelegation *self, CfClock *clock);
 
 void cf_delegation_start (CfDelegation *self);
 void cf_delegation_stop (CfDelegation *self);

@@ -47,6 +47,7 @@ struct _CfInbox {
 
   CfConfig *config;
   CfState *state;
+  CfClock *timebase;           /* "now" and timers; the real clock by default */
   GCancellable *cancellable;   /* non-NULL while started */
 
   GHashTable *projects;        /* path → Project* */
@@ -129,6 +130,7 @@ typedef struct {
   gboolean capped;
   GHashTable *failures;        /* unusable project → message */
   GPtrArray *listings;         /* Listing* */
+  CfClock *timebase;           /* the inbox's, for the listings' times */
 } ScanJob;
 
 /* What reading gave; REJECTED: MESSAGE = reason; ERROR: MESSAGE says why. */

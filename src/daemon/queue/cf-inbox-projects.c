@@ -293,7 +293,8 @@ void
 cf_inbox_request_discover (CfInbox *self)
 {
   if (self->cancellable != NULL && self->discover_timer_id == 0)
-    self->discover_timer_id = g_timeout_add (DISCOVER_DELAY_MS, on_discover_timer, self);
+    self->discover_timer_id = cf_clock_timeout_add (self->timebase, DISCOVER_DELAY_MS,
+                                                    on_discover_timer, self);
 }
 
 

@@ -58,6 +58,7 @@ cf_inbox_scan_job_free (ScanJob *job)
   g_clear_pointer (&job->candidates, g_ptr_array_unref);
   g_clear_pointer (&job->failures, g_hash_table_unref);
   g_clear_pointer (&job->listings, g_ptr_array_unref);
+  cf_clock_unref (job->timebase);
   g_free (job);
 }
 
@@ -115,7 +116,7 @@ read_key (const char *project, const char *id, FileKey *key)
 }
 
 static Listing *
-list_inbox (const char *project)
+list_inbox (const char *project, CfClock *timebase)
 {
   Listing *listing = g_new0 (Listing, 1);
   g_autoptr(GPtrArray) entries = NULL;
@@ -127,8 +128,8 @@ list_inbox (const char *project)
   listing->sightings = g_array_new (FALSE, FALSE, sizeof (Sighting));
   g_array_set_clear_func (listing->sightings, (GDestroyNotify) sighting_clear);
   listing->rejections = g_ptr_array_new_with_free_func ((GDestroyNotify) rejection_free);
-  listing->begin_mono = g_get_monotonic_time ();
-  listing->begin_real = g_get_real_time ();
+  listing->begin_mono = cf_clock_now_monotonic (timebase);
+  listing->begin_real = cf_clock_now_real (timebase);
 
   if (!cf_taskq_scan_inbox (project, &entries, &rejected, &error))
     {
@@ -136,7 +137,7 @@ list_inbox (const char *project)
         g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
                           "CF_PROJECT", project,
                           "MESSAGE", "cannot scan the inbox: %s", error->message);
-      listing->end_mono = g_get_monotonic_time ();
+      listing->end_mono = cf_clock_now_monotonic (timebase);
       return listing;
     }
   listing->ok = TRUE;
@@ -166,7 +167,8 @@ list_inbox (const char *project)
       g_autoptr(GError) reject_error = NULL;
       Rejection *rejection;
 
-      if (!cf_taskq_reject (project, item->name, item->reason, g_get_real_time (), &reject_error))
+      if (!cf_taskq_reject (project, item->name, item->reason, cf_clock_now_real (timebase),
+                            &reject_error))
         {
           if (!g_error_matches (reject_error, CF_TASKQ_ERROR, CF_TASKQ_ERROR_NOT_FOUND))
             g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
@@ -180,7 +182,7 @@ list_inbox (const char *project)
       rejection->reason = g_steal_pointer (&item->reason);
       g_ptr_array_add (listing->rejections, rejection);
     }
-  listing->end_mono = g_get_monotonic_time ();
+  listing->end_mono = cf_clock_now_monotonic (timebase);
   return listing;
 }
 
@@ -188,6 +190,7 @@ typedef struct {
   GPtrArray *paths;
   Listing **listings;          /* one slot per path */
   GCancellable *cancellable;
+  CfClock *timebase;
   gint next;                   /* atomic: the next path to take */
 } ListWork;
 
@@ -201,16 +204,16 @@ list_worker (gpointer data)
     {
       if (g_cancellable_is_cancelled (work->cancellable))
         break;
-      work->listings[i] = list_inbox (g_ptr_array_index (work->paths, i));
+      work->listings[i] = list_inbox (g_ptr_array_index (work->paths, i), work->timebase);
     }
   return NULL;
 }
 
 static GPtrArray *
-list_inboxes (GPtrArray *paths, GCancellable *cancellable)
+list_inboxes (GPtrArray *paths, GCancellable *cancellable, CfClock *timebase)
 {
   GPtrArray *listings = g_ptr_array_new_with_free_func ((GDestroyNotify) listing_free);
-  ListWork work = { paths, NULL, cancellable, 0 };
+  ListWork work = { paths, NULL, cancellable, timebase, 0 };
   GThread *helpers[MAX_SCAN_THREADS - 1];
   guint n_helpers;
 
@@ -252,7 +255,7 @@ cf_inbox_scan_in_thread (GTask *task, gpointer source, gpointer task_data,
         }
     }
 
-  job->listings = list_inboxes (paths, job->cancellable);
+  job->listings = list_inboxes (paths, job->cancellable, job->timebase);
   g_task_return_boolean (task, TRUE);
 }
 

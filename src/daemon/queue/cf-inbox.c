@@ -159,7 +159,7 @@ entry_refresh (CfInbox *self, Entry *entry)
 static CfReadinessResult
 entry_step (CfInbox *self, Entry *entry, CfReadinessEvent *event)
 {
-  event->now = g_get_monotonic_time ();
+  event->now = cf_clock_now_monotonic (self->timebase);
   if (event->type != CF_READINESS_EVENT_SCAN_SEEN && event->type != CF_READINESS_EVENT_SCAN_END)
     event->clock = self->clock;
   return cf_readiness_step (entry != NULL ? &entry->readiness : NULL, event, READINESS);
@@ -217,7 +217,7 @@ project_free (Project *project)
       g_file_monitor_cancel (project->monitor);
       g_object_unref (project->monitor);
     }
-  g_clear_handle_id (&project->settle_id, g_source_remove);
+  cf_clock_clear (self->timebase, &project->settle_id);
   g_hash_table_unref (project->entries);
   g_sequence_free (project->queue);
   g_object_unref (project->inbox_dir);
@@ -456,7 +456,7 @@ queue_parses (CfInbox *self, Project *project, GPtrArray **batch)
     {
       Entry *entry = value;
       CfReadinessEvent event = { .type = CF_READINESS_EVENT_READ_WANTED,
-                                 .now_real = g_get_real_time () };
+                                 .now_real = cf_clock_now_real (self->timebase) };
       CfReadinessResult step = entry_step (self, entry, &event);
       ParseItem *item;
 
@@ -614,6 +614,7 @@ cf_inbox_scan_job_new (CfInbox *self)
 
   job->cancellable = g_object_ref (self->cancellable);
   job->clock = ++self->clock;
+  job->timebase = cf_clock_ref (self->timebase);
   return job;
 }
 
@@ -691,13 +692,14 @@ cf_inbox_request_scan (Project *project, gint64 delay_usec)
       return;
     }
   {
-    gint64 due = g_get_monotonic_time () + delay_usec;
+    gint64 due = cf_clock_now_monotonic (self->timebase) + delay_usec;
 
     if (project->settle_id != 0 && project->settle_due <= due)
       return;
-    g_clear_handle_id (&project->settle_id, g_source_remove);
+    cf_clock_clear (self->timebase, &project->settle_id);
     project->settle_due = due;
-    project->settle_id = g_timeout_add ((guint) (delay_usec / 1000), on_settle, project);
+    project->settle_id = cf_clock_timeout_add (self->timebase, (guint) (delay_usec / 1000),
+                                               on_settle, project);
   }
 }
 
@@ -715,9 +717,20 @@ arm_full_timer (CfInbox *self)
 {
   gint64 interval = MAX (self->config->lifecycle_interval_usec, MIN_FULL_SCAN_USEC);
 
-  g_clear_handle_id (&self->full_timer_id, g_source_remove);
-  self->full_timer_id = g_timeout_add ((guint) MIN (interval / 1000, G_MAXUINT), on_full_timer,
-                                       self);
+  cf_clock_clear (self->timebase, &self->full_timer_id);
+  self->full_timer_id = cf_clock_timeout_add (self->timebase,
+                                              (guint) MIN (interval / 1000, G_MAXUINT),
+                                              on_full_timer, self);
+}
+
+void
+cf_inbox_set_clock (CfInbox *self, CfClock *clock)
+{
+  g_return_if_fail (CF_IS_INBOX (self));
+  g_return_if_fail (self->cancellable == NULL);
+
+  g_clear_pointer (&self->timebase, cf_clock_unref);
+  self->timebase = cf_clock_ref (clock != NULL ? clock : cf_clock_get_default ());
 }
 
 void
@@ -740,8 +753,8 @@ cf_inbox_stop (CfInbox *self)
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
-  g_clear_handle_id (&self->full_timer_id, g_source_remove);
-  g_clear_handle_id (&self->discover_timer_id, g_source_remove);
+  cf_clock_clear (self->timebase, &self->full_timer_id);
+  cf_clock_clear (self->timebase, &self->discover_timer_id);
   g_clear_handle_id (&self->scan_idle_id, g_source_remove);
   self->discovery_job = NULL;
   self->want_full = FALSE;
@@ -975,6 +988,7 @@ cf_inbox_finalize (GObject *object)
   g_hash_table_unref (self->candidates);
   g_hash_table_unref (self->warned);
   g_clear_pointer (&self->config, cf_config_unref);
+  g_clear_pointer (&self->timebase, cf_clock_unref);
   G_OBJECT_CLASS (cf_inbox_parent_class)->finalize (object);
 }
 
@@ -1002,6 +1016,7 @@ cf_inbox_init (CfInbox *self)
                                           (GDestroyNotify) project_free);
   self->candidates = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, cf_inbox_drop_monitor);
   self->warned = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->timebase = cf_clock_get_default ();
 }
 
 CfInbox *

@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "cf-clock.h"
 #include "cf-config.h"
 #include "cf-state.h"
 
@@ -89,6 +90,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (CfInboxTask, cf_inbox_task_free)
 
 CfInbox *cf_inbox_new (CfConfig *config, CfState *state);
 /* Installs the monitors and starts the first full scan. */
+/* The clock of the readiness rules, scans and their timers (NULL = the real
+ * one, the default); before cf_inbox_start. Unit tests pass a manual clock
+ * and advance it instead of waiting. File times (mtime) stay the file
+ * system's. */
+void cf_inbox_set_clock (CfInbox *self, CfClock *clock);
 void cf_inbox_start (CfInbox *self);
 /* Drops monitors and timers; results of work in flight are discarded. */
 void cf_inbox_stop (CfInbox *self);
