@@ -548,7 +548,8 @@ run_the_turn (Fixture *f, const char *task_id)
   g_autofree char *done = g_build_filename (f->project, ".agent-queue", "done", name, NULL);
 
   show_screen (f, SCREEN_BUSY, "Sock-hopping");
-  cf_test_run_for (400);
+  /* Polls every 50 ms: one of them sees the spinner. */
+  cf_test_run_for (600);
   g_assert_cmpuint (f->finished, ==, 0);
   show_screen (f, SCREEN_FINISHED, "Cooked for");
   g_assert_true (cf_test_run_until (f, finished_once, NULL, 5000));
