@@ -607,18 +607,14 @@ on_capture (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (verdict.busy)
     watch->turn_started = TRUE;
-  /* Idle: an empty input box, no spinner, twice the same — after the turn
-   * started. Claude takes a prompt (its UserPromptSubmit hook runs) while
-   * its screen still shows the idle prompt with the pasted text in the box,
-   * and draws the spinner up to a second later (more under load): that
-   * screen is neither idle nor, before any evidence, a finished turn. */
+  /* Idle: an empty box, no spinner, twice the same, once the turn started:
+   * Claude runs UserPromptSubmit with the pasted text still in its box and
+   * draws the spinner up to a second later under load. */
+  if (stable && verdict.ready && !verdict.busy && !watch->turn_started && !watch->told_not_started)
+    log_watch (G_LOG_LEVEL_INFO, watch, "task %s: the pane looks idle but its turn has not "
+               "started yet (no spinner seen, no UserPromptSubmit): not done", watch->task);
   if (stable && verdict.ready && !verdict.busy && !watch->turn_started)
-    {
-      if (!watch->told_not_started)
-        log_watch (G_LOG_LEVEL_INFO, watch, "task %s: the pane looks idle but its turn has not "
-                   "started yet (no spinner seen, no UserPromptSubmit): not done", watch->task);
-      watch->told_not_started = TRUE;
-    }
+    watch->told_not_started = TRUE;
   else if (stable && verdict.ready && !verdict.busy)
     finish_detected (watch, CF_EVENT_DONE_BY_PANE, "done", "pane idle over two polls");
   else if (stable && !verdict.prompt && !verdict.busy)
@@ -1045,6 +1041,10 @@ recover_after_restart (CfWatcher *self)
                                 cf_session_state_holds_task (session->state)) &&
                                session->task[0] == '\0';
 
+      /* Working before the restart: its launch was confirmed then. */
+      if (is_watched_session (session))
+        cf_watcher_note_turn_started (self, session->name, session->project, session->task,
+                                      "working before the watcher started");
       if (session->kind != CF_SESSION_POOL || (!half_launched && !half_recycled))
         continue;
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
@@ -1067,23 +1067,6 @@ recover_after_restart (CfWatcher *self)
     }
 }
 
-/* Sessions working on a task when the watcher starts (a daemon restart):
- * their launch was confirmed before, by the process that launched them. */
-static void
-note_turns_before_start (CfWatcher *self)
-{
-  g_autoptr(GPtrArray) sessions = cf_state_list_sessions (self->state);
-
-  for (guint i = 0; i < sessions->len; i++)
-    {
-      CfSession *session = g_ptr_array_index (sessions, i);
-
-      if (is_watched_session (session))
-        cf_watcher_note_turn_started (self, session->name, session->project, session->task,
-                                      "working before the watcher started");
-    }
-}
-
 void
 cf_watcher_start (CfWatcher *self)
 {
@@ -1092,7 +1075,6 @@ cf_watcher_start (CfWatcher *self)
   g_return_if_fail (self->cancellable == NULL);
   self->cancellable = g_cancellable_new ();
   recover_after_restart (self);
-  note_turns_before_start (self);
   g_signal_connect_object (self->hooks, "hook", G_CALLBACK (on_hook), self, 0);
   g_signal_connect_object (self->state, "session-changed", G_CALLBACK (on_session_changed), self,
                            0);
