@@ -535,7 +535,7 @@ launch_task (Fixture *f, const char *task_id)
   cf_test_write_file (task, "Do the thing.\n");
   cf_watcher_start (f->watcher);
   cf_state_ensure_session (f->state, SESSION, CF_SESSION_POOL);
-  cf_state_set_session_pane (f->state, SESSION, "%0");
+  cf_state_set_session_text (f->state, SESSION, CF_SESSION_TEXT_PANE, "%0");
   cf_state_set_session_state (f->state, SESSION, CF_SESSION_LAUNCHING);
   cf_state_set_session_work (f->state, SESSION, f->project, task_id);
 }

@@ -607,9 +607,8 @@ on_capture (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (verdict.busy)
     watch->turn_started = TRUE;
-  /* Idle: an empty box, no spinner, twice the same, once the turn started:
-   * Claude runs UserPromptSubmit with the pasted text still in its box and
-   * draws the spinner up to a second later under load. */
+  /* Idle: an empty box, no spinner, twice the same, once the turn started (Claude runs
+   * UserPromptSubmit with the pasted text still in its box, the spinner up to 1 s later). */
   if (stable && verdict.ready && !verdict.busy && !watch->turn_started && !watch->told_not_started)
     log_watch (G_LOG_LEVEL_INFO, watch, "task %s: the pane looks idle but its turn has not "
                "started yet (no spinner seen, no UserPromptSubmit): not done", watch->task);
