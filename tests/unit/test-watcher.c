@@ -485,6 +485,147 @@ test_transcript_line_after_the_hook (Fixture *f, gconstpointer data)
   g_assert_cmpstr (f->last_outcome, ==, "requeued");
 }
 
+/* ---- a task is done by pane-idle only after its turn started ------------- */
+
+#define RULE "──────────────────────────────────────────────────────────────────────────────"
+#define HEADER " ▐▛███▛█   Claude Code v2.1.332\n▝▜██████▀  Opus 5.5 · Claude Max\n" \
+               " ▝▝   ▝▝   /tmp/proj\n\n"
+#define FOOTER "  ⏵⏵ bypass permissions on (shift+tab to cycle)\n"
+/* Claude 2.1.332 right after the paste and Enter: its UserPromptSubmit hook
+ * has run, but the screen still shows the idle prompt with the text in the
+ * box (tests/integration: up to a second later the spinner appears). */
+#define SCREEN_PASTED HEADER RULE "\n❯ Do the thing.\n" RULE "\n" FOOTER
+/* The prompt above an empty box, no spinner yet (nor ever seen). */
+#define SCREEN_IDLE HEADER "❯ Do the thing.\n\n" RULE "\n❯\u00a0\n" RULE "\n" FOOTER
+#define SCREEN_BUSY HEADER "❯ Do the thing.\n\n✽ Sock-hopping… (1s · ↓ 3 tokens)\n\n" RULE \
+                    "\n❯\u00a0\n" RULE "\n  ⏵⏵ bypass permissions on (shift+tab to cycle) · esc to interrupt\n"
+#define SCREEN_FINISHED HEADER "❯ Do the thing.\n\n● Done: the thing is done.\n\n" \
+                        "✻ Cooked for 1s · done 1:23 PM\n\n" RULE "\n❯\u00a0\n" RULE "\n" FOOTER
+
+/* Shows SCREEN in the session's pane (same pane id: the hooks find it) and
+ * waits until tmux has drawn its line MARK. */
+static void
+show_screen (Fixture *f, const char *screen, const char *mark)
+{
+  g_autofree char *path = g_build_filename (f->root, "screen.txt", NULL);
+  g_autofree char *command = g_strdup_printf ("cat '%s'; exec sleep 600", path);
+  const char *respawn[] = { "respawn-pane", "-k", "-t", "=" SESSION ":", command, NULL };
+  const char *capture[] = { "capture-pane", "-p", "-t", "=" SESSION ":", NULL };
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  cf_test_write_file (path, screen);
+  g_free (run_tmux (f, respawn));
+  for (;;)
+    {
+      g_autofree char *shown = run_tmux (f, capture);
+
+      if (shown != NULL && strstr (shown, mark) != NULL)
+        return;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      cf_test_run_for (20);
+    }
+}
+
+static void
+launch_task (Fixture *f, const char *task_id)
+{
+  g_autofree char *name = g_strconcat (task_id, ".md", NULL);
+  g_autofree char *task = g_build_filename (f->project, ".agent-queue", "active", name, NULL);
+
+  cf_test_write_file (task, "Do the thing.\n");
+  cf_watcher_start (f->watcher);
+  cf_state_ensure_session (f->state, SESSION, CF_SESSION_POOL);
+  cf_state_set_session_text (f->state, SESSION, CF_SESSION_TEXT_PANE, "%0");
+  cf_state_set_session_state (f->state, SESSION, CF_SESSION_LAUNCHING);
+  cf_state_set_session_work (f->state, SESSION, f->project, task_id);
+}
+
+/* The turn runs (a poll sees the spinner), then ends: done by the pane. */
+static void
+run_the_turn (Fixture *f, const char *task_id)
+{
+  g_autofree char *name = g_strconcat (task_id, ".md", NULL);
+  g_autofree char *done = g_build_filename (f->project, ".agent-queue", "done", name, NULL);
+
+  show_screen (f, SCREEN_BUSY, "Sock-hopping");
+  /* Polls every 50 ms: one of them sees the spinner. */
+  cf_test_run_for (600);
+  g_assert_cmpuint (f->finished, ==, 0);
+  show_screen (f, SCREEN_FINISHED, "Cooked for");
+  g_assert_true (cf_test_run_until (f, finished_once, NULL, 5000));
+  g_assert_cmpstr (f->last_outcome, ==, "done");
+  g_assert_true (g_file_test (done, G_FILE_TEST_EXISTS));
+}
+
+/* The launch is confirmed by the UserPromptSubmit hook while the pane
+ * still shows the pasted text in the idle box: that pane, unchanged over
+ * many polls, is no finished turn (it was: "pane idle over two polls" 343
+ * ms after the dispatch, before the request reached the API, under load). */
+static void
+test_prompt_taken_not_yet_drawn (Fixture *f, gconstpointer data)
+{
+  g_autofree char *active = NULL;
+
+  if (f->root == NULL)
+    return;
+  active = g_build_filename (f->project, ".agent-queue", "active", "t10.md", NULL);
+  launch_task (f, "t10");
+  show_screen (f, SCREEN_PASTED, "Do the thing.");
+  report (f, "UserPromptSubmit", "{\"hook_event_name\":\"UserPromptSubmit\",\"prompt\":\"Do the thing.\"}");
+  cf_state_set_session_state (f->state, SESSION, CF_SESSION_WORKING);
+  cf_test_run_for (600);
+  g_assert_cmpuint (f->finished, ==, 0);
+  g_assert_true (g_file_test (active, G_FILE_TEST_EXISTS));
+  run_the_turn (f, "t10");
+}
+
+/* Working, no UserPromptSubmit, no spinner seen yet: an empty idle box is
+ * the prompt not yet taken, not a finished turn. */
+static void
+test_idle_before_any_busy_screen (Fixture *f, gconstpointer data)
+{
+  g_autofree char *active = NULL;
+
+  if (f->root == NULL)
+    return;
+  active = g_build_filename (f->project, ".agent-queue", "active", "t11.md", NULL);
+  launch_task (f, "t11");
+  show_screen (f, SCREEN_IDLE, "Do the thing.");
+  cf_state_set_session_state (f->state, SESSION, CF_SESSION_WORKING);
+  cf_test_run_for (600);
+  g_assert_cmpuint (f->finished, ==, 0);
+  g_assert_true (g_file_test (active, G_FILE_TEST_EXISTS));
+  run_the_turn (f, "t11");
+}
+
+/* The dispatcher saw the spinner when it confirmed the submission (a
+ * session without hooks): the finished pane is done at once, no poll
+ * needs to have seen the spinner itself. Evidence for another task of the
+ * same session counts for nothing. */
+static void
+test_turn_started_noted_by_dispatcher (Fixture *f, gconstpointer data)
+{
+  g_autofree char *t13 = NULL;
+
+  if (f->root == NULL)
+    return;
+  t13 = g_build_filename (f->project, ".agent-queue", "active", "t13.md", NULL);
+  launch_task (f, "t12");
+  show_screen (f, SCREEN_FINISHED, "Cooked for");
+  cf_watcher_note_turn_started (f->watcher, SESSION, f->project, "t-other", "spinner");
+  cf_state_set_session_state (f->state, SESSION, CF_SESSION_WORKING);
+  cf_test_run_for (400);
+  g_assert_cmpuint (f->finished, ==, 0);
+
+  cf_state_set_session_state (f->state, SESSION, CF_SESSION_LAUNCHING);
+  cf_state_set_session_work (f->state, SESSION, f->project, "t13");
+  cf_test_write_file (t13, "Do the thing.\n");
+  cf_watcher_note_turn_started (f->watcher, SESSION, f->project, "t13", "spinner");
+  cf_state_set_session_state (f->state, SESSION, CF_SESSION_WORKING);
+  g_assert_true (cf_test_run_until (f, finished_once, NULL, 5000));
+  g_assert_cmpstr (f->last_outcome, ==, "done");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -507,5 +648,11 @@ main (int argc, char **argv)
               test_transcript_refused, fixture_teardown);
   g_test_add ("/watcher/transcript-line-after-the-hook", Fixture, NULL, fixture_setup,
               test_transcript_line_after_the_hook, fixture_teardown);
+  g_test_add ("/watcher/prompt-taken-not-yet-drawn", Fixture, NULL, fixture_setup,
+              test_prompt_taken_not_yet_drawn, fixture_teardown);
+  g_test_add ("/watcher/idle-before-any-busy-screen", Fixture, NULL, fixture_setup,
+              test_idle_before_any_busy_screen, fixture_teardown);
+  g_test_add ("/watcher/turn-started-noted-by-dispatcher", Fixture, NULL, fixture_setup,
+              test_turn_started_noted_by_dispatcher, fixture_teardown);
   return g_test_run ();
 }

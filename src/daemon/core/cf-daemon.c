@@ -474,6 +474,9 @@ cf_daemon_start (CfDaemon *self, GError **error)
                            self->quota, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->dispatcher, "launch-limited",
                            G_CALLBACK (cf_quota_note_launch_limit), self->quota, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->dispatcher, "turn-started",
+                           G_CALLBACK (cf_watcher_note_turn_started), self->watcher,
+                           G_CONNECT_SWAPPED);
   cf_notify_follow_quota (self->notify, self->quota);
   cf_http_set_cockpit (self->http, self->inbox, self->switcher, self->quota);
   /* Refuses a broken account layout before anything runs; finishes or

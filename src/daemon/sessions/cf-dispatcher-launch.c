@@ -653,10 +653,14 @@ on_paste_capture (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
-launch_succeeded (Launch *launch)
+launch_succeeded (Launch *launch, const char *how)
 {
   CfDispatcher *self = launch->self;
 
+  /* Before "working": the watcher must know the turn started before it
+   * watches the session (cf_watcher_note_turn_started). */
+  g_signal_emit (self, cf_dispatcher_signals[SIGNAL_TURN_STARTED], 0, launch->session,
+                 launch->project, launch->task_id, how);
   cf_state_set_session_state (self->state, launch->session, CF_SESSION_WORKING);
   if (launch->resuming)
     log_launch (G_LOG_LEVEL_MESSAGE, launch, "task %s resumed in conversation %s",
@@ -684,7 +688,7 @@ on_confirm_capture (GObject *source, GAsyncResult *result, gpointer user_data)
   classify (text, &verdict);
   if (launch->confirmed || verdict.busy)
     {
-      launch_succeeded (launch);
+      launch_succeeded (launch, verdict.busy ? "spinner" : "UserPromptSubmit hook");
       return;
     }
   if (verdict.limit && (!launch->resuming || verdict.dialog_kind == CF_PANE_DIALOG_LIMIT_MENU))

@@ -45,6 +45,7 @@ enum {
   SIGNAL_RESUME_FAILED,
   SIGNAL_PROMPT_READY,
   SIGNAL_LAUNCH_LIMITED,
+  SIGNAL_TURN_STARTED,
   N_SIGNALS,
 };
 extern guint cf_dispatcher_signals[N_SIGNALS];

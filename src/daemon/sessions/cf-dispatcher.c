@@ -573,6 +573,13 @@ cf_dispatcher_class_init (CfDispatcherClass *klass)
   cf_dispatcher_signals[SIGNAL_LAUNCH_LIMITED] =
     g_signal_new ("launch-limited", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+  /* (session, project, task, how): the submission of a task's prompt is
+   * confirmed (how: "spinner" or "UserPromptSubmit hook"), just before the
+   * session is marked working. */
+  cf_dispatcher_signals[SIGNAL_TURN_STARTED] =
+    g_signal_new ("turn-started", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING,
+                  G_TYPE_STRING);
 }
 
 static void

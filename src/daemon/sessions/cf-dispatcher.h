@@ -46,7 +46,10 @@ G_BEGIN_DECLS
  * Signal "prompt-ready" (session, screen): a launched or resumed Claude shows
  * its prompt and nothing has been pasted yet.
  * Signal "launch-limited" (session, screen): a launch ends because Claude
- * shows a usage limit (the task goes back, its attempt not counted). */
+ * shows a usage limit (the task goes back, its attempt not counted).
+ * Signal "turn-started" (session, project, task, how): the submission of a
+ * task's prompt is confirmed ("spinner" or "UserPromptSubmit hook"), just
+ * before the session is marked working (cf_watcher_note_turn_started). */
 
 #define CF_TYPE_DISPATCHER (cf_dispatcher_get_type ())
 G_DECLARE_FINAL_TYPE (CfDispatcher, cf_dispatcher, CF, DISPATCHER, GObject)

@@ -28,6 +28,7 @@ struct _CfWatcher {
 
   GHashTable *watches;         /* session name → Watch* */
   GHashTable *early_stops;     /* session name → "project\ntask": Stop before the launch ended */
+  GHashTable *turns;           /* session name → "project\ntask": its turn started, no watch yet */
   GHashTable *settling;        /* "project/task" → Settle*: finished, its move retried */
   guint timer_id;
 };
@@ -63,6 +64,9 @@ typedef struct {
   gboolean kill_on_finish;     /* a dialog holds the pane: /exit + Enter could answer it */
   gboolean needs_input_by_hook; /* needs-input from a Notification hook (the pane may not show it) */
   gboolean seen_waiting;       /* needs-input: a poll has seen the pane not busy since */
+  gboolean turn_started;       /* evidence that Claude took this task's prompt: until then an
+                                * idle-looking pane is the prompt not yet taken, not a finished turn */
+  gboolean told_not_started;   /* said once that an idle pane waits for that evidence */
   gint64 exit_deadline;
   guint timer_id;
 } Watch;
@@ -601,7 +605,16 @@ on_capture (GObject *source, GAsyncResult *result, gpointer user_data)
                         verdict.busy ? "the pane is busy again" : "the dialog is gone");
       return;
     }
-  if (stable && verdict.prompt && !verdict.busy)
+  if (verdict.busy)
+    watch->turn_started = TRUE;
+  /* Idle: an empty box, no spinner, twice the same, once the turn started (Claude runs
+   * UserPromptSubmit with the pasted text still in its box, the spinner up to 1 s later). */
+  if (stable && verdict.ready && !verdict.busy && !watch->turn_started && !watch->told_not_started)
+    log_watch (G_LOG_LEVEL_INFO, watch, "task %s: the pane looks idle but its turn has not "
+               "started yet (no spinner seen, no UserPromptSubmit): not done", watch->task);
+  if (stable && verdict.ready && !verdict.busy && !watch->turn_started)
+    watch->told_not_started = TRUE;
+  else if (stable && verdict.ready && !verdict.busy)
     finish_detected (watch, CF_EVENT_DONE_BY_PANE, "done", "pane idle over two polls");
   else if (stable && !verdict.prompt && !verdict.busy)
     {
@@ -628,6 +641,42 @@ on_claude_check (GObject *source, GAsyncResult *result, gpointer user_data)
     finish_watch (watch, "requeued", "Claude is no longer running in the session");
 }
 
+/* Evidence noted before WATCH existed (the launch confirmed its prompt
+ * while the session was still launching), if it is for WATCH's task. */
+static void
+take_turn_evidence (CfWatcher *self, Watch *watch)
+{
+  const char *noted = g_hash_table_lookup (self->turns, watch->session);
+  g_autofree char *expected = NULL;
+
+  if (noted == NULL)
+    return;
+  expected = g_strdup_printf ("%s\n%s", watch->project, watch->task);
+  watch->turn_started = g_str_equal (noted, expected);
+  g_hash_table_remove (self->turns, watch->session);
+}
+
+void
+cf_watcher_note_turn_started (CfWatcher *self, const char *name, const char *project,
+                              const char *task, const char *how)
+{
+  Watch *watch;
+
+  g_return_if_fail (CF_IS_WATCHER (self));
+  if (name == NULL || project == NULL || task == NULL || project[0] == '\0' || task[0] == '\0')
+    return;
+  watch = g_hash_table_lookup (self->watches, name);
+  if (watch != NULL && g_str_equal (watch->project, project) && g_str_equal (watch->task, task))
+    {
+      watch->turn_started = TRUE;
+      return;
+    }
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
+                    "CF_SESSION", name, "CF_TASK", task, "CF_PROJECT", project,
+                    "MESSAGE", "%s: the turn of task %s started (%s)", name, task, how);
+  g_hash_table_replace (self->turns, g_strdup (name), g_strdup_printf ("%s\n%s", project, task));
+}
+
 static Watch *
 ensure_watch (CfWatcher *self, CfSession *session)
 {
@@ -649,6 +698,7 @@ ensure_watch (CfWatcher *self, CfSession *session)
       watch->session = g_strdup (session->name);
       watch->project = g_strdup (session->project);
       watch->task = g_strdup (session->task);
+      take_turn_evidence (self, watch);
       g_hash_table_replace (self->watches, watch->session, watch);
     }
   return watch;
@@ -701,6 +751,8 @@ cf_watcher_enter_needs_input (CfWatcher *self, const char *name, const char *wha
         return;
       watch->needs_input_by_hook = by_hook;
       watch->seen_waiting = FALSE;
+      /* Claude asks something about this task: its turn ran. */
+      watch->turn_started = TRUE;
     }
   else if (session->state == CF_SESSION_DEAD)
     return;
@@ -785,7 +837,13 @@ on_hook (CfHookRouter *hooks, const char *name, CfHookPayload *payload, CfWatche
     }
   if (payload->event == CF_HOOK_EVENT_USER_PROMPT_SUBMIT)
     {
-      /* Claude's own auto-continue after a limit, or a person's answer. */
+      /* Claude took a prompt for the task the session holds: the
+       * dispatcher's (launching), Claude's own auto-continue after a
+       * limit, or a person's answer. */
+      if (session->kind == CF_SESSION_POOL &&
+          (session->state == CF_SESSION_LAUNCHING || is_watched_session (session)))
+        cf_watcher_note_turn_started (self, name, session->project, session->task,
+                                      "UserPromptSubmit hook");
       resume_working (self, name, "UserPromptSubmit hook");
       return;
     }
@@ -982,6 +1040,10 @@ recover_after_restart (CfWatcher *self)
                                 cf_session_state_holds_task (session->state)) &&
                                session->task[0] == '\0';
 
+      /* Working before the restart: its launch was confirmed then. */
+      if (is_watched_session (session))
+        cf_watcher_note_turn_started (self, session->name, session->project, session->task,
+                                      "working before the watcher started");
       if (session->kind != CF_SESSION_POOL || (!half_launched && !half_recycled))
         continue;
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
@@ -1058,6 +1120,7 @@ cf_watcher_dispose (GObject *object)
   cf_watcher_stop (self);
   g_clear_pointer (&self->watches, g_hash_table_unref);
   g_clear_pointer (&self->early_stops, g_hash_table_unref);
+  g_clear_pointer (&self->turns, g_hash_table_unref);
   g_clear_pointer (&self->settling, g_hash_table_unref);
   g_clear_object (&self->hooks);
   g_clear_object (&self->tmux);
@@ -1095,6 +1158,7 @@ cf_watcher_init (CfWatcher *self)
 {
   self->watches = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) watch_drop);
   self->early_stops = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->turns = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->settling = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                           (GDestroyNotify) settle_free);
 }
@@ -1121,13 +1185,14 @@ cf_watcher_settle_if_finished (CfWatcher *self, const char *name, const CfPaneVe
 
   /* "ready": an empty live input box at the bottom, no spinner, no dialog,
    * Claude still running; and nothing that says the turn failed. A session
-   * working for less than a second may show its box before the spinner. */
+   * working for less than a second may show its box before the spinner,
+   * and a turn with no evidence that it started is not finished. */
   if (session == NULL || session->kind != CF_SESSION_POOL ||
       session->state != CF_SESSION_WORKING || !is_watched_session (session) ||
       g_get_real_time () - session->since < G_USEC_PER_SEC ||
       !verdict->ready || verdict->busy || verdict->limit_match || verdict->server_error ||
       verdict->throttle || verdict->needs_input || verdict->auto_continue != NULL ||
-      (watch = ensure_watch (self, session)) == NULL || watch->finishing)
+      (watch = ensure_watch (self, session)) == NULL || watch->finishing || !watch->turn_started)
     return FALSE;
   finish_detected (watch, CF_EVENT_DONE_BY_PANE, "done",
                    "the pane showed the finished turn when the account switch came");

@@ -15,8 +15,9 @@ G_BEGIN_DECLS
 /* Notices when a working pool session has finished its task, strongest
  * signal first: the Stop hook; the done-signal file
  * <watcher.done_signal_dir>/agent-done-<session> (a regular file of ours,
- * never a symlink); the pane (no spinner, prompt visible, unchanged over two
- * consecutive polls, no usage limit on screen); watcher… idle_timeout
+ * never a symlink); the pane (no spinner, an empty input box, unchanged over
+ * two consecutive polls, no usage limit on screen — and only once the task's
+ * turn is known to have started: see cf_watcher_note_turn_started); watcher… idle_timeout
  * (outcome "timeout": the task goes back to the queue). Then the task moves
  * to done/, TaskFinished is emitted, and the session gets /exit and is
  * marked idle once back at its shell — so the dispatcher gives it the next
@@ -36,6 +37,16 @@ CfWatcher *cf_watcher_new (CfConfig *config, CfState *state, CfTaskEvents *task_
 void cf_watcher_set_config (CfWatcher *self, CfConfig *config);
 void cf_watcher_start (CfWatcher *self);
 void cf_watcher_stop (CfWatcher *self);
+/* Evidence that the turn of PROJECT/TASK started in pool session NAME (HOW:
+ * "spinner", "UserPromptSubmit hook", …). Until some is there — this, the
+ * watcher's own UserPromptSubmit hook for the task, or a poll that sees the
+ * pane busy — an idle-looking pane never finishes the task: right after
+ * the submission Claude still shows its idle prompt (with the pasted text in
+ * the box) for up to a second, longer under load. The dispatcher reports it
+ * when it confirms the submission. Noted before the session is working, it
+ * is kept until then. */
+void cf_watcher_note_turn_started (CfWatcher *self, const char *name, const char *project,
+                                   const char *task, const char *how);
 /* Finished tasks that cannot leave active/ now (between "task-stuck" and
  * "task-unstuck"). */
 guint cf_watcher_count_stuck (CfWatcher *self);
