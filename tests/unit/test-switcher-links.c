@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cf-switcher.h"
 #include "cf-switcher-links.h"
 #include "cf-symlinks.h"
 #include "cf-test-util.h"
@@ -106,6 +107,17 @@ on_checked (GObject *source, GAsyncResult *result, gpointer user_data)
   f->done = TRUE;
 }
 
+static void
+on_clear_checked (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Fixture *f = user_data;
+
+  f->text = cf_switcher_links_clear_check_finish (result, &f->error);
+  f->ok = f->error == NULL;
+  f->callback_thread = g_thread_self ();
+  f->done = TRUE;
+}
+
 static char *
 link_target (const char *path)
 {
@@ -140,6 +152,43 @@ check (Fixture *f)
   reset_result (f);
   cf_switcher_links_check_async (f->config, NULL, on_checked, f);
   wait_done (f);
+}
+
+static void
+clear_check (Fixture *f)
+{
+  reset_result (f);
+  cf_switcher_links_clear_check_async (f->config, on_clear_checked, f);
+  wait_done (f);
+}
+
+/* ClearPartialSwap's look at the layout: the account claude_link names, or
+ * the one-line reason it cannot be cleared yet. */
+static void
+test_clear_check (Fixture *f, gconstpointer data)
+{
+  g_autofree char *elsewhere = in_dir (f, "elsewhere");
+  g_autofree char *projects_b = in_dir (f, "home-b/projects");
+
+  g_assert_cmpint (symlink (elsewhere, f->link), ==, 0);
+  clear_check (f);
+  g_assert_false (f->ok);
+  g_assert_true (g_error_matches (f->error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_LAYOUT));
+  g_assert_nonnull (strstr (f->error->message, "points to none of the account homes"));
+  g_assert_cmpint (g_unlink (f->link), ==, 0);
+
+  point (f, "backup");
+  g_assert_true (f->ok);
+  clear_check (f);
+  g_assert_no_error (f->error);
+  g_assert_cmpstr (f->text, ==, "backup");
+
+  /* A wrong shared link: named, and nothing cleared. */
+  g_assert_cmpint (g_unlink (projects_b), ==, 0);
+  cf_test_write_file (projects_b, "mine\n");
+  clear_check (f);
+  g_assert_true (g_error_matches (f->error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_LAYOUT));
+  g_assert_nonnull (strstr (f->error->message, projects_b));
 }
 
 static void
@@ -230,6 +279,8 @@ main (int argc, char **argv)
   g_test_add ("/switcher-links/point-and-roll-back", Fixture, NULL, fixture_setup,
               test_point_and_roll_back, fixture_teardown);
   g_test_add ("/switcher-links/errors", Fixture, NULL, fixture_setup, test_errors,
+              fixture_teardown);
+  g_test_add ("/switcher-links/clear-check", Fixture, NULL, fixture_setup, test_clear_check,
               fixture_teardown);
   return g_test_run ();
 }

@@ -7,6 +7,7 @@
 #include <glib/gi18n.h>
 
 #include "cf-fault.h"
+#include "cf-switcher.h"
 #include "cf-symlinks.h"
 
 typedef struct {
@@ -163,6 +164,53 @@ cf_switcher_links_check_async (CfConfig *config, GCancellable *cancellable,
 
 char *
 cf_switcher_links_check_finish (GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* ClearPartialSwap's look at the layout: which account claude_link names,
+ * and the first problem of the shared links. */
+static void
+clear_check_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  LinkJob *job = task_data;
+  const CfAccountConfig *linked = NULL;
+  g_autoptr(GPtrArray) problems = NULL;
+
+  if (has_claude_link (job->config))
+    {
+      linked = cf_symlinks_link_account (job->config, job->config->claude_link);
+      if (linked == NULL)
+        {
+          g_task_return_new_error (task, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_LAYOUT,
+                                   _("%s still points to none of the account homes: point it at "
+                                     "one (ln -sfn HOME %s), then clear"),
+                                   job->config->claude_link, job->config->claude_link);
+          return;
+        }
+    }
+  problems = cf_symlinks_validate_all (job->config, FALSE);
+  if (problems->len > 0)
+    {
+      g_task_return_new_error (task, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_LAYOUT, "%s",
+                               ((CfLinkProblem *) g_ptr_array_index (problems, 0))->message);
+      return;
+    }
+  g_task_return_pointer (task, g_strdup (linked != NULL ? linked->name : ""), g_free);
+}
+
+void
+cf_switcher_links_clear_check_async (CfConfig *config, GAsyncReadyCallback callback,
+                                     gpointer user_data)
+{
+  g_autoptr(GTask) task = new_task (config, NULL, NULL, callback, user_data,
+                                    cf_switcher_links_clear_check_async);
+
+  g_task_run_in_thread (task, clear_check_thread);
+}
+
+char *
+cf_switcher_links_clear_check_finish (GAsyncResult *result, GError **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -33,4 +33,11 @@ void cf_switcher_links_check_async (CfConfig *config, GCancellable *cancellable,
                                     GAsyncReadyCallback callback, gpointer user_data);
 char *cf_switcher_links_check_finish (GAsyncResult *result, GError **error);
 
+/* Before ClearPartialSwap: the name of the account claude_link points to
+ * ("" without claude_link), or a CF_SWITCHER_ERROR_LAYOUT error when it
+ * points to none of them or a shared link is wrong. */
+void cf_switcher_links_clear_check_async (CfConfig *config, GAsyncReadyCallback callback,
+                                          gpointer user_data);
+char *cf_switcher_links_clear_check_finish (GAsyncResult *result, GError **error);
+
 G_END_DECLS

@@ -325,39 +325,30 @@ cf_switcher_switch (CfSwitcher *self, const char *account, GError **error)
   return TRUE;
 }
 
-gboolean
-cf_switcher_clear_partial (CfSwitcher *self, GError **error)
+static void
+on_clear_checked (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(GPtrArray) problems = NULL;
-  const CfAccountConfig *linked = NULL;
+  g_autoptr(GTask) task = user_data;
+  CfSwitcher *self = g_task_get_source_object (task);
+  g_autofree char *linked = NULL;
+  GError *error = NULL;
 
+  linked = cf_switcher_links_clear_check_finish (result, &error);
+  if (linked == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  /* The layout was looked at in a thread: the swap may have been cleared
+   * (or a switch begun) meanwhile. */
   if (!cf_state_get_swap_journal (self->state)->partial)
     {
-      g_set_error_literal (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_INVALID,
-                           _("there is no partial swap to clear"));
-      return FALSE;
+      g_task_return_new_error (task, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_INVALID,
+                               _("there is no partial swap to clear"));
+      return;
     }
-  if (cf_switcher_has_claude_link (self))
-    {
-      linked = cf_symlinks_link_account (self->config, self->config->claude_link);
-      if (linked == NULL)
-        {
-          g_set_error (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_LAYOUT,
-                       _("%s still points to none of the account homes: point it at one "
-                         "(ln -sfn HOME %s), then clear"),
-                       self->config->claude_link, self->config->claude_link);
-          return FALSE;
-        }
-    }
-  problems = cf_symlinks_validate_all (self->config, FALSE);
-  if (problems->len > 0)
-    {
-      g_set_error (error, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_LAYOUT, "%s",
-                   ((CfLinkProblem *) g_ptr_array_index (problems, 0))->message);
-      return FALSE;
-    }
-  if (linked != NULL)
-    cf_state_set_active_account (self->state, linked->name);
+  if (linked[0] != '\0' && cf_config_find_account (self->config, linked) != NULL)
+    cf_state_set_active_account (self->state, linked);
   cf_state_set_swap_journal (self->state, CF_SWAP_SET_PARTIAL,
                              &(CfSwapJournal) { .partial = FALSE });
   cf_switcher_set_rest_state (self);
@@ -365,7 +356,34 @@ cf_switcher_clear_partial (CfSwitcher *self, GError **error)
                     "CF_ACCOUNT", cf_state_get_active_account (self->state),
                     "MESSAGE", "Partial swap cleared by the operator; active account %s",
                     cf_state_get_active_account (self->state));
-  return TRUE;
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+cf_switcher_clear_partial_async (CfSwitcher *self, GAsyncReadyCallback callback,
+                                 gpointer user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (CF_IS_SWITCHER (self));
+
+  task = g_task_new (self, NULL, callback, user_data);
+  g_task_set_source_tag (task, cf_switcher_clear_partial_async);
+  if (!cf_state_get_swap_journal (self->state)->partial)
+    {
+      g_task_return_new_error (task, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_INVALID,
+                               _("there is no partial swap to clear"));
+      return;
+    }
+  /* readlink and lstat of the layout: in a thread, never on the loop. */
+  cf_switcher_links_clear_check_async (self->config, on_clear_checked, g_steal_pointer (&task));
+}
+
+gboolean
+cf_switcher_clear_partial_finish (CfSwitcher *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 void

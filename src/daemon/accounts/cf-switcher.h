@@ -70,8 +70,12 @@ void cf_switcher_stop (CfSwitcher *self);
  * at once (errors above); the switch itself runs asynchronously. */
 gboolean cf_switcher_switch (CfSwitcher *self, const char *account, GError **error);
 /* ClearPartialSwap: once claude_link points at an account home again and
- * the links are sound, that account becomes the active one. */
-gboolean cf_switcher_clear_partial (CfSwitcher *self, GError **error);
+ * the links are sound, that account becomes the active one. The layout is
+ * looked at in a worker thread (readlink, lstat), never on the loop. */
+void cf_switcher_clear_partial_async (CfSwitcher *self, GAsyncReadyCallback callback,
+                                      gpointer user_data);
+gboolean cf_switcher_clear_partial_finish (CfSwitcher *self, GAsyncResult *result,
+                                           GError **error);
 /* The quota monitor's verdict: ACCOUNT is out until RESET_USEC (0 =
  * unknown). Switches to the next available account, or pauses dispatch
  * when there is none. */

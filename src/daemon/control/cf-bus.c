@@ -659,13 +659,18 @@ method_switch_account (sd_bus_message *message, void *userdata, sd_bus_error *er
 }
 
 static void
-clear_partial_swap_authorized (Pending *p)
+on_partial_cleared (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GError) local_error = NULL;
-  gboolean ok;
+  gboolean ok = cf_switcher_clear_partial_finish (CF_SWITCHER (source), result, &local_error);
 
-  ok = cf_switcher_clear_partial (p->self->switcher, &local_error);
-  reply_switcher_result (p, ok, local_error);
+  reply_switcher_result (user_data, ok, local_error);
+}
+
+static void
+clear_partial_swap_authorized (Pending *p)
+{
+  cf_switcher_clear_partial_async (p->self->switcher, on_partial_cleared, p);
 }
 
 static int
