@@ -52,6 +52,12 @@ taskq_run_in_pool (GTask *task, GTaskThreadFunc func, TaskqLane lane)
   g_thread_pool_push (pools[lane], job, NULL);
 }
 
+void
+cf_taskq_run_in_pool (GTask *task, GTaskThreadFunc func)
+{
+  taskq_run_in_pool (task, func, TASKQ_LANE_MOVES);
+}
+
 /* --- Moves ------------------------------------------------------------------------- */
 
 typedef struct {

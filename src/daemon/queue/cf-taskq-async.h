@@ -59,4 +59,9 @@ void cf_taskq_list_all_async (GPtrArray *projects, GAsyncReadyCallback callback,
                               gpointer user_data);
 GPtrArray *cf_taskq_list_all_finish (GAsyncResult *result, GError **error);
 
+/* Runs FUNC for TASK in the queue's own bounded thread pool, beside the
+ * moves above: for a component's own queue I/O (the dispatcher's claim and
+ * its re-read of a claimed task). Completes on TASK's context. */
+void cf_taskq_run_in_pool (GTask *task, GTaskThreadFunc func);
+
 G_END_DECLS

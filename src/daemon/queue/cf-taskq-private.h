@@ -201,7 +201,7 @@ typedef enum {
 } TaskqLane;
 
 /* Runs FUNC for TASK in the queue's own bounded thread pool for LANE (not
- * GLib's shared pool, which task claims and state writes need); the task
+ * GLib's shared pool, which state writes need); the task
  * completes on the context it was created in. Takes a reference. */
 void taskq_run_in_pool (GTask *task, GTaskThreadFunc func, TaskqLane lane);
 

@@ -734,7 +734,7 @@ cf_dispatcher_launch_step (Launch *launch)
       {
         g_autoptr(GTask) task = cf_dispatcher_launch_job_new (launch, on_task_read);
 
-        g_task_run_in_thread (task, cf_dispatcher_read_active_in_thread);
+        cf_taskq_run_in_pool (task, cf_dispatcher_read_active_in_thread);
       }
       break;
 
@@ -749,7 +749,7 @@ cf_dispatcher_launch_step (Launch *launch)
          * CANCELLED for a task already moved to active/, which was then
          * never returned: lost in active/ (load test, 9 of 2000). */
         g_task_set_check_cancellable (task, FALSE);
-        g_task_run_in_thread (task, cf_dispatcher_claim_in_thread);
+        cf_taskq_run_in_pool (task, cf_dispatcher_claim_in_thread);
       }
       break;
 
