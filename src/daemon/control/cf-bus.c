@@ -601,10 +601,12 @@ enable_account_authorized (Pending *p)
   reply_switcher_result (p, ok, local_error);
 }
 
+/* EnableAccount and SwitchAccount: one account name ("" only where
+ * EMPTY_OK: the next available one), checked, then authorised. */
 static int
-method_enable_account (sd_bus_message *message, void *userdata, sd_bus_error *error)
+account_method (sd_bus_message *message, CfBus *self, gboolean empty_ok,
+                AuthorizedFunc authorized, sd_bus_error *error)
 {
-  CfBus *self = userdata;
   const char *account;
   Pending *p;
   int r;
@@ -612,7 +614,7 @@ method_enable_account (sd_bus_message *message, void *userdata, sd_bus_error *er
   r = sd_bus_message_read (message, "s", &account);
   if (r < 0)
     return r;
-  if (cf_config_find_account (self->config, account) == NULL)
+  if ((!empty_ok || account[0] != '\0') && cf_config_find_account (self->config, account) == NULL)
     {
       g_autofree char *shown = cf_text_for_message (account);
       return sd_bus_error_setf (error, CF_ERROR_NO_SUCH_ACCOUNT, _("No account named '%s'"), shown);
@@ -621,7 +623,13 @@ method_enable_account (sd_bus_message *message, void *userdata, sd_bus_error *er
     return sd_bus_error_set (error, SD_BUS_ERROR_NOT_SUPPORTED, _("No account switcher"));
   p = pending_new (self, message, NULL, NULL);
   p->account = g_strdup (account);
-  return authorize_then (p, CF_POLKIT_SWITCH_ACCOUNT, enable_account_authorized);
+  return authorize_then (p, CF_POLKIT_SWITCH_ACCOUNT, authorized);
+}
+
+static int
+method_enable_account (sd_bus_message *message, void *userdata, sd_bus_error *error)
+{
+  return account_method (message, userdata, FALSE, enable_account_authorized, error);
 }
 
 static void
@@ -638,24 +646,7 @@ switch_account_authorized (Pending *p)
 static int
 method_switch_account (sd_bus_message *message, void *userdata, sd_bus_error *error)
 {
-  CfBus *self = userdata;
-  const char *account;
-  Pending *p;
-  int r;
-
-  r = sd_bus_message_read (message, "s", &account);
-  if (r < 0)
-    return r;
-  if (account[0] != '\0' && cf_config_find_account (self->config, account) == NULL)
-    {
-      g_autofree char *shown = cf_text_for_message (account);
-      return sd_bus_error_setf (error, CF_ERROR_NO_SUCH_ACCOUNT, _("No account named '%s'"), shown);
-    }
-  if (self->switcher == NULL)
-    return sd_bus_error_set (error, SD_BUS_ERROR_NOT_SUPPORTED, _("No account switcher"));
-  p = pending_new (self, message, NULL, NULL);
-  p->account = g_strdup (account);
-  return authorize_then (p, CF_POLKIT_SWITCH_ACCOUNT, switch_account_authorized);
+  return account_method (message, userdata, TRUE, switch_account_authorized, error);
 }
 
 static void
