@@ -157,6 +157,12 @@ def bus_polkit_actions():
     for m in re.finditer(r'SD_BUS_METHOD(?:_WITH_ARGS)?\s*\(\s*"(\w+)"(.*?)\b(method_\w+)', vtable, re.S):
         body = c_function_body(text, m.group(3))
         calls = re.findall(r"authorize_then\s*\((.*?)\);", body, re.S)
+        # A handler may authorise through a helper of cf-bus.c that it
+        # calls (account_method does for EnableAccount and SwitchAccount).
+        for helper in set(re.findall(r"\b(\w+) \(", body)) - {"authorize_then"}:
+            if re.search(r"^%s \(" % re.escape(helper), text, re.M):
+                calls += re.findall(r"authorize_then\s*\((.*?)\);",
+                                    c_function_body(text, helper), re.S)
         if not calls:
             result[m.group(1)] = ""
             continue
