@@ -139,17 +139,23 @@ cf_switcher_links_rollback_finish (GAsyncResult *result, GError **error)
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+/* The message of the first problem of the shared links, or NULL. Blocks. */
+static char *
+first_link_problem (CfConfig *config)
+{
+  g_autoptr(GPtrArray) problems = cf_symlinks_validate_all (config, FALSE);
+
+  if (problems->len == 0)
+    return NULL;
+  return g_strdup (((CfLinkProblem *) g_ptr_array_index (problems, 0))->message);
+}
+
 static void
 check_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
   LinkJob *job = task_data;
-  g_autoptr(GPtrArray) problems = cf_symlinks_validate_all (job->config, FALSE);
 
-  g_task_return_pointer (task,
-                         problems->len > 0
-                           ? g_strdup (((CfLinkProblem *) g_ptr_array_index (problems, 0))->message)
-                           : NULL,
-                         g_free);
+  g_task_return_pointer (task, first_link_problem (job->config), g_free);
 }
 
 void
@@ -175,7 +181,7 @@ clear_check_thread (GTask *task, gpointer source, gpointer task_data, GCancellab
 {
   LinkJob *job = task_data;
   const CfAccountConfig *linked = NULL;
-  g_autoptr(GPtrArray) problems = NULL;
+  g_autofree char *problem = NULL;
 
   if (has_claude_link (job->config))
     {
@@ -189,11 +195,10 @@ clear_check_thread (GTask *task, gpointer source, gpointer task_data, GCancellab
           return;
         }
     }
-  problems = cf_symlinks_validate_all (job->config, FALSE);
-  if (problems->len > 0)
+  problem = first_link_problem (job->config);
+  if (problem != NULL)
     {
-      g_task_return_new_error (task, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_LAYOUT, "%s",
-                               ((CfLinkProblem *) g_ptr_array_index (problems, 0))->message);
+      g_task_return_new_error (task, CF_SWITCHER_ERROR, CF_SWITCHER_ERROR_LAYOUT, "%s", problem);
       return;
     }
   g_task_return_pointer (task, g_strdup (linked != NULL ? linked->name : ""), g_free);
